@@ -1,0 +1,175 @@
+/**
+ * The command-line adapter: parses flags with commander and hands them to one command module.
+ * Command modules are imported lazily so `bext --help` loads nothing heavy (binaryen, sqlite).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { BextError, EXIT_RUNTIME, EXIT_USAGE, isBextError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+const pkg = require('../../package.json') as { version: string };
+
+export interface GlobalOptions {
+  config: string;
+}
+
+type Run = (...args: any[]) => Promise<number | void>;
+
+/** Runs a command module's `run` and turns its result into the process exit code. */
+function lazy(load: () => Promise<{ run: Run }>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const mod = await load();
+    const code = await mod.run(...args);
+    if (typeof code === 'number') process.exitCode = code;
+  };
+}
+
+function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('bext');
+  program
+    .description('A dev server that runs fuel-metered WebAssembly plugins beside your site.')
+    .version(pkg.version, '-v, --version', 'print the bext version')
+    .addOption(new Option('-c, --config <file>', 'config file').default('./bext.config.toml'))
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ bext init my-site                      scaffold a config and a site
+  $ bext dev                               serve ./public with the plugins in ./bext.config.toml
+  $ bext dev -p 8080 --check               validate the config and print it resolved
+  $ bext plugin stats my-analytics         fuel and time per hook, live or persisted
+  $ bext plugin run my-analytics on_reload run one hook outside the server
+  $ BEXT_PLUGIN_LOG=debug bext dev         show everything plugins log
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/debugging.md`,
+    );
+
+  program
+    .command('dev')
+    .description('serve the site, load plugins, run hooks, hot-reload on change')
+    .option('-p, --port <port>', 'port to listen on (overrides server.port)')
+    .option('--host <host>', 'address to bind (overrides server.host)')
+    .option('--check', 'validate the config, print it resolved, and exit')
+    .option('--no-watch', 'do not hot-reload on file changes')
+    .action(async function (this: Command, opts: Record<string, unknown>) {
+      const all = { ...globals(this), ...opts };
+      if (opts.check) return lazy(() => import('./commands/check.js'))(all);
+      return lazy(() => import('./commands/dev.js'))(all);
+    });
+
+  program
+    .command('init [dir]')
+    .description('scaffold a bext.config.toml and a public/ site')
+    .option('--force', 'overwrite files that already exist')
+    .action(async function (this: Command, dir: string | undefined, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/init.js'))(dir, { ...globals(this), ...opts });
+    });
+
+  const config = program.command('config').description('work with bext.config.toml');
+  config
+    .command('check')
+    .description('validate the config and print it resolved')
+    .option('--json', 'print the resolved config as JSON')
+    .action(async function (this: Command, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/check.js'))({ ...globals(this), ...opts });
+    });
+
+  const plugin = program.command('plugin').description('inspect, run and profile plugins');
+  plugin
+    .command('stats [name]')
+    .description('per-hook calls, outcomes, fuel and time (live from the server, else persisted)')
+    .option('--json', 'print one JSON object')
+    .option('--since <when>', 'only calls since a time (ISO date or 10m, 2h, 1d ago)')
+    .option('--reset', 'clear persisted stats (for NAME, or all)')
+    .action(async function (this: Command, name: string | undefined, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/stats.js'))(name, { ...globals(this), ...opts });
+    });
+  plugin
+    .command('list')
+    .description('configured plugins: path, state, priority, hooks, budgets')
+    .option('--json', 'print JSON')
+    .action(async function (this: Command, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/list.js'))({ ...globals(this), ...opts });
+    });
+  plugin
+    .command('inspect <file>')
+    .description('imports, exports, hooks and ABI problems of a .wasm file')
+    .option('--json', 'print JSON')
+    .action(async function (this: Command, file: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/inspect.js'))(file, { ...globals(this), ...opts });
+    });
+  plugin
+    .command('run <plugin> <hook>')
+    .description('run one hook outside the server (plugin = .wasm file or configured name)')
+    .option('-i, --input <json>', 'hook input as JSON, or @file')
+    .option('--fuel <n>', 'fuel budget (default: the hook\'s budget)')
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ bext plugin run ./plugin.wasm on_request_complete --input '{"path":"/"}'
+  $ bext plugin run my-analytics on_server_start --fuel 1000000 --json`,
+    )
+    .action(async function (this: Command, target: string, hook: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/run.js'))(target, hook, { ...globals(this), ...opts });
+    });
+  plugin
+    .command('instrument <in>')
+    .description('write the fuel-instrumented module')
+    .requiredOption('-o, --output <file>', 'where to write the instrumented .wasm')
+    .option('--fuel <n>', 'initial value of the exported bext_fuel global')
+    .action(async function (this: Command, input: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/instrument.js'))(input, { ...globals(this), ...opts });
+    });
+  plugin
+    .command('storage <name>')
+    .description('list, read or clear a plugin\'s stored keys')
+    .option('--get <key>', 'print one value')
+    .option('--clear', 'delete every key of this plugin')
+    .option('--json', 'print JSON')
+    .action(async function (this: Command, name: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/storage.js'))(name, { ...globals(this), ...opts });
+    });
+
+  return program;
+}
+
+/** Prints an error the way every bext command does: one clear line first, details after. */
+export function reportError(err: unknown): number {
+  if (isBextError(err)) {
+    process.stderr.write(`bext: ${err.message}\n`);
+    for (const line of err.details) process.stderr.write(`${line}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`bext: internal error: ${e?.stack ?? String(err)}\n`);
+  return EXIT_RUNTIME;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) {
+        process.exitCode = 0;
+        return;
+      }
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    process.exitCode = reportError(err);
+  }
+}
+
+export { BextError };

@@ -1,0 +1,78 @@
+/**
+ * The contract between the plugin runtime and everything that drives it (server, CLI, stats).
+ * The server never touches a worker or a wasm instance directly; it holds PluginHandles.
+ */
+import type { HookName, PluginConfig } from '../config/types.js';
+
+export type Outcome = 'ok' | 'error' | 'out_of_fuel' | 'trap' | 'timeout' | 'crashed';
+export const OUTCOMES: readonly Outcome[] = ['ok', 'error', 'out_of_fuel', 'trap', 'timeout', 'crashed'];
+
+/** Arguments per hook, in ABI order. Strings are passed to the guest as UTF-8 (ptr, len). */
+export type HookArgs =
+  | { hook: 'on_server_start'; configJson: string }
+  | { hook: 'on_request_complete'; eventJson: string }
+  | { hook: 'on_cache_write'; key: string; tagsJson: string }
+  | { hook: 'on_cache_invalidate'; pattern: string; count: number }
+  | { hook: 'on_reload' | 'on_server_stop' | 'cleanup' };
+
+export interface CallResult {
+  plugin: string;
+  hook: HookName;
+  outcome: Outcome;
+  /** Fuel consumed by this call (budget − remaining; capped at budget on out_of_fuel). */
+  fuelUsed: number;
+  budget: number;
+  /** Wall time of the call in microseconds. */
+  wallUs: number;
+  /** Guest error string, trap message, or timeout/crash reason. Absent on ok. */
+  message?: string;
+  /** Trap kind, e.g. 'unreachable', 'out of bounds memory access', 'stack overflow'. */
+  trapKind?: string;
+  /** Guest stack with function names (from the name section), innermost first. */
+  stack?: string[];
+  /** True when the module does not export this hook (no call happened). */
+  skipped?: boolean;
+}
+
+export type PluginState = 'loaded' | 'failed' | 'disabled';
+
+export interface PluginInfo {
+  name: string;
+  path: string;
+  state: PluginState;
+  priority: number;
+  hooks: HookName[];
+  budgets: Record<HookName, number>;
+  /** Load error when state is 'failed'. */
+  error?: string;
+}
+
+/** One metric sample reported by a guest through `emit_metric`. */
+export interface MetricSample {
+  plugin: string;
+  name: string;
+  value: number;
+  tags: Record<string, string>;
+}
+
+export interface PluginHandle {
+  readonly info: PluginInfo;
+  /** Runs one hook; never throws for guest failures (they are outcomes). Calls are serialized. */
+  call(args: HookArgs): Promise<CallResult>;
+  /** Terminates the worker. Does not run any hook. */
+  close(): Promise<void>;
+}
+
+/** Hooks back from the runtime to its owner (server or CLI). All optional. */
+export interface RuntimeEvents {
+  onCall?(result: CallResult): void;
+  onMetric?(sample: MetricSample): void;
+  /** A refused http_fetch, for stats. */
+  onFetchRefused?(plugin: string, url: string, reason: string): void;
+}
+
+export interface LoadOptions extends RuntimeEvents {
+  plugin: PluginConfig;
+  /** `.bext/` folder: cache/ and state.db live here. */
+  stateDir: string;
+}

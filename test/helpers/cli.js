@@ -1,0 +1,28 @@
+// Runs the real CLI as a subprocess, the way users do.
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(ROOT, 'bin', 'bext');
+
+/** Runs `bext ...args` to completion. Returns { code, stdout, stderr }. */
+export function bext(args, opts = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...(opts.env ?? {}) },
+    input: opts.input,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+/** Starts `bext ...args` in the background; returns the child process. */
+export function bextSpawn(args, opts = {}) {
+  return spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
