@@ -1,5 +1,92 @@
-import { BextError } from '../../errors.js';
+/**
+ * `bext config check [--json]` and `bext dev --check`: validate the config and print it resolved.
+ * Problems are thrown as BextError (stderr, exit 2) by loadConfig.
+ */
+import { cliOverrides, configToJson, displayPath, loadConfig } from '../../config/index.js';
+import { HOOK_NAMES, type PluginConfig, type ResolvedConfig } from '../../config/types.js';
+import { thousands } from '../format.js';
 
-export async function run(..._args: unknown[]): Promise<number> {
-  throw new BextError('not_implemented', 'this command is not available in this build yet', { blame: 'host', exitCode: 1 });
+export interface CheckOptions {
+  config: string;
+  json?: boolean;
+  port?: string | number;
+  host?: string;
+}
+
+export async function run(opts: CheckOptions): Promise<number> {
+  const overrides = cliOverrides({ port: opts.port, host: opts.host });
+  const cfg = loadConfig(opts.config, { overrides });
+  process.stdout.write(opts.json ? `${JSON.stringify(configToJson(cfg), null, 2)}\n` : render(cfg));
+  return 0;
+}
+
+function bytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${thousands(n / (1024 * 1024))} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${thousands(n / 1024)} KiB`;
+  return `${thousands(n)} bytes`;
+}
+
+function list(items: readonly string[]): string {
+  return items.length === 0 ? 'none' : items.join(', ');
+}
+
+/** The resolved config for people: every value bext will use, defaults included. */
+export function render(cfg: ResolvedConfig): string {
+  const out: string[] = [];
+  const row = (indent: number, label: string, value: string): void => {
+    out.push(`${' '.repeat(indent)}${label.padEnd(22 - indent)}${value}`);
+  };
+  out.push(`${displayPath(cfg.file)}: config is valid`);
+  out.push('');
+  out.push('server');
+  row(2, 'listen', `http://${cfg.server.host.includes(':') ? `[${cfg.server.host}]` : cfg.server.host}:${cfg.server.port}${cfg.server.port === 0 ? ' (any free port)' : ''}`);
+  row(2, 'root', cfg.server.root ?? 'none (proxy only)');
+  row(2, 'upstream', cfg.server.upstream ?? 'none');
+  if (cfg.server.tenant_id !== null) row(2, 'tenant_id', cfg.server.tenant_id);
+  if (cfg.server.site_id !== null) row(2, 'site_id', cfg.server.site_id);
+  out.push('cache');
+  if (cfg.cache.enabled) {
+    row(2, 'enabled', 'yes');
+    row(2, 'ttl', `${thousands(cfg.cache.ttl_secs)} s`);
+    row(2, 'max entries', thousands(cfg.cache.max_entries));
+    row(2, 'max size', bytes(cfg.cache.max_bytes));
+  } else {
+    row(2, 'enabled', 'no');
+  }
+  row(0, 'state', cfg.stateDir);
+  out.push('');
+  const enabled = cfg.plugins.filter((p) => p.enabled).length;
+  out.push(
+    cfg.plugins.length === 0
+      ? 'plugins: none configured (add a [plugins.NAME] table; see docs/config.md)'
+      : `plugins: ${cfg.plugins.length} configured, ${enabled} enabled`,
+  );
+  for (const p of cfg.plugins) out.push(...renderPlugin(p));
+  return `${out.join('\n')}\n`;
+}
+
+function renderPlugin(p: PluginConfig): string[] {
+  const out: string[] = [''];
+  const row = (label: string, value: string): void => {
+    out.push(`    ${label.padEnd(18)}${value}`);
+  };
+  out.push(`  ${p.name}${p.enabled ? '' : ' (disabled)'}`);
+  row('path', p.path);
+  row('sandbox', p.sandbox);
+  row('priority', p.priority === null ? "from the plugin's bext_priority(), else 1000" : String(p.priority));
+  out.push('    fuel');
+  for (const hook of HOOK_NAMES) out.push(`      ${hook.padEnd(22)}${thousands(p.fuel[hook]).padStart(14)}`);
+  const perm = p.permissions;
+  row('allowed_urls', perm.allowed_urls.length === 0 ? 'none (no network)' : perm.allowed_urls.join(', '));
+  row('fetch limits', `${thousands(perm.max_fetch_per_minute)}/min, timeout ${thousands(perm.fetch_timeout_ms)} ms, max ${bytes(perm.max_response_bytes)}`);
+  row('storage quota', `${thousands(perm.storage_quota_kb)} KiB`);
+  row('kv_namespaces', list(perm.kv_namespaces));
+  row('queue_names', list(perm.queue_names));
+  row('memory', `${thousands(p.limits.max_memory_mb)} MiB max`);
+  row('timeout', `${thousands(p.limits.timeout_ms)} ms per hook call`);
+  row('event queue', `${thousands(p.limits.event_queue_size)} events`);
+  const keys = Object.keys(p.config);
+  const json = JSON.stringify(p.config);
+  row('config', keys.length === 0 ? 'none' : json.length > 100 ? `${json.slice(0, 97)}... (full: --json)` : json);
+  return out;
 }

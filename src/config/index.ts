@@ -1,0 +1,174 @@
+/**
+ * Loading `bext.config.toml`: read → parse (@iarna/toml) → locate keys → validate and fill
+ * defaults → freeze. Every problem in a file is reported at once, each with file:line:col.
+ *
+ *   loadConfig(file)            throws BextError (exit 2) on any problem; for start-up
+ *   parseConfig(text, file)     never throws; for hot reload, where the old config stays
+ *   configToJson(cfg)           plain JSON for printing / --json
+ *   cliOverrides({port, host})  checks -p/--host flags before they override the file
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import TOML from '@iarna/toml';
+import { BextError, EXIT_USAGE } from '../errors.js';
+import { locate } from './locate.js';
+import { formatProblem, Problems } from './problems.js';
+import { validate } from './schema.js';
+import type { ResolvedConfig } from './types.js';
+import { isTable } from './values.js';
+
+export type { ResolvedConfig, PluginConfig, HookName } from './types.js';
+export { HOOK_NAMES, DEFAULT_FUEL } from './types.js';
+export { DEFAULTS } from './schema.js';
+
+export interface ConfigOverrides {
+  port?: number;
+  host?: string;
+}
+
+export interface LoadOptions {
+  /** Check that enabled plugins' .wasm files (and an explicit server.root) exist. Default true. */
+  checkFiles?: boolean;
+  /** Command-line values that replace the file's server.port / server.host. */
+  overrides?: ConfigOverrides;
+}
+
+export type ParseResult = { ok: true; config: ResolvedConfig } | { ok: false; error: BextError };
+
+export const DEFAULT_CONFIG_FILE = 'bext.config.toml';
+
+/** Reads, validates and freezes a config file. Throws BextError (exit 2) on any problem. */
+export function loadConfig(file: string, opts: LoadOptions = {}): ResolvedConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw readError(abs, err);
+  }
+  const r = parseConfig(text, abs, opts);
+  if (!r.ok) throw r.error;
+  return r.config;
+}
+
+/** Validates config text as if it were the file `file`. Never throws. */
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): ParseResult {
+  const abs = path.resolve(file);
+  const shown = displayPath(abs);
+  let raw: unknown;
+  try {
+    raw = TOML.parse(text);
+  } catch (err) {
+    return { ok: false, error: syntaxError(err, text, shown) };
+  }
+  const ps = new Problems(locate(text));
+  const config = validate(isTable(raw) ? raw : {}, abs, ps, { checkFiles: opts.checkFiles ?? true });
+  if (ps.count > 0) {
+    const n = ps.count;
+    return {
+      ok: false,
+      error: new BextError('config_invalid', `${shown}: ${n} problem${n === 1 ? '' : 's'} in the config`, {
+        exitCode: EXIT_USAGE,
+        details: ps.sorted().map((p) => formatProblem(p, shown)),
+      }),
+    };
+  }
+  const o = opts.overrides ?? {};
+  if (o.port !== undefined) config.server.port = o.port;
+  if (o.host !== undefined) config.server.host = o.host;
+  return { ok: true, config: deepFreeze(config) };
+}
+
+/** The resolved config as plain JSON values (a deep copy; safe to modify or print). */
+export function configToJson(cfg: ResolvedConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(cfg)) as Record<string, unknown>;
+}
+
+/** Checks `-p/--port` and `--host` flag values; a bad one is a usage error (exit 2). */
+export function cliOverrides(flags: { port?: unknown; host?: unknown }): ConfigOverrides {
+  const out: ConfigOverrides = {};
+  if (flags.port !== undefined) {
+    const s = String(flags.port).trim();
+    const n = /^\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new BextError('usage', `invalid --port ${JSON.stringify(String(flags.port))}: expected an integer from 0 to 65535 (0 = any free port)`, {
+        exitCode: EXIT_USAGE,
+      });
+    }
+    out.port = n;
+  }
+  if (flags.host !== undefined) {
+    const s = String(flags.host).trim();
+    if (s === '' || /[\s/]/.test(s)) {
+      throw new BextError('usage', `invalid --host ${JSON.stringify(String(flags.host))}: expected a host name or IP address`, {
+        exitCode: EXIT_USAGE,
+      });
+    }
+    out.host = s;
+  }
+  return out;
+}
+
+/** A path as the user would type it: relative to the working folder when inside it. */
+export function displayPath(abs: string): string {
+  const rel = path.relative(process.cwd(), abs);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+function readError(abs: string, err: unknown): BextError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') {
+    return new BextError('config_missing', `config file not found: ${abs}`, {
+      exitCode: EXIT_USAGE,
+      details: [`  run "bext init" to create one here, or point at another file with -c <file>`],
+    });
+  }
+  if (code === 'EISDIR') {
+    return new BextError('config_missing', `config path is a folder, not a file: ${abs}`, {
+      exitCode: EXIT_USAGE,
+      details: [`  try -c ${path.join(displayPath(abs), 'bext.config.toml')}`],
+    });
+  }
+  return new BextError('config_unreadable', `cannot read config file ${abs}: ${(err as Error)?.message ?? String(err)}`, {
+    exitCode: EXIT_USAGE,
+  });
+}
+
+interface TomlSyntaxError {
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+/** A TOML syntax error as file:line:col, the message, the source line and a caret. */
+function syntaxError(err: unknown, text: string, shown: string): BextError {
+  const e = err as TomlSyntaxError;
+  // @iarna/toml appends its own position and excerpt to the message; keep only the message.
+  const message = String(e?.message ?? err).split(' at row ')[0]!.trim();
+  if (typeof e?.line !== 'number' || typeof e?.col !== 'number') {
+    return new BextError('config_invalid', `${shown}: TOML syntax error: ${message}`, { exitCode: EXIT_USAGE });
+  }
+  const lines = text.split(/\r?\n/);
+  const lineNo = e.line + 1;
+  const source = lines[e.line] ?? '';
+  const gutter = String(lineNo).length;
+  // Copy tabs into the caret line so the caret sits under the right character.
+  const pad = source.slice(0, e.col).replace(/[^\t]/g, ' ') + ' '.repeat(Math.max(0, e.col - source.length));
+  const hint = message.includes("Can't redefine existing key") ? ' (a key or [table] is written twice)' : '';
+  return new BextError('config_invalid', `${shown}: TOML syntax error`, {
+    exitCode: EXIT_USAGE,
+    details: [
+      `  ${shown}:${lineNo}:${e.col + 1}  ${message}${hint}`,
+      `  ${lineNo} | ${source}`,
+      `  ${' '.repeat(gutter)} | ${pad}^`,
+    ],
+  });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
