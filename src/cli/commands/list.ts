@@ -1,5 +1,38 @@
-import { BextError } from '../../errors.js';
+/**
+ * `bext plugin list [--json]`: configured plugins with path, state, priority, hooks and budgets.
+ * Live states (loaded/failed/disabled) come from a running dev server; without one, from the config.
+ */
+import { EXIT_OK } from '../../errors.js';
+import { adminBase, fetchLivePlugins } from '../../stats/client.js';
+import { loadConfigView } from '../../stats/config-view.js';
+import { renderList, rowFromConfig, rowFromInfo, type ListRow } from '../../stats/plugin-list.js';
 
-export async function run(..._args: unknown[]): Promise<number> {
-  throw new BextError('not_implemented', 'this command is not available in this build yet', { blame: 'host', exitCode: 1 });
+export interface ListOptions {
+  config: string;
+  json?: boolean;
+}
+
+export async function run(opts: ListOptions): Promise<number> {
+  const cfg = loadConfigView(opts.config);
+  const base = adminBase(cfg.server.host, cfg.server.port);
+  const live = await fetchLivePlugins(base);
+  let rows: ListRow[];
+  let source: { kind: 'live'; url: string } | { kind: 'config'; file: string; note: string };
+  if (live.kind === 'ok') {
+    rows = live.value.map(rowFromInfo);
+    source = { kind: 'live', url: `${base}/__bext/plugins` };
+  } else {
+    rows = cfg.plugins.map(rowFromConfig);
+    source = { kind: 'config', file: cfg.file, note: `no dev server answering at ${base}` };
+  }
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ source, plugins: rows }, null, 2) + '\n');
+    return EXIT_OK;
+  }
+  const line =
+    source.kind === 'live'
+      ? `source: live, from the dev server at ${source.url}`
+      : `source: config, ${source.file} (${source.note}; states are what the config alone tells)`;
+  process.stdout.write(renderList(rows, line));
+  return EXIT_OK;
 }

@@ -1,0 +1,260 @@
+/**
+ * In-memory aggregate of the calls of one (plugin, hook): exact counts, sums, min and max, plus
+ * HDR histograms for percentiles, so memory stays constant however many calls happen.
+ * Aggregates merge (for time buckets and for totals) and encode to a row for SQLite.
+ */
+import hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import { HOOK_NAMES, type HookName } from '../config/types.js';
+import { OUTCOMES, type CallResult, type Outcome } from '../runtime/types.js';
+import type { Distribution, FuelDistribution, HookStats, OutcomeCounts } from './types.js';
+
+/** 3 significant digits: a reported percentile is within 0.1% of a recorded value. */
+const SIGNIFICANT_DIGITS = 3;
+
+function newHistogram(): Histogram {
+  // 'packed' keeps sparse histograms small; autoResize covers any fuel budget a user sets.
+  return hdr.build({ bitBucketSize: 'packed', numberOfSignificantValueDigits: SIGNIFICANT_DIGITS, autoResize: true });
+}
+
+export function emptyOutcomes(): OutcomeCounts {
+  return { ok: 0, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 };
+}
+
+/** Histogram values must be non-negative integers. */
+function histValue(n: number): number {
+  if (!Number.isFinite(n) || n <= 0) return 0;
+  return Math.min(Math.round(n), Number.MAX_SAFE_INTEGER);
+}
+
+/** Running totals of one quantity. */
+class Quantity {
+  total = 0;
+  min = Infinity;
+  max = 0;
+  hist: Histogram = newHistogram();
+
+  add(v: number): void {
+    const x = histValue(v);
+    this.total += x;
+    if (x < this.min) this.min = x;
+    if (x > this.max) this.max = x;
+    this.hist.recordValue(x);
+  }
+
+  merge(o: Quantity): void {
+    this.total += o.total;
+    if (o.min < this.min) this.min = o.min;
+    if (o.max > this.max) this.max = o.max;
+    if (o.hist.totalCount > 0) this.hist.add(o.hist);
+  }
+
+  /**
+   * Percentiles are clamped into [min, max], which are exact: an HDR histogram reports the top of
+   * a value's bucket, so a workload where every call costs exactly N would otherwise show p50 ≠ N.
+   */
+  distribution(count: number): Distribution {
+    if (count === 0) return { total: 0, min: 0, avg: 0, p50: 0, p99: 0, max: 0 };
+    const clamp = (v: number): number => Math.min(Math.max(v, this.min), this.max);
+    return {
+      total: this.total,
+      min: this.min,
+      avg: this.total / count,
+      p50: clamp(this.hist.getValueAtPercentile(50)),
+      p99: clamp(this.hist.getValueAtPercentile(99)),
+      max: this.max,
+    };
+  }
+}
+
+/** The columns of one persisted bucket row (see store.ts). */
+export interface AggregateRow {
+  calls: number;
+  ok: number;
+  error: number;
+  out_of_fuel: number;
+  trap: number;
+  timeout: number;
+  crashed: number;
+  dropped: number;
+  budget: number;
+  fuel_sum: number;
+  fuel_min: number | null;
+  fuel_max: number;
+  fuel_max_pct: number;
+  fuel_hist: string;
+  time_sum: number;
+  time_min: number | null;
+  time_max: number;
+  time_hist: string;
+  first_at: number | null;
+  last_at: number | null;
+}
+
+export class HookAggregate {
+  calls = 0;
+  outcomes: OutcomeCounts = emptyOutcomes();
+  dropped = 0;
+  budget = 0;
+  /** Timestamp of the call that set `budget`, so merges keep the most recent budget. */
+  budgetAt = 0;
+  maxPct = 0;
+  fuel = new Quantity();
+  time = new Quantity();
+  firstAt: number | null = null;
+  lastAt: number | null = null;
+
+  record(r: CallResult, at: number): void {
+    this.calls += 1;
+    this.outcomes[r.outcome] += 1;
+    this.fuel.add(r.fuelUsed);
+    this.time.add(r.wallUs);
+    if (r.budget > 0) {
+      const pct = (histValue(r.fuelUsed) / r.budget) * 100;
+      if (pct > this.maxPct) this.maxPct = pct;
+    }
+    if (at >= this.budgetAt) {
+      this.budget = r.budget;
+      this.budgetAt = at;
+    }
+    if (this.firstAt === null || at < this.firstAt) this.firstAt = at;
+    if (this.lastAt === null || at > this.lastAt) this.lastAt = at;
+  }
+
+  merge(o: HookAggregate): void {
+    this.calls += o.calls;
+    for (const k of OUTCOMES) this.outcomes[k] += o.outcomes[k];
+    this.dropped += o.dropped;
+    if (o.calls > 0 && o.budgetAt >= this.budgetAt) {
+      this.budget = o.budget;
+      this.budgetAt = o.budgetAt;
+    }
+    if (o.maxPct > this.maxPct) this.maxPct = o.maxPct;
+    this.fuel.merge(o.fuel);
+    this.time.merge(o.time);
+    if (o.firstAt !== null && (this.firstAt === null || o.firstAt < this.firstAt)) this.firstAt = o.firstAt;
+    if (o.lastAt !== null && (this.lastAt === null || o.lastAt > this.lastAt)) this.lastAt = o.lastAt;
+  }
+
+  isEmpty(): boolean {
+    return this.calls === 0 && this.dropped === 0;
+  }
+
+  toStats(hook: HookName): HookStats {
+    const fuel: FuelDistribution = {
+      ...this.fuel.distribution(this.calls),
+      budget: this.budget,
+      maxPctOfBudget: this.maxPct,
+    };
+    return {
+      hook,
+      calls: this.calls,
+      outcomes: { ...this.outcomes },
+      dropped: this.dropped,
+      fuel,
+      timeUs: this.time.distribution(this.calls),
+      firstAt: this.firstAt,
+      lastAt: this.lastAt,
+    };
+  }
+
+  toRow(): AggregateRow {
+    const has = this.calls > 0;
+    return {
+      calls: this.calls,
+      ...this.outcomes,
+      dropped: this.dropped,
+      budget: this.budget,
+      fuel_sum: this.fuel.total,
+      fuel_min: has ? this.fuel.min : null,
+      fuel_max: this.fuel.max,
+      fuel_max_pct: this.maxPct,
+      fuel_hist: has ? hdr.encodeIntoCompressedBase64(this.fuel.hist) : '',
+      time_sum: this.time.total,
+      time_min: has ? this.time.min : null,
+      time_max: this.time.max,
+      time_hist: has ? hdr.encodeIntoCompressedBase64(this.time.hist) : '',
+      first_at: this.firstAt,
+      last_at: this.lastAt,
+    };
+  }
+
+  static fromRow(row: AggregateRow): HookAggregate {
+    const a = new HookAggregate();
+    a.calls = row.calls;
+    for (const k of OUTCOMES) a.outcomes[k] = row[k];
+    a.dropped = row.dropped;
+    a.budget = row.budget;
+    a.budgetAt = row.last_at ?? 0;
+    a.maxPct = row.fuel_max_pct;
+    a.fuel.total = row.fuel_sum;
+    a.fuel.min = row.fuel_min ?? Infinity;
+    a.fuel.max = row.fuel_max;
+    a.time.total = row.time_sum;
+    a.time.min = row.time_min ?? Infinity;
+    a.time.max = row.time_max;
+    if (row.fuel_hist) a.fuel.hist = decode(row.fuel_hist);
+    if (row.time_hist) a.time.hist = decode(row.time_hist);
+    a.firstAt = row.first_at;
+    a.lastAt = row.last_at;
+    return a;
+  }
+}
+
+function decode(b64: string): Histogram {
+  // Re-add into a fresh packed, auto-resizing histogram so later merges never overflow its range.
+  const h = newHistogram();
+  h.add(hdr.decodeFromCompressedBase64(b64, 'packed'));
+  return h;
+}
+
+/** Aggregates of one plugin: per hook, plus refused fetches keyed by url and reason. */
+export class PluginAggregate {
+  hooks = new Map<HookName, HookAggregate>();
+  refused = new Map<string, { url: string; reason: string; count: number; lastAt: number }>();
+
+  hook(h: HookName): HookAggregate {
+    let a = this.hooks.get(h);
+    if (!a) {
+      a = new HookAggregate();
+      this.hooks.set(h, a);
+    }
+    return a;
+  }
+
+  addRefused(url: string, reason: string, count: number, at: number): void {
+    const key = `${url}\u0000${reason}`;
+    const cur = this.refused.get(key);
+    if (cur) {
+      cur.count += count;
+      if (at > cur.lastAt) cur.lastAt = at;
+    } else {
+      this.refused.set(key, { url, reason, count, lastAt: at });
+    }
+  }
+
+  merge(o: PluginAggregate): void {
+    for (const [h, a] of o.hooks) this.hook(h).merge(a);
+    for (const r of o.refused.values()) this.addRefused(r.url, r.reason, r.count, r.lastAt);
+  }
+
+  isEmpty(): boolean {
+    for (const a of this.hooks.values()) if (!a.isEmpty()) return false;
+    return this.refused.size === 0;
+  }
+}
+
+/** Counts per outcome summed over hooks. */
+export function sumOutcomes(hooks: Iterable<HookAggregate>): OutcomeCounts {
+  const out = emptyOutcomes();
+  for (const a of hooks) for (const k of OUTCOMES) out[k] += a.outcomes[k];
+  return out;
+}
+
+export function hookOrder(a: HookName, b: HookName): number {
+  return HOOK_NAMES.indexOf(a) - HOOK_NAMES.indexOf(b);
+}
+
+export function isOutcome(s: string): s is Outcome {
+  return (OUTCOMES as readonly string[]).includes(s);
+}

@@ -1,0 +1,27 @@
+/**
+ * The slice of the config the stats and list commands need: where the server listens, where
+ * state.db is, and the configured plugins. Plugin files are not required to exist here: these
+ * commands report on them (`bext plugin list` shows a missing file as a state).
+ */
+import path from 'node:path';
+import { loadConfig } from '../config/index.js';
+import type { ResolvedConfig } from '../config/types.js';
+
+export interface ConfigView {
+  config: ResolvedConfig;
+  dbPath: string;
+  server: { host: string; port: number };
+  plugins: ResolvedConfig['plugins'];
+  file: string;
+}
+
+export function loadConfigView(configFile: string): ConfigView {
+  const config = loadConfig(configFile, { checkFiles: false });
+  return {
+    config,
+    file: config.file,
+    dbPath: path.join(config.stateDir, 'state.db'),
+    server: { host: config.server.host, port: config.server.port },
+    plugins: config.plugins,
+  };
+}

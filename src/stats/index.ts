@@ -1,0 +1,19 @@
+/**
+ * Stats: every hook call's outcome, fuel and wall time, aggregated per plugin and hook with HDR
+ * histograms, kept in memory for the live server and persisted in `.bext/state.db`.
+ */
+export { openStats } from './recorder.js';
+export { readPersisted, resetPersisted, persistedPlugins } from './persisted.js';
+export { parseSince } from './since.js';
+export type {
+  StatsRecorder,
+  StatsSnapshot,
+  PluginStats,
+  HookStats,
+  Distribution,
+  FuelDistribution,
+  OutcomeCounts,
+  RefusedFetch,
+  OpenStatsOptions,
+  SnapshotOptions,
+} from './types.js';

@@ -1,0 +1,243 @@
+/**
+ * Persistence of stats in `.bext/state.db` (shared with storage and queues, which use their own
+ * tables). Aggregates are stored per (plugin, hook, time bucket) with their histograms encoded,
+ * so `--since` can sum just the recent buckets. Buckets are one minute; minute buckets older than
+ * COMPACT_AFTER_MS are merged into hour buckets so the table stays small.
+ * Every write merges into the existing row inside an IMMEDIATE transaction, so several processes
+ * (a dev server, `bext plugin run`) can record into the same file.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { HookName } from '../config/types.js';
+import { HookAggregate, PluginAggregate, type AggregateRow } from './aggregate.js';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+const COMPACT_AFTER_MS = 6 * HOUR_MS;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS stats_hook_buckets (
+  plugin TEXT NOT NULL,
+  hook TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  span INTEGER NOT NULL,
+  calls INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  error INTEGER NOT NULL,
+  out_of_fuel INTEGER NOT NULL,
+  trap INTEGER NOT NULL,
+  timeout INTEGER NOT NULL,
+  crashed INTEGER NOT NULL,
+  dropped INTEGER NOT NULL,
+  budget INTEGER NOT NULL,
+  fuel_sum REAL NOT NULL,
+  fuel_min INTEGER,
+  fuel_max INTEGER NOT NULL,
+  fuel_max_pct REAL NOT NULL,
+  fuel_hist TEXT NOT NULL,
+  time_sum REAL NOT NULL,
+  time_min INTEGER,
+  time_max INTEGER NOT NULL,
+  time_hist TEXT NOT NULL,
+  first_at INTEGER,
+  last_at INTEGER,
+  PRIMARY KEY (plugin, hook, bucket)
+);
+CREATE TABLE IF NOT EXISTS stats_fetch_refused (
+  plugin TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  PRIMARY KEY (plugin, bucket, url, reason)
+);
+CREATE TABLE IF NOT EXISTS stats_resets (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  plugin TEXT,
+  at INTEGER NOT NULL
+);
+`;
+
+const ROW_COLUMNS = [
+  'calls', 'ok', 'error', 'out_of_fuel', 'trap', 'timeout', 'crashed', 'dropped', 'budget',
+  'fuel_sum', 'fuel_min', 'fuel_max', 'fuel_max_pct', 'fuel_hist',
+  'time_sum', 'time_min', 'time_max', 'time_hist', 'first_at', 'last_at',
+] as const;
+
+interface BucketRow extends AggregateRow {
+  plugin: string;
+  hook: string;
+  bucket: number;
+  span: number;
+}
+
+interface RefusedRow {
+  plugin: string;
+  bucket: number;
+  url: string;
+  reason: string;
+  count: number;
+  last_at: number;
+}
+
+/** A reset seen in the store: `plugin` null means every plugin. */
+export interface ResetMark {
+  seq: number;
+  plugin: string | null;
+}
+
+export interface LoadOptions {
+  /** Epoch ms: only buckets that end after it. */
+  since?: number;
+  plugin?: string;
+}
+
+export function bucketOf(at: number, span = MINUTE_MS): number {
+  return Math.floor(at / span) * span;
+}
+
+export class StatsStore {
+  readonly db: Database.Database;
+  private readonly selectBucket: Database.Statement;
+  private readonly upsertBucket: Database.Statement;
+  private readonly upsertRefused: Database.Statement;
+
+  constructor(readonly dbPath: string) {
+    fs.mkdirSync(path.dirname(dbPath), { recursive: true });
+    this.db = new Database(dbPath);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.selectBucket = this.db.prepare(
+      'SELECT * FROM stats_hook_buckets WHERE plugin = ? AND hook = ? AND bucket = ?',
+    );
+    const cols = ROW_COLUMNS.join(', ');
+    const params = ROW_COLUMNS.map((c) => `@${c}`).join(', ');
+    const updates = ROW_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ');
+    this.upsertBucket = this.db.prepare(
+      `INSERT INTO stats_hook_buckets (plugin, hook, bucket, span, ${cols})
+       VALUES (@plugin, @hook, @bucket, @span, ${params})
+       ON CONFLICT (plugin, hook, bucket) DO UPDATE SET span = excluded.span, ${updates}`,
+    );
+    this.upsertRefused = this.db.prepare(
+      `INSERT INTO stats_fetch_refused (plugin, bucket, url, reason, count, last_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (plugin, bucket, url, reason)
+       DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)`,
+    );
+  }
+
+  /** Merges `agg` into the stored bucket. Call inside `transaction()`. */
+  addToBucket(plugin: string, hook: HookName, bucket: number, span: number, agg: HookAggregate): void {
+    const existing = this.selectBucket.get(plugin, hook, bucket) as BucketRow | undefined;
+    let merged = agg;
+    if (existing) {
+      merged = HookAggregate.fromRow(existing);
+      merged.merge(agg);
+    }
+    this.upsertBucket.run({ plugin, hook, bucket, span: Math.max(span, existing?.span ?? 0), ...merged.toRow() });
+  }
+
+  addRefused(plugin: string, bucket: number, url: string, reason: string, count: number, lastAt: number): void {
+    this.upsertRefused.run(plugin, bucket, url, reason, count, lastAt);
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction (takes the write lock up front, so merges never race). */
+  transaction(fn: () => void): void {
+    this.db.transaction(fn).immediate();
+  }
+
+  /** Sums the stored buckets into one aggregate per plugin. */
+  load(opts: LoadOptions = {}): Map<string, PluginAggregate> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (opts.plugin !== undefined) {
+      where.push('plugin = ?');
+      args.push(opts.plugin);
+    }
+    if (opts.since !== undefined) {
+      where.push('bucket + span > ?');
+      args.push(opts.since);
+    }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const out = new Map<string, PluginAggregate>();
+    const get = (p: string): PluginAggregate => {
+      let a = out.get(p);
+      if (!a) out.set(p, (a = new PluginAggregate()));
+      return a;
+    };
+    const rows = this.db.prepare(`SELECT * FROM stats_hook_buckets ${clause}`).all(...args) as BucketRow[];
+    for (const row of rows) get(row.plugin).hook(row.hook as HookName).merge(HookAggregate.fromRow(row));
+    // Refused-fetch buckets are always minute buckets (they are never compacted; rows are tiny).
+    const rclause = clause.replace('bucket + span > ?', `bucket + ${MINUTE_MS} > ?`);
+    const refused = this.db.prepare(`SELECT * FROM stats_fetch_refused ${rclause}`).all(...args) as RefusedRow[];
+    for (const r of refused) get(r.plugin).addRefused(r.url, r.reason, r.count, r.last_at);
+    return out;
+  }
+
+  /** Names of plugins with stored data. */
+  pluginNames(): string[] {
+    const rows = this.db
+      .prepare('SELECT plugin FROM stats_hook_buckets UNION SELECT plugin FROM stats_fetch_refused ORDER BY plugin')
+      .all() as { plugin: string }[];
+    return rows.map((r) => r.plugin);
+  }
+
+  /** Deletes one plugin's stats (or all) and leaves a mark running recorders notice. */
+  reset(plugin: string | undefined, at: number): number {
+    let deleted = 0;
+    this.transaction(() => {
+      if (plugin === undefined) {
+        deleted = this.db.prepare('DELETE FROM stats_hook_buckets').run().changes;
+        this.db.prepare('DELETE FROM stats_fetch_refused').run();
+      } else {
+        deleted = this.db.prepare('DELETE FROM stats_hook_buckets WHERE plugin = ?').run(plugin).changes;
+        this.db.prepare('DELETE FROM stats_fetch_refused WHERE plugin = ?').run(plugin);
+      }
+      this.db.prepare('INSERT INTO stats_resets (plugin, at) VALUES (?, ?)').run(plugin ?? null, at);
+    });
+    return deleted;
+  }
+
+  lastResetSeq(): number {
+    const row = this.db.prepare('SELECT max(seq) AS seq FROM stats_resets').get() as { seq: number | null };
+    return row.seq ?? 0;
+  }
+
+  resetsAfter(seq: number): ResetMark[] {
+    return this.db.prepare('SELECT seq, plugin FROM stats_resets WHERE seq > ? ORDER BY seq').all(seq) as ResetMark[];
+  }
+
+  /** Merges minute buckets older than COMPACT_AFTER_MS into hour buckets. */
+  compact(now: number): void {
+    const cutoff = bucketOf(now - COMPACT_AFTER_MS, HOUR_MS);
+    this.transaction(() => {
+      const rows = this.db
+        .prepare('SELECT * FROM stats_hook_buckets WHERE span < ? AND bucket < ?')
+        .all(HOUR_MS, cutoff) as BucketRow[];
+      if (rows.length === 0) return;
+      const groups = new Map<string, { plugin: string; hook: HookName; bucket: number; agg: HookAggregate }>();
+      for (const row of rows) {
+        const bucket = bucketOf(row.bucket, HOUR_MS);
+        const key = `${row.plugin}\u0000${row.hook}\u0000${bucket}`;
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { plugin: row.plugin, hook: row.hook as HookName, bucket, agg: new HookAggregate() }));
+        g.agg.merge(HookAggregate.fromRow(row));
+      }
+      this.db.prepare('DELETE FROM stats_hook_buckets WHERE span < ? AND bucket < ?').run(HOUR_MS, cutoff);
+      for (const g of groups.values()) this.addToBucket(g.plugin, g.hook, g.bucket, HOUR_MS, g.agg);
+    });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Opens the store only if the database file exists (read paths must not create `.bext/`). */
+export function openExistingStore(dbPath: string): StatsStore | null {
+  if (!fs.existsSync(dbPath)) return null;
+  return new StatsStore(dbPath);
+}
