@@ -149,20 +149,34 @@ function syntaxError(err: unknown, text: string, shown: string): BextError {
     return new BextError('config_invalid', `${shown}: TOML syntax error: ${message}`, { exitCode: EXIT_USAGE });
   }
   const lines = text.split(/\r?\n/);
-  const lineNo = e.line + 1;
   const source = lines[e.line] ?? '';
+  let col = e.col;
+  let what = message;
+  if (message.startsWith("Can't redefine existing key")) {
+    // The parser points past the end of the line; point at the key (or header) written twice.
+    const dup = redefined(source);
+    if (dup) {
+      col = dup.col;
+      what = `${dup.name} is defined twice (each key and [table] can be written only once)`;
+    }
+  }
+  const lineNo = e.line + 1;
   const gutter = String(lineNo).length;
   // Copy tabs into the caret line so the caret sits under the right character.
-  const pad = source.slice(0, e.col).replace(/[^\t]/g, ' ') + ' '.repeat(Math.max(0, e.col - source.length));
-  const hint = message.includes("Can't redefine existing key") ? ' (a key or [table] is written twice)' : '';
+  const pad = source.slice(0, col).replace(/[^\t]/g, ' ') + ' '.repeat(Math.max(0, col - source.length));
   return new BextError('config_invalid', `${shown}: TOML syntax error`, {
     exitCode: EXIT_USAGE,
-    details: [
-      `  ${shown}:${lineNo}:${e.col + 1}  ${message}${hint}`,
-      `  ${lineNo} | ${source}`,
-      `  ${' '.repeat(gutter)} | ${pad}^`,
-    ],
+    details: [`  ${shown}:${lineNo}:${col + 1}  ${what}`, `  ${lineNo} | ${source}`, `  ${' '.repeat(gutter)} | ${pad}^`],
   });
+}
+
+/** The key or [table] a line defines, for "defined twice" errors; not for inline tables. */
+function redefined(line: string): { name: string; col: number } | undefined {
+  const header = /^(\s*)(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+  if (header) return { name: `[${header[3]}]`, col: header[1]!.length };
+  const kv = /^(\s*)([^=#]+?)\s*=\s*([^{\s])/.exec(line);
+  if (kv) return { name: kv[2]!, col: kv[1]!.length };
+  return undefined;
 }
 
 function deepFreeze<T>(v: T): T {

@@ -127,15 +127,14 @@ function topLevelHomes(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of SERVER_KEYS) out[k] = 'server';
   for (const k of CACHE_KEYS) out[k] ??= 'cache';
-  out.plugin = 'plugins.NAME';
   return out;
 }
 
 function readPluginsTable(ps: Problems, v: unknown): Table | undefined {
   if (Array.isArray(v)) {
     ps.add(['plugins'], 'key', {
-      what: 'an array of tables',
-      expected: 'one table per plugin, named by the plugin: [plugins.my-plugin]',
+      what: 'written as an array of tables ([[plugins]])',
+      expected: 'one table per plugin, named by the plugin, e.g. [plugins.my-plugin]',
     });
     return undefined;
   }
@@ -272,7 +271,7 @@ function fuel(t: Table, base: readonly PathSegment[], ps: Problems): Record<Hook
   const out: Record<HookName, number> = { ...DEFAULT_FUEL };
   if (!('fuel' in t)) return out;
   const p = [...base, 'fuel'];
-  const ft = readTable(ps, p, t.fuel, 'a table of per-hook budgets, e.g. [plugins.NAME.fuel] on_request_complete = 200_000_000');
+  const ft = readTable(ps, p, t.fuel, `a table of per-hook budgets, e.g. [${pluginTable(String(base[1]), 'fuel')}] on_request_complete = 200_000_000`);
   if (!ft) return out;
   checkKeys(ps, p, ft, HOOK_NAMES, { noun: 'hook' });
   for (const hook of HOOK_NAMES) {
@@ -284,7 +283,7 @@ function fuel(t: Table, base: readonly PathSegment[], ps: Problems): Record<Hook
 function pluginConfig(t: Table, base: readonly PathSegment[], ps: Problems): Record<string, unknown> {
   if (!('config' in t)) return {};
   const p = [...base, 'config'];
-  const ct = readTable(ps, p, t.config, 'a table [plugins.NAME.config] (any keys)');
+  const ct = readTable(ps, p, t.config, `a table [${pluginTable(String(base[1]), 'config')}] (any keys)`);
   if (!ct) return {};
   const v = toJsonValue(ps, p, ct);
   return isTable(v) ? v : {};
@@ -306,7 +305,7 @@ function readNames(ps: Problems, p: PathSegment[], v: unknown): string[] | undef
 function permissions(t: Table, base: readonly PathSegment[], ps: Problems): PermissionsConfig {
   const d = DEFAULTS.permissions;
   const p = [...base, 'permissions'];
-  const pt = 'permissions' in t ? readTable(ps, p, t.permissions, 'a table [plugins.NAME.permissions]') : undefined;
+  const pt = 'permissions' in t ? readTable(ps, p, t.permissions, `a table [${pluginTable(String(base[1]), 'permissions')}]`) : undefined;
   const tt = pt ?? {};
   if (pt) checkKeys(ps, p, pt, PERMISSION_KEYS, { belongsIn: homes(String(base[1]), ['limits']) });
   const urlForm = 'an array of URL patterns, e.g. ["https://api.example.com/*"]';
@@ -337,7 +336,7 @@ function permissions(t: Table, base: readonly PathSegment[], ps: Problems): Perm
 function limits(t: Table, base: readonly PathSegment[], ps: Problems): LimitsConfig {
   const d = DEFAULTS.limits;
   const p = [...base, 'limits'];
-  const lt = 'limits' in t ? readTable(ps, p, t.limits, 'a table [plugins.NAME.limits]') : undefined;
+  const lt = 'limits' in t ? readTable(ps, p, t.limits, `a table [${pluginTable(String(base[1]), 'limits')}]`) : undefined;
   const tt = lt ?? {};
   if (lt) checkKeys(ps, p, lt, LIMIT_KEYS, { belongsIn: homes(String(base[1]), ['permissions']) });
   return {

@@ -1,0 +1,36 @@
+// Golden tests: each test/fixtures/config/invalid/NAME.toml is checked through the real CLI and
+// its stderr compared with NAME.err (the fixture folder shown as <dir>). Independently of the
+// golden text, every line marked `#!` in the .toml must be reported, and no other line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { bext, ROOT } from '../helpers/cli.js';
+
+const dir = path.join(ROOT, 'test', 'fixtures', 'config', 'invalid');
+const cases = readdirSync(dir).filter((f) => f.endsWith('.toml')).sort();
+
+test('there are golden cases', () => {
+  assert.ok(cases.length >= 10, `only ${cases.length} cases`);
+});
+
+for (const file of cases) {
+  const name = file.replace(/\.toml$/, '');
+  for (const command of [['config', 'check'], ['dev', '--check']]) {
+    test(`${name}: bext ${command.join(' ')} reports it (exit 2)`, () => {
+      const r = bext([...command, '-c', file], { cwd: dir });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      const got = r.stderr.split(dir).join('<dir>');
+      assert.equal(got, readFileSync(path.join(dir, `${name}.err`), 'utf8'));
+
+      const src = readFileSync(path.join(dir, file), 'utf8').split('\n');
+      const marked = src.flatMap((l, i) => (l.includes('#!') ? [i + 1] : []));
+      const re = new RegExp(`^  ${file.replace('.', '\\.')}:(\\d+):\\d+  `, 'gm');
+      const reported = [...new Set([...got.matchAll(re)].map((m) => Number(m[1])))];
+      assert.deepEqual(reported, marked, 'reported lines differ from the lines marked #!');
+      const count = /(\d+) problems? in the config/.exec(got);
+      if (count) assert.equal(Number(count[1]), [...got.matchAll(re)].length, 'the count in the first line');
+    });
+  }
+}
