@@ -1,5 +1,91 @@
-import { BextError } from '../../errors.js';
+/**
+ * `bext dev`: loads the config (exit 2 when it is invalid), starts the dev server, prints the
+ * banner, and shuts down cleanly on SIGINT/SIGTERM (a second Ctrl-C exits at once).
+ */
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
+import { logger } from '../../host/log.js';
 
-export async function run(..._args: unknown[]): Promise<number> {
-  throw new BextError('not_implemented', 'this command is not available in this build yet', { blame: 'host', exitCode: 1 });
+export interface DevOptions {
+  config: string;
+  port?: string;
+  host?: string;
+  watch?: boolean;
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new BextError('bad_port', `-p/--port must be a whole number from 0 to 65535, got "${value}"`, {
+      details: ['  hint: -p 0 picks any free port'],
+    });
+  }
+  return n;
+}
+
+function progress(): ((done: number, total: number, name: string) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (done, total, name) => {
+    process.stderr.write(`\r\x1b[2K  loading plugins ${done}/${total}  ${name}`);
+    if (done === total) process.stderr.write('\r\x1b[2K');
+  };
+}
+
+export async function run(opts: DevOptions): Promise<number> {
+  const port = parsePort(opts.port);
+  const host = opts.host?.trim();
+  if (host === '') throw new BextError('bad_host', '--host must not be empty', { details: ['  hint: --host 127.0.0.1'] });
+  const watch = opts.watch !== false;
+
+  const { configApi } = await import('../../server/deps.js');
+  const api = await configApi();
+  const config = api.loadConfig(path.resolve(opts.config));
+
+  const { createDevServer, formatBanner } = await import('../../server/index.js');
+  const log = logger();
+  const server = await createDevServer(config, { port, host, watch, log, onProgress: progress() });
+
+  const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+  process.stdout.write(
+    formatBanner({
+      version: pkg.version,
+      url: server.url,
+      startMs: server.startMs,
+      config: server.config(),
+      plugins: server.plugins(),
+      warnings: server.warnings,
+      watch,
+      colour: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+    }) + '\n',
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write('bext: stopped at once\n');
+        process.exit(130);
+      }
+      stopping = true;
+      log.info(`${signal}: shutting down (finishing responses and plugin hooks; Ctrl-C again to exit at once)`);
+      server.close(signal).then(
+        () => finish(EXIT_OK),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          finish(EXIT_RUNTIME);
+        },
+      );
+    };
+    const finish = (code: number): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // Anything still holding the event loop open (a stuck socket) must not keep bext alive.
+      setTimeout(() => process.exit(code), 2_000).unref();
+      resolve(code);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }

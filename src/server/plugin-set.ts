@@ -1,0 +1,403 @@
+/**
+ * The running plugins: loads them in parallel, runs lifecycle hooks in priority order (lower
+ * first), feeds each one's event queue, reloads one plugin or applies a changed config.
+ * Lifecycle operations (start, reload, config apply, stop) are serialized; event hooks are not
+ * affected by them except for the short pause while a plugin's instance is swapped.
+ */
+import type { HookName, PluginConfig } from '../config/types.js';
+import type { CallResult, HookArgs, PluginHandle, PluginInfo } from '../runtime/types.js';
+import type { StatsRecorder } from '../stats/index.js';
+import type { Logger } from '../host/log.js';
+import { HookQueue, type QueuedHookArgs } from './events.js';
+import type { CreateFetchHandler, LoadPlugin, Metrics } from './deps.js';
+
+const DEFAULT_PRIORITY = 1000;
+
+type LifecycleHook = 'on_reload' | 'on_server_stop' | 'cleanup';
+
+interface Entry {
+  name: string;
+  config: PluginConfig;
+  handle: PluginHandle | null;
+  info: PluginInfo;
+  queue: HookQueue;
+}
+
+export interface PluginSetDeps {
+  loadPlugin: LoadPlugin;
+  stateDir: string;
+  stats: StatsRecorder;
+  metrics: Metrics;
+  createFetchHandler: CreateFetchHandler;
+  log: Logger;
+}
+
+/** What a config change did, for the log line and the admin API. */
+export interface ApplySummary {
+  added: string[];
+  removed: string[];
+  reloaded: string[];
+  failed: { name: string; error: string }[];
+  notified: string[];
+}
+
+function describeFailure(r: CallResult): string {
+  return r.message ? `${r.outcome}: ${r.message}` : r.outcome;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; details?: readonly string[] };
+  const first = e?.message ?? String(err);
+  return e?.details && e.details.length > 0 ? `${first}\n${e.details.join('\n')}` : first;
+}
+
+function byPriority(a: { info: PluginInfo }, b: { info: PluginInfo }): number {
+  return a.info.priority - b.info.priority || a.info.name.localeCompare(b.info.name);
+}
+
+function placeholderInfo(cfg: PluginConfig, state: PluginInfo['state'], error?: string): PluginInfo {
+  const info: PluginInfo = {
+    name: cfg.name,
+    path: cfg.path,
+    state,
+    priority: cfg.priority ?? DEFAULT_PRIORITY,
+    hooks: [],
+    budgets: { ...cfg.fuel },
+  };
+  if (error !== undefined) info.error = error;
+  return info;
+}
+
+export class PluginSet {
+  private readonly entries = new Map<string, Entry>();
+  /** Loaded plugins exporting on_request_complete, in priority order (the per-request hot path). */
+  private eventTargets: Entry[] = [];
+  private lifecycle: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly deps: PluginSetDeps) {}
+
+  /** Runs lifecycle operations one at a time. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.lifecycle.then(op, op);
+    this.lifecycle = next.catch(() => {});
+    return next;
+  }
+
+  private async load(cfg: PluginConfig): Promise<PluginHandle> {
+    const { stats, metrics, log } = this.deps;
+    const fetch = this.deps.createFetchHandler(cfg, {
+      onRefused: (plugin, url, reason) => stats.recordFetchRefused(plugin, url, reason),
+    });
+    return this.deps.loadPlugin({
+      plugin: cfg,
+      stateDir: this.deps.stateDir,
+      onCall: (r) => {
+        try {
+          stats.record(r);
+        } catch (err) {
+          log.error({ err }, 'recording a hook call failed');
+        }
+      },
+      onMetric: (s) => metrics.record(s),
+      onFetchRefused: (plugin, url, reason) => stats.recordFetchRefused(plugin, url, reason),
+      onMainCall: async (_plugin, op, payload) => {
+        if (op === 'http_fetch') return fetch(payload);
+        return JSON.stringify({ status: 0, error: `unknown host operation ${String(op)}` });
+      },
+    });
+  }
+
+  private newEntry(cfg: PluginConfig, info: PluginInfo): Entry {
+    const entry: Entry = {
+      name: cfg.name,
+      config: cfg,
+      handle: null,
+      info,
+      queue: undefined as unknown as HookQueue,
+    };
+    entry.queue = new HookQueue(
+      cfg.limits.event_queue_size,
+      (args) => this.callEntry(entry, args),
+      (hook, n) => this.deps.stats.recordDropped(cfg.name, hook, n),
+      (err) => this.deps.log.error({ err, plugin: cfg.name }, 'event hook call failed in the host'),
+    );
+    return entry;
+  }
+
+  private async callEntry(entry: Entry, args: HookArgs): Promise<CallResult> {
+    const handle = entry.handle;
+    if (!handle) {
+      return { plugin: entry.name, hook: args.hook, outcome: 'ok', fuelUsed: 0, budget: 0, wallUs: 0, skipped: true };
+    }
+    return handle.call(args);
+  }
+
+  private refreshTargets(): void {
+    this.eventTargets = [...this.entries.values()]
+      .filter((e) => e.handle !== null && e.info.hooks.includes('on_request_complete'))
+      .sort(byPriority);
+  }
+
+  /** Loads one plugin and runs its on_server_start; on failure the entry is marked failed. */
+  private async startEntry(entry: Entry, handle: PluginHandle): Promise<string | null> {
+    entry.handle = handle;
+    entry.info = { ...handle.info, state: 'loaded' };
+    if (!handle.info.hooks.includes('on_server_start')) return null;
+    const r = await handle.call({ hook: 'on_server_start', configJson: JSON.stringify(entry.config.config) });
+    if (r.outcome === 'ok') return null;
+    const error = `on_server_start failed (${describeFailure(r)})`;
+    entry.handle = null;
+    entry.info = { ...handle.info, state: 'failed', error };
+    entry.queue.discard();
+    await handle.close().catch(() => {});
+    return error;
+  }
+
+  /** Loads every enabled plugin in parallel, then starts them in priority order. Returns problems. */
+  start(configs: readonly PluginConfig[], onProgress?: (done: number, total: number, name: string) => void): Promise<string[]> {
+    return this.serial(async () => {
+      const problems: string[] = [];
+      const enabled = configs.filter((c) => c.enabled);
+      for (const cfg of configs) {
+        if (!cfg.enabled) this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'disabled')));
+      }
+      let done = 0;
+      const loaded = await Promise.all(
+        enabled.map(async (cfg) => {
+          try {
+            const handle = await this.load(cfg);
+            return { cfg, handle, error: null as string | null };
+          } catch (err) {
+            return { cfg, handle: null, error: errorText(err) };
+          } finally {
+            onProgress?.(++done, enabled.length, cfg.name);
+          }
+        }),
+      );
+      const ready: { entry: Entry; handle: PluginHandle }[] = [];
+      for (const { cfg, handle, error } of loaded) {
+        if (handle) {
+          const entry = this.newEntry(cfg, { ...handle.info, state: 'loaded' });
+          this.entries.set(cfg.name, entry);
+          ready.push({ entry, handle });
+        } else {
+          this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'failed', `failed to load: ${error}`)));
+          problems.push(`plugin ${cfg.name} failed to load: ${error}`);
+          this.deps.log.error(`plugin ${cfg.name} failed to load and is skipped: ${error}`);
+        }
+      }
+      ready.sort((a, b) => byPriority(a.entry, b.entry));
+      for (const { entry, handle } of ready) {
+        const error = await this.startEntry(entry, handle);
+        if (error) {
+          problems.push(`plugin ${entry.name}: ${error}`);
+          this.deps.log.error(`plugin ${entry.name}: ${error}; it is skipped`);
+        }
+      }
+      this.refreshTargets();
+      return problems;
+    });
+  }
+
+  /** Every configured plugin (loaded, failed, disabled), in priority order. */
+  infos(): PluginInfo[] {
+    return [...this.entries.values()].sort(byPriority).map((e) => e.info);
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  /** Name of the plugin whose .wasm is at `file`, if any. */
+  pluginForPath(file: string): string | null {
+    for (const e of this.entries.values()) if (e.config.enabled && e.config.path === file) return e.name;
+    return null;
+  }
+
+  wasmPaths(): string[] {
+    return [...this.entries.values()].filter((e) => e.config.enabled).map((e) => e.config.path);
+  }
+
+  /** Whether any loaded plugin wants on_request_complete (skip building events otherwise). */
+  wantsEvents(): boolean {
+    return this.eventTargets.length > 0;
+  }
+
+  /** Queues on_request_complete for every plugin that exports it (same JSON for all). */
+  pushEvent(eventJson: string): void {
+    const targets = this.eventTargets;
+    if (targets.length === 0) return;
+    const args: QueuedHookArgs = { hook: 'on_request_complete', eventJson };
+    for (let i = 0; i < targets.length; i++) targets[i]!.queue.push(args);
+  }
+
+  /** Queues an off-path hook for every loaded plugin exporting it. */
+  broadcast(args: QueuedHookArgs): void {
+    for (const e of [...this.entries.values()].sort(byPriority)) {
+      if (e.handle && e.info.hooks.includes(args.hook)) e.queue.push(args);
+    }
+  }
+
+  /** Runs a lifecycle hook on every loaded plugin, one after another in priority order. */
+  private async runAll(hook: LifecycleHook, only?: (e: Entry) => boolean): Promise<string[]> {
+    const done: string[] = [];
+    for (const e of [...this.entries.values()].sort(byPriority)) {
+      if (!e.handle || (only && !only(e))) continue;
+      if (!e.info.hooks.includes(hook)) continue;
+      const r = await e.handle.call({ hook });
+      done.push(e.name);
+      if (r.outcome !== 'ok') this.deps.log.warn(`plugin ${e.name}: ${hook} failed (${describeFailure(r)})`);
+    }
+    return done;
+  }
+
+  /** on_reload on every loaded plugin (site files changed). */
+  notifyReload(): Promise<string[]> {
+    return this.serial(() => this.runAll('on_reload'));
+  }
+
+  /** Replaces one plugin's instance (its .wasm changed). The old one keeps serving if the new one fails to load. */
+  reload(name: string): Promise<{ ok: boolean; error?: string }> {
+    return this.serial(() => this.reloadEntry(name));
+  }
+
+  private async reloadEntry(name: string, cfg?: PluginConfig): Promise<{ ok: boolean; error?: string }> {
+    const entry = this.entries.get(name);
+    if (!entry || this.stopped) return { ok: false, error: `no plugin named ${name}` };
+    const nextCfg = cfg ?? entry.config;
+    let handle: PluginHandle;
+    try {
+      handle = await this.load(nextCfg);
+    } catch (err) {
+      const error = errorText(err);
+      if (entry.handle) {
+        this.deps.log.error(`plugin ${name}: the new version failed to load; the running one keeps serving: ${error}`);
+      } else {
+        entry.config = nextCfg;
+        entry.info = placeholderInfo(nextCfg, 'failed', `failed to load: ${error}`);
+        this.deps.log.error(`plugin ${name} failed to load: ${error}`);
+      }
+      return { ok: false, error };
+    }
+    const old = entry.handle;
+    if (old) {
+      await entry.queue.pause();
+      if (old.info.hooks.includes('cleanup')) {
+        const r = await old.call({ hook: 'cleanup' });
+        if (r.outcome !== 'ok') this.deps.log.warn(`plugin ${name}: cleanup of the old version failed (${describeFailure(r)})`);
+      }
+      entry.handle = null;
+      await old.close().catch(() => {});
+    }
+    entry.config = nextCfg;
+    const error = await this.startEntry(entry, handle);
+    entry.queue.resume();
+    this.refreshTargets();
+    if (error) {
+      this.deps.log.error(`plugin ${name}: ${error}; it is skipped until it changes again`);
+      return { ok: false, error };
+    }
+    this.deps.log.info(`plugin ${name} reloaded`);
+    return { ok: true };
+  }
+
+  private async removeEntry(entry: Entry): Promise<void> {
+    this.entries.delete(entry.name);
+    this.refreshTargets();
+    const handle = entry.handle;
+    if (!handle) return;
+    await entry.queue.drain(5_000);
+    entry.queue.discard();
+    for (const hook of ['on_server_stop', 'cleanup'] as const) {
+      if (!handle.info.hooks.includes(hook)) continue;
+      const r = await handle.call({ hook });
+      if (r.outcome !== 'ok') this.deps.log.warn(`plugin ${entry.name}: ${hook} failed (${describeFailure(r)})`);
+    }
+    entry.handle = null;
+    await handle.close().catch(() => {});
+  }
+
+  /**
+   * Applies a new, valid config: removed or disabled plugins are stopped, new ones loaded and
+   * started, changed ones reloaded with their new config; every other loaded plugin gets on_reload.
+   */
+  applyConfig(configs: readonly PluginConfig[], opts: { reloadAll?: boolean } = {}): Promise<ApplySummary> {
+    return this.serial(async () => {
+      const summary: ApplySummary = { added: [], removed: [], reloaded: [], failed: [], notified: [] };
+      const next = new Map(configs.map((c) => [c.name, c]));
+      for (const entry of [...this.entries.values()]) {
+        const cfg = next.get(entry.name);
+        if (!cfg || !cfg.enabled) {
+          if (entry.config.enabled) summary.removed.push(entry.name);
+          await this.removeEntry(entry);
+        }
+      }
+      const touched = new Set<string>();
+      const ordered = [...configs].sort(
+        (a, b) => (a.priority ?? DEFAULT_PRIORITY) - (b.priority ?? DEFAULT_PRIORITY) || a.name.localeCompare(b.name),
+      );
+      for (const cfg of ordered) {
+        if (!cfg.enabled) {
+          this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'disabled')));
+          continue;
+        }
+        const entry = this.entries.get(cfg.name);
+        const changed = !entry || entry.handle === null || opts.reloadAll === true ||
+          JSON.stringify(entry.config) !== JSON.stringify(cfg);
+        if (!changed) continue;
+        touched.add(cfg.name);
+        if (!entry) {
+          this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'failed', 'not loaded yet')));
+          summary.added.push(cfg.name);
+        } else {
+          summary.reloaded.push(cfg.name);
+        }
+        const r = await this.reloadEntry(cfg.name, cfg);
+        if (!r.ok) summary.failed.push({ name: cfg.name, error: r.error ?? 'unknown error' });
+      }
+      summary.notified = await this.runAll('on_reload', (e) => !touched.has(e.name));
+      this.refreshTargets();
+      return summary;
+    });
+  }
+
+  /** Waits for every event queue to empty; false when `timeoutMs` passed first. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const results = await Promise.all(
+      [...this.entries.values()].map((e) => e.queue.drain(Math.max(0, deadline - Date.now()))),
+    );
+    return results.every(Boolean);
+  }
+
+  /** on_server_stop on every plugin, then cleanup on every plugin (priority order), then closes them. */
+  stop(): Promise<void> {
+    return this.serial(async () => {
+      if (this.stopped) return;
+      this.stopped = true;
+      for (const e of this.entries.values()) e.queue.discard();
+      await this.runAll('on_server_stop');
+      await this.runAll('cleanup');
+      await Promise.allSettled(
+        [...this.entries.values()].map(async (e) => {
+          const h = e.handle;
+          e.handle = null;
+          if (h) await h.close();
+        }),
+      );
+      this.refreshTargets();
+    });
+  }
+
+  /** Queued events per plugin (for the admin API). */
+  queueDepths(): Record<string, { pending: number; dropped: number }> {
+    const out: Record<string, { pending: number; dropped: number }> = {};
+    for (const e of this.entries.values()) out[e.name] = { pending: e.queue.pending, dropped: e.queue.droppedTotal };
+    return out;
+  }
+
+  hookNames(name: string): HookName[] {
+    return this.entries.get(name)?.info.hooks ?? [];
+  }
+}

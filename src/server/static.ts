@@ -1,0 +1,157 @@
+/**
+ * Static files from `server.root`. Every request path is decoded once and checked segment by
+ * segment: `..` (also encoded as %2e%2e or with backslashes), NUL bytes and anything whose real
+ * path (after symlinks) lies outside the root are refused with 403, never served.
+ */
+import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import path from 'node:path';
+import { contentType } from './mime.js';
+import { errorPage } from './pages.js';
+import type { HeaderMap, OriginResponse } from './types.js';
+
+/** Files up to this size are read into memory (faster than a stream for small pages). */
+const BUFFER_LIMIT = 256 * 1024;
+
+export interface StaticRoot {
+  /** Absolute root as configured. */
+  dir: string;
+  /** realpath of dir, for the symlink check. */
+  real: string;
+}
+
+export async function openStaticRoot(dir: string): Promise<StaticRoot | { error: string }> {
+  try {
+    const st = await fsp.stat(dir);
+    if (!st.isDirectory()) return { error: `server.root ${dir} is not a folder` };
+    return { dir, real: await fsp.realpath(dir) };
+  } catch {
+    return { error: `server.root ${dir} does not exist` };
+  }
+}
+
+type Checked = { ok: true; segments: string[] } | { ok: false; status: number; reason: string };
+
+/** Decodes and checks a URL path (the part before `?`). */
+export function checkPath(rawPath: string): Checked {
+  if (!rawPath.startsWith('/')) return { ok: false, status: 400, reason: 'the request path must start with /' };
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return { ok: false, status: 400, reason: 'the request path is not valid percent-encoding' };
+  }
+  if (decoded.includes('\0')) return { ok: false, status: 400, reason: 'the request path contains a NUL byte' };
+  // Backslashes are separators on Windows and in some clients' heads; treat them as such.
+  const segments = decoded.split(/[\\/]+/).filter((s) => s !== '' && s !== '.');
+  if (segments.some((s) => s === '..')) return { ok: false, status: 403, reason: 'paths that leave the site root are refused' };
+  // A drive letter (C:) in a segment would make path.join leave the root on Windows.
+  if (segments.some((s) => /^[a-zA-Z]:/.test(s))) return { ok: false, status: 403, reason: 'absolute paths are refused' };
+  return { ok: true, segments };
+}
+
+function inside(parent: string, child: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+}
+
+function page(status: number, title: string, detail: string, head: boolean): OriginResponse {
+  const body = errorPage(status, title, detail);
+  return {
+    status,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length), 'cache-control': 'no-store' },
+    body: head ? null : body,
+  };
+}
+
+export function etagFor(st: Stats): string {
+  return `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+}
+
+/** True when an If-None-Match header lists this ETag (weak comparison, as RFC 9110 asks for GET). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}
+
+async function statOrNull(file: string): Promise<Stats | null> {
+  try {
+    return await fsp.stat(file);
+  } catch {
+    return null;
+  }
+}
+
+export interface StaticRequest {
+  method: string;
+  rawPath: string;
+  search: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+}
+
+export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise<OriginResponse> {
+  const head = req.method === 'HEAD';
+  if (req.method !== 'GET' && !head) {
+    const r = page(405, 'Method Not Allowed', `${req.method} is not supported for static files.`, head);
+    r.headers.allow = 'GET, HEAD';
+    r.notFound = true;
+    return r;
+  }
+  const checked = checkPath(req.rawPath);
+  if (!checked.ok) return page(checked.status, checked.status === 400 ? 'Bad Request' : 'Forbidden', checked.reason, head);
+  if (checked.segments.some((s) => s.startsWith('.') && s !== '.well-known')) {
+    return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+  }
+  let file = path.join(root.dir, ...checked.segments);
+  if (!inside(root.dir, file)) return page(403, 'Forbidden', 'paths that leave the site root are refused', head);
+
+  let st = await statOrNull(file);
+  if (st?.isDirectory()) {
+    if (!req.rawPath.endsWith('/')) {
+      // Relative links inside index.html only resolve against a trailing slash.
+      const location = `${req.rawPath}/${req.search}`;
+      return { status: 301, headers: { location, 'content-length': '0', 'cache-control': 'no-store' }, body: head ? null : Buffer.alloc(0) };
+    }
+    file = path.join(file, 'index.html');
+    st = await statOrNull(file);
+  }
+  if (!st || !st.isFile()) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+
+  let real: string;
+  try {
+    real = await fsp.realpath(file);
+  } catch {
+    return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+  }
+  if (!inside(root.real, real)) return page(403, 'Forbidden', 'symbolic links that point outside the site root are refused', head);
+
+  const etag = etagFor(st);
+  const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
+  const headers: HeaderMap = {
+    'content-type': contentType(file),
+    etag,
+    'last-modified': lastModified,
+    // Browsers revalidate every time (cheap 304s), so edits show up on reload.
+    'cache-control': 'no-cache',
+  };
+  const notModified = req.ifNoneMatch !== undefined
+    ? etagMatches(req.ifNoneMatch, etag)
+    : req.ifModifiedSince !== undefined && Date.parse(req.ifModifiedSince) >= Math.floor(st.mtimeMs / 1000) * 1000;
+  if (notModified) {
+    delete headers['content-type'];
+    return { status: 304, headers, body: null };
+  }
+  headers['content-length'] = String(st.size);
+  if (head) return { status: 200, headers, body: null };
+  if (st.size <= BUFFER_LIMIT) {
+    try {
+      const buf = await fsp.readFile(real);
+      headers['content-length'] = String(buf.length);
+      return { status: 200, headers, body: buf };
+    } catch {
+      return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
+    }
+  }
+  return { status: 200, headers, body: createReadStream(real) };
+}
