@@ -1,0 +1,325 @@
+/**
+ * http_fetch on the main thread. The worker's sync bridge hands us the guest's request JSON and
+ * blocks until we answer with response JSON. Every guest request goes through, in order:
+ *
+ *   parse → allowed_urls → token bucket → DNS → address check → connect to that address
+ *   → (redirect? re-check the new URL from the top, at most 5 times) → size-capped body
+ *
+ * all under one deadline (permissions.fetch_timeout_ms). Each refusal is logged at warn with the
+ * plugin, the URL and the reason, and reported through `onRefused` (stats count it).
+ * The rules are documented in docs/permissions.md.
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { request } from 'undici';
+import type { PluginConfig } from '../../config/types.js';
+import { BextError } from '../../errors.js';
+import { logger } from '../log.js';
+import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from './allowed-urls.js';
+import { blockedKind } from './blocked-networks.js';
+import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
+import { createTokenBucket } from './rate-limit.js';
+import { parseRequest, type FetchRequest } from './request.js';
+import { errorJson, headerPairs, responseJson } from './response.js';
+
+export const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+/** Headers that must not follow a redirect to another origin. */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** What a lookup may return: address strings or `{address, family}` records. */
+export type LookupResult = Array<string | { address: string; family?: number }>;
+
+export interface FetchHandlerOptions {
+  /** Called for every refused fetch (not for plain network errors). */
+  onRefused?(plugin: string, url: string, reason: string): void;
+  /** Resolves a host name to addresses; defaults to the system resolver (dns.lookup, all addresses). */
+  lookup?: (host: string) => Promise<LookupResult>;
+  /** Millisecond clock for the rate limiter (tests); defaults to performance.now(). */
+  now?: () => number;
+}
+
+export type FetchHandler = ((requestJson: string) => Promise<string>) & {
+  /** Closes pooled connections (plugin unloaded). */
+  close(): Promise<void>;
+};
+
+/** Why a fetch was refused; `code` is stable, `message` is what the guest and the log see. */
+export type RefusalCode =
+  | 'invalid_request'
+  | 'not_allowed'
+  | 'blocked_address'
+  | 'rate_limited'
+  | 'too_many_redirects'
+  | 'response_too_large'
+  | 'timeout';
+
+class Refusal extends Error {
+  constructor(
+    readonly code: RefusalCode,
+    message: string,
+    readonly url: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A failure that is not a policy decision (DNS, connection refused, reset...). */
+class NetworkFailure extends Error {
+  constructor(
+    message: string,
+    readonly url: string,
+  ) {
+    super(message);
+  }
+}
+
+async function systemLookup(host: string): Promise<LookupResult> {
+  return dnsLookup(host, { all: true, verbatim: true });
+}
+
+function normaliseAddresses(list: LookupResult): ResolvedAddress[] {
+  const out: ResolvedAddress[] = [];
+  for (const item of list) {
+    const address = typeof item === 'string' ? item : item.address;
+    const family = isIP(address);
+    if (family === 4 || family === 6) out.push({ address, family });
+  }
+  return out;
+}
+
+function parsePolicy(plugin: PluginConfig): AllowedUrl[] {
+  try {
+    return parseAllowedUrls(plugin.permissions.allowed_urls);
+  } catch (err) {
+    if (err instanceof AllowedUrlError) {
+      throw new BextError('config_invalid', `plugin ${plugin.name}: ${err.message.split('\n')[0]}`, {
+        details: err.message.split('\n').slice(1),
+      });
+    }
+    throw err;
+  }
+}
+
+export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptions = {}): FetchHandler {
+  const name = plugin.name;
+  const perms = plugin.permissions;
+  const policy = parsePolicy(plugin);
+  const lookup = opts.lookup ?? systemLookup;
+  const now = opts.now ?? (() => performance.now());
+  const bucket = createTokenBucket(perms.max_fetch_per_minute, now);
+  const agents = createAgentPool();
+  const timeoutMs = perms.fetch_timeout_ms;
+  const maxBytes = perms.max_response_bytes;
+  const rateLog = { lastLogged: -Infinity, suppressed: 0 };
+
+  function refuse(code: RefusalCode, message: string, url: string): never {
+    throw new Refusal(code, message, url);
+  }
+
+  function report(err: Refusal): void {
+    // A plugin hammering a rate-limited fetch would flood the log: one line per 10 s, with a count.
+    if (err.code === 'rate_limited') {
+      const t = now();
+      if (t - rateLog.lastLogged < 10_000) {
+        rateLog.suppressed++;
+      } else {
+        const more = rateLog.suppressed > 0 ? { suppressed_since_last: rateLog.suppressed } : {};
+        logger().warn({ plugin: name, url: err.url, reason: err.message, ...more }, 'http_fetch refused');
+        rateLog.lastLogged = t;
+        rateLog.suppressed = 0;
+      }
+    } else {
+      logger().warn({ plugin: name, url: err.url, reason: err.message }, 'http_fetch refused');
+    }
+    try {
+      opts.onRefused?.(name, err.url, err.message);
+    } catch (cbErr) {
+      logger().error({ plugin: name, err: (cbErr as Error)?.message }, 'onRefused callback failed');
+    }
+  }
+
+  /** DNS, then the address rules: returns the one address we will connect to. */
+  async function pickAddress(url: URL, literalHost: boolean, signal: AbortSignal): Promise<ResolvedAddress> {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    let addresses: ResolvedAddress[];
+    const literalFamily = isIP(host);
+    if (literalFamily === 4 || literalFamily === 6) {
+      addresses = [{ address: host, family: literalFamily }];
+    } else {
+      let raw: LookupResult;
+      try {
+        raw = await abortable(lookup(host), signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        throw new NetworkFailure(`cannot resolve ${host}: ${(err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message}`, url.href);
+      }
+      addresses = normaliseAddresses(raw);
+      if (addresses.length === 0) throw new NetworkFailure(`cannot resolve ${host}: no addresses`, url.href);
+    }
+    if (literalHost) return addresses[0]!;
+    const open = addresses.filter((a) => blockedKind(a.address) === null);
+    if (open.length > 0) return open[0]!;
+    const first = addresses[0]!;
+    const what = literalFamily ? `${host} is` : `${host} resolves to ${first.address}, which is`;
+    refuse(
+      'blocked_address',
+      `${what} a ${blockedKind(first.address)} address; plugins may reach it only when an allowed_urls entry names the host literally`,
+      url.href,
+    );
+  }
+
+  async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, url: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        body.destroy();
+        refuse('response_too_large', `response larger than max_response_bytes (${maxBytes} bytes)`, url);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
+  }
+
+  async function perform(req: FetchRequest, signal: AbortSignal): Promise<string> {
+    let url = req.url;
+    let method = req.method;
+    let headers = req.headers;
+    let body = req.body;
+    for (let redirects = 0; ; redirects++) {
+      const decision = checkUrl(policy, url);
+      if (!decision.allowed) {
+        const what = redirects === 0 ? url.href : `redirect to ${url.href}`;
+        refuse(
+          'not_allowed',
+          policy.length === 0 ? `${what} refused: allowed_urls is empty (no network)` : `${what} is not in allowed_urls`,
+          url.href,
+        );
+      }
+      const target = await pickAddress(url, decision.literalHost, signal);
+      const res = await request(url, {
+        method: method as never,
+        headers: headers.flat(),
+        body,
+        signal,
+        dispatcher: agents.get(target),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const location = res.headers.location;
+      if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
+        // Drain a small redirect body so the connection can be reused; give up on big ones.
+        await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new NetworkFailure(`redirect to an invalid URL ${JSON.stringify(location)}`, url.href);
+        }
+        if (redirects >= MAX_REDIRECTS) refuse('too_many_redirects', `more than ${MAX_REDIRECTS} redirects`, next.href);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          refuse('not_allowed', `redirect to ${next.href} refused: only http and https`, next.href);
+        }
+        next.hash = '';
+        // Browser rules: 303 becomes GET; 301/302 turn a POST into GET; 307/308 repeat as is.
+        if ((res.statusCode === 303 && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+          method = 'GET';
+          body = null;
+          headers = headers.filter(([k]) => !k.toLowerCase().startsWith('content-'));
+        }
+        if (next.origin !== url.origin) headers = headers.filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()));
+        url = next;
+        continue;
+      }
+      const declared = Number(res.headers['content-length']);
+      if (method !== 'HEAD' && Number.isFinite(declared) && declared > maxBytes) {
+        res.body.destroy();
+        refuse('response_too_large', `response of ${declared} bytes exceeds max_response_bytes (${maxBytes} bytes)`, url.href);
+      }
+      const bytes = await readCapped(res.body, url.href);
+      return responseJson(res.statusCode, headerPairs(res.headers), bytes, url.href);
+    }
+  }
+
+  const handler = async (requestJson: string): Promise<string> => {
+    const controller = new AbortController();
+    let currentUrl = '';
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const req = parseRequest(requestJson);
+      if (typeof req === 'string') {
+        const url = safeUrlFrom(requestJson);
+        currentUrl = url;
+        refuse('invalid_request', `invalid request: ${req}`, url);
+      }
+      currentUrl = req.url.href;
+      if (!bucket.take()) {
+        const wait = bucket.waitMs();
+        const rate = perms.max_fetch_per_minute;
+        refuse(
+          'rate_limited',
+          rate <= 0
+            ? 'rate limited: max_fetch_per_minute is 0'
+            : `rate limited: max_fetch_per_minute is ${rate}; next token in ${wait} ms`,
+          currentUrl,
+        );
+      }
+      return await perform(req, controller.signal);
+    } catch (err) {
+      if (err instanceof Refusal) {
+        report(err);
+        return errorJson(err.message);
+      }
+      if (controller.signal.aborted) {
+        const refusal = new Refusal('timeout', `timeout after ${timeoutMs} ms (fetch_timeout_ms)`, currentUrl);
+        report(refusal);
+        return errorJson(refusal.message);
+      }
+      const message = err instanceof NetworkFailure ? err.message : describeNetworkError(err);
+      logger().warn({ plugin: name, url: currentUrl, reason: message }, 'http_fetch failed');
+      return errorJson(message);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return Object.assign(handler, { close: () => agents.close() });
+}
+
+/** Settles with the promise, or rejects as soon as the signal aborts (DNS cannot be cancelled). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function describeNetworkError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = e?.code ?? e?.cause?.code;
+  const msg = e?.message ?? String(err);
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+/** The URL from a request we could not parse, for the log line ('' when there is none). */
+function safeUrlFrom(json: string): string {
+  try {
+    const v = JSON.parse(json) as { url?: unknown };
+    return typeof v?.url === 'string' ? v.url.slice(0, 2048) : '';
+  } catch {
+    return '';
+  }
+}
