@@ -1,0 +1,247 @@
+// The stats recorder: exact counts, histogram percentiles, persistence, --since buckets, resets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openStats, readPersisted, resetPersisted, parseSince } from '../../dist/stats/index.js';
+
+function tmpDb() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-stats-'));
+  return path.join(dir, '.bext', 'state.db');
+}
+
+function call(over = {}) {
+  return { plugin: 'a', hook: 'on_request_complete', outcome: 'ok', fuelUsed: 1000, budget: 100_000, wallUs: 50, ...over };
+}
+
+/** A clock tests move by hand. */
+function clock(start = Date.UTC(2026, 0, 15, 12, 0, 0)) {
+  const c = { t: start, now: () => c.t };
+  return c;
+}
+
+function within(actual, expected, rel, what) {
+  assert.ok(Math.abs(actual - expected) <= Math.max(1, expected * rel), `${what}: ${actual} not within ${rel * 100}% of ${expected}`);
+}
+
+test('counts, outcomes and fuel/time distributions are exact (percentiles within histogram precision)', () => {
+  const r = openStats({ dbPath: tmpDb(), flushIntervalMs: 0 });
+  const outcomes = ['ok', 'error', 'out_of_fuel', 'trap', 'timeout', 'crashed'];
+  // Fuel 1000, 2000, ..., 1,000,000 (1000 calls); outcome cycles so each count is known.
+  for (let i = 1; i <= 1000; i++) {
+    r.record(call({ fuelUsed: i * 1000, wallUs: i, outcome: outcomes[i % 6], budget: 2_000_000 }));
+  }
+  r.record(call({ skipped: true, fuelUsed: 0 }));
+  const s = r.snapshot();
+  assert.equal(s.version, 1);
+  assert.equal(s.source, 'live');
+  const h = s.plugins.a.hooks[0];
+  assert.equal(h.hook, 'on_request_complete');
+  assert.equal(h.calls, 1000, 'skipped results are not counted');
+  const expected = Object.fromEntries(outcomes.map((o, k) => [o, Array.from({ length: 1000 }, (_, i) => (i + 1) % 6).filter((x) => x === k).length]));
+  assert.deepEqual(h.outcomes, expected);
+  assert.deepEqual(s.plugins.a.outcomes, expected);
+  assert.equal(h.fuel.total, 500_500_000);
+  assert.equal(h.fuel.avg, 500_500);
+  assert.equal(h.fuel.min, 1000);
+  assert.equal(h.fuel.max, 1_000_000);
+  within(h.fuel.p50, 500_000, 0.001, 'fuel p50');
+  within(h.fuel.p99, 990_000, 0.001, 'fuel p99');
+  assert.equal(h.fuel.budget, 2_000_000);
+  assert.equal(h.fuel.maxPctOfBudget, 50);
+  assert.equal(h.timeUs.avg, 500.5);
+  assert.equal(h.timeUs.max, 1000);
+  within(h.timeUs.p50, 500, 0.001, 'time p50');
+  within(h.timeUs.p99, 990, 0.001, 'time p99');
+  r.close();
+});
+
+test('a constant workload reports its exact fuel at every percentile', () => {
+  const r = openStats({ dbPath: tmpDb(), flushIntervalMs: 0 });
+  for (let i = 0; i < 250; i++) r.record(call({ fuelUsed: 12_345_678, budget: 15_000_000 }));
+  const f = r.snapshot('a').plugins.a.hooks[0].fuel;
+  assert.deepEqual([f.min, f.p50, f.p99, f.max, f.avg], [12_345_678, 12_345_678, 12_345_678, 12_345_678, 12_345_678]);
+  assert.equal(Math.round(f.maxPctOfBudget * 1000) / 1000, 82.305);
+  r.close();
+});
+
+test('max share of budget is tracked per call when the budget changes', () => {
+  const r = openStats({ dbPath: tmpDb(), flushIntervalMs: 0 });
+  r.record(call({ fuelUsed: 900, budget: 1000 }));
+  r.record(call({ fuelUsed: 1500, budget: 1_000_000 }));
+  const f = r.snapshot().plugins.a.hooks[0].fuel;
+  assert.equal(f.max, 1500);
+  assert.equal(f.budget, 1_000_000, 'budget is the most recent call\'s');
+  assert.equal(f.maxPctOfBudget, 90);
+  r.close();
+});
+
+test('dropped events and refused fetches are counted', () => {
+  const r = openStats({ dbPath: tmpDb(), flushIntervalMs: 0 });
+  r.recordDropped('a', 'on_request_complete');
+  r.recordDropped('a', 'on_request_complete', 4);
+  r.recordDropped('b', 'on_cache_write', 2);
+  r.recordFetchRefused('a', 'https://x.example/', 'not in allowed_urls');
+  r.recordFetchRefused('a', 'https://x.example/', 'not in allowed_urls');
+  r.recordFetchRefused('a', 'http://10.0.0.1/', 'private address');
+  const s = r.snapshot();
+  assert.equal(s.plugins.a.dropped, 5);
+  assert.equal(s.plugins.a.hooks[0].calls, 0);
+  assert.equal(s.plugins.b.hooks[0].hook, 'on_cache_write');
+  assert.equal(s.plugins.b.dropped, 2);
+  assert.equal(s.plugins.a.fetchRefused.count, 3);
+  assert.deepEqual(
+    s.plugins.a.fetchRefused.top.map((x) => [x.url, x.reason, x.count]),
+    [['https://x.example/', 'not in allowed_urls', 2], ['http://10.0.0.1/', 'private address', 1]],
+  );
+  assert.deepEqual(r.plugins(), ['a', 'b']);
+  assert.deepEqual(Object.keys(r.snapshot('b').plugins), ['b']);
+  assert.deepEqual(r.snapshot('nope').plugins, {});
+  r.close();
+});
+
+test('stats survive close and reopen, and read the same from the store alone', () => {
+  const db = tmpDb();
+  const c = clock();
+  let r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  for (let i = 1; i <= 100; i++) {
+    r.record(call({ fuelUsed: 10_000 + i, wallUs: 100 + i, outcome: i % 10 === 0 ? 'trap' : 'ok' }));
+    if (i % 25 === 0) c.t += 61_000; // spread over several minute buckets
+  }
+  r.record(call({ hook: 'on_server_start', fuelUsed: 5, budget: 500_000_000 }));
+  r.recordDropped('a', 'on_request_complete', 3);
+  r.recordFetchRefused('a', 'https://x/', 'r');
+  const before = r.snapshot();
+  r.close();
+  r.record(call()); // after close: ignored, no throw
+
+  const persisted = readPersisted(db);
+  assert.equal(persisted.source, 'persisted');
+  assert.deepEqual(persisted.plugins, before.plugins);
+
+  r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  assert.deepEqual(r.snapshot().plugins, before.plugins, 'a reopened recorder starts from the stored totals');
+  r.record(call({ fuelUsed: 1 }));
+  const h = r.snapshot('a').plugins.a.hooks.find((x) => x.hook === 'on_request_complete');
+  assert.equal(h.calls, 101);
+  assert.equal(h.fuel.min, 1);
+  r.close();
+  assert.equal(readPersisted(db).plugins.a.hooks.find((x) => x.hook === 'on_request_complete').calls, 101);
+});
+
+test('periodic flush writes without close', async () => {
+  const db = tmpDb();
+  const r = openStats({ dbPath: db, flushIntervalMs: 20 });
+  r.record(call());
+  await new Promise((res) => setTimeout(res, 120));
+  assert.equal(readPersisted(db).plugins.a?.calls, 1);
+  r.close();
+});
+
+test('--since scopes to minute buckets, live (flushes first) and persisted', () => {
+  const db = tmpDb();
+  const c = clock();
+  const t0 = c.t;
+  const r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  for (let i = 0; i < 10; i++) r.record(call({ fuelUsed: 100 }));
+  c.t = t0 + 30 * 60_000;
+  for (let i = 0; i < 5; i++) r.record(call({ fuelUsed: 700 }));
+  const recent = r.snapshot('a', { since: t0 + 20 * 60_000 });
+  assert.equal(recent.since, new Date(t0 + 20 * 60_000).toISOString());
+  assert.equal(recent.plugins.a.calls, 5);
+  assert.equal(recent.plugins.a.hooks[0].fuel.min, 700);
+  assert.equal(r.snapshot('a').plugins.a.calls, 15, 'without since: all time');
+  // A since inside a minute includes that whole minute's bucket.
+  assert.equal(r.snapshot('a', { since: t0 + 59_000 }).plugins.a.calls, 10 + 5);
+  assert.equal(r.snapshot('a', { since: t0 + 60_000 }).plugins.a.calls, 5);
+  r.close();
+  assert.equal(readPersisted(db, { since: t0 + 20 * 60_000 }).plugins.a.calls, 5);
+  assert.equal(readPersisted(db, { since: t0 + 40 * 60_000 }).plugins.a, undefined);
+});
+
+test('old minute buckets are compacted into hour buckets without changing totals', () => {
+  const db = tmpDb();
+  const c = clock();
+  const t0 = c.t;
+  const r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  for (let m = 0; m < 30; m++) {
+    r.record(call({ fuelUsed: 1000 + m }));
+    c.t += 60_000;
+  }
+  r.flush();
+  const before = r.snapshot().plugins;
+  c.t = t0 + 10 * 3_600_000;
+  r.record(call({ fuelUsed: 5 }));
+  r.flush();
+  r.close();
+  const sql = new Database(db, { readonly: true });
+  const rows = sql.prepare("SELECT bucket, span, calls FROM stats_hook_buckets WHERE plugin = 'a' ORDER BY bucket").all();
+  sql.close();
+  assert.deepEqual(rows.map((x) => [x.span, x.calls]), [[3_600_000, 30], [60_000, 1]]);
+  const after = readPersisted(db).plugins.a.hooks[0];
+  assert.equal(after.calls, 31);
+  assert.equal(after.fuel.total, before.a.hooks[0].fuel.total + 5);
+  assert.equal(after.fuel.max, 1029);
+});
+
+test('reset clears one plugin or all, also when done by another process', () => {
+  const db = tmpDb();
+  const r = openStats({ dbPath: db, flushIntervalMs: 0 });
+  r.record(call({ plugin: 'a' }));
+  r.record(call({ plugin: 'b' }));
+  r.flush();
+  r.record(call({ plugin: 'a' })); // pending, not yet flushed
+  r.reset('a');
+  assert.deepEqual(Object.keys(r.snapshot().plugins), ['b']);
+  r.flush();
+  assert.deepEqual(Object.keys(readPersisted(db).plugins), ['b']);
+
+  r.record(call({ plugin: 'a', fuelUsed: 42 }));
+  r.flush();
+  // Another process (the CLI) resets b in the store: the live recorder follows at its next snapshot.
+  assert.ok(resetPersisted(db, 'b') >= 1);
+  assert.deepEqual(Object.keys(r.snapshot().plugins), ['a']);
+  assert.equal(r.snapshot().plugins.a.hooks[0].fuel.max, 42);
+  resetPersisted(db);
+  assert.deepEqual(r.snapshot().plugins, {});
+  r.close();
+  assert.deepEqual(readPersisted(db).plugins, {});
+});
+
+test('two recorders on one database merge into the same buckets', () => {
+  const db = tmpDb();
+  const c = clock();
+  const r1 = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  const r2 = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  for (let i = 0; i < 7; i++) r1.record(call({ fuelUsed: 10 }));
+  for (let i = 0; i < 3; i++) r2.record(call({ fuelUsed: 30, outcome: 'error' }));
+  r1.close();
+  r2.close();
+  const h = readPersisted(db).plugins.a.hooks[0];
+  assert.equal(h.calls, 10);
+  assert.equal(h.outcomes.error, 3);
+  assert.equal(h.fuel.total, 160);
+  assert.equal(h.fuel.p99, 30);
+});
+
+test('readPersisted on a missing database is empty and creates nothing', () => {
+  const db = tmpDb();
+  const s = readPersisted(db);
+  assert.deepEqual(s.plugins, {});
+  assert.equal(fs.existsSync(path.dirname(db)), false);
+});
+
+test('parseSince reads durations and ISO dates and rejects anything else', () => {
+  const now = Date.UTC(2026, 0, 15, 12, 0, 0);
+  assert.equal(parseSince('10m', now), now - 600_000);
+  assert.equal(parseSince('2h', now), now - 7_200_000);
+  assert.equal(parseSince('1d', now), now - 86_400_000);
+  assert.equal(parseSince('30s', now), now - 30_000);
+  assert.equal(parseSince('2026-01-15T11:00:00Z', now), now - 3_600_000);
+  assert.equal(parseSince('2026-01-14', now), Date.parse('2026-01-14'));
+  for (const bad of ['', 'yesterday', '10', '5y', '2026-13-45', '2027-01-01']) {
+    assert.throws(() => parseSince(bad, now), (e) => e.name === 'BextError' && e.exitCode === 2 && /--since/.test(e.message), bad);
+  }
+});
