@@ -76,6 +76,8 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
     .command('check')
     .description('validate the config and print it resolved')
     .option('--json', 'print the resolved config as JSON')
+    .option('-p, --port <port>', 'override server.port in the printed config')
+    .option('--host <host>', 'override server.host in the printed config')
     .action(async function (this: Command, opts: Record<string, unknown>) {
       return lazy(() => import('./commands/check.js'))({ ...globals(this), ...opts });
     });
