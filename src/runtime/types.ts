@@ -3,6 +3,7 @@
  * The server never touches a worker or a wasm instance directly; it holds PluginHandles.
  */
 import type { HookName, PluginConfig } from '../config/types.js';
+import type { MainOp } from './services.js';
 
 export type Outcome = 'ok' | 'error' | 'out_of_fuel' | 'trap' | 'timeout' | 'crashed';
 export const OUTCOMES: readonly Outcome[] = ['ok', 'error', 'out_of_fuel', 'trap', 'timeout', 'crashed'];
@@ -75,4 +76,12 @@ export interface LoadOptions extends RuntimeEvents {
   plugin: PluginConfig;
   /** `.bext/` folder: cache/ and state.db live here. */
   stateDir: string;
+  /**
+   * Answers a worker's synchronous request to the main thread (today: `http_fetch`, payload =
+   * request JSON, answer = response JSON). The guest blocks until the promise settles; the call's
+   * `timeout_ms` is the backstop. Default: `{"status":0,"error":"network not available"}`.
+   */
+  onMainCall?(plugin: string, op: MainOp, payload: string): Promise<string>;
+  /** Log each failed call (warn) and its guest stack (debug) to the plugin logger. Default true. */
+  logOutcomes?: boolean;
 }

@@ -1,0 +1,138 @@
+/**
+ * Access to one guest instance from the host side (worker thread): bounds-checked reads of guest
+ * memory, writes through the guest's own allocator, and the fuel global. Every pointer and length
+ * a guest hands the host passes through `read` (or `view`), so one function owns the bounds rule.
+ */
+import type { AbiSummary } from './linker.js';
+
+/**
+ * A guest mistake found by the host (bad pointer, proc_exit). Thrown out of a host import, it
+ * unwinds the guest call, which then ends as a trap with this message. Never escapes the worker.
+ */
+export class GuestFault extends Error {
+  constructor(
+    readonly kind: string,
+    message: string,
+    /** The import that found it, shown as the innermost stack frame. */
+    readonly where?: string,
+  ) {
+    super(message);
+    this.name = 'GuestFault';
+  }
+}
+
+/** Fuel given to host-initiated allocator/deallocator calls and bext_name/bext_priority. */
+export const ABI_ALLOWANCE = 10_000_000n;
+
+type Fn = (...args: unknown[]) => unknown;
+
+export class Guest {
+  readonly memory: WebAssembly.Memory;
+  private readonly fuel: WebAssembly.Global | null;
+  private readonly allocFn: ((size: number) => number) | null;
+  private readonly freeFn: ((ptr: number, len: number) => void) | null;
+
+  constructor(
+    readonly exports: WebAssembly.Exports,
+    summary: AbiSummary,
+    fuelGlobal: string,
+  ) {
+    this.memory = exports.memory as WebAssembly.Memory;
+    const g = exports[fuelGlobal];
+    this.fuel = g instanceof WebAssembly.Global ? g : null;
+    const a = summary.allocator ? (exports[summary.allocator] as Fn) : null;
+    this.allocFn = !a
+      ? null
+      : summary.allocator === 'cabi_realloc'
+        ? (size) => a(0, 0, 1, size) as number
+        : (size) => a(size) as number;
+    const d = summary.deallocator ? (exports[summary.deallocator] as Fn) : null;
+    this.freeFn = !d ? null : summary.deallocator === 'free' ? (ptr) => void d(ptr) : (ptr, len) => void d(ptr, len);
+  }
+
+  get metered(): boolean {
+    return this.fuel !== null;
+  }
+
+  setFuel(v: bigint): void {
+    if (this.fuel) this.fuel.value = v;
+  }
+
+  /** Fuel remaining; `fallback` when the module is not metered. */
+  getFuel(fallback: bigint): bigint {
+    return this.fuel ? (this.fuel.value as bigint) : fallback;
+  }
+
+  get size(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * The guest bytes [ptr, ptr+len) as a view (valid until the next allocation or grow), or a
+   * GuestFault naming the import and argument. i32 values arrive signed; they are unsigned here,
+   * and the sum is computed in doubles so ptr+len cannot wrap.
+   */
+  view(ptr: number, len: number, where: string, what: string): Uint8Array {
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    const size = this.size;
+    if (p + n > size) {
+      throw new GuestFault('bad pointer', `${where}: ${what} range [${p}, ${p + n}) outside memory of ${size} bytes`, where);
+    }
+    return new Uint8Array(this.memory.buffer, p, n);
+  }
+
+  /** Like view, but a copy that stays valid. */
+  read(ptr: number, len: number, where: string, what: string): Uint8Array {
+    return this.view(ptr, len, where, what).slice();
+  }
+
+  /**
+   * Copies bytes into memory the guest allocator hands out. Returns the pointer, or null when
+   * there is no allocator or it failed (returned 0, or a block outside memory).
+   */
+  write(bytes: Uint8Array): number | null {
+    if (!this.allocFn) return null;
+    if (bytes.length === 0) return 0;
+    const ptr = this.allocFn(bytes.length) >>> 0;
+    if (ptr === 0 || ptr + bytes.length > this.size) return null;
+    new Uint8Array(this.memory.buffer, ptr, bytes.length).set(bytes);
+    return ptr;
+  }
+
+  free(ptr: number, len: number): void {
+    if (this.freeFn && ptr !== 0) this.freeFn(ptr, len);
+  }
+
+  get canFree(): boolean {
+    return this.freeFn !== null;
+  }
+}
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+const lenient = new TextDecoder('utf-8');
+export const encoder = new TextEncoder();
+
+/** UTF-8 → string, or null when the bytes are not valid UTF-8. */
+export function utf8(bytes: Uint8Array): string | null {
+  try {
+    return strict.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** UTF-8 → string with U+FFFD for bad bytes (log text, error messages). */
+export function utf8Lenient(bytes: Uint8Array): string {
+  return lenient.decode(bytes);
+}
+
+/** (ptr<<32)|len as the i64 a guest receives. */
+export function pack(ptr: number, len: number): bigint {
+  return (BigInt(ptr >>> 0) << 32n) | BigInt(len >>> 0);
+}
+
+export function unpack(v: bigint): { ptr: number; len: number } {
+  const u = BigInt.asUintN(64, v);
+  return { ptr: Number(u >> 32n), len: Number(u & 0xffffffffn) };
+}

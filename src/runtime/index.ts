@@ -1,0 +1,60 @@
+/**
+ * Public API of the plugin runtime. The server and the CLI use only what is exported here:
+ * `loadPlugin` gives a PluginHandle whose `call` runs one hook in the plugin's worker.
+ */
+import path from 'node:path';
+import { BextError } from '../errors.js';
+import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
+import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
+import { PluginHost } from './plugin-host.js';
+import type { LoadOptions } from './types.js';
+
+export { inspectWasm, type WasmReport } from './loader.js';
+export { HOST_IMPORTS, HOOK_PARAMS, ALLOCATORS, DEALLOCATORS, type HostImportSpec } from './linker.js';
+export { PluginHost, type WorkerStats } from './plugin-host.js';
+export type * from './types.js';
+
+/**
+ * Loads, checks, instruments and compiles the plugin's module, starts its worker and runs
+ * `_initialize`. Does not run any hook (the caller runs on_server_start).
+ * Throws BextError: exit 2 for a bad file / bad wasm / ABI problem, exit 1 when `_initialize` fails.
+ */
+export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
+  const p = opts.plugin;
+  const who = `plugin "${p.name}"`;
+  const raw = await readWasmFile(p.path, who);
+  const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb);
+  const inst = await instrumentForRun(prepared.bytes, path.join(opts.stateDir, 'cache'), who, p.path);
+  const module = await compileModule(inst.bytes, who, p.path);
+  const host = new PluginHost(opts, module, prepared.summary, inst.metered);
+  try {
+    await host.start();
+  } catch (err) {
+    throw new BextError('plugin_init_failed', `${who}: ${(err as Error).message}`, { blame: 'guest', exitCode: 1, cause: err });
+  }
+  return host;
+}
+
+/** Defaults used when a plugin runs without a config file (`bext plugin run FILE.wasm`). */
+export function defaultPluginConfig(file: string): PluginConfig {
+  const abs = path.resolve(file);
+  return {
+    name: path.basename(abs).replace(/\.wasm$/, ''),
+    sandbox: 'wasm',
+    path: abs,
+    enabled: true,
+    priority: null,
+    fuel: { ...DEFAULT_FUEL },
+    config: {},
+    permissions: {
+      allowed_urls: [],
+      storage_quota_kb: 1024,
+      max_fetch_per_minute: 60,
+      kv_namespaces: [],
+      queue_names: [],
+      fetch_timeout_ms: 10_000,
+      max_response_bytes: 5 * 1024 * 1024,
+    },
+    limits: { max_memory_mb: 64, timeout_ms: 10_000, event_queue_size: 1000 },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Main-thread loading: read the file, check it is a well-formed module that speaks ABI v1,
+ * apply the memory cap, fuel-instrument (cached) and compile. The compiled WebAssembly.Module is
+ * what workers receive; a replaced worker reuses it, so a restart never re-instruments.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { BextError } from '../errors.js';
+import type { HookName } from '../config/types.js';
+import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './linker.js';
+import { formatSignature, parseModule, rewriteMemories, WasmFormatError, type Limits, type ParsedModule } from './wasm-binary.js';
+
+export const PAGE_BYTES = 65536;
+const PAGES_PER_MB = 16;
+
+export interface WasmReport {
+  file?: string;
+  size: number;
+  /** False when the bytes could not be read as a module at all. */
+  readable: boolean;
+  imports: { module: string; name: string; kind: string; signature?: string }[];
+  exports: { name: string; kind: string; signature?: string }[];
+  hooks: { hook: HookName; returns: HookReturn }[];
+  allocator: string | null;
+  deallocator: string | null;
+  multiValueImports: string[];
+  /** Memories defined by the module, in 64 KiB pages. */
+  memory: { minPages: number; maxPages: number | null } | null;
+  usesWasi: boolean;
+  problems: string[];
+  warnings: string[];
+}
+
+function compileMessage(err: unknown): { kind: 'invalid' | 'unsupported'; message: string } {
+  const raw = err instanceof Error ? err.message : String(err);
+  const msg = raw.replace(/^WebAssembly\.(Module|compile)\(\): /, '');
+  if (/experimental-wasm|invalid opcode|unknown opcode|not enabled|feature/i.test(msg)) {
+    return { kind: 'unsupported', message: `unsupported feature: ${msg}` };
+  }
+  return { kind: 'invalid', message: `invalid: ${msg}` };
+}
+
+/** Reads and checks a module without running anything. Never throws for bad bytes. */
+export function inspectWasm(bytes: Uint8Array): WasmReport {
+  const report: WasmReport = {
+    size: bytes.length,
+    readable: false,
+    imports: [],
+    exports: [],
+    hooks: [],
+    allocator: null,
+    deallocator: null,
+    multiValueImports: [],
+    memory: null,
+    usesWasi: false,
+    problems: [],
+    warnings: [],
+  };
+  let parsed: ParsedModule;
+  try {
+    parsed = parseModule(bytes);
+  } catch (err) {
+    if (err instanceof WasmFormatError) {
+      report.problems.push(err.message);
+      return report;
+    }
+    throw err;
+  }
+  report.readable = true;
+  report.imports = parsed.imports.map((i) => ({
+    module: i.module,
+    name: i.name,
+    kind: i.kind,
+    ...(i.kind === 'function' ? { signature: formatSignature(i.type) } : {}),
+  }));
+  report.exports = parsed.exports.map((e) => ({ name: e.name, kind: e.kind, ...(e.type ? { signature: formatSignature(e.type) } : {}) }));
+  const mem = parsed.memories[0];
+  if (mem) report.memory = { minPages: mem.min, maxPages: mem.max };
+  try {
+    new WebAssembly.Module(bytes);
+  } catch (err) {
+    report.problems.push(compileMessage(err).message);
+  }
+  const abi = checkAbi(parsed);
+  report.problems.push(...abi.problems);
+  report.warnings.push(...abi.warnings);
+  report.hooks = Object.entries(abi.summary.hooks).map(([hook, returns]) => ({ hook: hook as HookName, returns }));
+  report.allocator = abi.summary.allocator;
+  report.deallocator = abi.summary.deallocator;
+  report.multiValueImports = abi.summary.multiValueImports;
+  report.usesWasi = abi.summary.usesWasi;
+  return report;
+}
+
+/** Reads a plugin file with errors that say what is wrong with the path. */
+export async function readWasmFile(file: string, who: string): Promise<Uint8Array> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BextError('plugin_not_found', `${who}: ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { exitCode: 2 });
+  }
+  if (!st.isFile()) throw new BextError('plugin_not_file', `${who}: ${file}: not a file${st.isDirectory() ? ' (it is a directory)' : ''}`, { exitCode: 2 });
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (err) {
+    throw new BextError('plugin_unreadable', `${who}: ${file}: ${(err as Error).message}`, { exitCode: 2 });
+  }
+}
+
+function loadError(who: string, file: string, message: string, details: string[] = []): BextError {
+  return new BextError('bad_wasm', `${who}: ${path.basename(file)}: ${message}`, { blame: 'user', exitCode: 2, details });
+}
+
+export interface Prepared {
+  /** Module bytes after the memory cap was applied (before instrumentation). */
+  bytes: Uint8Array;
+  abi: AbiCheck;
+  summary: AbiSummary;
+}
+
+/** Applies `limits.max_memory_mb` to the module's own memory. */
+export function capMemory(limits: Limits, maxMemoryMb: number): { limits: Limits } | { error: string } {
+  const cap = Math.floor(maxMemoryMb * PAGES_PER_MB);
+  if (limits.min > cap) {
+    return {
+      error: `memory declares a minimum of ${limits.min} pages (${(limits.min / PAGES_PER_MB).toFixed(1)} MiB), above limits.max_memory_mb = ${maxMemoryMb} (${cap} pages)`,
+    };
+  }
+  const max = limits.max === null ? cap : Math.min(limits.max, cap);
+  return { limits: { ...limits, max } };
+}
+
+/** Parse + ABI check + memory cap. Throws BextError (exit 2) naming every problem. */
+export function prepareModule(bytes: Uint8Array, file: string, who: string, maxMemoryMb: number): Prepared {
+  let parsed: ParsedModule;
+  try {
+    parsed = parseModule(bytes);
+  } catch (err) {
+    if (err instanceof WasmFormatError) throw loadError(who, file, err.message);
+    throw err;
+  }
+  if (!WebAssembly.validate(bytes)) {
+    try {
+      new WebAssembly.Module(bytes);
+    } catch (err) {
+      throw loadError(who, file, compileMessage(err).message);
+    }
+  }
+  const abi = checkAbi(parsed);
+  if (abi.problems.length === 1) throw loadError(who, file, abi.problems[0]!);
+  if (abi.problems.length > 1) {
+    throw loadError(who, file, `${abi.problems.length} ABI problems:`, abi.problems.map((p) => `  - ${p}`));
+  }
+  let out = bytes;
+  if (parsed.memories.length > 0) {
+    const capped: Limits[] = [];
+    for (const m of parsed.memories) {
+      const r = capMemory(m, maxMemoryMb);
+      if ('error' in r) throw loadError(who, file, r.error);
+      capped.push(r.limits);
+    }
+    out = rewriteMemories(bytes, parsed, capped);
+  }
+  return { bytes: out, abi, summary: abi.summary };
+}
+
+/**
+ * Fuel-instruments through the on-disk cache. While the instrumenter is unavailable in a build
+ * (it reports `not_implemented`), the module runs unmetered and every call reports 0 fuel.
+ */
+export async function instrumentForRun(bytes: Uint8Array, cacheDir: string, who: string, file: string): Promise<{ bytes: Uint8Array; metered: boolean }> {
+  const fuel = await import('../fuel/index.js');
+  try {
+    const r = await fuel.instrumentCached(bytes, cacheDir);
+    return { bytes: r.bytes, metered: true };
+  } catch (err) {
+    if (err instanceof BextError && err.code === 'not_implemented') return { bytes, metered: false };
+    if (err instanceof BextError) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`, [...err.details]);
+    throw err;
+  }
+}
+
+export async function compileModule(bytes: Uint8Array, who: string, file: string): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (err) {
+    throw loadError(who, file, compileMessage(err).message);
+  }
+}

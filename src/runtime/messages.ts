@@ -1,0 +1,103 @@
+/**
+ * Every message between a plugin host (main thread) and its worker. Both sides switch on `type`,
+ * so adding a message is a compile error until both ends handle it.
+ */
+import type { HookName, LimitsConfig, PermissionsConfig } from '../config/types.js';
+import type { AbiSummary } from './linker.js';
+import type { BridgeWorkerEnd } from './sync-bridge.js';
+import type { HookArgs, Outcome } from './types.js';
+
+/** What the worker reports about one guest call (the host adds plugin, hook, budget). */
+export interface CallReport {
+  outcome: Outcome;
+  fuelUsed: number;
+  wallUs: number;
+  message?: string;
+  trapKind?: string;
+  stack?: string[];
+  skipped?: boolean;
+}
+
+export interface InitMessage {
+  type: 'init';
+  plugin: string;
+  module: WebAssembly.Module;
+  summary: AbiSummary;
+  /** Whether the module exports `bext_fuel` (false while the instrumenter is unavailable). */
+  metered: boolean;
+  configJson: string;
+  permissions: PermissionsConfig;
+  limits: LimitsConfig;
+  stateDbPath: string;
+  /** Fuel for `_initialize` (the on_server_start budget). */
+  initBudget: number;
+  /** Lowest level worth posting back (trace..error); saves a message per filtered log line. */
+  logLevel: string;
+  bridge: BridgeWorkerEnd;
+}
+
+export interface CallMessage {
+  type: 'call';
+  id: number;
+  args: HookArgs;
+  budget: number;
+}
+
+export interface StatsRequest {
+  type: 'stats';
+  id: number;
+  /** Run a full GC first, so heap numbers compare across calls. */
+  gc: boolean;
+}
+
+/** Close host services (flush the state database) and exit the worker. */
+export interface CloseMessage {
+  type: 'close';
+}
+
+export type ToWorker = InitMessage | CallMessage | StatsRequest | CloseMessage;
+
+export interface ReadyMessage {
+  type: 'ready';
+  hooks: HookName[];
+  guestName: string | null;
+  guestPriority: number | null;
+  init: CallReport | null;
+}
+
+export interface InitFailedMessage {
+  type: 'init_failed';
+  message: string;
+  report?: CallReport;
+}
+
+export interface ResultMessage {
+  type: 'result';
+  id: number;
+  report: CallReport;
+}
+
+export interface LogMessage {
+  type: 'log';
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** guest = the `log` import; stdout/stderr = WASI; host = the runtime about the guest (traps). */
+  source: 'guest' | 'stdout' | 'stderr' | 'host';
+  msg: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface MetricMessage {
+  type: 'metric';
+  name: string;
+  value: number;
+  tags: Record<string, string>;
+}
+
+export interface StatsMessage {
+  type: 'stats';
+  id: number;
+  heapUsedBytes: number;
+  wasmMemoryBytes: number;
+}
+
+export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage | LogMessage | MetricMessage | StatsMessage;

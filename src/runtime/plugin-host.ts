@@ -1,0 +1,306 @@
+/**
+ * The main-thread side of one plugin: owns its worker, serializes calls, enforces the wall-clock
+ * backstop (`limits.timeout_ms`) and replaces the worker after a timeout or crash. The compiled
+ * module is kept, so a replacement costs an instantiation, not a re-instrumentation.
+ */
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { HookName, PluginConfig } from '../config/types.js';
+import { pluginLevel, pluginLogger, type Logger } from '../host/log.js';
+import type { AbiSummary } from './linker.js';
+import type { CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
+import type { MainOp } from './services.js';
+import { createBridge, type Bridge } from './sync-bridge.js';
+import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from './types.js';
+
+const ENTRY = new URL('./worker-entry.js', import.meta.url);
+const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
+/** How long close() waits for the worker to flush its services before terminating it. */
+const CLOSE_GRACE_MS = 2000;
+
+interface Live {
+  worker: Worker;
+  bridge: Bridge;
+  /** Resolves the call in flight when the worker dies or times out. */
+  onGone: ((report: CallReport) => void) | null;
+  gone: boolean;
+}
+
+export interface WorkerStats {
+  heapUsedBytes: number;
+  wasmMemoryBytes: number;
+}
+
+export class PluginHost implements PluginHandle {
+  readonly info: PluginInfo;
+  private live: Live | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+  private closed = false;
+  private startedWith: string | null = null;
+  private replacing: Promise<void> | null = null;
+  private readonly log: Logger;
+  private readonly pending = new Map<number, (msg: FromWorker) => void>();
+
+  constructor(
+    private readonly opts: LoadOptions,
+    private readonly module: WebAssembly.Module,
+    private readonly summary: AbiSummary,
+    private readonly metered: boolean,
+  ) {
+    const p = opts.plugin;
+    this.log = pluginLogger(p.name);
+    this.info = {
+      name: p.name,
+      path: p.path,
+      state: 'loaded',
+      priority: p.priority ?? 1000,
+      hooks: Object.keys(summary.hooks) as HookName[],
+      budgets: { ...p.fuel },
+    };
+  }
+
+  private get plugin(): PluginConfig {
+    return this.opts.plugin;
+  }
+
+  /** Starts a worker, runs `_initialize`; throws with the reason on failure. */
+  async start(): Promise<ReadyMessage> {
+    const ready = await this.spawn();
+    if (this.plugin.priority === null && ready.guestPriority !== null) this.info.priority = ready.guestPriority;
+    return ready;
+  }
+
+  private spawn(): Promise<ReadyMessage> {
+    const bridge = createBridge();
+    const onMainCall = this.opts.onMainCall;
+    bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
+    const worker = new Worker(ENTRY, { stdout: false, stderr: false });
+    const live: Live = { worker, bridge, onGone: null, gone: false };
+    this.live = live;
+
+    return new Promise<ReadyMessage>((resolve, reject) => {
+      let settled = false;
+      const timeoutMs = this.plugin.limits.timeout_ms;
+      const fail = (message: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.retire(live);
+        reject(new Error(message));
+      };
+      const timer = setTimeout(() => fail(`_initialize exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms`), timeoutMs);
+
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'ready':
+            if (!settled) {
+              settled = true;
+              clearTimeout(timer);
+              worker.unref();
+              resolve(msg);
+            }
+            return;
+          case 'init_failed':
+            fail(msg.message);
+            return;
+          case 'log':
+            this.log[msg.level]({ source: msg.source, ...(msg.extra ?? {}) }, msg.msg);
+            return;
+          case 'metric':
+            this.opts.onMetric?.({ plugin: this.plugin.name, name: msg.name, value: msg.value, tags: msg.tags });
+            return;
+          case 'result':
+          case 'stats': {
+            const waiter = this.pending.get(msg.id);
+            if (waiter) {
+              this.pending.delete(msg.id);
+              waiter(msg);
+            }
+            return;
+          }
+        }
+      });
+      worker.on('error', (err) => {
+        fail(`worker failed: ${err.message}`);
+        this.died(live, `worker crashed: ${err.message}`);
+      });
+      worker.on('exit', (code) => {
+        fail(`worker exited with code ${code} during start`);
+        this.died(live, `worker exited with code ${code}`);
+      });
+
+      const init: InitMessage = {
+        type: 'init',
+        plugin: this.plugin.name,
+        module: this.module,
+        summary: this.summary,
+        metered: this.metered,
+        configJson: JSON.stringify(this.plugin.config),
+        permissions: this.plugin.permissions,
+        limits: this.plugin.limits,
+        stateDbPath: `${this.opts.stateDir}/state.db`,
+        initBudget: this.plugin.fuel.on_server_start,
+        logLevel: pluginLevel(),
+        bridge: bridge.worker,
+      };
+      worker.postMessage(init, [bridge.worker.port]);
+    });
+  }
+
+  /** The worker went away (crash, exit); the call in flight ends as `crashed`. */
+  private died(live: Live, reason: string): void {
+    if (live.gone) return;
+    live.gone = true;
+    live.bridge.close();
+    if (this.live === live) this.live = null;
+    const gone = live.onGone;
+    live.onGone = null;
+    gone?.({ outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: reason });
+  }
+
+  /** Ends a worker on purpose (timeout, close, failed start). */
+  private retire(live: Live): void {
+    if (live.gone) return;
+    live.gone = true;
+    live.onGone = null;
+    if (this.live === live) this.live = null;
+    live.bridge.close();
+    void live.worker.terminate();
+  }
+
+  call(args: HookArgs): Promise<CallResult> {
+    const run = this.queue.then(() => this.callNow(args));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private result(hook: HookName, budget: number, r: CallReport): CallResult {
+    const out: CallResult = { plugin: this.plugin.name, hook, outcome: r.outcome, fuelUsed: r.fuelUsed, budget, wallUs: r.wallUs };
+    if (r.message !== undefined) out.message = r.message;
+    if (r.trapKind !== undefined) out.trapKind = r.trapKind;
+    if (r.stack !== undefined && r.stack.length > 0) out.stack = r.stack;
+    if (r.skipped) out.skipped = true;
+    return out;
+  }
+
+  private async callNow(args: HookArgs, replaying = false): Promise<CallResult> {
+    const hook = args.hook;
+    const budget = this.plugin.fuel[hook];
+    if (this.closed) return this.finish(this.result(hook, budget, { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: 'plugin is closed' }));
+    if (!(hook in this.summary.hooks)) return this.finish(this.result(hook, budget, { outcome: 'ok', fuelUsed: 0, wallUs: 0, skipped: true }));
+    if (this.replacing && !replaying) await this.replacing;
+    if (!this.live) {
+      try {
+        await this.replace('the previous worker is gone');
+      } catch (err) {
+        return this.finish(this.result(hook, budget, { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` }));
+      }
+    }
+    const live = this.live!;
+    if (hook === 'on_server_start' && !replaying) this.startedWith = args.configJson;
+
+    const id = this.nextId++;
+    const started = performance.now();
+    const report = await new Promise<CallReport>((resolve) => {
+      const timeoutMs = this.plugin.limits.timeout_ms;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.retire(live);
+        resolve({
+          outcome: 'timeout',
+          fuelUsed: 0,
+          wallUs: (performance.now() - started) * 1000,
+          message: `${hook} exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms wall time; the worker was terminated and will be replaced`,
+        });
+      }, timeoutMs);
+      const done = (r: CallReport): void => {
+        clearTimeout(timer);
+        live.onGone = null;
+        live.worker.unref();
+        resolve(r);
+      };
+      live.onGone = done;
+      this.pending.set(id, (msg) => {
+        if (msg.type === 'result') done(msg.report);
+      });
+      // A call in flight must keep the process alive (the CLI awaits nothing else).
+      live.worker.ref();
+      const call: CallMessage = { type: 'call', id, args, budget };
+      live.worker.postMessage(call);
+    });
+    const result = this.finish(this.result(hook, budget, report));
+    if (report.outcome === 'timeout' || report.outcome === 'crashed') {
+      // Replace at once; the next call waits for it (see callNow).
+      const why = report.outcome === 'timeout' ? 'timeout' : 'crash';
+      this.replacing = this.replace(why)
+        .catch((err: unknown) => {
+          this.info.state = 'failed';
+          this.info.error = `restart failed: ${(err as Error).message}`;
+          this.log.error({ hook }, `restart after ${why} failed: ${(err as Error).message}`);
+        })
+        .finally(() => {
+          this.replacing = null;
+        });
+    }
+    return result;
+  }
+
+  private finish(result: CallResult): CallResult {
+    if (!result.skipped && result.outcome !== 'ok' && this.opts.logOutcomes !== false) {
+      const what = result.outcome === 'trap' ? `trapped (${result.trapKind})` : result.outcome.replace(/_/g, ' ');
+      this.log.warn({ hook: result.hook, outcome: result.outcome }, `${result.hook} ${what}: ${result.message ?? ''}`);
+      if (result.stack?.length) this.log.debug({ hook: result.hook, stack: result.stack }, `${result.hook} guest stack`);
+    }
+    try {
+      this.opts.onCall?.(result);
+    } catch (err) {
+      this.log.error(`onCall handler threw: ${(err as Error).message}`);
+    }
+    return result;
+  }
+
+  /** New worker, `_initialize`, and on_server_start again if it had run. */
+  private async replace(why: string): Promise<void> {
+    if (this.closed) return;
+    this.log.info(`restarting plugin worker (${why})`);
+    await this.spawn();
+    this.info.state = 'loaded';
+    delete this.info.error;
+    if (this.startedWith !== null && 'on_server_start' in this.summary.hooks) {
+      await this.callNow({ hook: 'on_server_start', configJson: this.startedWith }, true);
+    }
+  }
+
+  /** Heap and linear-memory size inside the worker (for leak checks). */
+  async workerStats(gc = true): Promise<WorkerStats> {
+    await this.queue;
+    if (this.replacing) await this.replacing;
+    const live = this.live;
+    if (!live) throw new Error('no worker running');
+    const id = this.nextId++;
+    return new Promise<WorkerStats>((resolve) => {
+      this.pending.set(id, (msg) => {
+        if (msg.type === 'stats') resolve({ heapUsedBytes: msg.heapUsedBytes, wasmMemoryBytes: msg.wasmMemoryBytes });
+      });
+      live.worker.postMessage({ type: 'stats', id, gc });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    if (this.replacing) await this.replacing;
+    const live = this.live;
+    if (!live) return;
+    this.live = null;
+    live.gone = true;
+    live.bridge.close();
+    const exited = new Promise<void>((resolve) => live.worker.once('exit', () => resolve()));
+    live.worker.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void live.worker.terminate(), CLOSE_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}

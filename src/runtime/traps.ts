@@ -1,0 +1,54 @@
+/**
+ * Turning what a guest call threw into a trap kind and a readable guest stack. V8 reports wasm
+ * traps as WebAssembly.RuntimeError with fixed messages and stack frames like
+ * `at parse_event (wasm://wasm/1a2b3c:wasm-function[7]:0x1f4)`; names come from the name section.
+ */
+import { GuestFault } from './guest.js';
+
+export interface TrapInfo {
+  kind: string;
+  message: string;
+  stack: string[];
+}
+
+const WASM_FRAME = /^\s*at (?:(.*?) \()?wasm:\/\/wasm\/[^:]*:(wasm-function\[\d+\]):(0x[0-9a-f]+)\)?\s*$/;
+
+/** Guest frames, innermost first; runs of the same frame (deep recursion) are folded. */
+export function guestStack(stack: string | undefined): string[] {
+  if (!stack) return [];
+  const frames: string[] = [];
+  for (const line of stack.split('\n')) {
+    const m = WASM_FRAME.exec(line);
+    if (!m) continue;
+    const name = m[1] && m[1].length > 0 ? m[1] : m[2]!;
+    frames.push(`${name} @ ${m[3]}`);
+  }
+  const folded: string[] = [];
+  for (let i = 0; i < frames.length; ) {
+    let j = i + 1;
+    while (j < frames.length && frames[j] === frames[i]) j++;
+    folded.push(j - i > 1 ? `${frames[i]} (×${j - i})` : frames[i]!);
+    i = j;
+  }
+  return folded;
+}
+
+export function classifyTrap(err: unknown): TrapInfo {
+  if (err instanceof GuestFault) {
+    const stack = guestStack(err.stack);
+    if (err.where) stack.unshift(`${err.where} (host import)`);
+    return { kind: err.kind, message: err.message, stack };
+  }
+  if (err instanceof RangeError && /call stack size/i.test(err.message)) {
+    return { kind: 'stack overflow', message: 'stack overflow (call stack exhausted)', stack: guestStack(err.stack) };
+  }
+  if (err instanceof WebAssembly.RuntimeError) {
+    const kind = err.message.replace(/^RuntimeError: /, '');
+    return { kind, message: kind, stack: guestStack(err.stack) };
+  }
+  if (err instanceof Error) {
+    // A host import bug or an engine limit; still only this call fails.
+    return { kind: 'host error', message: `${err.name}: ${err.message}`, stack: guestStack(err.stack) };
+  }
+  return { kind: 'host error', message: `non-error thrown: ${String(err)}`, stack: [] };
+}

@@ -1,0 +1,84 @@
+/**
+ * WASI for a plugin: node:wasi with no preopened directories, args or environment, except that
+ * writes to stdout/stderr are taken line by line into the plugin's log (at debug) instead of the
+ * process's own streams, and proc_exit ends only the current call.
+ */
+import { WASI } from 'node:wasi';
+import { GuestFault } from './guest.js';
+
+const ERRNO_SUCCESS = 0;
+const ERRNO_FAULT = 21;
+/** A line longer than this is emitted in pieces, so a guest without newlines cannot grow memory. */
+const MAX_LINE = 16 * 1024;
+
+export interface WasiHost {
+  imports: Record<string, unknown>;
+  /** Must be called once the instance exists (WASI calls read and write its memory). */
+  attach(memory: WebAssembly.Memory): void;
+  /** Emits any unterminated output (end of each call). */
+  flush(): void;
+}
+
+export function createWasi(onLine: (stream: 'stdout' | 'stderr', line: string) => void): WasiHost {
+  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: {}, returnOnExit: true });
+  let memory: WebAssembly.Memory | null = null;
+  const pending: Record<1 | 2, string> = { 1: '', 2: '' };
+  const decoder = { 1: new TextDecoder(), 2: new TextDecoder() };
+  const streamOf = (fd: 1 | 2): 'stdout' | 'stderr' => (fd === 1 ? 'stdout' : 'stderr');
+
+  const emit = (fd: 1 | 2, text: string): void => {
+    let buf = pending[fd] + text;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(streamOf(fd), buf.slice(0, nl).replace(/\r$/, ''));
+      buf = buf.slice(nl + 1);
+    }
+    while (buf.length > MAX_LINE) {
+      onLine(streamOf(fd), buf.slice(0, MAX_LINE));
+      buf = buf.slice(MAX_LINE);
+    }
+    pending[fd] = buf;
+  };
+
+  const native = wasi.wasiImport as Record<string, (...a: number[]) => number>;
+  const fdWrite = (fd: number, iovs: number, iovsLen: number, nwritten: number): number => {
+    if (fd !== 1 && fd !== 2) return native.fd_write!(fd, iovs, iovsLen, nwritten);
+    if (!memory) return ERRNO_FAULT;
+    const size = memory.buffer.byteLength;
+    const base = iovs >>> 0;
+    const count = iovsLen >>> 0;
+    if (base + count * 8 > size || (nwritten >>> 0) + 4 > size) return ERRNO_FAULT;
+    const dv = new DataView(memory.buffer);
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const ptr = dv.getUint32(base + i * 8, true);
+      const len = dv.getUint32(base + i * 8 + 4, true);
+      if (ptr + len > size) return ERRNO_FAULT;
+      emit(fd, decoder[fd].decode(new Uint8Array(memory.buffer, ptr, len), { stream: true }));
+      total += len;
+    }
+    dv.setUint32(nwritten >>> 0, total, true);
+    return ERRNO_SUCCESS;
+  };
+
+  const procExit = (code: number): never => {
+    throw new GuestFault('proc_exit', `guest called proc_exit(${code >>> 0}); the call ends, the instance stays loaded`, 'wasi_snapshot_preview1.proc_exit');
+  };
+
+  return {
+    imports: { ...native, fd_write: fdWrite, proc_exit: procExit },
+    attach(mem) {
+      memory = mem;
+      // node:wasi needs the memory for every other call; it reads only `exports.memory` here.
+      wasi.initialize({ exports: { memory: mem } } as unknown as WebAssembly.Instance);
+    },
+    flush() {
+      for (const fd of [1, 2] as const) {
+        if (pending[fd] !== '') {
+          onLine(streamOf(fd), pending[fd]);
+          pending[fd] = '';
+        }
+      }
+    },
+  };
+}

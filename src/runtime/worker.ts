@@ -1,0 +1,274 @@
+/**
+ * The inside of a plugin worker: one guest instance, its WASI and `"bext"` imports, and the hook
+ * calls the main thread sends, one at a time. Guest failures become call reports; nothing a
+ * guest does throws out of here.
+ */
+import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { isMainThread, type MessagePort } from 'node:worker_threads';
+import { FUEL_GLOBAL, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
+import type { HookName } from '../config/types.js';
+import { buildHostImports, fallbackServices, type GuestLevel } from './abi.js';
+import { ABI_ALLOWANCE, encoder, Guest, unpack, utf8Lenient } from './guest.js';
+import { HOST_MODULE, WASI_MODULE, type HookReturn } from './linker.js';
+import type { CallMessage, CallReport, FromWorker, InitMessage, LogMessage, ToWorker } from './messages.js';
+import { connectBridge } from './sync-bridge.js';
+import type { CreateWorkerServices, WorkerServices } from './services.js';
+import type { HookArgs } from './types.js';
+import { classifyTrap } from './traps.js';
+import { createWasi, type WasiHost } from './wasi-io.js';
+
+const LEVEL_ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
+/** Longest guest error message kept; the rest is cut with a note. */
+const MAX_MESSAGE = 4096;
+
+interface State {
+  init: InitMessage;
+  guest: Guest;
+  wasi: WasiHost;
+  busy: boolean;
+}
+
+function hookArgsList(args: HookArgs): { strings: string[]; tail: number[] } {
+  switch (args.hook) {
+    case 'on_server_start':
+      return { strings: [args.configJson], tail: [] };
+    case 'on_request_complete':
+      return { strings: [args.eventJson], tail: [] };
+    case 'on_cache_write':
+      return { strings: [args.key, args.tagsJson], tail: [] };
+    case 'on_cache_invalidate':
+      return { strings: [args.pattern], tail: [args.count | 0] };
+    default:
+      return { strings: [], tail: [] };
+  }
+}
+
+async function loadServiceFactory(): Promise<CreateWorkerServices | null> {
+  // Host services are optional at this layer: a build without them serves fetch through the
+  // main thread and answers INTERNAL for storage, kv and queues.
+  const spec = '../host/worker-services.js';
+  try {
+    const mod = (await import(spec)) as { createWorkerServices?: CreateWorkerServices };
+    return typeof mod.createWorkerServices === 'function' ? mod.createWorkerServices : null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+export function runWorker(port: MessagePort): void {
+  let state: State | null = null;
+  let closeServices: () => void = () => {};
+  const post = (msg: FromWorker): void => port.postMessage(msg);
+  let minLevel = LEVEL_ORDER.warn!;
+  const log = (level: GuestLevel, msg: string, source: LogMessage['source'], extra?: Record<string, unknown>): void => {
+    if ((LEVEL_ORDER[level] ?? 30) < minLevel) return;
+    post({ type: 'log', level, source, msg, ...(extra ? { extra } : {}) });
+  };
+
+  Error.stackTraceLimit = 64;
+
+  /** Runs `f` under a fuel budget; returns a report (never throws). */
+  const metered = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn): CallReport => {
+    const start = performance.now();
+    const initial = initialFuelFor(budget);
+    guest.setFuel(initial);
+    let value: unknown;
+    let thrown: unknown = null;
+    let failed = false;
+    try {
+      value = f();
+    } catch (err) {
+      thrown = err;
+      failed = true;
+    }
+    const remaining = guest.getFuel(initial);
+    const wallUs = (performance.now() - start) * 1000;
+    const used = guest.metered ? fuelUsed(budget, remaining) : 0;
+    if (failed) {
+      if (guest.metered && isOutOfFuel(thrown, remaining)) {
+        return {
+          outcome: 'out_of_fuel',
+          fuelUsed: budget,
+          wallUs,
+          message: `all fuel consumed: ${hook} used its ${budget.toLocaleString('en-US')} budget`,
+        };
+      }
+      const t = classifyTrap(thrown);
+      return { outcome: 'trap', fuelUsed: Math.max(0, used), wallUs, message: t.message, trapKind: t.kind, stack: t.stack };
+    }
+    const base = { fuelUsed: Math.max(0, used), wallUs };
+    if (ret === 'i32' && typeof value === 'number' && value !== 0) {
+      return { ...base, outcome: 'error', message: `${hook} returned error code ${value}` };
+    }
+    if (ret === 'i64' && typeof value === 'bigint' && value !== 0n) {
+      const { ptr, len } = unpack(value);
+      if (ptr + len > guest.size) {
+        return { ...base, outcome: 'error', message: `${hook} returned an error whose message range [${ptr}, ${ptr + len}) is outside memory of ${guest.size} bytes` };
+      }
+      let text = utf8Lenient(guest.view(ptr, Math.min(len, MAX_MESSAGE), hook, 'error message'));
+      if (len > MAX_MESSAGE) text += ` … (${len - MAX_MESSAGE} more bytes)`;
+      return { ...base, outcome: 'error', message: text === '' ? `${hook} returned an empty error message` : text };
+    }
+    return { ...base, outcome: 'ok' };
+  };
+
+  /** Host-initiated guest calls outside a hook's budget (allocator, bext_name...). */
+  const allowance = <T>(guest: Guest, f: () => T): T => {
+    guest.setFuel(ABI_ALLOWANCE);
+    return f();
+  };
+
+  const callHook = (s: State, msg: CallMessage): CallReport => {
+    const hook = msg.args.hook as HookName;
+    const ret = s.init.summary.hooks[hook];
+    const fn = s.guest.exports[hook] as ((...a: number[]) => unknown) | undefined;
+    if (ret === undefined || typeof fn !== 'function') return { outcome: 'ok', fuelUsed: 0, wallUs: 0, skipped: true };
+    if (s.busy) return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: 'refused: plugin is not re-entrant (a call is already running)' };
+    s.busy = true;
+    const { strings, tail } = hookArgsList(msg.args);
+    const allocated: { ptr: number; len: number }[] = [];
+    try {
+      const params: number[] = [];
+      try {
+        for (const text of strings) {
+          const bytes = encoder.encode(text);
+          const ptr = allowance(s.guest, () => s.guest.write(bytes));
+          if (ptr === null) {
+            return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: `the guest allocator could not provide ${bytes.length} bytes for the ${hook} arguments` };
+          }
+          allocated.push({ ptr, len: bytes.length });
+          params.push(ptr, bytes.length);
+        }
+      } catch (err) {
+        const t = classifyTrap(err);
+        return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, stack: t.stack };
+      }
+      params.push(...tail);
+      const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret);
+      // Arguments belong to the host until the hook returns; then the host frees them.
+      try {
+        allowance(s.guest, () => {
+          for (const a of allocated) s.guest.free(a.ptr, a.len);
+        });
+      } catch (err) {
+        log('warn', `freeing ${hook} arguments trapped: ${classifyTrap(err).message}`, 'host');
+      }
+      return report;
+    } finally {
+      s.wasi.flush();
+      s.busy = false;
+    }
+  };
+
+  const init = async (msg: InitMessage): Promise<void> => {
+    minLevel = LEVEL_ORDER[msg.logLevel] ?? LEVEL_ORDER.warn!;
+    const callMain = connectBridge(msg.bridge);
+    const wantsServices = WebAssembly.Module.imports(msg.module).some(
+      (i) => i.module === HOST_MODULE && /^(storage_|kv_|queue_|http_fetch)/.test(i.name),
+    );
+    const factory = wantsServices ? await loadServiceFactory() : null;
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse(msg.configJson) as Record<string, unknown>;
+    } catch {
+      config = {};
+    }
+    let guestRef: Guest | null = null;
+    const partial: { services: WorkerServices | null } = { services: null };
+    const wasi = createWasi((stream, line) => log('debug', line, stream));
+    const hostImports = buildHostImports({
+      guest: () => guestRef!,
+      services: () => {
+        if (!partial.services) {
+          partial.services = factory
+            ? factory({ plugin: msg.plugin, stateDbPath: msg.stateDbPath, permissions: msg.permissions, callMain })
+            : fallbackServices(callMain);
+        }
+        return partial.services;
+      },
+      config,
+      multiValue: new Set(msg.summary.multiValueImports),
+      log: (level, text, source) => log(level, text, source),
+      metric: (name, value, tags) => post({ type: 'metric', name, value, tags }),
+    });
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(msg.module, { [HOST_MODULE]: hostImports, [WASI_MODULE]: wasi.imports } as WebAssembly.Imports);
+    } catch (err) {
+      const t = classifyTrap(err);
+      post({ type: 'init_failed', message: `instantiation failed: ${err instanceof WebAssembly.LinkError || err instanceof WebAssembly.RuntimeError ? err.message : t.message}` });
+      return;
+    }
+    const guest = new Guest(instance.exports, msg.summary, FUEL_GLOBAL);
+    guestRef = guest;
+    wasi.attach(guest.memory);
+    const s: State = { init: msg, guest, wasi, busy: false };
+    closeServices = () => partial.services?.close();
+
+    let initReport: CallReport | null = null;
+    const initFn = instance.exports._initialize;
+    if (msg.summary.hasInitialize && typeof initFn === 'function') {
+      initReport = metered(guest, msg.initBudget, '_initialize', () => (initFn as () => void)(), 'none');
+      wasi.flush();
+      if (initReport.outcome !== 'ok') {
+        post({ type: 'init_failed', message: `_initialize ${initReport.outcome === 'out_of_fuel' ? 'ran out of fuel' : 'trapped'}: ${initReport.message}`, report: initReport });
+        return;
+      }
+    }
+    let guestName: string | null = null;
+    let guestPriority: number | null = null;
+    try {
+      if (msg.summary.hasName) {
+        const v = allowance(guest, () => (instance.exports.bext_name as () => bigint)());
+        const { ptr, len } = unpack(v);
+        if (len > 0 && len <= 256 && ptr + len <= guest.size) guestName = utf8Lenient(guest.view(ptr, len, 'bext_name', 'name'));
+      }
+      if (msg.summary.hasPriority) guestPriority = allowance(guest, () => (instance.exports.bext_priority as () => number)());
+    } catch (err) {
+      log('warn', `bext_name/bext_priority trapped: ${classifyTrap(err).message}`, 'host');
+    }
+    state = s;
+    const hooks = Object.keys(msg.summary.hooks) as HookName[];
+    post({ type: 'ready', hooks, guestName, guestPriority, init: initReport });
+  };
+
+  const gc = (): void => {
+    v8.setFlagsFromString('--expose-gc');
+    const f = vm.runInNewContext('gc') as (() => void) | undefined;
+    f?.();
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.type) {
+      case 'init':
+        init(msg).catch((err: unknown) => post({ type: 'init_failed', message: `worker failed to start: ${(err as Error)?.message ?? String(err)}` }));
+        return;
+      case 'call': {
+        if (!state) {
+          post({ type: 'result', id: msg.id, report: { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: 'worker is not initialised' } });
+          return;
+        }
+        post({ type: 'result', id: msg.id, report: callHook(state, msg) });
+        return;
+      }
+      case 'close': {
+        try {
+          closeServices();
+        } finally {
+          port.close();
+          if (!isMainThread) process.exit(0);
+        }
+        return;
+      }
+      case 'stats': {
+        if (msg.gc) gc();
+        post({ type: 'stats', id: msg.id, heapUsedBytes: v8.getHeapStatistics().used_heap_size, wasmMemoryBytes: state?.guest.size ?? 0 });
+        return;
+      }
+    }
+  });
+}
