@@ -63,17 +63,26 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** `?since=ISO` on the stats endpoints (what `bext plugin stats --since` sends). */
+function sinceOf(req: IncomingMessage): { since?: number } {
+  const raw = new URL(req.url ?? '/', 'http://localhost').searchParams.get('since');
+  if (raw === null) return {};
+  const t = Date.parse(raw);
+  if (!Number.isFinite(t)) throw new HttpError(400, `since=${raw} is not an ISO date/time`);
+  return { since: t };
+}
+
 type Route = { method: 'GET' | 'POST'; path: RegExp; run: (req: IncomingMessage, m: RegExpExecArray) => Promise<[number, unknown]> };
 
 function routes(ctx: AdminContext): Route[] {
   return [
     { method: 'GET', path: /^$/, run: async () => [200, ctx.status()] },
     { method: 'GET', path: /^plugins$/, run: async () => [200, ctx.plugins()] },
-    { method: 'GET', path: /^stats$/, run: async () => [200, ctx.stats.snapshot()] },
+    { method: 'GET', path: /^stats$/, run: async (req) => [200, ctx.stats.snapshot(undefined, sinceOf(req))] },
     {
       method: 'GET',
       path: /^stats\/([^/]+)$/,
-      run: async (_req, m) => {
+      run: async (req, m) => {
         let name: string;
         try {
           name = decodeURIComponent(m[1]!);
@@ -84,7 +93,7 @@ function routes(ctx: AdminContext): Route[] {
         if (!known.has(name)) {
           throw new HttpError(404, `no plugin named "${name}"`, { known: [...known].sort() });
         }
-        return [200, ctx.stats.snapshot(name)];
+        return [200, ctx.stats.snapshot(name, sinceOf(req))];
       },
     },
     { method: 'GET', path: /^metrics$/, run: async () => [200, await ctx.metrics()] },

@@ -40,12 +40,11 @@ async function gather(cfg: ConfigView, name: string | undefined, since: number |
   const live = await fetchLiveStats(base, name, since);
   let note: string;
   if (live.kind === 'ok') {
-    const honoursSince = since === undefined || live.value.since !== null;
-    const hasPlugin = name === undefined || live.value.plugins[name] !== undefined;
-    if (honoursSince && hasPlugin) return { snap: live.value, origin: { kind: 'live', url: `${base}/__bext/stats` } };
-    note = !honoursSince
-      ? `the dev server at ${base} cannot scope by time; stored figures lag it by a few seconds`
-      : `the dev server at ${base} has no stats for "${name}"`;
+    // The live recorder starts from the stored totals, so when it answers it has everything.
+    if (since === undefined || live.value.since !== null) {
+      return { snap: live.value, origin: { kind: 'live', url: `${base}/__bext/stats${name === undefined ? '' : `/${name}`}` } };
+    }
+    note = `the dev server at ${base} cannot scope by time; stored figures lag it by a few seconds`;
   } else if (live.kind === 'not_found') {
     note = `the dev server at ${base} has no stats for "${name}"`;
   } else {
