@@ -160,6 +160,11 @@ function syntaxError(err: unknown, text: string, shown: string): BextError {
       what = `${dup.name} is defined twice (each key and [table] can be written only once)`;
     }
   }
+  // @iarna/toml swallows the line break after a bare local time, so the next line looks wrong.
+  const previous = lines[e.line - 1] ?? '';
+  if (col === 0 && /=\s*\d{2}:\d{2}:\d{2}$/.test(previous)) {
+    what += ' (the line before ends with a local time: add a comment after it, e.g. 07:32:00 # time, or quote it)';
+  }
   const lineNo = e.line + 1;
   const gutter = String(lineNo).length;
   // Copy tabs into the caret line so the caret sits under the right character.
