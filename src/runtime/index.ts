@@ -7,6 +7,7 @@ import { BextError } from '../errors.js';
 import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
 import { PluginHost } from './plugin-host.js';
+import { parseModule } from './wasm-binary.js';
 import type { LoadOptions } from './types.js';
 
 export { inspectWasm, type WasmReport } from './loader.js';
@@ -26,7 +27,7 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb);
   const inst = await instrumentForRun(prepared.bytes, path.join(opts.stateDir, 'cache'), who, p.path);
   const module = await compileModule(inst.bytes, who, p.path);
-  const host = new PluginHost(opts, module, prepared.summary, inst.metered);
+  const host = new PluginHost(opts, module, prepared.summary, inst.metered, functionNamesOf(inst.bytes));
   try {
     await host.start();
   } catch (err) {
@@ -57,4 +58,12 @@ export function defaultPluginConfig(file: string): PluginConfig {
     },
     limits: { max_memory_mb: 64, timeout_ms: 10_000, event_queue_size: 1000 },
   };
+}
+
+function functionNamesOf(bytes: Uint8Array): Record<number, string> {
+  try {
+    return parseModule(bytes).functionExports;
+  } catch {
+    return {};
+  }
 }

@@ -23,6 +23,8 @@ export interface InitMessage {
   plugin: string;
   module: WebAssembly.Module;
   summary: AbiSummary;
+  /** Function index → export name in the compiled module, for traps in stripped modules. */
+  functionNames: Record<number, string>;
   /** Whether the module exports `bext_fuel` (false while the instrumenter is unavailable). */
   metered: boolean;
   configJson: string;

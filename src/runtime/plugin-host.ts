@@ -47,6 +47,7 @@ export class PluginHost implements PluginHandle {
     private readonly module: WebAssembly.Module,
     private readonly summary: AbiSummary,
     private readonly metered: boolean,
+    private readonly functionNames: Record<number, string> = {},
   ) {
     const p = opts.plugin;
     this.log = pluginLogger(p.name);
@@ -105,7 +106,8 @@ export class PluginHost implements PluginHandle {
             fail(msg.message);
             return;
           case 'log':
-            this.log[msg.level]({ source: msg.source, ...(msg.extra ?? {}) }, msg.msg);
+            if (this.opts.onLog) this.opts.onLog({ plugin: this.plugin.name, level: msg.level, source: msg.source, msg: msg.msg });
+            else this.log[msg.level]({ source: msg.source, ...(msg.extra ?? {}) }, msg.msg);
             return;
           case 'metric':
             this.opts.onMetric?.({ plugin: this.plugin.name, name: msg.name, value: msg.value, tags: msg.tags });
@@ -135,13 +137,14 @@ export class PluginHost implements PluginHandle {
         plugin: this.plugin.name,
         module: this.module,
         summary: this.summary,
+        functionNames: this.functionNames,
         metered: this.metered,
         configJson: JSON.stringify(this.plugin.config),
         permissions: this.plugin.permissions,
         limits: this.plugin.limits,
         stateDbPath: `${this.opts.stateDir}/state.db`,
         initBudget: this.plugin.fuel.on_server_start,
-        logLevel: pluginLevel(),
+        logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
       };
       worker.postMessage(init, [bridge.worker.port]);

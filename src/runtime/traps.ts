@@ -14,13 +14,16 @@ export interface TrapInfo {
 const WASM_FRAME = /^\s*at (?:(.*?) \()?wasm:\/\/wasm\/[^:]*:(wasm-function\[\d+\]):(0x[0-9a-f]+)\)?\s*$/;
 
 /** Guest frames, innermost first; runs of the same frame (deep recursion) are folded. */
-export function guestStack(stack: string | undefined): string[] {
+export function guestStack(stack: string | undefined, names: Record<number, string> = {}): string[] {
   if (!stack) return [];
   const frames: string[] = [];
   for (const line of stack.split('\n')) {
     const m = WASM_FRAME.exec(line);
     if (!m) continue;
-    const name = m[1] && m[1].length > 0 ? m[1] : m[2]!;
+    // Stripped modules have no name section; an exported function still has its export name.
+    const index = Number(/\d+/.exec(m[2]!)![0]);
+    const named = m[1] && m[1].length > 0 && !m[1].startsWith('wasm-function[') ? m[1] : undefined;
+    const name = named ?? names[index] ?? m[2]!;
     frames.push(`${name} @ ${m[3]}`);
   }
   const folded: string[] = [];
@@ -33,22 +36,22 @@ export function guestStack(stack: string | undefined): string[] {
   return folded;
 }
 
-export function classifyTrap(err: unknown): TrapInfo {
+export function classifyTrap(err: unknown, names: Record<number, string> = {}): TrapInfo {
   if (err instanceof GuestFault) {
-    const stack = guestStack(err.stack);
+    const stack = guestStack(err.stack, names);
     if (err.where) stack.unshift(`${err.where} (host import)`);
     return { kind: err.kind, message: err.message, stack };
   }
   if (err instanceof RangeError && /call stack size/i.test(err.message)) {
-    return { kind: 'stack overflow', message: 'stack overflow (call stack exhausted)', stack: guestStack(err.stack) };
+    return { kind: 'stack overflow', message: 'stack overflow (call stack exhausted)', stack: guestStack(err.stack, names) };
   }
   if (err instanceof WebAssembly.RuntimeError) {
     const kind = err.message.replace(/^RuntimeError: /, '');
-    return { kind, message: kind, stack: guestStack(err.stack) };
+    return { kind, message: kind, stack: guestStack(err.stack, names) };
   }
   if (err instanceof Error) {
     // A host import bug or an engine limit; still only this call fails.
-    return { kind: 'host error', message: `${err.name}: ${err.message}`, stack: guestStack(err.stack) };
+    return { kind: 'host error', message: `${err.name}: ${err.message}`, stack: guestStack(err.stack, names) };
   }
   return { kind: 'host error', message: `non-error thrown: ${String(err)}`, stack: [] };
 }

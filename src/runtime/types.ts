@@ -84,4 +84,19 @@ export interface LoadOptions extends RuntimeEvents {
   onMainCall?(plugin: string, op: MainOp, payload: string): Promise<string>;
   /** Log each failed call (warn) and its guest stack (debug) to the plugin logger. Default true. */
   logOutcomes?: boolean;
+  /**
+   * Receives what the plugin says (its `log` calls, WASI stdout/stderr lines, host notes about it)
+   * instead of the plugin logger. Used by `bext plugin run` to print them with the result.
+   */
+  onLog?(entry: PluginLogEntry): void;
+  /** Lowest level collected from the guest (trace..error). Default: BEXT_PLUGIN_LOG (warn). */
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface PluginLogEntry {
+  plugin: string;
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** guest = the `log` import; stdout/stderr = WASI output, one line each; host = the runtime. */
+  source: 'guest' | 'stdout' | 'stderr' | 'host';
+  msg: string;
 }

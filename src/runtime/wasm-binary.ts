@@ -50,6 +50,8 @@ export interface ParsedModule {
   /** Memories defined by the module itself (not imported). */
   memories: Limits[];
   sections: SectionSpan[];
+  /** Function index → export name (first export of each function); names stripped modules' frames. */
+  functionExports: Record<number, string>;
 }
 
 /** Why a binary could not be read; `kind` picks the wording of the load error. */
@@ -285,7 +287,9 @@ export function parseModule(bytes: Uint8Array): ParsedModule {
     if (!type) throw new WasmFormatError('invalid', `invalid: export "${name}" refers to function ${index}, but the module has ${funcTypes.length}`);
     return { name, kind: k, type };
   });
-  return { imports, exports, memories, sections };
+  const functionExports: Record<number, string> = {};
+  for (const e of exportsRaw) if (e.kind === 0 && functionExports[e.index] === undefined) functionExports[e.index] = e.name;
+  return { imports, exports, memories, sections, functionExports };
 }
 
 /** "(i32, i32) -> i64" */

@@ -62,6 +62,8 @@ async function loadServiceFactory(): Promise<CreateWorkerServices | null> {
 export function runWorker(port: MessagePort): void {
   let state: State | null = null;
   let closeServices: () => void = () => {};
+  let functionNames: Record<number, string> = {};
+  const names = (): Record<number, string> => functionNames;
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let minLevel = LEVEL_ORDER.warn!;
   const log = (level: GuestLevel, msg: string, source: LogMessage['source'], extra?: Record<string, unknown>): void => {
@@ -97,7 +99,7 @@ export function runWorker(port: MessagePort): void {
           message: `all fuel consumed: ${hook} used its ${budget.toLocaleString('en-US')} budget`,
         };
       }
-      const t = classifyTrap(thrown);
+      const t = classifyTrap(thrown, names());
       return { outcome: 'trap', fuelUsed: Math.max(0, used), wallUs, message: t.message, trapKind: t.kind, stack: t.stack };
     }
     const base = { fuelUsed: Math.max(0, used), wallUs };
@@ -144,7 +146,7 @@ export function runWorker(port: MessagePort): void {
           params.push(ptr, bytes.length);
         }
       } catch (err) {
-        const t = classifyTrap(err);
+        const t = classifyTrap(err, names());
         return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, stack: t.stack };
       }
       params.push(...tail);
@@ -155,7 +157,7 @@ export function runWorker(port: MessagePort): void {
           for (const a of allocated) s.guest.free(a.ptr, a.len);
         });
       } catch (err) {
-        log('warn', `freeing ${hook} arguments trapped: ${classifyTrap(err).message}`, 'host');
+        log('warn', `freeing ${hook} arguments trapped: ${classifyTrap(err, names()).message}`, 'host');
       }
       return report;
     } finally {
@@ -166,6 +168,7 @@ export function runWorker(port: MessagePort): void {
 
   const init = async (msg: InitMessage): Promise<void> => {
     minLevel = LEVEL_ORDER[msg.logLevel] ?? LEVEL_ORDER.warn!;
+    functionNames = msg.functionNames;
     const callMain = connectBridge(msg.bridge);
     const wantsServices = WebAssembly.Module.imports(msg.module).some(
       (i) => i.module === HOST_MODULE && /^(storage_|kv_|queue_|http_fetch)/.test(i.name),
@@ -199,7 +202,7 @@ export function runWorker(port: MessagePort): void {
     try {
       instance = await WebAssembly.instantiate(msg.module, { [HOST_MODULE]: hostImports, [WASI_MODULE]: wasi.imports } as WebAssembly.Imports);
     } catch (err) {
-      const t = classifyTrap(err);
+      const t = classifyTrap(err, names());
       post({ type: 'init_failed', message: `instantiation failed: ${err instanceof WebAssembly.LinkError || err instanceof WebAssembly.RuntimeError ? err.message : t.message}` });
       return;
     }
@@ -229,7 +232,7 @@ export function runWorker(port: MessagePort): void {
       }
       if (msg.summary.hasPriority) guestPriority = allowance(guest, () => (instance.exports.bext_priority as () => number)());
     } catch (err) {
-      log('warn', `bext_name/bext_priority trapped: ${classifyTrap(err).message}`, 'host');
+      log('warn', `bext_name/bext_priority trapped: ${classifyTrap(err, names()).message}`, 'host');
     }
     state = s;
     const hooks = Object.keys(msg.summary.hooks) as HookName[];
