@@ -32,7 +32,8 @@ function pct(value: number): number {
 
 /** "12.3%" with the warning mark when above WARN_PCT. */
 export function budgetShare(p: number): string {
-  const s = `${pct(p).toFixed(1)}%`;
+  // A tiny but non-zero share reads "<0.1%", so it is not mistaken for no fuel at all.
+  const s = p > 0 && p < 0.05 ? '<0.1%' : `${pct(p).toFixed(1)}%`;
   return p > WARN_PCT ? `${s} ${WARN_MARK}` : s;
 }
 
