@@ -52,7 +52,9 @@ export function loadConfig(file: string, opts: LoadOptions = {}): ResolvedConfig
 }
 
 /** Validates config text as if it were the file `file`. Never throws. */
-export function parseConfig(text: string, file: string, opts: LoadOptions = {}): ParseResult {
+export function parseConfig(source: string, file: string, opts: LoadOptions = {}): ParseResult {
+  // Editors on Windows may save a byte-order mark, which the TOML parser rejects.
+  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   const abs = path.resolve(file);
   const shown = displayPath(abs);
   let raw: unknown;

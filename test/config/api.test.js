@@ -65,3 +65,10 @@ test('cliOverrides checks flag values', () => {
   assert.deepEqual(cliOverrides({}), {});
   for (const port of ['65536', '1.5', '', 'x', '-3']) assert.throws(() => cliOverrides({ port }), /invalid --port/);
 });
+
+test('a byte-order mark and CRLF line endings do not shift positions', () => {
+  const r = parseConfig('\ufeff[server]\r\nport = 1\r\nprot = 2\r\n', file);
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.error.details.length, 1);
+  assert.match(r.error.details[0], /:3:1  server\.prot: unknown key/);
+});
