@@ -1,5 +1,139 @@
-import { BextError } from '../../errors.js';
+/**
+ * `bext plugin storage NAME [--get KEY] [--clear] [--json]`: look at what a plugin stored.
+ * Lists keys with sizes and quota usage, prints one value, or (only with --clear) deletes the
+ * plugin's own keys. Shared KV namespaces and queues belong to every plugin that lists them,
+ * so --clear leaves them alone. Reads `.bext/state.db` beside the config; never creates it.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { closest } from 'fastest-levenshtein';
+import { loadConfig } from '../../config/index.js';
+import { BextError, EXIT_OK } from '../../errors.js';
+import { openStateDb, type StateDb } from '../../host/state-db.js';
+import { clearStorage, getValue, listKeys, pluginsWithData, usage } from '../../host/inspect.js';
+import { keyProblem } from '../../host/keys.js';
+import { percent, thousands } from '../format.js';
 
-export async function run(..._args: unknown[]): Promise<number> {
-  throw new BextError('not_implemented', 'this command is not available in this build yet', { blame: 'host', exitCode: 1 });
+export interface StorageOptions {
+  config: string;
+  get?: string;
+  clear?: boolean;
+  json?: boolean;
+}
+
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function unknownPlugin(name: string, known: string[]): BextError {
+  const details: string[] = [];
+  const guess = known.length ? closest(name, known) : undefined;
+  if (guess) details.push(`  did you mean "${guess}"?`);
+  details.push(known.length ? `  known plugins: ${known.join(', ')}` : '  no plugins are configured and nothing is stored');
+  return new BextError('unknown_plugin', `unknown plugin "${name}": it is not in the config and has nothing stored`, { details });
+}
+
+function showValue(name: string, key: string, value: Buffer, json: boolean): void {
+  if (json) {
+    let text: string | null = null;
+    try {
+      text = strict.decode(value);
+    } catch {
+      text = null;
+    }
+    out(JSON.stringify(text !== null ? { plugin: name, key, size: value.length, value: text } : { plugin: name, key, size: value.length, value_base64: value.toString('base64') }));
+    return;
+  }
+  // Raw bytes, so `--get KEY > file` is exact; a newline only for a person at a terminal.
+  process.stdout.write(value);
+  if (process.stdout.isTTY && value.length > 0 && value[value.length - 1] !== 0x0a) process.stdout.write('\n');
+}
+
+function listing(db: StateDb, name: string, quotaKb: number | null, json: boolean, dbShown: string): void {
+  const keys = listKeys(db, name);
+  const u = usage(db, name);
+  const quotaBytes = quotaKb === null ? null : quotaKb * 1024;
+  if (json) {
+    out(JSON.stringify({
+      plugin: name,
+      db: dbShown,
+      quota_bytes: quotaBytes,
+      used_bytes: u.totalBytes,
+      storage: { keys: u.storage.keys, bytes: u.storage.bytes },
+      kv_owned: u.kv,
+      queued: u.queues,
+      keys: keys.map((k) => ({ key: k.key, size: k.size, value_bytes: k.valueBytes })),
+    }));
+    return;
+  }
+  const quota = quotaBytes === null ? '(plugin not in the config: no quota known)' : `of ${thousands(quotaBytes)} quota (${percent(u.totalBytes, quotaBytes)})`;
+  const lines = [`plugin ${name}: ${thousands(keys.length)} key${keys.length === 1 ? '' : 's'}, ${thousands(u.totalBytes)} bytes used ${quota}`, `state: ${dbShown}`];
+  if (u.kv.entries > 0) lines.push(`also pays for ${thousands(u.kv.entries)} shared KV entr${u.kv.entries === 1 ? 'y' : 'ies'} (${thousands(u.kv.bytes)} bytes) in ${u.kv.namespaces.join(', ')}`);
+  if (u.queues.messages > 0) lines.push(`and ${thousands(u.queues.messages)} unconsumed queue message${u.queues.messages === 1 ? '' : 's'} (${thousands(u.queues.bytes)} bytes) in ${u.queues.names.join(', ')}`);
+  if (keys.length > 0) {
+    const shown = keys.map((k) => ({ key: JSON.stringify(k.key).slice(1, -1), size: thousands(k.size) }));
+    const w = Math.max(3, ...shown.map((k) => k.key.length));
+    const sw = Math.max(4, ...shown.map((k) => k.size.length));
+    lines.push('', `${'KEY'.padEnd(w)}  ${'SIZE'.padStart(sw)}`);
+    for (const k of shown) lines.push(`${k.key.padEnd(w)}  ${k.size.padStart(sw)}`);
+    lines.push('', 'SIZE = bytes of key + value (what the quota counts). --get KEY prints a value; --clear deletes them all.');
+  }
+  out(lines.join('\n'));
+}
+
+export async function run(name: string, opts: StorageOptions): Promise<number> {
+  if (opts.get !== undefined && opts.clear) {
+    throw new BextError('usage', '--get and --clear cannot be used together');
+  }
+  if (opts.get !== undefined) {
+    const problem = keyProblem(opts.get);
+    if (problem) throw new BextError('usage', `--get: ${problem}`);
+  }
+  const config = loadConfig(opts.config, { checkFiles: false });
+  const dbPath = path.join(config.stateDir, 'state.db');
+  const dbShown = path.relative(process.cwd(), dbPath) || dbPath;
+  const configured = config.plugins.find((p) => p.name === name);
+  const configuredNames = config.plugins.map((p) => p.name);
+
+  if (!existsSync(dbPath)) {
+    if (!configured) throw unknownPlugin(name, configuredNames);
+    if (opts.get !== undefined) throw new BextError('not_found', `plugin ${name} has no key "${opts.get}" (nothing is stored yet: no ${dbShown})`, { exitCode: 1 });
+    if (opts.clear) out(opts.json ? JSON.stringify({ plugin: name, cleared_keys: 0, cleared_bytes: 0 }) : `plugin ${name}: nothing to clear (no ${dbShown} yet)`);
+    else if (opts.json) out(JSON.stringify({ plugin: name, db: dbShown, quota_bytes: configured.permissions.storage_quota_kb * 1024, used_bytes: 0, keys: [] }));
+    else out(`plugin ${name}: nothing stored yet (no ${dbShown})`);
+    return EXIT_OK;
+  }
+
+  const db = openStateDb(dbPath);
+  try {
+    if (!configured && !pluginsWithData(db).includes(name)) {
+      throw unknownPlugin(name, [...new Set([...configuredNames, ...pluginsWithData(db)])].sort());
+    }
+    if (opts.get !== undefined) {
+      const value = getValue(db, name, opts.get);
+      if (value === undefined) {
+        const keys = listKeys(db, name).map((k) => k.key);
+        const guess = keys.length ? closest(opts.get, keys) : undefined;
+        throw new BextError('not_found', `plugin ${name} has no key "${opts.get}"`, {
+          exitCode: 1,
+          details: guess ? [`  did you mean "${guess}"?`] : [],
+        });
+      }
+      showValue(name, opts.get, value, opts.json === true);
+      return EXIT_OK;
+    }
+    if (opts.clear) {
+      const cleared = clearStorage(db, name);
+      out(opts.json
+        ? JSON.stringify({ plugin: name, cleared_keys: cleared.keys, cleared_bytes: cleared.bytes })
+        : `plugin ${name}: cleared ${thousands(cleared.keys)} key${cleared.keys === 1 ? '' : 's'} (${thousands(cleared.bytes)} bytes); shared KV and queues were left alone`);
+      return EXIT_OK;
+    }
+    listing(db, name, configured ? configured.permissions.storage_quota_kb : null, opts.json === true, dbShown);
+    return EXIT_OK;
+  } finally {
+    db.close();
+  }
 }
