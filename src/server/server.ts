@@ -210,10 +210,12 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
     };
     let cacheStatus: CacheStatus = 'BYPASS';
     let bytes = 0;
+    // writeHead(status, headers) does not make headers visible to getHeader(), so keep it here.
+    let encoding: string | undefined;
     const wantEvents = plugins.wantsEvents();
     if (wantEvents) {
       res.once('close', () => {
-        const event = buildEvent(req, rawPath, search, res.statusCode, cacheStatus, one(res.getHeader('content-encoding') as string | string[] | undefined), {
+        const event = buildEvent(req, rawPath, search, res.statusCode, cacheStatus, encoding, {
           ts,
           renderUs: Math.round(ttfb * 1000),
           durationUs: Math.round((performance.now() - t0) * 1000),
@@ -233,6 +235,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       if (found && acceptsEncoding(req, one(found.entry.headers['content-encoding']))) {
         if (found.fresh) {
           cacheStatus = 'HIT';
+          encoding = one(found.entry.headers['content-encoding']);
           counters.set('HIT', counters.get('HIT')! + 1);
           bytes = serveEntry(req, res, found.entry, 'HIT', mark);
           return;
@@ -251,6 +254,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       // stale-if-error: an expired copy beats an error page while the app restarts.
       if (r.body && !Buffer.isBuffer(r.body)) r.body.resume();
       cacheStatus = 'STALE';
+      encoding = one(stale.headers['content-encoding']);
       counters.set('STALE', counters.get('STALE')! + 1);
       bytes = serveEntry(req, res, stale, 'STALE', mark);
       return;
@@ -262,6 +266,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       store = verdict === 'store' && r.body !== null;
     }
     counters.set(cacheStatus, counters.get(cacheStatus)! + 1);
+    encoding = one(r.headers['content-encoding']);
     const headers: HeaderMap = { ...r.headers, 'x-bext-cache': cacheStatus };
     if (closing) headers.connection = 'close';
     res.writeHead(r.status, headers);

@@ -23,7 +23,7 @@ export function makeProject(files = {}) {
 
 /** wasm bytes of a fixture; recorder.wat takes a two-letter tag. */
 export function fixtureWasm(name, tag = 'v1') {
-  const text = readFileSync(path.join(FIXTURES, name), 'utf8').replace('__TAG__', tag);
+  const text = readFileSync(path.join(FIXTURES, name), 'utf8').replaceAll('__TAG__', tag);
   return wat(text);
 }
 
