@@ -1,16 +1,20 @@
 /**
  * Public API of the fuel instrumenter (see docs/fuel.md). The runtime uses only what is exported here.
- * NOTE: the bodies below are placeholders until the instrumenter lands; signatures are the contract.
  */
-import { BextError } from '../errors.js';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { instrumentSync, type InstrumentOptions } from './instrument.js';
+import { cacheFileName, readCached, writeCached } from './cache.js';
+import { ttyProgress } from './progress.js';
+
+export type { InstrumentOptions } from './instrument.js';
+export { initialFuelFor, fuelUsed, isOutOfFuel, innermostWasmFrame } from './protocol.js';
+export { INSTRUMENTER_VERSION, cacheFileName } from './cache.js';
+export { OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './module.js';
+export { ttyProgress } from './progress.js';
 
 /** Name of the exported mutable i64 global holding the fuel remaining. */
 export const FUEL_GLOBAL = 'bext_fuel';
-
-export interface InstrumentOptions {
-  /** Initial value of `bext_fuel` (meters start functions). Default 0. */
-  initialFuel?: bigint;
-}
 
 export interface CachedResult {
   bytes: Uint8Array;
@@ -20,31 +24,31 @@ export interface CachedResult {
 }
 
 /** Rewrites a module so every call is metered; throws BextError('bad_wasm', ...) on bad input. */
-export async function instrument(_wasm: Uint8Array, _opts: InstrumentOptions = {}): Promise<Uint8Array> {
-  throw new BextError('not_implemented', 'fuel instrumentation is not available yet', { blame: 'host' });
+export async function instrument(wasm: Uint8Array, opts: InstrumentOptions = {}): Promise<Uint8Array> {
+  return instrumentSync(wasm, opts);
 }
 
-/** Like instrument(), through the on-disk cache in `cacheDir` (`.bext/cache`). */
+/**
+ * Like instrument(), through the on-disk cache in `cacheDir` (`.bext/cache`). A warm hit reads one
+ * file and checks its checksum; a missing, truncated or corrupt file is rebuilt. Failing to write
+ * the cache (read-only disk) is not an error: the fresh bytes are returned anyway.
+ */
 export async function instrumentCached(
-  _wasm: Uint8Array,
-  _cacheDir: string,
-  _opts: InstrumentOptions & { onProgress?: (fraction: number) => void } = {},
+  wasm: Uint8Array,
+  cacheDir: string,
+  opts: InstrumentOptions & { onProgress?: (fraction: number) => void } = {},
 ): Promise<CachedResult> {
-  throw new BextError('not_implemented', 'fuel instrumentation is not available yet', { blame: 'host' });
-}
-
-/** Value to store in `bext_fuel` before a top-level call with this budget (accounts for call overhead). */
-export function initialFuelFor(budget: number): bigint {
-  return BigInt(budget);
-}
-
-/** Fuel consumed by a top-level call, given the budget and `bext_fuel` read after it. */
-export function fuelUsed(budget: number, remaining: bigint): number {
-  const used = BigInt(budget) - remaining;
-  return Number(used > BigInt(budget) ? BigInt(budget) : used);
-}
-
-/** True when a trap thrown by a call was the fuel check (not the guest's own trap). */
-export function isOutOfFuel(_err: unknown, remaining: bigint): boolean {
-  return remaining < 0n;
+  const t0 = performance.now();
+  const initialFuel = opts.initialFuel ?? 0n;
+  const file = path.join(cacheDir, cacheFileName(wasm, initialFuel));
+  const hit = readCached(file);
+  if (hit) return { bytes: hit, fromCache: true, ms: performance.now() - t0 };
+  const onProgress = opts.onProgress ?? (process.stderr.isTTY ? ttyProgress('instrumenting') : undefined);
+  const bytes = instrumentSync(wasm, { initialFuel, onProgress });
+  try {
+    writeCached(file, bytes);
+  } catch {
+    // A cache we cannot write only costs time on the next start.
+  }
+  return { bytes, fromCache: false, ms: performance.now() - t0 };
 }

@@ -1,0 +1,492 @@
+/**
+ * Rewrites one function body so it meters fuel with wasmtime's rules.
+ *
+ * The body is cut into straight-line segments at the points where wasmtime flushes its fuel
+ * counter (if, else, end of a join point, br, br_if, br_table, call, call_indirect, return,
+ * unreachable, loop). Each segment's whole cost is charged once, at its start, into a function
+ * local; the local is written back to the `bext_fuel` global only where wasmtime writes its
+ * counter back (before calls, returns and `unreachable`, and at function exit) and reloaded after
+ * calls. Checks happen at function entry, at loop headers and after variable-size bulk
+ * operations; since the segment that follows the check point is already charged, each check
+ * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0".
+ */
+import { Reader, Writer, WasmDecodeError } from './bytes.js';
+import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
+
+export interface BodyContext {
+  /** Index of the `bext_fuel` global. */
+  fuelGlobal: number;
+  /** Index of `bext_out_of_fuel(i64)`. */
+  outOfFuelFunc: number;
+  /** Number of params of this function. */
+  params: number;
+  /** Encoded block type for a block producing this function's results (1+ bytes). */
+  resultBlockType: Uint8Array;
+  /** Function index, for messages. */
+  funcIndex: number;
+}
+
+// Edit kinds, applied in walk order at original byte positions.
+const E_ENTRY = 0; // entry charge + check (arg: segment)
+const E_SEG = 1; // plain segment charge (arg: segment)
+const E_AFTER_CALL = 2; // reload from the global + segment charge (arg: segment)
+const E_LOOP = 3; // segment charge + check (arg: segment)
+const E_SAVE = 4; // write the local back to the global
+const E_BULK_TEE = 5; // keep the bulk length in the scratch local
+const E_AFTER_BULK = 6; // charge the bulk length + segment, then check (arg: segment)
+const E_FINAL = 7; // before the function's final `end`
+
+const enum Frame {
+  Func,
+  Block,
+  Loop,
+  If,
+  Else,
+}
+
+function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmDecodeError {
+  return new WasmDecodeError(
+    'unsupported',
+    `unsupported feature: ${feature} (\`${op}\` in function ${funcIndex} at byte 0x${at.toString(16)}); bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
+  );
+}
+
+function invalid(msg: string, at: number): WasmDecodeError {
+  return new WasmDecodeError('invalid', `invalid: ${msg} at byte 0x${at.toString(16)}`);
+}
+
+/** Shared scratch state, reused across functions to avoid allocation churn on big modules. */
+export class BodyRewriter {
+  private editPos: number[] = [];
+  private editKind: number[] = [];
+  private editArg: number[] = [];
+  private segCost: number[] = [];
+  private frameKind: number[] = [];
+  private frameTargeted: boolean[] = [];
+  private readonly scratch = new Writer(1 << 16);
+
+  /**
+   * Reads locals + expression from `buf[start, end)` and writes the rewritten body (without its
+   * size prefix) into the returned slice (valid until the next call).
+   */
+  rewrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Uint8Array {
+    const r = new Reader(buf, start, end);
+    // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
+    const groups = r.u32();
+    let locals = ctx.params;
+    for (let i = 0; i < groups; i++) {
+      const n = r.u32();
+      const t = r.byte();
+      if (!(t >= 0x7b && t <= 0x7f) && t !== 0x70 && t !== 0x6f) {
+        if (t === 0x64 || t === 0x63 || t === 0x69) throw unsupported('typed references / GC / exceptions', `local of type 0x${t.toString(16)}`, r.pos - 1, ctx.funcIndex);
+        throw invalid(`unknown local type 0x${t.toString(16)}`, r.pos - 1);
+      }
+      locals += n;
+      if (locals > 50000) throw invalid(`function ${ctx.funcIndex} declares more than 50000 locals`, r.pos);
+    }
+    const localsEnd = r.pos;
+    const fuelLocal = locals;
+    const lenLocal = locals + 1;
+
+    const { editPos, editKind, editArg, segCost, frameKind, frameTargeted } = this;
+    editPos.length = 0;
+    editKind.length = 0;
+    editArg.length = 0;
+    segCost.length = 0;
+    frameKind.length = 0;
+    frameTargeted.length = 0;
+
+    let seg = 0;
+    segCost.push(0);
+    editPos.push(r.pos);
+    editKind.push(E_ENTRY);
+    editArg.push(0);
+    frameKind.push(Frame.Func);
+    frameTargeted.push(false);
+
+    let usesBulk = false;
+    let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
+    const buf8 = buf;
+
+    const startSeg = (kind: number, pos: number): void => {
+      seg = segCost.length;
+      segCost.push(0);
+      editPos.push(pos);
+      editKind.push(kind);
+      editArg.push(seg);
+    };
+    const edit = (kind: number, pos: number): void => {
+      editPos.push(pos);
+      editKind.push(kind);
+      editArg.push(0);
+    };
+    const target = (depth: number, at: number): void => {
+      const i = frameKind.length - 1 - depth;
+      if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
+      frameTargeted[i] = true;
+    };
+    const blockType = (): void => {
+      const b = r.byte();
+      if (b < 0x40) return; // a small type index (positive s33 in one byte)
+      if (b === 0x40 || (b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return;
+      if (b & 0x80) {
+        r.pos--;
+        r.skipLeb(5);
+        return;
+      }
+      throw unsupported('typed references / GC', `block type 0x${b.toString(16)}`, r.pos - 1, ctx.funcIndex);
+    };
+    const memarg = (): void => {
+      const align = r.u32();
+      if (align & 0x40) throw unsupported('multi-memory', 'memarg with memory index', r.pos, ctx.funcIndex);
+      r.skipLeb(5);
+    };
+
+    let finished = false;
+    while (!finished) {
+      if (r.pos >= end) throw new WasmDecodeError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
+      const at = r.pos;
+      const op = buf8[r.pos++]!;
+      if (!FREE_OPCODES.has(op)) segCost[seg]! += 1;
+      const prevConst = lastConst;
+      lastConst = -1;
+      switch (op) {
+        case 0x00: // unreachable
+          edit(E_SAVE, at);
+          startSeg(E_SEG, r.pos);
+          break;
+        case 0x01: // nop
+        case 0x1a: // drop
+        case 0x1b: // select
+          break;
+        case 0x02: // block
+          blockType();
+          frameKind.push(Frame.Block);
+          frameTargeted.push(false);
+          break;
+        case 0x03: // loop
+          blockType();
+          frameKind.push(Frame.Loop);
+          frameTargeted.push(false);
+          startSeg(E_LOOP, r.pos);
+          break;
+        case 0x04: // if
+          blockType();
+          frameKind.push(Frame.If);
+          frameTargeted.push(false);
+          startSeg(E_SEG, r.pos);
+          break;
+        case 0x05: // else
+          if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
+          frameKind[frameKind.length - 1] = Frame.Else;
+          startSeg(E_SEG, r.pos);
+          break;
+        case 0x0b: {
+          // end
+          const kind = frameKind.pop()!;
+          const targeted = frameTargeted.pop()!;
+          if (kind === Frame.Func) {
+            editPos.push(at);
+            editKind.push(E_FINAL);
+            editArg.push(targeted ? 1 : 0);
+            finished = true;
+            break;
+          }
+          // A block nobody branches to and a loop's end are not join points: the straight line
+          // simply continues, so the current segment does too.
+          if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) startSeg(E_SEG, r.pos);
+          break;
+        }
+        case 0x0c: // br
+          target(r.u32(), at);
+          startSeg(E_SEG, r.pos);
+          break;
+        case 0x0d: // br_if
+          target(r.u32(), at);
+          startSeg(E_SEG, r.pos);
+          break;
+        case 0x0e: {
+          // br_table
+          const n = r.u32();
+          for (let i = 0; i <= n; i++) target(r.u32(), at);
+          startSeg(E_SEG, r.pos);
+          break;
+        }
+        case 0x0f: // return
+          edit(E_SAVE, at);
+          startSeg(E_SEG, r.pos);
+          break;
+        case 0x10: // call
+          r.u32();
+          edit(E_SAVE, at);
+          startSeg(E_AFTER_CALL, r.pos);
+          break;
+        case 0x11: // call_indirect
+          r.u32();
+          r.u32();
+          edit(E_SAVE, at);
+          startSeg(E_AFTER_CALL, r.pos);
+          break;
+        case 0x1c: {
+          // select t*
+          const n = r.u32();
+          r.skip(n, 'select types');
+          break;
+        }
+        case 0x20:
+        case 0x21:
+        case 0x22:
+        case 0x23:
+        case 0x24:
+        case 0x25:
+        case 0x26:
+        case 0xd2: // ref.func
+          r.u32();
+          break;
+        case 0x3f:
+        case 0x40: // memory.size / memory.grow
+          if (r.u32() !== 0) throw unsupported('multi-memory', 'memory index', at, ctx.funcIndex);
+          break;
+        case 0x41: {
+          // i32.const
+          const v = r.s32();
+          lastConst = v >= 0 ? v : -1;
+          break;
+        }
+        case 0x42:
+          r.skipLeb(10);
+          break;
+        case 0x43:
+          r.skip(4, 'f32.const');
+          break;
+        case 0x44:
+          r.skip(8, 'f64.const');
+          break;
+        case 0xd0: {
+          // ref.null
+          const t = r.byte();
+          if (t !== 0x70 && t !== 0x6f) throw unsupported('typed references / GC', 'ref.null of a typed heap type', at, ctx.funcIndex);
+          break;
+        }
+        case 0xd1: // ref.is_null
+          break;
+        case 0xfc: {
+          const sub = r.u32();
+          let bulk = false;
+          switch (sub) {
+            case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+              break;
+            case 8: // memory.init
+              r.u32();
+              r.u32();
+              bulk = true;
+              break;
+            case 9: // data.drop
+            case 13: // elem.drop
+            case 16: // table.size
+              r.u32();
+              break;
+            case 10: // memory.copy
+            case 12: // table.init
+            case 14: // table.copy
+              r.u32();
+              r.u32();
+              bulk = true;
+              break;
+            case 11: // memory.fill
+            case 15: // table.grow
+            case 17: // table.fill
+              r.u32();
+              bulk = true;
+              break;
+            default:
+              throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
+          }
+          if (bulk) {
+            if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
+              segCost[seg]! += prevConst;
+            } else {
+              usesBulk = true;
+              edit(E_BULK_TEE, at);
+              startSeg(E_AFTER_BULK, r.pos);
+            }
+          }
+          break;
+        }
+        case 0xfd: {
+          const sub = r.u32();
+          if (sub <= 11 || sub === 92 || sub === 93) memarg();
+          else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
+          else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
+          else if (sub >= 84 && sub <= 91) {
+            memarg();
+            r.skip(1, 'lane index');
+          } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
+          break;
+        }
+        case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a: case 0x18: case 0x19: case 0x1f:
+          throw unsupported('exception handling', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
+        case 0x12: case 0x13:
+          throw unsupported('tail calls', op === 0x12 ? 'return_call' : 'return_call_indirect', at, ctx.funcIndex);
+        case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+          throw unsupported('typed function references', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
+        case 0xfb:
+          throw unsupported('GC', 'opcode 0xfb', at, ctx.funcIndex);
+        case 0xfe:
+          throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
+        default:
+          if (op >= 0x28 && op <= 0x3e) memarg();
+          else if (op >= 0x45 && op <= 0xc4) {
+            // numeric operators: no immediates
+          } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
+      }
+    }
+    if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
+
+    return this.emit(buf, start, localsEnd, groups, fuelLocal, lenLocal, usesBulk, ctx);
+  }
+
+  private emit(
+    buf: Uint8Array,
+    start: number,
+    localsEnd: number,
+    groups: number,
+    fuelLocal: number,
+    lenLocal: number,
+    usesBulk: boolean,
+    ctx: BodyContext,
+  ): Uint8Array {
+    const w = this.scratch;
+    w.len = 0;
+    // Locals header: original groups + ours.
+    const r = new Reader(buf, start, localsEnd);
+    r.u32();
+    w.u32(groups + (usesBulk ? 2 : 1));
+    w.bytes(buf.subarray(r.pos, localsEnd));
+    w.u32(1);
+    w.byte(0x7e);
+    if (usesBulk) {
+      w.u32(1);
+      w.byte(0x7f);
+    }
+
+    const { editPos, editKind, editArg, segCost } = this;
+    const G = ctx.fuelGlobal;
+    const OOF = ctx.outOfFuelFunc;
+    const L = fuelLocal;
+    const check = (offset: number): void => {
+      // local.tee L was just emitted by the caller; trap when L + offset <= 0.
+      w.byte(0x42);
+      w.sNum(-offset);
+      w.byte(0x57); // i64.le_s
+      w.byte(0x04);
+      w.byte(0x40);
+      w.byte(0x20);
+      w.u32(L);
+      w.byte(0x10);
+      w.u32(OOF);
+      w.byte(0x0b);
+    };
+    const save = (): void => {
+      w.byte(0x20);
+      w.u32(L);
+      w.byte(0x24);
+      w.u32(G);
+    };
+
+    let copied = localsEnd;
+    const n = editPos.length;
+    for (let i = 0; i < n; i++) {
+      const pos = editPos[i]!;
+      if (pos > copied) {
+        w.bytes(buf.subarray(copied, pos));
+        copied = pos;
+      }
+      const kind = editKind[i]!;
+      const c = segCost[editArg[i]!] ?? 0;
+      switch (kind) {
+        case E_ENTRY: {
+          w.byte(0x23);
+          w.u32(G);
+          w.byte(0x42);
+          w.sNum(FUNCTION_ENTRY_COST + c);
+          w.byte(0x7d); // i64.sub
+          w.byte(0x22);
+          w.u32(L);
+          check(c);
+          // Branches to the function's own label skip the final write-back; give them a block
+          // to land in, right before it.
+          if (editKind[n - 1] === E_FINAL && editArg[n - 1] === 1) {
+            w.byte(0x02);
+            w.bytes(ctx.resultBlockType);
+          }
+          break;
+        }
+        case E_SEG:
+          if (c !== 0) {
+            w.byte(0x20);
+            w.u32(L);
+            w.byte(0x42);
+            w.sNum(c);
+            w.byte(0x7d);
+            w.byte(0x21);
+            w.u32(L);
+          }
+          break;
+        case E_AFTER_CALL:
+          w.byte(0x23);
+          w.u32(G);
+          if (c !== 0) {
+            w.byte(0x42);
+            w.sNum(c);
+            w.byte(0x7d);
+          }
+          w.byte(0x21);
+          w.u32(L);
+          break;
+        case E_LOOP:
+          w.byte(0x20);
+          w.u32(L);
+          if (c !== 0) {
+            w.byte(0x42);
+            w.sNum(c);
+            w.byte(0x7d);
+            w.byte(0x22);
+            w.u32(L);
+          }
+          check(c);
+          break;
+        case E_SAVE:
+          save();
+          break;
+        case E_BULK_TEE:
+          w.byte(0x22);
+          w.u32(lenLocal);
+          break;
+        case E_AFTER_BULK:
+          w.byte(0x20);
+          w.u32(L);
+          w.byte(0x20);
+          w.u32(lenLocal);
+          w.byte(0xad); // i64.extend_i32_u
+          w.byte(0x7d);
+          if (c !== 0) {
+            w.byte(0x42);
+            w.sNum(c);
+            w.byte(0x7d);
+          }
+          w.byte(0x22);
+          w.u32(L);
+          check(c);
+          break;
+        case E_FINAL:
+          if (editArg[i] === 1) w.byte(0x0b);
+          save();
+          break;
+      }
+    }
+    // Only the final `end` remains (the last edit sits right before it).
+    w.byte(0x0b);
+    return w.result();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Byte-level reading and writing of the WebAssembly binary format (LEB128 and friends).
+ * The instrumenter works directly on bytes so the operator stream it meters is exactly the
+ * one the guest's compiler emitted (an IR round trip would add, drop or reorder operators).
+ */
+
+/** Why a module could not be decoded; turned into a user-facing BextError by the caller. */
+export type WasmProblem = 'not_wasm' | 'truncated' | 'invalid' | 'unsupported';
+
+export class WasmDecodeError extends Error {
+  readonly problem: WasmProblem;
+  constructor(problem: WasmProblem, message: string) {
+    super(message);
+    this.name = 'WasmDecodeError';
+    this.problem = problem;
+  }
+}
+
+export function truncated(what: string, at: number): WasmDecodeError {
+  return new WasmDecodeError('truncated', `truncated: ${what} runs past the end of the module (at byte 0x${at.toString(16)})`);
+}
+
+/** Sequential reader over a byte range; `end` bounds every read so a lying size is caught. */
+export class Reader {
+  pos: number;
+  constructor(readonly buf: Uint8Array, start = 0, public end = buf.length) {
+    this.pos = start;
+  }
+
+  eof(): boolean {
+    return this.pos >= this.end;
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) throw truncated('a byte', this.pos);
+    return this.buf[this.pos++]!;
+  }
+
+  /** Unsigned LEB128 up to 32 bits. */
+  u32(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= this.end) throw truncated('an integer', this.pos);
+      const b = this.buf[this.pos++]!;
+      if (shift === 28 && b > 0x0f) throw new WasmDecodeError('invalid', `invalid: integer too large at byte 0x${(this.pos - 1).toString(16)}`);
+      result |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return result >>> 0;
+      shift += 7;
+    }
+  }
+
+  /** Skips a signed or unsigned LEB128 of at most `maxBytes` bytes. */
+  skipLeb(maxBytes: number): void {
+    for (let i = 0; i < maxBytes; i++) {
+      if (this.pos >= this.end) throw truncated('an integer', this.pos);
+      if ((this.buf[this.pos++]! & 0x80) === 0) return;
+    }
+    throw new WasmDecodeError('invalid', `invalid: integer too long at byte 0x${this.pos.toString(16)}`);
+  }
+
+  /** Signed LEB128 up to 32 bits (i32.const immediates). */
+  s32(): number {
+    let result = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (this.pos >= this.end) throw truncated('an integer', this.pos);
+      b = this.buf[this.pos++]!;
+      result |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80 && shift < 35);
+    if (b & 0x80) throw new WasmDecodeError('invalid', `invalid: integer too long at byte 0x${this.pos.toString(16)}`);
+    if (shift < 32 && b & 0x40) result |= -1 << shift;
+    return result | 0;
+  }
+
+  skip(n: number, what: string): void {
+    if (this.pos + n > this.end) throw truncated(what, this.pos);
+    this.pos += n;
+  }
+
+  name(): string {
+    const len = this.u32();
+    const start = this.pos;
+    this.skip(len, 'a name');
+    return new TextDecoder('utf-8', { fatal: false }).decode(this.buf.subarray(start, start + len));
+  }
+}
+
+/** Growable output buffer. */
+export class Writer {
+  buf: Uint8Array;
+  len = 0;
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
+
+  private ensure(extra: number): void {
+    if (this.len + extra <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + extra) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  u32(v: number): void {
+    this.ensure(5);
+    v >>>= 0;
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.buf[this.len++] = b;
+    } while (v !== 0);
+  }
+
+  /** Signed LEB128 for any bigint-representable 64-bit value. */
+  s64(v: bigint): void {
+    this.ensure(10);
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      const done = (v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0);
+      this.buf[this.len++] = done ? b : b | 0x80;
+      if (done) return;
+    }
+  }
+
+  /** Signed LEB128 of a safe integer (fast path used for fuel constants). */
+  sNum(v: number): void {
+    if (v >= -0x40 && v < 0x40) {
+      this.byte(v & 0x7f);
+      return;
+    }
+    this.s64(BigInt(v));
+  }
+
+  name(s: string): void {
+    const b = new TextEncoder().encode(s);
+    this.u32(b.length);
+    this.bytes(b);
+  }
+
+  result(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+export function u32Size(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}

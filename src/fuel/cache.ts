@@ -1,0 +1,63 @@
+/**
+ * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>.wasm`.
+ * Each file ends with a small custom section holding the sha256 of the bytes before it, so a
+ * corrupt or truncated file is noticed (and rebuilt) without running any wasm tooling.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Bumped whenever instrumentation output changes, so stale cache files are never used. */
+export const INSTRUMENTER_VERSION = 'fuel1';
+
+const TRAILER_NAME = 'bext.cache';
+// id (1) + size (1) + name length (1) + name (10) + sha256 (32)
+const TRAILER_SIZE = 3 + TRAILER_NAME.length + 32;
+
+export function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
+}
+
+export function cacheFileName(input: Uint8Array, initialFuel: bigint): string {
+  const fuel = initialFuel === 0n ? '' : `-f${initialFuel}`;
+  return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}.wasm`;
+}
+
+function trailer(body: Uint8Array): Uint8Array {
+  const t = new Uint8Array(TRAILER_SIZE);
+  t[0] = 0;
+  t[1] = TRAILER_SIZE - 2;
+  t[2] = TRAILER_NAME.length;
+  t.set(Buffer.from(TRAILER_NAME, 'latin1'), 3);
+  t.set(sha256(body), 3 + TRAILER_NAME.length);
+  return t;
+}
+
+/** The cached module, or undefined when absent, truncated or corrupt. */
+export function readCached(file: string): Uint8Array | undefined {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (data.length < 8 + TRAILER_SIZE) return undefined;
+  const bodyLen = data.length - TRAILER_SIZE;
+  const body = data.subarray(0, bodyLen);
+  const expected = trailer(body);
+  if (!Buffer.from(expected).equals(data.subarray(bodyLen))) return undefined;
+  return new Uint8Array(body.buffer, body.byteOffset, body.length);
+}
+
+/** Writes atomically (temp file + rename) so readers never see a half-written module. */
+export function writeCached(file: string, body: Uint8Array): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, Buffer.concat([body, trailer(body)]));
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,467 @@
+/**
+ * Module-level rewrite: reads the section list, adds the `bext_fuel` global + export, the
+ * `bext_out_of_fuel` function (and `bext_start` when there is a start function), rewrites every
+ * function body, and keeps everything else byte for byte. New items are appended at the end of
+ * their index spaces, so no existing function, global, type or local index moves and the name
+ * section stays valid.
+ */
+import { Reader, Writer, WasmDecodeError, truncated } from './bytes.js';
+import { BodyRewriter } from './body.js';
+import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
+import { rewriteNameSection, type NewName } from './names.js';
+
+export const FUEL_EXPORT = 'bext_fuel';
+export const OUT_OF_FUEL_NAME = 'bext_out_of_fuel';
+export const START_WRAPPER_NAME = 'bext_start';
+
+const SEC_CUSTOM = 0, SEC_TYPE = 1, SEC_IMPORT = 2, SEC_FUNCTION = 3, SEC_TABLE = 4, SEC_MEMORY = 5,
+  SEC_GLOBAL = 6, SEC_EXPORT = 7, SEC_START = 8, SEC_ELEMENT = 9, SEC_CODE = 10, SEC_DATA = 11,
+  SEC_DATACOUNT = 12, SEC_TAG = 13;
+
+/** Position of each known section in the required order. */
+const RANK: Record<number, number> = {
+  [SEC_TYPE]: 1, [SEC_IMPORT]: 2, [SEC_FUNCTION]: 3, [SEC_TABLE]: 4, [SEC_MEMORY]: 5, [SEC_TAG]: 6,
+  [SEC_GLOBAL]: 7, [SEC_EXPORT]: 8, [SEC_START]: 9, [SEC_ELEMENT]: 10, [SEC_DATACOUNT]: 11,
+  [SEC_CODE]: 12, [SEC_DATA]: 13,
+};
+
+interface Section {
+  id: number;
+  /** Payload range in the input. */
+  start: number;
+  end: number;
+  /** Custom section name (id 0). */
+  name?: string;
+}
+
+interface FuncType {
+  params: number;
+  /** Encoded result value types. */
+  results: Uint8Array;
+  /** Encoded whole type entry (0x60 params results). */
+  raw: Uint8Array;
+}
+
+export interface RewriteOptions {
+  initialFuel: bigint;
+  onProgress?: (fraction: number) => void;
+}
+
+const VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f]);
+
+function unsupported(what: string): WasmDecodeError {
+  return new WasmDecodeError(
+    'unsupported',
+    `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
+  );
+}
+
+function invalid(msg: string): WasmDecodeError {
+  return new WasmDecodeError('invalid', `invalid: ${msg}`);
+}
+
+function readSections(buf: Uint8Array): Section[] {
+  if (buf.length < 4 || buf[0] !== 0x00 || buf[1] !== 0x61 || buf[2] !== 0x73 || buf[3] !== 0x6d) {
+    throw new WasmDecodeError('not_wasm', 'not a WebAssembly module (it does not start with the \\0asm magic bytes)');
+  }
+  if (buf.length < 8) throw truncated('the version field', 4);
+  const version = buf[4]! | (buf[5]! << 8) | (buf[6]! << 16) | (buf[7]! << 24);
+  if (version !== 1) {
+    if (buf[6] === 0x01 && buf[7] === 0x00) throw unsupported('WebAssembly components (component model binary); give bext a core module');
+    throw invalid(`unknown binary version ${version}`);
+  }
+  const r = new Reader(buf, 8);
+  const out: Section[] = [];
+  let lastRank = 0;
+  while (!r.eof()) {
+    const id = r.byte();
+    const size = r.u32();
+    const start = r.pos;
+    if (start + size > buf.length) throw truncated(`section ${id} (${size} bytes)`, start);
+    const s: Section = { id, start, end: start + size };
+    if (id === SEC_CUSTOM) {
+      const nr = new Reader(buf, start, start + size);
+      s.name = nr.name();
+    } else {
+      const rank = RANK[id];
+      if (rank === undefined) throw invalid(`unknown section id ${id}`);
+      if (rank <= lastRank) throw invalid(`section ${id} is out of order or repeated`);
+      lastRank = rank;
+      if (id === SEC_TAG) throw unsupported('exception handling (tag section)');
+    }
+    out.push(s);
+    r.pos = start + size;
+  }
+  return out;
+}
+
+function readTypes(buf: Uint8Array, s: Section | undefined): FuncType[] {
+  if (!s) return [];
+  const r = new Reader(buf, s.start, s.end);
+  const n = r.u32();
+  const types: FuncType[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = r.pos;
+    const form = r.byte();
+    if (form === 0x4e || form === 0x50 || form === 0x4f || form === 0x5e || form === 0x5f) throw unsupported('GC types (rec/sub/struct/array)');
+    if (form !== 0x60) throw invalid(`unknown type form 0x${form.toString(16)}`);
+    const np = r.u32();
+    for (let j = 0; j < np; j++) checkValType(r.byte());
+    const rs = r.pos;
+    const nr = r.u32();
+    for (let j = 0; j < nr; j++) checkValType(r.byte());
+    types.push({ params: np, results: buf.subarray(rs, r.pos), raw: buf.subarray(at, r.pos) });
+  }
+  return types;
+}
+
+function checkValType(t: number): void {
+  if (VALTYPES.has(t)) return;
+  if (t === 0x64 || t === 0x63) throw unsupported('typed function references / GC value types');
+  if (t === 0x69) throw unsupported('exception handling (exnref)');
+  throw invalid(`unknown value type 0x${t.toString(16)}`);
+}
+
+function checkLimits(r: Reader, what: string): void {
+  const flags = r.byte();
+  if (flags & 0x02) throw unsupported(`threads (shared ${what})`);
+  if (flags & 0x04) throw unsupported(`memory64 (64-bit ${what})`);
+  if (flags > 1) throw invalid(`bad ${what} limits flags 0x${flags.toString(16)}`);
+  r.u32();
+  if (flags & 1) r.u32();
+}
+
+interface ImportCounts {
+  funcs: number;
+  globals: number;
+  funcTypes: number[];
+}
+
+function readImports(buf: Uint8Array, s: Section | undefined): ImportCounts {
+  const counts: ImportCounts = { funcs: 0, globals: 0, funcTypes: [] };
+  if (!s) return counts;
+  const r = new Reader(buf, s.start, s.end);
+  const n = r.u32();
+  for (let i = 0; i < n; i++) {
+    r.name();
+    r.name();
+    const kind = r.byte();
+    switch (kind) {
+      case 0:
+        counts.funcTypes.push(r.u32());
+        counts.funcs++;
+        break;
+      case 1: {
+        const t = r.byte();
+        if (t !== 0x70 && t !== 0x6f) throw unsupported('typed function references (table of typed refs)');
+        checkLimits(r, 'table');
+        break;
+      }
+      case 2:
+        checkLimits(r, 'memory');
+        break;
+      case 3:
+        checkValType(r.byte());
+        r.byte();
+        counts.globals++;
+        break;
+      case 4:
+        throw unsupported('exception handling (imported tag)');
+      default:
+        throw invalid(`unknown import kind ${kind}`);
+    }
+  }
+  return counts;
+}
+
+function checkExports(buf: Uint8Array, s: Section | undefined): void {
+  if (!s) return;
+  const r = new Reader(buf, s.start, s.end);
+  const n = r.u32();
+  for (let i = 0; i < n; i++) {
+    const name = r.name();
+    r.byte();
+    r.u32();
+    if (name === FUEL_EXPORT) {
+      throw new WasmDecodeError('invalid', `invalid input: the module already exports \`${FUEL_EXPORT}\` (was it instrumented already? give bext the original module)`);
+    }
+  }
+}
+
+function vecCount(buf: Uint8Array, s: Section | undefined): number {
+  if (!s) return 0;
+  return new Reader(buf, s.start, s.end).u32();
+}
+
+/** Rebuilds a vector section with `extra` entries appended. */
+function appendToVec(buf: Uint8Array, s: Section | undefined, extra: Uint8Array[]): Uint8Array {
+  const w = new Writer(64 + (s ? s.end - s.start : 0));
+  const r = s ? new Reader(buf, s.start, s.end) : undefined;
+  const n = r ? r.u32() : 0;
+  w.u32(n + extra.length);
+  if (s && r) w.bytes(buf.subarray(r.pos, s.end));
+  for (const e of extra) w.bytes(e);
+  return w.result();
+}
+
+function isDroppedCustom(name: string): boolean {
+  // Byte offsets in DWARF and source maps point into the original code section; after the
+  // rewrite they would lie, so they go (the name section is kept and rewritten).
+  return name.startsWith('.debug_') || name === 'sourceMappingURL' || name === 'external_debug_info';
+}
+
+export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array {
+  const sections = readSections(buf);
+  const find = (id: number): Section | undefined => sections.find((s) => s.id === id);
+  const typeSec = find(SEC_TYPE);
+  const types = readTypes(buf, typeSec);
+  const imports = readImports(buf, find(SEC_IMPORT));
+  const funcSec = find(SEC_FUNCTION);
+  const codeSec = find(SEC_CODE);
+  const globalSec = find(SEC_GLOBAL);
+  const exportSec = find(SEC_EXPORT);
+  const startSec = find(SEC_START);
+  checkExports(buf, exportSec);
+  for (const s of sections) {
+    if (s.id === SEC_MEMORY || s.id === SEC_TABLE) {
+      const r = new Reader(buf, s.start, s.end);
+      const n = r.u32();
+      for (let i = 0; i < n; i++) {
+        if (s.id === SEC_TABLE) {
+          const t = r.byte();
+          if (t === 0x40) throw unsupported('typed function references (table initializer)');
+          if (t !== 0x70 && t !== 0x6f) throw unsupported('typed function references (table of typed refs)');
+        }
+        checkLimits(r, s.id === SEC_TABLE ? 'table' : 'memory');
+      }
+    }
+  }
+
+  // Defined functions' type indices.
+  const funcTypeIdx: number[] = [];
+  if (funcSec) {
+    const r = new Reader(buf, funcSec.start, funcSec.end);
+    const n = r.u32();
+    for (let i = 0; i < n; i++) funcTypeIdx.push(r.u32());
+  }
+  const definedCount = funcTypeIdx.length;
+  const codeCount = vecCount(buf, codeSec);
+  if (codeCount !== definedCount) throw invalid(`function section declares ${definedCount} functions but the code section has ${codeCount}`);
+  for (const t of funcTypeIdx.concat(imports.funcTypes)) if (t >= types.length) throw invalid(`function type index ${t} out of range`);
+
+  // New types, appended when no identical one exists.
+  const newTypes: Uint8Array[] = [];
+  const typeIndexFor = (raw: Uint8Array): number => {
+    for (let i = 0; i < types.length; i++) if (bytesEqual(types[i]!.raw, raw)) return i;
+    for (let i = 0; i < newTypes.length; i++) if (bytesEqual(newTypes[i]!, raw)) return types.length + i;
+    newTypes.push(raw);
+    return types.length + newTypes.length - 1;
+  };
+  const oofType = typeIndexFor(Uint8Array.of(0x60, 1, 0x7e, 0));
+  const hasStart = startSec !== undefined;
+  const voidType = hasStart ? typeIndexFor(Uint8Array.of(0x60, 0, 0)) : -1;
+
+  const fuelGlobal = imports.globals + vecCount(buf, globalSec);
+  const oofFunc = imports.funcs + definedCount;
+  const startWrapper = oofFunc + 1;
+  let originalStart = -1;
+  if (startSec) originalStart = new Reader(buf, startSec.start, startSec.end).u32();
+
+  // Result block types per type index (for the landing block of function-level branches).
+  const blockTypeCache = new Map<number, Uint8Array>();
+  const resultBlockType = (ti: number): Uint8Array => {
+    let bt = blockTypeCache.get(ti);
+    if (bt) return bt;
+    const t = types[ti]!;
+    const nres = t.results[0]!;
+    if (nres === 0) bt = Uint8Array.of(0x40);
+    else if (nres === 1) bt = Uint8Array.of(t.results[1]!);
+    else {
+      const raw = new Uint8Array(2 + t.results.length);
+      raw[0] = 0x60;
+      raw[1] = 0;
+      raw.set(t.results, 2);
+      const w = new Writer(8);
+      w.u32(typeIndexFor(raw));
+      bt = w.result().slice();
+    }
+    blockTypeCache.set(ti, bt);
+    return bt;
+  };
+
+  // Code section.
+  const code = new Writer(Math.ceil((codeSec ? codeSec.end - codeSec.start : 0) * 1.3) + 256);
+  code.u32(definedCount + (hasStart ? 2 : 1));
+  if (codeSec) {
+    const r = new Reader(buf, codeSec.start, codeSec.end);
+    r.u32();
+    const rw = new BodyRewriter();
+    const step = Math.max(1, Math.floor(definedCount / 100));
+    for (let i = 0; i < definedCount; i++) {
+      const size = r.u32();
+      const start = r.pos;
+      if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
+      const ti = funcTypeIdx[i]!;
+      const body = rw.rewrite(buf, start, start + size, {
+        fuelGlobal,
+        outOfFuelFunc: oofFunc,
+        params: types[ti]!.params,
+        resultBlockType: resultBlockType(ti),
+        funcIndex: imports.funcs + i,
+      });
+      code.u32(body.length);
+      code.bytes(body);
+      r.pos = start + size;
+      if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
+    }
+    if (r.pos !== codeSec.end) throw invalid('code section has trailing bytes');
+  }
+  code.bytes(sizedBody(outOfFuelBody(fuelGlobal)));
+  if (hasStart) code.bytes(sizedBody(startWrapperBody(fuelGlobal, oofFunc, originalStart)));
+
+  // Small sections.
+  const newFuncEntries: Uint8Array[] = [u32Bytes(oofType)];
+  if (hasStart) newFuncEntries.push(u32Bytes(voidType));
+  const globalEntry = new Writer(16);
+  globalEntry.byte(0x7e);
+  globalEntry.byte(0x01);
+  globalEntry.byte(0x42);
+  globalEntry.s64(BigInt.asIntN(64, opts.initialFuel));
+  globalEntry.byte(0x0b);
+  const exportEntry = new Writer(16);
+  exportEntry.name(FUEL_EXPORT);
+  exportEntry.byte(0x03);
+  exportEntry.u32(fuelGlobal);
+
+  const replaced = new Map<number, Uint8Array>();
+  replaced.set(SEC_TYPE, appendToVec(buf, typeSec, newTypes));
+  replaced.set(SEC_FUNCTION, appendToVec(buf, funcSec, newFuncEntries));
+  replaced.set(SEC_GLOBAL, appendToVec(buf, globalSec, [globalEntry.result()]));
+  replaced.set(SEC_EXPORT, appendToVec(buf, exportSec, [exportEntry.result()]));
+  if (hasStart) replaced.set(SEC_START, u32Bytes(startWrapper));
+  replaced.set(SEC_CODE, code.result());
+
+  const newNames: NewName[] = [{ index: oofFunc, name: OUT_OF_FUEL_NAME }];
+  if (hasStart) newNames.push({ index: startWrapper, name: START_WRAPPER_NAME });
+
+  // Assemble in order; missing sections we need are inserted before the first later one.
+  const out = new Writer(buf.length + code.len + 1024);
+  out.bytes(buf.subarray(0, 8));
+  const emitted = new Set<number>();
+  const emitSection = (id: number, payload: Uint8Array): void => {
+    out.byte(id);
+    out.u32(payload.length);
+    out.bytes(payload);
+  };
+  const flushMissingBefore = (rank: number): void => {
+    for (const [id, payload] of replaced) {
+      if (!emitted.has(id) && RANK[id]! < rank) {
+        emitted.add(id);
+        emitSection(id, payload);
+      }
+    }
+  };
+  const ordered = [...replaced.keys()].sort((a, b) => RANK[a]! - RANK[b]!);
+  const replacedSorted = new Map(ordered.map((id) => [id, replaced.get(id)!]));
+  replaced.clear();
+  for (const [k, v] of replacedSorted) replaced.set(k, v);
+
+  let sawNames = false;
+  for (const s of sections) {
+    if (s.id === SEC_CUSTOM) {
+      if (isDroppedCustom(s.name!)) continue;
+      if (s.name === 'name' && !sawNames) {
+        sawNames = true;
+        emitSection(SEC_CUSTOM, rewriteNameSection(buf, s.start, s.end, newNames));
+        continue;
+      }
+      out.byte(0);
+      out.u32(s.end - s.start);
+      out.bytes(buf.subarray(s.start, s.end));
+      continue;
+    }
+    flushMissingBefore(RANK[s.id]!);
+    const rep = replaced.get(s.id);
+    if (rep && !emitted.has(s.id)) {
+      emitted.add(s.id);
+      emitSection(s.id, rep);
+    } else {
+      out.byte(s.id);
+      out.u32(s.end - s.start);
+      out.bytes(buf.subarray(s.start, s.end));
+    }
+  }
+  flushMissingBefore(Infinity);
+  if (!sawNames) emitSection(SEC_CUSTOM, rewriteNameSection(buf, 0, 0, newNames));
+  opts.onProgress?.(1);
+  return out.result();
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function u32Bytes(v: number): Uint8Array {
+  const w = new Writer(8);
+  w.u32(v);
+  return w.result();
+}
+
+function sizedBody(body: Uint8Array): Uint8Array {
+  const w = new Writer(body.length + 8);
+  w.u32(body.length);
+  w.bytes(body);
+  return w.result();
+}
+
+/** `(func $bext_out_of_fuel (param i64) local.get 0 global.set $bext_fuel unreachable)` */
+function outOfFuelBody(fuelGlobal: number): Uint8Array {
+  const w = new Writer(16);
+  w.u32(0); // no locals
+  w.byte(0x20);
+  w.u32(0);
+  w.byte(0x24);
+  w.u32(fuelGlobal);
+  w.byte(0x00);
+  w.byte(0x0b);
+  return w.result();
+}
+
+/**
+ * The instrumented start function: stands in for wasmtime's synthesized caller (entry 1 +
+ * call 1), then calls the guest's start function.
+ */
+function startWrapperBody(fuelGlobal: number, oofFunc: number, start: number): Uint8Array {
+  const callCost = START_CALL_OVERHEAD - FUNCTION_ENTRY_COST;
+  const w = new Writer(32);
+  w.u32(1);
+  w.u32(1);
+  w.byte(0x7e); // local 0: fuel
+  w.byte(0x23);
+  w.u32(fuelGlobal);
+  w.byte(0x42);
+  w.sNum(START_CALL_OVERHEAD);
+  w.byte(0x7d);
+  w.byte(0x22);
+  w.u32(0);
+  w.byte(0x42);
+  w.sNum(-callCost);
+  w.byte(0x57);
+  w.byte(0x04);
+  w.byte(0x40);
+  w.byte(0x20);
+  w.u32(0);
+  w.byte(0x10);
+  w.u32(oofFunc);
+  w.byte(0x0b);
+  w.byte(0x20);
+  w.u32(0);
+  w.byte(0x24);
+  w.u32(fuelGlobal);
+  w.byte(0x10);
+  w.u32(start);
+  w.byte(0x0b);
+  return w.result();
+}

@@ -1,0 +1,86 @@
+/**
+ * The name section: kept so traps show guest function names, with names added for the
+ * functions the instrumenter appends (`bext_out_of_fuel` is how the host recognises the fuel trap
+ * in a stack, so a guest function already using that name is renamed).
+ */
+import { Reader, Writer } from './bytes.js';
+
+export interface NewName {
+  index: number;
+  name: string;
+}
+
+const SUB_FUNCTIONS = 1;
+
+/** Returns the new name-section payload (including the "name" prefix). */
+export function rewriteNameSection(buf: Uint8Array, start: number, end: number, added: readonly NewName[]): Uint8Array {
+  const subs: { id: number; payload: Uint8Array }[] = [];
+  if (end > start) {
+    try {
+      const r = new Reader(buf, start, end);
+      r.name(); // "name"
+      while (!r.eof()) {
+        const id = r.byte();
+        const size = r.u32();
+        r.skip(size, 'name subsection');
+        subs.push({ id, payload: buf.subarray(r.pos - size, r.pos) });
+      }
+    } catch {
+      // Engines ignore a malformed name section; so do we, and write a fresh one.
+      subs.length = 0;
+    }
+  }
+
+  const reserved = new Set(added.map((a) => a.name));
+  const funcNames = new Writer(256);
+  const existing = subs.find((s) => s.id === SUB_FUNCTIONS);
+  let count = 0;
+  const entries = new Writer(256);
+  if (existing) {
+    try {
+      const r = new Reader(existing.payload);
+      const n = r.u32();
+      for (let i = 0; i < n; i++) {
+        const idx = r.u32();
+        let name = r.name();
+        if (reserved.has(name)) name = `${name}$guest`;
+        entries.u32(idx);
+        entries.name(name);
+        count++;
+      }
+    } catch {
+      count = 0;
+      entries.len = 0;
+    }
+  }
+  for (const a of added) {
+    entries.u32(a.index);
+    entries.name(a.name);
+    count++;
+  }
+  funcNames.u32(count);
+  funcNames.bytes(entries.result());
+  const funcPayload = funcNames.result();
+
+  const out = new Writer(256 + (end - start));
+  out.name('name');
+  let wrote = false;
+  const writeFuncs = (): void => {
+    out.byte(SUB_FUNCTIONS);
+    out.u32(funcPayload.length);
+    out.bytes(funcPayload);
+    wrote = true;
+  };
+  for (const s of subs) {
+    if (s.id === SUB_FUNCTIONS) {
+      if (!wrote) writeFuncs();
+      continue;
+    }
+    if (s.id > SUB_FUNCTIONS && !wrote) writeFuncs();
+    out.byte(s.id);
+    out.u32(s.payload.length);
+    out.bytes(s.payload);
+  }
+  if (!wrote) writeFuncs();
+  return out.result();
+}

@@ -1,0 +1,45 @@
+/**
+ * The host side of the fuel protocol (docs/fuel.md): what to write into `bext_fuel` before a
+ * call, how to read consumption after it, and how to recognise the out-of-fuel trap.
+ */
+import { CALL_OVERHEAD } from './costs.js';
+import { OUT_OF_FUEL_NAME } from './module.js';
+
+/** Value to store in `bext_fuel` before a top-level call with this budget. */
+export function initialFuelFor(budget: number): bigint {
+  return BigInt(budget) - BigInt(CALL_OVERHEAD);
+}
+
+/** Fuel consumed by a top-level call (clamped to 0..budget, as wasmtime clamps remaining at 0). */
+export function fuelUsed(budget: number, remaining: bigint): number {
+  const b = BigInt(budget);
+  let used = b - remaining;
+  if (used > b) used = b;
+  if (used < 0n) used = 0n;
+  return Number(used);
+}
+
+// V8 prints `at NAME (wasm://wasm/…:wasm-function[i]:0x…)`, or `at wasm://…` for unnamed functions.
+const NAMED_FRAME = /^\s*at\s+(\S+)\s+\(wasm:\/\//;
+const ANY_WASM_FRAME = /^\s*at\s.*wasm:\/\//;
+
+/** Name of the innermost wasm frame of an error's stack ('' when unnamed), if any. */
+export function innermostWasmFrame(err: unknown): string | undefined {
+  const stack = typeof err === 'object' && err !== null ? (err as { stack?: unknown }).stack : undefined;
+  if (typeof stack !== 'string') return undefined;
+  for (const line of stack.split('\n')) {
+    if (!ANY_WASM_FRAME.test(line)) continue;
+    return NAMED_FRAME.exec(line)?.[1] ?? '';
+  }
+  return undefined;
+}
+
+/**
+ * True when a trap was bext's fuel check: the check writes the (non-positive) remaining fuel to
+ * `bext_fuel` and traps inside `bext_out_of_fuel`, a function only the instrumenter creates.
+ * A guest `unreachable` never has that frame innermost, whatever the fuel left.
+ */
+export function isOutOfFuel(err: unknown, remaining: bigint): boolean {
+  if (remaining > 0n) return false;
+  return innermostWasmFrame(err) === OUT_OF_FUEL_NAME;
+}
