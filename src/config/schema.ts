@@ -99,16 +99,16 @@ function field<T>(
   fallback: T,
   read: (p: PathSegment[], v: unknown) => T | undefined,
 ): T {
-  if (!(key in table)) return fallback;
+  if (!Object.hasOwn(table, key)) return fallback;
   return read([...base, key], table[key]) ?? fallback;
 }
 
 export function validate(raw: Table, file: string, ps: Problems, opts: ValidateOptions): ResolvedConfig {
   const dir = path.dirname(file);
   checkKeys(ps, [], raw, TOP_KEYS, { noun: 'section', belongsIn: topLevelHomes() });
-  const serverT = 'server' in raw ? readTable(ps, ['server'], raw.server, 'a table [server]') : undefined;
-  const cacheT = 'cache' in raw ? readTable(ps, ['cache'], raw.cache, 'a table [cache]') : undefined;
-  const pluginsT = 'plugins' in raw ? readPluginsTable(ps, raw.plugins) : undefined;
+  const serverT = Object.hasOwn(raw, 'server') ? readTable(ps, ['server'], raw.server, 'a table [server]') : undefined;
+  const cacheT = Object.hasOwn(raw, 'cache') ? readTable(ps, ['cache'], raw.cache, 'a table [cache]') : undefined;
+  const pluginsT = Object.hasOwn(raw, 'plugins') ? readPluginsTable(ps, raw.plugins) : undefined;
   return {
     file,
     dir,
@@ -145,15 +145,13 @@ function server(t: Table, dir: string, ps: Problems, opts: ValidateOptions): Ser
   const base = ['server'];
   checkKeys(ps, base, t, SERVER_KEYS, { belongsIn: { ttl_secs: 'cache', max_entries: 'cache', max_bytes: 'cache' } });
   const port = field(t, base, 'port', DEFAULTS.server.port, (p, v) => readInt(ps, p, v, RULES.port));
-  const host = field(t, base, 'host', DEFAULTS.server.host, (p, v) =>
-    readHostName(ps, p, v),
-  );
+  const host = field(t, base, 'host', DEFAULTS.server.host, (p, v) => readHostName(ps, p, v));
   const upstream = field<string | null>(t, base, 'upstream', DEFAULTS.server.upstream, (p, v) => readHttpUrl(ps, p, v));
   const tenant = field<string | null>(t, base, 'tenant_id', null, (p, v) => readString(ps, p, v, 'a string'));
   const site = field<string | null>(t, base, 'site_id', null, (p, v) => readString(ps, p, v, 'a string'));
 
   let root: string | null;
-  if ('root' in t) {
+  if (Object.hasOwn(t, 'root')) {
     const form = 'the path of a folder of static files, e.g. "./public"';
     const r = readString(ps, [...base, 'root'], t.root, form, { nonEmpty: true });
     root = r === undefined ? null : path.resolve(dir, r);
@@ -234,7 +232,7 @@ function plugin(name: string, v: unknown, dir: string, ps: Problems, opts: Valid
 
   const pathForm = `the path of the plugin's .wasm file, e.g. path = "./plugins/${name}/plugin.wasm"`;
   let wasm = '';
-  if (!('path' in t)) {
+  if (!(Object.hasOwn(t, 'path'))) {
     ps.add([...base, 'path'], 'key', { what: 'missing', expected: pathForm });
   } else {
     const s = readString(ps, [...base, 'path'], t.path, pathForm, { nonEmpty: true });
@@ -269,19 +267,19 @@ function plugin(name: string, v: unknown, dir: string, ps: Problems, opts: Valid
 
 function fuel(t: Table, base: readonly PathSegment[], ps: Problems): Record<HookName, number> {
   const out: Record<HookName, number> = { ...DEFAULT_FUEL };
-  if (!('fuel' in t)) return out;
+  if (!(Object.hasOwn(t, 'fuel'))) return out;
   const p = [...base, 'fuel'];
   const ft = readTable(ps, p, t.fuel, `a table of per-hook budgets, e.g. [${pluginTable(String(base[1]), 'fuel')}] on_request_complete = 200_000_000`);
   if (!ft) return out;
   checkKeys(ps, p, ft, HOOK_NAMES, { noun: 'hook' });
   for (const hook of HOOK_NAMES) {
-    if (hook in ft) out[hook] = readInt(ps, [...p, hook], ft[hook], RULES.fuel) ?? out[hook];
+    if (Object.hasOwn(ft, hook)) out[hook] = readInt(ps, [...p, hook], ft[hook], RULES.fuel) ?? out[hook];
   }
   return out;
 }
 
 function pluginConfig(t: Table, base: readonly PathSegment[], ps: Problems): Record<string, unknown> {
-  if (!('config' in t)) return {};
+  if (!(Object.hasOwn(t, 'config'))) return {};
   const p = [...base, 'config'];
   const ct = readTable(ps, p, t.config, `a table [${pluginTable(String(base[1]), 'config')}] (any keys)`);
   if (!ct) return {};
@@ -305,7 +303,7 @@ function readNames(ps: Problems, p: PathSegment[], v: unknown): string[] | undef
 function permissions(t: Table, base: readonly PathSegment[], ps: Problems): PermissionsConfig {
   const d = DEFAULTS.permissions;
   const p = [...base, 'permissions'];
-  const pt = 'permissions' in t ? readTable(ps, p, t.permissions, `a table [${pluginTable(String(base[1]), 'permissions')}]`) : undefined;
+  const pt = Object.hasOwn(t, 'permissions') ? readTable(ps, p, t.permissions, `a table [${pluginTable(String(base[1]), 'permissions')}]`) : undefined;
   const tt = pt ?? {};
   if (pt) checkKeys(ps, p, pt, PERMISSION_KEYS, { belongsIn: homes(String(base[1]), ['limits']) });
   const urlForm = 'an array of URL patterns, e.g. ["https://api.example.com/*"]';
@@ -336,7 +334,7 @@ function permissions(t: Table, base: readonly PathSegment[], ps: Problems): Perm
 function limits(t: Table, base: readonly PathSegment[], ps: Problems): LimitsConfig {
   const d = DEFAULTS.limits;
   const p = [...base, 'limits'];
-  const lt = 'limits' in t ? readTable(ps, p, t.limits, `a table [${pluginTable(String(base[1]), 'limits')}]`) : undefined;
+  const lt = Object.hasOwn(t, 'limits') ? readTable(ps, p, t.limits, `a table [${pluginTable(String(base[1]), 'limits')}]`) : undefined;
   const tt = lt ?? {};
   if (lt) checkKeys(ps, p, lt, LIMIT_KEYS, { belongsIn: homes(String(base[1]), ['permissions']) });
   return {

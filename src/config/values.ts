@@ -180,7 +180,10 @@ export function toJsonValue(ps: Problems, path: readonly PathSegment[], v: unkno
   if (Array.isArray(v)) return v.map((e, i) => toJsonValue(ps, [...path, i], e));
   if (isTable(v)) {
     const out: Record<string, unknown> = {};
-    for (const [k, e] of Object.entries(v)) out[k] = toJsonValue(ps, [...path, k], e);
+    for (const [k, e] of Object.entries(v)) {
+      // defineProperty, so a key named __proto__ stays an ordinary key.
+      Object.defineProperty(out, k, { value: toJsonValue(ps, [...path, k], e), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return undefined;
