@@ -241,3 +241,12 @@ test('a config path that is a folder is a clear error', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /config path is a folder/);
 });
+
+test('usage errors in subcommands exit 2 (unknown option, extra argument)', () => {
+  const dir = project({ 'bext.config.toml': '' });
+  for (const args of [['dev', '--check', '--bogus'], ['config', 'check', '--nope'], ['init', 'a', 'b']]) {
+    const r = bext(args, { cwd: dir });
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /error: (unknown option|too many arguments)/);
+  }
+});
