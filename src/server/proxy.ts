@@ -119,7 +119,7 @@ export function createProxy(upstreamUrl: string, opts: { headersTimeoutMs?: numb
       );
       return {
         status,
-        headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length), 'cache-control': 'no-store' },
+        headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length) },
         body: method === 'HEAD' ? null : body,
         unreachable: true,
       };

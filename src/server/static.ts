@@ -57,7 +57,7 @@ function page(status: number, title: string, detail: string, head: boolean): Ori
   const body = errorPage(status, title, detail);
   return {
     status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length), 'cache-control': 'no-store' },
+    headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length) },
     body: head ? null : body,
   };
 }
@@ -111,7 +111,7 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise
     if (!req.rawPath.endsWith('/')) {
       // Relative links inside index.html only resolve against a trailing slash.
       const location = `${req.rawPath}/${req.search}`;
-      return { status: 301, headers: { location, 'content-length': '0', 'cache-control': 'no-store' }, body: head ? null : Buffer.alloc(0) };
+      return { status: 301, headers: { location, 'content-length': '0' }, body: head ? null : Buffer.alloc(0) };
     }
     file = path.join(file, 'index.html');
     st = await statOrNull(file);
