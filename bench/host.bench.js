@@ -1,0 +1,168 @@
+// Host services throughput, each beside the same operation done directly from Node.
+//   storage_set / storage_get: createWorkerServices (validation, quota transaction, triggers)
+//     vs plain better-sqlite3 upsert/select on a table with the same pragmas;
+//     and from a real wasm plugin (WAT loop calling the imports through the runtime).
+//   http_fetch: the fetch handler (policy checks, pinned agent, size cap, JSON) vs undici.request.
+// Run: npx tsc -p . && node bench/host.bench.js [--n 20000] [--seconds 2]
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Agent, request } from 'undici';
+import { wat } from '../test/helpers/wasm.js';
+import { createWorkerServices } from '../dist/host/worker-services.js';
+import { createFetchHandler } from '../dist/host/fetch/index.js';
+import { defaultPluginConfig, loadPlugin } from '../dist/runtime/index.js';
+
+process.env.BEXT_LOG ??= 'warn';
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const N = arg('n', 20_000);
+const SECONDS = arg('seconds', 2);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-bench-host-'));
+const enc = new TextEncoder();
+const value = new Uint8Array(100).fill(0x61);
+const keys = Array.from({ length: N }, (_, i) => enc.encode(`key-${i}`));
+const permissions = {
+  allowed_urls: [], storage_quota_kb: 1024 * 1024, max_fetch_per_minute: 1e9, kv_namespaces: [], queue_names: [],
+  fetch_timeout_ms: 10_000, max_response_bytes: 5 * 1024 * 1024,
+};
+const rows = [];
+
+function time(fn) {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function storageViaServices() {
+  const s = createWorkerServices({ plugin: 'bench', stateDbPath: path.join(dir, 'services.db'), permissions, callMain: () => '' });
+  const set = time(() => { for (const k of keys) if (s.storageSet(k, value) !== 0) throw new Error('set failed'); });
+  const get = time(() => { for (const k of keys) if (typeof s.storageGet(k) === 'number') throw new Error('get failed'); });
+  s.close();
+  return { set: N / set, get: N / get };
+}
+
+function storageDirect() {
+  const db = new Database(path.join(dir, 'direct.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+  const upsert = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  const select = db.prepare('SELECT value FROM kv WHERE key = ?').pluck();
+  const names = keys.map((k) => Buffer.from(k).toString());
+  const buf = Buffer.from(value);
+  const set = time(() => { for (const k of names) upsert.run(k, buf); });
+  const get = time(() => { for (const k of names) if (!select.get(k)) throw new Error('get failed'); });
+  db.close();
+  return { set: N / set, get: N / get };
+}
+
+// A plugin that calls storage_set (on_server_start) or storage_get (on_reload) $n times with
+// 8-letter keys derived from the loop counter and a 100-byte value.
+const PLUGIN = `(module
+  (import "bext" "storage_set" (func $set (param i32 i32 i32 i32) (result i32)))
+  (import "bext" "storage_get" (func $get (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (global $hp (mut i32) (i32.const 8192))
+  (func (export "bext_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $hp))
+    (global.set $hp (i32.add (global.get $hp) (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8))))
+    (if (i32.gt_u (global.get $hp) (i32.const 120000)) (then (global.set $hp (i32.const 8192)) (local.set $p (i32.const 8192))))
+    (local.get $p))
+  (func $key (param $i i32) (local $j i32)
+    (loop $l
+      (i32.store8 (i32.add (i32.const 16) (local.get $j))
+        (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.mul (local.get $j) (i32.const 4))) (i32.const 15))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $j) (i32.const 8)))))
+  (func (export "on_server_start") (param $p i32) (param $n i32) (result i32) (local $i i32)
+    (local.set $n (i32.const ${N}))
+    (loop $l
+      (call $key (local.get $i))
+      (if (call $set (i32.const 16) (i32.const 8) (i32.const 64) (i32.const 100)) (then (return (i32.const 1))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (i32.const 0))
+  (func (export "on_reload") (result i32) (local $i i32)
+    (loop $l
+      (call $key (local.get $i))
+      (if (i64.lt_s (call $get (i32.const 16) (i32.const 8)) (i64.const 0)) (then (return (i32.const 2))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const ${N}))))
+    (i32.const 0))
+)`;
+
+async function storageFromPlugin() {
+  const file = path.join(dir, 'storage-bench.wasm');
+  fs.writeFileSync(file, wat(PLUGIN));
+  const plugin = { ...defaultPluginConfig(file), permissions };
+  const handle = await loadPlugin({ plugin, stateDir: path.join(dir, 'plugin-state') });
+  try {
+    const set = await handle.call({ hook: 'on_server_start', configJson: '{}' });
+    const get = await handle.call({ hook: 'on_reload' });
+    if (set.outcome !== 'ok' || get.outcome !== 'ok') throw new Error(`plugin bench failed: ${set.message ?? get.message}`);
+    return { set: N / (set.wallUs / 1e6), get: N / (get.wallUs / 1e6) };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function loop(seconds, fn) {
+  const end = performance.now() + seconds * 1000;
+  let n = 0;
+  while (performance.now() < end) {
+    await fn();
+    n++;
+  }
+  return n / seconds;
+}
+
+async function fetchRoundTrips(port) {
+  const url = `http://127.0.0.1:${port}/ping`;
+  const handler = createFetchHandler({ name: 'bench', permissions: { ...permissions, allowed_urls: [`http://127.0.0.1:${port}/*`] } });
+  const req = JSON.stringify({ url, method: 'GET' });
+  const agent = new Agent({ keepAliveTimeout: 4_000 });
+  const direct = async () => {
+    const r = await request(url, { dispatcher: agent });
+    await r.body.text();
+  };
+  const viaHandler = async () => {
+    const r = JSON.parse(await handler(req));
+    if (r.status !== 200) throw new Error(r.error);
+  };
+  await loop(0.3, direct); // warm both
+  await loop(0.3, viaHandler);
+  const d = await loop(SECONDS, direct);
+  const h = await loop(SECONDS, viaHandler);
+  await agent.close();
+  await handler.close();
+  return { direct: d, handler: h };
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(10);
+function row(what, bext, direct) {
+  rows.push([what, fmt(bext), fmt(direct), `${(bext / direct).toFixed(2)}x`]);
+}
+
+const viaServices = storageViaServices();
+const direct = storageDirect();
+const fromPlugin = await storageFromPlugin();
+row('storage_set /s (services vs sqlite)', viaServices.set, direct.set);
+row('storage_get /s (services vs sqlite)', viaServices.get, direct.get);
+row('storage_set /s (wasm plugin vs sqlite)', fromPlugin.set, direct.set);
+row('storage_get /s (wasm plugin vs sqlite)', fromPlugin.get, direct.get);
+
+const server = http.createServer((_req, res) => res.end('pong'));
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const f = await fetchRoundTrips(server.address().port);
+server.close();
+row('http_fetch round trips /s (handler vs undici)', f.handler, f.direct);
+
+console.log(`host services, N=${N} keys (100-byte values), fetch ${SECONDS}s each, ${os.cpus().length} cpus, node ${process.version}`);
+console.log(`${'operation'.padEnd(46)} ${'bext'.padStart(10)} ${'direct'.padStart(10)}  ratio`);
+for (const [a, b, c, d] of rows) console.log(`${a.padEnd(46)} ${b} ${c}  ${d}`);
+fs.rmSync(dir, { recursive: true, force: true });
