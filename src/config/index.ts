@@ -64,7 +64,19 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
     return { ok: false, error: syntaxError(err, text, shown) };
   }
   const ps = new Problems(locate(text));
-  const config = validate(isTable(raw) ? raw : {}, abs, ps, { checkFiles: opts.checkFiles ?? true });
+  let config: ResolvedConfig;
+  try {
+    config = validate(isTable(raw) ? raw : {}, abs, ps, { checkFiles: opts.checkFiles ?? true });
+  } catch (err) {
+    // A bug here must not take down a running server that is only reloading its config.
+    return {
+      ok: false,
+      error: new BextError('config_internal', `${shown}: could not validate the config: ${(err as Error)?.message ?? String(err)}`, {
+        blame: 'host',
+        cause: err,
+      }),
+    };
+  }
   if (ps.count > 0) {
     const n = ps.count;
     return {
