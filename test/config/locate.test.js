@@ -177,3 +177,57 @@ test('never throws, even on text the parser would reject', () => {
     assert.doesNotThrow(() => locate(s), s);
   }
 });
+
+// Random documents written by a TOML serializer: every leaf the parser returns must be located,
+// and the key text found at that position must be that key (bare or quoted).
+test('random serialized documents: every leaf is found at its own key', () => {
+  let seed = 12345;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const KEYS = ['port', 'a.b', 'x y', 'été', 'q"uote', "it's", 'on_reload', 'k-1', '[x]', '#h', '='];
+  const STRINGS = ['plain', 'multi\nline\n[not.a.table]\nk = v', 'quote " and \\ slash', "it's", '# not comment', '"""', "'''", ''];
+  const scalar = () => {
+    switch (rand(4)) {
+      case 0: return STRINGS[rand(STRINGS.length)];
+      case 1: return rand(1_000_000);
+      case 2: return rand(2) === 0;
+      default: return rand(1000) / 8;
+    }
+  };
+  const value = (depth) => {
+    const r = rand(depth > 2 ? 2 : 5);
+    if (r < 2) return scalar();
+    if (r === 2) return Array.from({ length: rand(3) + 1 }, () => scalar());
+    if (r === 3) return table(depth + 1);
+    return Array.from({ length: rand(2) + 1 }, () => table(depth + 1)); // array of tables
+  };
+  const table = (depth) => {
+    const t = {};
+    for (let i = rand(4) + 1; i > 0; i--) t[KEYS[rand(KEYS.length)]] = value(depth);
+    return t;
+  };
+  const leaves = (v, path, out) => {
+    if (Array.isArray(v) && v.length > 0 && typeof v[0] === 'object') v.forEach((e, i) => leaves(e, [...path, i], out));
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const [k, e] of Object.entries(v)) leaves(e, [...path, k], out);
+    else out.push(path);
+    return out;
+  };
+  for (let n = 0; n < 150; n++) {
+    const doc = table(0);
+    const src = TOML.stringify(doc);
+    const parsed = TOML.parse(src);
+    const lines = src.split('\n');
+    const locs = locate(src);
+    for (const path of leaves(parsed, [], [])) {
+      const loc = locs.get(path);
+      assert.ok(loc, `no location for ${JSON.stringify(path)} in\n${src}`);
+      const key = path[path.length - 1];
+      const at = lines[loc.key.line - 1].slice(loc.key.col - 1);
+      const forms = [key, JSON.stringify(key), `'${key}'`];
+      assert.ok(forms.some((f) => at.startsWith(f)), `${JSON.stringify(path)} located at "${at}" in\n${src}`);
+      assert.ok(loc.value, `value position of ${JSON.stringify(path)}`);
+    }
+  }
+});
