@@ -103,7 +103,6 @@ export class HookQueue {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
     });
     const done = this.idle().then(() => true);
     const ok = await Promise.race([done, timedOut]);

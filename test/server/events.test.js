@@ -1,0 +1,130 @@
+// on_request_complete events: their fields, the bounded per-plugin queue, and a plugin stuck in
+// a loop never slowing responses down.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { HookQueue } from '../../dist/server/events.js';
+import { isBot } from '../../dist/server/request-event.js';
+import { makeProject, writeConfig, writePlugin, startDev } from './helpers.js';
+
+describe('HookQueue', () => {
+  test('a full queue drops the oldest entry, reports it, and keeps order', async () => {
+    const seen = [];
+    const drops = [];
+    let unblock;
+    const gate = new Promise((r) => (unblock = r));
+    const q = new HookQueue(
+      3,
+      async (args) => {
+        if (args.eventJson === '0') await gate;
+        seen.push(args.eventJson);
+        return { outcome: 'ok' };
+      },
+      (hook, n) => drops.push([hook, n]),
+    );
+    for (let i = 0; i < 6; i++) q.push({ hook: 'on_request_complete', eventJson: String(i) });
+    // "0" is in flight; 1..5 queued into 3 slots: 1 and 2 dropped.
+    assert.equal(q.pending, 3);
+    assert.deepEqual(drops, [['on_request_complete', 1], ['on_request_complete', 1]]);
+    unblock();
+    assert.equal(await q.drain(1000), true);
+    assert.deepEqual(seen, ['0', '3', '4', '5']);
+    assert.equal(q.droppedTotal, 2);
+  });
+
+  test('drain gives up after its timeout', async () => {
+    const q = new HookQueue(4, () => new Promise(() => {}), () => {});
+    q.push({ hook: 'on_cache_write', key: 'k', tagsJson: '[]' });
+    assert.equal(await q.drain(50), false);
+  });
+});
+
+test('is_bot recognises crawlers but not browsers', () => {
+  assert.equal(isBot('Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'), true);
+  assert.equal(isBot('facebookexternalhit/1.1'), true);
+  assert.equal(isBot('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36'), true);
+  assert.equal(isBot('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15'), false);
+  assert.equal(isBot(''), false);
+});
+
+test('each response produces one event with the documented fields', async () => {
+  const dir = makeProject({ 'page.html': '<p>hello</p>' });
+  writePlugin(dir, 'rec.wasm');
+  writeConfig(dir, '[server]\nroot = "./public"\ntenant_id = "acme"\nsite_id = "main"\n[plugins.rec]\npath = "./plugins/rec.wasm"\n');
+  const dev = await startDev(dir, { args: ['--no-watch'] });
+  try {
+    const before = Date.now();
+    await (await fetch(dev.url + 'page.html?ref=x', {
+      headers: { 'user-agent': 'Mozilla/5.0 (compatible; Googlebot/2.1)', referer: 'http://example.com/', 'x-bext-tenant': 'globex' },
+    })).text();
+    await (await fetch(dev.url + 'page.html?ref=x')).text();
+    await (await fetch(dev.url + 'nope')).text();
+    const events = await dev.waitFor(() => {
+      const evs = dev.guest('rec').filter((m) => m.startsWith('v1 event ')).map((m) => JSON.parse(m.slice(9)));
+      return evs.length >= 3 ? evs : null;
+    }, 5000, 'three events');
+    assert.equal(events.length, 3);
+    const [first, second, missing] = events;
+    assert.equal(first.path, '/page.html');
+    assert.equal(first.query, 'ref=x');
+    assert.equal(first.method, 'GET');
+    assert.equal(first.status, 200);
+    assert.equal(first.cache_status, 'MISS');
+    assert.equal(first.tenant_id, 'globex'); // header beats config
+    assert.equal(first.site_id, 'main');
+    assert.equal(first.is_bot, true);
+    assert.equal(first.user_agent, 'Mozilla/5.0 (compatible; Googlebot/2.1)');
+    assert.equal(first.referer, 'http://example.com/');
+    assert.equal(first.encoding, 'identity');
+    assert.equal(first.bytes, 12);
+    assert.ok(Number.isInteger(first.render_time_us) && first.render_time_us > 0);
+    assert.ok(first.render_time_us <= first.duration_us);
+    assert.ok(first.ts >= before - 5 && first.ts <= Date.now());
+    assert.equal(second.cache_status, 'HIT');
+    assert.equal(second.tenant_id, 'acme');
+    assert.equal(second.is_bot, false);
+    assert.equal(missing.status, 404);
+    // Admin requests are not site traffic: no events.
+    await (await fetch(dev.url + '__bext/plugins')).text();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(dev.guest('rec').filter((m) => m.includes('"/__bext')).length, 0);
+  } finally {
+    assert.equal((await dev.stop()).code, 0);
+  }
+});
+
+test('a plugin stuck in an infinite loop does not slow responses; overflow is counted', async () => {
+  const dir = makeProject({ 'index.html': 'ok' });
+  writePlugin(dir, 'spin.wasm', 'spinner.wat');
+  writeConfig(
+    dir,
+    '[server]\nroot = "./public"\n[cache]\nenabled = false\n' +
+      '[plugins.spin]\npath = "./plugins/spin.wasm"\n' +
+      '[plugins.spin.fuel]\non_request_complete = 20_000_000\n' +
+      '[plugins.spin.limits]\ntimeout_ms = 2000\nevent_queue_size = 4\n',
+  );
+  const dev = await startDev(dir, { args: ['--no-watch'], env: { BEXT_PLUGIN_LOG: 'error' } });
+  try {
+    const times = [];
+    for (let i = 0; i < 60; i++) {
+      const t = performance.now();
+      const r = await fetch(dev.url);
+      assert.equal(await r.text(), 'ok');
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const p50 = times[30];
+    const max = times[times.length - 1];
+    assert.ok(p50 < 50, `median response ${p50.toFixed(1)} ms`);
+    assert.ok(max < 500, `slowest response ${max.toFixed(1)} ms`);
+    const stats = await dev.waitFor(async () => {
+      const s = await (await fetch(dev.url + '__bext/stats/spin')).json();
+      const p = s.plugins.spin;
+      return p && p.dropped > 0 && p.outcomes.out_of_fuel + p.outcomes.timeout > 0 ? p : null;
+    }, 10_000, 'dropped events and stopped calls in stats');
+    assert.equal(stats.outcomes.ok, 0);
+    const metrics = await (await fetch(dev.url + '__bext/metrics')).text();
+    assert.match(metrics, /bext_events_dropped_total\{plugin="spin"\} [1-9]/);
+  } finally {
+    assert.equal((await dev.stop()).code, 0);
+  }
+});
