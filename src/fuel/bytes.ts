@@ -17,7 +17,7 @@ export class WasmDecodeError extends Error {
 }
 
 export function truncated(what: string, at: number): WasmDecodeError {
-  return new WasmDecodeError('truncated', `truncated: ${what} runs past the end of the module (at byte 0x${at.toString(16)})`);
+  return new WasmDecodeError('truncated', `truncated: the module ends in the middle of ${what} (byte 0x${at.toString(16)}); was the file cut short?`);
 }
 
 /** Sequential reader over a byte range; `end` bounds every read so a lying size is caught. */

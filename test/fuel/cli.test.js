@@ -1,0 +1,72 @@
+// `bext plugin instrument`: writes a runnable metered module; every kind of bad input exits 2
+// with a message naming the kind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { bext } from '../helpers/cli.js';
+import { wat } from '../helpers/wasm.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bext-instr-cli-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name, bytes) {
+  const p = path.join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+function watWith(flags, name, source) {
+  const src = file(`${name}.wat`, source);
+  const out = path.join(dir, `${name}.wasm`);
+  execFileSync('wat2wasm', [...flags, src, '-o', out]);
+  return out;
+}
+
+test('writes a metered module that any engine can run with the bext_fuel protocol', async () => {
+  const input = file('ok.wasm', wat('(module (func $double (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2))))'));
+  const output = path.join(dir, 'ok.out.wasm');
+  const r = bext(['plugin', 'instrument', input, '-o', output, '--fuel', '1_000']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /wrote .*ok\.out\.wasm/);
+  const { instance } = await WebAssembly.instantiate(readFileSync(output));
+  assert.equal(instance.exports.bext_fuel.value, 1000n);
+  assert.equal(instance.exports.double(21), 42);
+  assert.equal(instance.exports.bext_fuel.value, 1000n - 4n);
+});
+
+const cases = [
+  ['not a file (missing)', () => path.join(dir, 'missing.wasm'), /not a file/],
+  ['not a file (directory)', () => { const d = path.join(dir, 'adir'); mkdirSync(d, { recursive: true }); return d; }, /not a file/],
+  ['not wasm', () => file('text.wasm', 'hello, world\n'), /not a WebAssembly module/],
+  ['empty file', () => file('empty.wasm', Buffer.alloc(0)), /not a WebAssembly module/],
+  ['truncated', () => file('trunc.wasm', wat('(module (func (export "f") (result i32) (i32.const 7)))').subarray(0, 30)), /truncated/],
+  ['invalid', () => watWith(['--no-check'], 'invalid', '(module (func (export "f") (result i32) (i64.const 1)))'), /invalid WebAssembly/],
+  ['unsupported: tail calls', () => watWith(['--enable-tail-call'], 'tail', '(module (func $f (export "f") (return_call $f)))'), /unsupported feature: tail calls/],
+  ['unsupported: threads', () => watWith(['--enable-threads'], 'threads', '(module (memory 1 1 shared))'), /unsupported feature: threads/],
+  ['unsupported: exceptions', () => watWith(['--enable-exceptions'], 'eh', '(module (tag $t) (func (throw $t)))'), /unsupported feature: exception handling/],
+  ['unsupported: memory64', () => watWith(['--enable-memory64'], 'm64', '(module (memory i64 1))'), /unsupported feature: memory64/],
+  ['already instrumented', () => file('twice.wasm', (() => {
+    const out = path.join(dir, 'first.wasm');
+    bext(['plugin', 'instrument', file('plain.wasm', wat('(module)')), '-o', out]);
+    return readFileSync(out);
+  })()), /already exports `bext_fuel`/],
+];
+
+for (const [label, make, pattern] of cases) {
+  test(`bad input exits 2: ${label}`, () => {
+    const input = make();
+    const r = bext(['plugin', 'instrument', input, '-o', path.join(dir, 'never.wasm')]);
+    assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], pattern);
+  });
+}
+
+test('a bad --fuel value exits 2', () => {
+  const input = file('ok2.wasm', wat('(module)'));
+  const r = bext(['plugin', 'instrument', input, '-o', path.join(dir, 'x.wasm'), '--fuel', '-5']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--fuel/);
+});

@@ -1,0 +1,137 @@
+// Seeded random modules from binaryen's `wasm-opt --translate-to-fuzz`, and a tiny reader for
+// the exported functions' signatures (so each export can be called with typed arguments).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const run = promisify(execFile);
+
+// Reference types are left out: binaryen 108's fuzzer emits its older reference-types rules
+// (funcref <: externref, non-nullable refs) that V8 rejects. They are covered by hand vectors.
+export const FUZZ_FEATURES = [
+  '--enable-multivalue', '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
+  '--enable-mutable-globals', '--enable-simd',
+];
+
+/** Deterministic bytes for a seed (mulberry32). */
+export function seedBytes(seed, n) {
+  let a = seed >>> 0;
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
+  }
+  return out;
+}
+
+/** Builds the module for `seed` in `dir` and returns its bytes. */
+export async function fuzzModule(dir, seed, size = 3000) {
+  const input = path.join(dir, `seed-${seed}.dat`);
+  const output = path.join(dir, `seed-${seed}.wasm`);
+  await writeFile(input, seedBytes(seed, size));
+  await run('wasm-opt', [input, '--translate-to-fuzz', ...FUZZ_FEATURES, '-o', output]);
+  return readFile(output);
+}
+
+function leb(buf, pos) {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    const b = buf[pos++];
+    result += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((b & 0x80) === 0) return [result, pos];
+  }
+}
+
+/** Exported functions with their parameter value types, in export order. */
+export function exportedFunctions(buf) {
+  const types = [];
+  const funcTypes = [];
+  const exports = [];
+  let pos = 8;
+  while (pos < buf.length) {
+    const id = buf[pos++];
+    let size;
+    [size, pos] = leb(buf, pos);
+    const end = pos + size;
+    let p = pos;
+    let n;
+    if (id === 1) {
+      [n, p] = leb(buf, p);
+      for (let i = 0; i < n; i++) {
+        p++; // 0x60
+        let np;
+        [np, p] = leb(buf, p);
+        const params = [...buf.subarray(p, p + np)];
+        p += np;
+        let nr;
+        [nr, p] = leb(buf, p);
+        p += nr;
+        types.push(params);
+      }
+    } else if (id === 2) {
+      [n, p] = leb(buf, p);
+      for (let i = 0; i < n; i++) {
+        let l;
+        [l, p] = leb(buf, p);
+        p += l;
+        [l, p] = leb(buf, p);
+        p += l;
+        const kind = buf[p++];
+        if (kind === 0) {
+          let t;
+          [t, p] = leb(buf, p);
+          funcTypes.push(t);
+        } else if (kind === 1) {
+          p++;
+          const flags = buf[p++];
+          [, p] = leb(buf, p);
+          if (flags & 1) [, p] = leb(buf, p);
+        } else if (kind === 2) {
+          const flags = buf[p++];
+          [, p] = leb(buf, p);
+          if (flags & 1) [, p] = leb(buf, p);
+        } else if (kind === 3) p += 2;
+      }
+    } else if (id === 3) {
+      [n, p] = leb(buf, p);
+      for (let i = 0; i < n; i++) {
+        let t;
+        [t, p] = leb(buf, p);
+        funcTypes.push(t);
+      }
+    } else if (id === 7) {
+      [n, p] = leb(buf, p);
+      for (let i = 0; i < n; i++) {
+        let l;
+        [l, p] = leb(buf, p);
+        const name = buf.subarray(p, p + l).toString('utf8');
+        p += l;
+        const kind = buf[p++];
+        let idx;
+        [idx, p] = leb(buf, p);
+        if (kind === 0) exports.push({ name, params: types[funcTypes[idx]] ?? [] });
+      }
+    }
+    pos = end;
+  }
+  return exports;
+}
+
+/** Deterministic arguments for a parameter list. */
+export function argsFor(params, k) {
+  return params.map((t, i) => {
+    const v = (k * 7919 + i * 104729) % 1000;
+    switch (t) {
+      case 0x7f: return v - 500;
+      case 0x7e: return BigInt(v) * 1000003n - 500n;
+      case 0x7d: case 0x7c: return (v - 500) / 7;
+      default: return null; // references; v128 cannot cross into JS at all
+    }
+  });
+}
