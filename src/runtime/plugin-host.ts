@@ -284,8 +284,10 @@ export class PluginHost implements PluginHandle {
     const id = this.nextId++;
     return new Promise<WorkerStats>((resolve) => {
       this.pending.set(id, (msg) => {
+        live.worker.unref();
         if (msg.type === 'stats') resolve({ heapUsedBytes: msg.heapUsedBytes, wasmMemoryBytes: msg.wasmMemoryBytes });
       });
+      live.worker.ref();
       live.worker.postMessage({ type: 'stats', id, gc });
     });
   }

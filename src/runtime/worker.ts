@@ -20,6 +20,8 @@ import { classifyTrap } from './traps.js';
 import { createWasi, type WasiHost } from './wasi-io.js';
 
 const LEVEL_ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
+/** The function the fuel instrumenter traps in (see src/fuel). */
+const OUT_OF_FUEL_FRAME = 'bext_out_of_fuel';
 /** Longest guest error message kept; the rest is cut with a note. */
 const MAX_MESSAGE = 4096;
 
@@ -92,11 +94,14 @@ export function runWorker(port: MessagePort): void {
     const used = guest.metered ? fuelUsed(budget, remaining) : 0;
     if (failed) {
       if (guest.metered && isOutOfFuel(thrown, remaining)) {
+        // Where the fuel ran out is worth showing; the instrumenter's own trap frame is not.
+        const stack = classifyTrap(thrown, names()).stack.filter((f) => !f.startsWith(OUT_OF_FUEL_FRAME));
         return {
           outcome: 'out_of_fuel',
           fuelUsed: budget,
           wallUs,
           message: `all fuel consumed: ${hook} used its ${budget.toLocaleString('en-US')} budget`,
+          stack,
         };
       }
       const t = classifyTrap(thrown, names());

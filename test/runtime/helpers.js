@@ -74,7 +74,11 @@ export async function load(watText, overrides = {}, extra = {}) {
 
 /** WAT data segment text for a string at an address. */
 export function data(addr, text) {
-  return `(data (i32.const ${addr}) "${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}")`;
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) {
+    out += b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${b.toString(16).padStart(2, '0')}`;
+  }
+  return `(data (i32.const ${addr}) "${out}")`;
 }
 
 export const LOG_IMPORT = '(import "bext" "log" (func $log (param i32 i32 i32 i32)))';
