@@ -67,6 +67,11 @@ export interface ReadyMessage {
   init: CallReport | null;
 }
 
+/** Instantiated; `_initialize` starts now (its wall time counts against timeout_ms from here). */
+export interface InitializingMessage {
+  type: 'initializing';
+}
+
 export interface InitFailedMessage {
   type: 'init_failed';
   message: string;
@@ -102,4 +107,4 @@ export interface StatsMessage {
   wasmMemoryBytes: number;
 }
 
-export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage | LogMessage | MetricMessage | StatsMessage;
+export type FromWorker = ReadyMessage | InitializingMessage | InitFailedMessage | ResultMessage | LogMessage | MetricMessage | StatsMessage;

@@ -15,6 +15,8 @@ import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from
 
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
+/** Limit for spawning a worker and instantiating the module (before any guest code runs). */
+const STARTUP_TIMEOUT_MS = 30_000;
 /** How long close() waits for the worker to flush its services before terminating it. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -90,7 +92,9 @@ export class PluginHost implements PluginHandle {
         this.retire(live);
         reject(new Error(message));
       };
-      const timer = setTimeout(() => fail(`_initialize exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms`), timeoutMs);
+      // Starting a worker is host work (and slow on a loaded machine): a generous limit until the
+      // module is instantiated, then timeout_ms for the guest's _initialize.
+      let timer = setTimeout(() => fail(`worker did not start within ${STARTUP_TIMEOUT_MS.toLocaleString('en-US')} ms`), STARTUP_TIMEOUT_MS);
 
       worker.on('message', (msg: FromWorker) => {
         switch (msg.type) {
@@ -101,6 +105,10 @@ export class PluginHost implements PluginHandle {
               worker.unref();
               resolve(msg);
             }
+            return;
+          case 'initializing':
+            clearTimeout(timer);
+            timer = setTimeout(() => fail(`_initialize exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms`), timeoutMs);
             return;
           case 'init_failed':
             fail(msg.message);

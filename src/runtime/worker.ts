@@ -217,6 +217,7 @@ export function runWorker(port: MessagePort): void {
     const s: State = { init: msg, guest, wasi, busy: false };
     closeServices = () => partial.services?.close();
 
+    post({ type: 'initializing' });
     let initReport: CallReport | null = null;
     const initFn = instance.exports._initialize;
     if (msg.summary.hasInitialize && typeof initFn === 'function') {
