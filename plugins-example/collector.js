@@ -55,7 +55,7 @@ export function startCollector({ port = 4000, host = '127.0.0.1', quiet = false,
       const batch = { n: batches.length + 1, received_at: new Date().toISOString(), source: String(body.source ?? req.headers['x-bext-plugin'] ?? 'unknown'), events: body.events };
       batches.push(batch);
       const sample = body.events.slice(0, 6).map((e) => `${e.method ?? 'GET'} ${e.path ?? '?'} ${e.status ?? ''}${e.is_bot ? ' (bot)' : ''}`.trim());
-      say(`[collector] batch #${batch.n} from ${batch.source}: ${body.events.length} events: ${sample.join(', ')}${body.events.length > sample.length ? ', ...' : ''}`);
+      say(`[collector] batch #${batch.n} from ${batch.source}: ${body.events.length} event${body.events.length === 1 ? '' : 's'}: ${sample.join(', ')}${body.events.length > sample.length ? ', ...' : ''}`);
       send(200, { ok: true, received: body.events.length });
     });
   });

@@ -1,7 +1,7 @@
 /*
  * greedy: a deliberately expensive plugin, to see fuel budgets, stats and traps at work.
  *
- *   on_request_complete  counts primes below `work` (config, default 20000) by trial division:
+ *   on_request_complete  counts primes below `work` (config, default 80000) by trial division:
  *                        a sizeable share of the 100,000,000 default budget on every request.
  *                        A path containing "/expensive" loops forever: the call runs out of fuel.
  *                        A path containing "/crash" executes `unreachable`: the call traps.
@@ -17,8 +17,8 @@
 BEXT_PLUGIN_NAME("greedy")
 
 static int64_t work_limit(void) {
-    int64_t n = bext_config_int("work", 20000);
-    return n > 0 ? n : 20000;
+    int64_t n = bext_config_int("work", 80000);
+    return n > 0 ? n : 80000;
 }
 
 /* noinline keeps these names in trap stacks. */

@@ -109,14 +109,15 @@ impl AnalyticsPlugin {
                     t.events_sent += n as u64;
                     t.batches_sent += 1;
                 })?;
-                bext::info(&format!("sent a batch of {} events to {}", n, config.endpoint));
+                bext::info(&format!("sent a batch of {} event{} to {}", n, if n == 1 { "" } else { "s" }, config.endpoint));
                 Ok(())
             }
             Err(reason) => {
                 self.update_totals(|t| t.failed_flushes += 1)?;
                 Err(format!(
-                    "could not deliver {} events to {}: {} (kept for the next flush)",
+                    "could not deliver {} event{} to {}: {} (kept for the next flush)",
                     events.len(),
+                    if events.len() == 1 { "" } else { "s" },
                     config.endpoint,
                     reason
                 ))

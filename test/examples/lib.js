@@ -1,0 +1,87 @@
+// Shared helpers for the example-plugin tests: a private copy of plugins-example/ per test,
+// `bext plugin run` as a subprocess with JSON output, and the demo collector in-process.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { bext, BIN, ROOT } from '../helpers/cli.js';
+
+export const EXAMPLES = path.join(ROOT, 'plugins-example');
+
+/** Hooks each example exports (what `bext plugin inspect` must report). */
+export const EXPECTED_HOOKS = {
+  'my-analytics': ['cleanup', 'on_request_complete', 'on_server_start'],
+  'cache-auditor': ['on_cache_invalidate', 'on_cache_write', 'on_server_start'],
+  'bot-counter': ['on_reload', 'on_request_complete', 'on_server_start', 'on_server_stop'],
+  greedy: ['on_request_complete', 'on_server_start'],
+};
+
+export function pluginFile(name) {
+  return path.join(EXAMPLES, 'plugins', name, 'plugin.wasm');
+}
+
+/**
+ * Copies the example project (config, site, built plugins; no build folders or state) into a
+ * temp dir. `edit(configText)` may rewrite the config. Returns { dir, config, cleanup }.
+ */
+export function copyProject(edit = (t) => t) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bext-examples-'));
+  cpSync(EXAMPLES, dir, {
+    recursive: true,
+    filter: (src) => !/[/\\](target|\.bext|node_modules)([/\\]|$)/.test(path.relative(EXAMPLES, src) ? `/${path.relative(EXAMPLES, src)}` : ''),
+  });
+  const config = path.join(dir, 'bext.config.toml');
+  writeFileSync(config, edit(readFileSync(config, 'utf8')));
+  return { dir, config, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Points my-analytics at a collector on `port` (endpoint and allowed_urls). */
+export function withCollectorPort(port) {
+  return (text) => text.replaceAll('http://127.0.0.1:4000', `http://127.0.0.1:${port}`);
+}
+
+/**
+ * `bext plugin run NAME HOOK --json` in a project; resolves to { code, result, stderr, stdout }.
+ * Asynchronous so an in-process HTTP server (the collector) can answer the plugin's fetches.
+ */
+export function runHook(config, plugin, hook, input, extra = []) {
+  const args = ['plugin', 'run', plugin, hook, '--json', '-c', config, ...extra];
+  if (input !== undefined) args.push('--input', typeof input === 'string' ? input : JSON.stringify(input));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], {
+      cwd: path.dirname(config),
+      env: { ...process.env, NO_COLOR: '1' },
+      timeout: 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+    }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      let result = null;
+      try {
+        result = JSON.parse(stdout);
+      } catch {
+        // left null: the assertion that follows shows stdout/stderr
+      }
+      resolve({ code, result, stdout, stderr });
+    });
+  });
+}
+
+/** A readable description of a run for assertion messages. */
+export function show(r) {
+  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+/** `bext plugin storage NAME --get KEY`: the stored value as text, or null when missing. */
+export function storageValue(config, plugin, key) {
+  const r = bext(['plugin', 'storage', plugin, '--get', key, '-c', config], { cwd: path.dirname(config) });
+  return r.code === 0 ? r.stdout.replace(/\n$/, '') : null;
+}
+
+/** Keys of a plugin's storage, via `bext plugin storage NAME --json`. */
+export function storageKeys(config, plugin) {
+  const r = bext(['plugin', 'storage', plugin, '--json', '-c', config], { cwd: path.dirname(config) });
+  if (r.code !== 0) throw new Error(`plugin storage failed: ${show(r)}`);
+  const data = JSON.parse(r.stdout);
+  const keys = Array.isArray(data) ? data : (data.keys ?? data.entries ?? []);
+  return keys.map((k) => (typeof k === 'string' ? k : k.key)).sort();
+}
