@@ -153,6 +153,19 @@ class Recorder implements StatsRecorder {
       const refused = [...this.pendingRefused.values()];
       this.store.transaction(() => {
         for (const p of hooks) this.store.addToBucket(p.plugin, p.hook, p.bucket, MINUTE_MS, p.agg);
+        // Several minute buckets of one hook become one merge into its all-time row.
+        const totals = new Map<string, PendingHook>();
+        for (const p of hooks) {
+          const key = `${p.plugin}\u0000${p.hook}`;
+          const t = totals.get(key);
+          if (t) t.agg.merge(p.agg);
+          else {
+            const agg = new HookAggregate();
+            agg.merge(p.agg);
+            totals.set(key, { ...p, agg });
+          }
+        }
+        for (const t of totals.values()) this.store.addToTotal(t.plugin, t.hook, t.agg);
         for (const r of refused) this.store.addRefused(r.plugin, r.bucket, r.url, r.reason, r.count, r.lastAt);
       });
       // Cleared only after the transaction committed: a failed write is retried at the next flush.

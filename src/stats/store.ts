@@ -1,8 +1,10 @@
 /**
  * Persistence of stats in `.bext/state.db` (shared with storage and queues, which use their own
- * tables). Aggregates are stored per (plugin, hook, time bucket) with their histograms encoded,
- * so `--since` can sum just the recent buckets. Buckets are one minute; minute buckets older than
- * COMPACT_AFTER_MS are merged into hour buckets so the table stays small.
+ * tables). Aggregates are stored twice: all-time per (plugin, hook) in stats_hook_totals, which is
+ * what opening a recorder or reading without `--since` costs (one row per hook), and per time
+ * bucket in stats_hook_buckets with their histograms encoded, so `--since` can sum just the recent
+ * buckets. Buckets are one minute; minute buckets older than COMPACT_AFTER_MS are merged into hour
+ * buckets so a `--since` read merges at most a few hundred rows per hook.
  * Every write merges into the existing row inside an IMMEDIATE transaction, so several processes
  * (a dev server, `bext plugin run`) can record into the same file.
  */
@@ -14,7 +16,7 @@ import { HookAggregate, PluginAggregate, type AggregateRow } from './aggregate.j
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
-const COMPACT_AFTER_MS = 6 * HOUR_MS;
+const COMPACT_AFTER_MS = 2 * HOUR_MS;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS stats_hook_buckets (
@@ -43,6 +45,31 @@ CREATE TABLE IF NOT EXISTS stats_hook_buckets (
   first_at INTEGER,
   last_at INTEGER,
   PRIMARY KEY (plugin, hook, bucket)
+);
+CREATE TABLE IF NOT EXISTS stats_hook_totals (
+  plugin TEXT NOT NULL,
+  hook TEXT NOT NULL,
+  calls INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  error INTEGER NOT NULL,
+  out_of_fuel INTEGER NOT NULL,
+  trap INTEGER NOT NULL,
+  timeout INTEGER NOT NULL,
+  crashed INTEGER NOT NULL,
+  dropped INTEGER NOT NULL,
+  budget INTEGER NOT NULL,
+  fuel_sum REAL NOT NULL,
+  fuel_min INTEGER,
+  fuel_max INTEGER NOT NULL,
+  fuel_max_pct REAL NOT NULL,
+  fuel_hist TEXT NOT NULL,
+  time_sum REAL NOT NULL,
+  time_min INTEGER,
+  time_max INTEGER NOT NULL,
+  time_hist TEXT NOT NULL,
+  first_at INTEGER,
+  last_at INTEGER,
+  PRIMARY KEY (plugin, hook)
 );
 CREATE TABLE IF NOT EXISTS stats_fetch_refused (
   plugin TEXT NOT NULL,
@@ -103,6 +130,8 @@ export class StatsStore {
   private readonly selectBucket: Database.Statement;
   private readonly upsertBucket: Database.Statement;
   private readonly upsertRefused: Database.Statement;
+  private readonly selectTotal: Database.Statement;
+  private readonly upsertTotal: Database.Statement;
 
   constructor(readonly dbPath: string) {
     fs.mkdirSync(path.dirname(dbPath), { recursive: true });
@@ -120,6 +149,11 @@ export class StatsStore {
       `INSERT INTO stats_hook_buckets (plugin, hook, bucket, span, ${cols})
        VALUES (@plugin, @hook, @bucket, @span, ${params})
        ON CONFLICT (plugin, hook, bucket) DO UPDATE SET span = excluded.span, ${updates}`,
+    );
+    this.selectTotal = this.db.prepare('SELECT * FROM stats_hook_totals WHERE plugin = ? AND hook = ?');
+    this.upsertTotal = this.db.prepare(
+      `INSERT INTO stats_hook_totals (plugin, hook, ${cols}) VALUES (@plugin, @hook, ${params})
+       ON CONFLICT (plugin, hook) DO UPDATE SET ${updates}`,
     );
     this.upsertRefused = this.db.prepare(
       `INSERT INTO stats_fetch_refused (plugin, bucket, url, reason, count, last_at)
@@ -140,6 +174,17 @@ export class StatsStore {
     this.upsertBucket.run({ plugin, hook, bucket, span: Math.max(span, existing?.span ?? 0), ...merged.toRow() });
   }
 
+  /** Merges `agg` into the all-time row of (plugin, hook). Call inside `transaction()`. */
+  addToTotal(plugin: string, hook: HookName, agg: HookAggregate): void {
+    const existing = this.selectTotal.get(plugin, hook) as AggregateRow | undefined;
+    let merged = agg;
+    if (existing) {
+      merged = HookAggregate.fromRow(existing);
+      merged.merge(agg);
+    }
+    this.upsertTotal.run({ plugin, hook, ...merged.toRow() });
+  }
+
   addRefused(plugin: string, bucket: number, url: string, reason: string, count: number, lastAt: number): void {
     this.upsertRefused.run(plugin, bucket, url, reason, count, lastAt);
   }
@@ -149,30 +194,37 @@ export class StatsStore {
     this.db.transaction(fn).immediate();
   }
 
-  /** Sums the stored buckets into one aggregate per plugin. */
+  /** One aggregate per plugin: all-time totals, or the sum of the buckets since `opts.since`. */
   load(opts: LoadOptions = {}): Map<string, PluginAggregate> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (opts.plugin !== undefined) {
-      where.push('plugin = ?');
-      args.push(opts.plugin);
-    }
-    if (opts.since !== undefined) {
-      where.push('bucket + span > ?');
-      args.push(opts.since);
-    }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const byPlugin = opts.plugin === undefined ? '' : 'plugin = ?';
+    const pargs = opts.plugin === undefined ? [] : [opts.plugin];
+    const whereOf = (...conds: string[]): string => {
+      const all = conds.filter((c) => c !== '');
+      return all.length ? `WHERE ${all.join(' AND ')}` : '';
+    };
     const out = new Map<string, PluginAggregate>();
     const get = (p: string): PluginAggregate => {
       let a = out.get(p);
       if (!a) out.set(p, (a = new PluginAggregate()));
       return a;
     };
-    const rows = this.db.prepare(`SELECT * FROM stats_hook_buckets ${clause}`).all(...args) as BucketRow[];
-    for (const row of rows) get(row.plugin).hook(row.hook as HookName).merge(HookAggregate.fromRow(row));
-    // Refused-fetch buckets are always minute buckets (they are never compacted; rows are tiny).
-    const rclause = clause.replace('bucket + span > ?', `bucket + ${MINUTE_MS} > ?`);
-    const refused = this.db.prepare(`SELECT * FROM stats_fetch_refused ${rclause}`).all(...args) as RefusedRow[];
+    if (opts.since === undefined) {
+      const rows = this.db.prepare(`SELECT * FROM stats_hook_totals ${whereOf(byPlugin)}`).all(...pargs) as BucketRow[];
+      for (const row of rows) get(row.plugin).hook(row.hook as HookName).merge(HookAggregate.fromRow(row));
+    } else {
+      const rows = this.db
+        .prepare(`SELECT * FROM stats_hook_buckets ${whereOf(byPlugin, 'bucket + span > ?')}`)
+        .all(...pargs, opts.since) as BucketRow[];
+      for (const row of rows) get(row.plugin).hook(row.hook as HookName).merge(HookAggregate.fromRow(row));
+    }
+    // Refused fetches have no histograms: SQL sums them. Their buckets are always minutes.
+    const since = opts.since === undefined ? [] : [opts.since];
+    const refused = this.db
+      .prepare(
+        `SELECT plugin, url, reason, sum(count) AS count, max(last_at) AS last_at FROM stats_fetch_refused
+         ${whereOf(byPlugin, opts.since === undefined ? '' : `bucket + ${MINUTE_MS} > ?`)} GROUP BY plugin, url, reason`,
+      )
+      .all(...pargs, ...since) as RefusedRow[];
     for (const r of refused) get(r.plugin).addRefused(r.url, r.reason, r.count, r.last_at);
     return out;
   }
@@ -180,7 +232,7 @@ export class StatsStore {
   /** Names of plugins with stored data. */
   pluginNames(): string[] {
     const rows = this.db
-      .prepare('SELECT plugin FROM stats_hook_buckets UNION SELECT plugin FROM stats_fetch_refused ORDER BY plugin')
+      .prepare('SELECT plugin FROM stats_hook_totals UNION SELECT plugin FROM stats_fetch_refused ORDER BY plugin')
       .all() as { plugin: string }[];
     return rows.map((r) => r.plugin);
   }
@@ -189,13 +241,11 @@ export class StatsStore {
   reset(plugin: string | undefined, at: number): number {
     let deleted = 0;
     this.transaction(() => {
-      if (plugin === undefined) {
-        deleted = this.db.prepare('DELETE FROM stats_hook_buckets').run().changes;
-        this.db.prepare('DELETE FROM stats_fetch_refused').run();
-      } else {
-        deleted = this.db.prepare('DELETE FROM stats_hook_buckets WHERE plugin = ?').run(plugin).changes;
-        this.db.prepare('DELETE FROM stats_fetch_refused WHERE plugin = ?').run(plugin);
-      }
+      const where = plugin === undefined ? '' : 'WHERE plugin = ?';
+      const args = plugin === undefined ? [] : [plugin];
+      deleted = this.db.prepare(`DELETE FROM stats_hook_buckets ${where}`).run(...args).changes;
+      this.db.prepare(`DELETE FROM stats_hook_totals ${where}`).run(...args);
+      this.db.prepare(`DELETE FROM stats_fetch_refused ${where}`).run(...args);
       this.db.prepare('INSERT INTO stats_resets (plugin, at) VALUES (?, ?)').run(plugin ?? null, at);
     });
     return deleted;
