@@ -201,7 +201,12 @@ export async function run(target: string, hookName: string, opts: RunOptions): P
 
   const logs: PluginLogEntry[] = [];
   const metrics: MetricSample[] = [];
-  const fetcher = await fetchHandler(plugin);
+  // The fetch client (undici) costs ~0.3 s to load; only a guest that calls http_fetch pays it.
+  let fetcher: Awaited<ReturnType<typeof fetchHandler>> | undefined;
+  const onMainCall = async (_p: string, op: MainOp, payload: string): Promise<string> => {
+    if (fetcher === undefined) fetcher = await fetchHandler(plugin);
+    return fetcher ? fetcher.call(op, payload) : JSON.stringify({ status: 0, error: 'network not available' });
+  };
   const handle = await loadPlugin({
     plugin,
     stateDir: t.stateDir,
@@ -209,7 +214,7 @@ export async function run(target: string, hookName: string, opts: RunOptions): P
     logLevel: 'trace',
     onLog: (e) => logs.push(e),
     onMetric: (m) => metrics.push(m),
-    ...(fetcher ? { onMainCall: (_p: string, op: MainOp, payload: string) => fetcher.call(op, payload) } : {}),
+    onMainCall,
   });
   let result: CallResult;
   try {
