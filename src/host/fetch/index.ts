@@ -223,6 +223,9 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
           refuse('not_allowed', `redirect to ${next.href} refused: only http and https`, next.href);
         }
         next.hash = '';
+        // Credentials in a Location header would be sent on to the next host; never follow them.
+        next.username = '';
+        next.password = '';
         // Browser rules: 303 becomes GET; 301/302 turn a POST into GET; 307/308 repeat as is.
         if ((res.statusCode === 303 && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
           method = 'GET';
