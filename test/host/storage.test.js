@@ -140,3 +140,21 @@ test('an unreadable state file fails createWorkerServices with a clear error', (
   fs.writeFileSync(file, 'this is not a database, just text that is long enough to have a header '.repeat(20));
   assert.throws(() => createWorkerServices(init('x', file)), /not a database|file is not a database/i);
 });
+
+test('the state database runs in WAL mode with NORMAL sync, FULL with BEXT_STATE_SYNC=full', async () => {
+  const { openStateDb } = await import('../../dist/host/state-db.js');
+  const file = path.join(tempDir(), 'nested', 'dir', 'state.db');
+  const db = openStateDb(file);
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(db.pragma('synchronous', { simple: true }), 1);
+  assert.ok(db.pragma('busy_timeout', { simple: true }) >= 1000);
+  db.close();
+  process.env.BEXT_STATE_SYNC = 'full';
+  try {
+    const full = openStateDb(file);
+    assert.equal(full.pragma('synchronous', { simple: true }), 2);
+    full.close();
+  } finally {
+    delete process.env.BEXT_STATE_SYNC;
+  }
+});
