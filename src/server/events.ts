@@ -11,6 +11,8 @@ export type QueuedHookArgs = Extract<HookArgs, { hook: 'on_request_complete' | '
 
 export type HookCaller = (args: QueuedHookArgs) => Promise<CallResult>;
 
+const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class HookQueue {
   private readonly ring: (QueuedHookArgs | undefined)[];
   private head = 0;
@@ -70,6 +72,10 @@ export class HookQueue {
     this.running = true;
     try {
       while (!this.paused) {
+        // Yield to pending I/O first: under load, answering requests comes before delivering
+        // events (a full queue then sheds its oldest entries, counted, instead of starving them).
+        await yieldToIO();
+        if (this.paused) break;
         const item = this.take();
         if (!item) break;
         try {

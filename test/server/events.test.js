@@ -11,17 +11,24 @@ describe('HookQueue', () => {
     const seen = [];
     const drops = [];
     let unblock;
+    let started;
     const gate = new Promise((r) => (unblock = r));
+    const inFlight = new Promise((r) => (started = r));
     const q = new HookQueue(
       3,
       async (args) => {
-        if (args.eventJson === '0') await gate;
+        if (args.eventJson === '0') {
+          started();
+          await gate;
+        }
         seen.push(args.eventJson);
         return { outcome: 'ok' };
       },
       (hook, n) => drops.push([hook, n]),
     );
-    for (let i = 0; i < 6; i++) q.push({ hook: 'on_request_complete', eventJson: String(i) });
+    q.push({ hook: 'on_request_complete', eventJson: '0' });
+    await inFlight;
+    for (let i = 1; i < 6; i++) q.push({ hook: 'on_request_complete', eventJson: String(i) });
     // "0" is in flight; 1..5 queued into 3 slots: 1 and 2 dropped.
     assert.equal(q.pending, 3);
     assert.deepEqual(drops, [['on_request_complete', 1], ['on_request_complete', 1]]);
