@@ -267,6 +267,22 @@ test('a literally named host connects to the address that was checked (no second
   await h.close();
 });
 
+test('when an address refuses the connection, the next checked address is tried', async () => {
+  // 127.0.0.2 is loopback on Linux, but the server listens on 127.0.0.1 only.
+  const lookup = async () => ['127.0.0.2', '127.0.0.1'];
+  const { fetch, h } = handler({ allowed_urls: [`http://dual.test:${PORT}/*`] }, { lookup });
+  const r = await fetch({ url: `http://dual.test:${PORT}/hello` });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'hello world');
+  await h.close();
+  const only = handler({ allowed_urls: [`http://dual.test:${PORT}/*`] }, { lookup: async () => ['127.0.0.2'] });
+  const refusedConn = await only.fetch({ url: `http://dual.test:${PORT}/hello` });
+  assert.equal(refusedConn.status, 0);
+  assert.match(refusedConn.error, /ECONNREFUSED/);
+  assert.equal(only.refused.length, 0); // a network error, not a policy refusal
+  await only.h.close();
+});
+
 test('timeout: headers that never come, and a body that stalls', async () => {
   const { fetch, refused, h } = handler({ allowed_urls: local(), fetch_timeout_ms: 200 });
   for (const path of ['/slow', '/slow-body']) {

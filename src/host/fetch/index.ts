@@ -139,8 +139,8 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
     }
   }
 
-  /** DNS, then the address rules: returns the one address we will connect to. */
-  async function pickAddress(url: URL, literalHost: boolean, signal: AbortSignal): Promise<ResolvedAddress> {
+  /** DNS, then the address rules: the addresses we may connect to, in resolver order. */
+  async function pickAddresses(url: URL, literalHost: boolean, signal: AbortSignal): Promise<ResolvedAddress[]> {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: ResolvedAddress[];
     const literalFamily = isIP(host);
@@ -157,9 +157,9 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
       addresses = normaliseAddresses(raw);
       if (addresses.length === 0) throw new NetworkFailure(`cannot resolve ${host}: no addresses`, url.href);
     }
-    if (literalHost) return addresses[0]!;
+    if (literalHost) return addresses;
     const open = addresses.filter((a) => blockedKind(a.address) === null);
-    if (open.length > 0) return open[0]!;
+    if (open.length > 0) return open;
     const first = addresses[0]!;
     const what = literalFamily ? `${host} is` : `${host} resolves to ${first.address}, which is`;
     refuse(
@@ -198,16 +198,18 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
           url.href,
         );
       }
-      const target = await pickAddress(url, decision.literalHost, signal);
-      const res = await request(url, {
-        method: method as never,
-        headers: headers.flat(),
-        body,
-        signal,
-        dispatcher: agents.get(target),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
+      const targets = await pickAddresses(url, decision.literalHost, signal);
+      const res = await requestFirstReachable(targets, (target) =>
+        request(url, {
+          method: method as never,
+          headers: headers.flat(),
+          body,
+          signal,
+          dispatcher: agents.get(target),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        }),
+      );
       const location = res.headers.location;
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
         // Drain a small redirect body so the connection can be reused; give up on big ones.
@@ -289,6 +291,27 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   };
 
   return Object.assign(handler, { close: () => agents.close() });
+}
+
+/** Connect errors after which the next checked address is worth trying (nothing was sent). */
+const TRY_NEXT: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
+
+/**
+ * Tries each checked address in order until one accepts the connection, so `localhost`
+ * resolving to ::1 first still reaches a server listening on 127.0.0.1 only.
+ */
+async function requestFirstReachable<T>(targets: ResolvedAddress[], send: (t: ResolvedAddress) => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (const target of targets) {
+    try {
+      return await send(target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (code === undefined || !TRY_NEXT.has(code)) throw err;
+      last = err;
+    }
+  }
+  throw last;
 }
 
 /** Settles with the promise, or rejects as soon as the signal aborts (DNS cannot be cancelled). */
