@@ -141,12 +141,16 @@ export class ResponseCache {
     return true;
   }
 
-  /** Removes every key matching the glob (picomatch; `*` stays within a path segment, `**` crosses them). */
+  /**
+   * Removes every key matching the glob (picomatch; `*` stays within a path segment, `**`
+   * crosses them). `page:/blog/*` also removes the folder page `page:/blog/` itself.
+   */
   invalidate(pattern: string): string[] {
     const match = picomatch(pattern, { dot: true });
+    const folder = pattern.endsWith('/*') ? pattern.slice(0, -1) : null;
     const removed: string[] = [];
     for (const key of [...this.entries.keys()]) {
-      if (key === pattern || match(key)) {
+      if (key === pattern || key === folder || match(key)) {
         this.delete(key);
         removed.push(key);
       }

@@ -245,9 +245,9 @@ export class PluginSet {
     for (const e of [...this.entries.values()].sort(byPriority)) {
       if (!e.handle || (only && !only(e))) continue;
       if (!e.info.hooks.includes(hook)) continue;
-      const r = await e.handle.call({ hook });
+      // A failed call is logged by the runtime (plugin, hook, reason) and counted in stats.
+      await e.handle.call({ hook });
       done.push(e.name);
-      if (r.outcome !== 'ok') this.deps.log.warn(`plugin ${e.name}: ${hook} failed (${describeFailure(r)})`);
     }
     return done;
   }
@@ -283,10 +283,7 @@ export class PluginSet {
     const old = entry.handle;
     if (old) {
       await entry.queue.pause();
-      if (old.info.hooks.includes('cleanup')) {
-        const r = await old.call({ hook: 'cleanup' });
-        if (r.outcome !== 'ok') this.deps.log.warn(`plugin ${name}: cleanup of the old version failed (${describeFailure(r)})`);
-      }
+      if (old.info.hooks.includes('cleanup')) await old.call({ hook: 'cleanup' });
       entry.handle = null;
       await old.close().catch(() => {});
     }
@@ -310,9 +307,7 @@ export class PluginSet {
     await entry.queue.drain(5_000);
     entry.queue.discard();
     for (const hook of ['on_server_stop', 'cleanup'] as const) {
-      if (!handle.info.hooks.includes(hook)) continue;
-      const r = await handle.call({ hook });
-      if (r.outcome !== 'ok') this.deps.log.warn(`plugin ${entry.name}: ${hook} failed (${describeFailure(r)})`);
+      if (handle.info.hooks.includes(hook)) await handle.call({ hook });
     }
     entry.handle = null;
     await handle.close().catch(() => {});

@@ -46,9 +46,9 @@ describe('ResponseCache', () => {
 
   test('invalidate matches globs: * within a segment, ** across', () => {
     const c = new ResponseCache({ ttlMs: 1000, maxEntries: 100, maxBytes: 1 << 20 });
-    const keys = ['page:/blog/a', 'page:/blog/b?x=1', 'page:/blog/a/deep', 'page:/about', 'page:/blog'];
+    const keys = ['page:/blog/a', 'page:/blog/b?x=1', 'page:/blog/a/deep', 'page:/about', 'page:/blog', 'page:/blog/'];
     for (const k of keys) c.set(k, 200, {}, Buffer.from(k), []);
-    assert.deepEqual(c.invalidate('page:/blog/*').sort(), ['page:/blog/a', 'page:/blog/b?x=1']);
+    assert.deepEqual(c.invalidate('page:/blog/*').sort(), ['page:/blog/', 'page:/blog/a', 'page:/blog/b?x=1']);
     assert.deepEqual(c.invalidate('page:/blog/**').sort(), ['page:/blog', 'page:/blog/a/deep']);
     assert.deepEqual(c.invalidate('page:/nothing*'), []);
     assert.deepEqual(c.invalidate('page:/about'), ['page:/about']);
