@@ -125,12 +125,12 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
         rateLog.suppressed++;
       } else {
         const more = rateLog.suppressed > 0 ? { suppressed_since_last: rateLog.suppressed } : {};
-        logger().warn({ plugin: name, url: err.url, reason: err.message, ...more }, 'http_fetch refused');
+        logger().warn({ plugin: name, url: clip(err.url), reason: clip(err.message), ...more }, 'http_fetch refused');
         rateLog.lastLogged = t;
         rateLog.suppressed = 0;
       }
     } else {
-      logger().warn({ plugin: name, url: err.url, reason: err.message }, 'http_fetch refused');
+      logger().warn({ plugin: name, url: clip(err.url), reason: clip(err.message) }, 'http_fetch refused');
     }
     try {
       opts.onRefused?.(name, err.url, err.message);
@@ -283,7 +283,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
         return errorJson(refusal.message);
       }
       const message = err instanceof NetworkFailure ? err.message : describeNetworkError(err);
-      logger().warn({ plugin: name, url: currentUrl, reason: message }, 'http_fetch failed');
+      logger().warn({ plugin: name, url: clip(currentUrl), reason: clip(message) }, 'http_fetch failed');
       return errorJson(message);
     } finally {
       clearTimeout(timer);
@@ -348,4 +348,9 @@ function safeUrlFrom(json: string): string {
   } catch {
     return '';
   }
+}
+
+/** A guest controls URLs and so part of every message: keep log lines bounded. */
+function clip(text: string, max = 2048): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
 }
