@@ -7,7 +7,9 @@ import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { HOOK_NAMES, type HookName } from '../config/types.js';
 import { OUTCOMES, type CallResult, type Outcome } from '../runtime/types.js';
-import type { Distribution, FuelDistribution, HookStats, OutcomeCounts } from './types.js';
+import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts } from './types.js';
+
+const MAX_MESSAGE = 500;
 
 /** 3 significant digits: a reported percentile is within 0.1% of a recorded value. */
 const SIGNIFICANT_DIGITS = 3;
@@ -109,8 +111,10 @@ export class HookAggregate {
   time = new Quantity();
   firstAt: number | null = null;
   lastAt: number | null = null;
+  lastFailure: LastFailure | null = null;
 
   record(r: CallResult, at: number): void {
+    if (r.outcome !== 'ok') this.noteFailure(failureOf(r, at));
     this.calls += 1;
     this.outcomes[r.outcome] += 1;
     this.fuel.add(r.fuelUsed);
@@ -127,7 +131,13 @@ export class HookAggregate {
     if (this.lastAt === null || at > this.lastAt) this.lastAt = at;
   }
 
+  /** Keeps the most recent failure. */
+  noteFailure(f: LastFailure | null): void {
+    if (f && (this.lastFailure === null || f.at >= this.lastFailure.at)) this.lastFailure = f;
+  }
+
   merge(o: HookAggregate): void {
+    this.noteFailure(o.lastFailure);
     this.calls += o.calls;
     for (const k of OUTCOMES) this.outcomes[k] += o.outcomes[k];
     this.dropped += o.dropped;
@@ -159,6 +169,7 @@ export class HookAggregate {
       dropped: this.dropped,
       fuel,
       timeUs: this.time.distribution(this.calls),
+      lastFailure: this.lastFailure === null ? null : { ...this.lastFailure },
       firstAt: this.firstAt,
       lastAt: this.lastAt,
     };
@@ -205,6 +216,13 @@ export class HookAggregate {
     a.lastAt = row.last_at;
     return a;
   }
+}
+
+function failureOf(r: CallResult, at: number): LastFailure {
+  const message = (r.message ?? '').slice(0, MAX_MESSAGE);
+  const f: LastFailure = { outcome: r.outcome as LastFailure['outcome'], message, at };
+  if (r.trapKind !== undefined) f.trapKind = r.trapKind;
+  return f;
 }
 
 function decode(b64: string): Histogram {

@@ -78,6 +78,11 @@ export function renderHook(h: HookStats): string[] {
     ),
   );
   lines.push(`  first ${when(h.firstAt)}   last ${when(h.lastAt)}`);
+  const lf = h.lastFailure;
+  if (lf) {
+    const what = lf.trapKind && !lf.message.includes(lf.trapKind) ? `${lf.outcome} (${lf.trapKind})` : lf.outcome;
+    lines.push(`  last failure ${when(lf.at)}  ${what}: ${lf.message.split('\n')[0] || '(no message)'}`);
+  }
   return lines;
 }
 

@@ -12,7 +12,8 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HookName } from '../config/types.js';
-import { HookAggregate, PluginAggregate, type AggregateRow } from './aggregate.js';
+import { HookAggregate, isOutcome, PluginAggregate, type AggregateRow } from './aggregate.js';
+import type { LastFailure } from './types.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -80,6 +81,15 @@ CREATE TABLE IF NOT EXISTS stats_fetch_refused (
   last_at INTEGER NOT NULL,
   PRIMARY KEY (plugin, bucket, url, reason)
 );
+CREATE TABLE IF NOT EXISTS stats_last_failure (
+  plugin TEXT NOT NULL,
+  hook TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  message TEXT NOT NULL,
+  trap_kind TEXT,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (plugin, hook)
+);
 CREATE TABLE IF NOT EXISTS stats_resets (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   plugin TEXT,
@@ -109,6 +119,15 @@ interface RefusedRow {
   last_at: number;
 }
 
+interface FailureRow {
+  plugin: string;
+  hook: string;
+  outcome: string;
+  message: string;
+  trap_kind: string | null;
+  at: number;
+}
+
 /** A reset seen in the store: `plugin` null means every plugin. */
 export interface ResetMark {
   seq: number;
@@ -132,6 +151,7 @@ export class StatsStore {
   private readonly upsertRefused: Database.Statement;
   private readonly selectTotal: Database.Statement;
   private readonly upsertTotal: Database.Statement;
+  private readonly upsertFailure: Database.Statement;
 
   constructor(readonly dbPath: string) {
     fs.mkdirSync(path.dirname(dbPath), { recursive: true });
@@ -155,6 +175,11 @@ export class StatsStore {
       `INSERT INTO stats_hook_totals (plugin, hook, ${cols}) VALUES (@plugin, @hook, ${params})
        ON CONFLICT (plugin, hook) DO UPDATE SET ${updates}`,
     );
+    this.upsertFailure = this.db.prepare(
+      `INSERT INTO stats_last_failure (plugin, hook, outcome, message, trap_kind, at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (plugin, hook) DO UPDATE SET outcome = excluded.outcome, message = excluded.message,
+         trap_kind = excluded.trap_kind, at = excluded.at WHERE excluded.at >= at`,
+    );
     this.upsertRefused = this.db.prepare(
       `INSERT INTO stats_fetch_refused (plugin, bucket, url, reason, count, last_at)
        VALUES (?, ?, ?, ?, ?, ?)
@@ -174,8 +199,10 @@ export class StatsStore {
     this.upsertBucket.run({ plugin, hook, bucket, span: Math.max(span, existing?.span ?? 0), ...merged.toRow() });
   }
 
-  /** Merges `agg` into the all-time row of (plugin, hook). Call inside `transaction()`. */
+  /** Merges `agg` into the all-time row of (plugin, hook), and its last failure. Call inside `transaction()`. */
   addToTotal(plugin: string, hook: HookName, agg: HookAggregate): void {
+    const f = agg.lastFailure;
+    if (f) this.upsertFailure.run(plugin, hook, f.outcome, f.message, f.trapKind ?? null, f.at);
     const existing = this.selectTotal.get(plugin, hook) as AggregateRow | undefined;
     let merged = agg;
     if (existing) {
@@ -217,6 +244,16 @@ export class StatsStore {
         .all(...pargs, opts.since) as BucketRow[];
       for (const row of rows) get(row.plugin).hook(row.hook as HookName).merge(HookAggregate.fromRow(row));
     }
+    const failures = this.db
+      .prepare(`SELECT * FROM stats_last_failure ${whereOf(byPlugin, opts.since === undefined ? '' : 'at >= ?')}`)
+      .all(...pargs, ...(opts.since === undefined ? [] : [opts.since])) as FailureRow[];
+    for (const f of failures) {
+      const agg = out.get(f.plugin)?.hooks.get(f.hook as HookName);
+      if (!agg || f.outcome === 'ok' || !isOutcome(f.outcome)) continue;
+      const lf: LastFailure = { outcome: f.outcome as LastFailure['outcome'], message: f.message, at: f.at };
+      if (f.trap_kind !== null) lf.trapKind = f.trap_kind;
+      agg.noteFailure(lf);
+    }
     // Refused fetches have no histograms: SQL sums them. Their buckets are always minutes.
     const since = opts.since === undefined ? [] : [opts.since];
     const refused = this.db
@@ -245,6 +282,7 @@ export class StatsStore {
       const args = plugin === undefined ? [] : [plugin];
       deleted = this.db.prepare(`DELETE FROM stats_hook_buckets ${where}`).run(...args).changes;
       this.db.prepare(`DELETE FROM stats_hook_totals ${where}`).run(...args);
+      this.db.prepare(`DELETE FROM stats_last_failure ${where}`).run(...args);
       this.db.prepare(`DELETE FROM stats_fetch_refused ${where}`).run(...args);
       this.db.prepare('INSERT INTO stats_resets (plugin, at) VALUES (?, ?)').run(plugin ?? null, at);
     });

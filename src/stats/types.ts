@@ -27,6 +27,15 @@ export interface FuelDistribution extends Distribution {
   maxPctOfBudget: number;
 }
 
+/** The most recent failed call of a hook: what a developer wants to see next to the counts. */
+export interface LastFailure {
+  outcome: Exclude<Outcome, 'ok'>;
+  /** Guest error string, trap message, or timeout/crash reason (at most 500 characters). */
+  message: string;
+  trapKind?: string;
+  at: number;
+}
+
 export interface HookStats {
   hook: HookName;
   /** Calls that ran (skipped hooks, i.e. ones the module does not export, are not counted). */
@@ -36,6 +45,8 @@ export interface HookStats {
   dropped: number;
   fuel: FuelDistribution;
   timeUs: Distribution;
+  /** Null when every call succeeded (in the scoped period). */
+  lastFailure: LastFailure | null;
   /** Epoch milliseconds of the first and last recorded call (null with only dropped events). */
   firstAt: number | null;
   lastAt: number | null;

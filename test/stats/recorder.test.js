@@ -245,3 +245,32 @@ test('parseSince reads durations and ISO dates and rejects anything else', () =>
     assert.throws(() => parseSince(bad, now), (e) => e.name === 'BextError' && e.exitCode === 2 && /--since/.test(e.message), bad);
   }
 });
+
+test('the last failure per hook is kept, persisted, scoped by since and cleared by reset', () => {
+  const db = tmpDb();
+  const c = clock();
+  const t0 = c.t;
+  let r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  r.record(call({ outcome: 'error', message: 'first' }));
+  c.t += 1000;
+  r.record(call({ outcome: 'trap', message: 'unreachable executed', trapKind: 'unreachable' }));
+  c.t += 1000;
+  r.record(call({ outcome: 'ok' }));
+  r.record(call({ hook: 'on_reload', outcome: 'ok' }));
+  const want = { outcome: 'trap', message: 'unreachable executed', trapKind: 'unreachable', at: t0 + 1000 };
+  assert.deepEqual(r.snapshot().plugins.a.hooks.find((h) => h.hook === 'on_request_complete').lastFailure, want);
+  assert.equal(r.snapshot().plugins.a.hooks.find((h) => h.hook === 'on_reload').lastFailure, null);
+  r.close();
+  assert.deepEqual(readPersisted(db).plugins.a.hooks.find((h) => h.hook === 'on_request_complete').lastFailure, want);
+  r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  c.t = t0 + 3_600_000;
+  r.record(call({ outcome: 'ok' }));
+  assert.deepEqual(r.snapshot().plugins.a.hooks[0].lastFailure, want, 'survives reopen');
+  assert.equal(r.snapshot('a', { since: t0 + 1_800_000 }).plugins.a.hooks[0].lastFailure, null, 'older than since');
+  r.record(call({ outcome: 'timeout', message: 'x'.repeat(2000) }));
+  assert.equal(r.snapshot().plugins.a.hooks[0].lastFailure.message.length, 500);
+  r.reset('a');
+  r.record(call({ outcome: 'ok' }));
+  r.close();
+  assert.equal(readPersisted(db).plugins.a.hooks[0].lastFailure, null);
+});

@@ -129,7 +129,12 @@ on_request_complete = 10_000
     assert.ok(rc('light').fuel.max >= 6003, `light: ${rc('light').fuel.max}`);
     assert.deepEqual(rc('light').outcomes, { ok: N, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 });
     assert.deepEqual(rc('flaky').outcomes, { ok: N / 2, error: N / 2, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 });
-    assert.equal(live.plugins.flaky.hooks.find((h) => h.hook === 'cleanup').outcomes.trap, 1);
+    const cleanup = live.plugins.flaky.hooks.find((h) => h.hook === 'cleanup');
+    assert.equal(cleanup.outcomes.trap, 1);
+    assert.equal(cleanup.lastFailure.outcome, 'trap');
+    assert.match(cleanup.lastFailure.message, /unreachable/);
+    assert.equal(rc('flaky').lastFailure.outcome, 'error');
+    assert.equal(rc('light').lastFailure, null);
     // Out of fuel: heavy needs 12,003 but stingy's budget is 10,000.
     assert.equal(rc('stingy').outcomes.out_of_fuel, N);
     assert.equal(rc('stingy').fuel.budget, 10_000);
@@ -144,6 +149,7 @@ on_request_complete = 10_000
     assert.match(table.stdout, /^source: live, from the dev server at /m);
     assert.match(table.stdout, /^  % of budget +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠$/m);
     assert.match(table.stdout, /^⚠ on_request_complete: 6 call\(s\) ran out of fuel$/m);
+    assert.match(table.stdout, /^  last failure \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  out_of_fuel: /m);
     const unknown = await run(['plugin', 'stats', 'nope'], dir);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /known plugins: flaky, heavy, light, stingy/);
