@@ -46,7 +46,8 @@ export const PLUGINS = [
       const { cargo, rustc } = rustTools();
       const dir = path.join(HERE, this.dir);
       run(cargo, ['build', '--target', 'wasm32-wasi', '--release', '--quiet'], { cwd: dir, env: { ...process.env, RUSTC: rustc } });
-      copyFileSync(path.join(dir, 'target', 'wasm32-wasi', 'release', 'my_analytics.wasm'), out);
+      const target = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(dir, 'target');
+      copyFileSync(path.join(target, 'wasm32-wasi', 'release', 'my_analytics.wasm'), out);
     },
   },
   {

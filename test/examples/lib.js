@@ -85,3 +85,6 @@ export function storageKeys(config, plugin) {
   const keys = Array.isArray(data) ? data : (data.keys ?? data.entries ?? []);
   return keys.map((k) => (typeof k === 'string' ? k : k.key)).sort();
 }
+
+/** One cargo target folder for every Rust build in these tests: dependencies compile once. */
+export const CARGO_TARGET_DIR = path.join(tmpdir(), 'bext-test-cargo-target');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { missingToolchain } from '../../plugins-example/build.js';
 import { bext, ROOT } from '../helpers/cli.js';
-import { runHook, show, storageValue } from './lib.js';
+import { CARGO_TARGET_DIR, runHook, show, storageValue } from './lib.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'examples', 'rust-sdk-check');
 const missing = missingToolchain('rust');
@@ -25,7 +25,7 @@ before(async () => {
   const cargo = process.env.CARGO ?? (spawnSync('/usr/bin/cargo', ['--version']).status === 0 ? '/usr/bin/cargo' : 'cargo');
   const build = spawnSync(cargo, ['build', '--target', 'wasm32-wasi', '--release', '--quiet'], {
     cwd: FIXTURE,
-    env: { ...process.env, ...(spawnSync('/usr/bin/rustc', ['--version']).status === 0 ? debian : {}) },
+    env: { ...process.env, CARGO_TARGET_DIR, ...(spawnSync('/usr/bin/rustc', ['--version']).status === 0 ? debian : {}) },
     encoding: 'utf8',
   });
   assert.equal(build.status, 0, `cargo build of the sdk-check fixture failed:\n${build.stderr}`);
@@ -44,7 +44,7 @@ before(async () => {
 
   dir = mkdtempSync(path.join(tmpdir(), 'bext-rust-sdk-'));
   mkdirSync(path.join(dir, 'public'));
-  copyFileSync(path.join(FIXTURE, 'target', 'wasm32-wasi', 'release', 'sdk_check.wasm'), path.join(dir, 'sdk-check.wasm'));
+  copyFileSync(path.join(CARGO_TARGET_DIR, 'wasm32-wasi', 'release', 'sdk_check.wasm'), path.join(dir, 'sdk-check.wasm'));
   config = path.join(dir, 'bext.config.toml');
   writeFileSync(config, `
 [plugins.sdk-check]
