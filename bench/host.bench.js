@@ -3,7 +3,8 @@
 //     vs plain better-sqlite3 upsert/select on a table with the same pragmas;
 //     and from a real wasm plugin (WAT loop calling the imports through the runtime).
 //   http_fetch: the fetch handler (policy checks, pinned agent, size cap, JSON) vs undici.request.
-// Run: npx tsc -p . && node bench/host.bench.js [--n 20000] [--seconds 2]
+//   and http_fetch from a real wasm plugin (sync bridge: the worker blocks while the main thread fetches).
+// Run: npx tsc -p . && node bench/host.bench.js [--n 20000] [--seconds 2] [--fetches 1000]
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -111,6 +112,45 @@ async function storageFromPlugin() {
   }
 }
 
+const FETCHES = arg('fetches', 1000);
+// A plugin that calls http_fetch FETCHES times with the request JSON it is given.
+const FETCH_PLUGIN = `(module
+  (import "bext" "http_fetch" (func $fetch (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (global $hp (mut i32) (i32.const 8192))
+  (func (export "bext_alloc") (param $n i32) (result i32) (local $p i32)
+    (if (i32.gt_u (i32.add (global.get $hp) (local.get $n)) (i32.const 120000)) (then (global.set $hp (i32.const 8192))))
+    (local.set $p (global.get $hp))
+    (global.set $hp (i32.add (global.get $hp) (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8))))
+    (local.get $p))
+  (func (export "on_server_start") (param $p i32) (param $n i32) (result i32) (local $i i32)
+    (loop $l
+      (if (i64.lt_s (call $fetch (local.get $p) (local.get $n)) (i64.const 0)) (then (return (i32.const 1))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const ${FETCHES}))))
+    (i32.const 0))
+)`;
+
+async function fetchFromPlugin(port) {
+  const file = path.join(dir, 'fetch-bench.wasm');
+  fs.writeFileSync(file, wat(FETCH_PLUGIN));
+  const plugin = { ...defaultPluginConfig(file), permissions: { ...permissions, allowed_urls: [`http://127.0.0.1:${port}/*`] } };
+  const handler = createFetchHandler(plugin);
+  const handle = await loadPlugin({
+    plugin,
+    stateDir: path.join(dir, 'fetch-state'),
+    onMainCall: (_name, _op, payload) => handler(payload),
+  });
+  try {
+    const r = await handle.call({ hook: 'on_server_start', configJson: JSON.stringify({ url: `http://127.0.0.1:${port}/ping` }) });
+    if (r.outcome !== 'ok') throw new Error(`fetch plugin bench failed: ${r.message}`);
+    return FETCHES / (r.wallUs / 1e6);
+  } finally {
+    await handle.close();
+    await handler.close();
+  }
+}
+
 async function loop(seconds, fn) {
   const end = performance.now() + seconds * 1000;
   let n = 0;
@@ -159,8 +199,10 @@ row('storage_get /s (wasm plugin vs sqlite)', fromPlugin.get, direct.get);
 const server = http.createServer((_req, res) => res.end('pong'));
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const f = await fetchRoundTrips(server.address().port);
+const fp = await fetchFromPlugin(server.address().port);
 server.close();
 row('http_fetch round trips /s (handler vs undici)', f.handler, f.direct);
+row('http_fetch round trips /s (wasm plugin vs undici)', fp, f.direct);
 
 console.log(`host services, N=${N} keys (100-byte values), fetch ${SECONDS}s each, ${os.cpus().length} cpus, node ${process.version}`);
 console.log(`${'operation'.padEnd(46)} ${'bext'.padStart(10)} ${'direct'.padStart(10)}  ratio`);

@@ -1,0 +1,133 @@
+// Fuel benchmark: CPU kernels (C → wasm, in bench/kernels) run plain and instrumented, plus the
+// instrumentation speed for a large (≥ 5 MB) module, cold and warm (cached).
+// Run: `npm run bench` (all benchmarks) or `node bench/fuel.bench.js` (after `npx tsc -p .`).
+// BENCH_QUICK=1 shortens every measurement (for a smoke run).
+import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { instrument, instrumentCached, initialFuelFor } from '../dist/fuel/index.js';
+import { bigModuleSource } from './gen-big.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROUNDS = QUICK ? 3 : 9;
+
+// Arguments sized so one plain run takes roughly 50–200 ms on a small machine.
+const KERNELS = [
+  { name: 'sieve', arg: 2_000_000, reps: 8 },
+  { name: 'matmul', arg: 30, reps: 1 },
+  { name: 'fib', arg: 34, reps: 1 },
+  { name: 'sha256', arg: 100, reps: 1 },
+  { name: 'json', arg: 300, reps: 1 },
+];
+const BUDGET = Number.MAX_SAFE_INTEGER;
+
+async function instantiate(bytes, metered) {
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  if (metered) instance.exports.bext_fuel.value = initialFuelFor(BUDGET);
+  instance.exports._initialize?.();
+  return instance;
+}
+
+function timeRun(instance, arg, reps, metered) {
+  const t0 = performance.now();
+  let result = 0;
+  for (let i = 0; i < reps; i++) {
+    if (metered) instance.exports.bext_fuel.value = initialFuelFor(BUDGET);
+    result = instance.exports.run(arg);
+  }
+  return { ms: performance.now() - t0, result };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pad = (s, n) => String(s).padStart(n);
+
+async function kernels() {
+  console.log('fuel: kernels (median of %d alternating rounds)', ROUNDS);
+  console.log(`${'kernel'.padEnd(8)} ${pad('plain ms', 10)} ${pad('metered ms', 11)} ${pad('ratio', 7)} ${pad('fuel/run', 14)}`);
+  const ratios = [];
+  const rows = [];
+  for (const k of KERNELS) {
+    const plainBytes = readFileSync(path.join(here, 'kernels', `${k.name}.wasm`));
+    const meteredBytes = await instrument(plainBytes);
+    const plain = await instantiate(plainBytes, false);
+    const metered = await instantiate(meteredBytes, true);
+    const reps = QUICK ? 1 : k.reps;
+    // Warm up both so the optimizing tier has compiled the hot code.
+    for (let i = 0; i < 2; i++) {
+      timeRun(plain, k.arg, reps, false);
+      timeRun(metered, k.arg, reps, true);
+    }
+    const p = [];
+    const m = [];
+    let expected;
+    for (let i = 0; i < ROUNDS; i++) {
+      const a = timeRun(plain, k.arg, reps, false);
+      const b = timeRun(metered, k.arg, reps, true);
+      expected ??= a.result;
+      if (a.result !== b.result || a.result !== expected) throw new Error(`${k.name}: results differ (${a.result} vs ${b.result})`);
+      p.push(a.ms);
+      m.push(b.ms);
+    }
+    metered.exports.bext_fuel.value = initialFuelFor(BUDGET);
+    metered.exports.run(k.arg);
+    const fuel = BigInt(BUDGET) - metered.exports.bext_fuel.value;
+    const ratio = median(m) / median(p);
+    ratios.push(ratio);
+    rows.push({ kernel: k.name, plainMs: median(p), meteredMs: median(m), ratio, fuel: Number(fuel) });
+    console.log(`${k.name.padEnd(8)} ${pad(median(p).toFixed(1), 10)} ${pad(median(m).toFixed(1), 11)} ${pad(ratio.toFixed(3), 7)} ${pad(fuel.toLocaleString('en-US'), 14)}`);
+  }
+  const geo = Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length);
+  const worst = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  console.log(`geo-mean ratio ${geo.toFixed(3)} (goal ≤ 1.10)  worst ${worst.kernel} ${worst.ratio.toFixed(3)} (goal: fib ≤ 1.5)`);
+  return { rows, geo };
+}
+
+/** Builds (once, cached in the temp dir) a ≥ 5 MB module from generated C with clang -O0. */
+function bigModule() {
+  const { text, hash } = bigModuleSource(2000);
+  const dir = path.join(tmpdir(), 'bext-bench');
+  const wasm = path.join(dir, `big-${hash}.wasm`);
+  if (existsSync(wasm)) return readFileSync(wasm);
+  mkdirSync(dir, { recursive: true });
+  const c = path.join(dir, `big-${hash}.c`);
+  writeFileSync(c, text);
+  console.log('building the large module with clang (once; cached in %s)...', dir);
+  execFileSync('clang', ['--target=wasm32-wasi', '-O0', '-mexec-model=reactor', '-Wl,--export-all', '-o', wasm, c], { stdio: 'inherit' });
+  return readFileSync(wasm);
+}
+
+async function instrumentation() {
+  let bytes;
+  try {
+    bytes = bigModule();
+  } catch (err) {
+    console.log(`fuel: instrumentation speed skipped (clang for wasm32-wasi unavailable: ${err.message.split('\n')[0]})`);
+    return undefined;
+  }
+  const mb = bytes.length / 1e6;
+  const cold = [];
+  const warm = [];
+  for (let i = 0; i < (QUICK ? 1 : 5); i++) {
+    const cache = mkdtempSync(path.join(tmpdir(), 'bext-bench-cache-'));
+    try {
+      const c = await instrumentCached(bytes, cache);
+      const w = await instrumentCached(bytes, cache);
+      if (c.fromCache || !w.fromCache) throw new Error('cache did not behave (cold hit or warm miss)');
+      cold.push(c.ms);
+      warm.push(w.ms);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  }
+  const coldPerMb = median(cold) / 1000 / mb;
+  console.log(`fuel: instrumenting a ${mb.toFixed(2)} MB module: cold ${median(cold).toFixed(0)} ms = ${coldPerMb.toFixed(3)} s/MB (goal ≤ 0.5), warm load ${median(warm).toFixed(1)} ms (goal ≤ 50)`);
+  return { mb, coldMs: median(cold), coldPerMb, warmMs: median(warm) };
+}
+
+const k = await kernels();
+const inst = process.env.BENCH_KERNELS_ONLY === '1' ? undefined : await instrumentation();
+if (process.argv.includes('--json')) console.log(JSON.stringify({ kernels: k, instrumentation: inst }));
