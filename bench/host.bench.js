@@ -119,7 +119,8 @@ const FETCH_PLUGIN = `(module
   (memory (export "memory") 2)
   (global $hp (mut i32) (i32.const 8192))
   (func (export "bext_alloc") (param $n i32) (result i32) (local $p i32)
-    (if (i32.gt_u (i32.add (global.get $hp) (local.get $n)) (i32.const 120000)) (then (global.set $hp (i32.const 8192))))
+    ;; Wrap around past the request JSON (the first allocation, at 8192) so it is never overwritten.
+    (if (i32.gt_u (i32.add (global.get $hp) (local.get $n)) (i32.const 120000)) (then (global.set $hp (i32.const 16384))))
     (local.set $p (global.get $hp))
     (global.set $hp (i32.add (global.get $hp) (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8))))
     (local.get $p))
