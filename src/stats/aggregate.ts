@@ -232,6 +232,20 @@ function decode(b64: string): Histogram {
   return h;
 }
 
+/**
+ * Refusals are grouped by URL without its query and by the reason with its numbers masked:
+ * "rate limited ...; next token in 711 ms" and "... in 959 ms" are one line with a count, and a
+ * cache-busting query string does not make every refusal unique. The newest wording is shown.
+ */
+export function refusalUrl(url: string): string {
+  const q = url.search(/[?#]/);
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function reasonKey(reason: string): string {
+  return reason.replace(/\d+(\.\d+)?/g, '#');
+}
+
 /** Aggregates of one plugin: per hook, plus refused fetches keyed by url and reason. */
 export class PluginAggregate {
   hooks = new Map<HookName, HookAggregate>();
@@ -246,12 +260,16 @@ export class PluginAggregate {
     return a;
   }
 
-  addRefused(url: string, reason: string, count: number, at: number): void {
-    const key = `${url}\u0000${reason}`;
+  addRefused(rawUrl: string, reason: string, count: number, at: number): void {
+    const url = refusalUrl(rawUrl);
+    const key = `${url}\u0000${reasonKey(reason)}`;
     const cur = this.refused.get(key);
     if (cur) {
       cur.count += count;
-      if (at > cur.lastAt) cur.lastAt = at;
+      if (at >= cur.lastAt) {
+        cur.lastAt = at;
+        cur.reason = reason;
+      }
     } else {
       this.refused.set(key, { url, reason, count, lastAt: at });
     }

@@ -8,7 +8,7 @@
 import type { HookName } from '../config/types.js';
 import type { CallResult } from '../runtime/types.js';
 import { logger } from '../host/log.js';
-import { HookAggregate, PluginAggregate } from './aggregate.js';
+import { HookAggregate, PluginAggregate, reasonKey, refusalUrl } from './aggregate.js';
 import { toSnapshot } from './snapshot.js';
 import { bucketOf, MINUTE_MS, StatsStore } from './store.js';
 import type { OpenStatsOptions, SnapshotOptions, StatsRecorder, StatsSnapshot } from './types.js';
@@ -90,11 +90,12 @@ class Recorder implements StatsRecorder {
     const at = this.now();
     this.plugin(plugin).addRefused(url, reason, 1, at);
     const bucket = bucketOf(at);
-    const key = `${plugin}\u0000${bucket}\u0000${url}\u0000${reason}`;
+    const key = `${plugin}\u0000${bucket}\u0000${refusalUrl(url)}\u0000${reasonKey(reason)}`;
     const p = this.pendingRefused.get(key);
     if (p) {
       p.count += 1;
       p.lastAt = at;
+      p.reason = reason;
     } else {
       this.pendingRefused.set(key, { plugin, bucket, url, reason, count: 1, lastAt: at });
     }

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HookName } from '../config/types.js';
-import { HookAggregate, isOutcome, PluginAggregate, type AggregateRow } from './aggregate.js';
+import { HookAggregate, isOutcome, PluginAggregate, reasonKey, refusalUrl, type AggregateRow } from './aggregate.js';
 import type { LastFailure } from './types.js';
 
 export const MINUTE_MS = 60_000;
@@ -72,14 +72,15 @@ CREATE TABLE IF NOT EXISTS stats_hook_totals (
   last_at INTEGER,
   PRIMARY KEY (plugin, hook)
 );
-CREATE TABLE IF NOT EXISTS stats_fetch_refused (
+CREATE TABLE IF NOT EXISTS stats_fetch_refusals (
   plugin TEXT NOT NULL,
   bucket INTEGER NOT NULL,
   url TEXT NOT NULL,
+  reason_key TEXT NOT NULL,
   reason TEXT NOT NULL,
   count INTEGER NOT NULL,
   last_at INTEGER NOT NULL,
-  PRIMARY KEY (plugin, bucket, url, reason)
+  PRIMARY KEY (plugin, bucket, url, reason_key)
 );
 CREATE TABLE IF NOT EXISTS stats_last_failure (
   plugin TEXT NOT NULL,
@@ -181,10 +182,12 @@ export class StatsStore {
          trap_kind = excluded.trap_kind, at = excluded.at WHERE excluded.at >= at`,
     );
     this.upsertRefused = this.db.prepare(
-      `INSERT INTO stats_fetch_refused (plugin, bucket, url, reason, count, last_at)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (plugin, bucket, url, reason)
-       DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)`,
+      `INSERT INTO stats_fetch_refusals (plugin, bucket, url, reason_key, reason, count, last_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (plugin, bucket, url, reason_key)
+       DO UPDATE SET count = count + excluded.count,
+         reason = CASE WHEN excluded.last_at >= last_at THEN excluded.reason ELSE reason END,
+         last_at = max(last_at, excluded.last_at)`,
     );
   }
 
@@ -213,7 +216,7 @@ export class StatsStore {
   }
 
   addRefused(plugin: string, bucket: number, url: string, reason: string, count: number, lastAt: number): void {
-    this.upsertRefused.run(plugin, bucket, url, reason, count, lastAt);
+    this.upsertRefused.run(plugin, bucket, refusalUrl(url), reasonKey(reason), reason, count, lastAt);
   }
 
   /** Runs `fn` in one IMMEDIATE transaction (takes the write lock up front, so merges never race). */
@@ -258,8 +261,9 @@ export class StatsStore {
     const since = opts.since === undefined ? [] : [opts.since];
     const refused = this.db
       .prepare(
-        `SELECT plugin, url, reason, sum(count) AS count, max(last_at) AS last_at FROM stats_fetch_refused
-         ${whereOf(byPlugin, opts.since === undefined ? '' : `bucket + ${MINUTE_MS} > ?`)} GROUP BY plugin, url, reason`,
+        // SQLite takes the bare column `reason` from the row holding max(last_at): the newest wording.
+        `SELECT plugin, url, reason, sum(count) AS count, max(last_at) AS last_at FROM stats_fetch_refusals
+         ${whereOf(byPlugin, opts.since === undefined ? '' : `bucket + ${MINUTE_MS} > ?`)} GROUP BY plugin, url, reason_key`,
       )
       .all(...pargs, ...since) as RefusedRow[];
     for (const r of refused) get(r.plugin).addRefused(r.url, r.reason, r.count, r.last_at);
@@ -269,7 +273,7 @@ export class StatsStore {
   /** Names of plugins with stored data. */
   pluginNames(): string[] {
     const rows = this.db
-      .prepare('SELECT plugin FROM stats_hook_totals UNION SELECT plugin FROM stats_fetch_refused ORDER BY plugin')
+      .prepare('SELECT plugin FROM stats_hook_totals UNION SELECT plugin FROM stats_fetch_refusals ORDER BY plugin')
       .all() as { plugin: string }[];
     return rows.map((r) => r.plugin);
   }
@@ -283,7 +287,7 @@ export class StatsStore {
       deleted = this.db.prepare(`DELETE FROM stats_hook_buckets ${where}`).run(...args).changes;
       this.db.prepare(`DELETE FROM stats_hook_totals ${where}`).run(...args);
       this.db.prepare(`DELETE FROM stats_last_failure ${where}`).run(...args);
-      this.db.prepare(`DELETE FROM stats_fetch_refused ${where}`).run(...args);
+      this.db.prepare(`DELETE FROM stats_fetch_refusals ${where}`).run(...args);
       this.db.prepare('INSERT INTO stats_resets (plugin, at) VALUES (?, ?)').run(plugin ?? null, at);
     });
     return deleted;

@@ -274,3 +274,25 @@ test('the last failure per hook is kept, persisted, scoped by since and cleared 
   r.close();
   assert.equal(readPersisted(db).plugins.a.hooks[0].lastFailure, null);
 });
+
+test('refused fetches group by URL without query and by reason with numbers masked, newest wording shown', () => {
+  const db = tmpDb();
+  const c = clock();
+  const r = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  r.recordFetchRefused('a', 'http://127.0.0.1:4000/ingest?t=1', 'rate limited: max_fetch_per_minute is 30; next token in 711 ms');
+  c.t += 1;
+  r.recordFetchRefused('a', 'http://127.0.0.1:4000/ingest?t=2', 'rate limited: max_fetch_per_minute is 30; next token in 959 ms');
+  r.flush();
+  c.t += 61_000; // next minute bucket
+  r.recordFetchRefused('a', 'http://127.0.0.1:4000/ingest', 'rate limited: max_fetch_per_minute is 30; next token in 12 ms');
+  r.recordFetchRefused('a', 'http://127.0.0.1:4000/ingest', 'http://127.0.0.1:4000/ingest is not in allowed_urls');
+  const want = [
+    ['http://127.0.0.1:4000/ingest', 'rate limited: max_fetch_per_minute is 30; next token in 12 ms', 3],
+    ['http://127.0.0.1:4000/ingest', 'http://127.0.0.1:4000/ingest is not in allowed_urls', 1],
+  ];
+  const shape = (s) => s.plugins.a.fetchRefused.top.map((x) => [x.url, x.reason, x.count]);
+  assert.deepEqual(shape(r.snapshot()), want);
+  r.close();
+  assert.deepEqual(shape(readPersisted(db)), want);
+  assert.equal(readPersisted(db).plugins.a.fetchRefused.count, 4);
+});
