@@ -133,3 +133,52 @@ test('run: usage errors exit 2 with a clear first line', () => {
     assert.match(r.stderr, re);
   }
 });
+
+test('run NAME: http_fetch goes through the host fetch client with the plugin\'s allowed_urls', async () => {
+  const { createServer } = await import('node:http');
+  const { bextSpawn } = await import('../helpers/cli.js');
+  const server = createServer((req, res) => res.end(`pong ${req.method} ${req.url}`));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  try {
+    writeFileSync(
+      path.join(dir, 'fetcher.wasm'),
+      wat(`(module
+        (import "bext" "http_fetch" (func $fetch (param i32 i32) (result i64)))
+        (import "bext" "log" (func $log (param i32 i32 i32 i32)))
+        (memory (export "memory") 1)
+        (global $hp (mut i32) (i32.const 4096))
+        (data (i32.const 0) "info")
+        (func (export "bext_alloc") (param i32) (result i32) (local i32)
+          (local.set 1 (global.get $hp)) (global.set $hp (i32.add (global.get $hp) (local.get 0))) (local.get 1))
+        (func (export "on_request_complete") (param i32 i32) (result i32) (local $r i64)
+          (local.set $r (call $fetch (local.get 0) (local.get 1)))
+          (if (i64.lt_s (local.get $r) (i64.const 0)) (then (return (i32.wrap_i64 (local.get $r)))))
+          (call $log (i32.const 0) (i32.const 4) (i32.wrap_i64 (i64.shr_u (local.get $r) (i64.const 32))) (i32.wrap_i64 (local.get $r)))
+          (i32.const 0)))`),
+    );
+    writeFileSync(
+      path.join(dir, 'fetch.config.toml'),
+      `[plugins.fetcher]\npath = "./fetcher.wasm"\n[plugins.fetcher.permissions]\nallowed_urls = ["http://127.0.0.1:${port}/ok/*"]\n`,
+    );
+    const runAsync = (url) =>
+      new Promise((resolve) => {
+        const child = bextSpawn(['plugin', 'run', 'fetcher', 'on_request_complete', '-c', 'fetch.config.toml', '--json', '--input', JSON.stringify({ url })], { cwd: dir });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('close', (code) => resolve({ code, json: JSON.parse(out) }));
+      });
+    const ok = await runAsync(`http://127.0.0.1:${port}/ok/ping`);
+    assert.equal(ok.code, 0);
+    const res = JSON.parse(ok.json.logs[0].msg);
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'pong GET /ok/ping');
+    const refused = await runAsync(`http://127.0.0.1:${port}/secret`);
+    assert.equal(refused.code, 0);
+    const r2 = JSON.parse(refused.json.logs[0].msg);
+    assert.equal(r2.status, 0);
+    assert.match(r2.error, /allowed_urls|not allowed/i);
+  } finally {
+    server.close();
+  }
+});

@@ -194,3 +194,27 @@ test('1,000 sequential calls leak no memory in the worker', async (t) => {
     await handle.close();
   }
 });
+
+test('_initialize is metered with the on_server_start budget and bounded by timeout_ms', async (t) => {
+  const spin = mod('(func (export "_initialize") (loop $l (br $l))) (func (export "on_reload"))');
+  const err = await load(spin, { fuel: { on_server_start: 5_000 }, limits: { timeout_ms: 3000 } }).then(
+    (r) => (r.handle.close(), null),
+    (e) => e,
+  );
+  assert.ok(err, 'load must fail');
+  if (/timeout_ms/.test(err.message)) return t.skip('fuel instrumentation unavailable');
+  assert.equal(err.message, 'plugin "p": _initialize ran out of fuel: all fuel consumed: _initialize used its 5,000 budget');
+  assert.equal(err.exitCode, 1);
+
+  const stuck = mod(
+    `${data(0, '{"url":"https://x.example/"}')} (func (export "_initialize") (drop (call $fetch (i32.const 0) (i32.const 28)))) (func (export "on_reload"))`,
+    { imports: '(import "bext" "http_fetch" (func $fetch (param i32 i32) (result i64)))' },
+  );
+  const t0 = Date.now();
+  await assert.rejects(load(stuck, { limits: { timeout_ms: 500 } }, { onMainCall: () => new Promise(() => {}) }), (e) => {
+    assert.equal(e.message, 'plugin "p": _initialize exceeded timeout_ms of 500 ms');
+    assert.equal(e.exitCode, 1);
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 5000);
+});
