@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { closest } from 'fastest-levenshtein';
+import { closest, distance } from 'fastest-levenshtein';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK } from '../../errors.js';
 import { openStateDb, type StateDb } from '../../host/state-db.js';
@@ -27,9 +27,16 @@ function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
+/** The closest candidate when it is plausibly a typo (a few edits away), else undefined. */
+function suggest(word: string, candidates: string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const guess = closest(word, candidates);
+  return distance(word, guess) <= Math.max(2, Math.floor(word.length / 3)) ? guess : undefined;
+}
+
 function unknownPlugin(name: string, known: string[]): BextError {
   const details: string[] = [];
-  const guess = known.length ? closest(name, known) : undefined;
+  const guess = suggest(name, known);
   if (guess) details.push(`  did you mean "${guess}"?`);
   details.push(known.length ? `  known plugins: ${known.join(', ')}` : '  no plugins are configured and nothing is stored');
   return new BextError('unknown_plugin', `unknown plugin "${name}": it is not in the config and has nothing stored`, { details });
@@ -115,7 +122,7 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
       const value = getValue(db, name, opts.get);
       if (value === undefined) {
         const keys = listKeys(db, name).map((k) => k.key);
-        const guess = keys.length ? closest(opts.get, keys) : undefined;
+        const guess = suggest(opts.get, keys);
         throw new BextError('not_found', `plugin ${name} has no key "${opts.get}"`, {
           exitCode: 1,
           details: guess ? [`  did you mean "${guess}"?`] : [],
