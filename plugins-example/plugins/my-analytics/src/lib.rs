@@ -182,20 +182,24 @@ impl LifecyclePlugin for AnalyticsPlugin {
             self.update_totals(|t| t.dropped += dropped as u64)?;
             bext::warn(&format!("buffer full: dropped the {} oldest events", dropped));
         }
-        if buffer.len() < config.batch_size {
+        // Try to deliver each time another full batch has accumulated (or the buffer is full),
+        // so an unreachable endpoint costs one attempt per batch_size events, not one per event.
+        let due = buffer.len() % config.batch_size == 0 || buffer.len() >= config.max_buffer;
+        if buffer.len() < config.batch_size || !due {
             return self.save_buffer(&buffer);
         }
-        let batch: Vec<Value> = buffer.drain(..config.batch_size).collect();
-        match self.send(&config, &batch, "batch") {
-            Ok(()) => self.save_buffer(&buffer),
-            Err(e) => {
-                // Nothing is lost: the batch goes back in front of the newer events.
-                let mut kept = batch;
-                kept.extend(buffer);
-                self.save_buffer(&kept)?;
-                Err(e)
+        let mut sent = 0;
+        while buffer.len() - sent >= config.batch_size {
+            if let Err(e) = self.send(&config, &buffer[sent..sent + config.batch_size], "batch") {
+                // Nothing is lost: undelivered events stay, oldest first.
+                buffer.drain(..sent);
+                self.save_buffer(&buffer)?;
+                return Err(e);
             }
+            sent += config.batch_size;
         }
+        buffer.drain(..sent);
+        self.save_buffer(&buffer)
     }
 
     fn cleanup(&self) -> Result<(), String> {
@@ -239,6 +243,20 @@ mod tests {
         assert!(testing::fetches()[0].contains("/a") && testing::fetches()[0].contains("/b"));
         assert_eq!(testing::storage_keys(), vec!["totals"]);
         assert_eq!(testing::metrics()[0].value, 2.0);
+    }
+
+    #[test]
+    fn after_a_failure_retries_once_per_batch_and_then_sends_every_full_batch() {
+        let _serial = setup(2);
+        testing::on_fetch(|_| r#"{"status":0,"error":"connection refused"}"#.to_string());
+        AnalyticsPlugin.on_request_complete(r#"{"path":"/1"}"#).unwrap();
+        assert!(AnalyticsPlugin.on_request_complete(r#"{"path":"/2"}"#).is_err());
+        AnalyticsPlugin.on_request_complete(r#"{"path":"/3"}"#).unwrap();
+        assert_eq!(testing::fetches().len(), 1, "no attempt until another batch is complete");
+        testing::on_fetch(|_| r#"{"status":200,"headers":[],"body":""}"#.to_string());
+        AnalyticsPlugin.on_request_complete(r#"{"path":"/4"}"#).unwrap();
+        assert_eq!(testing::fetches().len(), 3, "both full batches sent");
+        assert!(!testing::storage_keys().contains(&"buffer".to_string()));
     }
 
     #[test]
