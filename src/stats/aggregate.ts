@@ -114,9 +114,11 @@ export class HookAggregate {
   lastFailure: LastFailure | null = null;
 
   record(r: CallResult, at: number): void {
-    if (r.outcome !== 'ok') this.noteFailure(failureOf(r, at));
+    // An outcome this version does not know is still a failed call; never a NaN counter.
+    const outcome: Outcome = isOutcome(r.outcome) ? r.outcome : 'crashed';
+    if (outcome !== 'ok') this.noteFailure(failureOf({ ...r, outcome }, at));
     this.calls += 1;
-    this.outcomes[r.outcome] += 1;
+    this.outcomes[outcome] += 1;
     this.fuel.add(r.fuelUsed);
     this.time.add(r.wallUs);
     if (r.budget > 0) {

@@ -1,4 +1,5 @@
 /** Read and reset the persisted stats without a running recorder (the CLI's fallback path). */
+import { BextError } from '../errors.js';
 import { openExistingStore, StatsStore } from './store.js';
 import { toSnapshot } from './snapshot.js';
 import type { StatsSnapshot } from './types.js';
@@ -9,27 +10,47 @@ export interface ReadOptions {
   now?: number;
 }
 
-/** The stored stats as a 'persisted' snapshot; an empty one when the database does not exist. */
-export function readPersisted(dbPath: string, opts: ReadOptions = {}): StatsSnapshot {
-  const now = opts.now ?? Date.now();
-  const store = openExistingStore(dbPath);
-  if (!store) return toSnapshot(new Map(), 'persisted', now, opts.since ?? null, opts.plugin);
+/** Runs `fn` on the store, turning SQLite failures (corrupt file, locked too long) into a clear error. */
+function withStore<T>(dbPath: string, create: boolean, empty: T, fn: (s: StatsStore) => T): T {
+  let store: StatsStore | null;
   try {
-    return toSnapshot(store.load({ since: opts.since, plugin: opts.plugin }), 'persisted', now, opts.since ?? null, opts.plugin);
+    store = create ? (openExistingStore(dbPath) ?? new StatsStore(dbPath)) : openExistingStore(dbPath);
+    if (!store) return empty;
+  } catch (err) {
+    throw storeError(dbPath, err);
+  }
+  try {
+    return fn(store);
+  } catch (err) {
+    throw storeError(dbPath, err);
   } finally {
     store.close();
   }
 }
 
+function storeError(dbPath: string, err: unknown): BextError {
+  if (err instanceof BextError) return err;
+  return new BextError('stats_store', `cannot read stats from ${dbPath}: ${(err as Error).message}`, {
+    blame: 'host',
+    exitCode: 1,
+    details: ['  the file is shared with plugin storage; if it is damaged, move it away and bext starts a new one'],
+    cause: err,
+  });
+}
+
+/** The stored stats as a 'persisted' snapshot; an empty one when the database does not exist. */
+export function readPersisted(dbPath: string, opts: ReadOptions = {}): StatsSnapshot {
+  const now = opts.now ?? Date.now();
+  const since = opts.since ?? null;
+  const empty = toSnapshot(new Map(), 'persisted', now, since, opts.plugin);
+  return withStore(dbPath, false, empty, (store) =>
+    toSnapshot(store.load({ since: opts.since, plugin: opts.plugin }), 'persisted', now, since, opts.plugin),
+  );
+}
+
 /** Names of plugins that have persisted stats. */
 export function persistedPlugins(dbPath: string): string[] {
-  const store = openExistingStore(dbPath);
-  if (!store) return [];
-  try {
-    return store.pluginNames();
-  } finally {
-    store.close();
-  }
+  return withStore(dbPath, false, [] as string[], (store) => store.pluginNames());
 }
 
 /**
@@ -37,10 +58,5 @@ export function persistedPlugins(dbPath: string): string[] {
  * next snapshot or flush and drops its in-memory figures too. Returns the number of bucket rows removed.
  */
 export function resetPersisted(dbPath: string, plugin?: string, now = Date.now()): number {
-  const store = openExistingStore(dbPath) ?? new StatsStore(dbPath);
-  try {
-    return store.reset(plugin, now);
-  } finally {
-    store.close();
-  }
+  return withStore(dbPath, true, 0, (store) => store.reset(plugin, now));
 }

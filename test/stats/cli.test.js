@@ -249,3 +249,13 @@ test('plugin list from the config: states, priority, exported hooks and budgets'
   assert.equal(j.plugins[0].budgets.on_request_complete, 1_500_000);
   assert.equal(j.plugins[0].path, path.join(dir, 'plugins/a.wasm'));
 });
+
+test('a damaged state.db is a clear runtime error, not a crash', async () => {
+  const dir = await project(await freePort());
+  fs.mkdirSync(path.join(dir, '.bext'));
+  fs.writeFileSync(DB(dir), 'this is not a SQLite database, just text that is long enough to have a header'.repeat(4));
+  const r = bext(['plugin', 'stats', 'alpha'], { cwd: dir });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^bext: cannot read stats from .*state\.db: file is not a database$/m);
+  assert.doesNotMatch(r.stderr, /internal error/);
+});

@@ -296,3 +296,19 @@ test('refused fetches group by URL without query and by reason with numbers mask
   assert.deepEqual(shape(readPersisted(db)), want);
   assert.equal(readPersisted(db).plugins.a.fetchRefused.count, 4);
 });
+
+test('bad numbers and unknown outcomes never corrupt the counters', () => {
+  const r = openStats({ dbPath: tmpDb(), flushIntervalMs: 0 });
+  r.record(call({ outcome: 'something_new', fuelUsed: NaN, wallUs: -5 }));
+  r.record(call({ fuelUsed: 2 ** 60, wallUs: Infinity }));
+  const h = r.snapshot().plugins.a.hooks[0];
+  assert.equal(h.calls, 2);
+  assert.equal(h.outcomes.crashed, 1);
+  assert.equal(h.outcomes.ok, 1);
+  assert.equal(h.lastFailure.outcome, 'crashed');
+  assert.equal(h.fuel.min, 0);
+  assert.equal(h.fuel.max, Number.MAX_SAFE_INTEGER);
+  assert.equal(h.timeUs.max, 0);
+  assert.ok(Object.values(h.outcomes).every(Number.isInteger));
+  r.close();
+});
