@@ -30,8 +30,8 @@ function run(args, cwd) {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-async function statsJson(cwd, name) {
-  const r = await run(['plugin', 'stats', ...(name ? [name] : []), '--json'], cwd);
+async function statsJson(cwd, name, ...more) {
+  const r = await run(['plugin', 'stats', ...(name ? [name] : []), '--json', ...more], cwd);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -145,6 +145,13 @@ on_request_complete = 10_000
     const cli = await statsJson(dir, 'light');
     assert.equal(cli.origin.kind, 'live');
     assert.deepEqual(cli.plugins.light, live.plugins.light);
+    // --since is answered by the server too (it flushes, then sums its minute buckets).
+    const scoped = await statsJson(dir, 'light', '--since', '1h');
+    assert.equal(scoped.origin.kind, 'live');
+    assert.ok(scoped.since !== null);
+    assert.deepEqual(scoped.plugins.light.hooks[0].fuel, rc('light').fuel);
+    const future = await run(['plugin', 'stats', 'light', '--since', new Date(Date.now() + 3_600_000).toISOString()], dir);
+    assert.equal(future.code, 2);
     const table = await run(['plugin', 'stats', 'stingy'], dir);
     assert.match(table.stdout, /^source: live, from the dev server at /m);
     assert.match(table.stdout, /^  % of budget +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠$/m);
