@@ -8,7 +8,8 @@
  *     with buckets chosen for that unit;
  *   - anything else (including `*_total`) is a counter: each emit adds the value (must be ≥ 0).
  * Labels are `plugin` plus the sample's tags. Names are sanitised to the Prometheus alphabet
- * (`[a-zA-Z_:][a-zA-Z0-9_:]*`) with a warning the first time; empty or over-long names and
+ * (`[a-zA-Z_:][a-zA-Z0-9_:]*`; `bext_*`, the server's own namespace, becomes `plugin_bext_*`)
+ * with a warning the first time; empty or over-long names and
  * non-finite values are refused with a warning. Cardinality is capped: a metric keeps the label
  * names of its first sample, and at most LIMITS.maxSeriesPerMetric label combinations; there are
  * at most LIMITS.maxMetrics names. Samples past a cap are dropped with a warning (once per cause).
@@ -51,6 +52,8 @@ export function sanitizeMetricName(raw: string): string | null {
   // Names that are only separators carry no meaning; a leading "__" is reserved by Prometheus.
   if (/^[_:]*$/.test(s)) return null;
   if (s.startsWith('__')) s = s.replace(/^_+/, '');
+  // bext_* is the dev server's own namespace on the same /__bext/metrics page.
+  if (/^bext_/i.test(s)) s = `plugin_${s}`;
   return /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(s) ? s : null;
 }
 

@@ -47,6 +47,7 @@ test('invalid names are sanitised or refused; bad values and tags are refused', 
   assert.equal(sanitizeMetricName('cache.hit-rate'), 'cache_hit_rate');
   assert.equal(sanitizeMetricName('5xx_total'), '_5xx_total');
   assert.equal(sanitizeMetricName('é'), null);
+  assert.equal(sanitizeMetricName('bext_http_responses_total'), 'plugin_bext_http_responses_total');
   assert.equal(sanitizeMetricName(''), null);
   assert.equal(sanitizeMetricName('x'.repeat(LIMITS.maxNameLength + 1)), null);
   const m = createMetrics();
