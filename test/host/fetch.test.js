@@ -248,7 +248,7 @@ test('IP literals are checked too, including IPv4-mapped IPv6', async () => {
   const { fetch, h } = handler({ allowed_urls: [`http://*:${PORT}/*`] });
   assert.match((await fetch({ url: `http://127.0.0.1:${PORT}/hello` })).error, /127\.0\.0\.1 is a loopback address/);
   assert.match((await fetch({ url: `http://[::ffff:127.0.0.1]:${PORT}/hello` })).error, /loopback address/);
-  assert.match((await fetch({ url: `http://0.0.0.0:${PORT}/hello` })).error, /unspecified address/);
+  assert.match((await fetch({ url: `http://0.0.0.0:${PORT}/hello` })).error, /is an unspecified address/);
   await h.close();
 });
 

@@ -162,9 +162,10 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
     if (open.length > 0) return open;
     const first = addresses[0]!;
     const what = literalFamily ? `${host} is` : `${host} resolves to ${first.address}, which is`;
+    const kind = blockedKind(first.address) ?? 'blocked';
     refuse(
       'blocked_address',
-      `${what} a ${blockedKind(first.address)} address; plugins may reach it only when an allowed_urls entry names the host literally`,
+      `${what} ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} address; plugins may reach it only when an allowed_urls entry names the host literally`,
       url.href,
     );
   }
