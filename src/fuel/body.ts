@@ -385,6 +385,9 @@ export class BodyRewriter {
       w.u32(L);
       w.byte(0x10);
       w.u32(OOF);
+      // The out-of-fuel path never comes back; saying so keeps V8 from merging it into the
+      // hot path (which would force reloading the memory base and other state after the call).
+      w.byte(0x00);
       w.byte(0x0b);
     };
     const save = (): void => {

@@ -455,6 +455,7 @@ function startWrapperBody(fuelGlobal: number, oofFunc: number, start: number): U
   w.u32(0);
   w.byte(0x10);
   w.u32(oofFunc);
+  w.byte(0x00);
   w.byte(0x0b);
   w.byte(0x20);
   w.u32(0);
