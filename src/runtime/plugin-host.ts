@@ -3,6 +3,7 @@
  * backstop (`limits.timeout_ms`) and replaces the worker after a timeout or crash. The compiled
  * module is kept, so a replacement costs an instantiation, not a re-instrumentation.
  */
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { HookName, PluginConfig } from '../config/types.js';
@@ -150,7 +151,7 @@ export class PluginHost implements PluginHandle {
         configJson: JSON.stringify(this.plugin.config),
         permissions: this.plugin.permissions,
         limits: this.plugin.limits,
-        stateDbPath: `${this.opts.stateDir}/state.db`,
+        stateDbPath: path.join(this.opts.stateDir, 'state.db'),
         initBudget: this.plugin.fuel.on_server_start,
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,

@@ -26,6 +26,12 @@ export function guestStack(stack: string | undefined, names: Record<number, stri
     const name = named ?? names[index] ?? m[2]!;
     frames.push(`${name} @ ${m[3]}`);
   }
+  // A metered module enters each export through a thin wrapper with the same name (see src/fuel);
+  // the outermost "on_reload" directly under "on_reload" is that wrapper, not a recursion.
+  const nameOf = (f: string): string => f.slice(0, f.indexOf(' @ '));
+  const last = frames[frames.length - 1];
+  const prev = frames[frames.length - 2];
+  if (last !== undefined && prev !== undefined && last !== prev && nameOf(last) === nameOf(prev)) frames.pop();
   const folded: string[] = [];
   for (let i = 0; i < frames.length; ) {
     let j = i + 1;
