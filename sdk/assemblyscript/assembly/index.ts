@@ -116,6 +116,11 @@ function packString(s: string): i64 {
   return <i64>((<u64>ptr << 32) | <u64>(<u32>len));
 }
 
+/** Resets the stub runtime's bump heap; a no-op with runtimes that collect garbage. */
+function resetHeap(): void {
+  if (isDefined(__reset)) heap.reset();
+}
+
 function escapeJson(s: string): string {
   let out = "";
   for (let i = 0; i < s.length; i++) {
@@ -235,17 +240,17 @@ export namespace bext {
     return len > 0 ? String.UTF8.decodeUnsafe(ptr, <usize>len) : "";
   }
 
-  /** Hook result: success. `resetHeap`: see the note at the top of this file. */
-  export function ok(resetHeap: bool = false): i64 {
-    if (resetHeap) heap.reset();
+  /** Hook result: success. `reset`: see the note at the top of this file (stub runtime only). */
+  export function ok(reset: bool = false): i64 {
+    if (reset) resetHeap();
     return 0;
   }
 
   /** Hook result: failure with a message bext logs and counts. */
-  export function err(message: string, resetHeap: bool = false): i64 {
+  export function err(message: string, reset: bool = false): i64 {
     const packed = packString(message.length > 0 ? message : "error (empty message)");
     // The message bytes stay intact until the next allocation, and the host reads them first.
-    if (resetHeap) heap.reset();
+    if (reset) resetHeap();
     return packed;
   }
 
