@@ -141,3 +141,27 @@ test('_initialize that traps fails the load with exit code 1', async () => {
     return true;
   });
 });
+
+test('after a trap the instance is kept: state survives; proc_exit ends only the call', async () => {
+  const { handle } = await load(
+    mod(
+      `(global $n (mut i32) (i32.const 0))
+      (func $on_reload (export "on_reload") (global.set $n (i32.add (global.get $n) (i32.const 1))) unreachable)
+      (func $on_server_stop (export "on_server_stop") (call $exit (i32.const 3)))
+      (func $cleanup (export "cleanup") (result i32) (global.get $n))`,
+      { imports: '(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))' },
+    ),
+  );
+  try {
+    assert.equal((await handle.call({ hook: 'on_reload' })).outcome, 'trap');
+    assert.equal((await handle.call({ hook: 'on_reload' })).outcome, 'trap');
+    const exit = await handle.call({ hook: 'on_server_stop' });
+    assert.equal(exit.outcome, 'trap');
+    assert.equal(exit.trapKind, 'proc_exit');
+    assert.match(exit.message, /guest called proc_exit\(3\); the call ends, the instance stays loaded/);
+    const r = await handle.call({ hook: 'cleanup' });
+    assert.equal(r.message, 'cleanup returned error code 2', 'globals written before each trap are still there');
+  } finally {
+    await handle.close();
+  }
+});
