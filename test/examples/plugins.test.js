@@ -22,6 +22,12 @@ function ok(r, hook) {
   assert.ok(r.result.fuelUsed > 0 && r.result.fuelUsed < r.result.budget, `fuel ${r.result.fuelUsed} of ${r.result.budget}`);
 }
 
+/** my-analytics keeps its buffer as one JSON object per line. */
+function jsonLines(text) {
+  assert.ok(text !== null, 'no buffer key');
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
 function logText(r) {
   return r.result.logs.map((l) => `${l.level} ${l.msg ?? l.message ?? ''}`).join('\n');
 }
@@ -43,7 +49,7 @@ describe('example plugins', { concurrency: 3 }, () => {
       }
       assert.equal(collector.batches.length, 0, 'nothing is sent before batch_size events');
       assert.deepEqual(storageKeys(p.config, 'my-analytics'), ['buffer']);
-      const buffered = JSON.parse(storageValue(p.config, 'my-analytics', 'buffer'));
+      const buffered = jsonLines(storageValue(p.config, 'my-analytics', 'buffer'));
       assert.deepEqual(buffered.map((e) => e.path), paths.slice(0, 4));
 
       const fifth = await runHook(p.config, 'my-analytics', 'on_request_complete', { path: paths[4], method: 'GET', status: 200 });
@@ -79,7 +85,7 @@ describe('example plugins', { concurrency: 3 }, () => {
       assert.equal(r.result.outcome, 'error');
       assert.match(r.result.message, /^could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest: fetch failed: .+ \(kept for the next flush\)$/);
       assert.match(r.stdout + r.stderr, /could not deliver 1 event/);
-      const kept = JSON.parse(storageValue(p.config, 'my-analytics', 'buffer'));
+      const kept = jsonLines(storageValue(p.config, 'my-analytics', 'buffer'));
       assert.deepEqual(kept.map((e) => e.path), ['/lost']);
       assert.equal(JSON.parse(storageValue(p.config, 'my-analytics', 'totals')).failed_flushes, 1);
     } finally {

@@ -5,8 +5,10 @@
 //!   batch_size = 5                                 events per batch (default 10)
 //!   max_buffer = 1000                              events kept while the endpoint is down (default 1000)
 //!
-//! Storage keys: `buffer` (JSON array of events not yet delivered) and `totals`
-//! (`{"events_sent", "batches_sent", "failed_flushes", "dropped"}`).
+//! Storage keys: `buffer` (events not yet delivered, one JSON object per line, oldest first) and
+//! `totals` (`{"events_sent", "batches_sent", "failed_flushes", "dropped"}`).
+//! The buffer is appended to without being parsed, so an event costs the same fuel however many
+//! are waiting; only a flush parses the lines it sends.
 //! Metric: `analytics_events` (events per delivered batch, tag `trigger` = `batch` | `cleanup`).
 
 use bext_plugin_api::{bext, lifecycle::LifecyclePlugin};
@@ -65,20 +67,16 @@ impl AnalyticsPlugin {
         Ok(config)
     }
 
-    fn load_buffer(&self) -> Result<Vec<Value>, String> {
-        match bext::storage_get(BUFFER_KEY)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("stored buffer is corrupt: {}", e)),
-            None => Ok(Vec::new()),
-        }
+    fn load_buffer(&self) -> Result<Vec<u8>, String> {
+        Ok(bext::storage_get(BUFFER_KEY)?.unwrap_or_default())
     }
 
-    fn save_buffer(&self, events: &[Value]) -> Result<(), String> {
-        if events.is_empty() {
+    fn save_buffer(&self, lines: &[u8]) -> Result<(), String> {
+        if lines.is_empty() {
             bext::storage_delete(BUFFER_KEY)?;
-            return Ok(());
+        } else {
+            bext::storage_set(BUFFER_KEY, lines)?;
         }
-        let json = serde_json::to_vec(events).map_err(|e| e.to_string())?;
-        bext::storage_set(BUFFER_KEY, json)?;
         Ok(())
     }
 
@@ -138,6 +136,32 @@ fn parse_config(value: Value) -> Result<Config, String> {
     Ok(config)
 }
 
+fn line_count(lines: &[u8]) -> usize {
+    lines.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Byte offset just past the first `n` lines.
+fn after_lines(lines: &[u8], n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let mut seen = 0;
+    for (i, &b) in lines.iter().enumerate() {
+        if b == b'\n' {
+            seen += 1;
+            if seen == n {
+                return i + 1;
+            }
+        }
+    }
+    lines.len()
+}
+
+/// Parses buffered lines; a line that is not JSON (e.g. a hand-edited buffer) is skipped.
+fn parse_lines(lines: &[u8]) -> Vec<Value> {
+    lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).filter_map(|l| serde_json::from_slice(l).ok()).collect()
+}
+
 /// Keeps only what an analytics backend needs, so the stored buffer stays small.
 fn slim(event: Value) -> Value {
     const FIELDS: [&str; 9] =
@@ -159,7 +183,7 @@ impl LifecyclePlugin for AnalyticsPlugin {
     fn on_server_start(&self, config_json: &str) -> Result<(), String> {
         let value: Value = serde_json::from_str(config_json).map_err(|e| format!("config is not JSON: {}", e))?;
         let config = parse_config(value)?;
-        let pending = self.load_buffer()?.len();
+        let pending = line_count(&self.load_buffer()?);
         bext::info(&format!(
             "sending batches of {} events to {} ({} waiting from last run)",
             config.batch_size, config.endpoint, pending
@@ -175,28 +199,33 @@ impl LifecyclePlugin for AnalyticsPlugin {
         }
         let config = self.config()?;
         let mut buffer = self.load_buffer()?;
-        buffer.push(slim(event));
-        if buffer.len() > config.max_buffer {
-            let dropped = buffer.len() - config.max_buffer;
-            buffer.drain(..dropped);
+        buffer.extend(serde_json::to_vec(&slim(event)).map_err(|e| e.to_string())?);
+        buffer.push(b'\n');
+        let mut count = line_count(&buffer);
+        if count > config.max_buffer {
+            let dropped = count - config.max_buffer;
+            buffer.drain(..after_lines(&buffer, dropped));
+            count = config.max_buffer;
             self.update_totals(|t| t.dropped += dropped as u64)?;
             bext::warn(&format!("buffer full: dropped the {} oldest events", dropped));
         }
         // Try to deliver each time another full batch has accumulated (or the buffer is full),
         // so an unreachable endpoint costs one attempt per batch_size events, not one per event.
-        let due = buffer.len() % config.batch_size == 0 || buffer.len() >= config.max_buffer;
-        if buffer.len() < config.batch_size || !due {
+        let due = count % config.batch_size == 0 || count >= config.max_buffer;
+        if count < config.batch_size || !due {
             return self.save_buffer(&buffer);
         }
         let mut sent = 0;
-        while buffer.len() - sent >= config.batch_size {
-            if let Err(e) = self.send(&config, &buffer[sent..sent + config.batch_size], "batch") {
+        while count >= config.batch_size {
+            let end = sent + after_lines(&buffer[sent..], config.batch_size);
+            if let Err(e) = self.send(&config, &parse_lines(&buffer[sent..end]), "batch") {
                 // Nothing is lost: undelivered events stay, oldest first.
                 buffer.drain(..sent);
                 self.save_buffer(&buffer)?;
                 return Err(e);
             }
-            sent += config.batch_size;
+            sent = end;
+            count -= config.batch_size;
         }
         buffer.drain(..sent);
         self.save_buffer(&buffer)
@@ -204,11 +233,12 @@ impl LifecyclePlugin for AnalyticsPlugin {
 
     fn cleanup(&self) -> Result<(), String> {
         let buffer = self.load_buffer()?;
-        if buffer.is_empty() {
-            return Ok(());
+        let events = parse_lines(&buffer);
+        if events.is_empty() {
+            return self.save_buffer(&[]);
         }
         let config = self.config()?;
-        self.send(&config, &buffer, "cleanup")?;
+        self.send(&config, &events, "cleanup")?;
         self.save_buffer(&[])
     }
 }
