@@ -18,6 +18,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const SDK_C = path.join(ROOT, 'sdk', 'c');
 const SDK_AS = path.join(ROOT, 'sdk', 'assemblyscript', 'assembly', 'index');
+const DEBIAN_CRATES = '/usr/share/cargo/registry';
 
 /** Debian installs rustc/cargo in /usr/bin; rustup users have them on PATH. Env wins. */
 function rustTools() {
@@ -113,6 +114,10 @@ export function missingToolchain(toolchain) {
     const sysroot = spawnSync(rustc, ['--print', 'sysroot'], { encoding: 'utf8' });
     if (sysroot.error || sysroot.status !== 0) return `${rustc} not found`;
     if (!existsSync(path.join(sysroot.stdout.trim(), 'lib', 'rustlib', 'wasm32-wasi'))) return `${rustc} has no wasm32-wasi standard library`;
+    // plugins-example/.cargo/config.toml builds offline against Debian's packaged crates.
+    if (existsSync(path.join(HERE, '.cargo', 'config.toml')) && !existsSync(DEBIAN_CRATES)) {
+      return `${DEBIAN_CRATES} (Debian's packaged crates, used by plugins-example/.cargo/config.toml) is missing; install them or delete that file to build against crates.io`;
+    }
     return probe(cargo, ['--version']);
   }
   if (toolchain === 'c') {

@@ -58,10 +58,15 @@ test('npm run build:examples rebuilds every plugin from source into loadable mod
       assert.deepEqual(bextImports(fresh), bextImports(committed), `${name}: rebuilt imports differ from the committed plugin.wasm`);
       assert.ok(readFileSync(built).length > 1000);
     }
-    // A rebuilt module runs (outside any project: greedy falls back to its default work).
-    const run = bext(['plugin', 'run', path.join(out, 'greedy.wasm'), 'on_request_complete', '--input', '{"path":"/"}', '--json']);
-    assert.equal(run.code, 0, show(run));
-    assert.equal(JSON.parse(run.stdout).outcome, 'ok');
+    // Every rebuilt module loads and runs its start hook (outside any project, so config comes from --input).
+    for (const name of Object.keys(EXPECTED_HOOKS)) {
+      const input = name === 'my-analytics' ? { endpoint: 'http://127.0.0.1:4000/ingest', batch_size: 2 } : {};
+      const run = bext(['plugin', 'run', path.join(out, `${name}.wasm`), 'on_server_start', '--input', JSON.stringify(input), '--json']);
+      assert.equal(run.code, 0, `${name}: ${show(run)}`);
+      assert.equal(JSON.parse(run.stdout).outcome, 'ok', name);
+    }
+    const greedy = bext(['plugin', 'run', path.join(out, 'greedy.wasm'), 'on_request_complete', '--input', '{"path":"/"}', '--json']);
+    assert.equal(JSON.parse(greedy.stdout).outcome, 'ok', show(greedy));
   } finally {
     if (savedTarget === undefined) delete process.env.CARGO_TARGET_DIR;
     else process.env.CARGO_TARGET_DIR = savedTarget;
