@@ -53,7 +53,7 @@ pub mod __rt {
         }
     }
 
-    /// Runs once from `_initialize`: panics are reported through bext's logger before the
+    /// Runs once (from `_initialize`, or the first export call): panics are reported through bext's logger before the
     /// trap, so `bext` shows the panic message and location rather than only "unreachable".
     pub fn initialize() {
         unsafe {
@@ -159,6 +159,7 @@ macro_rules! export_plugin {
         #[doc(hidden)]
         #[allow(dead_code)]
         fn __bext_plugin() -> &'static dyn $crate::lifecycle::LifecyclePlugin {
+            $crate::__rt::initialize();
             $crate::__rt::instance(|| -> ::std::boxed::Box<dyn $crate::lifecycle::LifecyclePlugin> {
                 ::std::boxed::Box::new($plugin)
             })
@@ -166,18 +167,7 @@ macro_rules! export_plugin {
 
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            extern "C" {
-                fn __wasm_call_ctors();
-            }
-
-            // Calling __wasm_call_ctors explicitly makes the linker treat the module as a
-            // reactor: exports are not wrapped in per-call constructor/destructor runs.
-            #[no_mangle]
-            pub extern "C" fn _initialize() {
-                unsafe { __wasm_call_ctors() };
-                $crate::__rt::initialize();
-                let _ = __bext_plugin();
-            }
+            $crate::__bext_export_initialize!();
 
             #[no_mangle]
             pub extern "C" fn bext_alloc(size: i32) -> i32 {
@@ -202,6 +192,36 @@ macro_rules! export_plugin {
             $( $crate::__bext_export_hook!($hook); )+
         };
     };
+}
+
+/// `_initialize` for toolchains that link no WASI start-up object into cdylibs (see build.rs).
+#[cfg(not(bext_crt_reactor))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __bext_export_initialize {
+    () => {
+        extern "C" {
+            fn __wasm_call_ctors();
+        }
+
+        // Calling __wasm_call_ctors explicitly makes the linker treat the module as a reactor:
+        // exports are not wrapped in per-call constructor/destructor runs.
+        #[no_mangle]
+        pub extern "C" fn _initialize() {
+            unsafe { __wasm_call_ctors() };
+            $crate::__rt::initialize();
+            let _ = __bext_plugin();
+        }
+    };
+}
+
+/// With crt1-reactor.o linked by rustc, its `_initialize` runs the constructors; the SDK's own
+/// set-up happens on the first export call instead.
+#[cfg(bext_crt_reactor)]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __bext_export_initialize {
+    () => {};
 }
 
 /// One hook export; used by [`export_plugin!`].
