@@ -21,12 +21,21 @@ const SDK_AS = path.join(ROOT, 'sdk', 'assemblyscript', 'assembly', 'index');
 const DEBIAN_CRATES = '/usr/share/cargo/registry';
 
 /** Debian installs rustc/cargo in /usr/bin; rustup users have them on PATH. Env wins. */
-function rustTools() {
+export function rustTools() {
   const debian = existsSync('/usr/bin/rustc') && existsSync('/usr/bin/cargo');
   return {
     cargo: process.env.CARGO ?? (debian ? '/usr/bin/cargo' : 'cargo'),
     rustc: process.env.RUSTC ?? (debian ? '/usr/bin/rustc' : 'rustc'),
   };
+}
+
+/** wasm32-wasi (Debian, Rust < 1.84) or its newer name wasm32-wasip1, whichever std is installed. */
+export function rustTarget() {
+  const { rustc } = rustTools();
+  const r = spawnSync(rustc, ['--print', 'sysroot'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return null;
+  const lib = path.join(r.stdout.trim(), 'lib', 'rustlib');
+  return ['wasm32-wasi', 'wasm32-wasip1'].find((t) => existsSync(path.join(lib, t))) ?? null;
 }
 
 function clangBin() {
@@ -46,9 +55,10 @@ export const PLUGINS = [
     build(out) {
       const { cargo, rustc } = rustTools();
       const dir = path.join(HERE, this.dir);
-      run(cargo, ['build', '--target', 'wasm32-wasi', '--release', '--quiet'], { cwd: dir, env: { ...process.env, RUSTC: rustc } });
+      const triple = rustTarget();
+      run(cargo, ['build', '--target', triple, '--release', '--quiet'], { cwd: dir, env: { ...process.env, RUSTC: rustc } });
       const target = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(dir, 'target');
-      copyFileSync(path.join(target, 'wasm32-wasi', 'release', 'my_analytics.wasm'), out);
+      copyFileSync(path.join(target, triple, 'release', 'my_analytics.wasm'), out);
     },
   },
   {
@@ -113,7 +123,7 @@ export function missingToolchain(toolchain) {
     const { cargo, rustc } = rustTools();
     const sysroot = spawnSync(rustc, ['--print', 'sysroot'], { encoding: 'utf8' });
     if (sysroot.error || sysroot.status !== 0) return `${rustc} not found`;
-    if (!existsSync(path.join(sysroot.stdout.trim(), 'lib', 'rustlib', 'wasm32-wasi'))) return `${rustc} has no wasm32-wasi standard library`;
+    if (!rustTarget()) return `${rustc} has no wasm32-wasi / wasm32-wasip1 standard library`;
     // plugins-example/.cargo/config.toml builds offline against Debian's packaged crates.
     if (existsSync(path.join(HERE, '.cargo', 'config.toml')) && !existsSync(DEBIAN_CRATES)) {
       return `${DEBIAN_CRATES} (Debian's packaged crates, used by plugins-example/.cargo/config.toml) is missing; install them or delete that file to build against crates.io`;

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { missingToolchain } from '../../plugins-example/build.js';
+import { missingToolchain, rustTarget, rustTools } from '../../plugins-example/build.js';
 import { bext, ROOT } from '../helpers/cli.js';
 import { CARGO_TARGET_DIR, runHook, show, storageValue } from './lib.js';
 
@@ -21,11 +21,10 @@ let echo;
 
 before(async () => {
   if (missing) return;
-  const debian = process.env.RUSTC ? {} : { RUSTC: '/usr/bin/rustc' };
-  const cargo = process.env.CARGO ?? (spawnSync('/usr/bin/cargo', ['--version']).status === 0 ? '/usr/bin/cargo' : 'cargo');
-  const build = spawnSync(cargo, ['build', '--target', 'wasm32-wasi', '--release', '--quiet'], {
+  const { cargo, rustc } = rustTools();
+  const build = spawnSync(cargo, ['build', '--target', rustTarget(), '--release', '--quiet'], {
     cwd: FIXTURE,
-    env: { ...process.env, CARGO_TARGET_DIR, ...(spawnSync('/usr/bin/rustc', ['--version']).status === 0 ? debian : {}) },
+    env: { ...process.env, CARGO_TARGET_DIR, RUSTC: rustc },
     encoding: 'utf8',
   });
   assert.equal(build.status, 0, `cargo build of the sdk-check fixture failed:\n${build.stderr}`);
@@ -44,7 +43,7 @@ before(async () => {
 
   dir = mkdtempSync(path.join(tmpdir(), 'bext-rust-sdk-'));
   mkdirSync(path.join(dir, 'public'));
-  copyFileSync(path.join(CARGO_TARGET_DIR, 'wasm32-wasi', 'release', 'sdk_check.wasm'), path.join(dir, 'sdk-check.wasm'));
+  copyFileSync(path.join(CARGO_TARGET_DIR, rustTarget(), 'release', 'sdk_check.wasm'), path.join(dir, 'sdk-check.wasm'));
   config = path.join(dir, 'bext.config.toml');
   writeFileSync(config, `
 [plugins.sdk-check]
