@@ -149,6 +149,16 @@ export function createProxy(upstreamUrl: string, opts: { headersTimeoutMs?: numb
       if (head.length > 0) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
+      // HTTP server sockets allow half-open connections; a tunnel does not: when one side
+      // finishes, finish both so neither socket lingers.
+      socket.once('end', () => {
+        up.end();
+        socket.end();
+      });
+      up.once('end', () => {
+        socket.end();
+        up.end();
+      });
       up.on('error', () => socket.destroy());
       socket.on('error', () => up.destroy());
       up.on('close', () => socket.destroy());

@@ -7,6 +7,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ResolvedConfig } from '../config/types.js';
 import type { PluginInfo } from '../runtime/types.js';
@@ -136,6 +137,9 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
     if (!proxy && cfg.server.upstream) proxy = createProxy(cfg.server.upstream);
   }
   await applyOrigins(config);
+  if (!/^(127\.|::1$|localhost$)/.test(host)) {
+    warnings.push(`listening on ${host}: the site is reachable from other machines (the admin API still answers loopback only)`);
+  }
   if (!config.server.root && !config.server.upstream) {
     warnings.push('neither server.root nor server.upstream is set: every page will be a 404');
   }
@@ -471,9 +475,17 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
   warnings.push(...problems);
 
   const httpServer = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => void onRequest(req, res));
+  // Upgraded sockets (WebSockets, HMR) live outside the HTTP server's bookkeeping and stay
+  // open indefinitely, so shutdown closes them explicitly.
+  const upgraded = new Set<Duplex>();
   httpServer.on('upgrade', (req, socket, head) => {
-    if (proxy && !closing) proxy.upgrade(req, socket, head);
-    else socket.destroy();
+    if (!proxy || closing) {
+      socket.destroy();
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    proxy.upgrade(req, socket, head);
   });
   httpServer.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -488,6 +500,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
     if (listening) {
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
+      for (const socket of upgraded) socket.destroy();
       if (active > 0) {
         const idle = new Promise<void>((resolve) => {
           idleWaiter = resolve;

@@ -62,6 +62,10 @@ before(async () => {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('upstream 404');
   });
+  upstream.on('upgrade', (req, socket) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: Upgrade\r\nx-path: ${req.url}\r\n\r\n`);
+    socket.on('data', (d) => socket.write(`echo:${d}`));
+  });
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamPort = upstream.address().port;
   dir = makeProject({ 'local.txt': 'from disk' });
@@ -151,6 +155,23 @@ test('private responses are not stored (BYPASS); compressed bodies pass through 
     'event for /gz',
   );
   assert.equal(ev.encoding, 'gzip');
+});
+
+test('protocol upgrades (WebSocket/HMR) are piped to the upstream', async () => {
+  const u = new URL(dev.url);
+  const { socket, res } = await new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: '/hmr?token=1', headers: { connection: 'Upgrade', upgrade: 'echo' } });
+    req.on('upgrade', (res, socket) => resolve({ res, socket }));
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(res.statusCode, 101);
+  assert.equal(res.headers['x-path'], '/hmr?token=1');
+  const reply = new Promise((r) => socket.once('data', (d) => r(d.toString())));
+  socket.write('ping');
+  assert.equal(await reply, 'echo:ping');
+  socket.destroy();
 });
 
 test('upstream down: an expired copy is served as STALE, anything else is a 502 that says so', async () => {
