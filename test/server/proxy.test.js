@@ -12,6 +12,7 @@ let upstream;
 let upstreamPort;
 let release;
 const seen = [];
+const tunnels = new Set();
 
 before(async () => {
   upstream = http.createServer((req, res) => {
@@ -65,6 +66,8 @@ before(async () => {
   upstream.on('upgrade', (req, socket) => {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: Upgrade\r\nx-path: ${req.url}\r\n\r\n`);
     socket.on('data', (d) => socket.write(`echo:${d}`));
+    socket.on('end', () => socket.end());
+    tunnels.add(socket);
   });
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamPort = upstream.address().port;
@@ -180,6 +183,7 @@ test('upstream down: an expired copy is served as STALE, anything else is a 502 
   await warm.text();
   await sleep(1100); // ttl_secs = 1
   upstream.closeAllConnections?.();
+  for (const t of tunnels) t.destroy();
   await new Promise((r) => upstream.close(r));
   const stale = await fetch(dev.url + 'tagged?stale=1');
   assert.equal(stale.headers.get('x-bext-cache'), 'STALE');
