@@ -259,3 +259,14 @@ test('a damaged state.db is a clear runtime error, not a crash', async () => {
   assert.match(r.stderr, /^bext: cannot read stats from .*state\.db: file is not a database$/m);
   assert.doesNotMatch(r.stderr, /internal error/);
 });
+
+test('plugin list marks a file that is not a wasm module as invalid', async () => {
+  const dir = await project(await freePort());
+  fs.writeFileSync(path.join(dir, 'plugins', 'missing.wasm'), '(module) ;; WAT text, not a binary');
+  const j = JSON.parse(bext(['plugin', 'list', '--json'], { cwd: dir }).stdout);
+  const beta = j.plugins.find((p) => p.name === 'beta');
+  assert.equal(beta.state, 'invalid');
+  assert.match(beta.error, /not a WebAssembly binary/);
+  const r = bext(['plugin', 'list'], { cwd: dir });
+  assert.match(r.stdout, /^beta +invalid +auto +plugins\/missing\.wasm\n +error: not a WebAssembly binary$/m);
+});
