@@ -10,7 +10,7 @@ export const EXAMPLES = path.join(ROOT, 'plugins-example');
 
 /** Hooks each example exports (what `bext plugin inspect` must report). */
 export const EXPECTED_HOOKS = {
-  'my-analytics': ['cleanup', 'on_request_complete', 'on_server_start'],
+  'my-analytics': ['cleanup', 'on_reload', 'on_request_complete', 'on_server_start'],
   'cache-auditor': ['on_cache_invalidate', 'on_cache_write', 'on_server_start'],
   'bot-counter': ['on_reload', 'on_request_complete', 'on_server_start', 'on_server_stop'],
   greedy: ['on_request_complete', 'on_server_start'],

@@ -231,6 +231,12 @@ impl LifecyclePlugin for AnalyticsPlugin {
         self.save_buffer(&buffer)
     }
 
+    /// The config may have changed: read it again from the host on the next event.
+    fn on_reload(&self) -> Result<(), String> {
+        *CONFIG.lock().map_err(|_| "config lock poisoned".to_string())? = None;
+        Ok(())
+    }
+
     fn cleanup(&self) -> Result<(), String> {
         let buffer = self.load_buffer()?;
         let events = parse_lines(&buffer);
@@ -243,7 +249,7 @@ impl LifecyclePlugin for AnalyticsPlugin {
     }
 }
 
-bext_plugin_api::export_plugin!(AnalyticsPlugin; on_server_start, on_request_complete, cleanup);
+bext_plugin_api::export_plugin!(AnalyticsPlugin; on_server_start, on_request_complete, on_reload, cleanup);
 
 #[cfg(test)]
 mod tests {
