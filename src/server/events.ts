@@ -12,6 +12,9 @@ export type QueuedHookArgs = Extract<HookArgs, { hook: 'on_request_complete' | '
 export type HookCaller = (args: QueuedHookArgs) => Promise<CallResult>;
 
 const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Pause between calls while a queue is overflowing (see pump). */
+const SHED_PAUSE_MS = 1;
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class HookQueue {
   private readonly ring: (QueuedHookArgs | undefined)[];
@@ -21,6 +24,7 @@ export class HookQueue {
   private paused = false;
   private idleWaiters: (() => void)[] = [];
   private dropped = 0;
+  private droppedAtLastCall = 0;
 
   constructor(
     readonly capacity: number,
@@ -73,8 +77,13 @@ export class HookQueue {
     try {
       while (!this.paused) {
         // Yield to pending I/O first: under load, answering requests comes before delivering
-        // events (a full queue then sheds its oldest entries, counted, instead of starving them).
-        await yieldToIO();
+        // events. While the queue overflows (it dropped entries since the last call), deliveries
+        // are spaced out further: at that point most events are shed anyway, and every call
+        // costs the server thread wake-ups it needs for responses.
+        if (this.dropped !== this.droppedAtLastCall) {
+          this.droppedAtLastCall = this.dropped;
+          await pause(SHED_PAUSE_MS);
+        } else await yieldToIO();
         if (this.paused) break;
         const item = this.take();
         if (!item) break;

@@ -6,8 +6,15 @@ import type { CacheStatus, RequestEvent } from './types.js';
 const BOT_RE =
   /bot\b|bot\/|crawl|spider|slurp|mediapartners|facebookexternalhit|facebookcatalog|embedly|quora link preview|outbrain|pinterest|vkshare|w3c_validator|whatsapp|headlesschrome|phantomjs|lighthouse|pingdom|uptimerobot|statuscake|bingpreview|yandex|baiduspider|duckduckgo|applebot|semrush|ahrefs|mj12bot|petalbot|bytespider|gptbot|ccbot|claudebot|perplexity/i;
 
+// Most traffic repeats one user agent (one browser, one load generator): remember the last answer.
+let lastUa = '';
+let lastIsBot = false;
+
 export function isBot(userAgent: string): boolean {
-  return userAgent !== '' && BOT_RE.test(userAgent);
+  if (userAgent === lastUa) return lastIsBot;
+  lastUa = userAgent;
+  lastIsBot = userAgent !== '' && BOT_RE.test(userAgent);
+  return lastIsBot;
 }
 
 function header(req: IncomingMessage, name: string): string | null {

@@ -207,28 +207,43 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
     return entry.body.length;
   }
 
-  async function handleSite(req: IncomingMessage, res: ServerResponse, rawPath: string, search: string, t0: number, ts: number): Promise<void> {
-    let ttfb = 0;
-    const mark = (): void => {
-      ttfb = performance.now() - t0;
-    };
-    let cacheStatus: CacheStatus = 'BYPASS';
-    let bytes = 0;
+  /** What one request did, filled in as it goes; read once when the response closes. */
+  interface RequestState {
+    t0: number;
+    ts: number;
+    rawPath: string;
+    search: string;
+    /** ms from t0 to the response head. */
+    ttfb: number;
+    cacheStatus: CacheStatus;
+    bytes: number;
     // writeHead(status, headers) does not make headers visible to getHeader(), so keep it here.
-    let encoding: string | undefined;
-    const wantEvents = plugins.wantsEvents();
-    if (wantEvents) {
-      res.once('close', () => {
-        const event = buildEvent(req, rawPath, search, res.statusCode, cacheStatus, encoding, {
-          ts,
-          renderUs: Math.round(ttfb * 1000),
-          durationUs: Math.round((performance.now() - t0) * 1000),
-          bytes,
-        }, { tenant_id: config.server.tenant_id, site_id: config.server.site_id });
-        plugins.pushEvent(JSON.stringify(event));
-      });
-    }
+    encoding: string | undefined;
+    /** A site request (admin requests produce no events). */
+    site: boolean;
+    abort: AbortController | null;
+  }
 
+  function finishRequest(req: IncomingMessage, res: ServerResponse, st: RequestState): void {
+    active--;
+    if (active === 0 && idleWaiter) idleWaiter();
+    if (st.abort && !res.writableFinished) st.abort.abort();
+    if (!st.site || !plugins.wantsEvents()) return;
+    const event = buildEvent(req, st.rawPath, st.search, res.statusCode, st.cacheStatus, st.encoding, {
+      ts: st.ts,
+      renderUs: Math.round(st.ttfb * 1000),
+      durationUs: Math.round((performance.now() - st.t0) * 1000),
+      bytes: st.bytes,
+    }, { tenant_id: config.server.tenant_id, site_id: config.server.site_id });
+    plugins.pushEvent(JSON.stringify(event));
+  }
+
+  async function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): Promise<void> {
+    const { rawPath, search, t0 } = st;
+    st.site = true;
+    const mark = (): void => {
+      st.ttfb = performance.now() - t0;
+    };
     const method = (req.method ?? 'GET').toUpperCase();
     const useCache = config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(req.headers);
     let stale: CacheEntry | null = null;
@@ -238,40 +253,38 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       const found = cache.get(key);
       if (found && acceptsEncoding(req, one(found.entry.headers['content-encoding']))) {
         if (found.fresh) {
-          cacheStatus = 'HIT';
-          encoding = one(found.entry.headers['content-encoding']);
+          st.cacheStatus = 'HIT';
+          st.encoding = one(found.entry.headers['content-encoding']);
           counters.set('HIT', counters.get('HIT')! + 1);
-          bytes = serveEntry(req, res, found.entry, 'HIT', mark);
+          st.bytes = serveEntry(req, res, found.entry, 'HIT', mark);
           return;
         }
         stale = found.entry;
       }
-      cacheStatus = 'MISS';
+      st.cacheStatus = 'MISS';
     }
 
     const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
+    st.abort = abort;
     const r = await origin(req, rawPath, search, abort.signal);
     if (r.unreachable && stale) {
       // stale-if-error: an expired copy beats an error page while the app restarts.
       if (r.body && !Buffer.isBuffer(r.body)) r.body.resume();
-      cacheStatus = 'STALE';
-      encoding = one(stale.headers['content-encoding']);
+      st.cacheStatus = 'STALE';
+      st.encoding = one(stale.headers['content-encoding']);
       counters.set('STALE', counters.get('STALE')! + 1);
-      bytes = serveEntry(req, res, stale, 'STALE', mark);
+      st.bytes = serveEntry(req, res, stale, 'STALE', mark);
       return;
     }
     let store = false;
     if (useCache) {
       const verdict = storability(method, r.status, r.headers);
-      if (verdict === 'bypass') cacheStatus = 'BYPASS';
+      if (verdict === 'bypass') st.cacheStatus = 'BYPASS';
       store = verdict === 'store' && r.body !== null;
     }
-    counters.set(cacheStatus, counters.get(cacheStatus)! + 1);
-    encoding = one(r.headers['content-encoding']);
-    const headers: HeaderMap = { ...r.headers, 'x-bext-cache': cacheStatus };
+    counters.set(st.cacheStatus, counters.get(st.cacheStatus)! + 1);
+    st.encoding = one(r.headers['content-encoding']);
+    const headers: HeaderMap = { ...r.headers, 'x-bext-cache': st.cacheStatus };
     if (closing) headers.connection = 'close';
     res.writeHead(r.status, headers);
     mark();
@@ -286,7 +299,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       }
     };
     if (Buffer.isBuffer(r.body)) {
-      bytes = r.body.length;
+      st.bytes = r.body.length;
       res.end(r.body);
       if (store) save(r.body);
       return;
@@ -294,8 +307,10 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
     const chunks: Buffer[] = [];
     let keep = store;
     const limit = cache.maxEntryBytes;
+    let bytes = 0;
     r.body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
+      st.bytes = bytes;
       if (!keep) return;
       if (bytes > limit) {
         keep = false;
@@ -312,13 +327,20 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
   }
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const t0 = performance.now();
-    const ts = Date.now();
+    const st: RequestState = {
+      t0: performance.now(),
+      ts: Date.now(),
+      rawPath: '',
+      search: '',
+      ttfb: 0,
+      cacheStatus: 'BYPASS',
+      bytes: 0,
+      encoding: undefined,
+      site: false,
+      abort: null,
+    };
     active++;
-    res.once('close', () => {
-      active--;
-      if (active === 0 && idleWaiter) idleWaiter();
-    });
+    res.once('close', () => finishRequest(req, res, st));
     try {
       let url = req.url ?? '/';
       let q = url.indexOf('?');
@@ -343,7 +365,9 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
         await handleAdmin(req, res, rawPath.slice(ADMIN_PREFIX.length), admin);
         return;
       }
-      await handleSite(req, res, rawPath, search, t0, ts);
+      st.rawPath = rawPath;
+      st.search = search;
+      await handleSite(req, res, st);
     } catch (err) {
       log.error({ err }, `request ${req.method} ${req.url} failed`);
       if (!res.headersSent) {
