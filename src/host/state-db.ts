@@ -110,17 +110,3 @@ export function openStateDb(file: string): StateDb {
   }
   return db;
 }
-
-/**
- * Opens an existing state database for inspection (the CLI). Returns null when there is none,
- * so looking never creates a file. The schema is ensured because an older file may predate it.
- */
-export function openExistingStateDb(file: string, fileExists: (f: string) => boolean): StateDb | null {
-  if (!fileExists(file)) return null;
-  return openStateDb(file);
-}
-
-/** Runs `fn` inside BEGIN IMMEDIATE: the write lock is taken up front, so read-then-write is atomic. */
-export function immediate<T>(db: StateDb, fn: () => T): T {
-  return db.transaction(fn).immediate();
-}
