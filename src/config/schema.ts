@@ -18,6 +18,7 @@ import {
   type ResolvedConfig,
   type ServerConfig,
 } from './types.js';
+import { AllowedUrlError, parseAllowedUrl } from '../host/fetch/allowed-urls.js';
 import {
   checkKeys,
   isTable,
@@ -65,7 +66,7 @@ export const DEFAULTS = Object.freeze({
     fetch_timeout_ms: 10_000,
     max_response_bytes: 5_242_880,
   }),
-  limits: Object.freeze({ max_memory_mb: 64, timeout_ms: 10_000, event_queue_size: 1024 }),
+  limits: Object.freeze({ max_memory_mb: 64, timeout_ms: 30_000, event_queue_size: 1024 }),
   sandbox: 'wasm' as const,
   stateDirName: '.bext',
 });
@@ -315,6 +316,12 @@ function permissions(t: Table, base: readonly PathSegment[], ps: Problems): Perm
           ps.add(ep, 'value', { what: `${JSON.stringify(s)} contains whitespace`, expected: 'a URL pattern' });
           return undefined;
         }
+        // The same parser http_fetch uses, so a pattern that passes the check is one fetch accepts.
+        const bad = s === undefined ? undefined : allowedUrlProblem(s);
+        if (bad !== undefined) {
+          ps.add(ep, 'value', { what: `${JSON.stringify(s)}: ${bad}`, expected: 'scheme://host[:port][/path], e.g. "https://api.example.com/*"' });
+          return undefined;
+        }
         return s;
       }),
     ),
@@ -350,5 +357,15 @@ function fileKind(p: string): 'file' | 'dir' | 'other' | 'missing' {
     return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
   } catch {
     return 'missing';
+  }
+}
+
+function allowedUrlProblem(entry: string): string | undefined {
+  try {
+    parseAllowedUrl(entry);
+    return undefined;
+  } catch (err) {
+    if (err instanceof AllowedUrlError) return err.problem;
+    throw err;
   }
 }
