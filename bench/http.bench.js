@@ -96,6 +96,8 @@ async function main() {
     const servers = [];
     for (const [name, args] of runs) servers.push({ name, ...(await start(args, dir)), rounds: [] });
     const rounds = Number(arg('--rounds', '3'));
+    const rate = Number(arg('--rate', '1000'));
+    const steady = Number(arg('--steady', '3'));
     const per = Math.max(1, Math.round(seconds / rounds));
     try {
       for (const s of servers) await autocannon({ url: s.url, connections, duration: 1 });
@@ -105,6 +107,31 @@ async function main() {
           // Let the plugin workers catch up on queued events before the next measurement.
           await new Promise((res) => setTimeout(res, 500));
         }
+      }
+      // At an everyday rate nothing is shed: every event is delivered and latency is unchanged.
+      await new Promise((res) => setTimeout(res, 1000));
+      const counts = async (url) => {
+        const snap = await (await fetch(`${url}__bext/stats`)).json();
+        let calls = 0;
+        let dropped = 0;
+        for (const p of Object.values(snap.plugins)) {
+          dropped += p.dropped;
+          calls += p.hooks.find((h) => h.hook === 'on_request_complete')?.calls ?? 0;
+        }
+        return { calls, dropped };
+      };
+      for (const s of servers.slice(1)) {
+        const before = await counts(s.url);
+        const r = await autocannon({ url: s.url, connections: 8, duration: steady, overallRate: rate });
+        await new Promise((res) => setTimeout(res, 1000));
+        const after = await counts(s.url);
+        s.steady = {
+          p50: r.latency.p50,
+          p99: r.latency.p99,
+          total: r.requests.total,
+          delivered: after.calls - before.calls,
+          dropped: after.dropped - before.dropped,
+        };
       }
     } finally {
       for (const s of servers) await stop(s.child);
@@ -134,7 +161,12 @@ async function main() {
     console.log('');
     console.log(`bext (no plugins) / plain node:   ${(none.rps / plain.rps).toFixed(2)}x   (goal >= 0.85)`);
     console.log(`bext (3 plugins) / no plugins:    ${(three.rps / none.rps).toFixed(2)}x   (goal >= 0.90)`);
-    if (three.note) console.log(`hook calls during the 3-plugin run: ${three.note}`);
+    if (three.note) console.log(`hook calls (saturation + steady runs): ${three.note}`);
+    console.log(`\nSteady ${rate} req/s for ${steady} s (8 connections):`);
+    for (const s of servers.slice(1)) {
+      const ev = s.name.includes('3 plugins') ? `, events delivered ${s.steady.delivered}, dropped ${s.steady.dropped}` : '';
+      console.log(`${pad(s.name, 20)}p50 ${s.steady.p50} ms, p99 ${s.steady.p99} ms, ${s.steady.total} requests${ev}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
