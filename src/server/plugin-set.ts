@@ -9,7 +9,7 @@ import type { CallResult, HookArgs, PluginHandle, PluginInfo } from '../runtime/
 import type { StatsRecorder } from '../stats/index.js';
 import type { Logger } from '../host/log.js';
 import { HookQueue, type QueuedHookArgs } from './events.js';
-import type { CreateFetchHandler, LoadPlugin, Metrics } from './deps.js';
+import type { CreateFetchHandler, FetchHandler, LoadPlugin, Metrics } from './deps.js';
 
 const DEFAULT_PRIORITY = 1000;
 
@@ -19,6 +19,8 @@ interface Entry {
   name: string;
   config: PluginConfig;
   handle: PluginHandle | null;
+  /** The http_fetch handler of the running instance (closed with it). */
+  fetch: FetchHandler | null;
   info: PluginInfo;
   queue: HookQueue;
 }
@@ -84,11 +86,22 @@ export class PluginSet {
     return next;
   }
 
-  private async load(cfg: PluginConfig): Promise<PluginHandle> {
-    const { stats, metrics, log } = this.deps;
+  private async load(cfg: PluginConfig): Promise<{ handle: PluginHandle; fetch: FetchHandler }> {
+    const { stats } = this.deps;
     const fetch = this.deps.createFetchHandler(cfg, {
       onRefused: (plugin, url, reason) => stats.recordFetchRefused(plugin, url, reason),
     });
+    try {
+      const handle = await this.loadWith(cfg, fetch);
+      return { handle, fetch };
+    } catch (err) {
+      await fetch.close?.().catch(() => {});
+      throw err;
+    }
+  }
+
+  private loadWith(cfg: PluginConfig, fetch: FetchHandler): Promise<PluginHandle> {
+    const { stats, metrics, log } = this.deps;
     return this.deps.loadPlugin({
       plugin: cfg,
       stateDir: this.deps.stateDir,
@@ -100,7 +113,7 @@ export class PluginSet {
         }
       },
       onMetric: (s) => metrics.record(s),
-      onFetchRefused: (plugin, url, reason) => stats.recordFetchRefused(plugin, url, reason),
+      // Refused fetches are reported once, by the fetch handler (onRefused above).
       onMainCall: async (_plugin, op, payload) => {
         if (op === 'http_fetch') return fetch(payload);
         return JSON.stringify({ status: 0, error: `unknown host operation ${String(op)}` });
@@ -113,6 +126,7 @@ export class PluginSet {
       name: cfg.name,
       config: cfg,
       handle: null,
+      fetch: null,
       info,
       queue: undefined as unknown as HookQueue,
     };
@@ -140,18 +154,27 @@ export class PluginSet {
   }
 
   /** Loads one plugin and runs its on_server_start; on failure the entry is marked failed. */
-  private async startEntry(entry: Entry, handle: PluginHandle): Promise<string | null> {
+  private async startEntry(entry: Entry, loaded: { handle: PluginHandle; fetch: FetchHandler }): Promise<string | null> {
+    const { handle } = loaded;
     entry.handle = handle;
+    entry.fetch = loaded.fetch;
     entry.info = { ...handle.info, state: 'loaded' };
     if (!handle.info.hooks.includes('on_server_start')) return null;
     const r = await handle.call({ hook: 'on_server_start', configJson: JSON.stringify(entry.config.config) });
     if (r.outcome === 'ok') return null;
     const error = `on_server_start failed (${describeFailure(r)})`;
-    entry.handle = null;
     entry.info = { ...handle.info, state: 'failed', error };
     entry.queue.discard();
-    await handle.close().catch(() => {});
+    await this.closeInstance(entry);
     return error;
+  }
+
+  /** Terminates the entry's instance and its fetch handler (no hooks run). */
+  private async closeInstance(entry: Entry): Promise<void> {
+    const { handle, fetch } = entry;
+    entry.handle = null;
+    entry.fetch = null;
+    await Promise.allSettled([handle?.close(), fetch?.close?.()]);
   }
 
   /** Loads every enabled plugin in parallel, then starts them in priority order. Returns problems. */
@@ -166,21 +189,20 @@ export class PluginSet {
       const loaded = await Promise.all(
         enabled.map(async (cfg) => {
           try {
-            const handle = await this.load(cfg);
-            return { cfg, handle, error: null as string | null };
+            return { cfg, instance: await this.load(cfg), error: null as string | null };
           } catch (err) {
-            return { cfg, handle: null, error: errorText(err) };
+            return { cfg, instance: null, error: errorText(err) };
           } finally {
             onProgress?.(++done, enabled.length, cfg.name);
           }
         }),
       );
-      const ready: { entry: Entry; handle: PluginHandle }[] = [];
-      for (const { cfg, handle, error } of loaded) {
-        if (handle) {
-          const entry = this.newEntry(cfg, { ...handle.info, state: 'loaded' });
+      const ready: { entry: Entry; instance: { handle: PluginHandle; fetch: FetchHandler } }[] = [];
+      for (const { cfg, instance, error } of loaded) {
+        if (instance) {
+          const entry = this.newEntry(cfg, { ...instance.handle.info, state: 'loaded' });
           this.entries.set(cfg.name, entry);
-          ready.push({ entry, handle });
+          ready.push({ entry, instance });
         } else {
           this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'failed', `failed to load: ${error}`)));
           problems.push(`plugin ${cfg.name} failed to load: ${error}`);
@@ -188,8 +210,8 @@ export class PluginSet {
         }
       }
       ready.sort((a, b) => byPriority(a.entry, b.entry));
-      for (const { entry, handle } of ready) {
-        const error = await this.startEntry(entry, handle);
+      for (const { entry, instance } of ready) {
+        const error = await this.startEntry(entry, instance);
         if (error) {
           problems.push(`plugin ${entry.name}: ${error}`);
           this.deps.log.error(`plugin ${entry.name}: ${error}; it is skipped`);
@@ -266,9 +288,9 @@ export class PluginSet {
     const entry = this.entries.get(name);
     if (!entry || this.stopped) return { ok: false, error: `no plugin named ${name}` };
     const nextCfg = cfg ?? entry.config;
-    let handle: PluginHandle;
+    let instance: { handle: PluginHandle; fetch: FetchHandler };
     try {
-      handle = await this.load(nextCfg);
+      instance = await this.load(nextCfg);
     } catch (err) {
       const error = errorText(err);
       if (entry.handle) {
@@ -284,11 +306,10 @@ export class PluginSet {
     if (old) {
       await entry.queue.pause();
       if (old.info.hooks.includes('cleanup')) await old.call({ hook: 'cleanup' });
-      entry.handle = null;
-      await old.close().catch(() => {});
+      await this.closeInstance(entry);
     }
     entry.config = nextCfg;
-    const error = await this.startEntry(entry, handle);
+    const error = await this.startEntry(entry, instance);
     entry.queue.resume();
     this.refreshTargets();
     if (error) {
@@ -309,8 +330,7 @@ export class PluginSet {
     for (const hook of ['on_server_stop', 'cleanup'] as const) {
       if (handle.info.hooks.includes(hook)) await handle.call({ hook });
     }
-    entry.handle = null;
-    await handle.close().catch(() => {});
+    await this.closeInstance(entry);
   }
 
   /**
@@ -374,13 +394,7 @@ export class PluginSet {
       for (const e of this.entries.values()) e.queue.discard();
       await this.runAll('on_server_stop');
       await this.runAll('cleanup');
-      await Promise.allSettled(
-        [...this.entries.values()].map(async (e) => {
-          const h = e.handle;
-          e.handle = null;
-          if (h) await h.close();
-        }),
-      );
+      await Promise.allSettled([...this.entries.values()].map((e) => this.closeInstance(e)));
       this.refreshTargets();
     });
   }

@@ -39,9 +39,8 @@ export async function run(opts: DevOptions): Promise<number> {
   if (host === '') throw new BextError('bad_host', '--host must not be empty', { details: ['  hint: --host 127.0.0.1'] });
   const watch = opts.watch !== false;
 
-  const { configApi } = await import('../../server/deps.js');
-  const api = await configApi();
-  const config = api.loadConfig(path.resolve(opts.config));
+  const { loadConfig } = await import('../../config/index.js');
+  const config = loadConfig(path.resolve(opts.config));
 
   const { createDevServer, formatBanner } = await import('../../server/index.js');
   const log = logger();
