@@ -120,10 +120,27 @@ test('POST /__bext/reload reloads every plugin from disk and reports failures', 
   await dev.waitFor(() => want.every((m) => guestFrom(mark).includes(m)), 5000, want.join(', '));
 });
 
+test('removing a plugin from the config stops it; adding one starts it', async () => {
+  writePlugin(dir, 'gamma.wasm', 'recorder.wat', 'g1');
+  const mark = dev.logs().length;
+  writeConfig(
+    dir,
+    '[server]\nroot = "./public"\n' +
+      '[plugins.alpha]\npath = "./plugins/alpha.wasm"\npriority = 1\n[plugins.alpha.config]\nmood = "calm"\n' +
+      '[plugins.gamma]\npath = "./plugins/gamma.wasm"\npriority = 2\n',
+  );
+  const want = ['b1 stop', 'b1 cleanup', 'g1 start {}', 'a3 reload'];
+  await dev.waitFor(() => want.every((m) => guestFrom(mark).includes(m)), 10_000, want.join(', '));
+  const g = guestFrom(mark);
+  assert.ok(g.indexOf('b1 cleanup') < g.indexOf('g1 start {}'));
+  const info = await (await fetch(dev.url + '__bext/plugins')).json();
+  assert.deepEqual(info.map((p) => p.name), ['alpha', 'gamma']);
+});
+
 test('SIGTERM runs on_server_stop then cleanup in priority order and exits 0', async () => {
   const mark = dev.logs().length;
   const r = await dev.stop('SIGTERM');
   assert.equal(r.code, 0);
   const g = guestFrom(mark).filter((m) => /(stop|cleanup)$/.test(m));
-  assert.deepEqual(g, ['a3 stop', 'b1 stop', 'a3 cleanup', 'b1 cleanup']);
+  assert.deepEqual(g, ['a3 stop', 'g1 stop', 'a3 cleanup', 'g1 cleanup']);
 });
