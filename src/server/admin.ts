@@ -18,6 +18,8 @@ export interface AdminContext {
   metrics(): Promise<string>;
   /** Removes matching cache entries, runs on_cache_invalidate, returns how many were removed. */
   invalidate(pattern: string): number;
+  /** Removes the entries carrying a tag; runs on_cache_invalidate("tag:<tag>", count). */
+  invalidateTag(tag: string): number;
   /** Re-reads the config and reloads every plugin; throws HttpError(400) for an invalid config. */
   reload(): Promise<unknown>;
   /** Overview for `GET /__bext/`. */
@@ -105,7 +107,14 @@ function routes(ctx: AdminContext): Route[] {
         if (body === null || typeof body !== 'object' || Array.isArray(body)) {
           throw new HttpError(400, 'expected a JSON object such as {"pattern":"page:/blog/*"}');
         }
-        const pattern = (body as Record<string, unknown>).pattern;
+        const obj = body as Record<string, unknown>;
+        if (obj.tag !== undefined && obj.pattern === undefined) {
+          if (typeof obj.tag !== 'string' || obj.tag.trim() === '') {
+            throw new HttpError(400, '"tag" must be a non-empty string, e.g. {"tag":"blog"}');
+          }
+          return [200, { tag: obj.tag, removed: ctx.invalidateTag(obj.tag) }];
+        }
+        const pattern = obj.pattern;
         const problem = patternProblem(pattern);
         if (problem) throw new HttpError(400, problem);
         return [200, { pattern, removed: ctx.invalidate(pattern as string) }];

@@ -158,6 +158,12 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
     return removed;
   }
 
+  function invalidateTag(tag: string): number {
+    const removed = cache.invalidateTag(tag).length;
+    plugins.broadcast({ hook: 'on_cache_invalidate', pattern: `tag:${tag}`, count: removed });
+    return removed;
+  }
+
   function clearCache(): void {
     const removed = cache.clear();
     if (removed > 0) plugins.broadcast({ hook: 'on_cache_invalidate', pattern: 'page:**', count: removed });
@@ -478,6 +484,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       return `${fromPlugins}${fromPlugins && !fromPlugins.endsWith('\n') ? '\n' : ''}${lines.join('\n')}\n`;
     },
     invalidate,
+    invalidateTag,
     reload: async () => {
       const r = await applyConfigFile(true);
       if (!r.ok) throw new HttpError(400, r.error.message, { details: r.error.details });

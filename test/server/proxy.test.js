@@ -140,6 +140,16 @@ test('cache tags from cache-tag and x-bext-tags reach on_cache_write; HIT after 
   assert.equal(await b.text(), 'tagged /tagged?x=1');
   const msg = await dev.waitFor(() => dev.guest('rec').find((m) => m.startsWith('v1 write page:/tagged?x=1')), 5000, 'on_cache_write');
   assert.equal(msg, 'v1 write page:/tagged?x=1 ["blog","post-1","extra"]');
+  // Purge by tag: every entry carrying it goes, and plugins hear "tag:<name>".
+  await (await fetch(dev.url + 'tagged?x=2')).text();
+  const purge = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', body: '{"tag":"post-1"}' });
+  assert.deepEqual(await purge.json(), { tag: 'post-1', removed: 2 });
+  const after = await fetch(dev.url + 'tagged?x=1');
+  assert.equal(after.headers.get('x-bext-cache'), 'MISS');
+  await after.text();
+  await dev.waitFor(() => dev.guest('rec').includes('v1 invalidate tag:post-1 2'), 5000, 'on_cache_invalidate for the tag');
+  const bad = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', body: '{"tag":""}' });
+  assert.equal(bad.status, 400);
 });
 
 test('private responses are not stored (BYPASS); compressed bodies pass through untouched', async () => {
