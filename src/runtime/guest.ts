@@ -28,7 +28,7 @@ type Fn = (...args: unknown[]) => unknown;
 
 export class Guest {
   readonly memory: WebAssembly.Memory;
-  private readonly fuel: WebAssembly.Global | null;
+  private readonly fuel: WebAssembly.Global;
   private readonly allocFn: ((size: number) => number) | null;
   private readonly freeFn: ((ptr: number, len: number) => void) | null;
 
@@ -39,7 +39,9 @@ export class Guest {
   ) {
     this.memory = exports.memory as WebAssembly.Memory;
     const g = exports[fuelGlobal];
-    this.fuel = g instanceof WebAssembly.Global ? g : null;
+    // Every module reaching a worker went through the instrumenter, which always adds the global.
+    if (!(g instanceof WebAssembly.Global)) throw new Error(`internal: instrumented module lacks the ${fuelGlobal} export`);
+    this.fuel = g;
     const a = summary.allocator ? (exports[summary.allocator] as Fn) : null;
     this.allocFn = !a
       ? null
@@ -50,17 +52,13 @@ export class Guest {
     this.freeFn = !d ? null : summary.deallocator === 'free' ? (ptr) => void d(ptr) : (ptr, len) => void d(ptr, len);
   }
 
-  get metered(): boolean {
-    return this.fuel !== null;
-  }
-
   setFuel(v: bigint): void {
-    if (this.fuel) this.fuel.value = v;
+    this.fuel.value = v;
   }
 
-  /** Fuel remaining; `fallback` when the module is not metered. */
-  getFuel(fallback: bigint): bigint {
-    return this.fuel ? (this.fuel.value as bigint) : fallback;
+  /** Fuel remaining (negative or zero after running out). */
+  getFuel(): bigint {
+    return this.fuel.value as bigint;
   }
 
   get size(): number {

@@ -25,9 +25,11 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const who = `plugin "${p.name}"`;
   const raw = await readWasmFile(p.path, who);
   const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb);
-  const inst = await instrumentForRun(prepared.bytes, path.join(opts.stateDir, 'cache'), who, p.path);
-  const module = await compileModule(inst.bytes, who, p.path);
-  const host = new PluginHost(opts, module, prepared.summary, inst.metered, functionNamesOf(inst.bytes));
+  // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
+  const startFuel = BigInt(p.fuel.on_server_start);
+  const metered = await instrumentForRun(prepared.bytes, path.join(opts.stateDir, 'cache'), who, p.path, startFuel);
+  const module = await compileModule(metered, who, p.path);
+  const host = new PluginHost(opts, module, prepared.summary, functionNamesOf(metered));
   try {
     await host.start();
   } catch (err) {

@@ -167,16 +167,15 @@ export function prepareModule(bytes: Uint8Array, file: string, who: string, maxM
 }
 
 /**
- * Fuel-instruments through the on-disk cache. While the instrumenter is unavailable in a build
- * (it reports `not_implemented`), the module runs unmetered and every call reports 0 fuel.
+ * Fuel-instruments through the on-disk cache. `startFuel` meters a wasm start section, which runs
+ * during instantiation before the host can set a budget.
  */
-export async function instrumentForRun(bytes: Uint8Array, cacheDir: string, who: string, file: string): Promise<{ bytes: Uint8Array; metered: boolean }> {
+export async function instrumentForRun(bytes: Uint8Array, cacheDir: string, who: string, file: string, startFuel: bigint): Promise<Uint8Array> {
   const fuel = await import('../fuel/index.js');
   try {
-    const r = await fuel.instrumentCached(bytes, cacheDir);
-    return { bytes: r.bytes, metered: true };
+    const r = await fuel.instrumentCached(bytes, cacheDir, { initialFuel: startFuel });
+    return r.bytes;
   } catch (err) {
-    if (err instanceof BextError && err.code === 'not_implemented') return { bytes, metered: false };
     if (err instanceof BextError) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`, [...err.details]);
     throw err;
   }

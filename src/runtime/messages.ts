@@ -25,8 +25,6 @@ export interface InitMessage {
   summary: AbiSummary;
   /** Function index → export name in the compiled module, for traps in stripped modules. */
   functionNames: Record<number, string>;
-  /** Whether the module exports `bext_fuel` (false while the instrumenter is unavailable). */
-  metered: boolean;
   configJson: string;
   permissions: PermissionsConfig;
   limits: LimitsConfig;

@@ -49,7 +49,6 @@ export class PluginHost implements PluginHandle {
     private readonly opts: LoadOptions,
     private readonly module: WebAssembly.Module,
     private readonly summary: AbiSummary,
-    private readonly metered: boolean,
     private readonly functionNames: Record<number, string> = {},
   ) {
     const p = opts.plugin;
@@ -147,7 +146,6 @@ export class PluginHost implements PluginHandle {
         module: this.module,
         summary: this.summary,
         functionNames: this.functionNames,
-        metered: this.metered,
         configJson: JSON.stringify(this.plugin.config),
         permissions: this.plugin.permissions,
         limits: this.plugin.limits,

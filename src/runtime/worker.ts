@@ -89,11 +89,11 @@ export function runWorker(port: MessagePort): void {
       thrown = err;
       failed = true;
     }
-    const remaining = guest.getFuel(initial);
+    const remaining = guest.getFuel();
     const wallUs = (performance.now() - start) * 1000;
-    const used = guest.metered ? fuelUsed(budget, remaining) : 0;
+    const used = fuelUsed(budget, remaining);
     if (failed) {
-      if (guest.metered && isOutOfFuel(thrown, remaining)) {
+      if (isOutOfFuel(thrown, remaining)) {
         // Where the fuel ran out is worth showing; the instrumenter's own trap frame is not.
         const stack = classifyTrap(thrown, names()).stack.filter((f) => !f.startsWith(OUT_OF_FUEL_FRAME));
         return {
@@ -207,6 +207,12 @@ export function runWorker(port: MessagePort): void {
     try {
       instance = await WebAssembly.instantiate(msg.module, { [HOST_MODULE]: hostImports, [WASI_MODULE]: wasi.imports } as WebAssembly.Imports);
     } catch (err) {
+      // A start section runs inside instantiate, so there is no instance to read bext_fuel from;
+      // the instrumenter's out-of-fuel frame alone identifies the fuel trap.
+      if (isOutOfFuel(err, 0n)) {
+        post({ type: 'init_failed', message: `start function ran out of fuel: all fuel consumed: start used its ${msg.initBudget.toLocaleString('en-US')} budget` });
+        return;
+      }
       const t = classifyTrap(err, names());
       post({ type: 'init_failed', message: `instantiation failed: ${err instanceof WebAssembly.LinkError || err instanceof WebAssembly.RuntimeError ? err.message : t.message}` });
       return;
