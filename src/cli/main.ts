@@ -1,6 +1,6 @@
 /**
  * The command-line adapter: parses flags with commander and hands them to one command module.
- * Command modules are imported lazily so `bext --help` loads nothing heavy (binaryen, sqlite).
+ * Command modules are imported lazily so `bext --help` loads nothing heavy (the instrumenter, sqlite, undici).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';

@@ -8,6 +8,7 @@ import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
 import { PluginHost } from './plugin-host.js';
 import { parseModule } from './wasm-binary.js';
+import { DEFAULTS } from '../config/schema.js';
 import type { LoadOptions } from './types.js';
 
 export { inspectWasm, type WasmReport } from './loader.js';
@@ -38,27 +39,20 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   return host;
 }
 
-/** Defaults used when a plugin runs without a config file (`bext plugin run FILE.wasm`). */
+/** Defaults used when a plugin runs without a config file (`bext plugin run FILE.wasm`): the config's own. */
 export function defaultPluginConfig(file: string): PluginConfig {
   const abs = path.resolve(file);
+  const perms = DEFAULTS.permissions;
   return {
     name: path.basename(abs).replace(/\.wasm$/, ''),
-    sandbox: 'wasm',
+    sandbox: DEFAULTS.sandbox,
     path: abs,
     enabled: true,
     priority: null,
     fuel: { ...DEFAULT_FUEL },
     config: {},
-    permissions: {
-      allowed_urls: [],
-      storage_quota_kb: 1024,
-      max_fetch_per_minute: 60,
-      kv_namespaces: [],
-      queue_names: [],
-      fetch_timeout_ms: 10_000,
-      max_response_bytes: 5 * 1024 * 1024,
-    },
-    limits: { max_memory_mb: 64, timeout_ms: 10_000, event_queue_size: 1000 },
+    permissions: { ...perms, allowed_urls: [...perms.allowed_urls], kv_namespaces: [...perms.kv_namespaces], queue_names: [...perms.queue_names] },
+    limits: { ...DEFAULTS.limits },
   };
 }
 

@@ -9,7 +9,7 @@ import { HOOK_NAMES, type HookName, type PluginConfig } from '../config/types.js
 import { thousands } from '../cli/format.js';
 import type { PluginInfo } from '../runtime/types.js';
 import { table } from './render.js';
-import { functionExports } from './wasm-exports.js';
+import { parseModule } from '../runtime/wasm-binary.js';
 
 /** Server states plus what the config alone can tell. */
 export type ListState = PluginInfo['state'] | 'configured' | 'missing' | 'invalid';
@@ -28,7 +28,8 @@ export interface ListRow {
 
 /** Hook names the module exports; throws when the file is not a valid module. */
 function exportedHooks(file: string): HookName[] {
-  const names = new Set(functionExports(fs.readFileSync(file)));
+  // Section-level parse only (no compile), so listing stays cheap for large modules.
+  const names = new Set(parseModule(fs.readFileSync(file)).exports.filter((e) => e.kind === 'function').map((e) => e.name));
   return HOOK_NAMES.filter((h) => names.has(h));
 }
 

@@ -268,5 +268,5 @@ test('plugin list marks a file that is not a wasm module as invalid', async () =
   assert.equal(beta.state, 'invalid');
   assert.match(beta.error, /not a WebAssembly binary/);
   const r = bext(['plugin', 'list'], { cwd: dir });
-  assert.match(r.stdout, /^beta +invalid +auto +plugins\/missing\.wasm\n +error: not a WebAssembly binary$/m);
+  assert.match(r.stdout, /^beta +invalid +auto +plugins\/missing\.wasm\n +error: not a WebAssembly binary: this looks like WAT text; compile it first/m);
 });
