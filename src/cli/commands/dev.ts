@@ -5,6 +5,9 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
+
+/** Signals closer together than this are one keypress delivered twice. */
+const DUPLICATE_SIGNAL_MS = 500;
 import { logger } from '../../host/log.js';
 
 export interface DevOptions {
@@ -61,13 +64,16 @@ export async function run(opts: DevOptions): Promise<number> {
   );
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
+    let stoppingSince = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
+      if (stoppingSince > 0) {
+        // One Ctrl-C often arrives twice: the terminal signals the whole process group and a
+        // wrapper (npm run, a start script) forwards its own copy. Only a later press counts.
+        if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
         process.stderr.write('bext: stopped at once\n');
         process.exit(130);
       }
-      stopping = true;
+      stoppingSince = Date.now();
       log.info(`${signal}: shutting down (finishing responses and plugin hooks; Ctrl-C again to exit at once)`);
       server.close(signal).then(
         () => finish(EXIT_OK),
