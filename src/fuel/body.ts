@@ -63,7 +63,61 @@ export class BodyRewriter {
   private segCost: number[] = [];
   private frameKind: number[] = [];
   private frameTargeted: boolean[] = [];
+  // Per open frame: the segment current at its opening op, the observation count then, whether a
+  // branch has left it from inside, and (for `if`) the segments starting its two arms.
+  private frameSeg: number[] = [];
+  private frameObs: number[] = [];
+  private frameEscaped: boolean[] = [];
+  private frameThen: number[] = [];
+  private frameElse: number[] = [];
+  // Finished constructs, in order of their `end`: [opening segment, join segment (or -1),
+  // then-arm segment (or -1), else-arm segment (or -1), 1 if observation-free].
+  private constructs: number[] = [];
+  private movedTo: number[] = [];
   private readonly scratch = new Writer(1 << 16);
+
+  /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
+  constructor(private readonly hoist = true) {}
+
+  /**
+   * Moves charges earlier where no check or write-back can tell the difference, so fewer
+   * segments need a charge of their own. Fuel is only ever observed at checks and write-backs;
+   * between two of those, only the sum charged on each path matters, not where it was charged.
+   *
+   * - The arms of an `if`/`else` both start right after the `if`, with nothing observed in
+   *   between: the cost both arms pay at their start (the smaller one) is charged before the `if`.
+   * - The code after an `if` or a branched-to `block` is reached by every path through the
+   *   construct. When nothing inside the construct is observed and no branch leaves it, that
+   *   code's cost is charged before the construct instead.
+   *
+   * Constructs are visited in the order they end, so inner ones are settled first; `movedTo`
+   * follows a segment whose charge has already moved.
+   */
+  private hoistCharges(): void {
+    const { constructs, segCost, movedTo } = this;
+    movedTo.length = 0;
+    const find = (s: number): number => {
+      while (movedTo[s] !== undefined) s = movedTo[s]!;
+      return s;
+    };
+    for (let i = 0; i < constructs.length; i += 5) {
+      const into = find(constructs[i]!);
+      const join = constructs[i + 1]!;
+      const thenSeg = constructs[i + 2]!;
+      const elseSeg = constructs[i + 3]!;
+      if (thenSeg >= 0 && elseSeg >= 0) {
+        const m = Math.min(segCost[thenSeg]!, segCost[elseSeg]!);
+        segCost[into]! += m;
+        segCost[thenSeg]! -= m;
+        segCost[elseSeg]! -= m;
+      }
+      if (constructs[i + 4] === 1) {
+        segCost[into]! += segCost[join]!;
+        segCost[join] = 0;
+        movedTo[join] = into;
+      }
+    }
+  }
 
   /**
    * Reads locals + expression from `buf[start, end)` and writes the rewritten body (without its
@@ -88,13 +142,21 @@ export class BodyRewriter {
     const fuelLocal = locals;
     const lenLocal = locals + 1;
 
-    const { editPos, editKind, editArg, segCost, frameKind, frameTargeted } = this;
+    const { editPos, editKind, editArg, segCost, frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, constructs } = this;
     editPos.length = 0;
     editKind.length = 0;
     editArg.length = 0;
     segCost.length = 0;
     frameKind.length = 0;
     frameTargeted.length = 0;
+    frameSeg.length = 0;
+    frameObs.length = 0;
+    frameEscaped.length = 0;
+    frameThen.length = 0;
+    frameElse.length = 0;
+    constructs.length = 0;
+    // Counts the points where the fuel local is observed (checks and write-backs).
+    let observations = 0;
 
     let seg = 0;
     segCost.push(0);
@@ -103,6 +165,11 @@ export class BodyRewriter {
     editArg.push(0);
     frameKind.push(Frame.Func);
     frameTargeted.push(false);
+    frameSeg.push(0);
+    frameObs.push(0);
+    frameEscaped.push(false);
+    frameThen.push(-1);
+    frameElse.push(-1);
 
     let usesBulk = false;
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
@@ -116,14 +183,26 @@ export class BodyRewriter {
       editArg.push(seg);
     };
     const edit = (kind: number, pos: number): void => {
+      if (kind === E_SAVE) observations++;
       editPos.push(pos);
       editKind.push(kind);
       editArg.push(0);
+    };
+    const open = (kind: Frame): void => {
+      frameKind.push(kind);
+      frameTargeted.push(false);
+      frameSeg.push(seg);
+      frameObs.push(observations);
+      frameEscaped.push(false);
+      frameThen.push(-1);
+      frameElse.push(-1);
     };
     const target = (depth: number, at: number): void => {
       const i = frameKind.length - 1 - depth;
       if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
       frameTargeted[i] = true;
+      // Every frame the branch jumps out of is left without reaching its own `end`.
+      for (let j = frameKind.length - 1; j > i; j--) frameEscaped[j] = true;
     };
     const blockType = (): void => {
       const b = r.byte();
@@ -161,30 +240,35 @@ export class BodyRewriter {
           break;
         case 0x02: // block
           blockType();
-          frameKind.push(Frame.Block);
-          frameTargeted.push(false);
+          open(Frame.Block);
           break;
         case 0x03: // loop
           blockType();
-          frameKind.push(Frame.Loop);
-          frameTargeted.push(false);
+          open(Frame.Loop);
+          observations++;
           startSeg(E_LOOP, r.pos);
           break;
         case 0x04: // if
           blockType();
-          frameKind.push(Frame.If);
-          frameTargeted.push(false);
+          open(Frame.If);
           startSeg(E_SEG, r.pos);
+          frameThen[frameThen.length - 1] = seg;
           break;
         case 0x05: // else
           if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind[frameKind.length - 1] = Frame.Else;
           startSeg(E_SEG, r.pos);
+          frameElse[frameElse.length - 1] = seg;
           break;
         case 0x0b: {
           // end
           const kind = frameKind.pop()!;
           const targeted = frameTargeted.pop()!;
+          const openSeg = frameSeg.pop()!;
+          const escaped = frameEscaped.pop()!;
+          const clean = frameObs.pop() === observations && !escaped;
+          const thenSeg = frameThen.pop()!;
+          const elseSeg = frameElse.pop()!;
           if (kind === Frame.Func) {
             editPos.push(at);
             editKind.push(E_FINAL);
@@ -194,7 +278,10 @@ export class BodyRewriter {
           }
           // A block nobody branches to and a loop's end are not join points: the straight line
           // simply continues, so the current segment does too.
-          if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) startSeg(E_SEG, r.pos);
+          if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
+            startSeg(E_SEG, r.pos);
+            constructs.push(openSeg, seg, thenSeg, elseSeg, clean ? 1 : 0);
+          }
           break;
         }
         case 0x0c: // br
@@ -308,6 +395,7 @@ export class BodyRewriter {
             } else {
               usesBulk = true;
               edit(E_BULK_TEE, at);
+              observations++;
               startSeg(E_AFTER_BULK, r.pos);
             }
           }
@@ -342,6 +430,7 @@ export class BodyRewriter {
       }
     }
     if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
+    if (this.hoist) this.hoistCharges();
 
     return this.emit(buf, start, localsEnd, groups, fuelLocal, lenLocal, usesBulk, ctx);
   }
@@ -381,8 +470,15 @@ export class BodyRewriter {
       w.byte(0x57); // i64.le_s
       w.byte(0x04);
       w.byte(0x40);
+      // Hand over the fuel left at the check itself (before this segment's charge), so the value
+      // stored does not depend on how charges were placed.
       w.byte(0x20);
       w.u32(L);
+      if (offset !== 0) {
+        w.byte(0x42);
+        w.sNum(offset);
+        w.byte(0x7c); // i64.add
+      }
       w.byte(0x10);
       w.u32(OOF);
       // The out-of-fuel path never comes back; saying so keeps V8 from merging it into the

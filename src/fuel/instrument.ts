@@ -11,6 +11,11 @@ export interface InstrumentOptions {
   initialFuel?: bigint;
   /** Called with 0..1 while functions are rewritten (synchronously). */
   onProgress?: (fraction: number) => void;
+  /**
+   * Merge charges across segments where that is exact (default true). Turning it off gives the
+   * plain one-charge-per-segment rewrite, which tests use as a reference for fuel counts.
+   */
+  moveCharges?: boolean;
 }
 
 export function badWasm(message: string, cause?: unknown): BextError {
@@ -31,7 +36,7 @@ function v8Message(wasm: Uint8Array): string {
 export function instrumentSync(wasm: Uint8Array, opts: InstrumentOptions = {}): Uint8Array {
   let out: Uint8Array;
   try {
-    out = rewriteModule(wasm, { initialFuel: opts.initialFuel ?? 0n, onProgress: opts.onProgress });
+    out = rewriteModule(wasm, { initialFuel: opts.initialFuel ?? 0n, onProgress: opts.onProgress, moveCharges: opts.moveCharges });
   } catch (err) {
     if (err instanceof WasmDecodeError) {
       // V8's message explains a structurally invalid module best.

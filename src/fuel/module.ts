@@ -45,6 +45,8 @@ interface FuncType {
 export interface RewriteOptions {
   initialFuel: bigint;
   onProgress?: (fraction: number) => void;
+  /** See InstrumentOptions.moveCharges. */
+  moveCharges?: boolean;
 }
 
 const VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f]);
@@ -295,7 +297,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   if (codeSec) {
     const r = new Reader(buf, codeSec.start, codeSec.end);
     r.u32();
-    const rw = new BodyRewriter();
+    const rw = new BodyRewriter(opts.moveCharges ?? true);
     const step = Math.max(1, Math.floor(definedCount / 100));
     for (let i = 0; i < definedCount; i++) {
       const size = r.u32();
