@@ -1,21 +1,33 @@
 // Fuel benchmark: CPU kernels (C → wasm, in bench/kernels) run plain and instrumented, plus the
 // instrumentation speed for a large (≥ 5 MB) module, cold and warm (cached).
 // Run: `npm run bench` (all benchmarks) or `node bench/fuel.bench.js` (after `npx tsc -p .`).
-// BENCH_QUICK=1 shortens every measurement (for a smoke run).
+// BENCH_QUICK=1 shortens every measurement (for a smoke run); BENCH_KERNELS_ONLY=1 skips the
+// instrumentation-speed part; BENCH_PROCS=N sets how many processes measure each kernel;
+// BENCH_KERNEL=fib,json measures only those kernels.
+//
+// Method. Each measurement runs in a fresh `node --no-liftoff` process: V8 then compiles the whole
+// module with TurboFan before the first call, so no round is ever timed on baseline (Liftoff) code
+// or during a background tier-up — on a busy 2-core machine that tier-up can come late enough to
+// spoil a whole run. Inside a process, plain and metered runs alternate (so drifting machine load
+// hits both alike); after warm-up rounds, the best of ROUNDS CPU times is kept for each. Several
+// processes per kernel (interleaved across kernels) give the median ratio, and the spread shows
+// how much to trust it.
 import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { instrument, instrumentCached, initialFuelFor } from '../dist/fuel/index.js';
 import { bigModuleSource } from './gen-big.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const self = fileURLToPath(import.meta.url);
 const QUICK = process.env.BENCH_QUICK === '1';
-const ROUNDS = QUICK ? 3 : 11;
+const ROUNDS = QUICK ? 3 : 15;
+const WARMUP = QUICK ? 1 : 3;
+const PROCS = Number(process.env.BENCH_PROCS ?? (QUICK ? 1 : 5));
 
-// Arguments sized so one plain run takes roughly 50–200 ms on a small machine.
+// Arguments sized so one plain run takes roughly 20–100 ms on a small machine.
 const KERNELS = [
   { name: 'sieve', arg: 2_000_000, reps: 8 },
   { name: 'matmul', arg: 30, reps: 1 },
@@ -54,40 +66,66 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const best = (xs) => Math.min(...xs);
 const pad = (s, n) => String(s).padStart(n);
 
+/** One measurement of one kernel (runs in a child process); prints a JSON line. */
+async function measureKernel(name) {
+  const k = KERNELS.find((x) => x.name === name);
+  if (!k) throw new Error(`unknown kernel ${name}`);
+  const plainBytes = readFileSync(path.join(here, 'kernels', `${k.name}.wasm`));
+  const meteredBytes = await instrument(plainBytes);
+  const plain = await instantiate(plainBytes, false);
+  const metered = await instantiate(meteredBytes, true);
+  const reps = QUICK ? 1 : k.reps;
+  for (let i = 0; i < WARMUP; i++) {
+    timeRun(plain, k.arg, reps, false);
+    timeRun(metered, k.arg, reps, true);
+  }
+  const p = [];
+  const m = [];
+  let expected;
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate which variant goes first, so neither always runs right after the other.
+    const a = i % 2 === 0 ? timeRun(plain, k.arg, reps, false) : undefined;
+    const b = timeRun(metered, k.arg, reps, true);
+    const a2 = a ?? timeRun(plain, k.arg, reps, false);
+    expected ??= a2.result;
+    if (a2.result !== b.result || a2.result !== expected) throw new Error(`${k.name}: results differ (${a2.result} vs ${b.result})`);
+    p.push(a2.ms);
+    m.push(b.ms);
+  }
+  metered.exports.bext_fuel.value = initialFuelFor(BUDGET);
+  metered.exports.run(k.arg);
+  const fuel = BigInt(BUDGET) - metered.exports.bext_fuel.value;
+  console.log(JSON.stringify({ kernel: k.name, plainMs: best(p), meteredMs: best(m), fuel: Number(fuel) }));
+}
+
+function childMeasure(name) {
+  const out = execFileSync(process.execPath, ['--no-liftoff', self, '--kernel', name], {
+    encoding: 'utf8',
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
 async function kernels() {
-  console.log('fuel: kernels (CPU time, best of %d alternating rounds)', ROUNDS);
-  console.log(`${'kernel'.padEnd(8)} ${pad('plain ms', 10)} ${pad('metered ms', 11)} ${pad('ratio', 7)} ${pad('fuel/run', 14)}`);
+  console.log('fuel: kernels (CPU time; per process: TurboFan only, best of %d alternating rounds; median of %d processes)', ROUNDS, PROCS);
+  console.log(`${'kernel'.padEnd(8)} ${pad('plain ms', 10)} ${pad('metered ms', 11)} ${pad('ratio', 7)} ${pad('min–max', 13)} ${pad('fuel/run', 14)}`);
+  const samples = new Map(KERNELS.map((k) => [k.name, []]));
+  const chosen = KERNELS.filter((k) => !process.env.BENCH_KERNEL || process.env.BENCH_KERNEL.split(',').includes(k.name));
+  for (let i = 0; i < PROCS; i++) {
+    for (const k of chosen) samples.get(k.name).push(childMeasure(k.name));
+  }
   const ratios = [];
   const rows = [];
-  for (const k of KERNELS) {
-    const plainBytes = readFileSync(path.join(here, 'kernels', `${k.name}.wasm`));
-    const meteredBytes = await instrument(plainBytes);
-    const plain = await instantiate(plainBytes, false);
-    const metered = await instantiate(meteredBytes, true);
-    const reps = QUICK ? 1 : k.reps;
-    // Warm up both so the optimizing tier has compiled the hot code.
-    for (let i = 0; i < 2; i++) {
-      timeRun(plain, k.arg, reps, false);
-      timeRun(metered, k.arg, reps, true);
-    }
-    const p = [];
-    const m = [];
-    let expected;
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = timeRun(plain, k.arg, reps, false);
-      const b = timeRun(metered, k.arg, reps, true);
-      expected ??= a.result;
-      if (a.result !== b.result || a.result !== expected) throw new Error(`${k.name}: results differ (${a.result} vs ${b.result})`);
-      p.push(a.ms);
-      m.push(b.ms);
-    }
-    metered.exports.bext_fuel.value = initialFuelFor(BUDGET);
-    metered.exports.run(k.arg);
-    const fuel = BigInt(BUDGET) - metered.exports.bext_fuel.value;
-    const ratio = best(m) / best(p);
+  for (const k of chosen) {
+    const s = samples.get(k.name);
+    const r = s.map((x) => x.meteredMs / x.plainMs);
+    const ratio = median(r);
     ratios.push(ratio);
-    rows.push({ kernel: k.name, plainMs: best(p), meteredMs: best(m), ratio, fuel: Number(fuel) });
-    console.log(`${k.name.padEnd(8)} ${pad(best(p).toFixed(1), 10)} ${pad(best(m).toFixed(1), 11)} ${pad(ratio.toFixed(3), 7)} ${pad(fuel.toLocaleString('en-US'), 14)}`);
+    const row = { kernel: k.name, plainMs: median(s.map((x) => x.plainMs)), meteredMs: median(s.map((x) => x.meteredMs)), ratio, minRatio: Math.min(...r), maxRatio: Math.max(...r), fuel: s[0].fuel };
+    rows.push(row);
+    const spread = `${row.minRatio.toFixed(2)}–${row.maxRatio.toFixed(2)}`;
+    console.log(`${k.name.padEnd(8)} ${pad(row.plainMs.toFixed(1), 10)} ${pad(row.meteredMs.toFixed(1), 11)} ${pad(ratio.toFixed(3), 7)} ${pad(spread, 13)} ${pad(row.fuel.toLocaleString('en-US'), 14)}`);
   }
   const geo = Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length);
   const worst = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
@@ -137,6 +175,11 @@ async function instrumentation() {
   return { mb, coldMs: median(cold), coldPerMb, warmMs: median(warm) };
 }
 
-const k = await kernels();
-const inst = process.env.BENCH_KERNELS_ONLY === '1' ? undefined : await instrumentation();
-if (process.argv.includes('--json')) console.log(JSON.stringify({ kernels: k, instrumentation: inst }));
+const only = process.argv.indexOf('--kernel');
+if (only >= 0) {
+  await measureKernel(process.argv[only + 1]);
+} else {
+  const k = await kernels();
+  const inst = process.env.BENCH_KERNELS_ONLY === '1' ? undefined : await instrumentation();
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ kernels: k, instrumentation: inst }));
+}
