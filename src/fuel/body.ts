@@ -70,6 +70,7 @@ export class BodyRewriter {
   private frameEscaped: boolean[] = [];
   private frameThen: number[] = [];
   private frameElse: number[] = [];
+  private frameThenLive: boolean[] = [];
   // Finished constructs, in order of their `end`: [opening segment, join segment (or -1),
   // then-arm segment (or -1), else-arm segment (or -1), 1 if observation-free].
   private constructs: number[] = [];
@@ -86,6 +87,8 @@ export class BodyRewriter {
    *
    * - The arms of an `if`/`else` both start right after the `if`, with nothing observed in
    *   between: the cost both arms pay at their start (the smaller one) is charged before the `if`.
+   *   An `if` without `else` whose then-arm never falls off its end counts the code after the
+   *   `end` as its else arm (loops like `if (more) { ...; continue } finish`).
    * - The code after an `if` or a branched-to `block` is reached by every path through the
    *   construct. When nothing inside the construct is observed and no branch leaves it, that
    *   code's cost is charged before the construct instead.
@@ -142,7 +145,7 @@ export class BodyRewriter {
     const fuelLocal = locals;
     const lenLocal = locals + 1;
 
-    const { editPos, editKind, editArg, segCost, frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, constructs } = this;
+    const { editPos, editKind, editArg, segCost, frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive, constructs } = this;
     editPos.length = 0;
     editKind.length = 0;
     editArg.length = 0;
@@ -154,6 +157,7 @@ export class BodyRewriter {
     frameEscaped.length = 0;
     frameThen.length = 0;
     frameElse.length = 0;
+    frameThenLive.length = 0;
     constructs.length = 0;
     // Counts the points where the fuel local is observed (checks and write-backs).
     let observations = 0;
@@ -170,6 +174,10 @@ export class BodyRewriter {
     frameEscaped.push(false);
     frameThen.push(-1);
     frameElse.push(-1);
+    frameThenLive.push(true);
+    // False once the current code cannot run (after br, br_table, return, unreachable) until
+    // the end of the innermost frame.
+    let live = true;
 
     let usesBulk = false;
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
@@ -196,6 +204,7 @@ export class BodyRewriter {
       frameEscaped.push(false);
       frameThen.push(-1);
       frameElse.push(-1);
+      frameThenLive.push(true);
     };
     const target = (depth: number, at: number): void => {
       const i = frameKind.length - 1 - depth;
@@ -233,6 +242,7 @@ export class BodyRewriter {
         case 0x00: // unreachable
           edit(E_SAVE, at);
           startSeg(E_SEG, r.pos);
+          live = false;
           break;
         case 0x01: // nop
         case 0x1a: // drop
@@ -257,6 +267,8 @@ export class BodyRewriter {
         case 0x05: // else
           if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind[frameKind.length - 1] = Frame.Else;
+          frameThenLive[frameThenLive.length - 1] = live;
+          live = true;
           startSeg(E_SEG, r.pos);
           frameElse[frameElse.length - 1] = seg;
           break;
@@ -269,6 +281,11 @@ export class BodyRewriter {
           const clean = frameObs.pop() === observations && !escaped;
           const thenSeg = frameThen.pop()!;
           const elseSeg = frameElse.pop()!;
+          const thenLive = frameThenLive.pop()!;
+          // Whether the code right after this `end` can be reached by falling off the end of
+          // the construct's body or arms (over-approximated: "maybe" counts as yes).
+          const bodyReachesEnd: boolean = live || targeted;
+          live = kind === Frame.If ? true : kind === Frame.Else ? bodyReachesEnd || thenLive : kind === Frame.Loop ? live : bodyReachesEnd;
           if (kind === Frame.Func) {
             editPos.push(at);
             editKind.push(E_FINAL);
@@ -280,13 +297,18 @@ export class BodyRewriter {
           // simply continues, so the current segment does too.
           if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
             startSeg(E_SEG, r.pos);
-            constructs.push(openSeg, seg, thenSeg, elseSeg, clean ? 1 : 0);
+            // An `if` without `else` whose then-arm never reaches its `end` (it always branches
+            // away, returns or traps): the code after the `end` is entered only by the false
+            // edge, so it is the implicit else arm's first segment.
+            const onlyFalseEdge = kind === Frame.If && !bodyReachesEnd;
+            constructs.push(openSeg, seg, thenSeg, onlyFalseEdge ? seg : elseSeg, clean && !onlyFalseEdge ? 1 : 0);
           }
           break;
         }
         case 0x0c: // br
           target(r.u32(), at);
           startSeg(E_SEG, r.pos);
+          live = false;
           break;
         case 0x0d: // br_if
           target(r.u32(), at);
@@ -297,11 +319,13 @@ export class BodyRewriter {
           const n = r.u32();
           for (let i = 0; i <= n; i++) target(r.u32(), at);
           startSeg(E_SEG, r.pos);
+          live = false;
           break;
         }
         case 0x0f: // return
           edit(E_SAVE, at);
           startSeg(E_SEG, r.pos);
+          live = false;
           break;
         case 0x10: // call
           r.u32();

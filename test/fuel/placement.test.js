@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { instrument } from '../../dist/fuel/index.js';
 import { fuzzModule, exportedFunctions, argsFor } from './fuzz.js';
+import { wat } from '../helpers/wasm.js';
 
 const COUNT = Number(process.env.BEXT_PLACEMENT_COUNT ?? 80);
 const FIRST_SEED = Number(process.env.BEXT_PLACEMENT_SEED ?? 5001);
@@ -75,4 +76,88 @@ test(`charge placement: ${COUNT} random modules report the same fuel with and wi
   assert.ok(tested >= COUNT, `only ${tested} valid modules`);
   assert.ok(compared >= COUNT * 5, `only ${compared} calls compared`);
   assert.deepEqual(failures, [], failures.slice(0, 5).join('\n'));
+});
+
+// The shapes the merging targets, each run with every budget from 0 to a little over its cost.
+const SHAPES = `(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 0))
+  (func $leaf (param i32) (result i32) local.get 0 i32.const 3 i32.mul)
+  ;; if/else with arms of different cost, and a call in one arm.
+  (func (export "arms") (param i32) (result i32)
+    (local $i i32) (local $s i32)
+    loop $l
+      local.get $i i32.const 3 i32.rem_u
+      if (result i32)
+        local.get $i i32.const 2 i32.mul i32.const 1 i32.add
+      else
+        local.get $i
+        local.get $i i32.const 4 i32.and
+        if (result i32) local.get $i call $leaf else i32.const 7 end
+        i32.add
+      end
+      local.get $s i32.add local.set $s
+      local.get $i i32.const 1 i32.add local.tee $i local.get 0 i32.lt_u br_if $l
+    end
+    local.get $s)
+  ;; "continue" shape: the then-arm always branches back; the tail is the implicit else arm.
+  (func (export "cont") (param i32) (result i32)
+    (local $i i32)
+    loop $l
+      local.get $i i32.const 1 i32.add local.set $i
+      local.get $i local.get 0 i32.lt_u
+      if
+        local.get $i i32.const 4 i32.mul i32.const 1 i32.store
+        global.get $g i32.const 1 i32.add global.set $g
+        br $l
+      end
+      local.get $i i32.const 7 i32.add drop
+    end
+    global.get $g)
+  ;; branched-to blocks with and without a check inside, nested.
+  (func (export "blocks") (param i32) (result i32)
+    (local $s i32)
+    block $a
+      block $b
+        local.get 0 i32.const 1 i32.and br_if $b
+        local.get 0 i32.const 2 i32.and br_if $a
+        local.get $s i32.const 5 i32.add local.set $s
+      end
+      local.get $s i32.const 9 i32.xor local.set $s
+      local.get 0 i32.const 4 i32.and
+      if
+        loop $l
+          local.get $s i32.const 1 i32.add local.tee $s i32.const 20 i32.lt_u br_if $l
+        end
+      end
+    end
+    local.get $s i32.const 1 i32.add))`;
+
+test('charge placement: hand-written shapes give the same outcome and fuel left at every budget', async () => {
+  const bytes = wat(SHAPES);
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false }));
+  const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
+  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7]];
+  let compared = 0;
+  for (const [name, arg] of calls) {
+    const run = async (module, budget) => {
+      const instance = await WebAssembly.instantiate(module, {});
+      instance.exports.bext_fuel.value = budget;
+      let outcome;
+      try {
+        outcome = `ok ${instance.exports[name](arg)}`;
+      } catch (err) {
+        outcome = `${err.constructor.name}: ${err.message}`;
+      }
+      return `${outcome} ${instance.exports.bext_fuel.value}`;
+    };
+    const full = await run(plain, HUGE);
+    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
+    assert.ok(used > 5n, `${name}(${arg}) should do some work`);
+    for (let budget = 0n; budget <= used + 2n; budget++) {
+      assert.equal(await run(merged, budget), await run(plain, budget), `${name}(${arg}) with budget ${budget}`);
+      compared++;
+    }
+  }
+  assert.ok(compared > 100);
 });
