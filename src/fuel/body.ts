@@ -61,6 +61,10 @@ export class BodyRewriter {
   private editKind: number[] = [];
   private editArg: number[] = [];
   private segCost: number[] = [];
+  /** Per segment: how many frames (besides the function's own) are open where it starts. */
+  private segDepth: number[] = [];
+  /** Per loop-header segment: the loop is innermost and makes no calls (see emit). */
+  private segLeafLoop: boolean[] = [];
   private frameKind: number[] = [];
   private frameTargeted: boolean[] = [];
   // Per open frame: the segment current at its opening op, the observation count then, whether a
@@ -162,8 +166,14 @@ export class BodyRewriter {
     // Counts the points where the fuel local is observed (checks and write-backs).
     let observations = 0;
 
+    const { segDepth, segLeafLoop } = this;
+    segDepth.length = 0;
+    segLeafLoop.length = 0;
+    // Counts calls and loop headers, to tell innermost call-free loops.
+    let callsAndLoops = 0;
     let seg = 0;
     segCost.push(0);
+    segDepth.push(0);
     editPos.push(r.pos);
     editKind.push(E_ENTRY);
     editArg.push(0);
@@ -186,6 +196,7 @@ export class BodyRewriter {
     const startSeg = (kind: number, pos: number): void => {
       seg = segCost.length;
       segCost.push(0);
+      segDepth.push(frameKind.length - 1);
       editPos.push(pos);
       editKind.push(kind);
       editArg.push(seg);
@@ -256,7 +267,10 @@ export class BodyRewriter {
           blockType();
           open(Frame.Loop);
           observations++;
+          callsAndLoops++;
           startSeg(E_LOOP, r.pos);
+          frameThen[frameThen.length - 1] = seg;
+          frameElse[frameElse.length - 1] = callsAndLoops;
           break;
         case 0x04: // if
           blockType();
@@ -286,6 +300,7 @@ export class BodyRewriter {
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
           live = kind === Frame.If ? true : kind === Frame.Else ? bodyReachesEnd || thenLive : kind === Frame.Loop ? live : bodyReachesEnd;
+          if (kind === Frame.Loop) segLeafLoop[thenSeg] = elseSeg === callsAndLoops;
           if (kind === Frame.Func) {
             editPos.push(at);
             editKind.push(E_FINAL);
@@ -329,12 +344,14 @@ export class BodyRewriter {
           break;
         case 0x10: // call
           r.u32();
+          callsAndLoops++;
           edit(E_SAVE, at);
           startSeg(E_AFTER_CALL, r.pos);
           break;
         case 0x11: // call_indirect
           r.u32();
           r.u32();
+          callsAndLoops++;
           edit(E_SAVE, at);
           startSeg(E_AFTER_CALL, r.pos);
           break;
@@ -483,7 +500,18 @@ export class BodyRewriter {
       w.byte(0x7f);
     }
 
-    const { editPos, editKind, editArg, segCost } = this;
+    const { editPos, editKind, editArg, segCost, segDepth, segLeafLoop } = this;
+    const n = editPos.length;
+    // Branches to the function's own label skip the final write-back; they get a block to land
+    // in, right before it.
+    const wrapBody = editKind[n - 1] === E_FINAL && editArg[n - 1] === 1;
+    // The check at the header of an innermost loop that makes no calls branches out to one
+    // shared out-of-fuel landing after the body instead of calling bext_out_of_fuel in place:
+    // V8's TurboFan only unrolls and peels innermost loops without calls, and an in-place call,
+    // even one never taken, counts. Other checks keep the in-place call, which measured faster
+    // where the loop cannot be unrolled anyway.
+    let landing = false;
+    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === true;
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
@@ -516,9 +544,32 @@ export class BodyRewriter {
       w.byte(0x24);
       w.u32(G);
     };
+    // Leaves for the landing when L <= 0 (L is the fuel left at the check point itself).
+    const checkToLanding = (seg: number): void => {
+      w.byte(0x20);
+      w.u32(L);
+      w.byte(0x42);
+      w.byte(0x00);
+      w.byte(0x57); // i64.le_s
+      w.byte(0x0d); // br_if
+      w.u32(segDepth[seg]! + (wrapBody ? 1 : 0));
+    };
+    const charge = (c: number): void => {
+      if (c === 0) return;
+      w.byte(0x20);
+      w.u32(L);
+      w.byte(0x42);
+      w.sNum(c);
+      w.byte(0x7d);
+      w.byte(0x21);
+      w.u32(L);
+    };
 
+    if (landing) {
+      w.byte(0x02);
+      w.byte(0x40);
+    }
     let copied = localsEnd;
-    const n = editPos.length;
     for (let i = 0; i < n; i++) {
       const pos = editPos[i]!;
       if (pos > copied) {
@@ -537,24 +588,14 @@ export class BodyRewriter {
           w.byte(0x22);
           w.u32(L);
           check(c);
-          // Branches to the function's own label skip the final write-back; give them a block
-          // to land in, right before it.
-          if (editKind[n - 1] === E_FINAL && editArg[n - 1] === 1) {
+          if (wrapBody) {
             w.byte(0x02);
             w.bytes(ctx.resultBlockType);
           }
           break;
         }
         case E_SEG:
-          if (c !== 0) {
-            w.byte(0x20);
-            w.u32(L);
-            w.byte(0x42);
-            w.sNum(c);
-            w.byte(0x7d);
-            w.byte(0x21);
-            w.u32(L);
-          }
+          charge(c);
           break;
         case E_AFTER_CALL:
           w.byte(0x23);
@@ -568,6 +609,11 @@ export class BodyRewriter {
           w.u32(L);
           break;
         case E_LOOP:
+          if (segLeafLoop[editArg[i]!]) {
+            checkToLanding(editArg[i]!);
+            charge(c);
+            break;
+          }
           w.byte(0x20);
           w.u32(L);
           if (c !== 0) {
@@ -607,6 +653,16 @@ export class BodyRewriter {
           save();
           break;
       }
+    }
+    if (landing) {
+      // The body's results are on the stack: return them, then the landing.
+      w.byte(0x0f);
+      w.byte(0x0b);
+      w.byte(0x20);
+      w.u32(L);
+      w.byte(0x10);
+      w.u32(OOF);
+      w.byte(0x00);
     }
     // Only the final `end` remains (the last edit sits right before it).
     w.byte(0x0b);
