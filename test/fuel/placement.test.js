@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { instrument } from '../../dist/fuel/index.js';
+import { instrument, isOutOfFuel } from '../../dist/fuel/index.js';
 import { fuzzModule, exportedFunctions, argsFor } from './fuzz.js';
 import { wat } from '../helpers/wasm.js';
 
@@ -160,4 +160,49 @@ test('charge placement: hand-written shapes give the same outcome and fuel left 
     }
   }
   assert.ok(compared > 100);
+});
+
+test('out-of-fuel landing: call-free loops run out at the same check, also when the body is wrapped', async () => {
+  // "v" and "r" branch to their own function label (so the body gets a landing block for
+  // those branches as well); their loops make no calls, so their checks use the shared landing.
+  const bytes = wat(`(module
+    (func (export "v") (param i32)
+      local.get 0 br_if 0
+      block $b
+        loop $l
+          local.get 0 i32.const 1 i32.add local.set 0
+          br $l
+        end
+      end)
+    (func (export "r") (param i32) (result i32)
+      i32.const 5 local.get 0 br_if 0 drop
+      loop $l (result i32)
+        local.get 0 i32.const 1 i32.add local.tee 0 i32.const 40 i32.lt_u br_if $l
+        i32.const 2
+      end))`);
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false }));
+  const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
+  for (const module of [plain, merged]) {
+    const { exports } = await WebAssembly.instantiate(module, {});
+    const run = (name, arg, budget) => {
+      exports.bext_fuel.value = budget;
+      try {
+        return { value: exports[name](arg), left: exports.bext_fuel.value };
+      } catch (err) {
+        return { outOfFuel: isOutOfFuel(err, exports.bext_fuel.value), left: exports.bext_fuel.value };
+      }
+    };
+    // An endless loop stops at the first loop-header check with nothing left: 3 before the
+    // loop, 5 per iteration, so after 200 iterations 1000 - 3 - 1000 = -3 is left there.
+    assert.deepEqual(run('v', 0, 1000n), { outOfFuel: true, left: -3n });
+    assert.deepEqual(run('v', 1, 1000n), { value: undefined, left: 997n });
+    assert.deepEqual(run('r', 1, 1000n), { value: 5, left: 996n });
+    // r(0): entry 1 + 3 before the loop (drop is free), 7 per iteration (40 of them), 1 after:
+    // 285.
+    assert.deepEqual(run('r', 0, 1000n), { value: 2, left: 715n });
+    // Its last check (the 40th header) runs after 4 + 39 * 7 = 277: a budget of 278 passes it,
+    // 277 runs out there.
+    assert.equal(run('r', 0, 278n).value, 2);
+    assert.deepEqual(run('r', 0, 277n), { outOfFuel: true, left: 0n });
+  }
 });
