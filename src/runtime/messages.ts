@@ -34,6 +34,8 @@ export interface InitMessage {
   /** Lowest level worth posting back (trace..error); saves a message per filtered log line. */
   logLevel: string;
   bridge: BridgeWorkerEnd;
+  /** Progress of batched calls (see BatchProgress in batch-progress.ts). */
+  progress: SharedArrayBuffer;
 }
 
 export interface CallMessage {
@@ -41,6 +43,17 @@ export interface CallMessage {
   id: number;
   args: HookArgs;
   budget: number;
+}
+
+/**
+ * Several hook calls in one message, run one after another. Each call's fuel and wall time go to
+ * the shared progress buffer as it finishes; only failed calls travel back in the result message.
+ */
+export interface BatchMessage {
+  type: 'batch';
+  id: number;
+  args: HookArgs[];
+  budgets: number[];
 }
 
 export interface StatsRequest {
@@ -55,7 +68,7 @@ export interface CloseMessage {
   type: 'close';
 }
 
-export type ToWorker = InitMessage | CallMessage | StatsRequest | CloseMessage;
+export type ToWorker = InitMessage | CallMessage | BatchMessage | StatsRequest | CloseMessage;
 
 export interface ReadyMessage {
   type: 'ready';
@@ -82,6 +95,14 @@ export interface ResultMessage {
   report: CallReport;
 }
 
+/** A batch finished: `count` calls ran; reports of the ones that did not end `ok` (by index). */
+export interface BatchResultMessage {
+  type: 'batch_result';
+  id: number;
+  count: number;
+  failed: { index: number; report: CallReport }[];
+}
+
 export interface LogMessage {
   type: 'log';
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -105,4 +126,12 @@ export interface StatsMessage {
   wasmMemoryBytes: number;
 }
 
-export type FromWorker = ReadyMessage | InitializingMessage | InitFailedMessage | ResultMessage | LogMessage | MetricMessage | StatsMessage;
+export type FromWorker =
+  | ReadyMessage
+  | InitializingMessage
+  | InitFailedMessage
+  | ResultMessage
+  | BatchResultMessage
+  | LogMessage
+  | MetricMessage
+  | StatsMessage;

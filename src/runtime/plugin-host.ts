@@ -9,7 +9,8 @@ import { Worker } from 'node:worker_threads';
 import type { HookName, PluginConfig } from '../config/types.js';
 import { pluginLevel, pluginLogger, type Logger } from '../host/log.js';
 import type { AbiSummary } from './linker.js';
-import type { CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
+import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
+import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
 import type { MainOp } from './services.js';
 import { createBridge, type Bridge } from './sync-bridge.js';
 import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from './types.js';
@@ -24,9 +25,26 @@ const CLOSE_GRACE_MS = 2000;
 interface Live {
   worker: Worker;
   bridge: Bridge;
+  progress: BatchProgress;
   /** Resolves the call in flight when the worker dies or times out. */
   onGone: ((report: CallReport) => void) | null;
   gone: boolean;
+}
+
+/** Hook arguments as plain data (queued arguments may compute a field lazily, which a structured clone would not see). */
+function plainArgs(a: HookArgs): HookArgs {
+  switch (a.hook) {
+    case 'on_request_complete':
+      return { hook: a.hook, eventJson: a.eventJson };
+    case 'on_cache_write':
+      return { hook: a.hook, key: a.key, tagsJson: a.tagsJson };
+    case 'on_cache_invalidate':
+      return { hook: a.hook, pattern: a.pattern, count: a.count };
+    case 'on_server_start':
+      return { hook: a.hook, configJson: a.configJson };
+    default:
+      return { hook: a.hook };
+  }
 }
 
 export interface WorkerStats {
@@ -79,7 +97,7 @@ export class PluginHost implements PluginHandle {
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
     const worker = new Worker(ENTRY, { stdout: false, stderr: false });
-    const live: Live = { worker, bridge, onGone: null, gone: false };
+    const live: Live = { worker, bridge, progress: BatchProgress.create(), onGone: null, gone: false };
     this.live = live;
 
     return new Promise<ReadyMessage>((resolve, reject) => {
@@ -121,6 +139,7 @@ export class PluginHost implements PluginHandle {
             this.opts.onMetric?.({ plugin: this.plugin.name, name: msg.name, value: msg.value, tags: msg.tags });
             return;
           case 'result':
+          case 'batch_result':
           case 'stats': {
             const waiter = this.pending.get(msg.id);
             if (waiter) {
@@ -153,6 +172,7 @@ export class PluginHost implements PluginHandle {
         initBudget: this.plugin.fuel.on_server_start,
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
+        progress: live.progress.buffer,
       };
       worker.postMessage(init, [bridge.worker.port]);
     });
@@ -240,20 +260,126 @@ export class PluginHost implements PluginHandle {
       live.worker.postMessage(call);
     });
     const result = this.finish(this.result(hook, budget, report));
-    if (report.outcome === 'timeout' || report.outcome === 'crashed') {
-      // Replace at once; the next call waits for it (see callNow).
-      const why = report.outcome === 'timeout' ? 'timeout' : 'crash';
-      this.replacing = this.replace(why)
-        .catch((err: unknown) => {
-          this.info.state = 'failed';
-          this.info.error = `restart failed: ${(err as Error).message}`;
-          this.log.error({ hook }, `restart after ${why} failed: ${(err as Error).message}`);
-        })
-        .finally(() => {
-          this.replacing = null;
-        });
-    }
+    this.replaceAfter(report, hook);
     return result;
+  }
+
+  /** After a timeout or crash, replaces the worker at once; the next call waits for it (see callNow). */
+  private replaceAfter(report: CallReport, hook: HookName): void {
+    if (report.outcome !== 'timeout' && report.outcome !== 'crashed') return;
+    const why = report.outcome === 'timeout' ? 'timeout' : 'crash';
+    this.replacing = this.replace(why)
+      .catch((err: unknown) => {
+        this.info.state = 'failed';
+        this.info.error = `restart failed: ${(err as Error).message}`;
+        this.log.error({ hook }, `restart after ${why} failed: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        this.replacing = null;
+      });
+  }
+
+  callBatch(args: readonly HookArgs[]): Promise<CallResult[]> {
+    const run = this.queue.then(() => this.callBatchNow(args));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async callBatchNow(list: readonly HookArgs[]): Promise<CallResult[]> {
+    const out: CallResult[] = [];
+    let i = 0;
+    while (i < list.length) {
+      // What call() answers without the worker (closed plugin, hook not exported) is answered the same way.
+      if (this.closed || !(list[i]!.hook in this.summary.hooks)) {
+        out.push(await this.callNow(list[i]!));
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      while (end < list.length && end - i < MAX_BATCH && list[end]!.hook in this.summary.hooks) end++;
+      const chunk = list.slice(i, end);
+      const results = await this.runChunk(chunk);
+      for (const r of results) out.push(r);
+      // A timeout or crash ends the batch: the calls after it did not run (the caller decides their fate).
+      if (results.length < chunk.length) return out;
+      i = end;
+    }
+    return out;
+  }
+
+  /** One batch message; resolves with the results of the calls that ran. */
+  private async runChunk(chunk: readonly HookArgs[]): Promise<CallResult[]> {
+    const first = chunk[0]!.hook;
+    if (this.replacing) await this.replacing;
+    if (!this.live) {
+      try {
+        await this.replace('the previous worker is gone');
+      } catch (err) {
+        const budget = this.plugin.fuel[first];
+        return [this.finish(this.result(first, budget, { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` }))];
+      }
+    }
+    const live = this.live!;
+    const budgets = chunk.map((a) => this.plugin.fuel[a.hook]);
+    for (const a of chunk) if (a.hook === 'on_server_start') this.startedWith = a.configJson;
+
+    const id = this.nextId++;
+    live.progress.reset();
+    const sent = sharedNow();
+    const timeoutMs = this.plugin.limits.timeout_ms;
+    const outcome = await new Promise<{ count: number; failed: Map<number, CallReport>; stopped: CallReport | null }>((resolve) => {
+      // The limit applies to each call from its own start, so the timer re-arms for the call
+      // running now instead of firing once for the whole batch.
+      const check = (): void => {
+        const { index, since } = live.progress.current();
+        const elapsed = sharedNow() - (index < 0 ? sent : since);
+        if (elapsed < timeoutMs) {
+          timer = setTimeout(check, Math.max(1, Math.ceil(timeoutMs - elapsed)));
+          return;
+        }
+        this.pending.delete(id);
+        this.retire(live);
+        const at = Math.max(0, index);
+        done({
+          count: at,
+          failed: new Map(),
+          stopped: {
+            outcome: 'timeout',
+            fuelUsed: 0,
+            wallUs: elapsed * 1000,
+            message: `${chunk[at]!.hook} exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms wall time; the worker was terminated and will be replaced`,
+          },
+        });
+      };
+      let timer = setTimeout(check, timeoutMs);
+      const done = (r: { count: number; failed: Map<number, CallReport>; stopped: CallReport | null }): void => {
+        clearTimeout(timer);
+        live.onGone = null;
+        live.worker.unref();
+        resolve(r);
+      };
+      live.onGone = (report) => done({ count: Math.max(0, live.progress.current().index), failed: new Map(), stopped: report });
+      this.pending.set(id, (msg) => {
+        if (msg.type === 'batch_result') done({ count: msg.count, failed: new Map(msg.failed.map((f) => [f.index, f.report])), stopped: null });
+      });
+      live.worker.ref();
+      const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
+      live.worker.postMessage(batch);
+    });
+
+    const results: CallResult[] = [];
+    for (let k = 0; k < outcome.count; k++) {
+      // Finished calls: failures came with their report; the others are read from shared memory.
+      // After a timeout or crash, failures before it keep their outcome, fuel and time but lose the message.
+      const report = outcome.failed.get(k) ?? live.progress.report(k);
+      results.push(this.finish(this.result(chunk[k]!.hook, budgets[k]!, report)));
+    }
+    if (outcome.stopped) {
+      const hook = chunk[outcome.count]!.hook;
+      results.push(this.finish(this.result(hook, budgets[outcome.count]!, outcome.stopped)));
+      this.replaceAfter(outcome.stopped, hook);
+    }
+    return results;
   }
 
   private finish(result: CallResult): CallResult {

@@ -60,6 +60,13 @@ export interface PluginHandle {
   readonly info: PluginInfo;
   /** Runs one hook; never throws for guest failures (they are outcomes). Calls are serialized. */
   call(args: HookArgs): Promise<CallResult>;
+  /**
+   * Runs several hooks one after another in a single round trip to the worker (still serialized
+   * with every other call, each metered and reported on its own). Resolves with the results of
+   * the calls that ran, in order: fewer than `args.length` when a call timed out or the worker
+   * crashed (that call's result is the last one; the rest did not run and may be retried).
+   */
+  callBatch?(args: readonly HookArgs[]): Promise<CallResult[]>;
   /** Terminates the worker. Does not run any hook. */
   close(): Promise<void>;
 }

@@ -12,7 +12,8 @@ import type { HookName } from '../config/types.js';
 import { buildHostImports, fallbackServices, type GuestLevel } from './abi.js';
 import { ABI_ALLOWANCE, encoder, Guest, unpack, utf8Lenient } from './guest.js';
 import { HOST_MODULE, WASI_MODULE, type HookReturn } from './linker.js';
-import type { CallMessage, CallReport, FromWorker, InitMessage, LogMessage, ToWorker } from './messages.js';
+import { BatchProgress } from './batch-progress.js';
+import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogMessage, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
 import type { CreateWorkerServices, WorkerServices } from './services.js';
 import type { HookArgs } from './types.js';
@@ -63,6 +64,7 @@ async function loadServiceFactory(): Promise<CreateWorkerServices | null> {
 
 export function runWorker(port: MessagePort): void {
   let state: State | null = null;
+  let progress: BatchProgress | null = null;
   let closeServices: () => void = () => {};
   let functionNames: Record<number, string> = {};
   const names = (): Record<number, string> => functionNames;
@@ -129,7 +131,7 @@ export function runWorker(port: MessagePort): void {
     return f();
   };
 
-  const callHook = (s: State, msg: CallMessage): CallReport => {
+  const callHook = (s: State, msg: Pick<CallMessage, 'args' | 'budget'>): CallReport => {
     const hook = msg.args.hook as HookName;
     const ret = s.init.summary.hooks[hook];
     const fn = s.guest.exports[hook] as ((...a: number[]) => unknown) | undefined;
@@ -174,6 +176,7 @@ export function runWorker(port: MessagePort): void {
   const init = async (msg: InitMessage): Promise<void> => {
     minLevel = LEVEL_ORDER[msg.logLevel] ?? LEVEL_ORDER.warn!;
     functionNames = msg.functionNames;
+    progress = new BatchProgress(msg.progress);
     const callMain = connectBridge(msg.bridge);
     const wantsServices = WebAssembly.Module.imports(msg.module).some(
       (i) => i.module === HOST_MODULE && /^(storage_|kv_|queue_|http_fetch)/.test(i.name),
@@ -251,6 +254,24 @@ export function runWorker(port: MessagePort): void {
     post({ type: 'ready', hooks, guestName, guestPriority, init: initReport });
   };
 
+  /** Runs a batch in order; each call is metered and reported on its own (see BatchProgress). */
+  const runBatch = (msg: BatchMessage): BatchResultMessage => {
+    const failed: BatchResultMessage['failed'] = [];
+    const n = msg.args.length;
+    if (!state || !progress) {
+      const report: CallReport = { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: 'worker is not initialised' };
+      for (let i = 0; i < n; i++) failed.push({ index: i, report });
+      return { type: 'batch_result', id: msg.id, count: n, failed };
+    }
+    for (let i = 0; i < n; i++) {
+      progress.begin(i);
+      const report = callHook(state, { args: msg.args[i]!, budget: msg.budgets[i]! });
+      progress.finish(i, report);
+      if (report.outcome !== 'ok') failed.push({ index: i, report });
+    }
+    return { type: 'batch_result', id: msg.id, count: n, failed };
+  };
+
   const gc = (): void => {
     v8.setFlagsFromString('--expose-gc');
     const f = vm.runInNewContext('gc') as (() => void) | undefined;
@@ -270,6 +291,9 @@ export function runWorker(port: MessagePort): void {
         post({ type: 'result', id: msg.id, report: callHook(state, msg) });
         return;
       }
+      case 'batch':
+        post(runBatch(msg));
+        return;
       case 'close': {
         try {
           closeServices();

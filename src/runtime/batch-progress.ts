@@ -1,0 +1,73 @@
+/**
+ * Shared memory between a plugin host and its worker that tells, while a batch of calls runs,
+ * which call is running since when, and the fuel and wall time of each finished call. The host
+ * reads it when its timeout timer fires (to time out the right call after its own timeout_ms)
+ * and after a timeout or crash (so the calls that finished before it are still recorded
+ * exactly). A batch result message then only needs to carry the reports of failed calls.
+ */
+import { performance } from 'node:perf_hooks';
+import { OUTCOMES, type Outcome } from './types.js';
+import type { CallReport } from './messages.js';
+
+/** Most calls in one batch (one result slot each). */
+export const MAX_BATCH = 64;
+const SLOT = 3;
+const SKIPPED = -1;
+
+/** Milliseconds on a clock both threads share (each thread has its own timeOrigin). */
+export function sharedNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class BatchProgress {
+  /** [0]: index of the call running now, -1 when none. */
+  private readonly ctl: Int32Array;
+  /** [0]: start of the running call (sharedNow ms); then per call: outcome index, fuel, wall µs. */
+  private readonly f64: Float64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.ctl = new Int32Array(buffer, 0, 2);
+    this.f64 = new Float64Array(buffer, 8, 1 + SLOT * MAX_BATCH);
+  }
+
+  static create(): BatchProgress {
+    const p = new BatchProgress(new SharedArrayBuffer(8 + 8 * (1 + SLOT * MAX_BATCH)));
+    p.reset();
+    return p;
+  }
+
+  /** Host, before sending a batch: nothing is running. */
+  reset(): void {
+    Atomics.store(this.ctl, 0, -1);
+  }
+
+  /** Worker, as call `index` starts. The store after the time publishes both. */
+  begin(index: number): void {
+    this.f64[0] = sharedNow();
+    Atomics.store(this.ctl, 0, index);
+  }
+
+  /** Worker, as call `index` ends (before the next begin). */
+  finish(index: number, report: CallReport): void {
+    const at = 1 + SLOT * index;
+    this.f64[at] = report.skipped ? SKIPPED : OUTCOMES.indexOf(report.outcome);
+    this.f64[at + 1] = report.fuelUsed;
+    this.f64[at + 2] = report.wallUs;
+  }
+
+  /** Host: the call running now (-1 when the batch has not started) and since when. */
+  current(): { index: number; since: number } {
+    const index = Atomics.load(this.ctl, 0);
+    return { index, since: this.f64[0]! };
+  }
+
+  /** Host: what the worker recorded for a finished call (no message: only failures carry one). */
+  report(index: number): CallReport {
+    const at = 1 + SLOT * index;
+    const code = this.f64[at]!;
+    const base = { fuelUsed: this.f64[at + 1]!, wallUs: this.f64[at + 2]! };
+    if (code === SKIPPED) return { outcome: 'ok', ...base, skipped: true };
+    const outcome: Outcome = OUTCOMES[code] ?? 'crashed';
+    return { outcome, ...base };
+  }
+}
