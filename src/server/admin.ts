@@ -15,6 +15,8 @@ const MAX_BODY = 64 * 1024;
 export interface AdminContext {
   plugins(): PluginInfo[];
   stats: StatsRecorder;
+  /** Brings stats up to date (counted drops) before they are read. */
+  beforeStats?(): void;
   metrics(): Promise<string>;
   /** Removes matching cache entries, runs on_cache_invalidate, returns how many were removed. */
   invalidate(pattern: string): number;
@@ -80,7 +82,14 @@ function routes(ctx: AdminContext): Route[] {
   return [
     { method: 'GET', path: /^$/, run: async () => [200, ctx.status()] },
     { method: 'GET', path: /^plugins$/, run: async () => [200, ctx.plugins()] },
-    { method: 'GET', path: /^stats$/, run: async (req) => [200, ctx.stats.snapshot(undefined, sinceOf(req))] },
+    {
+      method: 'GET',
+      path: /^stats$/,
+      run: async (req) => {
+        ctx.beforeStats?.();
+        return [200, ctx.stats.snapshot(undefined, sinceOf(req))];
+      },
+    },
     {
       method: 'GET',
       path: /^stats\/([^/]+)$/,
@@ -95,6 +104,7 @@ function routes(ctx: AdminContext): Route[] {
         if (!known.has(name)) {
           throw new HttpError(404, `no plugin named "${name}"`, { known: [...known].sort() });
         }
+        ctx.beforeStats?.();
         return [200, ctx.stats.snapshot(name, sinceOf(req))];
       },
     },

@@ -8,7 +8,7 @@ import type { HookName, PluginConfig } from '../config/types.js';
 import type { CallResult, HookArgs, PluginHandle, PluginInfo } from '../runtime/types.js';
 import type { StatsRecorder } from '../stats/index.js';
 import type { Logger } from '../host/log.js';
-import { HookQueue, type QueuedHookArgs } from './events.js';
+import { HookQueue, QueuedEvent, type QueuedHookArgs } from './events.js';
 import type { CreateFetchHandler, FetchHandler, LoadPlugin, Metrics } from './deps.js';
 
 const DEFAULT_PRIORITY = 1000;
@@ -23,7 +23,12 @@ interface Entry {
   fetch: FetchHandler | null;
   info: PluginInfo;
   queue: HookQueue;
+  /** Drops not yet handed to stats, per hook (see flushDrops). */
+  drops: Partial<Record<HookName, number>> | null;
 }
+
+/** How soon counted drops reach the stats recorder (readers flush first, see flushDrops). */
+const DROP_FLUSH_MS = 100;
 
 export interface PluginSetDeps {
   loadPlugin: LoadPlugin;
@@ -76,6 +81,7 @@ export class PluginSet {
   private eventTargets: Entry[] = [];
   private lifecycle: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private dropTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: PluginSetDeps) {}
 
@@ -129,22 +135,54 @@ export class PluginSet {
       fetch: null,
       info,
       queue: undefined as unknown as HookQueue,
+      drops: null,
     };
     entry.queue = new HookQueue(
       cfg.limits.event_queue_size,
-      (args) => this.callEntry(entry, args),
-      (hook, n) => this.deps.stats.recordDropped(cfg.name, hook, n),
+      (items) => this.callEntry(entry, items),
+      (hook, n) => this.countDrop(entry, hook, n),
       (err) => this.deps.log.error({ err, plugin: cfg.name }, 'event hook call failed in the host'),
     );
     return entry;
   }
 
-  private async callEntry(entry: Entry, args: HookArgs): Promise<CallResult> {
+  /** Runs queued calls on the entry's instance; returns how many ran (see HookCaller). */
+  private async callEntry(entry: Entry, items: QueuedHookArgs[]): Promise<number> {
     const handle = entry.handle;
-    if (!handle) {
-      return { plugin: entry.name, hook: args.hook, outcome: 'ok', fuelUsed: 0, budget: 0, wallUs: 0, skipped: true };
+    // No instance (between a failed reload and the next): the calls are skipped, as call() would.
+    if (!handle) return items.length;
+    if (handle.callBatch) return (await handle.callBatch(items)).length;
+    for (const args of items) await handle.call(args);
+    return items.length;
+  }
+
+  /**
+   * A full queue drops on every request at saturation, so drops are added up here and handed to
+   * stats in one go shortly after (and before anything reads stats), not one by one.
+   */
+  private countDrop(entry: Entry, hook: HookName, n: number): void {
+    const drops = (entry.drops ??= {});
+    drops[hook] = (drops[hook] ?? 0) + n;
+    if (this.dropTimer === null) {
+      this.dropTimer = setTimeout(() => this.flushDrops(), DROP_FLUSH_MS);
+      this.dropTimer.unref();
     }
-    return handle.call(args);
+  }
+
+  /** Hands counted drops to stats now (call before reading stats). */
+  flushDrops(): void {
+    if (this.dropTimer !== null) {
+      clearTimeout(this.dropTimer);
+      this.dropTimer = null;
+    }
+    for (const e of this.entries.values()) this.flushEntryDrops(e);
+  }
+
+  private flushEntryDrops(e: Entry): void {
+    const drops = e.drops;
+    if (drops === null) return;
+    e.drops = null;
+    for (const [hook, n] of Object.entries(drops) as [HookName, number][]) this.deps.stats.recordDropped(e.name, hook, n);
   }
 
   private refreshTargets(): void {
@@ -246,11 +284,11 @@ export class PluginSet {
     return this.eventTargets.length > 0;
   }
 
-  /** Queues on_request_complete for every plugin that exports it (same JSON for all). */
-  pushEvent(eventJson: string): void {
+  /** Queues on_request_complete for every plugin that exports it (one shared event, see QueuedEvent). */
+  pushEvent(event: object): void {
     const targets = this.eventTargets;
     if (targets.length === 0) return;
-    const args: QueuedHookArgs = { hook: 'on_request_complete', eventJson };
+    const args = new QueuedEvent(event);
     for (let i = 0; i < targets.length; i++) targets[i]!.queue.push(args);
   }
 
@@ -324,9 +362,13 @@ export class PluginSet {
     this.entries.delete(entry.name);
     this.refreshTargets();
     const handle = entry.handle;
-    if (!handle) return;
+    if (!handle) {
+      this.flushEntryDrops(entry);
+      return;
+    }
     await entry.queue.drain(5_000);
     entry.queue.discard();
+    this.flushEntryDrops(entry);
     for (const hook of ['on_server_stop', 'cleanup'] as const) {
       if (handle.info.hooks.includes(hook)) await handle.call({ hook });
     }
@@ -383,6 +425,7 @@ export class PluginSet {
     const results = await Promise.all(
       [...this.entries.values()].map((e) => e.queue.drain(Math.max(0, deadline - Date.now()))),
     );
+    this.flushDrops();
     return results.every(Boolean);
   }
 
@@ -396,6 +439,7 @@ export class PluginSet {
       await this.runAll('cleanup');
       await Promise.allSettled([...this.entries.values()].map((e) => this.closeInstance(e)));
       this.refreshTargets();
+      this.flushDrops();
     });
   }
 

@@ -241,7 +241,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
       durationUs: Math.round((performance.now() - st.t0) * 1000),
       bytes: st.bytes,
     }, { tenant_id: config.server.tenant_id, site_id: config.server.site_id });
-    plugins.pushEvent(JSON.stringify(event));
+    plugins.pushEvent(event);
   }
 
   async function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): Promise<void> {
@@ -462,6 +462,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
   const admin: AdminContext = {
     plugins: () => plugins.infos(),
     stats,
+    beforeStats: () => plugins.flushDrops(),
     metrics: async () => {
       const lines = [
         '# HELP bext_http_responses_total Responses by cache status.',

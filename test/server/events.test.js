@@ -16,13 +16,15 @@ describe('HookQueue', () => {
     const inFlight = new Promise((r) => (started = r));
     const q = new HookQueue(
       3,
-      async (args) => {
-        if (args.eventJson === '0') {
-          started();
-          await gate;
+      async (batch) => {
+        for (const args of batch) {
+          if (args.eventJson === '0') {
+            started();
+            await gate;
+          }
+          seen.push(args.eventJson);
         }
-        seen.push(args.eventJson);
-        return { outcome: 'ok' };
+        return batch.length;
       },
       (hook, n) => drops.push([hook, n]),
     );
@@ -36,6 +38,30 @@ describe('HookQueue', () => {
     assert.equal(await q.drain(1000), true);
     assert.deepEqual(seen, ['0', '3', '4', '5']);
     assert.equal(q.droppedTotal, 2);
+  });
+
+  test('calls a batch did not run go back to the front of the queue, in order', async () => {
+    const batches = [];
+    const drops = [];
+    let first = true;
+    const q = new HookQueue(
+      8,
+      async (batch) => {
+        batches.push(batch.map((a) => a.eventJson));
+        if (first) {
+          // The second call "timed out": the ones after it did not run.
+          first = false;
+          return 2;
+        }
+        return batch.length;
+      },
+      (hook, n) => drops.push([hook, n]),
+    );
+    for (let i = 0; i < 5; i++) q.push({ hook: 'on_request_complete', eventJson: String(i) });
+    assert.equal(await q.drain(1000), true);
+    assert.deepEqual(batches, [['0', '1', '2', '3', '4'], ['2', '3', '4']]);
+    assert.deepEqual(drops, []);
+    assert.equal(q.droppedTotal, 0);
   });
 
   test('drain gives up after its timeout', async () => {

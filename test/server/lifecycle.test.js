@@ -49,7 +49,8 @@ test('a changed .wasm reloads that plugin alone: cleanup on the old, on_server_s
   await dev.waitFor(() => guestFrom(mark).includes('a2 start {"mood":"calm"}'), 10_000, 'a2 start');
   const g = guestFrom(mark);
   assert.ok(g.indexOf('a1 cleanup') >= 0 && g.indexOf('a1 cleanup') < g.indexOf('a2 start {"mood":"calm"}'), g.join('\n'));
-  assert.ok(!g.some((m) => m.startsWith('b1 ')), 'beta was not touched');
+  // Events of earlier requests may still arrive (they are delivered off the request path).
+  assert.ok(!g.some((m) => m.startsWith('b1 ') && !m.startsWith('b1 event ')), 'beta was not touched');
   await (await fetch(dev.url + '?after-reload')).text();
   await dev.waitFor(() => guestFrom(mark).some((m) => m.startsWith('a2 event ')), 5000, 'event on the new instance');
 });
