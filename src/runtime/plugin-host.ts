@@ -256,7 +256,7 @@ export class PluginHost implements PluginHandle {
       });
       // A call in flight must keep the process alive (the CLI awaits nothing else).
       live.worker.ref();
-      const call: CallMessage = { type: 'call', id, args, budget };
+      const call: CallMessage = { type: 'call', id, args: plainArgs(args), budget };
       live.worker.postMessage(call);
     });
     const result = this.finish(this.result(hook, budget, report));
