@@ -19,57 +19,41 @@ export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 const COMPACT_AFTER_MS = 2 * HOUR_MS;
 
+/** Columns of one aggregate row, shared by the per-bucket and the all-time tables. */
+const AGGREGATE_COLUMNS = `  calls INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  error INTEGER NOT NULL,
+  out_of_fuel INTEGER NOT NULL,
+  trap INTEGER NOT NULL,
+  timeout INTEGER NOT NULL,
+  crashed INTEGER NOT NULL,
+  dropped INTEGER NOT NULL,
+  budget INTEGER NOT NULL,
+  fuel_sum REAL NOT NULL,
+  fuel_min INTEGER,
+  fuel_max INTEGER NOT NULL,
+  fuel_max_pct REAL NOT NULL,
+  fuel_hist TEXT NOT NULL,
+  time_sum REAL NOT NULL,
+  time_min INTEGER,
+  time_max INTEGER NOT NULL,
+  time_hist TEXT NOT NULL,
+  first_at INTEGER,
+  last_at INTEGER,`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS stats_hook_buckets (
   plugin TEXT NOT NULL,
   hook TEXT NOT NULL,
   bucket INTEGER NOT NULL,
   span INTEGER NOT NULL,
-  calls INTEGER NOT NULL,
-  ok INTEGER NOT NULL,
-  error INTEGER NOT NULL,
-  out_of_fuel INTEGER NOT NULL,
-  trap INTEGER NOT NULL,
-  timeout INTEGER NOT NULL,
-  crashed INTEGER NOT NULL,
-  dropped INTEGER NOT NULL,
-  budget INTEGER NOT NULL,
-  fuel_sum REAL NOT NULL,
-  fuel_min INTEGER,
-  fuel_max INTEGER NOT NULL,
-  fuel_max_pct REAL NOT NULL,
-  fuel_hist TEXT NOT NULL,
-  time_sum REAL NOT NULL,
-  time_min INTEGER,
-  time_max INTEGER NOT NULL,
-  time_hist TEXT NOT NULL,
-  first_at INTEGER,
-  last_at INTEGER,
+${AGGREGATE_COLUMNS}
   PRIMARY KEY (plugin, hook, bucket)
 );
 CREATE TABLE IF NOT EXISTS stats_hook_totals (
   plugin TEXT NOT NULL,
   hook TEXT NOT NULL,
-  calls INTEGER NOT NULL,
-  ok INTEGER NOT NULL,
-  error INTEGER NOT NULL,
-  out_of_fuel INTEGER NOT NULL,
-  trap INTEGER NOT NULL,
-  timeout INTEGER NOT NULL,
-  crashed INTEGER NOT NULL,
-  dropped INTEGER NOT NULL,
-  budget INTEGER NOT NULL,
-  fuel_sum REAL NOT NULL,
-  fuel_min INTEGER,
-  fuel_max INTEGER NOT NULL,
-  fuel_max_pct REAL NOT NULL,
-  fuel_hist TEXT NOT NULL,
-  time_sum REAL NOT NULL,
-  time_min INTEGER,
-  time_max INTEGER NOT NULL,
-  time_hist TEXT NOT NULL,
-  first_at INTEGER,
-  last_at INTEGER,
+${AGGREGATE_COLUMNS}
   PRIMARY KEY (plugin, hook)
 );
 CREATE TABLE IF NOT EXISTS stats_fetch_refusals (
