@@ -47,6 +47,19 @@ function ascBin() {
 }
 
 /** Each plugin: its folder, toolchain, and how to build `out` from source. */
+/** A C plugin in plugins/<name>/, one source file, built with the C SDK header. */
+function cPlugin(name, source) {
+  return {
+    name,
+    dir: `plugins/${name}`,
+    toolchain: 'c',
+    build(out) {
+      run(clangBin(), ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-Wall', '-Wextra', '-Werror',
+        '-Wl,--strip-debug', '-I', SDK_C, '-o', out, path.join(HERE, this.dir, source)]);
+    },
+  };
+}
+
 export const PLUGINS = [
   {
     name: 'my-analytics',
@@ -61,26 +74,8 @@ export const PLUGINS = [
       copyFileSync(path.join(target, triple, 'release', 'my_analytics.wasm'), out);
     },
   },
-  {
-    name: 'cache-auditor',
-    dir: 'plugins/cache-auditor',
-    toolchain: 'c',
-    build(out) {
-      const dir = path.join(HERE, this.dir);
-      run(clangBin(), ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-Wall', '-Wextra', '-Werror',
-        '-Wl,--strip-debug', '-I', SDK_C, '-o', out, path.join(dir, 'auditor.c')]);
-    },
-  },
-  {
-    name: 'greedy',
-    dir: 'plugins/greedy',
-    toolchain: 'c',
-    build(out) {
-      const dir = path.join(HERE, this.dir);
-      run(clangBin(), ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-Wall', '-Wextra', '-Werror',
-        '-Wl,--strip-debug', '-I', SDK_C, '-o', out, path.join(dir, 'greedy.c')]);
-    },
-  },
+  cPlugin('cache-auditor', 'auditor.c'),
+  cPlugin('greedy', 'greedy.c'),
   {
     name: 'bot-counter',
     dir: 'plugins/bot-counter',
