@@ -26,3 +26,13 @@ export function bextSpawn(args, opts = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
+
+/** Runs `bext ...args` without blocking this process (so an in-process server can answer it). */
+export function bextAsync(args, opts = {}) {
+  const child = bextSpawn(args, opts);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { bext, bextSpawn } from '../helpers/cli.js';
+import { bext, bextAsync } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
 import { openStats } from '../../dist/stats/index.js';
 
@@ -54,16 +54,6 @@ function seed(dir, now = Date.now) {
   r.record({ plugin: 'alpha', hook: 'on_server_start', outcome: 'ok', fuelUsed: 4321, budget: 500_000_000, wallUs: 40 });
   r.recordDropped('alpha', 'on_request_complete', 7);
   r.close();
-}
-
-/** Runs the CLI without blocking this process (so an in-process stand-in server can answer). */
-function bextAsync(args, cwd) {
-  const child = bextSpawn(args, { cwd });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 test('stats NAME from the store: a table per hook with separators, budget shares and warnings', async () => {
@@ -210,7 +200,7 @@ test('stats and list ask a running server first and say so', async () => {
   });
   await new Promise((r) => srv.listen(port, '127.0.0.1', r));
   try {
-    const r = await bextAsync(['plugin', 'stats', 'alpha'], dir);
+    const r = await bextAsync(['plugin', 'stats', 'alpha'], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^alpha: 2 calls, 2 ok, 0 failed, 0 dropped$/m);
     assert.match(r.stdout, new RegExp(`^source: live, from the dev server at http://127\\.0\\.0\\.1:${port}/__bext/stats/alpha$`, 'm'));
@@ -218,13 +208,13 @@ test('stats and list ask a running server first and say so', async () => {
     assert.match(r.stdout, /^  time +1\.5 ms/m);
     assert.match(r.stdout, /^refused fetches: 1\n  1× +https:\/\/evil\.example\/ +\(not in allowed_urls\)$/m);
     // This stand-in ignores ?since, so the CLI falls back to the store and says why.
-    const s = await bextAsync(['plugin', 'stats', 'alpha', '--since', '1h', '--json'], dir);
+    const s = await bextAsync(['plugin', 'stats', 'alpha', '--since', '1h', '--json'], { cwd: dir });
     const j = JSON.parse(s.stdout);
     assert.equal(j.origin.kind, 'persisted');
     assert.match(j.origin.note, /cannot scope by time/);
     assert.equal(j.plugins.alpha.calls, 1004);
     assert.ok(seen.some((u) => /^\/__bext\/stats\/alpha\?since=\d{4}-/.test(u)), seen.join(' '));
-    const l = await bextAsync(['plugin', 'list'], dir);
+    const l = await bextAsync(['plugin', 'list'], { cwd: dir });
     assert.match(l.stdout, /^source: live/m);
     assert.match(l.stdout, /^alpha +failed +10 +plugins\/a\.wasm$/m);
     assert.match(l.stdout, /^ +error: instantiation failed: boom$/m);

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bextSpawn } from '../helpers/cli.js';
+import { bextSpawn, bextAsync } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/stats');
@@ -22,12 +22,7 @@ async function freePort() {
 }
 
 function run(args, cwd) {
-  const child = bextSpawn(args, { cwd });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return bextAsync(args, { cwd });
 }
 
 async function statsJson(cwd, name, ...more) {
