@@ -4,20 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { bext, bextAsync } from '../helpers/cli.js';
+import { bext, bextAsync, freePort } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
 import { openStats } from '../../dist/stats/index.js';
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function project(port) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-stats-cli-'));

@@ -3,23 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bextSpawn, bextAsync } from '../helpers/cli.js';
+import { bextSpawn, bextAsync, freePort } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/stats');
 const loopWat = (n) => fs.readFileSync(path.join(FIXTURES, 'loop.wat.tmpl'), 'utf8').replace('ITERATIONS', String(n));
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 function run(args, cwd) {
   return bextAsync(args, { cwd });
