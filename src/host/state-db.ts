@@ -21,6 +21,31 @@ export type StateDb = Database.Database;
 /** How long a writer waits for another connection's lock before giving up (ms). */
 export const BUSY_TIMEOUT_MS = 5_000;
 
+/**
+ * Triggers that keep host_usage equal to the bytes each payer owns in `table` (`payer` names the
+ * plugin column). An update may move an entry to another payer (a KV overwrite by another plugin).
+ */
+function usageTriggers(table: string, payer: string, opts: { updates: boolean }): string {
+  const add = `INSERT INTO host_usage (plugin, bytes) VALUES (NEW.${payer}, NEW.size)
+    ON CONFLICT (plugin) DO UPDATE SET bytes = bytes + NEW.size;`;
+  const sub = `UPDATE host_usage SET bytes = bytes - OLD.size WHERE plugin = OLD.${payer};`;
+  const update = opts.updates
+    ? `
+CREATE TRIGGER IF NOT EXISTS ${table}_upd AFTER UPDATE ON ${table} BEGIN
+  ${sub}
+  ${add}
+END;`
+    : '';
+  return `
+CREATE TRIGGER IF NOT EXISTS ${table}_ins AFTER INSERT ON ${table} BEGIN
+  ${add}
+END;${update}
+CREATE TRIGGER IF NOT EXISTS ${table}_del AFTER DELETE ON ${table} BEGIN
+  ${sub}
+END;
+`;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS host_storage (
   plugin TEXT NOT NULL,
@@ -55,40 +80,9 @@ CREATE TABLE IF NOT EXISTS host_usage (
   bytes  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TRIGGER IF NOT EXISTS host_storage_ins AFTER INSERT ON host_storage BEGIN
-  INSERT INTO host_usage (plugin, bytes) VALUES (NEW.plugin, NEW.size)
-    ON CONFLICT (plugin) DO UPDATE SET bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS host_storage_upd AFTER UPDATE ON host_storage BEGIN
-  UPDATE host_usage SET bytes = bytes - OLD.size WHERE plugin = OLD.plugin;
-  INSERT INTO host_usage (plugin, bytes) VALUES (NEW.plugin, NEW.size)
-    ON CONFLICT (plugin) DO UPDATE SET bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS host_storage_del AFTER DELETE ON host_storage BEGIN
-  UPDATE host_usage SET bytes = bytes - OLD.size WHERE plugin = OLD.plugin;
-END;
-
-CREATE TRIGGER IF NOT EXISTS host_kv_ins AFTER INSERT ON host_kv BEGIN
-  INSERT INTO host_usage (plugin, bytes) VALUES (NEW.owner, NEW.size)
-    ON CONFLICT (plugin) DO UPDATE SET bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS host_kv_upd AFTER UPDATE ON host_kv BEGIN
-  UPDATE host_usage SET bytes = bytes - OLD.size WHERE plugin = OLD.owner;
-  INSERT INTO host_usage (plugin, bytes) VALUES (NEW.owner, NEW.size)
-    ON CONFLICT (plugin) DO UPDATE SET bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS host_kv_del AFTER DELETE ON host_kv BEGIN
-  UPDATE host_usage SET bytes = bytes - OLD.size WHERE plugin = OLD.owner;
-END;
-
-CREATE TRIGGER IF NOT EXISTS host_queue_ins AFTER INSERT ON host_queue BEGIN
-  INSERT INTO host_usage (plugin, bytes) VALUES (NEW.publisher, NEW.size)
-    ON CONFLICT (plugin) DO UPDATE SET bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS host_queue_del AFTER DELETE ON host_queue BEGIN
-  UPDATE host_usage SET bytes = bytes - OLD.size WHERE plugin = OLD.publisher;
-END;
-`;
+${usageTriggers('host_storage', 'plugin', { updates: true })}
+${usageTriggers('host_kv', 'owner', { updates: true })}
+${usageTriggers('host_queue', 'publisher', { updates: false })}`;
 
 function syncMode(): 'NORMAL' | 'FULL' {
   return (process.env.BEXT_STATE_SYNC ?? '').trim().toLowerCase() === 'full' ? 'FULL' : 'NORMAL';
