@@ -24,6 +24,13 @@ export interface BodyContext {
   resultBlockType: Uint8Array;
   /** Function index, for messages. */
   funcIndex: number;
+  /**
+   * This function receives the fuel as an extra last i64 param and returns it as an extra last
+   * result (see module.ts: only functions no host or table can reach get this form).
+   */
+  threaded: boolean;
+  /** By function index: 1 when calls to it pass the fuel as a param and get it back as a result. */
+  threadedFuncs: Uint8Array;
 }
 
 // Edit kinds, applied in walk order at original byte positions.
@@ -35,6 +42,9 @@ const E_SAVE = 4; // write the local back to the global
 const E_BULK_TEE = 5; // keep the bulk length in the scratch local
 const E_AFTER_BULK = 6; // charge the bulk length + segment, then check (arg: segment)
 const E_FINAL = 7; // before the function's final `end`
+const E_PUSH_FUEL = 8; // push the fuel local (the extra argument or result of a threaded call)
+const E_AFTER_TCALL = 9; // take the fuel a threaded call returned + segment charge (arg: segment)
+const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
 
 const enum Frame {
   Func,
@@ -146,8 +156,11 @@ export class BodyRewriter {
       if (locals > 50000) throw invalid(`function ${ctx.funcIndex} declares more than 50000 locals`, r.pos);
     }
     const localsEnd = r.pos;
-    const fuelLocal = locals;
+    // A threaded function's fuel is its extra last param, which moves the declared locals up one.
+    const threaded = ctx.threaded;
+    const fuelLocal = threaded ? ctx.params : locals;
     const lenLocal = locals + 1;
+    const threadedFuncs = ctx.threadedFuncs;
 
     const { editPos, editKind, editArg, segCost, frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive, constructs } = this;
     editPos.length = 0;
@@ -338,16 +351,26 @@ export class BodyRewriter {
           break;
         }
         case 0x0f: // return
-          edit(E_SAVE, at);
+          if (threaded) {
+            observations++;
+            edit(E_PUSH_FUEL, at);
+          } else edit(E_SAVE, at);
           startSeg(E_SEG, r.pos);
           live = false;
           break;
-        case 0x10: // call
-          r.u32();
+        case 0x10: {
+          // call
+          const callee = r.u32();
           callsAndLoops++;
+          // The global is written before every call, threaded or not: if the callee traps before
+          // its own first write-back, the global must hold what wasmtime's would.
           edit(E_SAVE, at);
-          startSeg(E_AFTER_CALL, r.pos);
+          if (threadedFuncs[callee] === 1) {
+            edit(E_PUSH_FUEL, at);
+            startSeg(E_AFTER_TCALL, r.pos);
+          } else startSeg(E_AFTER_CALL, r.pos);
           break;
+        }
         case 0x11: // call_indirect
           r.u32();
           r.u32();
@@ -364,6 +387,16 @@ export class BodyRewriter {
         case 0x20:
         case 0x21:
         case 0x22:
+          if (threaded) {
+            if (r.u32() >= ctx.params) {
+              editPos.push(at);
+              editKind.push(E_LOCAL);
+              editArg.push(r.pos);
+            }
+            break;
+          }
+          r.u32();
+          break;
         case 0x23:
         case 0x24:
         case 0x25:
@@ -486,15 +519,18 @@ export class BodyRewriter {
     usesBulk: boolean,
     ctx: BodyContext,
   ): Uint8Array {
+    const threaded = ctx.threaded;
     const w = this.scratch;
     w.len = 0;
     // Locals header: original groups + ours.
     const r = new Reader(buf, start, localsEnd);
     r.u32();
-    w.u32(groups + (usesBulk ? 2 : 1));
+    w.u32(groups + (usesBulk ? 1 : 0) + (ctx.threaded ? 0 : 1));
     w.bytes(buf.subarray(r.pos, localsEnd));
-    w.u32(1);
-    w.byte(0x7e);
+    if (!ctx.threaded) {
+      w.u32(1);
+      w.byte(0x7e);
+    }
     if (usesBulk) {
       w.u32(1);
       w.byte(0x7f);
@@ -577,11 +613,16 @@ export class BodyRewriter {
         copied = pos;
       }
       const kind = editKind[i]!;
-      const c = segCost[editArg[i]!] ?? 0;
+      const c = kind === E_LOCAL ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
-          w.byte(0x23);
-          w.u32(G);
+          if (threaded) {
+            w.byte(0x20);
+            w.u32(L);
+          } else {
+            w.byte(0x23);
+            w.u32(G);
+          }
           w.byte(0x42);
           w.sNum(FUNCTION_ENTRY_COST + c);
           w.byte(0x7d); // i64.sub
@@ -650,8 +691,31 @@ export class BodyRewriter {
           break;
         case E_FINAL:
           if (editArg[i] === 1) w.byte(0x0b);
-          save();
+          if (threaded) {
+            w.byte(0x20);
+            w.u32(L);
+          } else save();
           break;
+        case E_PUSH_FUEL:
+          w.byte(0x20);
+          w.u32(L);
+          break;
+        case E_AFTER_TCALL:
+          // The callee's fuel is on the stack. Write it to the global right away, as the callee's
+          // exit would have, then charge this segment.
+          w.byte(0x22);
+          w.u32(L);
+          w.byte(0x24);
+          w.u32(G);
+          charge(c);
+          break;
+        case E_LOCAL: {
+          const lr = new Reader(buf, pos + 1, editArg[i]!);
+          w.byte(buf[pos]!);
+          w.u32(lr.u32() + 1);
+          copied = editArg[i]!;
+          break;
+        }
       }
     }
     if (landing) {

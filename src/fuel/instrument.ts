@@ -16,6 +16,12 @@ export interface InstrumentOptions {
    * plain one-charge-per-segment rewrite, which tests use as a reference for fuel counts.
    */
   moveCharges?: boolean;
+  /**
+   * Pass the fuel to internal functions as an extra param and result instead of through the
+   * global (default true). Off, every function reads and writes the global; tests use that as a
+   * reference.
+   */
+  threadFuel?: boolean;
 }
 
 export function badWasm(message: string, cause?: unknown): BextError {
@@ -36,7 +42,7 @@ function v8Message(wasm: Uint8Array): string {
 export function instrumentSync(wasm: Uint8Array, opts: InstrumentOptions = {}): Uint8Array {
   let out: Uint8Array;
   try {
-    out = rewriteModule(wasm, { initialFuel: opts.initialFuel ?? 0n, onProgress: opts.onProgress, moveCharges: opts.moveCharges });
+    out = rewriteModule(wasm, { initialFuel: opts.initialFuel ?? 0n, onProgress: opts.onProgress, moveCharges: opts.moveCharges, threadFuel: opts.threadFuel });
   } catch (err) {
     if (err instanceof WasmDecodeError) {
       // V8's message explains a structurally invalid module best.

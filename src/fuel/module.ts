@@ -47,6 +47,8 @@ export interface RewriteOptions {
   onProgress?: (fraction: number) => void;
   /** See InstrumentOptions.moveCharges. */
   moveCharges?: boolean;
+  /** See InstrumentOptions.threadFuel. */
+  threadFuel?: boolean;
 }
 
 const VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f]);
@@ -176,18 +178,112 @@ function readImports(buf: Uint8Array, s: Section | undefined): ImportCounts {
   return counts;
 }
 
-function checkExports(buf: Uint8Array, s: Section | undefined): void {
+/** Checks the exports; marks exported functions in `reached`. */
+function checkExports(buf: Uint8Array, s: Section | undefined, reached: Uint8Array): void {
   if (!s) return;
   const r = new Reader(buf, s.start, s.end);
   const n = r.u32();
   for (let i = 0; i < n; i++) {
     const name = r.name();
-    r.byte();
-    r.u32();
+    const kind = r.byte();
+    const index = r.u32();
+    if (kind === 0 && index < reached.length) reached[index] = 1;
     if (name === FUEL_EXPORT) {
       throw new WasmDecodeError('invalid', `invalid input: the module already exports \`${FUEL_EXPORT}\` (was it instrumented already? give bext the original module)`);
     }
   }
+}
+
+/** Skips a constant expression, marking any `ref.func` target in `reached`. */
+function skipConstExpr(r: Reader, reached: Uint8Array): void {
+  for (;;) {
+    const op = r.byte();
+    switch (op) {
+      case 0x0b:
+        return;
+      case 0x41:
+        r.s32();
+        break;
+      case 0x42:
+        r.skipLeb(10);
+        break;
+      case 0x43:
+        r.skip(4, 'f32.const');
+        break;
+      case 0x44:
+        r.skip(8, 'f64.const');
+        break;
+      case 0x23:
+        r.u32();
+        break;
+      case 0xd0:
+        r.byte();
+        break;
+      case 0xd2: {
+        const f = r.u32();
+        if (f < reached.length) reached[f] = 1;
+        break;
+      }
+      case 0xfd:
+        if (r.u32() !== 12) throw invalid('unexpected SIMD operator in a constant expression');
+        r.skip(16, 'v128.const');
+        break;
+      default:
+        // Extended constant expressions (i32.add and friends) have no immediates.
+        if (op === 0x6a || op === 0x6b || op === 0x6c || op === 0x7c || op === 0x7d || op === 0x7e) break;
+        throw invalid(`unexpected operator 0x${op.toString(16)} in a constant expression`);
+    }
+  }
+}
+
+/** Marks in `reached` every function an element segment or a global initialiser refers to. */
+function markReferencedFunctions(buf: Uint8Array, elemSec: Section | undefined, globalSec: Section | undefined, reached: Uint8Array): void {
+  if (globalSec) {
+    const r = new Reader(buf, globalSec.start, globalSec.end);
+    const n = r.u32();
+    for (let i = 0; i < n; i++) {
+      r.byte();
+      r.byte();
+      skipConstExpr(r, reached);
+    }
+  }
+  if (!elemSec) return;
+  const r = new Reader(buf, elemSec.start, elemSec.end);
+  const n = r.u32();
+  for (let i = 0; i < n; i++) {
+    const flags = r.u32();
+    if (flags > 7) throw invalid(`unknown element segment flags ${flags}`);
+    if (flags === 2 || flags === 6) r.u32(); // table index
+    if ((flags & 1) === 0) skipConstExpr(r, reached); // active: offset
+    if (flags & 3) r.byte(); // element kind or reference type
+    const count = r.u32();
+    for (let j = 0; j < count; j++) {
+      if (flags & 4) skipConstExpr(r, reached);
+      else {
+        const f = r.u32();
+        if (f < reached.length) reached[f] = 1;
+      }
+    }
+  }
+}
+
+/** `(params) -> (results)` becomes `(params i64) -> (results i64)`. */
+function threadedType(raw: Uint8Array): Uint8Array {
+  const r = new Reader(raw, 1);
+  const np = r.u32();
+  const params = raw.subarray(r.pos, r.pos + np);
+  r.pos += np;
+  const nr = r.u32();
+  const results = raw.subarray(r.pos, r.pos + nr);
+  const w = new Writer(raw.length + 8);
+  w.byte(0x60);
+  w.u32(np + 1);
+  w.bytes(params);
+  w.byte(0x7e);
+  w.u32(nr + 1);
+  w.bytes(results);
+  w.byte(0x7e);
+  return w.result().slice();
 }
 
 function vecCount(buf: Uint8Array, s: Section | undefined): number {
@@ -223,7 +319,6 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const globalSec = find(SEC_GLOBAL);
   const exportSec = find(SEC_EXPORT);
   const startSec = find(SEC_START);
-  checkExports(buf, exportSec);
   for (const s of sections) {
     if (s.id === SEC_MEMORY || s.id === SEC_TABLE) {
       const r = new Reader(buf, s.start, s.end);
@@ -250,14 +345,28 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const codeCount = vecCount(buf, codeSec);
   if (codeCount !== definedCount) throw invalid(`function section declares ${definedCount} functions but the code section has ${codeCount}`);
   for (const t of funcTypeIdx.concat(imports.funcTypes)) if (t >= types.length) throw invalid(`function type index ${t} out of range`);
+  const totalFuncs = imports.funcs + definedCount;
+  // Functions the host or a table can reach keep their signature; every other defined function
+  // is "threaded": it takes the fuel as an extra i64 param and returns it as an extra result, so
+  // the counter stays in registers across calls instead of going through the global.
+  const reached = new Uint8Array(totalFuncs);
+  checkExports(buf, exportSec, reached);
+  markReferencedFunctions(buf, find(SEC_ELEMENT), globalSec, reached);
 
   // New types, appended when no identical one exists.
   const newTypes: Uint8Array[] = [];
+  const typeKey = (raw: Uint8Array): string => String.fromCharCode.apply(null, raw as unknown as number[]);
+  const typeIndex = new Map<string, number>();
+  for (let i = types.length - 1; i >= 0; i--) typeIndex.set(typeKey(types[i]!.raw), i);
   const typeIndexFor = (raw: Uint8Array): number => {
-    for (let i = 0; i < types.length; i++) if (bytesEqual(types[i]!.raw, raw)) return i;
-    for (let i = 0; i < newTypes.length; i++) if (bytesEqual(newTypes[i]!, raw)) return types.length + i;
-    newTypes.push(raw);
-    return types.length + newTypes.length - 1;
+    const key = typeKey(raw);
+    let i = typeIndex.get(key);
+    if (i === undefined) {
+      newTypes.push(raw);
+      i = types.length + newTypes.length - 1;
+      typeIndex.set(key, i);
+    }
+    return i;
   };
   const oofType = typeIndexFor(Uint8Array.of(0x60, 1, 0x7e, 0));
   const hasStart = startSec !== undefined;
@@ -268,6 +377,23 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const startWrapper = oofFunc + 1;
   let originalStart = -1;
   if (startSec) originalStart = new Reader(buf, startSec.start, startSec.end).u32();
+  if (originalStart >= 0 && originalStart < totalFuncs) reached[originalStart] = 1;
+  const threadedFuncs = new Uint8Array(totalFuncs);
+  const definedTypes = funcTypeIdx.slice();
+  const threadedTypeOf = new Map<number, number>();
+  if (opts.threadFuel ?? true) {
+    for (let i = 0; i < definedCount; i++) {
+      if (reached[imports.funcs + i] === 1) continue;
+      threadedFuncs[imports.funcs + i] = 1;
+      const ti = funcTypeIdx[i]!;
+      let nt = threadedTypeOf.get(ti);
+      if (nt === undefined) {
+        nt = typeIndexFor(threadedType(types[ti]!.raw));
+        threadedTypeOf.set(ti, nt);
+      }
+      definedTypes[i] = nt;
+    }
+  }
 
   // Result block types per type index (for the landing block of function-level branches).
   const blockTypeCache = new Map<number, Uint8Array>();
@@ -310,6 +436,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
         params: types[ti]!.params,
         resultBlockType: resultBlockType(ti),
         funcIndex: imports.funcs + i,
+        threaded: threadedFuncs[imports.funcs + i] === 1,
+        threadedFuncs,
       });
       code.u32(body.length);
       code.bytes(body);
@@ -337,13 +465,19 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
 
   const replaced = new Map<number, Uint8Array>();
   replaced.set(SEC_TYPE, appendToVec(buf, typeSec, newTypes));
-  replaced.set(SEC_FUNCTION, appendToVec(buf, funcSec, newFuncEntries));
+  const funcEntries = new Writer(definedCount * 2 + 16);
+  funcEntries.u32(definedCount + newFuncEntries.length);
+  for (const t of definedTypes) funcEntries.u32(t);
+  for (const e of newFuncEntries) funcEntries.bytes(e);
+  replaced.set(SEC_FUNCTION, funcEntries.result());
   replaced.set(SEC_GLOBAL, appendToVec(buf, globalSec, [globalEntry.result()]));
   replaced.set(SEC_EXPORT, appendToVec(buf, exportSec, [exportEntry.result()]));
   if (hasStart) replaced.set(SEC_START, u32Bytes(startWrapper));
   replaced.set(SEC_CODE, code.result());
 
   const newNames: NewName[] = [{ index: oofFunc, name: OUT_OF_FUEL_NAME }];
+  // Local names of threaded functions move up one past the fuel param.
+  const fuelParamOf = (f: number): number => (threadedFuncs[f] === 1 ? types[funcTypeIdx[f - imports.funcs]!]!.params : -1);
   if (hasStart) newNames.push({ index: startWrapper, name: START_WRAPPER_NAME });
 
   // Assemble in order; missing sections we need are inserted before the first later one.
@@ -374,7 +508,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
       if (isDroppedCustom(s.name!)) continue;
       if (s.name === 'name' && !sawNames) {
         sawNames = true;
-        emitSection(SEC_CUSTOM, rewriteNameSection(buf, s.start, s.end, newNames));
+        emitSection(SEC_CUSTOM, rewriteNameSection(buf, s.start, s.end, newNames, fuelParamOf));
         continue;
       }
       out.byte(0);

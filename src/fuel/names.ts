@@ -11,9 +11,44 @@ export interface NewName {
 }
 
 const SUB_FUNCTIONS = 1;
+const SUB_LOCALS = 2;
+
+/**
+ * Local names of functions that gained a fuel param: locals at or past the param move up one.
+ * Returns the new payload, or undefined when the subsection does not parse (it is then dropped).
+ */
+function shiftLocalNames(payload: Uint8Array, fuelParamOf: (func: number) => number): Uint8Array | undefined {
+  try {
+    const r = new Reader(payload);
+    const w = new Writer(payload.length + 16);
+    const n = r.u32();
+    w.u32(n);
+    for (let i = 0; i < n; i++) {
+      const f = r.u32();
+      const from = fuelParamOf(f);
+      w.u32(f);
+      const m = r.u32();
+      w.u32(m);
+      for (let j = 0; j < m; j++) {
+        const idx = r.u32();
+        w.u32(from >= 0 && idx >= from ? idx + 1 : idx);
+        w.name(r.name());
+      }
+    }
+    return w.result();
+  } catch {
+    return undefined;
+  }
+}
 
 /** Returns the new name-section payload (including the "name" prefix). */
-export function rewriteNameSection(buf: Uint8Array, start: number, end: number, added: readonly NewName[]): Uint8Array {
+export function rewriteNameSection(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  added: readonly NewName[],
+  fuelParamOf: (func: number) => number = () => -1,
+): Uint8Array {
   const subs: { id: number; payload: Uint8Array }[] = [];
   if (end > start) {
     try {
@@ -77,9 +112,11 @@ export function rewriteNameSection(buf: Uint8Array, start: number, end: number, 
       continue;
     }
     if (s.id > SUB_FUNCTIONS && !wrote) writeFuncs();
+    const payload = s.id === SUB_LOCALS ? shiftLocalNames(s.payload, fuelParamOf) : s.payload;
+    if (!payload) continue;
     out.byte(s.id);
-    out.u32(s.payload.length);
-    out.bytes(s.payload);
+    out.u32(payload.length);
+    out.bytes(payload);
   }
   if (!wrote) writeFuncs();
   return out.result();

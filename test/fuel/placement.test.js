@@ -55,7 +55,7 @@ test(`charge placement: ${COUNT} random modules report the same fuel with and wi
       const original = await fuzzModule(dir, seed, 1000 + (seed % 5) * 700);
       if (!WebAssembly.validate(original)) continue;
       tested++;
-      const plain = await WebAssembly.compile(await instrument(original, { initialFuel: HUGE, moveCharges: false }));
+      const plain = await WebAssembly.compile(await instrument(original, { initialFuel: HUGE, moveCharges: false, threadFuel: false }));
       const merged = await WebAssembly.compile(await instrument(original, { initialFuel: HUGE, moveCharges: true }));
       for (const [k, { name, params }] of exportedFunctions(original).entries()) {
         const full = await callWith(plain, name, params, k, HUGE);
@@ -135,7 +135,7 @@ const SHAPES = `(module
 
 test('charge placement: hand-written shapes give the same outcome and fuel left at every budget', async () => {
   const bytes = wat(SHAPES);
-  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false }));
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
   const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
   const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7]];
   let compared = 0;
@@ -180,7 +180,7 @@ test('out-of-fuel landing: call-free loops run out at the same check, also when 
         local.get 0 i32.const 1 i32.add local.tee 0 i32.const 40 i32.lt_u br_if $l
         i32.const 2
       end))`);
-  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false }));
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
   const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
   for (const module of [plain, merged]) {
     const { exports } = await WebAssembly.instantiate(module, {});
