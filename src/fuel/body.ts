@@ -46,6 +46,19 @@ const E_PUSH_FUEL = 8; // push the fuel local (the extra argument or result of a
 const E_AFTER_TCALL = 9; // take the fuel a threaded call returned + segment charge (arg: segment)
 const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
 
+// Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
+const V_BLOCK = 0;
+const V_LOOP = 1; // arg: loop ordinal
+const V_IF = 2;
+const V_ELSE = 3;
+const V_END = 4; // arg: loop ordinal when it closes a loop, else -1
+const V_BR = 5; // arg: depth
+const V_BR_IF = 6; // arg: depth
+const V_BR_TABLE = 7; // arg: index into evTable (count, then the depths)
+const V_TRAP = 8; // an operator that can trap
+const V_SAVE = 9; // the global is written (or the function returns)
+const V_RETURNED = 10; // a threaded call returned (arg: its after-call segment)
+
 const enum Frame {
   Func,
   Block,
@@ -89,6 +102,16 @@ export class BodyRewriter {
   // then-arm segment (or -1), else-arm segment (or -1), 1 if observation-free].
   private constructs: number[] = [];
   private movedTo: number[] = [];
+  private evKind: number[] = [];
+  private evArg: number[] = [];
+  private evTable: number[] = [];
+  /** Per after-call segment of a threaded call: the global must be written when it returns. */
+  private saveAfter: boolean[] = [];
+  private loopGuess: boolean[] = [];
+  private rFrameLabel: boolean[] = [];
+  private rFrameEnd: boolean[] = [];
+  private rFrameElse: boolean[] = [];
+  private rFrameHasElse: boolean[] = [];
   private readonly scratch = new Writer(1 << 16);
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
@@ -133,6 +156,99 @@ export class BodyRewriter {
         segCost[join] = 0;
         movedTo[join] = into;
       }
+    }
+  }
+
+  /**
+   * Decides, for each threaded call, whether the global must be written right after it returns.
+   *
+   * The callee hands its fuel back in a register; wasmtime's counter would already be in memory.
+   * The difference can only show if something traps before the global is next written (a save
+   * before a call or `unreachable`, or the function's exit), since a trap reports the global.
+   * So the write is needed only when some path from the return reaches an operator that can trap
+   * first. This is a backward pass over the recorded control-flow events; loops iterate to a
+   * fixed point (their header's answer feeds their back edges).
+   */
+  private needsSaveAfterCalls(loops: number): void {
+    const { evKind, evArg, evTable, saveAfter, loopGuess, rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
+    loopGuess.length = 0;
+    for (let i = 0; i < loops; i++) loopGuess.push(false);
+    for (;;) {
+      let changed = false;
+      rFrameLabel.length = 0;
+      rFrameEnd.length = 0;
+      rFrameElse.length = 0;
+      rFrameHasElse.length = 0;
+      // The function's own label: its exit writes the global (or hands the fuel back).
+      rFrameLabel.push(false);
+      rFrameEnd.push(false);
+      rFrameElse.push(false);
+      rFrameHasElse.push(false);
+      const label = (depth: number): boolean => rFrameLabel[rFrameLabel.length - 1 - depth] ?? false;
+      let cur = false;
+      for (let i = evKind.length - 1; i >= 0; i--) {
+        const a = evArg[i]!;
+        switch (evKind[i]) {
+          case V_TRAP:
+            cur = true;
+            break;
+          case V_SAVE:
+            cur = false;
+            break;
+          case V_RETURNED:
+            saveAfter[a] = cur;
+            break;
+          case V_END:
+            rFrameLabel.push(a >= 0 ? loopGuess[a]! : cur);
+            rFrameEnd.push(cur);
+            rFrameElse.push(false);
+            rFrameHasElse.push(false);
+            break;
+          case V_ELSE:
+            rFrameElse[rFrameElse.length - 1] = cur;
+            rFrameHasElse[rFrameHasElse.length - 1] = true;
+            cur = rFrameEnd[rFrameEnd.length - 1]!;
+            break;
+          case V_IF: {
+            const other = rFrameHasElse[rFrameHasElse.length - 1] ? rFrameElse[rFrameElse.length - 1]! : rFrameEnd[rFrameEnd.length - 1]!;
+            cur = cur || other;
+            rFrameLabel.pop();
+            rFrameEnd.pop();
+            rFrameElse.pop();
+            rFrameHasElse.pop();
+            break;
+          }
+          case V_BLOCK:
+            rFrameLabel.pop();
+            rFrameEnd.pop();
+            rFrameElse.pop();
+            rFrameHasElse.pop();
+            break;
+          case V_LOOP:
+            if (cur && !loopGuess[a]) {
+              loopGuess[a] = true;
+              changed = true;
+            }
+            rFrameLabel.pop();
+            rFrameEnd.pop();
+            rFrameElse.pop();
+            rFrameHasElse.pop();
+            break;
+          case V_BR:
+            cur = label(a);
+            break;
+          case V_BR_IF:
+            cur = cur || label(a);
+            break;
+          case V_BR_TABLE: {
+            const n = evTable[a]!;
+            cur = false;
+            for (let j = 1; j <= n; j++) cur = cur || label(evTable[a + j]!);
+            break;
+          }
+        }
+      }
+      if (!changed) return;
     }
   }
 
@@ -184,6 +300,19 @@ export class BodyRewriter {
     segLeafLoop.length = 0;
     // Counts calls and loop headers, to tell innermost call-free loops.
     let callsAndLoops = 0;
+    const { evKind, evArg, evTable, saveAfter } = this;
+    evKind.length = 0;
+    evArg.length = 0;
+    evTable.length = 0;
+    saveAfter.length = 0;
+    let loopCount = 0;
+    let threadedCalls = 0;
+    const ev = (kind: number, arg: number): void => {
+      // Runs of trapping operators say no more than the first of them.
+      if (kind === V_TRAP && evKind[evKind.length - 1] === V_TRAP) return;
+      evKind.push(kind);
+      evArg.push(arg);
+    };
     let seg = 0;
     segCost.push(0);
     segDepth.push(0);
@@ -254,6 +383,7 @@ export class BodyRewriter {
       r.skipLeb(5);
     };
 
+    const frameLoopId: number[] = [];
     let finished = false;
     while (!finished) {
       if (r.pos >= end) throw new WasmDecodeError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
@@ -265,6 +395,7 @@ export class BodyRewriter {
       switch (op) {
         case 0x00: // unreachable
           edit(E_SAVE, at);
+          ev(V_SAVE, 0);
           startSeg(E_SEG, r.pos);
           live = false;
           break;
@@ -275,10 +406,13 @@ export class BodyRewriter {
         case 0x02: // block
           blockType();
           open(Frame.Block);
+          ev(V_BLOCK, 0);
           break;
         case 0x03: // loop
           blockType();
           open(Frame.Loop);
+          ev(V_LOOP, loopCount);
+          frameLoopId.push(loopCount++);
           observations++;
           callsAndLoops++;
           startSeg(E_LOOP, r.pos);
@@ -288,12 +422,14 @@ export class BodyRewriter {
         case 0x04: // if
           blockType();
           open(Frame.If);
+          ev(V_IF, 0);
           startSeg(E_SEG, r.pos);
           frameThen[frameThen.length - 1] = seg;
           break;
         case 0x05: // else
           if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind[frameKind.length - 1] = Frame.Else;
+          ev(V_ELSE, 0);
           frameThenLive[frameThenLive.length - 1] = live;
           live = true;
           startSeg(E_SEG, r.pos);
@@ -309,6 +445,7 @@ export class BodyRewriter {
           const thenSeg = frameThen.pop()!;
           const elseSeg = frameElse.pop()!;
           const thenLive = frameThenLive.pop()!;
+          if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop()! : -1);
           // Whether the code right after this `end` can be reached by falling off the end of
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
@@ -333,19 +470,33 @@ export class BodyRewriter {
           }
           break;
         }
-        case 0x0c: // br
-          target(r.u32(), at);
+        case 0x0c: {
+          // br
+          const d = r.u32();
+          target(d, at);
+          ev(V_BR, d);
           startSeg(E_SEG, r.pos);
           live = false;
           break;
-        case 0x0d: // br_if
-          target(r.u32(), at);
+        }
+        case 0x0d: {
+          // br_if
+          const d = r.u32();
+          target(d, at);
+          ev(V_BR_IF, d);
           startSeg(E_SEG, r.pos);
           break;
+        }
         case 0x0e: {
           // br_table
           const n = r.u32();
-          for (let i = 0; i <= n; i++) target(r.u32(), at);
+          ev(V_BR_TABLE, evTable.length);
+          evTable.push(n + 1);
+          for (let i = 0; i <= n; i++) {
+            const d = r.u32();
+            target(d, at);
+            evTable.push(d);
+          }
           startSeg(E_SEG, r.pos);
           live = false;
           break;
@@ -355,6 +506,7 @@ export class BodyRewriter {
             observations++;
             edit(E_PUSH_FUEL, at);
           } else edit(E_SAVE, at);
+          ev(V_SAVE, 0);
           startSeg(E_SEG, r.pos);
           live = false;
           break;
@@ -365,9 +517,12 @@ export class BodyRewriter {
           // The global is written before every call, threaded or not: if the callee traps before
           // its own first write-back, the global must hold what wasmtime's would.
           edit(E_SAVE, at);
+          ev(V_SAVE, 0);
           if (threadedFuncs[callee] === 1) {
             edit(E_PUSH_FUEL, at);
             startSeg(E_AFTER_TCALL, r.pos);
+            ev(V_RETURNED, seg);
+            threadedCalls++;
           } else startSeg(E_AFTER_CALL, r.pos);
           break;
         }
@@ -376,6 +531,7 @@ export class BodyRewriter {
           r.u32();
           callsAndLoops++;
           edit(E_SAVE, at);
+          ev(V_SAVE, 0);
           startSeg(E_AFTER_CALL, r.pos);
           break;
         case 0x1c: {
@@ -400,7 +556,10 @@ export class BodyRewriter {
         case 0x23:
         case 0x24:
         case 0x25:
-        case 0x26:
+        case 0x26: // table.get / table.set
+          ev(V_TRAP, 0);
+          r.u32();
+          break;
         case 0xd2: // ref.func
           r.u32();
           break;
@@ -463,6 +622,7 @@ export class BodyRewriter {
             default:
               throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
           }
+          if (bulk && sub !== 15) ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
           if (bulk) {
             if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
               segCost[seg]! += prevConst;
@@ -477,12 +637,16 @@ export class BodyRewriter {
         }
         case 0xfd: {
           const sub = r.u32();
-          if (sub <= 11 || sub === 92 || sub === 93) memarg();
+          if (sub <= 11 || sub === 92 || sub === 93) {
+            memarg();
+            ev(V_TRAP, 0);
+          }
           else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
           else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
           else if (sub >= 84 && sub <= 91) {
             memarg();
             r.skip(1, 'lane index');
+            ev(V_TRAP, 0);
           } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
           break;
         }
@@ -497,14 +661,22 @@ export class BodyRewriter {
         case 0xfe:
           throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
         default:
-          if (op >= 0x28 && op <= 0x3e) memarg();
-          else if (op >= 0x45 && op <= 0xc4) {
-            // numeric operators: no immediates
+          if (op >= 0x28 && op <= 0x3e) {
+            memarg();
+            ev(V_TRAP, 0);
+          } else if (op >= 0x45 && op <= 0xc4) {
+            // Numeric operators have no immediates; division, remainder and float-to-int
+            // truncation can trap.
+            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) ev(V_TRAP, 0);
           } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
       }
     }
     if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
     if (this.hoist) this.hoistCharges();
+    if (threadedCalls > 0) {
+      if (this.hoist) this.needsSaveAfterCalls(loopCount);
+      else for (let i = 0; i < segCost.length; i++) saveAfter[i] = true;
+    }
 
     return this.emit(buf, start, localsEnd, groups, fuelLocal, lenLocal, usesBulk, ctx);
   }
@@ -701,13 +873,23 @@ export class BodyRewriter {
           w.u32(L);
           break;
         case E_AFTER_TCALL:
-          // The callee's fuel is on the stack. Write it to the global right away, as the callee's
-          // exit would have, then charge this segment.
-          w.byte(0x22);
-          w.u32(L);
-          w.byte(0x24);
-          w.u32(G);
-          charge(c);
+          // The callee's fuel is on the stack. Where something may trap before the global is next
+          // written, write it now, as the callee's exit would have (see needsSaveAfterCalls).
+          if (this.saveAfter[editArg[i]!]) {
+            w.byte(0x22);
+            w.u32(L);
+            w.byte(0x24);
+            w.u32(G);
+            charge(c);
+          } else {
+            if (c !== 0) {
+              w.byte(0x42);
+              w.sNum(c);
+              w.byte(0x7d);
+            }
+            w.byte(0x21);
+            w.u32(L);
+          }
           break;
         case E_LOCAL: {
           const lr = new Reader(buf, pos + 1, editArg[i]!);

@@ -162,6 +162,90 @@ test('charge placement: hand-written shapes give the same outcome and fuel left 
   assert.ok(compared > 100);
 });
 
+// Internal functions (no export, no table) get the fuel as a param and hand it back as a result;
+// the global is written after such a call returns only where something could trap before its
+// next write. Each export below traps (or not, by its argument) at a different distance from an
+// internal call's return; the fuel left must be what the global-only rewrite leaves.
+const THREADED = `(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 0))
+  (func $leaf (param i32) (result i32) local.get 0 i32.const 3 i32.mul)
+  (func $loads (param i32) (result i32) local.get 0 i32.load)
+  (func $nested (param i32) (result i32) local.get 0 call $leaf local.get 0 call $loads i32.add)
+  (func $fib (param i32) (result i32)
+    local.get 0 i32.const 2 i32.lt_u
+    if (result i32) local.get 0
+    else local.get 0 i32.const 1 i32.sub call $fib local.get 0 i32.const 2 i32.sub call $fib i32.add end)
+  (func $two (param i32) (result i32 i32) local.get 0 local.get 0 i32.const 1 i32.add)
+  ;; a load right after the return: traps when the address is out of bounds
+  (func (export "load_after") (param i32) (result i32)
+    local.get 0 call $leaf i32.load)
+  ;; the trap is behind a branch: only one arm loads
+  (func (export "arm") (param i32) (result i32)
+    (local $v i32)
+    local.get 0 call $leaf local.set $v
+    local.get 0 i32.const 1 i32.and
+    if (result i32) i32.const 65536 i32.load local.get $v i32.add else local.get $v i32.const 1 i32.add end)
+  ;; a call in a loop; the division on the next iteration's path can trap
+  (func (export "loop") (param i32) (result i32)
+    (local $i i32) (local $s i32)
+    loop $l
+      local.get $s i32.const 100 local.get 0 local.get $i i32.sub i32.div_u i32.add local.set $s
+      local.get $i call $leaf local.get $s i32.add local.set $s
+      local.get $i i32.const 1 i32.add local.tee $i i32.const 6 i32.lt_u br_if $l
+    end
+    local.get $s)
+  ;; no trap can follow the returns: fib's fuel never goes through the global between calls
+  (func (export "fib") (param i32) (result i32) local.get 0 call $fib)
+  ;; traps inside the callee, and inside a callee's callee
+  (func (export "inside") (param i32) (result i32) local.get 0 call $loads)
+  (func (export "nested") (param i32) (result i32) local.get 0 call $nested global.get $g i32.add)
+  ;; multiple results, then unreachable or a branch table
+  (func (export "multi") (param i32) (result i32)
+    block $b
+      block $c
+        local.get 0 call $two i32.add local.get 0 br_table $b $c $b
+      end
+      unreachable
+    end
+    local.get 0 call $two i32.sub))`;
+
+test('threaded calls: traps after, inside and around internal calls leave the same fuel as the global-only rewrite', async () => {
+  const bytes = wat(THREADED);
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
+  const threaded = await WebAssembly.compile(await instrument(bytes, {}));
+  const calls = [
+    ['load_after', 4], ['load_after', 30000], ['arm', 2], ['arm', 3], ['loop', 9], ['loop', 3], ['fib', 7],
+    ['inside', 8], ['inside', 70000], ['nested', 8], ['nested', 70000], ['multi', 0], ['multi', 1],
+  ];
+  let compared = 0;
+  const traps = new Set();
+  for (const [name, arg] of calls) {
+    const run = async (module, budget) => {
+      const instance = await WebAssembly.instantiate(module, {});
+      instance.exports.bext_fuel.value = budget;
+      let outcome;
+      try {
+        outcome = `ok ${instance.exports[name](arg)}`;
+      } catch (err) {
+        outcome = `${err.constructor.name}: ${err.message}`;
+      }
+      return `${outcome} ${instance.exports.bext_fuel.value}`;
+    };
+    const full = await run(plain, HUGE);
+    if (full.startsWith('RuntimeError')) traps.add(`${name}(${arg})`);
+    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
+    assert.equal(await run(threaded, HUGE), full, `${name}(${arg}) with a huge budget`);
+    for (let budget = 0n; budget <= used + 2n; budget++) {
+      assert.equal(await run(threaded, budget), await run(plain, budget), `${name}(${arg}) with budget ${budget}`);
+      compared++;
+    }
+  }
+  // The shapes above must really trap where intended, or they test nothing.
+  assert.deepEqual([...traps].sort(), ['arm(3)', 'inside(70000)', 'load_after(30000)', 'loop(3)', 'multi(1)', 'nested(70000)']);
+  assert.ok(compared > 200);
+});
+
 test('out-of-fuel landing: call-free loops run out at the same check, also when the body is wrapped', async () => {
   // "v" and "r" branch to their own function label (so the body gets a landing block for
   // those branches as well); their loops make no calls, so their checks use the shared landing.
