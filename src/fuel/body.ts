@@ -45,6 +45,7 @@ const E_FINAL = 7; // before the function's final `end`
 const E_PUSH_FUEL = 8; // push the fuel local (the extra argument or result of a threaded call)
 const E_AFTER_TCALL = 9; // take the fuel a threaded call returned + segment charge (arg: segment)
 const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
+const E_BR_IF = 11; // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
 
 // Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
 const V_BLOCK = 0;
@@ -112,6 +113,18 @@ export class BodyRewriter {
   private rFrameEnd: boolean[] = [];
   private rFrameElse: boolean[] = [];
   private rFrameHasElse: boolean[] = [];
+  // Per forward br_if inside a loop: the segment it ends, the segment its fall-through starts,
+  // its depth, the end of its immediate, and the fuel its taken edge gives back.
+  private brIfFrom: number[] = [];
+  private brIfNext: number[] = [];
+  private brIfDepth: number[] = [];
+  private brIfEnd: number[] = [];
+  private brIfRefund: number[] = [];
+  /** Per br_if: it leaves its loop (see chargeFallThroughs); -1 - frame id while undecided. */
+  private brIfLeaves: number[] = [];
+  /** By frame id: the code right after the frame's end is the end of a loop. */
+  private frameFallsOut: boolean[] = [];
+  private frameVoid: boolean[] = [];
   private readonly scratch = new Writer(1 << 16);
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
@@ -156,6 +169,32 @@ export class BodyRewriter {
         segCost[join] = 0;
         movedTo[join] = into;
       }
+    }
+  }
+
+  /**
+   * For a `br_if` that leaves its loop, charges the fall-through together with the code before
+   * the branch, and gives that amount back on the taken edge. A loop that scans until one of
+   * several conditions holds (`while (p < end && *p != c)`) then pays one charge per iteration
+   * instead of one per condition; leaving the loop, which happens once, pays the refund. Nothing
+   * is observed between the two segments, so only the sum on each path matters. Later branches
+   * go first, so a chain of them folds into the first segment.
+   *
+   * A branch leaves its loop when its target is outside the loop, or is a block whose end is
+   * followed right away by the loop's end. Forward branches that stay inside the loop (skipping
+   * part of an iteration) are left alone: they may well be the common path.
+   */
+  private chargeFallThroughs(): void {
+    const { brIfFrom, brIfNext, brIfRefund, brIfLeaves, frameFallsOut, segCost } = this;
+    for (let k = brIfFrom.length - 1; k >= 0; k--) {
+      const leaves = brIfLeaves[k]!;
+      if (leaves === 0 || (leaves < 0 && !frameFallsOut[-1 - leaves])) continue;
+      const next = brIfNext[k]!;
+      const amount = segCost[next]!;
+      brIfRefund[k] = amount;
+      if (amount === 0) continue;
+      segCost[brIfFrom[k]!]! += amount;
+      segCost[next] = 0;
     }
   }
 
@@ -366,14 +405,16 @@ export class BodyRewriter {
       // Every frame the branch jumps out of is left without reaching its own `end`.
       for (let j = frameKind.length - 1; j > i; j--) frameEscaped[j] = true;
     };
-    const blockType = (): void => {
+    /** Reads a block type; true when the block has no results (so a branch to it carries none). */
+    const blockType = (): boolean => {
       const b = r.byte();
-      if (b < 0x40) return; // a small type index (positive s33 in one byte)
-      if (b === 0x40 || (b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return;
+      if (b < 0x40) return false; // a small type index (positive s33 in one byte)
+      if (b === 0x40) return true;
+      if ((b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return false;
       if (b & 0x80) {
         r.pos--;
         r.skipLeb(5);
-        return;
+        return false;
       }
       throw unsupported('typed references / GC', `block type 0x${b.toString(16)}`, r.pos - 1, ctx.funcIndex);
     };
@@ -384,6 +425,21 @@ export class BodyRewriter {
     };
 
     const frameLoopId: number[] = [];
+    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves, frameFallsOut, frameVoid } = this;
+    brIfLeaves.length = 0;
+    frameFallsOut.length = 0;
+    // Per open frame: a serial id (for frameFallsOut); and the frame index of the innermost loop.
+    const frameId: number[] = [0];
+    let frames = 1;
+    const loopAt: number[] = [];
+    brIfFrom.length = 0;
+    brIfNext.length = 0;
+    brIfDepth.length = 0;
+    brIfEnd.length = 0;
+    brIfRefund.length = 0;
+    frameVoid.length = 0;
+    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40);
+    let openLoops = 0;
     let finished = false;
     while (!finished) {
       if (r.pos >= end) throw new WasmDecodeError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
@@ -404,13 +460,17 @@ export class BodyRewriter {
         case 0x1b: // select
           break;
         case 0x02: // block
-          blockType();
+          frameVoid.push(blockType());
+          frameId.push(frames++);
           open(Frame.Block);
           ev(V_BLOCK, 0);
           break;
         case 0x03: // loop
-          blockType();
+          frameVoid.push(blockType());
+          frameId.push(frames++);
           open(Frame.Loop);
+          loopAt.push(frameKind.length - 1);
+          openLoops++;
           ev(V_LOOP, loopCount);
           frameLoopId.push(loopCount++);
           observations++;
@@ -420,7 +480,8 @@ export class BodyRewriter {
           frameElse[frameElse.length - 1] = callsAndLoops;
           break;
         case 0x04: // if
-          blockType();
+          frameVoid.push(blockType());
+          frameId.push(frames++);
           open(Frame.If);
           ev(V_IF, 0);
           startSeg(E_SEG, r.pos);
@@ -446,6 +507,12 @@ export class BodyRewriter {
           const elseSeg = frameElse.pop()!;
           const thenLive = frameThenLive.pop()!;
           if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop()! : -1);
+          frameVoid.pop();
+          const id = frameId.pop()!;
+          if (kind === Frame.Loop) {
+            openLoops--;
+            loopAt.pop();
+          } else frameFallsOut[id] = buf8[r.pos] === 0x0b && frameKind[frameKind.length - 1] === Frame.Loop;
           // Whether the code right after this `end` can be reached by falling off the end of
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
@@ -484,6 +551,18 @@ export class BodyRewriter {
           const d = r.u32();
           target(d, at);
           ev(V_BR_IF, d);
+          const ti = frameKind.length - 1 - d;
+          if (openLoops > 0 && frameKind[ti] !== Frame.Loop && frameVoid[ti]) {
+            editPos.push(at);
+            editKind.push(E_BR_IF);
+            editArg.push(brIfFrom.length);
+            brIfFrom.push(seg);
+            brIfDepth.push(d);
+            brIfEnd.push(r.pos);
+            brIfRefund.push(0);
+            brIfNext.push(segCost.length);
+            brIfLeaves.push(ti < loopAt[loopAt.length - 1]! ? 1 : -1 - frameId[ti]!);
+          }
           startSeg(E_SEG, r.pos);
           break;
         }
@@ -672,7 +751,10 @@ export class BodyRewriter {
       }
     }
     if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
-    if (this.hoist) this.hoistCharges();
+    if (this.hoist) {
+      this.hoistCharges();
+      this.chargeFallThroughs();
+    }
     if (threadedCalls > 0) {
       if (this.hoist) this.needsSaveAfterCalls(loopCount);
       else for (let i = 0; i < segCost.length; i++) saveAfter[i] = true;
@@ -785,7 +867,7 @@ export class BodyRewriter {
         copied = pos;
       }
       const kind = editKind[i]!;
-      const c = kind === E_LOCAL ? 0 : segCost[editArg[i]!] ?? 0;
+      const c = kind === E_LOCAL || kind === E_BR_IF ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
           if (threaded) {
@@ -891,6 +973,26 @@ export class BodyRewriter {
             w.u32(L);
           }
           break;
+        case E_BR_IF: {
+          const k = editArg[i]!;
+          const refund = this.brIfRefund[k]!;
+          if (refund === 0) break;
+          // br_if d  ->  if  L += refund  br d+1  end
+          w.byte(0x04);
+          w.byte(0x40);
+          w.byte(0x20);
+          w.u32(L);
+          w.byte(0x42);
+          w.sNum(refund);
+          w.byte(0x7c);
+          w.byte(0x21);
+          w.u32(L);
+          w.byte(0x0c);
+          w.u32(this.brIfDepth[k]! + 1);
+          w.byte(0x0b);
+          copied = this.brIfEnd[k]!;
+          break;
+        }
         case E_LOCAL: {
           const lr = new Reader(buf, pos + 1, editArg[i]!);
           w.byte(buf[pos]!);
