@@ -87,7 +87,7 @@ export class BodyRewriter {
   private segCost: number[] = [];
   /** Per segment: how many frames (besides the function's own) are open where it starts. */
   private segDepth: number[] = [];
-  /** Per loop-header segment: the loop is innermost and makes no calls (see emit). */
+  /** Per loop-header segment: the loop (inner loops included) makes no calls (see emit). */
   private segLeafLoop: boolean[] = [];
   private frameKind: number[] = [];
   private frameTargeted: boolean[] = [];
@@ -337,8 +337,8 @@ export class BodyRewriter {
     const { segDepth, segLeafLoop } = this;
     segDepth.length = 0;
     segLeafLoop.length = 0;
-    // Counts calls and loop headers, to tell innermost call-free loops.
-    let callsAndLoops = 0;
+    // Counts calls, to tell loops whose body makes none.
+    let calls = 0;
     const { evKind, evArg, evTable, saveAfter } = this;
     evKind.length = 0;
     evArg.length = 0;
@@ -474,10 +474,9 @@ export class BodyRewriter {
           ev(V_LOOP, loopCount);
           frameLoopId.push(loopCount++);
           observations++;
-          callsAndLoops++;
           startSeg(E_LOOP, r.pos);
           frameThen[frameThen.length - 1] = seg;
-          frameElse[frameElse.length - 1] = callsAndLoops;
+          frameElse[frameElse.length - 1] = calls;
           break;
         case 0x04: // if
           frameVoid.push(blockType());
@@ -517,7 +516,7 @@ export class BodyRewriter {
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
           live = kind === Frame.If ? true : kind === Frame.Else ? bodyReachesEnd || thenLive : kind === Frame.Loop ? live : bodyReachesEnd;
-          if (kind === Frame.Loop) segLeafLoop[thenSeg] = elseSeg === callsAndLoops;
+          if (kind === Frame.Loop) segLeafLoop[thenSeg] = elseSeg === calls;
           if (kind === Frame.Func) {
             editPos.push(at);
             editKind.push(E_FINAL);
@@ -592,7 +591,7 @@ export class BodyRewriter {
         case 0x10: {
           // call
           const callee = r.u32();
-          callsAndLoops++;
+          calls++;
           // The global is written before every call, threaded or not: if the callee traps before
           // its own first write-back, the global must hold what wasmtime's would.
           edit(E_SAVE, at);
@@ -608,7 +607,7 @@ export class BodyRewriter {
         case 0x11: // call_indirect
           r.u32();
           r.u32();
-          callsAndLoops++;
+          calls++;
           edit(E_SAVE, at);
           ev(V_SAVE, 0);
           startSeg(E_AFTER_CALL, r.pos);
@@ -795,11 +794,11 @@ export class BodyRewriter {
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
     const wrapBody = editKind[n - 1] === E_FINAL && editArg[n - 1] === 1;
-    // The check at the header of an innermost loop that makes no calls branches out to one
-    // shared out-of-fuel landing after the body instead of calling bext_out_of_fuel in place:
-    // V8's TurboFan only unrolls and peels innermost loops without calls, and an in-place call,
-    // even one never taken, counts. Other checks keep the in-place call, which measured faster
-    // where the loop cannot be unrolled anyway.
+    // The check at the header of a loop that makes no calls (inner loops included) branches out
+    // to one shared out-of-fuel landing after the body instead of calling bext_out_of_fuel in
+    // place: V8's TurboFan only unrolls and peels loops without calls, and an in-place call, even
+    // one never taken, counts. Loops that call anything keep the in-place call, which measured
+    // faster for them.
     let landing = false;
     for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === true;
     const G = ctx.fuelGlobal;

@@ -114,6 +114,18 @@ const SHAPES = `(module
       local.get $i i32.const 7 i32.add drop
     end
     global.get $g)
+  ;; nested call-free loops: both headers branch to the shared out-of-fuel landing.
+  (func (export "nested") (param i32) (result i32)
+    (local $i i32) (local $j i32) (local $s i32)
+    loop $o
+      i32.const 0 local.set $j
+      loop $in
+        local.get $s local.get $j i32.add local.set $s
+        local.get $j i32.const 1 i32.add local.tee $j local.get $i i32.le_u br_if $in
+      end
+      local.get $i i32.const 1 i32.add local.tee $i local.get 0 i32.lt_u br_if $o
+    end
+    local.get $s)
   ;; branched-to blocks with and without a check inside, nested.
   (func (export "blocks") (param i32) (result i32)
     (local $s i32)
@@ -137,7 +149,7 @@ test('charge placement: hand-written shapes give the same outcome and fuel left 
   const bytes = wat(SHAPES);
   const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
   const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
-  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7]];
+  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4]];
   let compared = 0;
   for (const [name, arg] of calls) {
     const run = async (module, budget) => {
