@@ -4,9 +4,11 @@
  * The body is cut into straight-line segments at the points where wasmtime flushes its fuel
  * counter (if, else, end of a join point, br, br_if, br_table, call, call_indirect, return,
  * unreachable, loop). Each segment's whole cost is charged once, at its start, into a function
- * local; the local is written back to the `bext_fuel` global only where wasmtime writes its
- * counter back (before calls, returns and `unreachable`, and at function exit) and reloaded after
- * calls. Checks happen at function entry, at loop headers and after variable-size bulk
+ * local (in a threaded function, its fuel param); the local is written back to the `bext_fuel`
+ * global where wasmtime writes its counter back and a trap or the host could read it (before
+ * calls and `unreachable`, at an exported function's exit, after a threaded call when a trap
+ * may follow) and reloaded after calls to non-threaded functions. Threaded functions return
+ * their fuel as an extra result. Checks happen at function entry, at loop headers and after variable-size bulk
  * operations; since the segment that follows the check point is already charged, each check
  * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0".
  */

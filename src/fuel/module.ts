@@ -2,8 +2,9 @@
  * Module-level rewrite: reads the section list, adds the `bext_fuel` global + export, the
  * `bext_out_of_fuel` function (and `bext_start` when there is a start function), rewrites every
  * function body, and keeps everything else byte for byte. New items are appended at the end of
- * their index spaces, so no existing function, global, type or local index moves and the name
- * section stays valid.
+ * their index spaces, so no function, global or type index moves and the name section stays
+ * valid. Functions only the guest can call change type (fuel as an extra param and result); their
+ * local names are renumbered.
  */
 import { Reader, Writer, WasmDecodeError, truncated } from './bytes.js';
 import { BodyRewriter } from './body.js';
