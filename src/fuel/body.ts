@@ -845,6 +845,13 @@ export class BodyRewriter {
       w.byte(0x0d); // br_if
       w.u32(segDepth[seg]! + (wrapBody ? 1 : 0));
     };
+    // Subtracts c from the i64 on the stack (nothing when c is 0).
+    const minus = (c: number): void => {
+      if (c === 0) return;
+      w.byte(0x42);
+      w.sNum(c);
+      w.byte(0x7d);
+    };
     const charge = (c: number): void => {
       if (c === 0) return;
       w.byte(0x20);
@@ -896,11 +903,7 @@ export class BodyRewriter {
         case E_AFTER_CALL:
           w.byte(0x23);
           w.u32(G);
-          if (c !== 0) {
-            w.byte(0x42);
-            w.sNum(c);
-            w.byte(0x7d);
-          }
+          minus(c);
           w.byte(0x21);
           w.u32(L);
           break;
@@ -935,11 +938,7 @@ export class BodyRewriter {
           w.u32(lenLocal);
           w.byte(0xad); // i64.extend_i32_u
           w.byte(0x7d);
-          if (c !== 0) {
-            w.byte(0x42);
-            w.sNum(c);
-            w.byte(0x7d);
-          }
+          minus(c);
           w.byte(0x22);
           w.u32(L);
           check(c);
@@ -965,11 +964,7 @@ export class BodyRewriter {
             w.u32(G);
             charge(c);
           } else {
-            if (c !== 0) {
-              w.byte(0x42);
-              w.sNum(c);
-              w.byte(0x7d);
-            }
+            minus(c);
             w.byte(0x21);
             w.u32(L);
           }

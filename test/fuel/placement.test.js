@@ -145,6 +145,19 @@ const SHAPES = `(module
     end
     local.get $s i32.const 1 i32.add))`;
 
+/** Calls export `name` with one argument on a fresh instance; returns "outcome fuel-left". */
+async function callExport(module, name, arg, budget) {
+  const instance = await WebAssembly.instantiate(module, {});
+  instance.exports.bext_fuel.value = budget;
+  let outcome;
+  try {
+    outcome = `ok ${instance.exports[name](arg)}`;
+  } catch (err) {
+    outcome = `${err.constructor.name}: ${err.message}`;
+  }
+  return `${outcome} ${instance.exports.bext_fuel.value}`;
+}
+
 test('charge placement: hand-written shapes give the same outcome and fuel left at every budget', async () => {
   const bytes = wat(SHAPES);
   const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
@@ -152,17 +165,7 @@ test('charge placement: hand-written shapes give the same outcome and fuel left 
   const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4]];
   let compared = 0;
   for (const [name, arg] of calls) {
-    const run = async (module, budget) => {
-      const instance = await WebAssembly.instantiate(module, {});
-      instance.exports.bext_fuel.value = budget;
-      let outcome;
-      try {
-        outcome = `ok ${instance.exports[name](arg)}`;
-      } catch (err) {
-        outcome = `${err.constructor.name}: ${err.message}`;
-      }
-      return `${outcome} ${instance.exports.bext_fuel.value}`;
-    };
+    const run = (module, budget) => callExport(module, name, arg, budget);
     const full = await run(plain, HUGE);
     const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
     assert.ok(used > 5n, `${name}(${arg}) should do some work`);
@@ -233,17 +236,7 @@ test('threaded calls: traps after, inside and around internal calls leave the sa
   let compared = 0;
   const traps = new Set();
   for (const [name, arg] of calls) {
-    const run = async (module, budget) => {
-      const instance = await WebAssembly.instantiate(module, {});
-      instance.exports.bext_fuel.value = budget;
-      let outcome;
-      try {
-        outcome = `ok ${instance.exports[name](arg)}`;
-      } catch (err) {
-        outcome = `${err.constructor.name}: ${err.message}`;
-      }
-      return `${outcome} ${instance.exports.bext_fuel.value}`;
-    };
+    const run = (module, budget) => callExport(module, name, arg, budget);
     const full = await run(plain, HUGE);
     if (full.startsWith('RuntimeError')) traps.add(`${name}(${arg})`);
     const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
