@@ -75,3 +75,40 @@ test('clang-built kernels give the same results metered, with stable fuel', asyn
     assert.equal(call(b, 'run', [arg]).used, first.used, `${name}: fuel differs between runs`);
   }
 });
+
+test('internal functions get the fuel as a param and result; exported and table functions keep their types; local names follow', async () => {
+  const out = await instrument(wat(`(module
+    (memory 1)
+    (table 1 funcref)
+    (elem (i32.const 0) $in_table)
+    (func $inner (param $a i32) (result i32) (local $b i32)
+      local.get $a i32.const 1 i32.add local.tee $b local.get $b i32.mul)
+    (func $in_table (param $x i32) (result i32) local.get $x)
+    (func $trapper (param $p i32) (result i32) (local $q i32)
+      local.get $p i32.load local.set $q local.get $q)
+    (func (export "outer") (param i32) (result i32)
+      local.get 0 call $inner local.get 0 call $trapper i32.add
+      i32.const 0 call_indirect (param i32) (result i32)))`));
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(`${tmpdir()}/bext-names-`);
+  try {
+    writeFileSync(`${dir}/m.wasm`, out);
+    const text = execFileSync('wasm2wat', [`${dir}/m.wasm`], { encoding: 'utf8' });
+    const header = (name) => text.split('\n').find((l) => l.includes(`(func $${name} `)).trim();
+    // The extra i64 param is unnamed; the declared local keeps its name past it.
+    assert.match(header('inner'), /^\(func \$inner \(type \d+\) \(param \$a i32\) \(param i64\) \(result i32 i64\)/);
+    assert.match(text, /local\.tee \$b\s+local\.get \$b\s+i32\.mul/);
+    assert.match(header('in_table'), /\(param \$x i32\) \(result i32\)$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const { instance } = await WebAssembly.instantiate(out);
+  const ok = call(instance, 'outer', [3]);
+  assert.equal(ok.value, 16); // (3 + 1)² + the word at address 3 (0), through the table function
+  // A trap inside an internal function still names it.
+  const bad = call(instance, 'outer', [70000]);
+  assert.match(String(bad.error), /out of bounds/);
+  assert.equal(innermostWasmFrame(bad.error), 'trapper');
+});
