@@ -135,3 +135,53 @@ export function argsFor(params, k) {
     }
   });
 }
+
+function lebBytes(v) {
+  const out = [];
+  do {
+    let b = v & 0x7f;
+    v = Math.floor(v / 128);
+    if (v > 0) b |= 0x80;
+    out.push(b);
+  } while (v > 0);
+  return Buffer.from(out);
+}
+
+/**
+ * The same module with every second function export removed (hangLimitInitializer stays), so more
+ * functions are reachable only through calls from other functions.
+ */
+export function thinExports(buf) {
+  const parts = [buf.subarray(0, 8)];
+  let pos = 8;
+  while (pos < buf.length) {
+    const start = pos;
+    const id = buf[pos++];
+    let size;
+    [size, pos] = leb(buf, pos);
+    const end = pos + size;
+    if (id !== 7) {
+      parts.push(buf.subarray(start, end));
+      pos = end;
+      continue;
+    }
+    let [n, p] = leb(buf, pos);
+    const kept = [];
+    let funcs = 0;
+    for (let i = 0; i < n; i++) {
+      const at = p;
+      let l;
+      [l, p] = leb(buf, p);
+      const name = buf.subarray(p, p + l).toString('utf8');
+      p += l;
+      const kind = buf[p++];
+      [, p] = leb(buf, p);
+      const drop = kind === 0 && !name.startsWith('hang') && funcs++ % 2 === 1;
+      if (!drop) kept.push(buf.subarray(at, p));
+    }
+    const payload = Buffer.concat([lebBytes(kept.length), ...kept]);
+    parts.push(Buffer.from([7]), lebBytes(payload.length), payload);
+    pos = end;
+  }
+  return Buffer.concat(parts);
+}
