@@ -27,11 +27,10 @@ export interface BodyContext {
   /** Function index, for messages. */
   funcIndex: number;
   /**
-   * This function receives the fuel as an extra last i64 param and returns it as an extra last
-   * result (see module.ts: only functions no host or table can reach get this form).
+   * By function index: 1 for a "threaded" function, which receives the fuel as an extra last i64
+   * param and returns it as an extra last result (see module.ts: only functions no host or table
+   * can reach get this form). Calls to them pass and take back the fuel that way.
    */
-  threaded: boolean;
-  /** By function index: 1 when calls to it pass the fuel as a param and get it back as a result. */
   threadedFuncs: Uint8Array;
 }
 
@@ -220,11 +219,21 @@ export class BodyRewriter {
       rFrameEnd.length = 0;
       rFrameElse.length = 0;
       rFrameHasElse.length = 0;
+      // Frames are entered at their `end` (this pass runs backwards) and left at their opening.
+      const enter = (label: boolean, atEnd: boolean): void => {
+        rFrameLabel.push(label);
+        rFrameEnd.push(atEnd);
+        rFrameElse.push(false);
+        rFrameHasElse.push(false);
+      };
+      const leave = (): void => {
+        rFrameLabel.pop();
+        rFrameEnd.pop();
+        rFrameElse.pop();
+        rFrameHasElse.pop();
+      };
       // The function's own label: its exit writes the global (or hands the fuel back).
-      rFrameLabel.push(false);
-      rFrameEnd.push(false);
-      rFrameElse.push(false);
-      rFrameHasElse.push(false);
+      enter(false, false);
       const label = (depth: number): boolean => rFrameLabel[rFrameLabel.length - 1 - depth] ?? false;
       let cur = false;
       for (let i = evKind.length - 1; i >= 0; i--) {
@@ -240,10 +249,7 @@ export class BodyRewriter {
             saveAfter[a] = cur;
             break;
           case V_END:
-            rFrameLabel.push(a >= 0 ? loopGuess[a]! : cur);
-            rFrameEnd.push(cur);
-            rFrameElse.push(false);
-            rFrameHasElse.push(false);
+            enter(a >= 0 ? loopGuess[a]! : cur, cur);
             break;
           case V_ELSE:
             rFrameElse[rFrameElse.length - 1] = cur;
@@ -253,27 +259,18 @@ export class BodyRewriter {
           case V_IF: {
             const other = rFrameHasElse[rFrameHasElse.length - 1] ? rFrameElse[rFrameElse.length - 1]! : rFrameEnd[rFrameEnd.length - 1]!;
             cur = cur || other;
-            rFrameLabel.pop();
-            rFrameEnd.pop();
-            rFrameElse.pop();
-            rFrameHasElse.pop();
+            leave();
             break;
           }
           case V_BLOCK:
-            rFrameLabel.pop();
-            rFrameEnd.pop();
-            rFrameElse.pop();
-            rFrameHasElse.pop();
+            leave();
             break;
           case V_LOOP:
             if (cur && !loopGuess[a]) {
               loopGuess[a] = true;
               changed = true;
             }
-            rFrameLabel.pop();
-            rFrameEnd.pop();
-            rFrameElse.pop();
-            rFrameHasElse.pop();
+            leave();
             break;
           case V_BR:
             cur = label(a);
@@ -314,7 +311,7 @@ export class BodyRewriter {
     }
     const localsEnd = r.pos;
     // A threaded function's fuel is its extra last param, which moves the declared locals up one.
-    const threaded = ctx.threaded;
+    const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
     const fuelLocal = threaded ? ctx.params : locals;
     const lenLocal = locals + 1;
     const threadedFuncs = ctx.threadedFuncs;
@@ -368,6 +365,13 @@ export class BodyRewriter {
     frameThen.push(-1);
     frameElse.push(-1);
     frameThenLive.push(true);
+    // Per open frame: whether a branch to it carries no values, and a serial id (for
+    // frameFallsOut). The function's own frame is id 0.
+    const { frameVoid } = this;
+    frameVoid.length = 0;
+    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40);
+    const frameId: number[] = [0];
+    let frames = 1;
     // False once the current code cannot run (after br, br_table, return, unreachable) until
     // the end of the innermost frame.
     let live = true;
@@ -390,7 +394,9 @@ export class BodyRewriter {
       editKind.push(kind);
       editArg.push(0);
     };
-    const open = (kind: Frame): void => {
+    const open = (kind: Frame, isVoid: boolean): void => {
+      frameVoid.push(isVoid);
+      frameId.push(frames++);
       frameKind.push(kind);
       frameTargeted.push(false);
       frameSeg.push(seg);
@@ -426,22 +432,17 @@ export class BodyRewriter {
       r.skipLeb(5);
     };
 
+    // Per open loop: its ordinal (for the events) and its frame index.
     const frameLoopId: number[] = [];
-    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves, frameFallsOut, frameVoid } = this;
+    const loopAt: number[] = [];
+    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves, frameFallsOut } = this;
     brIfLeaves.length = 0;
     frameFallsOut.length = 0;
-    // Per open frame: a serial id (for frameFallsOut); and the frame index of the innermost loop.
-    const frameId: number[] = [0];
-    let frames = 1;
-    const loopAt: number[] = [];
     brIfFrom.length = 0;
     brIfNext.length = 0;
     brIfDepth.length = 0;
     brIfEnd.length = 0;
     brIfRefund.length = 0;
-    frameVoid.length = 0;
-    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40);
-    let openLoops = 0;
     let finished = false;
     while (!finished) {
       if (r.pos >= end) throw new WasmDecodeError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
@@ -462,17 +463,12 @@ export class BodyRewriter {
         case 0x1b: // select
           break;
         case 0x02: // block
-          frameVoid.push(blockType());
-          frameId.push(frames++);
-          open(Frame.Block);
+          open(Frame.Block, blockType());
           ev(V_BLOCK, 0);
           break;
         case 0x03: // loop
-          frameVoid.push(blockType());
-          frameId.push(frames++);
-          open(Frame.Loop);
+          open(Frame.Loop, blockType());
           loopAt.push(frameKind.length - 1);
-          openLoops++;
           ev(V_LOOP, loopCount);
           frameLoopId.push(loopCount++);
           observations++;
@@ -481,9 +477,7 @@ export class BodyRewriter {
           frameElse[frameElse.length - 1] = calls;
           break;
         case 0x04: // if
-          frameVoid.push(blockType());
-          frameId.push(frames++);
-          open(Frame.If);
+          open(Frame.If, blockType());
           ev(V_IF, 0);
           startSeg(E_SEG, r.pos);
           frameThen[frameThen.length - 1] = seg;
@@ -510,10 +504,8 @@ export class BodyRewriter {
           if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop()! : -1);
           frameVoid.pop();
           const id = frameId.pop()!;
-          if (kind === Frame.Loop) {
-            openLoops--;
-            loopAt.pop();
-          } else frameFallsOut[id] = buf8[r.pos] === 0x0b && frameKind[frameKind.length - 1] === Frame.Loop;
+          if (kind === Frame.Loop) loopAt.pop();
+          else frameFallsOut[id] = buf8[r.pos] === 0x0b && frameKind[frameKind.length - 1] === Frame.Loop;
           // Whether the code right after this `end` can be reached by falling off the end of
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
@@ -553,7 +545,7 @@ export class BodyRewriter {
           target(d, at);
           ev(V_BR_IF, d);
           const ti = frameKind.length - 1 - d;
-          if (openLoops > 0 && frameKind[ti] !== Frame.Loop && frameVoid[ti]) {
+          if (loopAt.length > 0 && frameKind[ti] !== Frame.Loop && frameVoid[ti]) {
             editPos.push(at);
             editKind.push(E_BR_IF);
             editArg.push(brIfFrom.length);
@@ -774,15 +766,15 @@ export class BodyRewriter {
     usesBulk: boolean,
     ctx: BodyContext,
   ): Uint8Array {
-    const threaded = ctx.threaded;
+    const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
     const w = this.scratch;
     w.len = 0;
     // Locals header: original groups + ours.
     const r = new Reader(buf, start, localsEnd);
     r.u32();
-    w.u32(groups + (usesBulk ? 1 : 0) + (ctx.threaded ? 0 : 1));
+    w.u32(groups + (usesBulk ? 1 : 0) + (threaded ? 0 : 1));
     w.bytes(buf.subarray(r.pos, localsEnd));
-    if (!ctx.threaded) {
+    if (!threaded) {
       w.u32(1);
       w.byte(0x7e);
     }

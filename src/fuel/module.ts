@@ -437,7 +437,6 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
         params: types[ti]!.params,
         resultBlockType: resultBlockType(ti),
         funcIndex: imports.funcs + i,
-        threaded: threadedFuncs[imports.funcs + i] === 1,
         threadedFuncs,
       });
       code.u32(body.length);
