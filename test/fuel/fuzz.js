@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Writer } from '../../dist/fuel/bytes.js';
 
 const run = promisify(execFile);
 
@@ -137,14 +138,9 @@ export function argsFor(params, k) {
 }
 
 function lebBytes(v) {
-  const out = [];
-  do {
-    let b = v & 0x7f;
-    v = Math.floor(v / 128);
-    if (v > 0) b |= 0x80;
-    out.push(b);
-  } while (v > 0);
-  return Buffer.from(out);
+  const w = new Writer(8);
+  w.u32(v);
+  return Buffer.from(w.result());
 }
 
 /**
