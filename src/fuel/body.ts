@@ -32,6 +32,11 @@ export interface BodyContext {
    * can reach get this form). Calls to them pass and take back the fuel that way.
    */
   threadedFuncs: Uint8Array;
+  /**
+   * By function index: 0 when calls to this threaded function need not write `bext_fuel` first
+   * (see mayTrapBeforeWrite), 1 otherwise.
+   */
+  writeBeforeCall: Uint8Array;
 }
 
 // Edit kinds, applied in walk order at original byte positions.
@@ -67,6 +72,20 @@ const enum Frame {
   Loop,
   If,
   Else,
+}
+
+/** What the walk over a body found, for the passes and the emitter. */
+interface Walked {
+  /** End of the locals declarations. */
+  localsEnd: number;
+  /** Number of local groups declared. */
+  groups: number;
+  fuelLocal: number;
+  /** Scratch i32 local for variable bulk lengths. */
+  lenLocal: number;
+  usesBulk: boolean;
+  loopCount: number;
+  threadedCalls: number;
 }
 
 function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmDecodeError {
@@ -209,7 +228,7 @@ export class BodyRewriter {
    * first. This is a backward pass over the recorded control-flow events; loops iterate to a
    * fixed point (their header's answer feeds their back edges).
    */
-  private needsSaveAfterCalls(loops: number): void {
+  private needsSaveAfterCalls(loops: number): boolean {
     const { evKind, evArg, evTable, saveAfter, loopGuess, rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
     loopGuess.length = 0;
     for (let i = 0; i < loops; i++) loopGuess.push(false);
@@ -286,7 +305,7 @@ export class BodyRewriter {
           }
         }
       }
-      if (!changed) return;
+      if (!changed) return cur;
     }
   }
 
@@ -295,6 +314,31 @@ export class BodyRewriter {
    * size prefix) into the returned slice (valid until the next call).
    */
   rewrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Uint8Array {
+    const w = this.walk(buf, start, end, ctx);
+    if (this.hoist) {
+      this.hoistCharges();
+      this.chargeFallThroughs();
+    }
+    if (w.threadedCalls > 0) {
+      if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
+      else for (let i = 0; i < this.segCost.length; i++) this.saveAfter[i] = true;
+    }
+    return this.emit(buf, start, w, ctx);
+  }
+
+  /**
+   * Whether the function, once entered, may reach an operator that can trap before it writes
+   * `bext_fuel` itself (before a call or `unreachable`) or returns. When it cannot, a caller
+   * that passes the fuel in a register need not write the global first: nothing can read it
+   * before the callee writes it, and after the callee returns the caller's own analysis
+   * (needsSaveAfterCalls) covers what follows. Stack overflow is left out: V8 and wasmtime
+   * overflow at different depths, so no count of it is engine-independent.
+   */
+  mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
+    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx).loopCount);
+  }
+
+  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Walked {
     const r = new Reader(buf, start, end);
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
@@ -586,9 +630,12 @@ export class BodyRewriter {
           // call
           const callee = r.u32();
           calls++;
-          // The global is written before every call, threaded or not: if the callee traps before
-          // its own first write-back, the global must hold what wasmtime's would.
-          edit(E_SAVE, at);
+          // The global is written before the call: if the callee traps before its own first
+          // write-back, the global must hold what wasmtime's would. A threaded callee that cannot
+          // trap before writing it gets the fuel in a register only; the call still counts as a
+          // write for needsSaveAfterCalls (see mayTrapBeforeWrite).
+          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) edit(E_SAVE, at);
+          else observations++;
           ev(V_SAVE, 0);
           if (threadedFuncs[callee] === 1) {
             edit(E_PUSH_FUEL, at);
@@ -744,28 +791,11 @@ export class BodyRewriter {
       }
     }
     if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
-    if (this.hoist) {
-      this.hoistCharges();
-      this.chargeFallThroughs();
-    }
-    if (threadedCalls > 0) {
-      if (this.hoist) this.needsSaveAfterCalls(loopCount);
-      else for (let i = 0; i < segCost.length; i++) saveAfter[i] = true;
-    }
-
-    return this.emit(buf, start, localsEnd, groups, fuelLocal, lenLocal, usesBulk, ctx);
+    return { localsEnd, groups, fuelLocal, lenLocal, usesBulk, loopCount, threadedCalls };
   }
 
-  private emit(
-    buf: Uint8Array,
-    start: number,
-    localsEnd: number,
-    groups: number,
-    fuelLocal: number,
-    lenLocal: number,
-    usesBulk: boolean,
-    ctx: BodyContext,
-  ): Uint8Array {
+  private emit(buf: Uint8Array, start: number, walked: Walked, ctx: BodyContext): Uint8Array {
+    const { localsEnd, groups, fuelLocal, lenLocal, usesBulk } = walked;
     const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
     const w = this.scratch;
     w.len = 0;

@@ -7,7 +7,7 @@
  * local names are renumbered.
  */
 import { Reader, Writer, WasmDecodeError, truncated } from './bytes.js';
-import { BodyRewriter } from './body.js';
+import { BodyRewriter, type BodyContext } from './body.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
 
@@ -380,6 +380,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   if (startSec) originalStart = new Reader(buf, startSec.start, startSec.end).u32();
   if (originalStart >= 0 && originalStart < totalFuncs) reached[originalStart] = 1;
   const threadedFuncs = new Uint8Array(totalFuncs);
+  const writeBeforeCall = new Uint8Array(totalFuncs).fill(1);
   const definedTypes = funcTypeIdx.slice();
   const threadedTypeOf = new Map<number, number>();
   if (opts.threadFuel ?? true) {
@@ -425,20 +426,37 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
     const r = new Reader(buf, codeSec.start, codeSec.end);
     r.u32();
     const rw = new BodyRewriter(opts.moveCharges ?? true);
-    const step = Math.max(1, Math.floor(definedCount / 100));
-    for (let i = 0; i < definedCount; i++) {
-      const size = r.u32();
-      const start = r.pos;
-      if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
+    const ctxFor = (i: number): BodyContext => {
       const ti = funcTypeIdx[i]!;
-      const body = rw.rewrite(buf, start, start + size, {
+      return {
         fuelGlobal,
         outOfFuelFunc: oofFunc,
         params: types[ti]!.params,
         resultBlockType: resultBlockType(ti),
         funcIndex: imports.funcs + i,
         threadedFuncs,
-      });
+        writeBeforeCall,
+      };
+    };
+    // Which threaded functions may trap before writing the global themselves: calls to the
+    // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
+    if ((opts.moveCharges ?? true) && threadedFuncs.includes(1)) {
+      for (let i = 0; i < definedCount; i++) {
+        const size = r.u32();
+        const start = r.pos;
+        if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
+        if (threadedFuncs[imports.funcs + i] === 1 && !rw.mayTrapBeforeWrite(buf, start, start + size, ctxFor(i))) writeBeforeCall[imports.funcs + i] = 0;
+        r.pos = start + size;
+      }
+      r.pos = codeSec.start;
+      r.u32();
+    }
+    const step = Math.max(1, Math.floor(definedCount / 100));
+    for (let i = 0; i < definedCount; i++) {
+      const size = r.u32();
+      const start = r.pos;
+      if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
+      const body = rw.rewrite(buf, start, start + size, ctxFor(i));
       code.u32(body.length);
       code.bytes(body);
       r.pos = start + size;

@@ -76,7 +76,7 @@ test('clang-built kernels give the same results metered, with stable fuel', asyn
   }
 });
 
-test('internal functions get the fuel as a param and result; exported and table functions keep their types; local names follow', async () => {
+test('internal functions get the fuel as a param and result; exported and table functions keep their types; local names follow; only calls to functions that can trap write the global first', async () => {
   const out = await instrument(wat(`(module
     (memory 1)
     (table 1 funcref)
@@ -101,6 +101,10 @@ test('internal functions get the fuel as a param and result; exported and table 
     assert.match(header('inner'), /^\(func \$inner \(type \d+\) \(param \$a i32\) \(param i64\) \(result i32 i64\)/);
     assert.match(text, /local\.tee \$b\s+local\.get \$b\s+i32\.mul/);
     assert.match(header('in_table'), /\(param \$x i32\) \(result i32\)$/);
+    // $inner cannot trap, so calling it does not write the global first; $trapper can (its load).
+    const outer = text.slice(text.lastIndexOf('(func', text.indexOf('call $trapper')));
+    assert.match(outer, /local\.get 0\s+local\.get \d+\s+call \$inner/);
+    assert.match(outer, /global\.set \d+\s+local\.get \d+\s+call \$trapper/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

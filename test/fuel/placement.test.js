@@ -190,6 +190,8 @@ const THREADED = `(module
   (func $leaf (param i32) (result i32) local.get 0 i32.const 3 i32.mul)
   (func $loads (param i32) (result i32) local.get 0 i32.load)
   (func $nested (param i32) (result i32) local.get 0 call $leaf local.get 0 call $loads i32.add)
+  ;; cannot trap before its call writes the global, so its callers do not write it
+  (func $wrap (param i32) (result i32) local.get 0 i32.const 4 i32.add call $loads)
   (func $fib (param i32) (result i32)
     local.get 0 i32.const 2 i32.lt_u
     if (result i32) local.get 0
@@ -218,6 +220,7 @@ const THREADED = `(module
   ;; traps inside the callee, and inside a callee's callee
   (func (export "inside") (param i32) (result i32) local.get 0 call $loads)
   (func (export "nested") (param i32) (result i32) local.get 0 call $nested global.get $g i32.add)
+  (func (export "wrapped") (param i32) (result i32) local.get 0 call $leaf call $wrap)
   ;; multiple results, then unreachable or a branch table
   (func (export "multi") (param i32) (result i32)
     block $b
@@ -234,7 +237,7 @@ test('threaded calls: traps after, inside and around internal calls leave the sa
   const threaded = await WebAssembly.compile(await instrument(bytes, {}));
   const calls = [
     ['load_after', 4], ['load_after', 30000], ['arm', 2], ['arm', 3], ['loop', 9], ['loop', 3], ['fib', 7],
-    ['inside', 8], ['inside', 70000], ['nested', 8], ['nested', 70000], ['multi', 0], ['multi', 1],
+    ['inside', 8], ['inside', 70000], ['nested', 8], ['nested', 70000], ['wrapped', 8], ['wrapped', 30000], ['multi', 0], ['multi', 1],
   ];
   let compared = 0;
   const traps = new Set();
@@ -250,7 +253,7 @@ test('threaded calls: traps after, inside and around internal calls leave the sa
     }
   }
   // The shapes above must really trap where intended, or they test nothing.
-  assert.deepEqual([...traps].sort(), ['arm(3)', 'inside(70000)', 'load_after(30000)', 'loop(3)', 'multi(1)', 'nested(70000)']);
+  assert.deepEqual([...traps].sort(), ['arm(3)', 'inside(70000)', 'load_after(30000)', 'loop(3)', 'multi(1)', 'nested(70000)', 'wrapped(30000)']);
   assert.ok(compared > 200);
 });
 
