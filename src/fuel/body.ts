@@ -14,6 +14,7 @@
  */
 import { Reader, Writer, WasmDecodeError } from './bytes.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
+import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 
 export interface BodyContext {
   /** Index of the `bext_fuel` global. */
@@ -52,6 +53,8 @@ const E_PUSH_FUEL = 8; // push the fuel local (the extra argument or result of a
 const E_AFTER_TCALL = 9; // take the fuel a threaded call returned + segment charge (arg: segment)
 const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
 const E_BR_IF = 11; // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
+const E_VERSION = 12; // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
+const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg: index into versions)
 
 // Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
 const V_BLOCK = 0;
@@ -74,6 +77,9 @@ const enum Frame {
   Else,
 }
 
+/** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
+const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x0c, 0x0e, 0x0f, 0x10, 0x11]);
+
 /** What the walk over a body found, for the passes and the emitter. */
 interface Walked {
   /** End of the locals declarations. */
@@ -86,6 +92,16 @@ interface Walked {
   usesBulk: boolean;
   loopCount: number;
   threadedCalls: number;
+}
+
+/** A counted loop that gets an unmetered copy (see counted-loops.ts). */
+interface Versioned extends CountedLoop {
+  /** Position of the `loop` opcode and of its `end`. */
+  loopAt: number;
+  endAt: number;
+  /** The loop's one segment (its whole body) and the segment its exit starts. */
+  headerSeg: number;
+  postSeg: number;
 }
 
 function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmDecodeError {
@@ -145,6 +161,9 @@ export class BodyRewriter {
   /** By frame id: the code right after the frame's end is the end of a loop. */
   private frameFallsOut: boolean[] = [];
   private frameVoid: boolean[] = [];
+  private versions: Versioned[] = [];
+  private vOps: number[] = [];
+  private vWrites: number[] = [];
   private readonly scratch = new Writer(1 << 16);
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
@@ -420,6 +439,16 @@ export class BodyRewriter {
     // the end of the innermost frame.
     let live = true;
 
+    // The innermost loop while its body is straight-line so far (a counted-loop candidate): its
+    // frame index (-1 when none), its E_VERSION edit, its header segment, and whether its
+    // closing `br_if 0` was just read. vOps/vWrites collect what matchCountedLoop needs.
+    const { versions, vOps, vWrites } = this;
+    versions.length = 0;
+    let vFrame = -1;
+    let vEdit = -1;
+    let vHeader = -1;
+    let vBackEdge = false;
+
     let usesBulk = false;
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
     const buf8 = buf;
@@ -493,6 +522,10 @@ export class BodyRewriter {
       const at = r.pos;
       const op = buf8[r.pos++]!;
       if (!FREE_OPCODES.has(op)) segCost[seg]! += 1;
+      if (vFrame >= 0) {
+        if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
+        else vOps.push(at);
+      }
       const prevConst = lastConst;
       lastConst = -1;
       switch (op) {
@@ -510,16 +543,31 @@ export class BodyRewriter {
           open(Frame.Block, blockType());
           ev(V_BLOCK, 0);
           break;
-        case 0x03: // loop
-          open(Frame.Loop, blockType());
+        case 0x03: {
+          // loop
+          const isVoid = blockType();
+          open(Frame.Loop, isVoid);
           loopAt.push(frameKind.length - 1);
+          vFrame = -1;
+          if (isVoid && this.hoist) {
+            vFrame = frameKind.length - 1;
+            vOps.length = 0;
+            vWrites.length = 0;
+            vBackEdge = false;
+            vEdit = editPos.length;
+            editPos.push(at);
+            editKind.push(E_VERSION);
+            editArg.push(-1);
+          }
           ev(V_LOOP, loopCount);
           frameLoopId.push(loopCount++);
           observations++;
           startSeg(E_LOOP, r.pos);
+          vHeader = seg;
           frameThen[frameThen.length - 1] = seg;
           frameElse[frameElse.length - 1] = calls;
           break;
+        }
         case 0x04: // if
           open(Frame.If, blockType());
           ev(V_IF, 0);
@@ -537,6 +585,20 @@ export class BodyRewriter {
           break;
         case 0x0b: {
           // end
+          if (vFrame >= 0) {
+            if (vBackEdge && vFrame === frameKind.length - 1) {
+              vOps.pop();
+              const m = matchCountedLoop(buf8, end, vOps, vWrites);
+              if (m) {
+                editArg[vEdit] = versions.length;
+                versions.push({ ...m, loopAt: editPos[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: seg });
+                editPos.push(r.pos);
+                editKind.push(E_VERSION_END);
+                editArg.push(versions.length - 1);
+              }
+            }
+            vFrame = -1;
+          }
           const kind = frameKind.pop()!;
           const targeted = frameTargeted.pop()!;
           const openSeg = frameSeg.pop()!;
@@ -588,6 +650,10 @@ export class BodyRewriter {
           const d = r.u32();
           target(d, at);
           ev(V_BR_IF, d);
+          if (vFrame >= 0) {
+            if (d === 0 && vFrame === frameKind.length - 1) vBackEdge = true;
+            else vFrame = -1;
+          }
           const ti = frameKind.length - 1 - d;
           if (loopAt.length > 0 && frameKind[ti] !== Frame.Loop && frameVoid[ti]) {
             editPos.push(at);
@@ -661,17 +727,16 @@ export class BodyRewriter {
         }
         case 0x20:
         case 0x21:
-        case 0x22:
-          if (threaded) {
-            if (r.u32() >= ctx.params) {
-              editPos.push(at);
-              editKind.push(E_LOCAL);
-              editArg.push(r.pos);
-            }
-            break;
+        case 0x22: {
+          const l = r.u32();
+          if (vFrame >= 0 && op !== 0x20) vWrites.push(l, at);
+          if (threaded && l >= ctx.params) {
+            editPos.push(at);
+            editKind.push(E_LOCAL);
+            editArg.push(r.pos);
           }
-          r.u32();
           break;
+        }
         case 0x23:
         case 0x24:
         case 0x25:
@@ -742,6 +807,7 @@ export class BodyRewriter {
               throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
           }
           if (bulk && sub !== 15) ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
+          if (bulk) vFrame = -1;
           if (bulk) {
             if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
               segCost[seg]! += prevConst;
@@ -802,7 +868,9 @@ export class BodyRewriter {
     // Locals header: original groups + ours.
     const r = new Reader(buf, start, localsEnd);
     r.u32();
-    w.u32(groups + (usesBulk ? 1 : 0) + (threaded ? 0 : 1));
+    const versions = this.versions;
+    const versioned = versions.length > 0;
+    w.u32(groups + (usesBulk ? 1 : 0) + (threaded ? 0 : 1) + (versioned ? 1 : 0));
     w.bytes(buf.subarray(r.pos, localsEnd));
     if (!threaded) {
       w.u32(1);
@@ -812,6 +880,13 @@ export class BodyRewriter {
       w.u32(1);
       w.byte(0x7f);
     }
+    // The trip count of the counted loop being entered.
+    const tripLocal = lenLocal + (usesBulk ? 1 : 0);
+    if (versioned) {
+      w.u32(1);
+      w.byte(0x7e);
+    }
+    const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + 1 : l);
 
     const { editPos, editKind, editArg, segCost, segDepth, segLeafLoop } = this;
     const n = editPos.length;
@@ -858,14 +933,14 @@ export class BodyRewriter {
       w.u32(G);
     };
     // Leaves for the landing when L <= 0 (L is the fuel left at the check point itself).
-    const checkToLanding = (seg: number): void => {
+    const checkToLanding = (seg: number, extraDepth: number): void => {
       w.byte(0x20);
       w.u32(L);
       w.byte(0x42);
       w.byte(0x00);
       w.byte(0x57); // i64.le_s
       w.byte(0x0d); // br_if
-      w.u32(segDepth[seg]! + (wrapBody ? 1 : 0));
+      w.u32(segDepth[seg]! + (wrapBody ? 1 : 0) + extraDepth);
     };
     // Subtracts c from the i64 on the stack (nothing when c is 0).
     const minus = (c: number): void => {
@@ -897,7 +972,7 @@ export class BodyRewriter {
         copied = pos;
       }
       const kind = editKind[i]!;
-      const c = kind === E_LOCAL || kind === E_BR_IF ? 0 : segCost[editArg[i]!] ?? 0;
+      const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
           if (threaded) {
@@ -931,7 +1006,8 @@ export class BodyRewriter {
           break;
         case E_LOOP:
           if (segLeafLoop[editArg[i]!]) {
-            checkToLanding(editArg[i]!);
+            // The metered copy of a counted loop sits in an `else`, one level deeper.
+            checkToLanding(editArg[i]!, versions.some((v) => v.headerSeg === editArg[i]) ? 1 : 0);
             charge(c);
             break;
           }
@@ -1011,6 +1087,42 @@ export class BodyRewriter {
           copied = this.brIfEnd[k]!;
           break;
         }
+        case E_VERSION: {
+          const v = versions[editArg[i]!];
+          if (!v) break;
+          // if (trip count known and fuel covers every header) { unmetered loop; charge all }
+          // else { the metered loop } -- the `else` arm is what follows in the edit stream.
+          const cost = segCost[v.headerSeg]!;
+          emitTripCountGuard(w, v, guestLocal, L, tripLocal, cost);
+          w.byte(0x04);
+          w.byte(0x40);
+          let from = v.loopAt;
+          for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
+            if (editKind[j] !== E_LOCAL) continue;
+            w.bytes(buf.subarray(from, editPos[j]!));
+            const lr = new Reader(buf, editPos[j]! + 1, editArg[j]!);
+            w.byte(buf[editPos[j]!]!);
+            w.u32(lr.u32() + 1);
+            from = editArg[j]!;
+          }
+          w.bytes(buf.subarray(from, v.endAt + 1));
+          w.byte(0x20);
+          w.u32(L);
+          w.byte(0x20);
+          w.u32(tripLocal);
+          w.byte(0x42);
+          w.sNum(cost);
+          w.byte(0x7e); // i64.mul
+          w.byte(0x7d);
+          minus(segCost[v.postSeg]!);
+          w.byte(0x21);
+          w.u32(L);
+          w.byte(0x05); // else
+          break;
+        }
+        case E_VERSION_END:
+          w.byte(0x0b);
+          break;
         case E_LOCAL: {
           const lr = new Reader(buf, pos + 1, editArg[i]!);
           w.byte(buf[pos]!);

@@ -301,3 +301,115 @@ test('out-of-fuel landing: call-free loops run out at the same check, also when 
     assert.deepEqual(run('r', 0, 277n), { outOfFuel: true, left: 0n });
   }
 });
+
+// Counted loops (src/fuel/counted-loops.ts) get an unmetered copy that runs when the trip count
+// is provable on entry and the fuel covers every header check. Each shape below must report the
+// same outcome and fuel left as the plain rewrite at every budget, whichever copy runs.
+const COUNTED = `(module
+  (memory 1)
+  ;; i += 3 until i == 30 (wraps around, so stays metered, unless 30 - a is a multiple of 3)
+  (func (export "up_ne") (param $a i32) (result i32) (local $s i32)
+    loop $l
+      local.get $s local.get $a i32.add local.set $s
+      local.get $a i32.const 3 i32.add local.tee $a i32.const 30 i32.ne br_if $l
+    end
+    local.get $s)
+  ;; i -= 2 until i == 0
+  (func (export "down_ne") (param $a i32) (result i32) (local $s i32)
+    loop $l
+      local.get $s i32.const 1 i32.add local.set $s
+      local.get $a i32.const -2 i32.add local.tee $a i32.const 0 i32.ne br_if $l
+    end
+    local.get $s)
+  ;; a step from a local (a & 7, possibly 0) and a bound from a local, unsigned; stores to memory
+  (func (export "lt_u_local") (param $a i32) (result i32) (local $i i32) (local $st i32) (local $n i32)
+    local.get $a i32.const 7 i32.and local.set $st
+    local.get $a i32.const 20 i32.add local.set $n
+    loop $l
+      local.get $i i32.const 4 i32.mul local.get $i i32.store
+      local.get $st local.get $i i32.add local.tee $i local.get $n i32.lt_u br_if $l
+    end
+    local.get $i)
+  ;; signed, from a - 40 (negative) up to 7 in steps of 5, i64
+  (func (export "lt_s_i64") (param $a i32) (result i32) (local $i i64) (local $s i64)
+    local.get $a i64.extend_i32_s i64.const 40 i64.sub local.set $i
+    loop $l
+      local.get $s local.get $i i64.xor local.set $s
+      local.get $i i64.const 5 i64.add local.tee $i i64.const 7 i64.lt_s br_if $l
+    end
+    local.get $s i32.wrap_i64)
+  ;; down by 7 while above 3, unsigned (a small a wraps below 0 and stays metered)
+  (func (export "gt_u") (param $a i32) (result i32) (local $k i32)
+    loop $l
+      local.get $k i32.const 1 i32.add local.set $k
+      local.get $a i32.const -7 i32.add local.tee $a i32.const 3 i32.gt_u br_if $l
+    end
+    local.get $k)
+  ;; down by 1 while above -60, signed
+  (func (export "gt_s") (param $a i32) (result i32) (local $i i32) (local $k i32)
+    i32.const 0 local.get $a i32.sub local.set $i
+    loop $l
+      local.get $k local.get $i i32.add local.set $k
+      local.get $i i32.const -1 i32.add local.tee $i i32.const -60 i32.gt_s br_if $l
+    end
+    local.get $k)
+  ;; i64 counting up by 8 to a bound; the store traps once i passes the memory's end
+  (func (export "ne_i64_trap") (param $a i32) (result i32) (local $i i64)
+    loop $l
+      local.get $i i32.wrap_i64 local.get $a i32.mul i32.const 1 i32.store8
+      local.get $i i64.const 8 i64.add local.tee $i i64.const 160 i64.ne br_if $l
+    end
+    local.get $i i32.wrap_i64)
+  ;; not counted: the bound changes inside the loop
+  (func (export "moving_bound") (param $a i32) (result i32) (local $i i32)
+    loop $l
+      local.get $a i32.const 1 i32.sub local.set $a
+      local.get $i i32.const 1 i32.add local.tee $i local.get $a i32.lt_u br_if $l
+    end
+    local.get $i))`;
+
+test('counted loops: the unmetered copy and the metered loop report the same fuel at every budget', async () => {
+  const bytes = wat(COUNTED);
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
+  const out = await instrument(bytes, {});
+  const versioned = await WebAssembly.compile(out);
+  // Seven loops get a second, unmetered copy; moving_bound does not.
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(path.join(tmpdir(), 'bext-counted-'));
+  try {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(dir, 'm.wasm'), out);
+    const text = execFileSync('wasm2wat', [path.join(dir, 'm.wasm')], { encoding: 'utf8' });
+    assert.equal(text.match(/^\s*loop\b/gm).length, 15, 'seven counted loops doubled, one not');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const calls = [
+    ['up_ne', 0], ['up_ne', 27], ['down_ne', 10], ['down_ne', 2], ['lt_u_local', 3], ['lt_u_local', 13],
+    ['lt_s_i64', 0], ['lt_s_i64', 60], ['gt_u', 38], ['gt_u', 10], ['gt_s', 3], ['gt_s', 100],
+    ['ne_i64_trap', 2], ['ne_i64_trap', 500], ['moving_bound', 30],
+  ];
+  let compared = 0;
+  const traps = new Set();
+  for (const [name, arg] of calls) {
+    const run = (module, budget) => callExport(module, name, arg, budget);
+    const full = await run(plain, HUGE);
+    if (full.startsWith('RuntimeError')) traps.add(`${name}(${arg})`);
+    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
+    assert.equal(await run(versioned, HUGE), full, `${name}(${arg}) with a huge budget`);
+    for (let budget = 0n; budget <= used + 2n; budget++) {
+      assert.equal(await run(versioned, budget), await run(plain, budget), `${name}(${arg}) with budget ${budget}`);
+      compared++;
+    }
+  }
+  assert.deepEqual([...traps], ['ne_i64_trap(500)']);
+  // Loops that wrap around (or never end: a step of 0) run metered and stop at the same check.
+  for (const [name, arg] of [['up_ne', 1], ['up_ne', 30], ['lt_u_local', 0], ['lt_u_local', 8], ['gt_u', 2], ['gt_u', 5]]) {
+    for (const budget of [0n, 1n, 57n, 1000n, 4321n]) {
+      const a = await callExport(plain, name, arg, budget);
+      assert.match(a, /^RuntimeError: unreachable/, `${name}(${arg}) runs out of fuel`);
+      assert.equal(await callExport(versioned, name, arg, budget), a, `${name}(${arg}) with budget ${budget}`);
+    }
+  }
+  assert.ok(compared > 1000);
+});
