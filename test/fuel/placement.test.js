@@ -161,22 +161,36 @@ async function callExport(module, name, arg, budget) {
   return `${outcome} ${instance.exports.bext_fuel.value}`;
 }
 
+/**
+ * Calls each [export, arg] on `reference` with a huge budget, then on both modules with every
+ * budget from 0 to just past what the call uses; outcome and fuel left must match each time.
+ * Returns how many budgets were compared and which calls trapped.
+ */
+async function compareAtEveryBudget(reference, rewritten, calls) {
+  let compared = 0;
+  const traps = new Set();
+  for (const [name, arg] of calls) {
+    const run = (module, budget) => callExport(module, name, arg, budget);
+    const full = await run(reference, HUGE);
+    if (full.startsWith('RuntimeError')) traps.add(`${name}(${arg})`);
+    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
+    // (A trap reports only the work up to the last write-back, which may be none.)
+    assert.ok(used > 5n || traps.has(`${name}(${arg})`), `${name}(${arg}) should do some work`);
+    assert.equal(await run(rewritten, HUGE), full, `${name}(${arg}) with a huge budget`);
+    for (let budget = 0n; budget <= used + 2n; budget++) {
+      assert.equal(await run(rewritten, budget), await run(reference, budget), `${name}(${arg}) with budget ${budget}`);
+      compared++;
+    }
+  }
+  return { compared, traps };
+}
+
 test('charge placement: hand-written shapes give the same outcome and fuel left at every budget', async () => {
   const bytes = wat(SHAPES);
   const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
   const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
   const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4]];
-  let compared = 0;
-  for (const [name, arg] of calls) {
-    const run = (module, budget) => callExport(module, name, arg, budget);
-    const full = await run(plain, HUGE);
-    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
-    assert.ok(used > 5n, `${name}(${arg}) should do some work`);
-    for (let budget = 0n; budget <= used + 2n; budget++) {
-      assert.equal(await run(merged, budget), await run(plain, budget), `${name}(${arg}) with budget ${budget}`);
-      compared++;
-    }
-  }
+  const { compared } = await compareAtEveryBudget(plain, merged, calls);
   assert.ok(compared > 100);
 });
 
@@ -239,19 +253,7 @@ test('threaded calls: traps after, inside and around internal calls leave the sa
     ['load_after', 4], ['load_after', 30000], ['arm', 2], ['arm', 3], ['loop', 9], ['loop', 3], ['fib', 7],
     ['inside', 8], ['inside', 70000], ['nested', 8], ['nested', 70000], ['wrapped', 8], ['wrapped', 30000], ['multi', 0], ['multi', 1],
   ];
-  let compared = 0;
-  const traps = new Set();
-  for (const [name, arg] of calls) {
-    const run = (module, budget) => callExport(module, name, arg, budget);
-    const full = await run(plain, HUGE);
-    if (full.startsWith('RuntimeError')) traps.add(`${name}(${arg})`);
-    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
-    assert.equal(await run(threaded, HUGE), full, `${name}(${arg}) with a huge budget`);
-    for (let budget = 0n; budget <= used + 2n; budget++) {
-      assert.equal(await run(threaded, budget), await run(plain, budget), `${name}(${arg}) with budget ${budget}`);
-      compared++;
-    }
-  }
+  const { compared, traps } = await compareAtEveryBudget(plain, threaded, calls);
   // The shapes above must really trap where intended, or they test nothing.
   assert.deepEqual([...traps].sort(), ['arm(3)', 'inside(70000)', 'load_after(30000)', 'loop(3)', 'multi(1)', 'nested(70000)', 'wrapped(30000)']);
   assert.ok(compared > 200);
@@ -389,19 +391,7 @@ test('counted loops: the unmetered copy and the metered loop report the same fue
     ['lt_s_i64', 0], ['lt_s_i64', 60], ['gt_u', 38], ['gt_u', 10], ['gt_s', 3], ['gt_s', 100],
     ['ne_i64_trap', 2], ['ne_i64_trap', 500], ['moving_bound', 30],
   ];
-  let compared = 0;
-  const traps = new Set();
-  for (const [name, arg] of calls) {
-    const run = (module, budget) => callExport(module, name, arg, budget);
-    const full = await run(plain, HUGE);
-    if (full.startsWith('RuntimeError')) traps.add(`${name}(${arg})`);
-    const used = HUGE - BigInt(full.slice(full.lastIndexOf(' ') + 1));
-    assert.equal(await run(versioned, HUGE), full, `${name}(${arg}) with a huge budget`);
-    for (let budget = 0n; budget <= used + 2n; budget++) {
-      assert.equal(await run(versioned, budget), await run(plain, budget), `${name}(${arg}) with budget ${budget}`);
-      compared++;
-    }
-  }
+  const { compared, traps } = await compareAtEveryBudget(plain, versioned, calls);
   assert.deepEqual([...traps], ['ne_i64_trap(500)']);
   // Loops that wrap around (or never end: a step of 0) run metered and stop at the same check.
   for (const [name, arg] of [['up_ne', 1], ['up_ne', 30], ['lt_u_local', 0], ['lt_u_local', 8], ['gt_u', 2], ['gt_u', 5]]) {
