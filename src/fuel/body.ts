@@ -887,6 +887,13 @@ export class BodyRewriter {
       w.byte(0x7e);
     }
     const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + 1 : l);
+    // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns
+    // the end of its immediate.
+    const shiftedLocalOp = (at: number, immEnd: number): number => {
+      w.byte(buf[at]!);
+      w.u32(new Reader(buf, at + 1, immEnd).u32() + 1);
+      return immEnd;
+    };
 
     const { editPos, editKind, editArg, segCost, segDepth, segLeafLoop } = this;
     const n = editPos.length;
@@ -1100,10 +1107,7 @@ export class BodyRewriter {
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
             if (editKind[j] !== E_LOCAL) continue;
             w.bytes(buf.subarray(from, editPos[j]!));
-            const lr = new Reader(buf, editPos[j]! + 1, editArg[j]!);
-            w.byte(buf[editPos[j]!]!);
-            w.u32(lr.u32() + 1);
-            from = editArg[j]!;
+            from = shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
           w.bytes(buf.subarray(from, v.endAt + 1));
           w.byte(0x20);
@@ -1123,13 +1127,9 @@ export class BodyRewriter {
         case E_VERSION_END:
           w.byte(0x0b);
           break;
-        case E_LOCAL: {
-          const lr = new Reader(buf, pos + 1, editArg[i]!);
-          w.byte(buf[pos]!);
-          w.u32(lr.u32() + 1);
-          copied = editArg[i]!;
+        case E_LOCAL:
+          copied = shiftedLocalOp(pos, editArg[i]!);
           break;
-        }
       }
     }
     if (landing) {
