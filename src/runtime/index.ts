@@ -1,6 +1,6 @@
 /**
- * Public API of the plugin runtime. The server and the CLI use only what is exported here:
- * `loadPlugin` gives a PluginHandle whose `call` runs one hook in the plugin's worker.
+ * Public API of the plugin runtime. The plugin engine (src/plugins/) uses only what is exported
+ * here: `loadPlugin` gives a PluginHandle whose `call` runs one hook in the plugin's worker.
  */
 import path from 'node:path';
 import { BextError } from '../errors.js';
@@ -11,7 +11,8 @@ import { parseModule } from './wasm-binary.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { LoadOptions } from './types.js';
 
-export { inspectWasm, type WasmReport } from './loader.js';
+export { inspectWasm, readWasmFile, type WasmReport } from './loader.js';
+export type { MainOp } from './services.js';
 export { HOST_IMPORTS, HOOK_PARAMS, ALLOCATORS, DEALLOCATORS, type HostImportSpec } from './linker.js';
 export { PluginHost, type WorkerStats } from './plugin-host.js';
 export type * from './types.js';

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { HookName, ResolvedConfig } from '../config/types.js';
 import type { PluginInfo } from '../runtime/types.js';
-import { thousands } from '../cli/format.js';
+import { thousands } from '../format.js';
 
 export interface BannerInput {
   version: string;

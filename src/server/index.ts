@@ -4,5 +4,4 @@ export { formatBanner } from './banner.js';
 export { isLoopbackAddress } from './loopback.js';
 export { ResponseCache, cacheKey, parseTags, storability } from './cache.js';
 export { checkPath } from './static.js';
-export { HookQueue } from './events.js';
 export { isBot } from './request-event.js';

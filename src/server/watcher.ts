@@ -4,7 +4,7 @@
  * while a batch runs are collected into the next one.
  */
 import path from 'node:path';
-import type { FSWatcher } from 'chokidar';
+import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../host/log.js';
 
 export interface WatchTargets {
@@ -39,7 +39,6 @@ export async function createWatcher(
   onBatch: (batch: ChangeBatch) => Promise<void>,
   opts: { debounceMs?: number; log: Logger },
 ): Promise<Watcher> {
-  const { watch } = await import('chokidar');
   let targets = initial;
   let wasmSet = new Set(initial.wasm.map((p) => path.resolve(p)));
   const debounceMs = opts.debounceMs ?? 120;

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { displayPath } from '../config/index.js';
 import { HOOK_NAMES, type HookName, type PluginConfig } from '../config/types.js';
-import { thousands } from '../cli/format.js';
+import { thousands } from '../format.js';
 import type { PluginInfo } from '../runtime/types.js';
 import { table } from './render.js';
 import { parseModule } from '../runtime/wasm-binary.js';

@@ -3,7 +3,7 @@
  * (plugin, hook) for all plugins. Numbers use thousands separators, fuel also as a share of the
  * budget (marked ⚠ above WARN_PCT), times in µs/ms/s.
  */
-import { duration, thousands } from '../cli/format.js';
+import { duration, thousands } from '../format.js';
 import { OUTCOMES } from '../runtime/types.js';
 import type { HookStats, PluginStats, StatsSnapshot } from './types.js';
 

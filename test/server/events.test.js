@@ -2,7 +2,7 @@
 // a loop never slowing responses down.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { HookQueue } from '../../dist/server/events.js';
+import { HookQueue } from '../../dist/plugins/hook-queue.js';
 import { isBot } from '../../dist/server/request-event.js';
 import { makeProject, writeConfig, writePlugin, startDev } from './helpers.js';
 

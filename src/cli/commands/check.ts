@@ -4,7 +4,7 @@
  */
 import { cliOverrides, configToJson, displayPath, loadConfig } from '../../config/index.js';
 import { HOOK_NAMES, type PluginConfig, type ResolvedConfig } from '../../config/types.js';
-import { thousands } from '../format.js';
+import { thousands } from '../../format.js';
 
 export interface CheckOptions {
   config: string;

@@ -4,11 +4,13 @@
  */
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
+import { logger } from '../../host/log.js';
+import { createDevServer, formatBanner } from '../../server/index.js';
 
 /** Signals closer together than this are one keypress delivered twice. */
 const DUPLICATE_SIGNAL_MS = 500;
-import { logger } from '../../host/log.js';
 
 export interface DevOptions {
   config: string;
@@ -42,10 +44,8 @@ export async function run(opts: DevOptions): Promise<number> {
   if (host === '') throw new BextError('bad_host', '--host must not be empty', { details: ['  hint: --host 127.0.0.1'] });
   const watch = opts.watch !== false;
 
-  const { loadConfig } = await import('../../config/index.js');
   const config = loadConfig(path.resolve(opts.config));
 
-  const { createDevServer, formatBanner } = await import('../../server/index.js');
   const log = logger();
   const server = await createDevServer(config, { port, host, watch, log, onProgress: progress() });
 

@@ -4,9 +4,9 @@
  */
 import path from 'node:path';
 import { EXIT_OK, EXIT_USAGE } from '../../errors.js';
-import { thousands } from '../format.js';
-import { readWasmFile } from '../../runtime/loader.js';
-import { inspectWasm, type WasmReport } from '../../runtime/index.js';
+import { thousands } from '../../format.js';
+import { inspectPluginFile } from '../../plugins/engine.js';
+import type { WasmReport } from '../../runtime/index.js';
 
 export interface InspectOptions {
   json?: boolean;
@@ -48,8 +48,7 @@ export function renderReport(file: string, r: WasmReport): string {
 }
 
 export async function run(file: string, opts: InspectOptions): Promise<number> {
-  const bytes = await readWasmFile(path.resolve(file), 'plugin inspect');
-  const report = inspectWasm(bytes);
+  const report = await inspectPluginFile(path.resolve(file));
   report.file = file;
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else process.stdout.write(renderReport(file, report));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BextError } from '../../errors.js';
 import { instrument, ttyProgress } from '../../fuel/index.js';
-import { thousands } from '../format.js';
+import { thousands } from '../../format.js';
 
 export interface InstrumentCommandOptions {
   output?: string;

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
 import { HOOK_NAMES, type HookName, type PluginConfig } from '../../config/types.js';
-import { duration, percent, thousands } from '../format.js';
-import { defaultPluginConfig, loadPlugin, type CallResult, type HookArgs, type MetricSample, type PluginLogEntry } from '../../runtime/index.js';
-import type { MainOp } from '../../runtime/services.js';
+import { duration, percent, thousands } from '../../format.js';
+import { loadConfig } from '../../config/index.js';
+import { createPluginEngine } from '../../plugins/engine.js';
+import { defaultPluginConfig, type CallResult, type HookArgs, type MetricSample, type PluginLogEntry } from '../../runtime/index.js';
 
 export interface RunOptions {
   config: string;
@@ -119,7 +120,6 @@ async function resolveTarget(target: string, configFile: string): Promise<Target
     const plugin = defaultPluginConfig(target);
     return { plugin, stateDir: path.resolve('.bext'), configFile: null };
   }
-  const { loadConfig } = await import('../../config/index.js');
   if (!existsSync(configFile)) {
     throw usage(`"${target}" is not a .wasm file, and there is no config file ${configFile} to look it up in`, [
       'pass a path to a .wasm file, or -c bext.config.toml with a [plugins.NAME] table',
@@ -135,22 +135,6 @@ async function resolveTarget(target: string, configFile: string): Promise<Target
     ]);
   }
   return { plugin, stateDir: cfg.stateDir, configFile: cfg.file };
-}
-
-/** http_fetch for `plugin run`: the host's fetch handler with the plugin's permissions, if built in. */
-async function fetchHandler(plugin: PluginConfig): Promise<{ call(op: MainOp, payload: string): Promise<string>; close(): Promise<void> } | null> {
-  const spec = '../../host/fetch/index.js';
-  try {
-    const mod = (await import(spec)) as {
-      createFetchHandler?: (p: PluginConfig) => ((json: string) => Promise<string>) & { close(): Promise<void> };
-    };
-    if (typeof mod.createFetchHandler !== 'function') return null;
-    const h = mod.createFetchHandler(plugin);
-    return { call: (_op, payload) => h(payload), close: () => h.close() };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw err;
-  }
 }
 
 function shown(file: string): string {
@@ -201,27 +185,17 @@ export async function run(target: string, hookName: string, opts: RunOptions): P
 
   const logs: PluginLogEntry[] = [];
   const metrics: MetricSample[] = [];
-  // The fetch client (undici) costs ~0.3 s to load; only a guest that calls http_fetch pays it.
-  let fetcher: Awaited<ReturnType<typeof fetchHandler>> | undefined;
-  const onMainCall = async (_p: string, op: MainOp, payload: string): Promise<string> => {
-    if (fetcher === undefined) fetcher = await fetchHandler(plugin);
-    return fetcher ? fetcher.call(op, payload) : JSON.stringify({ status: 0, error: 'network not available' });
-  };
-  const handle = await loadPlugin({
-    plugin,
+  const engine = createPluginEngine({
     stateDir: t.stateDir,
-    logOutcomes: false,
-    logLevel: 'trace',
-    onLog: (e) => logs.push(e),
     onMetric: (m) => metrics.push(m),
-    onMainCall,
+    logging: { logOutcomes: false, logLevel: 'trace', onLog: (e) => logs.push(e) },
   });
+  const handle = await engine.start(plugin);
   let result: CallResult;
   try {
     result = await handle.call(args);
   } finally {
     await handle.close();
-    await fetcher?.close();
   }
   if (opts.json) {
     const obj = {

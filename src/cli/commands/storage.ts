@@ -12,7 +12,7 @@ import { BextError, EXIT_OK } from '../../errors.js';
 import { openStateDb, type StateDb } from '../../host/state-db.js';
 import { clearStorage, getValue, listKeys, pluginsWithData, usage } from '../../host/inspect.js';
 import { keyProblem } from '../../host/keys.js';
-import { percent, thousands } from '../format.js';
+import { percent, thousands } from '../../format.js';
 
 export interface StorageOptions {
   config: string;

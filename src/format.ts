@@ -1,4 +1,4 @@
-/** Number and duration formatting shared by every command's human output. */
+/** Number and duration formatting for human output (commands, the dev server banner, stats tables). */
 
 /** 12345678 → "12,345,678". */
 export function thousands(n: number | bigint): string {

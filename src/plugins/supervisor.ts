@@ -1,15 +1,15 @@
 /**
- * The running plugins: loads them in parallel, runs lifecycle hooks in priority order (lower
- * first), feeds each one's event queue, reloads one plugin or applies a changed config.
- * Lifecycle operations (start, reload, config apply, stop) are serialized; event hooks are not
- * affected by them except for the short pause while a plugin's instance is swapped.
+ * The plugin supervisor: keeps every configured plugin running. It starts them through the plugin
+ * engine (in parallel), runs lifecycle hooks in priority order (lower first), feeds each one's
+ * hook queue, reloads one plugin or applies a changed config. Lifecycle operations (start,
+ * reload, config apply, stop) are serialized; event hooks are not affected by them except for the
+ * short pause while a plugin's instance is swapped.
  */
 import type { HookName, PluginConfig } from '../config/types.js';
-import type { CallResult, HookArgs, PluginHandle, PluginInfo } from '../runtime/types.js';
-import type { StatsRecorder } from '../stats/index.js';
 import type { Logger } from '../host/log.js';
-import { HookQueue, QueuedEvent, type QueuedHookArgs } from './events.js';
-import type { CreateFetchHandler, FetchHandler, LoadPlugin, Metrics } from './deps.js';
+import type { CallResult, PluginHandle, PluginInfo } from '../runtime/index.js';
+import type { PluginEngine } from './engine.js';
+import { HookQueue, QueuedEvent, type QueuedHookArgs } from './hook-queue.js';
 
 const DEFAULT_PRIORITY = 1000;
 
@@ -18,9 +18,8 @@ type LifecycleHook = 'on_reload' | 'on_server_stop' | 'cleanup';
 interface Entry {
   name: string;
   config: PluginConfig;
+  /** The running instance (from the engine: closing it also closes its fetch handler). */
   handle: PluginHandle | null;
-  /** The http_fetch handler of the running instance (closed with it). */
-  fetch: FetchHandler | null;
   info: PluginInfo;
   queue: HookQueue;
   /** Drops not yet handed to stats, per hook (see flushDrops). */
@@ -30,12 +29,14 @@ interface Entry {
 /** How soon counted drops reach the stats recorder (readers flush first, see flushDrops). */
 const DROP_FLUSH_MS = 100;
 
-export interface PluginSetDeps {
-  loadPlugin: LoadPlugin;
-  stateDir: string;
-  stats: StatsRecorder;
-  metrics: Metrics;
-  createFetchHandler: CreateFetchHandler;
+/** Where dropped hook calls are counted (the stats recorder in `bext dev`). */
+export interface DropRecorder {
+  recordDropped(plugin: string, hook: HookName, n: number): void;
+}
+
+export interface SupervisorDeps {
+  engine: PluginEngine;
+  drops: DropRecorder;
   log: Logger;
 }
 
@@ -75,7 +76,7 @@ function placeholderInfo(cfg: PluginConfig, state: PluginInfo['state'], error?: 
   return info;
 }
 
-export class PluginSet {
+export class PluginSupervisor {
   private readonly entries = new Map<string, Entry>();
   /** Loaded plugins exporting on_request_complete, in priority order (the per-request hot path). */
   private eventTargets: Entry[] = [];
@@ -83,7 +84,7 @@ export class PluginSet {
   private stopped = false;
   private dropTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: PluginSetDeps) {}
+  constructor(private readonly deps: SupervisorDeps) {}
 
   /** Runs lifecycle operations one at a time. */
   private serial<T>(op: () => Promise<T>): Promise<T> {
@@ -92,47 +93,11 @@ export class PluginSet {
     return next;
   }
 
-  private async load(cfg: PluginConfig): Promise<{ handle: PluginHandle; fetch: FetchHandler }> {
-    const { stats } = this.deps;
-    const fetch = this.deps.createFetchHandler(cfg, {
-      onRefused: (plugin, url, reason) => stats.recordFetchRefused(plugin, url, reason),
-    });
-    try {
-      const handle = await this.loadWith(cfg, fetch);
-      return { handle, fetch };
-    } catch (err) {
-      await fetch.close?.().catch(() => {});
-      throw err;
-    }
-  }
-
-  private loadWith(cfg: PluginConfig, fetch: FetchHandler): Promise<PluginHandle> {
-    const { stats, metrics, log } = this.deps;
-    return this.deps.loadPlugin({
-      plugin: cfg,
-      stateDir: this.deps.stateDir,
-      onCall: (r) => {
-        try {
-          stats.record(r);
-        } catch (err) {
-          log.error({ err }, 'recording a hook call failed');
-        }
-      },
-      onMetric: (s) => metrics.record(s),
-      // Refused fetches are reported once, by the fetch handler (onRefused above).
-      onMainCall: async (_plugin, op, payload) => {
-        if (op === 'http_fetch') return fetch(payload);
-        return JSON.stringify({ status: 0, error: `unknown host operation ${String(op)}` });
-      },
-    });
-  }
-
   private newEntry(cfg: PluginConfig, info: PluginInfo): Entry {
     const entry: Entry = {
       name: cfg.name,
       config: cfg,
       handle: null,
-      fetch: null,
       info,
       queue: undefined as unknown as HookQueue,
       drops: null,
@@ -182,7 +147,7 @@ export class PluginSet {
     const drops = e.drops;
     if (drops === null) return;
     e.drops = null;
-    for (const [hook, n] of Object.entries(drops) as [HookName, number][]) this.deps.stats.recordDropped(e.name, hook, n);
+    for (const [hook, n] of Object.entries(drops) as [HookName, number][]) this.deps.drops.recordDropped(e.name, hook, n);
   }
 
   private refreshTargets(): void {
@@ -192,10 +157,8 @@ export class PluginSet {
   }
 
   /** Loads one plugin and runs its on_server_start; on failure the entry is marked failed. */
-  private async startEntry(entry: Entry, loaded: { handle: PluginHandle; fetch: FetchHandler }): Promise<string | null> {
-    const { handle } = loaded;
+  private async startEntry(entry: Entry, handle: PluginHandle): Promise<string | null> {
     entry.handle = handle;
-    entry.fetch = loaded.fetch;
     entry.info = { ...handle.info, state: 'loaded' };
     if (!handle.info.hooks.includes('on_server_start')) return null;
     const r = await handle.call({ hook: 'on_server_start', configJson: JSON.stringify(entry.config.config) });
@@ -207,12 +170,11 @@ export class PluginSet {
     return error;
   }
 
-  /** Terminates the entry's instance and its fetch handler (no hooks run). */
+  /** Terminates the entry's instance (no hooks run). */
   private async closeInstance(entry: Entry): Promise<void> {
-    const { handle, fetch } = entry;
+    const handle = entry.handle;
     entry.handle = null;
-    entry.fetch = null;
-    await Promise.allSettled([handle?.close(), fetch?.close?.()]);
+    await handle?.close().catch(() => {});
   }
 
   /** Loads every enabled plugin in parallel, then starts them in priority order. Returns problems. */
@@ -227,7 +189,7 @@ export class PluginSet {
       const loaded = await Promise.all(
         enabled.map(async (cfg) => {
           try {
-            return { cfg, instance: await this.load(cfg), error: null as string | null };
+            return { cfg, instance: await this.deps.engine.start(cfg), error: null as string | null };
           } catch (err) {
             return { cfg, instance: null, error: errorText(err) };
           } finally {
@@ -235,10 +197,10 @@ export class PluginSet {
           }
         }),
       );
-      const ready: { entry: Entry; instance: { handle: PluginHandle; fetch: FetchHandler } }[] = [];
+      const ready: { entry: Entry; instance: PluginHandle }[] = [];
       for (const { cfg, instance, error } of loaded) {
         if (instance) {
-          const entry = this.newEntry(cfg, { ...instance.handle.info, state: 'loaded' });
+          const entry = this.newEntry(cfg, { ...instance.info, state: 'loaded' });
           this.entries.set(cfg.name, entry);
           ready.push({ entry, instance });
         } else {
@@ -326,9 +288,9 @@ export class PluginSet {
     const entry = this.entries.get(name);
     if (!entry || this.stopped) return { ok: false, error: `no plugin named ${name}` };
     const nextCfg = cfg ?? entry.config;
-    let instance: { handle: PluginHandle; fetch: FetchHandler };
+    let instance: PluginHandle;
     try {
-      instance = await this.load(nextCfg);
+      instance = await this.deps.engine.start(nextCfg);
     } catch (err) {
       const error = errorText(err);
       if (entry.handle) {

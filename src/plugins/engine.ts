@@ -1,0 +1,114 @@
+/**
+ * The plugin engine: the one place a plugin's config entry becomes a running plugin. The runtime's
+ * loadPlugin reads the module, checks it against the ABI, instruments it (cached on disk under
+ * `<stateDir>/cache/`) and starts its worker; the engine adds what the host owes a running plugin:
+ * its http_fetch handler (closed with it), and where its call results, metrics, refused fetches
+ * and log lines go. `bext dev` (through the supervisor) and `bext plugin run` start plugins here;
+ * `bext plugin inspect` reads modules here without starting them.
+ */
+import type { PluginConfig } from '../config/types.js';
+import { createFetchHandler, type FetchHandler } from '../host/fetch/index.js';
+import { logger, type Logger } from '../host/log.js';
+import {
+  inspectWasm,
+  loadPlugin,
+  readWasmFile,
+  type CallResult,
+  type HookArgs,
+  type LoadOptions,
+  type MainOp,
+  type MetricSample,
+  type PluginHandle,
+  type WasmReport,
+} from '../runtime/index.js';
+
+/**
+ * Where call results and refused fetches are recorded (the stats recorder in `bext dev`).
+ * Declared here so the engine does not depend on the stats module that sits above it.
+ */
+export interface CallRecorder {
+  record(result: CallResult): void;
+  recordFetchRefused(plugin: string, url: string, reason: string): void;
+}
+
+export interface PluginEngineOptions {
+  /** `.bext/` folder: the instrumented-module cache and state.db live here. */
+  stateDir: string;
+  /** Receives every call result and refused fetch; omitted by one-off runs. */
+  recorder?: CallRecorder;
+  /** Receives every `emit_metric` sample. */
+  onMetric?(sample: MetricSample): void;
+  log?: Logger;
+  /** Passed through to the runtime: how the plugin's own output is collected and logged. */
+  logging?: Pick<LoadOptions, 'onLog' | 'logLevel' | 'logOutcomes'>;
+}
+
+export interface PluginEngine {
+  /**
+   * Loads the plugin and starts its worker; no hook runs (the caller runs on_server_start).
+   * Throws BextError when the module cannot be loaded. close() on the handle also closes the
+   * plugin's fetch handler.
+   */
+  start(plugin: PluginConfig): Promise<PluginHandle>;
+}
+
+export function createPluginEngine(opts: PluginEngineOptions): PluginEngine {
+  const log = opts.log ?? logger();
+  const { recorder } = opts;
+  const onCall = recorder
+    ? (r: CallResult): void => {
+        try {
+          recorder.record(r);
+        } catch (err) {
+          log.error({ err }, 'recording a hook call failed');
+        }
+      }
+    : undefined;
+  const onRefused = recorder ? (plugin: string, url: string, reason: string) => recorder.recordFetchRefused(plugin, url, reason) : undefined;
+
+  async function start(plugin: PluginConfig): Promise<PluginHandle> {
+    const fetch = createFetchHandler(plugin, onRefused ? { onRefused } : {});
+    let handle: PluginHandle;
+    try {
+      handle = await loadPlugin({
+        ...opts.logging,
+        plugin,
+        stateDir: opts.stateDir,
+        ...(onCall ? { onCall } : {}),
+        ...(opts.onMetric ? { onMetric: opts.onMetric } : {}),
+        // Refused fetches are reported once, by the fetch handler (onRefused above).
+        onMainCall: (_plugin, op, payload) => mainCall(fetch, op, payload),
+      });
+    } catch (err) {
+      await fetch.close().catch(() => {});
+      throw err;
+    }
+    return withFetch(handle, fetch);
+  }
+
+  return { start };
+}
+
+function mainCall(fetch: FetchHandler, op: MainOp, payload: string): Promise<string> {
+  if (op === 'http_fetch') return fetch(payload);
+  return Promise.resolve(JSON.stringify({ status: 0, error: `unknown host operation ${String(op)}` }));
+}
+
+/** The runtime's handle, with close() also dropping the plugin's pooled fetch connections. */
+function withFetch(handle: PluginHandle, fetch: FetchHandler): PluginHandle {
+  const batch = handle.callBatch?.bind(handle);
+  return {
+    // The same object the runtime updates (state, priority, errors after a worker restart).
+    info: handle.info,
+    call: (args: HookArgs) => handle.call(args),
+    ...(batch ? { callBatch: batch } : {}),
+    async close(): Promise<void> {
+      await Promise.allSettled([handle.close(), fetch.close()]);
+    },
+  };
+}
+
+/** Reads a module and reports its imports, exports, hooks and ABI problems, without running it. */
+export async function inspectPluginFile(file: string, who = 'plugin inspect'): Promise<WasmReport> {
+  return inspectWasm(await readWasmFile(file, who));
+}

@@ -1,0 +1,21 @@
+/** What the dev server's parts share while it runs. */
+import type { ResolvedConfig } from '../config/types.js';
+import type { Logger } from '../host/log.js';
+import type { PluginSupervisor } from '../plugins/supervisor.js';
+import type { ServerMetrics } from './metrics.js';
+import type { Origins } from './origins.js';
+import type { SiteCache } from './site-cache.js';
+
+export interface ServerContext {
+  /** The config in force; hot reload replaces it. */
+  config: ResolvedConfig;
+  /** Set when shutdown begins: responses ask clients to close, upgrades are refused. */
+  closing: boolean;
+  /** Problems found while starting or applying a config (shown in the banner). */
+  readonly warnings: string[];
+  readonly log: Logger;
+  readonly plugins: PluginSupervisor;
+  readonly cache: SiteCache;
+  readonly origins: Origins;
+  readonly metrics: ServerMetrics;
+}

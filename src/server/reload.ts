@@ -1,0 +1,131 @@
+/**
+ * Hot reload: watches the config, the plugins' .wasm files and the static root, and applies each
+ * batch of changes. A changed config is re-validated (an invalid one is logged and the running
+ * config stays), then origins, cache and plugins follow it; a changed .wasm reloads that plugin
+ * alone; changed site files clear the cache and send on_reload. `POST /__bext/reload` re-reads
+ * the config and reloads every plugin.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseConfig, type ParseResult } from '../config/index.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { BextError } from '../errors.js';
+import type { ApplySummary } from '../plugins/supervisor.js';
+import type { ServerContext } from './context.js';
+import { createWatcher, type ChangeBatch, type Watcher, type WatchTargets } from './watcher.js';
+
+export type ConfigApplied = { ok: true; summary: ApplySummary } | { ok: false; error: BextError };
+
+export interface ReloadOptions {
+  /** Re-validates the config file; defaults to reading it and running the config parser. */
+  reparse?(file: string): ParseResult | Promise<ParseResult>;
+  /** Listen address given on the command line (a config change to it is then not worth a warning). */
+  port?: number;
+  host?: string;
+}
+
+export interface Reloader {
+  /** Re-reads the config file and applies it; `reloadAll` reloads every plugin even if unchanged. */
+  applyConfigFile(reloadAll: boolean): Promise<ConfigApplied>;
+  /** Starts watching files; resolves once the initial scan is done. */
+  watch(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function readAndParse(file: string): ParseResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { ok: false, error: new BextError('config_unreadable', `cannot read ${file}: ${(err as Error).message}`) };
+  }
+  return parseConfig(text, file);
+}
+
+function describe(summary: ApplySummary): string {
+  const parts = [
+    summary.added.length ? `added ${summary.added.join(', ')}` : '',
+    summary.removed.length ? `removed ${summary.removed.join(', ')}` : '',
+    summary.reloaded.length ? `reloaded ${summary.reloaded.join(', ')}` : '',
+    summary.failed.length ? `failed ${summary.failed.map((f) => f.name).join(', ')}` : '',
+  ].filter(Boolean);
+  return `config applied${parts.length ? `: ${parts.join('; ')}` : ' (plugins unchanged, on_reload sent)'}`;
+}
+
+export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Reloader {
+  const { log, plugins, cache } = ctx;
+  const reparse = opts.reparse ?? readAndParse;
+  let watcher: Watcher | null = null;
+
+  const targets = (): WatchTargets => ({
+    configFile: ctx.config.file,
+    wasm: plugins.wasmPaths(),
+    root: ctx.config.server.root,
+    ignore: [ctx.config.stateDir],
+  });
+
+  function warnListenChanges(prev: ResolvedConfig, next: ResolvedConfig): void {
+    if (opts.port === undefined && next.server.port !== prev.server.port) {
+      log.warn(`server.port changed to ${next.server.port}; restart bext dev to listen there`);
+    }
+    if (opts.host === undefined && next.server.host !== prev.server.host) {
+      log.warn(`server.host changed to ${next.server.host}; restart bext dev to listen there`);
+    }
+  }
+
+  async function applyConfigFile(reloadAll: boolean): Promise<ConfigApplied> {
+    const parsed = await reparse(ctx.config.file);
+    if (!parsed.ok) {
+      const details = parsed.error.details.length > 0 ? `\n${parsed.error.details.join('\n')}` : '';
+      log.error(`config change not applied, the running config stays: ${parsed.error.message}${details}`);
+      return parsed;
+    }
+    const prev = ctx.config;
+    const next = parsed.config;
+    warnListenChanges(prev, next);
+    const cacheChanged = JSON.stringify(next.cache) !== JSON.stringify(prev.cache);
+    const originChanged = next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream;
+    ctx.config = next;
+    await ctx.origins.apply(next, ctx.warnings);
+    if (cacheChanged) cache.resize(next);
+    if (cacheChanged || originChanged || reloadAll) cache.clear();
+    const summary = await plugins.applyConfig(next.plugins, { reloadAll });
+    watcher?.update(targets());
+    log.info(describe(summary));
+    return { ok: true, summary };
+  }
+
+  async function onBatch(batch: ChangeBatch): Promise<void> {
+    if (ctx.closing) return;
+    const reloaded = new Set<string>();
+    if (batch.config) {
+      const r = await applyConfigFile(false);
+      if (r.ok) for (const n of [...r.summary.reloaded, ...r.summary.added]) reloaded.add(n);
+    }
+    for (const file of batch.wasm) {
+      const name = plugins.pluginForPath(file);
+      if (!name || reloaded.has(name)) continue;
+      log.info(`${path.relative(process.cwd(), file) || file} changed: reloading plugin ${name}`);
+      await plugins.reload(name);
+      reloaded.add(name);
+    }
+    if (batch.wasm.size > 0) watcher?.update(targets());
+    if (batch.site.size > 0) {
+      const n = cache.store.size;
+      cache.clear();
+      log.info(`${batch.site.size} site file(s) changed: cache cleared (${n} entries), on_reload sent`);
+      await plugins.notifyReload();
+    }
+  }
+
+  return {
+    applyConfigFile,
+    async watch() {
+      watcher = await createWatcher(targets(), onBatch, { log });
+      await watcher.ready;
+    },
+    async close() {
+      await watcher?.close().catch(() => {});
+    },
+  };
+}

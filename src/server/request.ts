@@ -1,0 +1,228 @@
+/**
+ * One HTTP request through the dev server: admin requests go to the admin API; site requests are
+ * answered from the response cache, else from the origins (stale-if-error when the upstream is
+ * down), stored when cacheable, and, once the response has closed, reported to the plugins as
+ * an on_request_complete event.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { ADMIN_PREFIX, handleAdmin, type AdminContext } from './admin.js';
+import { cacheKey, requestBypasses, storability, type CacheEntry } from './cache.js';
+import type { ServerContext } from './context.js';
+import { acceptsEncoding, one } from './headers.js';
+import { errorPage } from './pages.js';
+import { buildEvent } from './request-event.js';
+import { etagMatches } from './static.js';
+import type { CacheStatus, HeaderMap } from './types.js';
+
+export interface RequestHandler {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Responses not yet closed. */
+  active(): number;
+  /** Resolves when no response is open, or after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<void>;
+}
+
+/** What one request did, filled in as it goes; read once when the response closes. */
+interface RequestState {
+  t0: number;
+  ts: number;
+  rawPath: string;
+  search: string;
+  /** ms from t0 to the response head. */
+  ttfb: number;
+  cacheStatus: CacheStatus;
+  bytes: number;
+  // writeHead(status, headers) does not make headers visible to getHeader(), so keep it here.
+  encoding: string | undefined;
+  /** A site request (admin requests produce no events). */
+  site: boolean;
+  abort: AbortController | null;
+}
+
+export function createRequestHandler(ctx: ServerContext, admin: AdminContext): RequestHandler {
+  const { plugins, cache, origins, metrics, log } = ctx;
+  let active = 0;
+  let idleWaiter: (() => void) | null = null;
+
+  function serveEntry(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, status: CacheStatus, mark: () => void): number {
+    const headers: HeaderMap = { ...entry.headers, age: String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))), 'x-bext-cache': status };
+    if (ctx.closing) headers.connection = 'close';
+    const etag = one(entry.headers.etag);
+    if (etag && etagMatches(one(req.headers['if-none-match']), etag)) {
+      delete headers['content-length'];
+      delete headers['content-type'];
+      res.writeHead(304, headers);
+      mark();
+      res.end();
+      return 0;
+    }
+    res.writeHead(entry.status, headers);
+    mark();
+    if (req.method === 'HEAD') {
+      res.end();
+      return 0;
+    }
+    res.end(entry.body);
+    return entry.body.length;
+  }
+
+  function finishRequest(req: IncomingMessage, res: ServerResponse, st: RequestState): void {
+    active--;
+    if (active === 0 && idleWaiter) idleWaiter();
+    if (st.abort && !res.writableFinished) st.abort.abort();
+    if (!st.site || !plugins.wantsEvents()) return;
+    const { server } = ctx.config;
+    const event = buildEvent(req, st.rawPath, st.search, res.statusCode, st.cacheStatus, st.encoding, {
+      ts: st.ts,
+      renderUs: Math.round(st.ttfb * 1000),
+      durationUs: Math.round((performance.now() - st.t0) * 1000),
+      bytes: st.bytes,
+    }, { tenant_id: server.tenant_id, site_id: server.site_id });
+    plugins.pushEvent(event);
+  }
+
+  async function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): Promise<void> {
+    const { rawPath, search, t0 } = st;
+    st.site = true;
+    const mark = (): void => {
+      st.ttfb = performance.now() - t0;
+    };
+    const method = (req.method ?? 'GET').toUpperCase();
+    const useCache = ctx.config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(req.headers);
+    let stale: CacheEntry | null = null;
+    let key = '';
+    if (useCache) {
+      key = cacheKey(rawPath, search);
+      const found = cache.store.get(key);
+      if (found && acceptsEncoding(req, one(found.entry.headers['content-encoding']))) {
+        if (found.fresh) {
+          st.cacheStatus = 'HIT';
+          st.encoding = one(found.entry.headers['content-encoding']);
+          metrics.countResponse('HIT');
+          st.bytes = serveEntry(req, res, found.entry, 'HIT', mark);
+          return;
+        }
+        stale = found.entry;
+      }
+      st.cacheStatus = 'MISS';
+    }
+
+    const abort = new AbortController();
+    st.abort = abort;
+    const r = await origins.fetch(req, rawPath, search, abort.signal);
+    if (r.unreachable && stale) {
+      // stale-if-error: an expired copy beats an error page while the app restarts.
+      if (r.body && !Buffer.isBuffer(r.body)) r.body.resume();
+      st.cacheStatus = 'STALE';
+      st.encoding = one(stale.headers['content-encoding']);
+      metrics.countResponse('STALE');
+      st.bytes = serveEntry(req, res, stale, 'STALE', mark);
+      return;
+    }
+    let store = false;
+    if (useCache) {
+      const verdict = storability(method, r.status, r.headers);
+      if (verdict === 'bypass') st.cacheStatus = 'BYPASS';
+      store = verdict === 'store' && r.body !== null;
+    }
+    metrics.countResponse(st.cacheStatus);
+    st.encoding = one(r.headers['content-encoding']);
+    const headers: HeaderMap = { ...r.headers, 'x-bext-cache': st.cacheStatus };
+    if (ctx.closing) headers.connection = 'close';
+    res.writeHead(r.status, headers);
+    mark();
+    if (r.body === null) {
+      res.end();
+      return;
+    }
+    if (Buffer.isBuffer(r.body)) {
+      st.bytes = r.body.length;
+      res.end(r.body);
+      if (store) cache.save(key, r.status, r.headers, r.body);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let keep = store;
+    const limit = cache.store.maxEntryBytes;
+    let bytes = 0;
+    r.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      st.bytes = bytes;
+      if (!keep) return;
+      if (bytes > limit) {
+        keep = false;
+        chunks.length = 0;
+      } else chunks.push(chunk);
+    });
+    try {
+      await pipeline(r.body, res);
+      if (keep) cache.save(key, r.status, r.headers, Buffer.concat(chunks));
+    } catch {
+      // The client went away or the upstream broke mid-body; nothing is stored.
+      res.destroy();
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const st: RequestState = {
+      t0: performance.now(),
+      ts: Date.now(),
+      rawPath: '',
+      search: '',
+      ttfb: 0,
+      cacheStatus: 'BYPASS',
+      bytes: 0,
+      encoding: undefined,
+      site: false,
+      abort: null,
+    };
+    active++;
+    res.once('close', () => finishRequest(req, res, st));
+    try {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      let rawPath = q < 0 ? url : url.slice(0, q);
+      let search = q < 0 ? '' : url.slice(q);
+      if (!rawPath.startsWith('/')) {
+        // Absolute-form request target (GET http://host/path): only its path matters.
+        try {
+          const u = new URL(url);
+          rawPath = u.pathname;
+          search = u.search;
+        } catch {
+          const body = errorPage(400, 'Bad Request', 'the request target is not a path');
+          res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
+          res.end(body);
+          return;
+        }
+      }
+      if (rawPath === '/__bext' || rawPath.startsWith(ADMIN_PREFIX)) {
+        await handleAdmin(req, res, rawPath.slice(ADMIN_PREFIX.length), admin);
+        return;
+      }
+      st.rawPath = rawPath;
+      st.search = search;
+      await handleSite(req, res, st);
+    } catch (err) {
+      log.error({ err }, `request ${req.method} ${req.url} failed`);
+      if (!res.headersSent) {
+        const body = errorPage(500, 'Internal Server Error', `bext failed to answer this request: ${(err as Error)?.message ?? err}`);
+        res.writeHead(500, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
+        res.end(body);
+      } else res.destroy();
+    }
+  }
+
+  async function idle(timeoutMs: number): Promise<void> {
+    if (active === 0) return;
+    const done = new Promise<void>((resolve) => {
+      idleWaiter = resolve;
+    });
+    const t = setTimeout(() => idleWaiter?.(), timeoutMs);
+    await done;
+    clearTimeout(t);
+  }
+
+  return { handle, active: () => active, idle };
+}
