@@ -6,7 +6,7 @@
  * valid. Functions only the guest can call change type (fuel as an extra param and result); their
  * local names are renumbered.
  */
-import { Reader, Writer, WasmFormatError, hasWasmMagic, parseModule, truncated, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
+import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
 import { BodyRewriter, type BodyContext } from './body.js';
 import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
@@ -58,10 +58,6 @@ function unsupported(what: string): WasmFormatError {
     'unsupported',
     `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
   );
-}
-
-function invalid(msg: string): WasmFormatError {
-  return new WasmFormatError('invalid', `invalid: ${msg}`);
 }
 
 function checkLimits(l: Limits, what: string): void {

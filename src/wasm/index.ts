@@ -3,7 +3,7 @@
  * It sits at the bottom of bext and imports nothing from the rest of it.
  */
 export { Reader, Writer, u32Size } from './bytes.js';
-export { WasmFormatError, truncated, type WasmErrorKind } from './errors.js';
+export { WasmFormatError, invalid, truncated, type WasmErrorKind } from './errors.js';
 export {
   parseModule,
   hasWasmMagic,
