@@ -3,7 +3,7 @@
  * which kind of bad input it was (not wasm, truncated, invalid, unsupported feature); the caller
  * words it for its user. A module the rewrite broke throws InstrumenterBug.
  */
-import { WasmFormatError, type ParsedModule } from '../wasm/index.js';
+import { v8CompileMessage, WasmFormatError, type ParsedModule } from '../wasm/index.js';
 import { rewriteModule } from './module.js';
 
 export interface InstrumentOptions {
@@ -40,14 +40,13 @@ export class InstrumenterBug extends Error {
   }
 }
 
-/** V8's own compile error for a module that does not validate (first line only). */
+/** V8's own compile error for a module that does not validate. */
 function v8Message(wasm: Uint8Array): string {
   try {
     new WebAssembly.Module(wasm);
     return 'the module does not validate';
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    return msg.replace(/^WebAssembly\.Module\(\): /, '').split('\n')[0] ?? msg;
+    return v8CompileMessage(err);
   }
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { BextError } from '../errors.js';
 import type { HookName } from '../config/types.js';
 import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './linker.js';
-import { formatSignature, parseModule, WasmFormatError, type Limits, type ParsedModule } from '../wasm/index.js';
+import { formatSignature, parseModule, v8CompileMessage, WasmFormatError, type Limits, type ParsedModule } from '../wasm/index.js';
 
 export const PAGE_BYTES = 65536;
 const PAGES_PER_MB = 16;
@@ -33,8 +33,7 @@ export interface WasmReport {
 }
 
 function compileMessage(err: unknown): { kind: 'invalid' | 'unsupported'; message: string } {
-  const raw = err instanceof Error ? err.message : String(err);
-  const msg = raw.replace(/^WebAssembly\.(Module|compile)\(\): /, '');
+  const msg = v8CompileMessage(err);
   if (/experimental-wasm|invalid opcode|unknown opcode|not enabled|feature/i.test(msg)) {
     return { kind: 'unsupported', message: `unsupported feature: ${msg}` };
   }

@@ -20,3 +20,4 @@ export {
   type WasmExport,
   type WasmImport,
 } from './module-info.js';
+export { v8CompileMessage } from './v8-message.js';
