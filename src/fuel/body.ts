@@ -12,7 +12,7 @@
  * operations; since the segment that follows the check point is already charged, each check
  * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0".
  */
-import { Reader, Writer, WasmDecodeError } from './bytes.js';
+import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 
@@ -104,15 +104,15 @@ interface Versioned extends CountedLoop {
   postSeg: number;
 }
 
-function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmDecodeError {
-  return new WasmDecodeError(
+function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmFormatError {
+  return new WasmFormatError(
     'unsupported',
     `unsupported feature: ${feature} (\`${op}\` in function ${funcIndex} at byte 0x${at.toString(16)}); bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
   );
 }
 
-function invalid(msg: string, at: number): WasmDecodeError {
-  return new WasmDecodeError('invalid', `invalid: ${msg} at byte 0x${at.toString(16)}`);
+function invalid(msg: string, at: number): WasmFormatError {
+  return new WasmFormatError('invalid', `invalid: ${msg} at byte 0x${at.toString(16)}`);
 }
 
 /** Shared scratch state, reused across functions to avoid allocation churn on big modules. */
@@ -518,7 +518,7 @@ export class BodyRewriter {
     brIfRefund.length = 0;
     let finished = false;
     while (!finished) {
-      if (r.pos >= end) throw new WasmDecodeError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
+      if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
       if (!FREE_OPCODES.has(op)) segCost[seg]! += 1;

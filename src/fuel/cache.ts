@@ -1,5 +1,5 @@
 /**
- * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>.wasm`.
+ * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>].wasm`.
  * Each file ends with a small custom section holding the sha256 of the bytes before it, so a
  * corrupt or truncated file is noticed (and rebuilt) without running any wasm tooling.
  */
@@ -18,9 +18,11 @@ export function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
-export function cacheFileName(input: Uint8Array, initialFuel: bigint): string {
+/** Every instrumentation option that changes the output is in the name, so none reuses another's file. */
+export function cacheFileName(input: Uint8Array, initialFuel: bigint, maxMemoryPages?: number): string {
   const fuel = initialFuel === 0n ? '' : `-f${initialFuel}`;
-  return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}.wasm`;
+  const memory = maxMemoryPages === undefined ? '' : `-m${maxMemoryPages}`;
+  return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}${memory}.wasm`;
 }
 
 function trailer(body: Uint8Array): Uint8Array {

@@ -20,7 +20,7 @@
  * a local the loop does not write); `gt_u`/`gt_s` with a negative constant STEP. BOUND is a
  * constant or a local the loop does not write; i32 and i64.
  */
-import { Reader, type Writer } from './bytes.js';
+import { Reader, type Writer } from '../wasm/index.js';
 
 export type Operand = { local: number; value?: undefined } | { local?: undefined; value: bigint };
 

@@ -7,14 +7,11 @@ import { instrumentSync, type InstrumentOptions } from './instrument.js';
 import { cacheFileName, readCached, writeCached } from './cache.js';
 import { ttyProgress } from './progress.js';
 
-export type { InstrumentOptions } from './instrument.js';
+export { InstrumenterBug, type InstrumentOptions } from './instrument.js';
 export { initialFuelFor, fuelUsed, isOutOfFuel, innermostWasmFrame } from './protocol.js';
 export { INSTRUMENTER_VERSION, cacheFileName } from './cache.js';
-export { OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './module.js';
+export { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './contract.js';
 export { ttyProgress } from './progress.js';
-
-/** Name of the exported mutable i64 global holding the fuel remaining. */
-export const FUEL_GLOBAL = 'bext_fuel';
 
 export interface CachedResult {
   bytes: Uint8Array;
@@ -23,7 +20,10 @@ export interface CachedResult {
   ms: number;
 }
 
-/** Rewrites a module so every call is metered; throws BextError('bad_wasm', ...) on bad input. */
+/**
+ * Rewrites a module so every call is metered. Throws WasmFormatError (src/wasm) on bad input, its
+ * kind naming the problem, and InstrumenterBug if the rewrite broke a valid module.
+ */
 export async function instrument(wasm: Uint8Array, opts: InstrumentOptions = {}): Promise<Uint8Array> {
   return instrumentSync(wasm, opts);
 }
@@ -40,11 +40,11 @@ export async function instrumentCached(
 ): Promise<CachedResult> {
   const t0 = performance.now();
   const initialFuel = opts.initialFuel ?? 0n;
-  const file = path.join(cacheDir, cacheFileName(wasm, initialFuel));
+  const file = path.join(cacheDir, cacheFileName(wasm, initialFuel, opts.maxMemoryPages));
   const hit = readCached(file);
   if (hit) return { bytes: hit, fromCache: true, ms: performance.now() - t0 };
   const onProgress = opts.onProgress ?? (process.stderr.isTTY ? ttyProgress('instrumenting') : undefined);
-  const bytes = instrumentSync(wasm, { initialFuel, onProgress });
+  const bytes = instrumentSync(wasm, { ...opts, initialFuel, onProgress });
   try {
     writeCached(file, bytes);
   } catch {

@@ -1,9 +1,9 @@
 /**
- * instrument(): bytes in, metered bytes out, with every failure turned into a BextError that says
- * which kind of bad input it was (not wasm, truncated, invalid, unsupported feature).
+ * instrument(): bytes in, metered bytes out. Bad input throws WasmFormatError, whose kind says
+ * which kind of bad input it was (not wasm, truncated, invalid, unsupported feature); the caller
+ * words it for its user. A module the rewrite broke throws InstrumenterBug.
  */
-import { BextError } from '../errors.js';
-import { WasmDecodeError } from './bytes.js';
+import { v8CompileMessage, WasmFormatError, type ParsedModule } from '../wasm/index.js';
 import { rewriteModule } from './module.js';
 
 export interface InstrumentOptions {
@@ -22,40 +22,57 @@ export interface InstrumentOptions {
    * reference.
    */
   threadFuel?: boolean;
+  /**
+   * Cap every memory the module defines at this many 64 KiB pages: the memory section declares
+   * `max = min(max, cap)` (V8 refuses memory.grow past a declared maximum). A memory whose minimum
+   * is above the cap is refused. Unset: memories are kept as they are.
+   */
+  maxMemoryPages?: number;
+  /** The input's module info when the caller parsed it already (saves parsing it again). */
+  module?: ParsedModule;
 }
 
-export function badWasm(message: string, cause?: unknown): BextError {
-  return new BextError('bad_wasm', message, { blame: 'user', exitCode: 2, cause });
+/** The rewrite turned a valid module into an invalid one: a bext bug, not bad input. */
+export class InstrumenterBug extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstrumenterBug';
+  }
 }
 
-/** V8's own compile error for a module that does not validate (first line only). */
+/** V8's own compile error for a module that does not validate. */
 function v8Message(wasm: Uint8Array): string {
   try {
     new WebAssembly.Module(wasm);
     return 'the module does not validate';
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    return msg.replace(/^WebAssembly\.Module\(\): /, '').split('\n')[0] ?? msg;
+    return v8CompileMessage(err);
   }
+}
+
+function invalidWasm(wasm: Uint8Array): WasmFormatError {
+  return new WasmFormatError('invalid', `invalid WebAssembly: ${v8Message(wasm)}`);
 }
 
 export function instrumentSync(wasm: Uint8Array, opts: InstrumentOptions = {}): Uint8Array {
   let out: Uint8Array;
   try {
-    out = rewriteModule(wasm, { initialFuel: opts.initialFuel ?? 0n, onProgress: opts.onProgress, moveCharges: opts.moveCharges, threadFuel: opts.threadFuel });
+    out = rewriteModule(wasm, {
+      initialFuel: opts.initialFuel ?? 0n,
+      onProgress: opts.onProgress,
+      moveCharges: opts.moveCharges,
+      threadFuel: opts.threadFuel,
+      maxMemoryPages: opts.maxMemoryPages,
+      module: opts.module,
+    });
   } catch (err) {
-    if (err instanceof WasmDecodeError) {
-      // V8's message explains a structurally invalid module best.
-      if (err.problem === 'invalid' && !WebAssembly.validate(wasm)) throw badWasm(`invalid WebAssembly: ${v8Message(wasm)}`, err);
-      throw badWasm(err.message, err);
-    }
+    // V8's message explains a structurally invalid module best.
+    if (err instanceof WasmFormatError && err.kind === 'invalid' && !WebAssembly.validate(wasm)) throw invalidWasm(wasm);
     throw err;
   }
-  if (!WebAssembly.validate(wasm)) throw badWasm(`invalid WebAssembly: ${v8Message(wasm)}`);
+  if (!WebAssembly.validate(wasm)) throw invalidWasm(wasm);
   // The rewrite keeps valid modules valid; checking costs little and turns a bext bug into a
   // clear error instead of a confusing one at load time.
-  if (!WebAssembly.validate(out)) {
-    throw new BextError('instrument_bug', `bext produced an invalid module from a valid one: ${v8Message(out)}`, { blame: 'host', exitCode: 1 });
-  }
+  if (!WebAssembly.validate(out)) throw new InstrumenterBug(`bext produced an invalid module from a valid one: ${v8Message(out)}`);
   return out;
 }

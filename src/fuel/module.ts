@@ -1,29 +1,26 @@
 /**
- * Module-level rewrite: reads the section list, adds the `bext_fuel` global + export, the
- * `bext_out_of_fuel` function (and `bext_start` when there is a start function), rewrites every
- * function body, and keeps everything else byte for byte. New items are appended at the end of
- * their index spaces, so no function, global or type index moves and the name section stays
+ * Module-level rewrite: adds the `bext_fuel` global + export, the `bext_out_of_fuel` function (and
+ * `bext_start` when there is a start function), rewrites every function body, applies the memory
+ * cap to the memory section, and keeps everything else byte for byte. New items are appended at the
+ * end of their index spaces, so no function, global or type index moves and the name section stays
  * valid. Functions only the guest can call change type (fuel as an extra param and result); their
  * local names are renumbered.
  */
-import { Reader, Writer, WasmDecodeError, truncated } from './bytes.js';
+import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
 import { BodyRewriter, type BodyContext } from './body.js';
+import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
 
-export const FUEL_EXPORT = 'bext_fuel';
-export const OUT_OF_FUEL_NAME = 'bext_out_of_fuel';
-export const START_WRAPPER_NAME = 'bext_start';
-
-const SEC_CUSTOM = 0, SEC_TYPE = 1, SEC_IMPORT = 2, SEC_FUNCTION = 3, SEC_TABLE = 4, SEC_MEMORY = 5,
-  SEC_GLOBAL = 6, SEC_EXPORT = 7, SEC_START = 8, SEC_ELEMENT = 9, SEC_CODE = 10, SEC_DATA = 11,
-  SEC_DATACOUNT = 12, SEC_TAG = 13;
+const SEC_CUSTOM = SECTION.custom, SEC_TYPE = SECTION.type, SEC_FUNCTION = SECTION.function,
+  SEC_MEMORY = SECTION.memory, SEC_GLOBAL = SECTION.global, SEC_EXPORT = SECTION.export,
+  SEC_START = SECTION.start, SEC_ELEMENT = SECTION.element, SEC_CODE = SECTION.code;
 
 /** Position of each known section in the required order. */
 const RANK: Record<number, number> = {
-  [SEC_TYPE]: 1, [SEC_IMPORT]: 2, [SEC_FUNCTION]: 3, [SEC_TABLE]: 4, [SEC_MEMORY]: 5, [SEC_TAG]: 6,
-  [SEC_GLOBAL]: 7, [SEC_EXPORT]: 8, [SEC_START]: 9, [SEC_ELEMENT]: 10, [SEC_DATACOUNT]: 11,
-  [SEC_CODE]: 12, [SEC_DATA]: 13,
+  [SECTION.type]: 1, [SECTION.import]: 2, [SECTION.function]: 3, [SECTION.table]: 4, [SECTION.memory]: 5,
+  [SECTION.tag]: 6, [SECTION.global]: 7, [SECTION.export]: 8, [SECTION.start]: 9, [SECTION.element]: 10,
+  [SECTION.dataCount]: 11, [SECTION.code]: 12, [SECTION.data]: 13,
 };
 
 interface Section {
@@ -50,149 +47,72 @@ export interface RewriteOptions {
   moveCharges?: boolean;
   /** See InstrumentOptions.threadFuel. */
   threadFuel?: boolean;
+  /** See InstrumentOptions.maxMemoryPages. */
+  maxMemoryPages?: number;
+  /** See InstrumentOptions.module. */
+  module?: ParsedModule;
 }
 
-const VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f]);
-
-function unsupported(what: string): WasmDecodeError {
-  return new WasmDecodeError(
+function unsupported(what: string): WasmFormatError {
+  return new WasmFormatError(
     'unsupported',
     `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
   );
 }
 
-function invalid(msg: string): WasmDecodeError {
-  return new WasmDecodeError('invalid', `invalid: ${msg}`);
+function checkLimits(l: Limits, what: string): void {
+  if (l.shared) throw unsupported(`threads (shared ${what})`);
+  if (l.index64) throw unsupported(`memory64 (64-bit ${what})`);
 }
 
-function readSections(buf: Uint8Array): Section[] {
-  if (buf.length < 4 || buf[0] !== 0x00 || buf[1] !== 0x61 || buf[2] !== 0x73 || buf[3] !== 0x6d) {
-    throw new WasmDecodeError('not_wasm', 'not a WebAssembly module (it does not start with the \\0asm magic bytes)');
-  }
-  if (buf.length < 8) throw truncated('the version field', 4);
-  const version = buf[4]! | (buf[5]! << 8) | (buf[6]! << 16) | (buf[7]! << 24);
-  if (version !== 1) {
-    if (buf[6] === 0x01 && buf[7] === 0x00) throw unsupported('WebAssembly components (component model binary); give bext a core module');
-    throw invalid(`unknown binary version ${version}`);
-  }
-  const r = new Reader(buf, 8);
-  const out: Section[] = [];
+/**
+ * What the module info does not refuse but the rewrite cannot keep exact: section order it relies
+ * on, exception handling, threads, memory64, and a module that was instrumented already.
+ */
+function checkInstrumentable(info: ParsedModule): void {
   let lastRank = 0;
-  while (!r.eof()) {
-    const id = r.byte();
-    const size = r.u32();
-    const start = r.pos;
-    if (start + size > buf.length) throw truncated(`section ${id} (${size} bytes)`, start);
-    const s: Section = { id, start, end: start + size };
-    if (id === SEC_CUSTOM) {
-      const nr = new Reader(buf, start, start + size);
-      s.name = nr.name();
-    } else {
-      const rank = RANK[id];
-      if (rank === undefined) throw invalid(`unknown section id ${id}`);
-      if (rank <= lastRank) throw invalid(`section ${id} is out of order or repeated`);
-      lastRank = rank;
-      if (id === SEC_TAG) throw unsupported('exception handling (tag section)');
-    }
-    out.push(s);
-    r.pos = start + size;
+  for (const s of info.sections) {
+    if (s.id === SEC_CUSTOM) continue;
+    const rank = RANK[s.id]!;
+    if (rank <= lastRank) throw invalid(`section ${s.id} is out of order or repeated`);
+    lastRank = rank;
+    if (s.id === SECTION.tag) throw unsupported('exception handling (tag section)');
   }
-  return out;
-}
-
-function readTypes(buf: Uint8Array, s: Section | undefined): FuncType[] {
-  if (!s) return [];
-  const r = new Reader(buf, s.start, s.end);
-  const n = r.u32();
-  const types: FuncType[] = [];
-  for (let i = 0; i < n; i++) {
-    const at = r.pos;
-    const form = r.byte();
-    if (form === 0x4e || form === 0x50 || form === 0x4f || form === 0x5e || form === 0x5f) throw unsupported('GC types (rec/sub/struct/array)');
-    if (form !== 0x60) throw invalid(`unknown type form 0x${form.toString(16)}`);
-    const np = r.u32();
-    for (let j = 0; j < np; j++) checkValType(r.byte());
-    const rs = r.pos;
-    const nr = r.u32();
-    for (let j = 0; j < nr; j++) checkValType(r.byte());
-    types.push({ params: np, results: buf.subarray(rs, r.pos), raw: buf.subarray(at, r.pos) });
+  for (const i of info.imports) {
+    if (i.kind === 'tag') throw unsupported('exception handling (imported tag)');
+    if (i.kind === 'table') checkLimits(i.limits, 'table');
+    if (i.kind === 'memory') checkLimits(i.limits, 'memory');
   }
-  return types;
-}
-
-function checkValType(t: number): void {
-  if (VALTYPES.has(t)) return;
-  if (t === 0x64 || t === 0x63) throw unsupported('typed function references / GC value types');
-  if (t === 0x69) throw unsupported('exception handling (exnref)');
-  throw invalid(`unknown value type 0x${t.toString(16)}`);
-}
-
-function checkLimits(r: Reader, what: string): void {
-  const flags = r.byte();
-  if (flags & 0x02) throw unsupported(`threads (shared ${what})`);
-  if (flags & 0x04) throw unsupported(`memory64 (64-bit ${what})`);
-  if (flags > 1) throw invalid(`bad ${what} limits flags 0x${flags.toString(16)}`);
-  r.u32();
-  if (flags & 1) r.u32();
-}
-
-interface ImportCounts {
-  funcs: number;
-  globals: number;
-  funcTypes: number[];
-}
-
-function readImports(buf: Uint8Array, s: Section | undefined): ImportCounts {
-  const counts: ImportCounts = { funcs: 0, globals: 0, funcTypes: [] };
-  if (!s) return counts;
-  const r = new Reader(buf, s.start, s.end);
-  const n = r.u32();
-  for (let i = 0; i < n; i++) {
-    r.name();
-    r.name();
-    const kind = r.byte();
-    switch (kind) {
-      case 0:
-        counts.funcTypes.push(r.u32());
-        counts.funcs++;
-        break;
-      case 1: {
-        const t = r.byte();
-        if (t !== 0x70 && t !== 0x6f) throw unsupported('typed function references (table of typed refs)');
-        checkLimits(r, 'table');
-        break;
-      }
-      case 2:
-        checkLimits(r, 'memory');
-        break;
-      case 3:
-        checkValType(r.byte());
-        r.byte();
-        counts.globals++;
-        break;
-      case 4:
-        throw unsupported('exception handling (imported tag)');
-      default:
-        throw invalid(`unknown import kind ${kind}`);
+  for (const t of info.tables) checkLimits(t, 'table');
+  for (const m of info.memories) checkLimits(m, 'memory');
+  for (const e of info.exports) {
+    if (e.name === FUEL_GLOBAL) {
+      throw new WasmFormatError('invalid', `invalid input: the module already exports \`${FUEL_GLOBAL}\` (was it instrumented already? give bext the original module)`);
     }
   }
-  return counts;
 }
 
-/** Checks the exports; marks exported functions in `reached`. */
-function checkExports(buf: Uint8Array, s: Section | undefined, reached: Uint8Array): void {
-  if (!s) return;
-  const r = new Reader(buf, s.start, s.end);
-  const n = r.u32();
-  for (let i = 0; i < n; i++) {
-    const name = r.name();
-    const kind = r.byte();
-    const index = r.u32();
-    if (kind === 0 && index < reached.length) reached[index] = 1;
-    if (name === FUEL_EXPORT) {
-      throw new WasmDecodeError('invalid', `invalid input: the module already exports \`${FUEL_EXPORT}\` (was it instrumented already? give bext the original module)`);
-    }
+function funcTypesOf(info: ParsedModule): FuncType[] {
+  return info.typeEntries.map((raw) => {
+    const r = new Reader(raw, 1);
+    const params = r.u32();
+    r.pos += params;
+    return { params, results: raw.subarray(r.pos), raw };
+  });
+}
+
+/** The memory section with every maximum lowered to `cap` pages (V8 enforces a declared maximum). */
+function cappedMemories(memories: readonly Limits[], cap: number): Uint8Array {
+  const w = new Writer(8 + memories.length * 12);
+  w.u32(memories.length);
+  for (const m of memories) {
+    if (m.min > cap) throw invalid(`memory declares a minimum of ${m.min} pages, above the cap of ${cap} pages`);
+    const max = m.max === null ? cap : Math.min(m.max, cap);
+    w.byte(0x01);
+    w.u32(m.min);
+    w.u32(max);
   }
+  return w.result();
 }
 
 /** Skips a constant expression, marking any `ref.func` target in `reached`. */
@@ -310,48 +230,33 @@ function isDroppedCustom(name: string): boolean {
 }
 
 export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array {
-  const sections = readSections(buf);
+  if (!opts.module && !hasWasmMagic(buf)) {
+    throw new WasmFormatError('not_wasm', 'not a WebAssembly module (it does not start with the \\0asm magic bytes)');
+  }
+  const info = opts.module ?? parseModule(buf, { allowMemory64: true });
+  checkInstrumentable(info);
+  const sections: Section[] = info.sections.map((s) => ({ id: s.id, start: s.contentStart, end: s.end, name: s.name }));
   const find = (id: number): Section | undefined => sections.find((s) => s.id === id);
   const typeSec = find(SEC_TYPE);
-  const types = readTypes(buf, typeSec);
-  const imports = readImports(buf, find(SEC_IMPORT));
-  const funcSec = find(SEC_FUNCTION);
+  const types = funcTypesOf(info);
+  const imports = { funcs: info.importedFunctions, globals: info.importedGlobals };
   const codeSec = find(SEC_CODE);
   const globalSec = find(SEC_GLOBAL);
   const exportSec = find(SEC_EXPORT);
   const startSec = find(SEC_START);
-  for (const s of sections) {
-    if (s.id === SEC_MEMORY || s.id === SEC_TABLE) {
-      const r = new Reader(buf, s.start, s.end);
-      const n = r.u32();
-      for (let i = 0; i < n; i++) {
-        if (s.id === SEC_TABLE) {
-          const t = r.byte();
-          if (t === 0x40) throw unsupported('typed function references (table initializer)');
-          if (t !== 0x70 && t !== 0x6f) throw unsupported('typed function references (table of typed refs)');
-        }
-        checkLimits(r, s.id === SEC_TABLE ? 'table' : 'memory');
-      }
-    }
-  }
+  const memorySec = find(SEC_MEMORY);
 
   // Defined functions' type indices.
-  const funcTypeIdx: number[] = [];
-  if (funcSec) {
-    const r = new Reader(buf, funcSec.start, funcSec.end);
-    const n = r.u32();
-    for (let i = 0; i < n; i++) funcTypeIdx.push(r.u32());
-  }
+  const funcTypeIdx = info.functionTypes.slice(info.importedFunctions);
   const definedCount = funcTypeIdx.length;
   const codeCount = vecCount(buf, codeSec);
   if (codeCount !== definedCount) throw invalid(`function section declares ${definedCount} functions but the code section has ${codeCount}`);
-  for (const t of funcTypeIdx.concat(imports.funcTypes)) if (t >= types.length) throw invalid(`function type index ${t} out of range`);
   const totalFuncs = imports.funcs + definedCount;
   // Functions the host or a table can reach keep their signature; every other defined function
   // is "threaded": it takes the fuel as an extra i64 param and returns it as an extra result, so
   // the counter stays in registers across calls instead of going through the global.
   const reached = new Uint8Array(totalFuncs);
-  checkExports(buf, exportSec, reached);
+  for (const e of info.exports) if (e.kind === 'function' && e.index < totalFuncs) reached[e.index] = 1;
   markReferencedFunctions(buf, find(SEC_ELEMENT), globalSec, reached);
 
   // New types, appended when no identical one exists.
@@ -373,11 +278,10 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const hasStart = startSec !== undefined;
   const voidType = hasStart ? typeIndexFor(Uint8Array.of(0x60, 0, 0)) : -1;
 
-  const fuelGlobal = imports.globals + vecCount(buf, globalSec);
+  const fuelGlobal = imports.globals + info.definedGlobals;
   const oofFunc = imports.funcs + definedCount;
   const startWrapper = oofFunc + 1;
-  let originalStart = -1;
-  if (startSec) originalStart = new Reader(buf, startSec.start, startSec.end).u32();
+  const originalStart = info.start ?? -1;
   if (originalStart >= 0 && originalStart < totalFuncs) reached[originalStart] = 1;
   const threadedFuncs = new Uint8Array(totalFuncs);
   const writeBeforeCall = new Uint8Array(totalFuncs).fill(1);
@@ -477,7 +381,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   globalEntry.s64(BigInt.asIntN(64, opts.initialFuel));
   globalEntry.byte(0x0b);
   const exportEntry = new Writer(16);
-  exportEntry.name(FUEL_EXPORT);
+  exportEntry.name(FUEL_GLOBAL);
   exportEntry.byte(0x03);
   exportEntry.u32(fuelGlobal);
 
@@ -491,6 +395,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   replaced.set(SEC_GLOBAL, appendToVec(buf, globalSec, [globalEntry.result()]));
   replaced.set(SEC_EXPORT, appendToVec(buf, exportSec, [exportEntry.result()]));
   if (hasStart) replaced.set(SEC_START, u32Bytes(startWrapper));
+  if (memorySec && opts.maxMemoryPages !== undefined) replaced.set(SEC_MEMORY, cappedMemories(info.memories, opts.maxMemoryPages));
   replaced.set(SEC_CODE, code.result());
 
   const newNames: NewName[] = [{ index: oofFunc, name: OUT_OF_FUEL_NAME }];
@@ -549,12 +454,6 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   if (!sawNames) emitSection(SEC_CUSTOM, rewriteNameSection(buf, 0, 0, newNames));
   opts.onProgress?.(1);
   return out.result();
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function u32Bytes(v: number): Uint8Array {

@@ -3,7 +3,7 @@
  * functions the instrumenter appends (`bext_out_of_fuel` is how the host recognises the fuel trap
  * in a stack, so a guest function already using that name is renamed).
  */
-import { Reader, Writer } from './bytes.js';
+import { Reader, Writer } from '../wasm/index.js';
 
 export interface NewName {
   index: number;

@@ -3,7 +3,7 @@
  * call, how to read consumption after it, and how to recognise the out-of-fuel trap.
  */
 import { CALL_OVERHEAD } from './costs.js';
-import { OUT_OF_FUEL_NAME } from './module.js';
+import { OUT_OF_FUEL_NAME } from './contract.js';
 
 /** Value to store in `bext_fuel` before a top-level call with this budget. */
 export function initialFuelFor(budget: number): bigint {

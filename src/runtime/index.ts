@@ -7,7 +7,6 @@ import { BextError } from '../errors.js';
 import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
 import { PluginHost } from './plugin-host.js';
-import { parseModule } from './wasm-binary.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { LoadOptions } from './types.js';
 
@@ -29,9 +28,9 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb);
   // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
   const startFuel = BigInt(p.fuel.on_server_start);
-  const metered = await instrumentForRun(prepared.bytes, path.join(opts.stateDir, 'cache'), who, p.path, startFuel);
+  const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel);
   const module = await compileModule(metered, who, p.path);
-  const host = new PluginHost(opts, module, prepared.summary, functionNamesOf(metered));
+  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames);
   try {
     await host.start();
   } catch (err) {
@@ -55,12 +54,4 @@ export function defaultPluginConfig(file: string): PluginConfig {
     permissions: { ...perms, allowed_urls: [...perms.allowed_urls], kv_namespaces: [...perms.kv_namespaces], queue_names: [...perms.queue_names] },
     limits: { ...DEFAULTS.limits },
   };
-}
-
-function functionNamesOf(bytes: Uint8Array): Record<number, string> {
-  try {
-    return parseModule(bytes).functionExports;
-  } catch {
-    return {};
-  }
 }

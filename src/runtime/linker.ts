@@ -4,7 +4,7 @@
  * comes from here, so the rules live in one place (docs/abi.md mirrors these tables).
  */
 import { HOOK_NAMES, type HookName } from '../config/types.js';
-import { formatSignature, sameType, type FuncType, type ParsedModule, type ValType } from './wasm-binary.js';
+import { formatSignature, sameType, type FuncType, type ParsedModule, type ValType } from '../wasm/index.js';
 
 export const HOST_MODULE = 'bext';
 export const WASI_MODULE = 'wasi_snapshot_preview1';

@@ -1,14 +1,15 @@
 /**
- * Main-thread loading: read the file, check it is a well-formed module that speaks ABI v1,
- * apply the memory cap, fuel-instrument (cached) and compile. The compiled WebAssembly.Module is
- * what workers receive; a replaced worker reuses it, so a restart never re-instruments.
+ * Main-thread loading: read the file, parse it once (src/wasm) to check it is a well-formed module
+ * that speaks ABI v1 and to decide the memory cap, then fuel-instrument it (cached), which applies
+ * the cap in the same rewrite, and compile. The compiled WebAssembly.Module is what workers
+ * receive; a replaced worker reuses it, so a restart never re-instruments.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BextError } from '../errors.js';
 import type { HookName } from '../config/types.js';
 import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './linker.js';
-import { formatSignature, parseModule, rewriteMemories, WasmFormatError, type Limits, type ParsedModule } from './wasm-binary.js';
+import { formatSignature, parseModule, v8CompileMessage, WasmFormatError, type Limits, type ParsedModule } from '../wasm/index.js';
 
 export const PAGE_BYTES = 65536;
 const PAGES_PER_MB = 16;
@@ -32,8 +33,7 @@ export interface WasmReport {
 }
 
 function compileMessage(err: unknown): { kind: 'invalid' | 'unsupported'; message: string } {
-  const raw = err instanceof Error ? err.message : String(err);
-  const msg = raw.replace(/^WebAssembly\.(Module|compile)\(\): /, '');
+  const msg = v8CompileMessage(err);
   if (/experimental-wasm|invalid opcode|unknown opcode|not enabled|feature/i.test(msg)) {
     return { kind: 'unsupported', message: `unsupported feature: ${msg}` };
   }
@@ -114,25 +114,33 @@ function loadError(who: string, file: string, message: string, details: string[]
 }
 
 export interface Prepared {
-  /** Module bytes after the memory cap was applied (before instrumentation). */
+  /** The module's bytes as read (the memory cap is applied while instrumenting). */
   bytes: Uint8Array;
+  /** What the one parse of `bytes` found; the instrumenter reuses it. */
+  module: ParsedModule;
+  /** `limits.max_memory_mb` in pages, when the module defines a memory to cap. */
+  maxMemoryPages?: number;
   abi: AbiCheck;
   summary: AbiSummary;
+  /**
+   * Function index → export name, for naming trap frames. Instrumenting appends functions and
+   * never moves one, so these are the metered module's too.
+   */
+  functionNames: Record<number, string>;
 }
 
-/** Applies `limits.max_memory_mb` to the module's own memory. */
-export function capMemory(limits: Limits, maxMemoryMb: number): { limits: Limits } | { error: string } {
-  const cap = Math.floor(maxMemoryMb * PAGES_PER_MB);
-  if (limits.min > cap) {
-    return {
-      error: `memory declares a minimum of ${limits.min} pages (${(limits.min / PAGES_PER_MB).toFixed(1)} MiB), above limits.max_memory_mb = ${maxMemoryMb} (${cap} pages)`,
-    };
-  }
-  const max = limits.max === null ? cap : Math.min(limits.max, cap);
-  return { limits: { ...limits, max } };
+function capPages(maxMemoryMb: number): number {
+  return Math.floor(maxMemoryMb * PAGES_PER_MB);
 }
 
-/** Parse + ABI check + memory cap. Throws BextError (exit 2) naming every problem. */
+/** Why `limits.max_memory_mb` cannot cap this memory (its minimum is above the cap), if it cannot. */
+export function memoryCapError(limits: Limits, maxMemoryMb: number): string | undefined {
+  const cap = capPages(maxMemoryMb);
+  if (limits.min <= cap) return undefined;
+  return `memory declares a minimum of ${limits.min} pages (${(limits.min / PAGES_PER_MB).toFixed(1)} MiB), above limits.max_memory_mb = ${maxMemoryMb} (${cap} pages)`;
+}
+
+/** Parse + ABI check + memory cap decision. Throws BextError (exit 2) naming every problem. */
 export function prepareModule(bytes: Uint8Array, file: string, who: string, maxMemoryMb: number): Prepared {
   let parsed: ParsedModule;
   try {
@@ -153,30 +161,29 @@ export function prepareModule(bytes: Uint8Array, file: string, who: string, maxM
   if (abi.problems.length > 1) {
     throw loadError(who, file, `${abi.problems.length} ABI problems:`, abi.problems.map((p) => `  - ${p}`));
   }
-  let out = bytes;
-  if (parsed.memories.length > 0) {
-    const capped: Limits[] = [];
-    for (const m of parsed.memories) {
-      const r = capMemory(m, maxMemoryMb);
-      if ('error' in r) throw loadError(who, file, r.error);
-      capped.push(r.limits);
-    }
-    out = rewriteMemories(bytes, parsed, capped);
+  for (const m of parsed.memories) {
+    const error = memoryCapError(m, maxMemoryMb);
+    if (error) throw loadError(who, file, error);
   }
-  return { bytes: out, abi, summary: abi.summary };
+  const maxMemoryPages = parsed.memories.length > 0 ? capPages(maxMemoryMb) : undefined;
+  return { bytes, module: parsed, maxMemoryPages, abi, summary: abi.summary, functionNames: parsed.functionExports };
 }
 
 /**
- * Fuel-instruments through the on-disk cache. `startFuel` meters a wasm start section, which runs
- * during instantiation before the host can set a budget.
+ * Fuel-instruments through the on-disk cache, capping memory in the same rewrite. `startFuel`
+ * meters a wasm start section, which runs during instantiation before the host can set a budget.
  */
-export async function instrumentForRun(bytes: Uint8Array, cacheDir: string, who: string, file: string, startFuel: bigint): Promise<Uint8Array> {
+export async function instrumentForRun(prepared: Prepared, cacheDir: string, who: string, file: string, startFuel: bigint): Promise<Uint8Array> {
   const fuel = await import('../fuel/index.js');
   try {
-    const r = await fuel.instrumentCached(bytes, cacheDir, { initialFuel: startFuel });
+    const r = await fuel.instrumentCached(prepared.bytes, cacheDir, {
+      initialFuel: startFuel,
+      maxMemoryPages: prepared.maxMemoryPages,
+      module: prepared.module,
+    });
     return r.bytes;
   } catch (err) {
-    if (err instanceof BextError) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`, [...err.details]);
+    if (err instanceof WasmFormatError || err instanceof fuel.InstrumenterBug) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`);
     throw err;
   }
 }

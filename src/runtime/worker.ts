@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { isMainThread, type MessagePort } from 'node:worker_threads';
-import { FUEL_GLOBAL, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
+import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
 import type { HookName } from '../config/types.js';
 import { buildHostImports, fallbackServices, type GuestLevel } from './abi.js';
 import { ABI_ALLOWANCE, encoder, Guest, unpack, utf8Lenient } from './guest.js';
@@ -21,8 +21,6 @@ import { classifyTrap } from './traps.js';
 import { createWasi, type WasiHost } from './wasi-io.js';
 
 const LEVEL_ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
-/** The function the fuel instrumenter traps in (see src/fuel). */
-const OUT_OF_FUEL_FRAME = 'bext_out_of_fuel';
 /** Longest guest error message kept; the rest is cut with a note. */
 const MAX_MESSAGE = 4096;
 
@@ -97,7 +95,7 @@ export function runWorker(port: MessagePort): void {
     if (failed) {
       if (isOutOfFuel(thrown, remaining)) {
         // Where the fuel ran out is worth showing; the instrumenter's own trap frame is not.
-        const stack = classifyTrap(thrown, names()).stack.filter((f) => !f.startsWith(OUT_OF_FUEL_FRAME));
+        const stack = classifyTrap(thrown, names()).stack.filter((f) => !f.startsWith(OUT_OF_FUEL_NAME));
         return {
           outcome: 'out_of_fuel',
           fuelUsed: budget,

@@ -9,7 +9,7 @@ import { HOOK_NAMES, type HookName, type PluginConfig } from '../config/types.js
 import { thousands } from '../format.js';
 import type { PluginInfo } from '../runtime/types.js';
 import { table } from './render.js';
-import { parseModule } from '../runtime/wasm-binary.js';
+import { parseModule } from '../wasm/index.js';
 
 /** Server states plus what the config alone can tell. */
 export type ListState = PluginInfo['state'] | 'configured' | 'missing' | 'invalid';

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writer } from '../../dist/fuel/bytes.js';
+import { Writer } from '../../dist/wasm/index.js';
 
 const run = promisify(execFile);
 

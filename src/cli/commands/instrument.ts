@@ -6,7 +6,8 @@ import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BextError } from '../../errors.js';
-import { instrument, ttyProgress } from '../../fuel/index.js';
+import { instrument, InstrumenterBug, ttyProgress } from '../../fuel/index.js';
+import { WasmFormatError } from '../../wasm/index.js';
 import { thousands } from '../../format.js';
 
 export interface InstrumentCommandOptions {
@@ -52,9 +53,10 @@ export async function run(input: string, opts: InstrumentCommandOptions = {}): P
   try {
     out = await instrument(bytes, { initialFuel, onProgress: ttyProgress(`instrumenting ${path.basename(input)}`) });
   } catch (err) {
-    if (err instanceof BextError && err.code === 'bad_wasm') {
+    if (err instanceof WasmFormatError) {
       throw new BextError('bad_wasm', `${input}: ${err.message}`, { blame: 'user', exitCode: 2, cause: err });
     }
+    if (err instanceof InstrumenterBug) throw new BextError('instrument_bug', err.message, { blame: 'host', exitCode: 1, cause: err });
     throw err;
   }
   const ms = performance.now() - t0;

@@ -1,24 +1,13 @@
 /**
- * Byte-level reading and writing of the WebAssembly binary format (LEB128 and friends).
- * The instrumenter works directly on bytes so the operator stream it meters is exactly the
- * one the guest's compiler emitted (an IR round trip would add, drop or reorder operators).
+ * Byte-level reading and writing of the WebAssembly binary format (LEB128, names, vectors).
+ * Shared by the module-info parser and the fuel instrumenter, which works directly on bytes so the
+ * operator stream it meters is exactly the one the guest's compiler emitted.
  */
+import { WasmFormatError, invalid, truncated } from './errors.js';
 
-/** Why a module could not be decoded; turned into a user-facing BextError by the caller. */
-export type WasmProblem = 'not_wasm' | 'truncated' | 'invalid' | 'unsupported';
-
-export class WasmDecodeError extends Error {
-  readonly problem: WasmProblem;
-  constructor(problem: WasmProblem, message: string) {
-    super(message);
-    this.name = 'WasmDecodeError';
-    this.problem = problem;
-  }
-}
-
-export function truncated(what: string, at: number): WasmDecodeError {
-  return new WasmDecodeError('truncated', `truncated: the module ends in the middle of ${what} (byte 0x${at.toString(16)}); was the file cut short?`);
-}
+const LENIENT = new TextDecoder('utf-8', { fatal: false });
+const STRICT = new TextDecoder('utf-8', { fatal: true });
+const ENCODER = new TextEncoder();
 
 /** Sequential reader over a byte range; `end` bounds every read so a lying size is caught. */
 export class Reader {
@@ -43,7 +32,7 @@ export class Reader {
     for (;;) {
       if (this.pos >= this.end) throw truncated('an integer', this.pos);
       const b = this.buf[this.pos++]!;
-      if (shift === 28 && b > 0x0f) throw new WasmDecodeError('invalid', `invalid: integer too large at byte 0x${(this.pos - 1).toString(16)}`);
+      if (shift === 28 && b > 0x0f) throw invalid(`integer too large at byte 0x${(this.pos - 1).toString(16)}`);
       result |= (b & 0x7f) << shift;
       if ((b & 0x80) === 0) return result >>> 0;
       shift += 7;
@@ -56,7 +45,7 @@ export class Reader {
       if (this.pos >= this.end) throw truncated('an integer', this.pos);
       if ((this.buf[this.pos++]! & 0x80) === 0) return;
     }
-    throw new WasmDecodeError('invalid', `invalid: integer too long at byte 0x${this.pos.toString(16)}`);
+    throw invalid(`integer too long at byte 0x${this.pos.toString(16)}`);
   }
 
   /** Signed LEB128 up to 32 bits (i32.const immediates). */
@@ -70,7 +59,7 @@ export class Reader {
       result |= (b & 0x7f) << shift;
       shift += 7;
     } while (b & 0x80 && shift < 35);
-    if (b & 0x80) throw new WasmDecodeError('invalid', `invalid: integer too long at byte 0x${this.pos.toString(16)}`);
+    if (b & 0x80) throw invalid(`integer too long at byte 0x${this.pos.toString(16)}`);
     if (shift < 32 && b & 0x40) result |= -1 << shift;
     return result | 0;
   }
@@ -80,11 +69,24 @@ export class Reader {
     this.pos += n;
   }
 
+  /** A name; bytes that are not UTF-8 become U+FFFD (engines ignore a bad name section too). */
   name(): string {
     const len = this.u32();
     const start = this.pos;
     this.skip(len, 'a name');
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.buf.subarray(start, start + len));
+    return LENIENT.decode(this.buf.subarray(start, start + len));
+  }
+
+  /** A name that must be UTF-8 (imports and exports, which V8 rejects otherwise). */
+  strictName(): string {
+    const len = this.u32();
+    const start = this.pos;
+    this.skip(len, 'a name');
+    try {
+      return STRICT.decode(this.buf.subarray(start, start + len));
+    } catch {
+      throw new WasmFormatError('invalid', `invalid: the name at byte 0x${start.toString(16)} is not UTF-8`);
+    }
   }
 }
 
@@ -149,7 +151,7 @@ export class Writer {
   }
 
   name(s: string): void {
-    const b = new TextEncoder().encode(s);
+    const b = ENCODER.encode(s);
     this.u32(b.length);
     this.bytes(b);
   }
