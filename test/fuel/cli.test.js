@@ -2,13 +2,14 @@
 // with a message naming the kind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bext } from '../helpers/cli.js';
 import { wat } from '../helpers/wasm.js';
+import { tempDir } from '../helpers/cleanup.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'bext-instr-cli-'));
+const dir = tempDir('bext-instr-cli-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name, bytes) {

@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import path from 'node:path';
 import { instrument } from '../../dist/fuel/index.js';
 import { fuzzModule, exportedFunctions, argsFor, thinExports } from './fuzz.js';
 import { ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const COUNT = Number(process.env.BEXT_FUZZ_COUNT ?? 60);
 const FIRST_SEED = Number(process.env.BEXT_FUZZ_SEED ?? 1);
@@ -102,7 +103,7 @@ async function shrink(dir, seed) {
 }
 
 test(`differential: ${COUNT} random modules behave the same instrumented`, { timeout: 600_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-fuzz-'));
+  const dir = tempDir('bext-fuzz-');
   const failures = [];
   let calls = 0;
   let tested = 0;

@@ -4,12 +4,13 @@
 // outcome and the fuel left must be identical every time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { instrument, isOutOfFuel } from '../../dist/fuel/index.js';
 import { fuzzModule, exportedFunctions, argsFor, thinExports } from './fuzz.js';
 import { wat, wasmText } from '../helpers/wasm.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 // `npm test` compares 20 modules; `npm run test:fuzz` (run by CI) compares 80.
 const COUNT = Number(process.env.BEXT_PLACEMENT_COUNT ?? 20);
@@ -48,7 +49,7 @@ async function callWith(module, name, params, k, budget) {
 }
 
 test(`charge placement: ${COUNT} random modules report the same fuel with and without merged charges`, { timeout: 600_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-placement-'));
+  const dir = tempDir('bext-placement-');
   const failures = [];
   let tested = 0;
   let compared = 0;
