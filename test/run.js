@@ -21,7 +21,11 @@ const filter = argv.filter((a) => a !== '--fuzz');
 const FUZZ_FILES = ['test/fuel/differential.test.js', 'test/fuel/placement.test.js'];
 
 const concurrency = Number(process.env.BEXT_TEST_CONCURRENCY ?? 3);
-const fileTimeoutMs = Number(process.env.BEXT_TEST_FILE_TIMEOUT_S ?? (fuzz ? 900 : 240)) * 1000;
+const defaultTimeoutS = Number(process.env.BEXT_TEST_FILE_TIMEOUT_S ?? (fuzz ? 900 : 240));
+// Cold cargo builds (serde and friends, into node_modules/.cache) take minutes on 2 busy cores.
+const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600 };
+// The slowest files start first, so that the short ones fill the gaps at the end.
+const SLOW_FIRST = ['test/examples/build.test.js', 'test/examples/rust-sdk.test.js', 'test/examples/c-as-sdk.test.js', 'test/examples/plugins.test.js', 'test/runtime/cli.test.js'];
 
 function find(dir) {
   const out = [];
@@ -37,6 +41,8 @@ const rel = (f) => path.relative(root, f);
 let files = find(here).sort();
 if (fuzz) files = files.filter((f) => FUZZ_FILES.includes(rel(f)));
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
+const rank = (f) => (SLOW_FIRST.includes(rel(f)) ? SLOW_FIRST.indexOf(rel(f)) : SLOW_FIRST.length);
+files.sort((a, b) => rank(a) - rank(b));
 
 // Every temp file and child of this run lives under one folder and carries one marker, so
 // leftovers can be found (and removed) without touching anyone else's.
@@ -103,6 +109,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
+    const fileTimeoutMs = Math.max(defaultTimeoutS, LONGER_TIMEOUT_S[rel(file)] ?? 0) * 1000;
     const child = spawn(process.execPath, ['--test', '--test-reporter=tap', `--test-timeout=${fileTimeoutMs}`, '--test-force-exit', file], {
       cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
@@ -123,12 +130,12 @@ function runFile(file) {
       running.delete(child.pid);
       // The file's whole process group goes with it (servers, workers, `bext dev` children).
       killGroup(child.pid);
-      resolve({ file, code, signal, out, err, timedOut, ms: Date.now() - started });
+      resolve({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms: Date.now() - started });
     });
   });
 }
 
-function report({ file, code, signal, out, err, timedOut, ms }) {
+function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms }) {
   const name = rel(file);
   const lines = out.split('\n');
   const counts = {};

@@ -22,7 +22,7 @@ export function ownChild(child) {
   return child;
 }
 
-process.once('exit', () => {
+function cleanUp() {
   for (const child of children) {
     try {
       child.kill('SIGKILL');
@@ -31,4 +31,11 @@ process.once('exit', () => {
     }
   }
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+process.once('exit', cleanUp);
+// node --test stops a file that outlives --test-timeout with SIGTERM, which skips 'exit'.
+process.once('SIGTERM', () => {
+  cleanUp();
+  process.exit(143);
 });
