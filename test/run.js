@@ -152,7 +152,11 @@ function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms }) {
   for (const k of COUNTERS) total[k] += counts[k] ?? 0;
   let problem = null;
   if (timedOut) problem = `${name} did not finish in ${fileTimeoutMs / 1000} s (killed with everything it started)`;
-  else if ((code !== 0 || signal) && !(counts.fail > 0 || counts.cancelled > 0)) problem = `${name} exited ${signal ?? code} without a failing test`;
+  else if ((code !== 0 || signal) && !(counts.fail > 0)) {
+    problem = counts.cancelled > 0
+      ? `${name} was cancelled: it did not finish in ${fileTimeoutMs / 1000} s`
+      : `${name} exited ${signal ?? code} without a failing test`;
+  }
   else if (counts.tests === undefined) problem = `${name} printed no summary`;
   if (problem) {
     extraFailures++;
