@@ -2,13 +2,14 @@
 // loadConfig's frozen result, and configToJson.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cliOverrides, configToJson, loadConfig, parseConfig } from '../../dist/config/index.js';
 import { BextError } from '../../dist/errors.js';
+import { tempDir } from '../helpers/cleanup.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bext-config-api-'));
+const dir = tempDir('bext-config-api-');
 const file = path.join(dir, 'bext.config.toml');
 
 test('parseConfig returns problems instead of throwing, for syntax and validation errors alike', () => {

@@ -2,13 +2,14 @@
 // and the usage errors around them. Each test writes its own project into a temp folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bext } from '../helpers/cli.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 function project(files) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bext-config-'));
+  const dir = tempDir('bext-config-');
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), text);

@@ -1,12 +1,13 @@
 // `bext init`: what it writes validates, and it never overwrites without --force.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bext } from '../helpers/cli.js';
+import { tempDir } from '../helpers/cleanup.js';
 
-const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bext-init-'));
+const tmp = () => tempDir('bext-init-');
 
 test('init DIR writes a config and a page, says what it wrote and what to run next', () => {
   const cwd = tmp();

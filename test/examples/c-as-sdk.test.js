@@ -4,17 +4,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { missingToolchain } from '../../plugins-example/build.js';
+import { skipWithout } from '../helpers/toolchains.js';
 import { bext, ROOT } from '../helpers/cli.js';
 import { runHook, show, storageValue } from './lib.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'examples');
-const noC = missingToolchain('c');
-const noAs = missingToolchain('assemblyscript');
+const noC = skipWithout('c');
+const noAs = skipWithout('assemblyscript');
 
 let dir;
 let config;
@@ -26,7 +27,7 @@ function build(cmd, args, cwd) {
 }
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'bext-c-as-sdk-'));
+  dir = tempDir('bext-c-as-sdk-');
   mkdirSync(path.join(dir, 'public'));
   if (!noC) {
     build('clang', ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-Wall', '-Wextra', '-Werror', '-Wl,--strip-debug',
@@ -83,8 +84,8 @@ function logs(r) {
   return r.result.logs.map((l) => `${l.level} ${l.msg ?? l.message ?? ''}`).join('\n');
 }
 
-const c = { skip: noC ? `clang for wasm32-wasi unavailable: ${noC}` : false };
-const as = { skip: noAs ? `AssemblyScript unavailable: ${noAs}` : false };
+const c = { skip: noC };
+const as = { skip: noAs };
 
 test('C: every wrapper in bext.h behaves as documented', c, async () => {
   const r = await runHook(config, 'c-sdk-check', 'on_server_start', { limit: 12 });

@@ -1,10 +1,11 @@
 // Shared helpers for the example-plugin tests: a private copy of plugins-example/ per test,
 // `bext plugin run` as a subprocess with JSON output, and the demo collector in-process.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { bext, BIN, ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 export const EXAMPLES = path.join(ROOT, 'plugins-example');
 
@@ -25,7 +26,7 @@ export function pluginFile(name) {
  * temp dir. `edit(configText)` may rewrite the config. Returns { dir, config, cleanup }.
  */
 export function copyProject(edit = (t) => t) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-examples-'));
+  const dir = tempDir('bext-examples-');
   cpSync(EXAMPLES, dir, {
     recursive: true,
     filter: (src) => !/[/\\](target|\.bext|node_modules)([/\\]|$)/.test(path.relative(EXAMPLES, src) ? `/${path.relative(EXAMPLES, src)}` : ''),
@@ -86,5 +87,8 @@ export function storageKeys(config, plugin) {
   return keys.map((k) => (typeof k === 'string' ? k : k.key)).sort();
 }
 
-/** One cargo target folder for every Rust build in these tests: dependencies compile once. */
-export const CARGO_TARGET_DIR = path.join(tmpdir(), 'bext-test-cargo-target');
+/**
+ * One cargo target folder for every Rust build in these tests, kept between runs (in
+ * node_modules/.cache, which git ignores and `npm ci` clears): dependencies compile once.
+ */
+export const CARGO_TARGET_DIR = path.join(ROOT, 'node_modules', '.cache', 'bext-test-cargo-target');

@@ -4,16 +4,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { missingToolchain, rustTarget, rustTools } from '../../plugins-example/build.js';
+import { rustTarget, rustTools } from '../../plugins-example/build.js';
+import { skipWithout } from '../helpers/toolchains.js';
 import { bext, ROOT } from '../helpers/cli.js';
 import { CARGO_TARGET_DIR, runHook, show, storageValue } from './lib.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'examples', 'rust-sdk-check');
-const missing = missingToolchain('rust');
+const missing = skipWithout('rust');
 
 let dir;
 let config;
@@ -41,7 +43,7 @@ before(async () => {
   await new Promise((r) => echo.listen(0, '127.0.0.1', r));
   const port = echo.address().port;
 
-  dir = mkdtempSync(path.join(tmpdir(), 'bext-rust-sdk-'));
+  dir = tempDir('bext-rust-sdk-');
   mkdirSync(path.join(dir, 'public'));
   copyFileSync(path.join(CARGO_TARGET_DIR, rustTarget(), 'release', 'sdk_check.wasm'), path.join(dir, 'sdk-check.wasm'));
   config = path.join(dir, 'bext.config.toml');
@@ -69,7 +71,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const opts = { skip: missing ? `Rust for wasm32-wasi unavailable: ${missing}` : false };
+const opts = { skip: missing };
 
 function logs(r) {
   return r.result.logs.map((l) => `${l.level} ${l.msg ?? l.message ?? ''}`).join('\n');

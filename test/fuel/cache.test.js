@@ -2,17 +2,18 @@
 // input and initial fuel, and a warm hit that does no instrumentation work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
 import { writeCached } from '../../dist/fuel/cache.js';
 import { instrument, instrumentCached, INSTRUMENTER_VERSION } from '../../dist/fuel/index.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const SRC = '(module (func (export "f") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))';
 
 function tmp() {
-  return mkdtempSync(path.join(tmpdir(), 'bext-cache-'));
+  return tempDir('bext-cache-');
 }
 
 test('miss, then hit with the same bytes as a fresh instrumentation', async () => {

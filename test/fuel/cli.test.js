@@ -2,14 +2,14 @@
 // with a message naming the kind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { bext } from '../helpers/cli.js';
 import { wat } from '../helpers/wasm.js';
+import { tempDir } from '../helpers/cleanup.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'bext-instr-cli-'));
+const dir = tempDir('bext-instr-cli-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name, bytes) {
@@ -18,11 +18,8 @@ function file(name, bytes) {
   return p;
 }
 
-function watWith(flags, name, source) {
-  const src = file(`${name}.wat`, source);
-  const out = path.join(dir, `${name}.wasm`);
-  execFileSync('wat2wasm', [...flags, src, '-o', out]);
-  return out;
+function watWith(options, name, source) {
+  return file(`${name}.wasm`, wat(source, options));
 }
 
 test('writes a metered module that any engine can run with the bext_fuel protocol', async () => {
@@ -43,11 +40,11 @@ const cases = [
   ['not wasm', () => file('text.wasm', 'hello, world\n'), /not a WebAssembly module/],
   ['empty file', () => file('empty.wasm', Buffer.alloc(0)), /not a WebAssembly module/],
   ['truncated', () => file('trunc.wasm', wat('(module (func (export "f") (result i32) (i32.const 7)))').subarray(0, 30)), /truncated/],
-  ['invalid', () => watWith(['--no-check'], 'invalid', '(module (func (export "f") (result i32) (i64.const 1)))'), /invalid WebAssembly/],
-  ['unsupported: tail calls', () => watWith(['--enable-tail-call'], 'tail', '(module (func $f (export "f") (return_call $f)))'), /unsupported feature: tail calls/],
-  ['unsupported: threads', () => watWith(['--enable-threads'], 'threads', '(module (memory 1 1 shared))'), /unsupported feature: threads/],
-  ['unsupported: exceptions', () => watWith(['--enable-exceptions'], 'eh', '(module (tag $t) (func (throw $t)))'), /unsupported feature: exception handling/],
-  ['unsupported: memory64', () => watWith(['--enable-memory64'], 'm64', '(module (memory i64 1))'), /unsupported feature: memory64/],
+  ['invalid', () => watWith({ check: false }, 'invalid', '(module (func (export "f") (result i32) (i64.const 1)))'), /invalid WebAssembly/],
+  ['unsupported: tail calls', () => watWith({ features: { tail_call: true } }, 'tail', '(module (func $f (export "f") (return_call $f)))'), /unsupported feature: tail calls/],
+  ['unsupported: threads', () => watWith({ features: { threads: true } }, 'threads', '(module (memory 1 1 shared))'), /unsupported feature: threads/],
+  ['unsupported: exceptions', () => watWith({ features: { exceptions: true } }, 'eh', '(module (tag $t) (func (throw $t)))'), /unsupported feature: exception handling/],
+  ['unsupported: memory64', () => watWith({ features: { memory64: true } }, 'm64', '(module (memory i64 1))'), /unsupported feature: memory64/],
   ['already instrumented', () => file('twice.wasm', (() => {
     const out = path.join(dir, 'first.wasm');
     bext(['plugin', 'instrument', file('plain.wasm', wat('(module)')), '-o', out]);

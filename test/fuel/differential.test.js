@@ -1,15 +1,18 @@
-// Differential: ≥ 200 seeded random modules must behave identically before and after
-// instrumentation (results, traps, imported-call logs, memory hash), with a huge budget.
+// Differential: seeded random modules must behave identically before and after instrumentation
+// (results, traps, imported-call logs, memory hash), with a huge budget. `npm test` compares 60;
+// `npm run test:fuzz` (run by CI) compares 200 — BEXT_FUZZ_COUNT sets the number.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import path from 'node:path';
 import { instrument } from '../../dist/fuel/index.js';
 import { fuzzModule, exportedFunctions, argsFor, thinExports } from './fuzz.js';
+import { ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/cleanup.js';
 
-const COUNT = Number(process.env.BEXT_FUZZ_COUNT ?? 200);
+const COUNT = Number(process.env.BEXT_FUZZ_COUNT ?? 60);
 const FIRST_SEED = Number(process.env.BEXT_FUZZ_SEED ?? 1);
 const HUGE = 1n << 60n;
 
@@ -30,6 +33,8 @@ async function transcript(bytes, calls, { metered }) {
       'log-v128': logger('v128'), 'log-funcref': logger('funcref'), 'log-externref': logger('externref'),
       'log-anyref': logger('anyref'),
       'call-export': () => {}, 'call-export-catch': () => 0,
+      // binaryen's own harness (fuzz_shell.js) answers a synchronous sleep with its id.
+      sleep: (_ms, id) => id,
     },
     env: {},
   };
@@ -56,8 +61,49 @@ async function transcript(bytes, calls, { metered }) {
   return out;
 }
 
-test(`differential: ${COUNT} random modules behave the same instrumented`, { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-fuzz-'));
+/** The first differing line between a module and its instrumented copy, or null. */
+async function difference(original) {
+  const exported = exportedFunctions(original);
+  const metered = await instrument(original, { initialFuel: HUGE });
+  const a = await transcript(original, exported, { metered: false });
+  const b = await transcript(metered, exported, { metered: true });
+  if (JSON.stringify(a) === JSON.stringify(b)) return null;
+  const i = a.findIndex((line, j) => line !== b[j]);
+  return `original:     ${a[i]}\n  instrumented: ${b[i]}`;
+}
+
+function generatorSize(seed) {
+  return 1000 + (seed % 7) * 500;
+}
+
+/** Every other module keeps only half its function exports (more internal functions). */
+async function moduleFor(dir, seed, size = generatorSize(seed)) {
+  const generated = await fuzzModule(dir, seed, size);
+  return seed % 2 === 0 ? thinExports(generated) : generated;
+}
+
+/**
+ * Shrinks a failing seed by asking binaryen's generator for ever smaller modules from the same
+ * seed while the difference persists, and keeps the smallest in tmp/fuzz-failures/ (ignored by git).
+ * (binaryen's npm wasm-reduce cannot run its test command under Node: it has no way to spawn one.)
+ */
+async function shrink(dir, seed) {
+  let smallest = null;
+  for (let size = generatorSize(seed) >> 1; size >= 16; size >>= 1) {
+    const original = await moduleFor(dir, seed, size);
+    if (!WebAssembly.validate(original) || !(await difference(original))) break;
+    smallest = { size, original };
+  }
+  if (!smallest) return `seed ${seed}: no smaller input shows it`;
+  const keep = path.join(ROOT, 'tmp', 'fuzz-failures');
+  mkdirSync(keep, { recursive: true });
+  const file = path.join(keep, `seed-${seed}-size-${smallest.size}.wasm`);
+  writeFileSync(file, smallest.original);
+  return `seed ${seed} shrunk to a ${smallest.original.length}-byte module: ${file}`;
+}
+
+test(`differential: ${COUNT} random modules behave the same instrumented`, { timeout: 600_000 }, async () => {
+  const dir = tempDir('bext-fuzz-');
   const failures = [];
   let calls = 0;
   let tested = 0;
@@ -66,34 +112,27 @@ test(`differential: ${COUNT} random modules behave the same instrumented`, { tim
     const workers = Math.max(2, availableParallelism());
     let next = FIRST_SEED;
     const worker = async () => {
-      // binaryen 108 sometimes emits modules V8 rejects (older reference-types rules): those are
-      // skipped, and more seeds are drawn until COUNT valid modules have been compared.
+      // A module V8 rejects (should the generator emit one) is skipped, and more seeds are
+      // drawn until COUNT valid modules have been compared.
       while (tested < COUNT && next < FIRST_SEED + COUNT * 3) {
         const seed = next++;
-        // Every other module keeps only half its function exports (more internal functions).
-        const generated = await fuzzModule(dir, seed, 1000 + (seed % 7) * 500);
-        const original = seed % 2 === 0 ? thinExports(generated) : generated;
+        const original = await moduleFor(dir, seed);
         if (!WebAssembly.validate(original)) {
           skipped++;
           continue;
         }
         tested++;
-        const exported = exportedFunctions(original);
-        calls += exported.length;
-        const metered = await instrument(original, { initialFuel: HUGE });
-        const a = await transcript(original, exported, { metered: false });
-        const b = await transcript(metered, exported, { metered: true });
-        if (JSON.stringify(a) !== JSON.stringify(b)) {
-          const i = a.findIndex((line, j) => line !== b[j]);
-          failures.push(`seed ${seed}: first difference\n  original:     ${a[i]}\n  instrumented: ${b[i]}`);
-        }
+        calls += exportedFunctions(original).length;
+        const diff = await difference(original);
+        if (diff) failures.push({ seed, text: `seed ${seed}: first difference\n  ${diff}` });
       }
     };
     await Promise.all(Array.from({ length: workers }, worker));
+    if (failures.length) failures[0].text += `\n  ${await shrink(dir, failures[0].seed)}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   assert.ok(tested >= COUNT, `only ${tested} valid modules (${skipped} skipped)`);
   assert.ok(calls >= COUNT, `only ${calls} export calls made`);
-  assert.deepEqual(failures, [], failures.slice(0, 5).join('\n'));
+  assert.deepEqual(failures.map((f) => f.seed), [], failures.slice(0, 5).map((f) => f.text).join('\n'));
 });

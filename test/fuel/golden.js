@@ -90,11 +90,15 @@ export function parseVectors(file) {
   });
 }
 
-/** Runs one vector; returns undefined when it holds, else a message starting with file:line. */
-export async function runVector(v) {
+/**
+ * Runs one vector; returns undefined when it holds, else a message starting with file:line.
+ * `assemble` turns WAT into the module to meter (test/fuel/binaryen-roundtrip.js passes the
+ * module through binaryen first).
+ */
+export async function runVector(v, assemble = wat) {
   let bytes;
   try {
-    bytes = wat(v.module);
+    bytes = assemble(v.module);
   } catch (err) {
     return `${v.where}: WAT does not assemble: ${String(err.stderr ?? err.message).split('\n')[0]}`;
   }
@@ -111,7 +115,7 @@ export async function runVector(v) {
       const m = /\(start (\$?\w+)\)/.exec(v.module);
       if (!m) throw new Error(`${v.where}: instantiation failed without a start function`);
       const asExport = v.module.replace(m[0], `(export "__start" (func ${m[1]}))`);
-      const { instance } = await WebAssembly.instantiate(await instrument(wat(asExport)), imports);
+      const { instance } = await WebAssembly.instantiate(await instrument(assemble(asExport)), imports);
       const r = call(instance, '__start');
       used = r.used + START_CALL_OVERHEAD;
     }

@@ -2,7 +2,7 @@
 // the bext_fuel export, guest names in trap stacks, and a name clash with bext_out_of_fuel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wat } from '../helpers/wasm.js';
+import { wat, wasmText } from '../helpers/wasm.js';
 import { instrument, innermostWasmFrame } from '../../dist/fuel/index.js';
 import { call } from './harness.js';
 
@@ -89,25 +89,16 @@ test('internal functions get the fuel as a param and result; exported and table 
     (func (export "outer") (param i32) (result i32)
       local.get 0 call $inner local.get 0 call $trapper i32.add
       i32.const 0 call_indirect (param i32) (result i32)))`));
-  const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(`${tmpdir()}/bext-names-`);
-  try {
-    writeFileSync(`${dir}/m.wasm`, out);
-    const text = execFileSync('wasm2wat', [`${dir}/m.wasm`], { encoding: 'utf8' });
-    const header = (name) => text.split('\n').find((l) => l.includes(`(func $${name} `)).trim();
-    // The extra i64 param is unnamed; the declared local keeps its name past it.
-    assert.match(header('inner'), /^\(func \$inner \(type \d+\) \(param \$a i32\) \(param i64\) \(result i32 i64\)/);
-    assert.match(text, /local\.tee \$b\s+local\.get \$b\s+i32\.mul/);
-    assert.match(header('in_table'), /\(param \$x i32\) \(result i32\)$/);
-    // $inner cannot trap, so calling it does not write the global first; $trapper can (its load).
-    const outer = text.slice(text.lastIndexOf('(func', text.indexOf('call $trapper')));
-    assert.match(outer, /local\.get 0\s+local\.get \d+\s+call \$inner/);
-    assert.match(outer, /global\.set \d+\s+local\.get \d+\s+call \$trapper/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const text = wasmText(out);
+  const header = (name) => text.split('\n').find((l) => l.includes(`(func $${name} `)).trim();
+  // The extra i64 param is unnamed; the declared local keeps its name past it.
+  assert.match(header('inner'), /^\(func \$inner \(type \d+\) \(param \$a i32\) \(param i64\) \(result i32 i64\)/);
+  assert.match(text, /local\.tee \$b\s+local\.get \$b\s+i32\.mul/);
+  assert.match(header('in_table'), /\(param \$x i32\) \(result i32\)$/);
+  // $inner cannot trap, so calling it does not write the global first; $trapper can (its load).
+  const outer = text.slice(text.lastIndexOf('(func', text.indexOf('call $trapper')));
+  assert.match(outer, /local\.get 0\s+local\.get \d+\s+call \$inner/);
+  assert.match(outer, /global\.set \d+\s+local\.get \d+\s+call \$trapper/);
   const { instance } = await WebAssembly.instantiate(out);
   const ok = call(instance, 'outer', [3]);
   assert.equal(ok.value, 16); // (3 + 1)² + the word at address 3 (0), through the table function

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import path from 'node:path';
+import { ownChild } from './cleanup.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin', 'bext');
@@ -19,13 +20,13 @@ export function bext(args, opts = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
-/** Starts `bext ...args` in the background; returns the child process. */
+/** Starts `bext ...args` in the background; returns the child process (killed when this process exits). */
 export function bextSpawn(args, opts = {}) {
-  return spawn(process.execPath, [BIN, ...args], {
+  return ownChild(spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: '1', ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
 }
 
 /** Runs `bext ...args` without blocking this process (so an in-process server can answer it). */

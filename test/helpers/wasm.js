@@ -1,35 +1,48 @@
-// Builds real .wasm from WAT text with wabt's wat2wasm (installed by .ci/run).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Builds real .wasm from WAT text with wabt.js (the pinned `wabt` npm package), so the tests need
+// nothing beyond `npm ci`. Also turns wasm back into text, as `wasm2wat` would.
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import initWabt from 'wabt';
 
-const FEATURES = ['--enable-multi-value', '--enable-bulk-memory', '--enable-reference-types', '--enable-simd', '--enable-sign-extension', '--enable-saturating-float-to-int', '--enable-mutable-globals'];
+const wabt = await initWabt();
 
-/** WAT source → wasm bytes (Buffer). Throws with wat2wasm's message on a syntax error. */
-export function wat(source, { debugNames = true } = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-wat-'));
+// What bext accepts (docs/fuel.md): the MVP plus these post-MVP features.
+const FEATURES = {
+  multi_value: true, bulk_memory: true, reference_types: true, simd: true, sign_extension: true,
+  sat_float_to_int: true, mutable_globals: true,
+};
+
+/**
+ * WAT source → wasm bytes (Buffer). Throws with wabt's message on a syntax or validation error.
+ * `features` adds wabt feature flags (e.g. { tail_call: true }); `check: false` skips validation,
+ * for writing deliberately invalid modules.
+ */
+export function wat(source, { debugNames = true, features = {}, check = true } = {}) {
+  const enabled = { ...FEATURES, ...features };
+  const module = wabt.parseWat('m.wat', source, enabled);
   try {
-    const src = path.join(dir, 'm.wat');
-    const out = path.join(dir, 'm.wasm');
-    writeFileSync(src, source);
-    const args = [src, '-o', out];
-    if (debugNames) args.push('--debug-names');
-    // Older wabt builds reject flags for features they enable by default; retry without them.
-    try {
-      execFileSync('wat2wasm', [...args, ...FEATURES], { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch {
-      execFileSync('wat2wasm', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    }
-    return readFileSync(out);
+    module.resolveNames();
+    if (check) module.validate(enabled);
+    return Buffer.from(module.toBinary({ write_debug_names: debugNames }).buffer);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    module.destroy();
   }
 }
 
 /** Writes WAT-built wasm to a file in `dir` and returns its path. */
-export function watFile(dir, name, source) {
+export function watFile(dir, name, source, options) {
   const p = path.join(dir, name);
-  writeFileSync(p, wat(source));
+  writeFileSync(p, wat(source, options));
   return p;
+}
+
+/** wasm bytes → text, with names from the name section (what `wasm2wat` prints). */
+export function wasmText(bytes, { features = {} } = {}) {
+  const module = wabt.readWasm(new Uint8Array(bytes), { readDebugNames: true, ...FEATURES, ...features });
+  try {
+    module.applyNames();
+    return module.toText({ foldExprs: false, inlineExport: false });
+  } finally {
+    module.destroy();
+  }
 }

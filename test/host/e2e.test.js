@@ -16,8 +16,10 @@ import { tempDir, init, enc, dec } from './harness.js';
 process.env.BEXT_LOG ??= 'silent';
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/host/services-plugin.wat');
 
-test('a WAT plugin uses storage, KV, queues, http_fetch and metrics through the runtime', async () => {
+test('a WAT plugin uses storage, KV, queues, http_fetch and metrics through the runtime', async (t) => {
   const server = http.createServer((req, res) => res.end(`hello from ${req.url}`));
+  // Closed whatever happens below (a failed set-up must not leave the file running forever).
+  t.after(() => server.close());
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
   const dir = tempDir('bext-e2e-');
@@ -31,6 +33,8 @@ test('a WAT plugin uses storage, KV, queues, http_fetch and metrics through the 
   const stateDir = path.join(dir, '.bext');
   const fetch = createFetchHandler(plugin, {});
   const metrics = createMetrics();
+  let s = null;
+  t.after(() => s?.close());
   const handle = await loadPlugin({
     plugin,
     stateDir,
@@ -44,9 +48,8 @@ test('a WAT plugin uses storage, KV, queues, http_fetch and metrics through the 
   } finally {
     await handle.close();
     await fetch.close();
-    server.close();
   }
-  const s = createWorkerServices(init('e2e', path.join(stateDir, 'state.db'), { kv_namespaces: ['shared'], queue_names: ['jobs'] }));
+  s = createWorkerServices(init('e2e', path.join(stateDir, 'state.db'), { kv_namespaces: ['shared'], queue_names: ['jobs'] }));
   const request = JSON.stringify({ url: `http://127.0.0.1:${port}/ping`, method: 'GET' });
   assert.equal(dec(s.storageGet(enc('hits'))), request);
   assert.equal(dec(s.storageGet(enc('copy'))), request);
@@ -55,6 +58,5 @@ test('a WAT plugin uses storage, KV, queues, http_fetch and metrics through the 
   const response = JSON.parse(dec(s.storageGet(enc('fetch'))));
   assert.equal(response.status, 200);
   assert.equal(response.body, 'hello from /ping');
-  s.close();
   assert.match(await metrics.render(), /^hits_total\{plugin="e2e",route="home"\} 3$/m);
 });

@@ -2,9 +2,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir as tempDirRemovedAtExit } from '../helpers/cleanup.js';
 
 export function tempDir(prefix = 'bext-host-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return tempDirRemovedAtExit(prefix);
 }
 
 export function permissions(over = {}) {

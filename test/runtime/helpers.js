@@ -1,12 +1,13 @@
 // Shared pieces for runtime tests: WAT modules with a small allocator, and plugin configs.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
 import { defaultPluginConfig, loadPlugin } from '../../dist/runtime/index.js';
+import { tempDir as tempDirRemovedAtExit } from '../helpers/cleanup.js';
 
 export function tempDir(prefix = 'bext-rt-') {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  return tempDirRemovedAtExit(prefix);
 }
 
 /**

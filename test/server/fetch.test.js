@@ -26,12 +26,14 @@ function fetcherWat(allowedReq, refusedReq) {
     (drop (call $fetch (i32.const 2048) (i32.const ${Buffer.byteLength(refusedReq)})))))`;
 }
 
-test('http_fetch from a plugin: allowed URLs reach the network, refused ones are counted', async () => {
+test('http_fetch from a plugin: allowed URLs reach the network, refused ones are counted', async (t) => {
   const hits = [];
   const target = http.createServer((req, res) => {
     hits.push(`${req.method} ${req.url}`);
     res.end('ok');
   });
+  // Closed whatever happens below (a failed set-up must not leave the file running forever).
+  t.after(() => target.close());
   await new Promise((r) => target.listen(0, '127.0.0.1', r));
   const port = target.address().port;
   const dir = makeProject({ 'index.html': 'hi' });
@@ -53,6 +55,5 @@ test('http_fetch from a plugin: allowed URLs reach the network, refused ones are
     assert.equal(p.fetchRefused.top[0].url, 'https://not-allowed.example/x');
   } finally {
     assert.equal((await dev.stop()).code, 0);
-    target.close();
   }
 });

@@ -1,16 +1,17 @@
 // Shared helpers for the dev-server tests: temp sites, WAT plugins, and a running `bext dev`.
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bextSpawn } from '../helpers/cli.js';
 import { wat } from '../helpers/wasm.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/server');
 
 /** A temp project folder with `public/` holding `files` ({relative path: content}). */
 export function makeProject(files = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-dev-'));
+  const dir = tempDir('bext-dev-');
   mkdirSync(path.join(dir, 'public'), { recursive: true });
   mkdirSync(path.join(dir, 'plugins'), { recursive: true });
   for (const [rel, content] of Object.entries(files)) {

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { bext, bextAsync, freePort } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
 import { openStats } from '../../dist/stats/index.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 async function project(port) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-stats-cli-'));
+  const dir = tempDir('bext-stats-cli-');
   fs.mkdirSync(path.join(dir, 'plugins'));
   watFile(dir, 'plugins/a.wasm', `(module (memory (export "memory") 1)
     (func (export "on_request_complete") (param i32 i32)) (func (export "on_server_start") (param i32 i32)))`);

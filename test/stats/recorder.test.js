@@ -6,9 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openStats, readPersisted, resetPersisted, parseSince } from '../../dist/stats/index.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 function tmpDb() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-stats-'));
+  const dir = tempDir('bext-stats-');
   return path.join(dir, '.bext', 'state.db');
 }
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bextSpawn, bextAsync, freePort } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/stats');
 const loopWat = (n) => fs.readFileSync(path.join(FIXTURES, 'loop.wat.tmpl'), 'utf8').replace('ITERATIONS', String(n));
@@ -59,7 +60,7 @@ async function startServer(dir, base) {
 const sum = (snap, plugin) => snap.plugins[plugin]?.hooks.find((h) => h.hook === 'on_request_complete')?.calls ?? 0;
 
 test('known fuel per call, outcomes, live = persisted, and stats survive a restart', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-stats-e2e-'));
+  const dir = tempDir('bext-stats-e2e-');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   fs.mkdirSync(path.join(dir, 'public'));

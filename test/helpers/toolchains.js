@@ -1,0 +1,22 @@
+// Native toolchains are optional for `npm test`: tests that rebuild examples and SDKs from C or
+// Rust source skip, with a reason naming the fix, when the toolchain is not installed. The
+// committed prebuilt .wasm files are exercised either way. AssemblyScript comes from npm.
+import { missingToolchain } from '../../plugins-example/build.js';
+
+const WHAT = {
+  c: 'clang with wasi-libc',
+  rust: 'rustc with the wasm32-wasi standard library',
+  assemblyscript: 'the assemblyscript npm package',
+};
+
+const FIX = {
+  c: 'bash .ci/run installs it',
+  rust: 'bash .ci/run installs it',
+  assemblyscript: 'npm ci installs it',
+};
+
+/** `false` when `toolchain` can build wasm32-wasi modules here, else the skip reason. */
+export function skipWithout(toolchain) {
+  const missing = missingToolchain(toolchain);
+  return missing ? `${WHAT[toolchain]} not found — ${FIX[toolchain]} (${missing})` : false;
+}
