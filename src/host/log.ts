@@ -61,10 +61,3 @@ export function pluginLogger(name: string): Logger {
   return pluginRoot!.child({ plugin: name });
 }
 
-/** Maps a guest-supplied level string to a pino level; unknown levels log at info. */
-export function guestLevel(level: string): Level {
-  const v = level.trim().toLowerCase();
-  if (v === 'warning') return 'warn';
-  if (v === 'trace' || v === 'debug' || v === 'info' || v === 'warn' || v === 'error') return v;
-  return 'info';
-}

@@ -1,7 +1,8 @@
 /**
- * `.bext/state.db`: the SQLite file behind storage, shared KV and queues (stats keep their own
- * tables in the same file). Every plugin worker opens its own connection; SQLite's locking
- * serialises writers across threads and processes.
+ * `.bext/state.db`: the SQLite file behind storage, shared KV and queues, and the stats (which
+ * keep their own tables in the same file). This module is the one place that names the file and
+ * opens it: every connection (each plugin worker's, the stats store's, `bext plugin storage`'s)
+ * gets the same pragmas. SQLite's locking serialises writers across threads and processes.
  *
  * Durability: WAL with synchronous=NORMAL. A commit is appended to the WAL with write(2) before
  * better-sqlite3 returns, so once a write reported success it survives the process being
@@ -15,8 +16,14 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { CapabilityContext } from '../runtime/capability.js';
 
 export type StateDb = Database.Database;
+
+/** Where the state database of a `.bext/` folder lives. */
+export function stateDbPath(stateDir: string): string {
+  return path.join(stateDir, 'state.db');
+}
 
 /** How long a writer waits for another connection's lock before giving up (ms). */
 export const BUSY_TIMEOUT_MS = 5_000;
@@ -103,4 +110,9 @@ export function openStateDb(file: string): StateDb {
     throw err;
   }
   return db;
+}
+
+/** The guest instance's one connection, shared by the capabilities that store data. */
+export function instanceStateDb(ctx: CapabilityContext): StateDb {
+  return ctx.resource('state.db', () => openStateDb(stateDbPath(ctx.stateDir)), (db) => db.close());
 }

@@ -5,7 +5,8 @@
  */
 import type { PluginConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
-import type { LoadOptions, MetricSample, PluginHandle } from '../runtime/types.js';
+import type { MetricSample, PluginHandle } from '../runtime/types.js';
+import type { HostLoadOptions } from '../host/index.js';
 import type { StatsRecorder } from '../stats/index.js';
 
 export type { ParseResult };
@@ -14,7 +15,7 @@ export interface ConfigApi {
   parseConfig(text: string, file: string): ParseResult;
 }
 
-export type LoadPlugin = (opts: LoadOptions) => Promise<PluginHandle>;
+export type LoadPlugin = (opts: HostLoadOptions) => Promise<PluginHandle>;
 
 export interface Metrics {
   record(sample: MetricSample): void;
@@ -33,11 +34,11 @@ export async function configApi(): Promise<ConfigApi> {
 }
 
 export async function pluginLoader(): Promise<LoadPlugin> {
-  return (await import('../runtime/index.js')).loadPlugin;
+  return (await import('../host/index.js')).loadPlugin;
 }
 
 export async function metricsFactory(): Promise<() => Metrics> {
-  return (await import('../host/metrics.js')).createMetrics;
+  return (await import('../host/metrics/prometheus.js')).createMetrics;
 }
 
 export async function fetchHandlerFactory(): Promise<CreateFetchHandler> {

@@ -14,6 +14,7 @@ import type { PluginInfo } from '../runtime/types.js';
 import type { StatsRecorder } from '../stats/index.js';
 import { BextError } from '../errors.js';
 import { logger, type Logger } from '../host/log.js';
+import { stateDbPath } from '../host/state-db.js';
 import { ADMIN_PREFIX, handleAdmin, HttpError, type AdminContext } from './admin.js';
 import { cacheKey, parseTags, requestBypasses, ResponseCache, storability, type CacheEntry } from './cache.js';
 import { configApi, fetchHandlerFactory, metricsFactory, pluginLoader, statsRecorder, type ParseResult } from './deps.js';
@@ -106,7 +107,7 @@ export async function createDevServer(initial: ResolvedConfig, opts: DevServerOp
   const drainMs = opts.drainTimeoutMs ?? 5_000;
 
   // --- services -------------------------------------------------------------------------
-  const stats: StatsRecorder = await statsRecorder(path.join(config.stateDir, 'state.db'));
+  const stats: StatsRecorder = await statsRecorder(stateDbPath(config.stateDir));
   const metrics = (await metricsFactory())();
   const plugins = new PluginSet({
     loadPlugin: await pluginLoader(),

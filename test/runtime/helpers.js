@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
-import { defaultPluginConfig, loadPlugin } from '../../dist/runtime/index.js';
+import { defaultPluginConfig, loadPlugin } from '../../dist/host/index.js';
 
 export function tempDir(prefix = 'bext-rt-') {
   return mkdtempSync(path.join(tmpdir(), prefix));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { EXIT_OK, EXIT_USAGE } from '../../errors.js';
 import { thousands } from '../format.js';
 import { readWasmFile } from '../../runtime/loader.js';
-import { inspectWasm, type WasmReport } from '../../runtime/index.js';
+import { inspectWasm, type WasmReport } from '../../host/index.js';
 
 export interface InspectOptions {
   json?: boolean;

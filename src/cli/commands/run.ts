@@ -10,8 +10,9 @@ import { closest } from 'fastest-levenshtein';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
 import { HOOK_NAMES, type HookName, type PluginConfig } from '../../config/types.js';
 import { duration, percent, thousands } from '../format.js';
-import { defaultPluginConfig, loadPlugin, type CallResult, type HookArgs, type MetricSample, type PluginLogEntry } from '../../runtime/index.js';
-import type { MainOp } from '../../runtime/services.js';
+import { defaultPluginConfig, type CallResult, type HookArgs, type MetricSample, type PluginLogEntry } from '../../runtime/index.js';
+import { loadPlugin } from '../../host/index.js';
+import type { MainOp } from '../../runtime/types.js';
 
 export interface RunOptions {
   config: string;
