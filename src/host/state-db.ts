@@ -13,12 +13,17 @@
  * Quota accounting lives in SQL triggers, so usage stays exact no matter who writes
  * (a worker, another worker sharing a KV namespace, or `bext plugin storage --clear`).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { CapabilityContext } from '../runtime/capability.js';
 
 export type StateDb = Database.Database;
+
+// The native driver loads with the first open, not with this module: every plugin worker imports
+// the storage capabilities, and most plugins never touch state.db.
+const load = createRequire(import.meta.url);
 
 /** Where the state database of a `.bext/` folder lives. */
 export function stateDbPath(stateDir: string): string {
@@ -98,7 +103,8 @@ function syncMode(): 'NORMAL' | 'FULL' {
 /** Opens (creating if needed) the state database with bext's pragmas and host schema. */
 export function openStateDb(file: string): StateDb {
   mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  const Driver = load('better-sqlite3') as typeof Database;
+  const db = new Driver(file, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${syncMode()}`);
