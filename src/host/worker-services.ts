@@ -9,7 +9,7 @@ import type { ReadResult } from '../runtime/abi-codes.js';
 import type { MainOp } from '../runtime/sync-bridge.js';
 import { bridgedFetch } from './fetch/capability.js';
 import { createKv } from './kv/store.js';
-import { logger } from './log.js';
+import { logger } from '../log.js';
 import { createQueues } from './queues/store.js';
 import { createQuota } from './quota.js';
 import { openStateDb } from './state-db.js';

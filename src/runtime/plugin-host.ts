@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { HookName, PluginConfig } from '../config/types.js';
-import { pluginLevel, pluginLogger, type Logger } from '../host/log.js';
+import { pluginLevel, pluginLogger, type Logger } from '../log.js';
 import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';

@@ -7,7 +7,7 @@
 import { ABI } from '../../runtime/abi-codes.js';
 import type { Capability, CapabilityContext } from '../../runtime/capability.js';
 import { encoder } from '../../runtime/guest.js';
-import { logger } from '../log.js';
+import { logger } from '../../log.js';
 
 /** The main-thread operation this capability asks for (LoadOptions.onMainCall). */
 export const FETCH_OP = 'http_fetch';

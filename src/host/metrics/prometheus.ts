@@ -16,7 +16,7 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { MetricSample } from '../../runtime/types.js';
-import { logger } from '../log.js';
+import { logger } from '../../log.js';
 
 export const LIMITS = Object.freeze({
   maxMetrics: 500,
