@@ -22,7 +22,7 @@ export type HostLoadOptions = Omit<LoadOptions, 'imports' | 'workerEntry'> & Par
 
 /** `runtime.loadPlugin` with the registry's import table and worker entry. */
 export function loadPlugin(opts: HostLoadOptions): Promise<PluginHost> {
-  return loadWith({ workerEntry: WORKER_ENTRY, ...opts, imports: HOST_IMPORTS });
+  return loadWith({ ...opts, workerEntry: opts.workerEntry ?? WORKER_ENTRY, imports: HOST_IMPORTS });
 }
 
 /** Reads and checks a module against the registry's import table without running anything. */
