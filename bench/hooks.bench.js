@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { wat } from '../test/helpers/wasm.js';
-import { defaultPluginConfig, loadPlugin } from '../dist/runtime/index.js';
+import { defaultPluginConfig, loadPlugin } from '../dist/plugins/index.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const WARMUP = QUICK ? 500 : 3_000;

@@ -14,7 +14,7 @@ import { Agent, request } from 'undici';
 import { wat } from '../test/helpers/wasm.js';
 import { createWorkerServices } from '../dist/host/worker-services.js';
 import { createFetchHandler } from '../dist/host/fetch/index.js';
-import { defaultPluginConfig, loadPlugin } from '../dist/runtime/index.js';
+import { defaultPluginConfig, loadPlugin } from '../dist/plugins/index.js';
 
 process.env.BEXT_LOG ??= 'warn';
 const arg = (name, dflt) => {

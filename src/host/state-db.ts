@@ -1,7 +1,8 @@
 /**
- * `.bext/state.db`: the SQLite file behind storage, shared KV and queues (stats keep their own
- * tables in the same file). Every plugin worker opens its own connection; SQLite's locking
- * serialises writers across threads and processes.
+ * `.bext/state.db`: the SQLite file behind storage, shared KV and queues, and the stats (which
+ * keep their own tables in the same file). This module is the one place that names the file and
+ * opens it: every connection (each plugin worker's, the stats store's, `bext plugin storage`'s)
+ * gets the same pragmas. SQLite's locking serialises writers across threads and processes.
  *
  * Durability: WAL with synchronous=NORMAL. A commit is appended to the WAL with write(2) before
  * better-sqlite3 returns, so once a write reported success it survives the process being
@@ -12,11 +13,22 @@
  * Quota accounting lives in SQL triggers, so usage stays exact no matter who writes
  * (a worker, another worker sharing a KV namespace, or `bext plugin storage --clear`).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { CapabilityContext } from '../runtime/capability.js';
 
 export type StateDb = Database.Database;
+
+// The native driver loads with the first open, not with this module: every plugin worker imports
+// the storage capabilities, and most plugins never touch state.db.
+const load = createRequire(import.meta.url);
+
+/** Where the state database of a `.bext/` folder lives. */
+export function stateDbPath(stateDir: string): string {
+  return path.join(stateDir, 'state.db');
+}
 
 /** How long a writer waits for another connection's lock before giving up (ms). */
 export const BUSY_TIMEOUT_MS = 5_000;
@@ -91,7 +103,8 @@ function syncMode(): 'NORMAL' | 'FULL' {
 /** Opens (creating if needed) the state database with bext's pragmas and host schema. */
 export function openStateDb(file: string): StateDb {
   mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  const Driver = load('better-sqlite3') as typeof Database;
+  const db = new Driver(file, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${syncMode()}`);
@@ -103,4 +116,9 @@ export function openStateDb(file: string): StateDb {
     throw err;
   }
   return db;
+}
+
+/** The guest instance's one connection, shared by the capabilities that store data. */
+export function instanceStateDb(ctx: CapabilityContext): StateDb {
+  return ctx.resource('state.db', () => openStateDb(stateDbPath(ctx.stateDir)), (db) => db.close());
 }

@@ -1,15 +1,43 @@
 /**
- * The host services one plugin's worker uses (the runtime's ABI adapter calls these after it has
- * read the guest's bytes). Everything here runs inside the worker thread on the worker's own
- * SQLite connection; only http_fetch crosses to the main thread, through the sync bridge.
+ * The per-plugin state of the SQLite-backed capabilities (storage, kv, queues) and the fetch
+ * bridge, as plain functions on bytes, without a wasm instance: for tests, benches and tools that
+ * exercise host services directly. The worker does not use this module; it gets its imports from
+ * the registry (registry.ts). Everything shares one connection to the given file, as in a worker.
  */
-import { ABI, type ServicesInit, type WorkerServices } from '../runtime/services.js';
-import { openStateDb } from './state-db.js';
+import type { PermissionsConfig } from '../config/types.js';
+import type { ReadResult } from '../runtime/abi-codes.js';
+import type { MainOp } from '../runtime/sync-bridge.js';
+import { bridgedFetch } from './fetch/capability.js';
+import { createKv } from './kv/store.js';
+import { logger } from '../log.js';
+import { createQueues } from './queues/store.js';
 import { createQuota } from './quota.js';
-import { createStorage } from './storage.js';
-import { createKv } from './kv.js';
-import { createQueues } from './queues.js';
-import { logger } from './log.js';
+import { openStateDb } from './state-db.js';
+import { createStorage } from './storage/store.js';
+
+export interface ServicesInit {
+  plugin: string;
+  /** The state database file (normally `stateDbPath(stateDir)`). */
+  stateDbPath: string;
+  permissions: PermissionsConfig;
+  /** Answers http_fetch (in a worker: the sync bridge to the main thread). */
+  callMain(op: MainOp, payload: string): string;
+}
+
+export interface WorkerServices {
+  storageGet(key: Uint8Array): ReadResult;
+  storageSet(key: Uint8Array, value: Uint8Array): number;
+  storageDelete(key: Uint8Array): number;
+  kvGet(namespace: string, key: Uint8Array): ReadResult;
+  kvSet(namespace: string, key: Uint8Array, value: Uint8Array): number;
+  kvDelete(namespace: string, key: Uint8Array): number;
+  queuePublish(name: string, message: Uint8Array): number;
+  queueConsume(name: string): ReadResult;
+  /** Request JSON in, response JSON out (failures are `{"status":0,"error":"..."}`). */
+  httpFetch(requestJson: string): string;
+  /** Flush and close the connection. */
+  close(): void;
+}
 
 export function createWorkerServices(init: ServicesInit): WorkerServices {
   const { plugin, permissions } = init;
@@ -29,15 +57,7 @@ export function createWorkerServices(init: ServicesInit): WorkerServices {
     kvDelete: kv.delete,
     queuePublish: queues.publish,
     queueConsume: queues.consume,
-    httpFetch(requestJson: string): string {
-      try {
-        return init.callMain('http_fetch', requestJson);
-      } catch (err) {
-        const message = (err as Error)?.message ?? String(err);
-        logger().error({ plugin, err: message }, 'http_fetch bridge failed');
-        return JSON.stringify({ status: 0, error: `internal: ${message}` });
-      }
-    },
+    httpFetch: bridgedFetch({ plugin, callMain: init.callMain }),
     close(): void {
       if (closed) return;
       closed = true;
@@ -49,5 +69,3 @@ export function createWorkerServices(init: ServicesInit): WorkerServices {
     },
   };
 }
-
-export { ABI };

@@ -8,10 +8,9 @@
  */
 import type { PluginConfig } from '../config/types.js';
 import { createFetchHandler, type FetchHandler } from '../host/fetch/index.js';
-import { logger, type Logger } from '../host/log.js';
+import { logger, type Logger } from '../log.js';
+import { inspectWasm, loadPlugin } from './load.js';
 import {
-  inspectWasm,
-  loadPlugin,
   readWasmFile,
   type CallResult,
   type HookArgs,

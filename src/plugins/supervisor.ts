@@ -6,7 +6,7 @@
  * short pause while a plugin's instance is swapped.
  */
 import type { HookName, PluginConfig } from '../config/types.js';
-import type { Logger } from '../host/log.js';
+import type { Logger } from '../log.js';
 import type { CallResult, PluginHandle, PluginInfo } from '../runtime/index.js';
 import type { PluginEngine } from './engine.js';
 import { HookQueue, QueuedEvent, type QueuedHookArgs } from './hook-queue.js';

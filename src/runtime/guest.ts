@@ -3,7 +3,7 @@
  * memory, writes through the guest's own allocator, and the fuel global. Every pointer and length
  * a guest hands the host passes through `read` (or `view`), so one function owns the bounds rule.
  */
-import type { AbiSummary } from './linker.js';
+import type { AbiSummary } from './abi-table.js';
 
 /**
  * A guest mistake found by the host (bad pointer, proc_exit). Thrown out of a host import, it

@@ -11,8 +11,9 @@ import { DEFAULTS } from '../config/schema.js';
 import type { LoadOptions } from './types.js';
 
 export { inspectWasm, readWasmFile, type WasmReport } from './loader.js';
-export type { MainOp } from './services.js';
-export { HOST_IMPORTS, HOOK_PARAMS, ALLOCATORS, DEALLOCATORS, type HostImportSpec } from './linker.js';
+export type { MainOp } from './types.js';
+export { HOOK_PARAMS, ALLOCATORS, DEALLOCATORS } from './abi-table.js';
+export type { Capability, HostImportSpec, ImportTable } from './capability.js';
 export { PluginHost, type WorkerStats } from './plugin-host.js';
 export type * from './types.js';
 
@@ -25,7 +26,7 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const p = opts.plugin;
   const who = `plugin "${p.name}"`;
   const raw = await readWasmFile(p.path, who);
-  const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb);
+  const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb, opts.imports);
   // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
   const startFuel = BigInt(p.fuel.on_server_start);
   const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel);

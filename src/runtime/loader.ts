@@ -8,7 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BextError } from '../errors.js';
 import type { HookName } from '../config/types.js';
-import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './linker.js';
+import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './abi-table.js';
+import type { ImportTable } from './capability.js';
 import { formatSignature, parseModule, v8CompileMessage, WasmFormatError, type Limits, type ParsedModule } from '../wasm/index.js';
 
 export const PAGE_BYTES = 65536;
@@ -41,7 +42,7 @@ function compileMessage(err: unknown): { kind: 'invalid' | 'unsupported'; messag
 }
 
 /** Reads and checks a module without running anything. Never throws for bad bytes. */
-export function inspectWasm(bytes: Uint8Array): WasmReport {
+export function inspectWasm(bytes: Uint8Array, imports: ImportTable): WasmReport {
   const report: WasmReport = {
     size: bytes.length,
     readable: false,
@@ -81,7 +82,7 @@ export function inspectWasm(bytes: Uint8Array): WasmReport {
   } catch (err) {
     report.problems.push(compileMessage(err).message);
   }
-  const abi = checkAbi(parsed);
+  const abi = checkAbi(parsed, imports);
   report.problems.push(...abi.problems);
   report.warnings.push(...abi.warnings);
   report.hooks = Object.entries(abi.summary.hooks).map(([hook, returns]) => ({ hook: hook as HookName, returns }));
@@ -141,7 +142,7 @@ export function memoryCapError(limits: Limits, maxMemoryMb: number): string | un
 }
 
 /** Parse + ABI check + memory cap decision. Throws BextError (exit 2) naming every problem. */
-export function prepareModule(bytes: Uint8Array, file: string, who: string, maxMemoryMb: number): Prepared {
+export function prepareModule(bytes: Uint8Array, file: string, who: string, maxMemoryMb: number, imports: ImportTable): Prepared {
   let parsed: ParsedModule;
   try {
     parsed = parseModule(bytes);
@@ -156,7 +157,7 @@ export function prepareModule(bytes: Uint8Array, file: string, who: string, maxM
       throw loadError(who, file, compileMessage(err).message);
     }
   }
-  const abi = checkAbi(parsed);
+  const abi = checkAbi(parsed, imports);
   if (abi.problems.length === 1) throw loadError(who, file, abi.problems[0]!);
   if (abi.problems.length > 1) {
     throw loadError(who, file, `${abi.problems.length} ABI problems:`, abi.problems.map((p) => `  - ${p}`));

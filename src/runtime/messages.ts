@@ -3,7 +3,7 @@
  * so adding a message is a compile error until both ends handle it.
  */
 import type { HookName, LimitsConfig, PermissionsConfig } from '../config/types.js';
-import type { AbiSummary } from './linker.js';
+import type { AbiSummary } from './abi-table.js';
 import type { BridgeWorkerEnd } from './sync-bridge.js';
 import type { HookArgs, Outcome } from './types.js';
 
@@ -28,7 +28,8 @@ export interface InitMessage {
   configJson: string;
   permissions: PermissionsConfig;
   limits: LimitsConfig;
-  stateDbPath: string;
+  /** The `.bext/` folder (capabilities find state.db there). */
+  stateDir: string;
   /** Fuel for `_initialize` (the on_server_start budget). */
   initBudget: number;
   /** Lowest level worth posting back (trace..error); saves a message per filtered log line. */

@@ -3,19 +3,16 @@
  * backstop (`limits.timeout_ms`) and replaces the worker after a timeout or crash. The compiled
  * module is kept, so a replacement costs an instantiation, not a re-instrumentation.
  */
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { HookName, PluginConfig } from '../config/types.js';
-import { pluginLevel, pluginLogger, type Logger } from '../host/log.js';
-import type { AbiSummary } from './linker.js';
+import { pluginLevel, pluginLogger, type Logger } from '../log.js';
+import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
-import type { MainOp } from './services.js';
-import { createBridge, type Bridge } from './sync-bridge.js';
+import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
 import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from './types.js';
 
-const ENTRY = new URL('./worker-entry.js', import.meta.url);
 const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
 /** Limit for spawning a worker and instantiating the module (before any guest code runs). */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -96,7 +93,7 @@ export class PluginHost implements PluginHandle {
     const bridge = createBridge();
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
-    const worker = new Worker(ENTRY, { stdout: false, stderr: false });
+    const worker = new Worker(this.opts.workerEntry, { stdout: false, stderr: false });
     const live: Live = { worker, bridge, progress: BatchProgress.create(), onGone: null, gone: false };
     this.live = live;
 
@@ -168,7 +165,7 @@ export class PluginHost implements PluginHandle {
         configJson: JSON.stringify(this.plugin.config),
         permissions: this.plugin.permissions,
         limits: this.plugin.limits,
-        stateDbPath: path.join(this.opts.stateDir, 'state.db'),
+        stateDir: this.opts.stateDir,
         initBudget: this.plugin.fuel.on_server_start,
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,

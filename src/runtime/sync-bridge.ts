@@ -10,7 +10,12 @@
  * terminates the worker; termination interrupts `Atomics.wait`.
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { MainOp } from './services.js';
+
+/**
+ * An operation the worker asks the main thread to perform (today `http_fetch`, declared by the
+ * fetch capability); the main thread's `onMainCall` handler dispatches on it.
+ */
+export type MainOp = string;
 
 /** Flag slot values. */
 const WAITING = 0;

@@ -3,7 +3,10 @@
  * The server never touches a worker or a wasm instance directly; it holds PluginHandles.
  */
 import type { HookName, PluginConfig } from '../config/types.js';
-import type { MainOp } from './services.js';
+import type { MainOp } from './sync-bridge.js';
+import type { ImportTable } from './capability.js';
+
+export type { MainOp };
 
 export type Outcome = 'ok' | 'error' | 'out_of_fuel' | 'trap' | 'timeout' | 'crashed';
 export const OUTCOMES: readonly Outcome[] = ['ok', 'error', 'out_of_fuel', 'trap', 'timeout', 'crashed'];
@@ -83,6 +86,13 @@ export interface LoadOptions extends RuntimeEvents {
   plugin: PluginConfig;
   /** `.bext/` folder: cache/ and state.db live here. */
   stateDir: string;
+  /** The host's `"bext"` import table, checked against the module before anything runs. */
+  imports: ImportTable;
+  /**
+   * The worker thread's entry module: it calls `runWorker` with the capabilities that implement
+   * `imports` (src/plugins/worker-entry.ts).
+   */
+  workerEntry: URL;
   /**
    * Answers a worker's synchronous request to the main thread (today: `http_fetch`, payload =
    * request JSON, answer = response JSON). The guest blocks until the promise settles; the call's

@@ -3,7 +3,8 @@
  * writes to stdout/stderr are taken line by line into the plugin's log (at debug) instead of the
  * process's own streams, and proc_exit ends only the current call.
  */
-import { WASI } from 'node:wasi';
+import { createRequire } from 'node:module';
+import type { WASI as WasiClass } from 'node:wasi';
 import { GuestFault } from './guest.js';
 
 const ERRNO_SUCCESS = 0;
@@ -19,7 +20,18 @@ export interface WasiHost {
   flush(): void;
 }
 
+/**
+ * node:wasi, loaded on first use: loading it emits an "experimental" warning, and a lazy load
+ * lets the worker entry install its warning filter first, whatever order its imports load in.
+ */
+let wasiClass: typeof WasiClass | null = null;
+function loadWasi(): typeof WasiClass {
+  wasiClass ??= (createRequire(import.meta.url)('node:wasi') as typeof import('node:wasi')).WASI;
+  return wasiClass;
+}
+
 export function createWasi(onLine: (stream: 'stdout' | 'stderr', line: string) => void): WasiHost {
+  const WASI = loadWasi();
   const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: {}, returnOnExit: true });
   let memory: WebAssembly.Memory | null = null;
   const pending: Record<1 | 2, string> = { 1: '', 2: '' };

@@ -1,7 +1,8 @@
 /**
  * The inside of a plugin worker: one guest instance, its WASI and `"bext"` imports, and the hook
  * calls the main thread sends, one at a time. Guest failures become call reports; nothing a
- * guest does throws out of here.
+ * guest does throws out of here. The `"bext"` imports come from the capabilities the entry
+ * passes in (src/plugins/worker-entry.ts gives the host registry; tests may give their own).
  */
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -9,13 +10,13 @@ import vm from 'node:vm';
 import { isMainThread, type MessagePort } from 'node:worker_threads';
 import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
 import type { HookName } from '../config/types.js';
-import { buildHostImports, fallbackServices, type GuestLevel } from './abi.js';
+import { HOST_MODULE, WASI_MODULE, type HookReturn } from './abi-table.js';
+import type { Capability, GuestLevel } from './capability.js';
 import { ABI_ALLOWANCE, encoder, Guest, unpack, utf8Lenient } from './guest.js';
-import { HOST_MODULE, WASI_MODULE, type HookReturn } from './linker.js';
+import { buildImportObject } from './import-object.js';
 import { BatchProgress } from './batch-progress.js';
 import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogMessage, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
-import type { CreateWorkerServices, WorkerServices } from './services.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap } from './traps.js';
 import { createWasi, type WasiHost } from './wasi-io.js';
@@ -46,24 +47,34 @@ function hookArgsList(args: HookArgs): { strings: string[]; tail: number[] } {
   }
 }
 
-async function loadServiceFactory(): Promise<CreateWorkerServices | null> {
-  // Host services are optional at this layer: a build without them serves fetch through the
-  // main thread and answers INTERNAL for storage, kv and queues.
-  const spec = '../host/worker-services.js';
-  try {
-    const mod = (await import(spec)) as { createWorkerServices?: CreateWorkerServices };
-    return typeof mod.createWorkerServices === 'function' ? mod.createWorkerServices : null;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw err;
-  }
+/** Per-instance values capabilities share (one SQLite connection), closed in reverse order. */
+function createResources(onCloseError: (key: string, err: unknown) => void) {
+  const open = new Map<string, { value: unknown; close: (value: unknown) => void }>();
+  return {
+    get<T>(key: string, create: () => T, close: (value: T) => void): T {
+      const hit = open.get(key);
+      if (hit) return hit.value as T;
+      const value = create();
+      open.set(key, { value, close: close as (value: unknown) => void });
+      return value;
+    },
+    closeAll(): void {
+      for (const [key, r] of [...open].reverse()) {
+        try {
+          r.close(r.value);
+        } catch (err) {
+          onCloseError(key, err);
+        }
+      }
+      open.clear();
+    },
+  };
 }
 
-export function runWorker(port: MessagePort): void {
+export function runWorker(port: MessagePort, capabilities: readonly Capability[]): void {
   let state: State | null = null;
   let progress: BatchProgress | null = null;
-  let closeServices: () => void = () => {};
+  const resources = createResources((key, err) => log('warn', `closing ${key} failed: ${(err as Error)?.message ?? String(err)}`, 'host'));
   let functionNames: Record<number, string> = {};
   const names = (): Record<number, string> => functionNames;
   const post = (msg: FromWorker): void => port.postMessage(msg);
@@ -176,10 +187,6 @@ export function runWorker(port: MessagePort): void {
     functionNames = msg.functionNames;
     progress = new BatchProgress(msg.progress);
     const callMain = connectBridge(msg.bridge);
-    const wantsServices = WebAssembly.Module.imports(msg.module).some(
-      (i) => i.module === HOST_MODULE && /^(storage_|kv_|queue_|http_fetch)/.test(i.name),
-    );
-    const factory = wantsServices ? await loadServiceFactory() : null;
     let config: Record<string, unknown>;
     try {
       config = JSON.parse(msg.configJson) as Record<string, unknown>;
@@ -187,22 +194,18 @@ export function runWorker(port: MessagePort): void {
       config = {};
     }
     let guestRef: Guest | null = null;
-    const partial: { services: WorkerServices | null } = { services: null };
     const wasi = createWasi((stream, line) => log('debug', line, stream));
-    const hostImports = buildHostImports({
+    const hostImports = buildImportObject(capabilities, {
       guest: () => guestRef!,
-      services: () => {
-        if (!partial.services) {
-          partial.services = factory
-            ? factory({ plugin: msg.plugin, stateDbPath: msg.stateDbPath, permissions: msg.permissions, callMain })
-            : fallbackServices(callMain);
-        }
-        return partial.services;
-      },
+      plugin: msg.plugin,
+      permissions: msg.permissions,
       config,
+      stateDir: msg.stateDir,
+      callMain,
       multiValue: new Set(msg.summary.multiValueImports),
       log: (level, text, source) => log(level, text, source),
       metric: (name, value, tags) => post({ type: 'metric', name, value, tags }),
+      resource: (key, open, close) => resources.get(key, open, close),
     });
     let instance: WebAssembly.Instance;
     try {
@@ -222,7 +225,6 @@ export function runWorker(port: MessagePort): void {
     guestRef = guest;
     wasi.attach(guest.memory);
     const s: State = { init: msg, guest, wasi, busy: false };
-    closeServices = () => partial.services?.close();
 
     post({ type: 'initializing' });
     let initReport: CallReport | null = null;
@@ -294,7 +296,7 @@ export function runWorker(port: MessagePort): void {
         return;
       case 'close': {
         try {
-          closeServices();
+          resources.closeAll();
         } finally {
           port.close();
           if (!isMainThread) process.exit(0);

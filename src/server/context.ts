@@ -1,6 +1,6 @@
 /** What the dev server's parts share while it runs. */
 import type { ResolvedConfig } from '../config/types.js';
-import type { Logger } from '../host/log.js';
+import type { Logger } from '../log.js';
 import type { PluginSupervisor } from '../plugins/supervisor.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Origins } from './origins.js';

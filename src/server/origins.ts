@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { ResolvedConfig } from '../config/types.js';
-import type { Logger } from '../host/log.js';
+import type { Logger } from '../log.js';
 import { errorPage } from './pages.js';
 import { createProxy, type Proxy } from './proxy.js';
 import { openStaticRoot, serveStatic, type StaticRoot } from './static.js';

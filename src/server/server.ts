@@ -7,8 +7,8 @@
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
-import { createMetrics } from '../host/metrics.js';
-import { logger, type Logger } from '../host/log.js';
+import { createMetrics } from '../host/metrics/prometheus.js';
+import { logger, type Logger } from '../log.js';
 import { createPluginEngine } from '../plugins/engine.js';
 import { PluginSupervisor } from '../plugins/supervisor.js';
 import type { PluginInfo } from '../runtime/index.js';
@@ -22,6 +22,7 @@ import { createReloader } from './reload.js';
 import { createRequestHandler } from './request.js';
 import { shutdown } from './shutdown.js';
 import { createSiteCache } from './site-cache.js';
+import { stateDbPath } from '../host/state-db.js';
 
 export interface DevServerOptions {
   /** Overrides server.port (0 = any free port). */
@@ -59,7 +60,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   const wantPort = opts.port ?? config.server.port;
   const drainMs = opts.drainTimeoutMs ?? 5_000;
 
-  const stats = openStats({ dbPath: path.join(config.stateDir, 'state.db') });
+  const stats = openStats({ dbPath: stateDbPath(config.stateDir) });
   const pluginMetrics = createMetrics();
   const engine = createPluginEngine({ stateDir: config.stateDir, recorder: stats, onMetric: (s) => pluginMetrics.record(s), log });
   const plugins = new PluginSupervisor({ engine, drops: stats, log });

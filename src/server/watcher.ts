@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import type { Logger } from '../host/log.js';
+import type { Logger } from '../log.js';
 
 export interface WatchTargets {
   configFile: string;

@@ -3,9 +3,9 @@
  * state.db is, and the configured plugins. Plugin files are not required to exist here: these
  * commands report on them (`bext plugin list` shows a missing file as a state).
  */
-import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
+import { stateDbPath } from '../host/state-db.js';
 
 export interface ConfigView {
   config: ResolvedConfig;
@@ -20,7 +20,7 @@ export function loadConfigView(configFile: string): ConfigView {
   return {
     config,
     file: config.file,
-    dbPath: path.join(config.stateDir, 'state.db'),
+    dbPath: stateDbPath(config.stateDir),
     server: { host: config.server.host, port: config.server.port },
     plugins: config.plugins,
   };

@@ -7,7 +7,7 @@
  */
 import type { HookName } from '../config/types.js';
 import type { CallResult } from '../runtime/types.js';
-import { logger } from '../host/log.js';
+import { logger } from '../log.js';
 import { HookAggregate, PluginAggregate, reasonKey, refusalUrl } from './aggregate.js';
 import { toSnapshot } from './snapshot.js';
 import { bucketOf, MINUTE_MS, StatsStore } from './store.js';

@@ -10,10 +10,10 @@
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { HookName } from '../config/types.js';
 import { HookAggregate, isOutcome, PluginAggregate, reasonKey, refusalUrl, type AggregateRow } from './aggregate.js';
 import type { LastFailure } from './types.js';
+import { openStateDb } from '../host/state-db.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -139,10 +139,7 @@ export class StatsStore {
   private readonly upsertFailure: Database.Statement;
 
   constructor(readonly dbPath: string) {
-    fs.mkdirSync(path.dirname(dbPath), { recursive: true });
-    this.db = new Database(dbPath);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openStateDb(dbPath);
     this.db.exec(SCHEMA);
     this.selectBucket = this.db.prepare(
       'SELECT * FROM stats_hook_buckets WHERE plugin = ? AND hook = ? AND bucket = ?',

@@ -7,9 +7,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wat } from '../helpers/wasm.js';
-import { defaultPluginConfig, loadPlugin } from '../../dist/runtime/index.js';
+import { defaultPluginConfig, loadPlugin } from '../../dist/plugins/index.js';
 import { createFetchHandler } from '../../dist/host/fetch/index.js';
-import { createMetrics } from '../../dist/host/metrics.js';
+import { createMetrics } from '../../dist/host/metrics/prometheus.js';
 import { createWorkerServices } from '../../dist/host/worker-services.js';
 import { tempDir, init, enc, dec } from './harness.js';
 

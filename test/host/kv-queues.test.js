@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createWorkerServices } from '../../dist/host/worker-services.js';
-import { MAX_MESSAGE_BYTES } from '../../dist/host/queues.js';
-import { ABI } from '../../dist/runtime/services.js';
+import { MAX_MESSAGE_BYTES } from '../../dist/host/queues/store.js';
+import { ABI } from '../../dist/runtime/abi-codes.js';
 import { tempDir, init, enc, dec } from './harness.js';
 
 function pair(permsA, permsB) {

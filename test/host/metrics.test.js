@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createMetrics, metricKind, sanitizeMetricName, LIMITS } from '../../dist/host/metrics.js';
+import { createMetrics, metricKind, sanitizeMetricName, LIMITS } from '../../dist/host/metrics/prometheus.js';
 
 process.env.BEXT_LOG ??= 'silent';
 
@@ -91,7 +91,7 @@ test('cardinality is capped per metric and in the number of names', async () => 
 
 test('a refused or renamed metric logs one warning line, not one per sample', () => {
   const script = `
-    import { createMetrics } from './dist/host/metrics.js';
+    import { createMetrics } from './dist/host/metrics/prometheus.js';
     const m = createMetrics();
     for (let i = 0; i < 100; i++) m.record({ plugin: 'noisy', name: 'cache.hits', value: 1, tags: {} });
     for (let i = 0; i < 100; i++) m.record({ plugin: 'noisy', name: 'x_total', value: -1, tags: {} });`;

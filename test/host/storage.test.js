@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createWorkerServices } from '../../dist/host/worker-services.js';
-import { ABI } from '../../dist/runtime/services.js';
+import { ABI } from '../../dist/runtime/abi-codes.js';
 import { tempDir, init, enc, dec } from './harness.js';
 
 function services(plugin = 'p', perms = {}, dir = tempDir()) {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
-import { defaultPluginConfig, loadPlugin } from '../../dist/runtime/index.js';
+import { defaultPluginConfig, loadPlugin } from '../../dist/plugins/index.js';
 import { tempDir as tempDirRemovedAtExit } from '../helpers/cleanup.js';
 
 export function tempDir(prefix = 'bext-rt-') {

@@ -2,7 +2,7 @@
 // http_fetch over the sync bridge, the multi-value result form, and bounds checks on every pointer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOST_IMPORTS } from '../../dist/runtime/index.js';
+import { HOST_IMPORTS } from '../../dist/host/index.js';
 import { data, load, LOG_IMPORT, mod } from './helpers.js';
 
 const I64 = (name, params = 'i32 i32') => `(import "bext" "${name}" (func $${name} (param ${params}) (result i64)))`;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
-import { defaultPluginConfig, loadPlugin } from '../../dist/runtime/index.js';
+import { defaultPluginConfig, loadPlugin } from '../../dist/plugins/index.js';
 import { load, mod, tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -154,7 +154,7 @@ test('memory.grow past the cap returns -1 (declared max clamped, and no max)', a
 });
 
 test('inspect reports a hook that takes a string without an allocator', async () => {
-  const { inspectWasm } = await import('../../dist/runtime/index.js');
+  const { inspectWasm } = await import('../../dist/plugins/index.js');
   const r = inspectWasm(wat(mod('(func (export "on_request_complete") (param i32 i32))', { allocator: false })));
   assert.deepEqual(r.problems, [
     'no allocator export, but hook "on_request_complete" takes a string: export one of bext_alloc(i32), alloc(i32), malloc(i32), cabi_realloc(i32, i32, i32, i32)',

@@ -142,7 +142,7 @@ test('WASI stdout/stderr reach the plugin log at debug only, never the process s
   const script = path.join(path.dirname(pc.path), 'drive.mjs');
   writeFileSync(
     script,
-    `import { loadPlugin } from ${JSON.stringify(path.join(ROOT, 'dist/runtime/index.js'))};
+    `import { loadPlugin } from ${JSON.stringify(path.join(ROOT, 'dist/plugins/index.js'))};
      const h = await loadPlugin({ plugin: ${JSON.stringify(pc)}, stateDir: ${JSON.stringify(stateDir)} });
      const r = await h.call({ hook: 'on_reload' });
      await h.close();

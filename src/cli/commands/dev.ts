@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
-import { logger } from '../../host/log.js';
+import { logger } from '../../log.js';
 import { createDevServer, formatBanner } from '../../server/index.js';
 
 /** Signals closer together than this are one keypress delivered twice. */

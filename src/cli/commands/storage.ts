@@ -9,8 +9,8 @@ import path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK } from '../../errors.js';
-import { openStateDb, type StateDb } from '../../host/state-db.js';
-import { clearStorage, getValue, listKeys, pluginsWithData, usage } from '../../host/inspect.js';
+import { openStateDb, stateDbPath, type StateDb } from '../../host/state-db.js';
+import { clearStorage, getValue, listKeys, pluginsWithData, usage } from '../../host/storage/inspect.js';
 import { keyProblem } from '../../host/keys.js';
 import { percent, thousands } from '../../format.js';
 
@@ -99,7 +99,7 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
     if (problem) throw new BextError('usage', `--get: ${problem}`);
   }
   const config = loadConfig(opts.config, { checkFiles: false });
-  const dbPath = path.join(config.stateDir, 'state.db');
+  const dbPath = stateDbPath(config.stateDir);
   const dbShown = path.relative(process.cwd(), dbPath) || dbPath;
   const configured = config.plugins.find((p) => p.name === name);
   const configuredNames = config.plugins.map((p) => p.name);

@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import { request } from 'undici';
 import type { PluginConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
-import { logger } from '../log.js';
+import { logger } from '../../log.js';
 import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from './allowed-urls.js';
 import { blockedKind } from './blocked-networks.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';

@@ -3,7 +3,7 @@
  * Works on the same tables and triggers as the workers, so usage stays exact even while a
  * dev server is running against the same file.
  */
-import type { StateDb } from './state-db.js';
+import type { StateDb } from '../state-db.js';
 
 export interface StoredKey {
   key: string;

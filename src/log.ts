@@ -5,8 +5,13 @@
  * BEXT_LOG sets bext's own level (default info). BEXT_PLUGIN_LOG sets the level for what plugins
  * say (their `log` calls, WASI stdout/stderr, traps): default warn, `debug` shows everything.
  */
-import { pino, type Logger, type Level } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { Logger, Level } from 'pino';
+
+// pino and pino-pretty load with the first logger, not with this module: plugin workers import
+// the host capabilities (which can log a host failure) but most never log, and loading both costs
+// more than starting the worker itself.
+const load = createRequire(import.meta.url);
 
 export type { Logger };
 
@@ -43,6 +48,8 @@ export function logger(): Logger {
   if (root) return root;
   // The root logger lets everything through; each child filters at its own level, so plugin
   // output can be more verbose than bext's own (BEXT_PLUGIN_LOG=debug with BEXT_LOG=info).
+  const { pino } = load('pino') as typeof import('pino');
+  const pretty = load('pino-pretty') as typeof import('pino-pretty');
   const opts = { level: 'trace', base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
   const stream = wantsPretty()
     ? pretty({ colorize: colour(), sync: true, destination: 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' })
@@ -61,10 +68,3 @@ export function pluginLogger(name: string): Logger {
   return pluginRoot!.child({ plugin: name });
 }
 
-/** Maps a guest-supplied level string to a pino level; unknown levels log at info. */
-export function guestLevel(level: string): Level {
-  const v = level.trim().toLowerCase();
-  if (v === 'warning') return 'warn';
-  if (v === 'trace' || v === 'debug' || v === 'info' || v === 'warn' || v === 'error') return v;
-  return 'info';
-}

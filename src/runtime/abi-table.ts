@@ -1,44 +1,19 @@
 /**
- * The ABI v1 tables (host imports and guest exports) and the check of a module against them.
- * Everything the loader and `bext plugin inspect` say about imports, hooks and the allocator
- * comes from here, so the rules live in one place (docs/abi.md mirrors these tables).
+ * The ABI v1 tables (guest exports: hooks, allocators, optional exports) and the check of a module
+ * against them and against the host's import table. Everything the loader and `bext plugin
+ * inspect` say about imports, hooks and the allocator comes from here, so the rules live in one
+ * place (docs/abi.md mirrors these tables). The import table itself is not here: the host
+ * capabilities declare their imports and the registry derives the table (src/host/registry.ts).
  */
 import { HOOK_NAMES, type HookName } from '../config/types.js';
+import { didYouMean } from '../config/problems.js';
+import type { HostImportSpec, ImportTable } from './capability.js';
 import { formatSignature, sameType, type FuncType, type ParsedModule, type ValType } from '../wasm/index.js';
 
 export const HOST_MODULE = 'bext';
 export const WASI_MODULE = 'wasi_snapshot_preview1';
 
-export interface HostImportSpec {
-  name: string;
-  params: ValType[];
-  /** The main result form. */
-  results: ValType[];
-  /** True when the import hands bytes to the guest (`-> i64` packed, or multi-value `(i32, i32)`). */
-  returnsData: boolean;
-  /** Names of the pointer/length pairs, in order, for bounds-check messages. */
-  ranges: string[];
-}
-
 const I = 'i32' as const;
-
-/** One row per `"bext"` import. Data-returning imports also accept the multi-value `(i32, i32)` form. */
-export const HOST_IMPORTS: readonly HostImportSpec[] = Object.freeze([
-  { name: 'log', params: [I, I, I, I], results: [], returnsData: false, ranges: ['level', 'message'] },
-  { name: 'storage_get', params: [I, I], results: ['i64'], returnsData: true, ranges: ['key'] },
-  { name: 'storage_set', params: [I, I, I, I], results: [I], returnsData: false, ranges: ['key', 'value'] },
-  { name: 'storage_delete', params: [I, I], results: [I], returnsData: false, ranges: ['key'] },
-  { name: 'http_fetch', params: [I, I], results: ['i64'], returnsData: true, ranges: ['request'] },
-  { name: 'get_config', params: [I, I], results: ['i64'], returnsData: true, ranges: ['key'] },
-  { name: 'emit_metric', params: [I, I, 'f64', I, I], results: [], returnsData: false, ranges: ['name', 'tags'] },
-  { name: 'kv_get', params: [I, I, I, I], results: ['i64'], returnsData: true, ranges: ['namespace', 'key'] },
-  { name: 'kv_set', params: [I, I, I, I, I, I], results: [I], returnsData: false, ranges: ['namespace', 'key', 'value'] },
-  { name: 'kv_delete', params: [I, I, I, I], results: [I], returnsData: false, ranges: ['namespace', 'key'] },
-  { name: 'queue_publish', params: [I, I, I, I], results: [I], returnsData: false, ranges: ['queue', 'message'] },
-  { name: 'queue_consume', params: [I, I], results: ['i64'], returnsData: true, ranges: ['queue'] },
-] satisfies HostImportSpec[]);
-
-export const HOST_IMPORT_BY_NAME: ReadonlyMap<string, HostImportSpec> = new Map(HOST_IMPORTS.map((s) => [s.name, s]));
 
 /** Which result form a guest declared for a data-returning import. */
 export type ResultForm = 'packed' | 'multi';
@@ -115,8 +90,12 @@ function allowedHookForms(hook: HookName): string {
   return ['()', 'i32', 'i64'].map((r) => formatSignature({ params: p, results: r === '()' ? [] : [r as ValType] })).join(' or ');
 }
 
-/** Checks imports and exports against ABI v1. Problems are full sentences naming the item. */
-export function checkAbi(mod: ParsedModule): AbiCheck {
+/**
+ * Checks imports against `imports` (the host's import table) and exports against ABI v1.
+ * Problems are full sentences naming the item.
+ */
+export function checkAbi(mod: ParsedModule, imports: ImportTable): AbiCheck {
+  const byName = new Map(imports.map((s) => [s.name, s]));
   const problems: string[] = [];
   const warnings: string[] = [];
   const multiValueImports: string[] = [];
@@ -143,9 +122,12 @@ export function checkAbi(mod: ParsedModule): AbiCheck {
       continue;
     }
     seen.add(imp.name);
-    const spec = HOST_IMPORT_BY_NAME.get(imp.name);
+    const spec = byName.get(imp.name);
     if (!spec) {
-      problems.push(`${label} is not part of ABI v1 (known: ${HOST_IMPORTS.map((s) => s.name).join(', ')})`);
+      const guess = didYouMean(imp.name, [...byName.keys()]);
+      problems.push(
+        `${label} is not part of ABI v1 (known: ${imports.map((s) => s.name).join(', ')})` + (guess ? `; did you mean "${guess}"?` : ''),
+      );
       continue;
     }
     if (imp.kind !== 'function') {
@@ -227,7 +209,7 @@ export function checkAbi(mod: ParsedModule): AbiCheck {
   if (!allocator) {
     const names = ALLOCATORS.map((a) => `${a}${formatSignature(ALLOCATOR_TYPES[a]).replace(/ -> .*$/, '')}`).join(', ');
     if (anyReturnsData) {
-      const which = mod.imports.filter((i) => i.module === HOST_MODULE && HOST_IMPORT_BY_NAME.get(i.name)?.returnsData).map((i) => i.name);
+      const which = mod.imports.filter((i) => i.module === HOST_MODULE && byName.get(i.name)?.returnsData).map((i) => i.name);
       problems.push(`no allocator export, but the host must write results for ${which.join(', ')}: export one of ${names}`);
     } else if (hookNeedsAllocator) {
       problems.push(`no allocator export, but hook "${hookNeedsAllocator}" takes a string: export one of ${names}`);

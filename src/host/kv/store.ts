@@ -4,11 +4,11 @@
  * Each entry is paid for by the plugin that wrote it last: overwriting another plugin's entry
  * moves the whole entry onto the writer's quota (and refunds the previous owner).
  */
-import { ABI, type ReadResult } from '../runtime/services.js';
-import type { StateDb } from './state-db.js';
-import type { Quota } from './quota.js';
-import { asBuffer, decodeKey } from './keys.js';
-import { guarded } from './guard.js';
+import { ABI, type ReadResult } from '../../runtime/abi-codes.js';
+import type { StateDb } from '../state-db.js';
+import type { Quota } from '../quota.js';
+import { asBuffer, decodeKey } from '../keys.js';
+import { guarded } from '../guard.js';
 
 export interface SharedKv {
   get(namespace: string, key: Uint8Array): ReadResult;

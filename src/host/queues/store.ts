@@ -5,11 +5,11 @@
  * Consuming deletes the message in the same statement that reads it: each message is delivered
  * at most once, in publish order, even with several consumers.
  */
-import { ABI, type ReadResult } from '../runtime/services.js';
-import type { StateDb } from './state-db.js';
-import type { Quota } from './quota.js';
-import { asBuffer } from './keys.js';
-import { guarded } from './guard.js';
+import { ABI, type ReadResult } from '../../runtime/abi-codes.js';
+import type { StateDb } from '../state-db.js';
+import type { Quota } from '../quota.js';
+import { asBuffer } from '../keys.js';
+import { guarded } from '../guard.js';
 
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 

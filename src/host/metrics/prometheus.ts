@@ -15,8 +15,8 @@
  * at most LIMITS.maxMetrics names. Samples past a cap are dropped with a warning (once per cause).
  */
 import { Counter, Histogram, Registry } from 'prom-client';
-import type { MetricSample } from '../runtime/types.js';
-import { logger } from './log.js';
+import type { MetricSample } from '../../runtime/types.js';
+import { logger } from '../../log.js';
 
 export const LIMITS = Object.freeze({
   maxMetrics: 500,

@@ -1,9 +1,9 @@
 /** Plugin-scoped storage (`storage_get/set/delete`): one key space per plugin name. */
-import { ABI, type ReadResult } from '../runtime/services.js';
-import type { StateDb } from './state-db.js';
-import type { Quota } from './quota.js';
-import { asBuffer, decodeKey } from './keys.js';
-import { guarded } from './guard.js';
+import { ABI, type ReadResult } from '../../runtime/abi-codes.js';
+import type { StateDb } from '../state-db.js';
+import type { Quota } from '../quota.js';
+import { asBuffer, decodeKey } from '../keys.js';
+import { guarded } from '../guard.js';
 
 export interface PluginStorage {
   get(key: Uint8Array): ReadResult;
