@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import TOML from '@iarna/toml';
-import { BextError, EXIT_USAGE } from '../errors.js';
+import { BextError } from '../errors.js';
 import { locate } from './locate.js';
 import { formatProblem, Problems } from './problems.js';
 import { validate } from './schema.js';
@@ -72,7 +72,6 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
     return {
       ok: false,
       error: new BextError('config_internal', `${shown}: could not validate the config: ${(err as Error)?.message ?? String(err)}`, {
-        blame: 'host',
         cause: err,
       }),
     };
@@ -82,7 +81,6 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
     return {
       ok: false,
       error: new BextError('config_invalid', `${shown}: ${n} problem${n === 1 ? '' : 's'} in the config`, {
-        exitCode: EXIT_USAGE,
         details: ps.sorted().map((p) => formatProblem(p, shown)),
       }),
     };
@@ -106,7 +104,6 @@ export function cliOverrides(flags: { port?: unknown; host?: unknown }): ConfigO
     const n = /^\d+$/.test(s) ? Number(s) : NaN;
     if (!Number.isInteger(n) || n < 0 || n > 65535) {
       throw new BextError('usage', `invalid --port ${JSON.stringify(String(flags.port))}: expected an integer from 0 to 65535 (0 = any free port)`, {
-        exitCode: EXIT_USAGE,
       });
     }
     out.port = n;
@@ -115,7 +112,6 @@ export function cliOverrides(flags: { port?: unknown; host?: unknown }): ConfigO
     const s = String(flags.host).trim();
     if (s === '' || /[\s/]/.test(s)) {
       throw new BextError('usage', `invalid --host ${JSON.stringify(String(flags.host))}: expected a host name or IP address`, {
-        exitCode: EXIT_USAGE,
       });
     }
     out.host = s;
@@ -133,18 +129,15 @@ function readError(abs: string, err: unknown): BextError {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') {
     return new BextError('config_missing', `config file not found: ${abs}`, {
-      exitCode: EXIT_USAGE,
       details: [`  run "bext init" to create one here, or point at another file with -c <file>`],
     });
   }
   if (code === 'EISDIR') {
     return new BextError('config_missing', `config path is a folder, not a file: ${abs}`, {
-      exitCode: EXIT_USAGE,
       details: [`  try -c ${path.join(displayPath(abs), 'bext.config.toml')}`],
     });
   }
   return new BextError('config_unreadable', `cannot read config file ${abs}: ${(err as Error)?.message ?? String(err)}`, {
-    exitCode: EXIT_USAGE,
   });
 }
 
@@ -160,7 +153,7 @@ function syntaxError(err: unknown, text: string, shown: string): BextError {
   // @iarna/toml appends its own position and excerpt to the message; keep only the message.
   const message = String(e?.message ?? err).split(' at row ')[0]!.trim();
   if (typeof e?.line !== 'number' || typeof e?.col !== 'number') {
-    return new BextError('config_invalid', `${shown}: TOML syntax error: ${message}`, { exitCode: EXIT_USAGE });
+    return new BextError('config_invalid', `${shown}: TOML syntax error: ${message}`);
   }
   const lines = text.split(/\r?\n/);
   const source = lines[e.line] ?? '';
@@ -184,7 +177,6 @@ function syntaxError(err: unknown, text: string, shown: string): BextError {
   // Copy tabs into the caret line so the caret sits under the right character.
   const pad = source.slice(0, col).replace(/[^\t]/g, ' ') + ' '.repeat(Math.max(0, col - source.length));
   return new BextError('config_invalid', `${shown}: TOML syntax error`, {
-    exitCode: EXIT_USAGE,
     details: [`  ${shown}:${lineNo}:${col + 1}  ${what}`, `  ${lineNo} | ${source}`, `  ${' '.repeat(gutter)} | ${pad}^`],
   });
 }

@@ -35,7 +35,7 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   try {
     await host.start();
   } catch (err) {
-    throw new BextError('plugin_init_failed', `${who}: ${(err as Error).message}`, { blame: 'guest', exitCode: 1, cause: err });
+    throw new BextError('plugin_init_failed', `${who}: ${(err as Error).message}`, { cause: err });
   }
   return host;
 }

@@ -100,18 +100,18 @@ export async function readWasmFile(file: string, who: string): Promise<Uint8Arra
     st = await stat(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BextError('plugin_not_found', `${who}: ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { exitCode: 2 });
+    throw new BextError('plugin_not_found', `${who}: ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
-  if (!st.isFile()) throw new BextError('plugin_not_file', `${who}: ${file}: not a file${st.isDirectory() ? ' (it is a directory)' : ''}`, { exitCode: 2 });
+  if (!st.isFile()) throw new BextError('plugin_not_file', `${who}: ${file}: not a file${st.isDirectory() ? ' (it is a directory)' : ''}`);
   try {
     return new Uint8Array(await readFile(file));
   } catch (err) {
-    throw new BextError('plugin_unreadable', `${who}: ${file}: ${(err as Error).message}`, { exitCode: 2 });
+    throw new BextError('plugin_unreadable', `${who}: ${file}: ${(err as Error).message}`);
   }
 }
 
 function loadError(who: string, file: string, message: string, details: string[] = []): BextError {
-  return new BextError('bad_wasm', `${who}: ${path.basename(file)}: ${message}`, { blame: 'user', exitCode: 2, details });
+  return new BextError('bad_wasm', `${who}: ${path.basename(file)}: ${message}`, { details });
 }
 
 export interface Prepared {

@@ -61,22 +61,19 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Be
   switch (err.code) {
     case 'EADDRINUSE':
       return new BextError('port_in_use', `port ${port} on ${host} is already in use`, {
-        exitCode: 1,
         details: [`  hint: stop the other server, or pick another port with -p, e.g. bext dev -p ${port + 1} (-p 0 picks any free port)`],
       });
     case 'EACCES':
       return new BextError('port_denied', `not allowed to listen on ${host}:${port}`, {
-        exitCode: 1,
         details: ['  hint: ports below 1024 need extra privileges; pick another with -p, e.g. -p 3000'],
       });
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new BextError('bad_host', `cannot listen on ${host}: it is not an address of this machine`, {
-        exitCode: 1,
+      return new BextError('listen_failed', `cannot listen on ${host}: it is not an address of this machine`, {
         details: ['  hint: use --host 127.0.0.1 (default) or --host 0.0.0.0 to listen on every interface'],
       });
     default:
-      return new BextError('listen_failed', `cannot listen on ${host}:${port}: ${err.message}`, { exitCode: 1 });
+      return new BextError('listen_failed', `cannot listen on ${host}:${port}: ${err.message}`);
   }
 }

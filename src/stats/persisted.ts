@@ -31,8 +31,6 @@ function withStore<T>(dbPath: string, create: boolean, empty: T, fn: (s: StatsSt
 function storeError(dbPath: string, err: unknown): BextError {
   if (err instanceof BextError) return err;
   return new BextError('stats_store', `cannot read stats from ${dbPath}: ${(err as Error).message}`, {
-    blame: 'host',
-    exitCode: 1,
     details: ['  the file is shared with plugin storage; if it is damaged, move it away and bext starts a new one'],
     cause: err,
   });

@@ -150,7 +150,7 @@ test('AssemblyScript: arguments, http_fetch, err() messages and abort() reach th
 });
 
 test('AssemblyScript: ok(true) resets the stub heap, so memory stays flat over many calls', as, async () => {
-  const { loadPlugin, defaultPluginConfig } = await import(path.join(ROOT, 'dist', 'host', 'index.js'));
+  const { loadPlugin, defaultPluginConfig } = await import(path.join(ROOT, 'dist', 'plugins', 'index.js'));
   const plugin = { ...defaultPluginConfig(path.join(dir, 'as-sdk-check.wasm')), name: 'as-sdk-check' };
   // 2 MiB of linear memory; each call below builds ~40 KB of strings, so 400 calls would need
   // ~16 MiB if nothing were reclaimed.

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BextError, EXIT_USAGE } from '../../errors.js';
+import { BextError } from '../../errors.js';
 import { DEFAULT_CONFIG_FILE, displayPath } from '../../config/index.js';
 import { CONFIG_TEMPLATE, INDEX_HTML } from '../../config/template.js';
 
@@ -15,7 +15,7 @@ export interface InitOptions {
 export async function run(dir: string | undefined, opts: InitOptions = {}): Promise<number> {
   const target = path.resolve(dir ?? '.');
   if (existsSync(target) && !statSync(target).isDirectory()) {
-    throw new BextError('init_target', `cannot initialise ${displayPath(target)}: it is a file, not a folder`, { exitCode: EXIT_USAGE });
+    throw new BextError('init_target', `cannot initialise ${displayPath(target)}: it is a file, not a folder`);
   }
   const files = [
     { file: path.join(target, DEFAULT_CONFIG_FILE), text: CONFIG_TEMPLATE },
@@ -24,7 +24,6 @@ export async function run(dir: string | undefined, opts: InitOptions = {}): Prom
   const existing = files.filter((f) => existsSync(f.file));
   if (existing.length > 0 && !opts.force) {
     throw new BextError('init_exists', `not overwriting existing file${existing.length === 1 ? '' : 's'} (use --force to replace)`, {
-      exitCode: EXIT_USAGE,
       details: existing.map((f) => `  ${displayPath(f.file)}`),
     });
   }

@@ -17,7 +17,7 @@ export interface InstrumentCommandOptions {
 }
 
 function usage(message: string, details: string[] = []): BextError {
-  return new BextError('usage', message, { blame: 'user', exitCode: 2, details });
+  return new BextError('usage', message, { details });
 }
 
 function parseFuel(raw: string | undefined): bigint {
@@ -54,9 +54,9 @@ export async function run(input: string, opts: InstrumentCommandOptions = {}): P
     out = await instrument(bytes, { initialFuel, onProgress: ttyProgress(`instrumenting ${path.basename(input)}`) });
   } catch (err) {
     if (err instanceof WasmFormatError) {
-      throw new BextError('bad_wasm', `${input}: ${err.message}`, { blame: 'user', exitCode: 2, cause: err });
+      throw new BextError('bad_wasm', `${input}: ${err.message}`, { cause: err });
     }
-    if (err instanceof InstrumenterBug) throw new BextError('instrument_bug', err.message, { blame: 'host', exitCode: 1, cause: err });
+    if (err instanceof InstrumenterBug) throw new BextError('instrument_bug', err.message, { cause: err });
     throw err;
   }
   const ms = performance.now() - t0;
@@ -67,7 +67,7 @@ export async function run(input: string, opts: InstrumentCommandOptions = {}): P
     renameSync(tmp, output);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new BextError('write_failed', `cannot write ${opts.output}: ${(err as Error).message}`, { blame: 'user', exitCode: 1 });
+    throw new BextError('write_failed', `cannot write ${opts.output}: ${(err as Error).message}`);
   }
   process.stdout.write(
     `wrote ${opts.output}: ${thousands(out.length)} bytes (input ${thousands(bytes.length)} bytes) in ${ms.toFixed(1)} ms; ` +

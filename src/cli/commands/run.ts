@@ -21,7 +21,7 @@ export interface RunOptions {
   json?: boolean;
 }
 
-const usage = (message: string, details: string[] = []): BextError => new BextError('usage', message, { exitCode: 2, details });
+const usage = (message: string, details: string[] = []): BextError => new BextError('usage', message, { details });
 
 function parseHook(hook: string): HookName {
   if ((HOOK_NAMES as readonly string[]).includes(hook)) return hook as HookName;

@@ -106,7 +106,7 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
 
   if (!existsSync(dbPath)) {
     if (!configured) throw unknownPlugin(name, configuredNames);
-    if (opts.get !== undefined) throw new BextError('not_found', `plugin ${name} has no key "${opts.get}" (nothing is stored yet: no ${dbShown})`, { exitCode: 1 });
+    if (opts.get !== undefined) throw new BextError('not_found', `plugin ${name} has no key "${opts.get}" (nothing is stored yet: no ${dbShown})`);
     if (opts.clear) out(opts.json ? JSON.stringify({ plugin: name, cleared_keys: 0, cleared_bytes: 0 }) : `plugin ${name}: nothing to clear (no ${dbShown} yet)`);
     else if (opts.json) out(JSON.stringify({ plugin: name, db: dbShown, quota_bytes: configured.permissions.storage_quota_kb * 1024, used_bytes: 0, keys: [] }));
     else out(`plugin ${name}: nothing stored yet (no ${dbShown})`);
@@ -124,7 +124,6 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
         const keys = listKeys(db, name).map((k) => k.key);
         const guess = suggest(opts.get, keys);
         throw new BextError('not_found', `plugin ${name} has no key "${opts.get}"`, {
-          exitCode: 1,
           details: guess ? [`  did you mean "${guess}"?`] : [],
         });
       }
