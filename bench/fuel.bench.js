@@ -122,7 +122,15 @@ async function kernels() {
     const r = s.map((x) => x.meteredMs / x.plainMs);
     const ratio = median(r);
     ratios.push(ratio);
-    const row = { kernel: k.name, plainMs: median(s.map((x) => x.plainMs)), meteredMs: median(s.map((x) => x.meteredMs)), ratio, minRatio: Math.min(...r), maxRatio: Math.max(...r), fuel: s[0].fuel };
+    const row = {
+      kernel: k.name,
+      plainMs: median(s.map((x) => x.plainMs)),
+      meteredMs: median(s.map((x) => x.meteredMs)),
+      ratio,
+      minRatio: Math.min(...r),
+      maxRatio: Math.max(...r),
+      fuel: s[0].fuel,
+    };
     rows.push(row);
     const spread = `${row.minRatio.toFixed(2)}–${row.maxRatio.toFixed(2)}`;
     console.log(`${k.name.padEnd(8)} ${pad(row.plainMs.toFixed(1), 10)} ${pad(row.meteredMs.toFixed(1), 11)} ${pad(ratio.toFixed(3), 7)} ${pad(spread, 13)} ${pad(row.fuel.toLocaleString('en-US'), 14)}`);

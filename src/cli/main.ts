@@ -13,6 +13,8 @@ export interface GlobalOptions {
   config: string;
 }
 
+// Each command module declares its own argument types; commander passes them through untyped.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Run = (...args: any[]) => Promise<number | void>;
 
 /** Runs a command module's `run` and turns its result into the process exit code. */

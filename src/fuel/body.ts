@@ -379,7 +379,8 @@ export class BodyRewriter {
     const lenLocal = locals + 1;
     const threadedFuncs = ctx.threadedFuncs;
 
-    const { editPos, editKind, editArg, segCost, frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive, constructs } = this;
+    const { editPos, editKind, editArg, segCost, constructs } = this;
+    const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
     editPos.length = 0;
     editKind.length = 0;
     editArg.length = 0;

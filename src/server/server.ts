@@ -4,7 +4,6 @@
  * order → listen → watch. Requests are answered from the response cache, the static root and/or
  * the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the request path.
  */
-import path from 'node:path';
 import type { ResolvedConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
 import { createMetrics } from '../host/metrics/prometheus.js';

@@ -8,7 +8,7 @@
  * Every write merges into the existing row inside an IMMEDIATE transaction, so several processes
  * (a dev server, `bext plugin run`) can record into the same file.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import type { HookName } from '../config/types.js';
 import { HookAggregate, isOutcome, PluginAggregate, reasonKey, refusalUrl, type AggregateRow } from './aggregate.js';

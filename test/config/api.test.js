@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { cliOverrides, configToJson, loadConfig, parseConfig } from '../../dist/config/index.js';
 import { BextError } from '../../dist/errors.js';
@@ -55,8 +54,8 @@ test('loadConfig throws a BextError listing every problem', () => {
     assert.ok(e instanceof BextError);
     assert.match(e.message, /2 problems in the config$/);
     assert.equal(e.details.length, 2);
-    assert.match(e.details[0], /:2:8  server\.port: -1 is out of range/);
-    assert.match(e.details[1], /:3:1  server\.hots: unknown key.*\(did you mean "host"\?\)/);
+    assert.match(e.details[0], /:2:8 {2}server\.port: -1 is out of range/);
+    assert.match(e.details[1], /:3:1 {2}server\.hots: unknown key.*\(did you mean "host"\?\)/);
     return true;
   });
 });
@@ -71,5 +70,5 @@ test('a byte-order mark and CRLF line endings do not shift positions', () => {
   const r = parseConfig('\ufeff[server]\r\nport = 1\r\nprot = 2\r\n', file);
   assert.equal(r.ok, false);
   assert.deepEqual(r.error.details.length, 1);
-  assert.match(r.error.details[0], /:3:1  server\.prot: unknown key/);
+  assert.match(r.error.details[0], /:3:1 {2}server\.prot: unknown key/);
 });

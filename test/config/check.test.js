@@ -193,8 +193,8 @@ test('the readable output shows every resolved value', () => {
   assert.match(r.stdout, /listen\s+http:\/\/127\.0\.0\.1:8081/);
   assert.match(r.stdout, /ttl\s+5 s/);
   assert.match(r.stdout, /plugins: 2 configured, 1 enabled/);
-  assert.match(r.stdout, /\n  alpha\n/);
-  assert.match(r.stdout, /\n  beta \(disabled\)\n/);
+  assert.match(r.stdout, /\n {2}alpha\n/);
+  assert.match(r.stdout, /\n {2}beta \(disabled\)\n/);
   assert.match(r.stdout, /priority\s+7\n/);
   assert.match(r.stdout, /on_request_complete\s+100,000,000/);
   assert.match(r.stdout, /allowed_urls\s+https:\/\/x\.example\/\*/);
@@ -229,10 +229,10 @@ test('a config with three different mistakes reports all three with file:line an
   assert.equal(r.code, 2);
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines[0], 'bext: bext.config.toml: 3 problems in the config');
-  assert.match(lines[1], /^  bext\.config\.toml:2:8  server\.port: wrong type \(string "3000"\), expected an integer/);
-  assert.match(lines[2], /^  bext\.config\.toml:5:8  plugins\.my-analytics\.path: file not found: .*plugins\/my-analytics\/plugin\.wasm/);
+  assert.match(lines[1], /^ {2}bext\.config\.toml:2:8 {2}server\.port: wrong type \(string "3000"\), expected an integer/);
+  assert.match(lines[2], /^ {2}bext\.config\.toml:5:8 {2}plugins\.my-analytics\.path: file not found: .*plugins\/my-analytics\/plugin\.wasm/);
   assert.ok(lines[2].includes(path.join(dir, 'plugins', 'my-analytics', 'plugin.wasm')), 'names the resolved path');
-  assert.match(lines[3], /^  bext\.config\.toml:8:1  plugins\.my-analytics\.fuel\.on_request_complet: unknown hook.*\(did you mean "on_request_complete"\?\)$/);
+  assert.match(lines[3], /^ {2}bext\.config\.toml:8:1 {2}plugins\.my-analytics\.fuel\.on_request_complet: unknown hook.*\(did you mean "on_request_complete"\?\)$/);
   assert.equal(lines.length, 4);
 });
 

@@ -61,7 +61,7 @@ test('init refuses to overwrite existing files, names them, and writes nothing (
   writeFileSync(path.join(cwd, 'bext.config.toml'), 'mine = true\n');
   const r = bext(['init'], { cwd });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^bext: not overwriting existing file \(use --force to replace\)\n  bext\.config\.toml\n$/);
+  assert.match(r.stderr, /^bext: not overwriting existing file \(use --force to replace\)\n {2}bext\.config\.toml\n$/);
   assert.equal(readFileSync(path.join(cwd, 'bext.config.toml'), 'utf8'), 'mine = true\n');
   assert.equal(existsSync(path.join(cwd, 'public')), false, 'nothing else written either');
 });
@@ -73,7 +73,7 @@ test('init --force replaces existing files', () => {
   writeFileSync(path.join(cwd, 'bext.config.toml'), 'old');
   const refused = bext(['init', '.'], { cwd });
   assert.equal(refused.code, 2);
-  assert.match(refused.stderr, /existing files[^\n]*\n  bext\.config\.toml\n  public\/index\.html\n/);
+  assert.match(refused.stderr, /existing files[^\n]*\n {2}bext\.config\.toml\n {2}public\/index\.html\n/);
   const r = bext(['init', '.', '--force'], { cwd });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /replaced\s+bext\.config\.toml/);

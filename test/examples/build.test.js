@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildExamples, PLUGINS } from '../../plugins-example/build.js';
 import { skipWithout } from '../helpers/toolchains.js';

@@ -1,7 +1,6 @@
 // Shared helpers for the example-plugin tests: a private copy of plugins-example/ per test,
 // `bext plugin run` as a subprocess with JSON output, and the demo collector in-process.
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { bext, BIN, ROOT } from '../helpers/cli.js';

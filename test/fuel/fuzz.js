@@ -160,7 +160,8 @@ export function thinExports(buf) {
       pos = end;
       continue;
     }
-    let [n, p] = leb(buf, pos);
+    const [n, first] = leb(buf, pos);
+    let p = first;
     const kept = [];
     let funcs = 0;
     for (let i = 0; i < n; i++) {

@@ -5,8 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { instrument, isOutOfFuel } from '../../dist/fuel/index.js';
 import { fuzzModule, exportedFunctions, argsFor, thinExports } from './fuzz.js';
 import { wat, wasmText } from '../helpers/wasm.js';

@@ -31,7 +31,7 @@ function load(name) {
     };
     // `var Module` inside the program picks up this parameter instead of a fresh object; the
     // appended line hands out the program's own callMain, which emscripten keeps private.
-    // eslint-disable-next-line no-new-func
+     
     const program = new Function('Module', 'require', '__filename', '__dirname', 'module', `${source}\n;Module.callMain = callMain;`);
     program(Module, require, file, BIN_DIR, { exports: {} });
   });

@@ -11,12 +11,10 @@ process.env.BEXT_LOG ??= 'silent';
 
 let server;
 let PORT;
-let lastRequest;
 
 function route(req, res, body) {
   const url = new URL(req.url, 'http://x');
   const p = url.pathname;
-  lastRequest = { method: req.method, path: p, headers: req.headers, body };
   if (p === '/hello') return res.end('hello world');
   if (p === '/echo') {
     res.setHeader('content-type', 'application/json');

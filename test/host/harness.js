@@ -1,7 +1,4 @@
 // Shared helpers for host-service tests: temp state dirs and ServicesInit with inline permissions.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { tempDir as tempDirRemovedAtExit } from '../helpers/cleanup.js';
 
 export function tempDir(prefix = 'bext-host-') {

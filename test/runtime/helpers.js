@@ -1,6 +1,5 @@
 // Shared pieces for runtime tests: WAT modules with a small allocator, and plugin configs.
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
 import { defaultPluginConfig, loadPlugin } from '../../dist/plugins/index.js';

@@ -1,6 +1,5 @@
 // Shared helpers for the dev-server tests: temp sites, WAT plugins, and a running `bext dev`.
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bextSpawn } from '../helpers/cli.js';

@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { bext, bextAsync, freePort } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
@@ -60,11 +59,11 @@ test('stats NAME from the store: a table per hook with separators, budget shares
   assert.match(block, /calls 1,003 +ok 1,000 +error 0 +out_of_fuel 3 +trap 0 +timeout 0 +crashed 0 +dropped 7/);
   // avg = (1000 × 1,234,567 + 3 × 1,500,000) / 1003 = 1,235,360.9; 3 of 1003 calls is under 1%,
   // so p50 and p99 are both 1,234,567 within the histogram's 0.1%.
-  assert.match(block, /^  fuel +1,235,361 +1,23[45],\d{3} +1,23[45],\d{3} +1,500,000$/m);
-  assert.match(block, /^  % of budget +82\.4% ⚠ +82\.3% ⚠ +82\.3% ⚠ +100\.0% ⚠$/m);
-  assert.match(block, /^  time +257 µs +250 µs +250 µs +2\.5 ms$/m);
-  assert.match(out, /on_server_start  \(budget 500,000,000 fuel\)\n  calls 1 +ok 1 /);
-  assert.match(out, /^  fuel +4,321 +4,321 +4,321 +4,321$/m);
+  assert.match(block, /^ {2}fuel +1,235,361 +1,23[45],\d{3} +1,23[45],\d{3} +1,500,000$/m);
+  assert.match(block, /^ {2}% of budget +82\.4% ⚠ +82\.3% ⚠ +82\.3% ⚠ +100\.0% ⚠$/m);
+  assert.match(block, /^ {2}time +257 µs +250 µs +250 µs +2\.5 ms$/m);
+  assert.match(out, /on_server_start {2}\(budget 500,000,000 fuel\)\n {2}calls 1 +ok 1 /);
+  assert.match(out, /^ {2}fuel +4,321 +4,321 +4,321 +4,321$/m);
   assert.match(out, /^⚠ on_request_complete: a call used 100\.0% of its fuel budget; raise \[plugins\.alpha\.fuel\] on_request_complete/m);
   assert.match(out, /^⚠ on_request_complete: 3 call\(s\) ran out of fuel$/m);
   assert.match(out, /^⚠ on_request_complete: 7 event\(s\) dropped/m);
@@ -174,8 +173,12 @@ test('stats and list ask a running server first and say so', async () => {
     version: 1, source: 'live', generatedAt: new Date().toISOString(), since: null,
     plugins: { alpha: { plugin: 'alpha', calls: 2, outcomes: { ok: 2, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 }, dropped: 0,
       fetchRefused: { count: 1, top: [{ url: 'https://evil.example/', reason: 'not in allowed_urls', count: 1, lastAt: Date.now() }] },
-      hooks: [{ hook: 'on_reload', calls: 2, outcomes: { ok: 2, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 }, dropped: 0,
-        fuel: { total: 24_000_000, min: 12_000_000, avg: 12_000_000, p50: 12_000_000, p99: 12_000_000, max: 12_000_000, budget: 200_000_000, maxPctOfBudget: 6 },
+      hooks: [{
+        hook: 'on_reload', calls: 2, outcomes: { ok: 2, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 }, dropped: 0,
+        fuel: {
+          total: 24_000_000, min: 12_000_000, avg: 12_000_000, p50: 12_000_000, p99: 12_000_000, max: 12_000_000,
+          budget: 200_000_000, maxPctOfBudget: 6,
+        },
         timeUs: { total: 3000, min: 1500, avg: 1500, p50: 1500, p99: 1500, max: 1500 }, firstAt: Date.now(), lastAt: Date.now() }] } },
   };
   const srv = http.createServer((req, res) => {
@@ -196,9 +199,9 @@ test('stats and list ask a running server first and say so', async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^alpha: 2 calls, 2 ok, 0 failed, 0 dropped$/m);
     assert.match(r.stdout, new RegExp(`^source: live, from the dev server at http://127\\.0\\.0\\.1:${port}/__bext/stats/alpha$`, 'm'));
-    assert.match(r.stdout, /^  fuel +12,000,000 +12,000,000 +12,000,000 +12,000,000$/m);
-    assert.match(r.stdout, /^  time +1\.5 ms/m);
-    assert.match(r.stdout, /^refused fetches: 1\n  1× +https:\/\/evil\.example\/ +\(not in allowed_urls\)$/m);
+    assert.match(r.stdout, /^ {2}fuel +12,000,000 +12,000,000 +12,000,000 +12,000,000$/m);
+    assert.match(r.stdout, /^ {2}time +1\.5 ms/m);
+    assert.match(r.stdout, /^refused fetches: 1\n {2}1× +https:\/\/evil\.example\/ +\(not in allowed_urls\)$/m);
     // This stand-in ignores ?since, so the CLI falls back to the store and says why.
     const s = await bextAsync(['plugin', 'stats', 'alpha', '--since', '1h', '--json'], { cwd: dir });
     const j = JSON.parse(s.stdout);

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bextSpawn, bextAsync, freePort } from '../helpers/cli.js';
@@ -141,9 +140,9 @@ on_request_complete = 10_000
     assert.equal(future.code, 2);
     const table = await run(['plugin', 'stats', 'stingy'], dir);
     assert.match(table.stdout, /^source: live, from the dev server at /m);
-    assert.match(table.stdout, /^  % of budget +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠$/m);
+    assert.match(table.stdout, /^ {2}% of budget +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠ +100\.0% ⚠$/m);
     assert.match(table.stdout, /^⚠ on_request_complete: 6 call\(s\) ran out of fuel$/m);
-    assert.match(table.stdout, /^  last failure \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  out_of_fuel: /m);
+    assert.match(table.stdout, /^ {2}last failure \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}out_of_fuel: /m);
     const unknown = await run(['plugin', 'stats', 'nope'], dir);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /known plugins: flaky, heavy, light, stingy/);

@@ -108,8 +108,10 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
     if (!configured) throw unknownPlugin(name, configuredNames);
     if (opts.get !== undefined) throw new BextError('not_found', `plugin ${name} has no key "${opts.get}" (nothing is stored yet: no ${dbShown})`);
     if (opts.clear) out(opts.json ? JSON.stringify({ plugin: name, cleared_keys: 0, cleared_bytes: 0 }) : `plugin ${name}: nothing to clear (no ${dbShown} yet)`);
-    else if (opts.json) out(JSON.stringify({ plugin: name, db: dbShown, quota_bytes: configured.permissions.storage_quota_kb * 1024, used_bytes: 0, keys: [] }));
-    else out(`plugin ${name}: nothing stored yet (no ${dbShown})`);
+    else if (opts.json) {
+      const quota = configured.permissions.storage_quota_kb * 1024;
+      out(JSON.stringify({ plugin: name, db: dbShown, quota_bytes: quota, used_bytes: 0, keys: [] }));
+    } else out(`plugin ${name}: nothing stored yet (no ${dbShown})`);
     return EXIT_OK;
   }
 
