@@ -19,6 +19,8 @@ export default tseslint.config(
     rules: {
       ...common,
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // The import graph must be followable: no import() through a variable (docs/architecture.md).
+      'no-restricted-syntax': ['error', { selector: "ImportExpression[source.type!='Literal']", message: 'name the module literally in import()' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
     },
   },
