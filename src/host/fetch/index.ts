@@ -211,6 +211,9 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
           bodyTimeout: timeoutMs,
         }),
       );
+      // Whoever reads the body sees its errors; this listener keeps an error on a body nobody reads
+      // any more (dropped for its size, aborted by the deadline) from becoming an uncaught exception.
+      res.body.on('error', ignore);
       const location = res.headers.location;
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
         // Drain a small redirect body so the connection can be reused; give up on big ones.
@@ -293,6 +296,8 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
 
   return Object.assign(handler, { close: () => agents.close() });
 }
+
+function ignore(): void {}
 
 /** Connect errors after which the next checked address is worth trying (nothing was sent). */
 const TRY_NEXT: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
