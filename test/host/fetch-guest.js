@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
-import { bextAsync } from '../helpers/cli.js';
+import { bextSpawn } from '../helpers/cli.js';
 
 const esc = (s) => [...Buffer.from(s)].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
 
@@ -57,14 +57,30 @@ export function fetcherProject(requests, permissionLines, extra = '') {
   return dir;
 }
 
-/** `bext plugin run fetcher on_server_start --json` in `dir`: { code, ms, result, responses, stderr }. */
+/**
+ * `bext plugin run fetcher on_server_start --json` in `dir`:
+ * { code, ms, exitLagMs (from the result on stdout to the exit), result, responses, stdout, stderr }.
+ */
 export async function runFetcher(dir, env = {}) {
   const t0 = Date.now();
-  const r = await bextAsync(['plugin', 'run', 'fetcher', 'on_server_start', '--json', '-c', path.join(dir, 'bext.config.toml')], {
+  const child = bextSpawn(['plugin', 'run', 'fetcher', 'on_server_start', '--json', '-c', path.join(dir, 'bext.config.toml')], {
     cwd: dir,
     env: { BEXT_LOG: 'silent', ...env },
   });
-  const ms = Date.now() - t0;
+  let stdout = '';
+  let stderr = '';
+  let printedAt = t0;
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    printedAt = Date.now();
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  const exitedAt = Date.now();
+  await new Promise((resolve) => (child.stdout.readableEnded ? resolve() : child.stdout.on('end', resolve)));
+  const r = { code, stdout, stderr };
+  const ms = exitedAt - t0;
+  const exitLagMs = exitedAt - printedAt;
   let result = null;
   try {
     result = JSON.parse(r.stdout);
@@ -72,5 +88,5 @@ export async function runFetcher(dir, env = {}) {
     // Left null: the assertion that follows shows stdout and stderr.
   }
   const responses = (result?.logs ?? []).filter((l) => l.level === 'info').map((l) => JSON.parse(l.msg));
-  return { code: r.code, ms, result, responses, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.code, ms, exitLagMs, result, responses, stdout: r.stdout, stderr: r.stderr };
 }

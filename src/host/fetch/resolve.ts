@@ -68,8 +68,9 @@ export const systemLookup: Lookup = async (host, { signal, timeoutMs }) => {
   if (listed.length > 0) return listed;
   if (signal.aborted) throw abortError();
 
-  // c-ares doubles the per-try timeout on each retry: 2 tries fit in about 3/4 of the deadline.
-  const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 4)), tries: 2 });
+  // Two tries (c-ares doubles the wait for the second) outlast the deadline, so a resolver that
+  // never answers ends as the fetch's `timeout`, and the abort below cancels what is left.
+  const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
   const servers = dnsServersFromEnv();
   if (servers) resolver.setServers(servers);
   const cancel = (): void => resolver.cancel();
