@@ -12,6 +12,7 @@ import path from 'node:path';
 import TOML from '@iarna/toml';
 import { BextError } from '../errors.js';
 import { locate } from './locate.js';
+import { findTooDeep, MAX_NESTING, type TooDeep } from './nesting.js';
 import { formatProblem, Problems } from './problems.js';
 import { validate } from './schema.js';
 import type { ResolvedConfig } from './types.js';
@@ -57,6 +58,9 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   const abs = path.resolve(file);
   const shown = displayPath(abs);
+  // Before the parser: it, the locator and validation all walk the nesting, some recursively.
+  const deep = findTooDeep(text);
+  if (deep) return { ok: false, error: tooDeepError(deep, text, shown) };
   let raw: unknown;
   try {
     raw = TOML.parse(text);
@@ -68,6 +72,15 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
   try {
     config = validate(isTable(raw) ? raw : {}, abs, ps, { checkFiles: opts.checkFiles ?? true });
   } catch (err) {
+    if (err instanceof RangeError) {
+      // The depth pass should have stopped this; a stack overflow is still the config's shape, not a bext bug.
+      return {
+        ok: false,
+        error: new BextError('config_invalid', `${shown}: the config is nested too deeply to validate (${err.message})`, {
+          exitCode: EXIT_USAGE,
+        }),
+      };
+    }
     // A bug here must not take down a running server that is only reloading its config.
     return {
       ok: false,
@@ -178,6 +191,27 @@ function syntaxError(err: unknown, text: string, shown: string): BextError {
   const pad = source.slice(0, col).replace(/[^\t]/g, ' ') + ' '.repeat(Math.max(0, col - source.length));
   return new BextError('config_invalid', `${shown}: TOML syntax error`, {
     details: [`  ${shown}:${lineNo}:${col + 1}  ${what}`, `  ${lineNo} | ${source}`, `  ${' '.repeat(gutter)} | ${pad}^`],
+  });
+}
+
+/** Nesting past MAX_NESTING as file:line:col with the start of the offending line (which may be huge). */
+function tooDeepError(deep: TooDeep, text: string, shown: string): BextError {
+  let start = 0;
+  for (let l = 1; l < deep.line; l++) start = text.indexOf('\n', start) + 1;
+  const end = text.indexOf('\n', start);
+  const source = text.slice(start, end < 0 ? text.length : end).replace(/\r$/, '');
+  const from = Math.max(0, deep.col - 60);
+  const excerpt = `${from > 0 ? '…' : ''}${source.slice(from, deep.col + 20)}${source.length > deep.col + 20 ? '…' : ''}`;
+  const caret = ' '.repeat(deep.col - 1 - from + (from > 0 ? 1 : 0));
+  const gutter = String(deep.line).length;
+  return new BextError('config_invalid', `${shown}: nesting too deep`, {
+    exitCode: EXIT_USAGE,
+    details: [
+      `  ${shown}:${deep.line}:${deep.col}  more than ${MAX_NESTING} levels of tables, dotted keys, arrays and inline tables; ` +
+        `a bext config needs far fewer`,
+      `  ${deep.line} | ${excerpt}`,
+      `  ${' '.repeat(gutter)} | ${caret}^`,
+    ],
   });
 }
 

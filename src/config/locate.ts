@@ -34,10 +34,27 @@ export class Locations {
     return path.map((s) => (typeof s === 'number' ? `#${s}` : `.${s}`)).join('\u0000');
   }
 
+  /**
+   * The key of `parent`'s child `segment`, from the parent's key: the scanner builds keys one
+   * segment at a time, so the work per key path stays linear in its length, not quadratic.
+   */
+  static childKey(parentKey: string, segment: PathSegment): string {
+    const s = typeof segment === 'number' ? `#${segment}` : `.${segment}`;
+    return parentKey === '' ? s : `${parentKey}\u0000${s}`;
+  }
+
   /** Records a location unless the path already has one (the first mention wins). */
   add(path: readonly PathSegment[], loc: Loc): void {
-    const k = Locations.keyOf(path);
-    if (!this.map.has(k)) this.map.set(k, loc);
+    this.addKey(Locations.keyOf(path), loc);
+  }
+
+  /** As add, by key (see childKey). */
+  addKey(key: string, loc: Loc): void {
+    if (!this.map.has(key)) this.map.set(key, loc);
+  }
+
+  getKey(key: string): Loc | undefined {
+    return this.map.get(key);
   }
 
   get(path: readonly PathSegment[]): Loc | undefined {
@@ -70,8 +87,8 @@ class Scanner {
   private line = 1;
   private col = 1;
   private readonly out = new Locations();
-  /** Current table (concrete path, with array-of-tables indices). */
-  private table: PathSegment[] = [];
+  /** Key (Locations.keyOf) of the current table: its concrete path, with array-of-tables indices. */
+  private table = '';
   /** How many `[[x]]` entries each concrete array-of-tables path has so far. */
   private readonly aotCount = new Map<string, number>();
 
@@ -164,34 +181,33 @@ class Scanner {
     this.advance(isArray ? 2 : 1);
 
     // Segments that name an array of tables refer to its latest entry.
-    const concrete: PathSegment[] = [];
+    let concrete = '';
     keys.forEach((k, n) => {
-      concrete.push(k.name);
+      concrete = Locations.childKey(concrete, k.name);
       const last = n === keys.length - 1;
-      const id = Locations.keyOf(concrete);
       if (last && isArray) {
-        const count = this.aotCount.get(id) ?? 0;
-        this.aotCount.set(id, count + 1);
+        const count = this.aotCount.get(concrete) ?? 0;
+        this.aotCount.set(concrete, count + 1);
         // The array itself is located at its first `[[x]]`.
-        this.out.add(concrete, { key: at });
-        concrete.push(count);
-      } else if (this.aotCount.has(id)) {
-        concrete.push((this.aotCount.get(id) ?? 1) - 1);
+        this.out.addKey(concrete, { key: at });
+        concrete = Locations.childKey(concrete, count);
+      } else if (this.aotCount.has(concrete)) {
+        concrete = Locations.childKey(concrete, (this.aotCount.get(concrete) ?? 1) - 1);
       }
-      if (!last) this.out.add(concrete, { key: k.pos });
+      if (!last) this.out.addKey(concrete, { key: k.pos });
     });
-    this.out.add(concrete, { key: at });
+    this.out.addKey(concrete, { key: at });
     this.table = concrete;
   }
 
   /** `key = value`, where key may be dotted; records every prefix and the value. */
-  private keyValue(base: readonly PathSegment[]): void {
+  private keyValue(base: string): void {
     const keys = this.keyList();
     if (keys.length === 0) throw new Error('no key');
-    const path = [...base];
+    let path = base;
     for (const k of keys) {
-      path.push(k.name);
-      this.out.add(path, { key: k.pos });
+      path = Locations.childKey(path, k.name);
+      this.out.addKey(path, { key: k.pos });
     }
     this.skipSpaces();
     if (this.peek() !== '=') throw new Error('expected =');
@@ -225,17 +241,17 @@ class Scanner {
 
   // ---- values -------------------------------------------------------------------------
 
-  private value(path: readonly PathSegment[], keyPos: Pos): void {
+  private value(path: string, keyPos: Pos): void {
     const at = this.pos();
     const c = this.peek();
-    const loc = this.out.get(path);
+    const loc = this.out.getKey(path);
     // The key was recorded by keyValue; attach the value position to that same record.
     const record = (raw?: string): void => {
       if (loc && loc.key === keyPos) {
         loc.value = at;
         if (raw !== undefined) loc.raw = raw;
       } else {
-        this.out.add(path, raw === undefined ? { key: keyPos, value: at } : { key: keyPos, value: at, raw });
+        this.out.addKey(path, raw === undefined ? { key: keyPos, value: at } : { key: keyPos, value: at, raw });
       }
     };
     if (c === '"' || c === "'") {
@@ -255,16 +271,16 @@ class Scanner {
     }
   }
 
-  private array(path: readonly PathSegment[]): void {
+  private array(path: string): void {
     this.advance(); // [
     let index = 0;
     for (;;) {
       this.skipBlank();
       if (this.peek() === ']' || this.i >= this.src.length) break;
-      const elem = [...path, index];
+      const elem = Locations.childKey(path, index);
       const at = this.pos();
-      this.out.add(elem, { key: at });
-      this.value(elem, this.out.get(elem)!.key);
+      this.out.addKey(elem, { key: at });
+      this.value(elem, this.out.getKey(elem)!.key);
       index++;
       this.skipBlank();
       if (this.peek() === ',') this.advance();
@@ -273,7 +289,7 @@ class Scanner {
     this.advance(); // ]
   }
 
-  private inlineTable(path: readonly PathSegment[]): void {
+  private inlineTable(path: string): void {
     this.advance(); // {
     for (;;) {
       this.skipBlank();

@@ -50,6 +50,7 @@ export const PERMISSION_KEYS = [
   'queue_names',
   'fetch_timeout_ms',
   'max_response_bytes',
+  'allow_private_networks',
 ] as const;
 export const LIMIT_KEYS = ['max_memory_mb', 'timeout_ms', 'event_queue_size'] as const;
 
@@ -65,6 +66,7 @@ export const DEFAULTS = Object.freeze({
     queue_names: Object.freeze([] as string[]),
     fetch_timeout_ms: 10_000,
     max_response_bytes: 5_242_880,
+    allow_private_networks: false,
   }),
   limits: Object.freeze({ max_memory_mb: 64, timeout_ms: 30_000, event_queue_size: 1024 }),
   sandbox: 'wasm' as const,
@@ -335,6 +337,7 @@ function permissions(t: Table, base: readonly PathSegment[], ps: Problems): Perm
     max_response_bytes: field(tt, p, 'max_response_bytes', d.max_response_bytes, (fp, v) =>
       readInt(ps, fp, v, RULES.max_response_bytes),
     ),
+    allow_private_networks: field(tt, p, 'allow_private_networks', d.allow_private_networks, (fp, v) => readBool(ps, fp, v)),
   };
 }
 

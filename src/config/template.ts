@@ -46,6 +46,7 @@ max_bytes = 67_108_864      # 64 MiB
 # max_fetch_per_minute = 30
 # fetch_timeout_ms = 10_000
 # max_response_bytes = 5_242_880
+# allow_private_networks = false                # true: DNS names above may resolve to private addresses
 # storage_quota_kb = 1024
 # kv_namespaces = ["analytics"]                 # shared key-value namespaces
 # queue_names = ["events"]

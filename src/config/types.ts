@@ -45,6 +45,11 @@ export interface PermissionsConfig {
   queue_names: string[];
   fetch_timeout_ms: number;
   max_response_bytes: number;
+  /**
+   * Lets DNS names in allowed_urls resolve to loopback, private, link-local and unique-local
+   * addresses (docs/permissions.md). IP literals and `localhost` named in allowed_urls never need it.
+   */
+  allow_private_networks: boolean;
 }
 
 export interface LimitsConfig {

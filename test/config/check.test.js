@@ -77,6 +77,7 @@ timeout_ms = 500
       queue_names: [],
       fetch_timeout_ms: 10000,
       max_response_bytes: 5242880,
+      allow_private_networks: false,
     },
     limits: { max_memory_mb: 64, timeout_ms: 500, event_queue_size: 1024 },
   });

@@ -188,20 +188,22 @@ test('redirects: followed by hand up to 5, every hop re-checked', async () => {
 });
 
 test('redirects: allowed host → 127.0.0.1 is refused unless 127.0.0.1 is named literally', async () => {
+  // app.test stands for a local service, so it needs allow_private_networks itself.
   const lookup = async (host) => (host === 'app.test' ? ['127.0.0.1'] : []);
+  const privateOk = { allow_private_networks: true };
   const to = encodeURIComponent(`http://127.0.0.1:${PORT}/hello`);
   // Only app.test is allowed: the 127.0.0.1 hop is not in allowed_urls.
-  const a = handler({ allowed_urls: [`http://app.test:${PORT}/*`] }, { lookup });
+  const a = handler({ allowed_urls: [`http://app.test:${PORT}/*`], ...privateOk }, { lookup });
   const r1 = await a.fetch({ url: `http://app.test:${PORT}/redirect?to=${to}` });
   assert.equal(r1.error, `redirect to http://127.0.0.1:${PORT}/hello is not in allowed_urls`);
-  // A wildcard host matches the hop, but a wildcard never unlocks loopback.
-  const b = handler({ allowed_urls: [`http://app.test:${PORT}/*`, `http://*:${PORT}/*`] }, { lookup });
+  // A wildcard host matches the hop, but a wildcard never unlocks a loopback IP (not even with allow_private_networks).
+  const b = handler({ allowed_urls: [`http://app.test:${PORT}/*`, `http://*:${PORT}/*`], ...privateOk }, { lookup });
   const r2 = await b.fetch({ url: `http://app.test:${PORT}/redirect?to=${to}` });
   assert.equal(r2.status, 0);
   assert.match(r2.error, /127\.0\.0\.1 is a loopback address; plugins may reach it only when an allowed_urls entry names the host literally/);
   assert.equal(b.refused.length, 1);
   // Named literally: followed, and credentials are not carried to the other origin.
-  const c = handler({ allowed_urls: [`http://app.test:${PORT}/*`, `http://127.0.0.1:${PORT}/*`] }, { lookup });
+  const c = handler({ allowed_urls: [`http://app.test:${PORT}/*`, `http://127.0.0.1:${PORT}/*`], ...privateOk }, { lookup });
   const echo = encodeURIComponent(`http://127.0.0.1:${PORT}/echo`);
   const r3 = await c.fetch({ url: `http://app.test:${PORT}/redirect?to=${echo}`, headers: [['authorization', 'Bearer s3cret'], ['x-keep', 'k']] });
   assert.equal(r3.status, 200);
@@ -255,7 +257,7 @@ test('a literally named host connects to the address that was checked (no second
   // goes to the address our lookup returned.
   let calls = 0;
   const lookup = async () => { calls++; return ['127.0.0.1']; };
-  const { fetch, h } = handler({ allowed_urls: [`http://pinned.test:${PORT}/*`] }, { lookup });
+  const { fetch, h } = handler({ allowed_urls: [`http://pinned.test:${PORT}/*`], allow_private_networks: true }, { lookup });
   for (let i = 0; i < 3; i++) {
     const r = await fetch({ url: `http://pinned.test:${PORT}/echo` });
     assert.equal(r.status, 200);
@@ -268,12 +270,12 @@ test('a literally named host connects to the address that was checked (no second
 test('when an address refuses the connection, the next checked address is tried', async () => {
   // 127.0.0.2 is loopback on Linux, but the server listens on 127.0.0.1 only.
   const lookup = async () => ['127.0.0.2', '127.0.0.1'];
-  const { fetch, h } = handler({ allowed_urls: [`http://dual.test:${PORT}/*`] }, { lookup });
+  const { fetch, h } = handler({ allowed_urls: [`http://dual.test:${PORT}/*`], allow_private_networks: true }, { lookup });
   const r = await fetch({ url: `http://dual.test:${PORT}/hello` });
   assert.equal(r.status, 200);
   assert.equal(r.body, 'hello world');
   await h.close();
-  const only = handler({ allowed_urls: [`http://dual.test:${PORT}/*`] }, { lookup: async () => ['127.0.0.2'] });
+  const only = handler({ allowed_urls: [`http://dual.test:${PORT}/*`], allow_private_networks: true }, { lookup: async () => ['127.0.0.2'] });
   const refusedConn = await only.fetch({ url: `http://dual.test:${PORT}/hello` });
   assert.equal(refusedConn.status, 0);
   assert.match(refusedConn.error, /ECONNREFUSED/);

@@ -12,8 +12,9 @@
  *           segment, `**` across segments, and a trailing `/*` means everything under that path.
  *           Omitted = any path.
  *
- * An entry whose host has no `*` names that host literally; only such entries may reach
- * loopback/private addresses (see blocked-networks.ts).
+ * An entry whose host has no `*` names that host literally. Naming an IP address (or
+ * `localhost`) literally is what lets a plugin reach it on a loopback/private network; a DNS
+ * name needs allow_private_networks for that (see address-policy.ts).
  */
 import picomatch from 'picomatch';
 
@@ -176,7 +177,7 @@ export function parseAllowedUrls(entries: readonly string[]): AllowedUrl[] {
 
 export interface UrlDecision {
   allowed: boolean;
-  /** A matching entry names this URL's host literally: private addresses are allowed. */
+  /** A matching entry names this URL's host literally (see address-policy.ts for what that opens). */
   literalHost: boolean;
 }
 

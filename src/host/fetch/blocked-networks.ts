@@ -1,8 +1,8 @@
 /**
- * Addresses a plugin may not reach unless an allowed_urls entry names the host literally:
- * everything that is not the public internet. Checked on the resolved address (after DNS), and
- * IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64, 6to4) are checked as that
- * IPv4 address, so `::ffff:127.0.0.1` is loopback too.
+ * Classifies addresses that are not the public internet (address-policy.ts decides which of
+ * them a fetch may reach). Checked on the resolved address (after DNS), and IPv6 forms that
+ * embed an IPv4 address (mapped, translated, compatible, NAT64, 6to4) are judged as that IPv4
+ * address, so `::ffff:127.0.0.1` and `64:ff9b::7f00:1` are loopback too.
  */
 import { isIP } from 'node:net';
 
@@ -95,11 +95,16 @@ function blockedV6(g: number[]): BlockedKind | null {
   const zeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0);
   if (zeroUpTo(8)) return 'unspecified';
   if (zeroUpTo(7) && g[7] === 1) return 'loopback';
-  // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated): judge the IPv4 address.
+  // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated, RFC 2765) and ::a.b.c.d
+  // (compatible, deprecated): judge the IPv4 address.
   if (zeroUpTo(5) && g[5] === 0xffff) return blockedV4(embeddedV4(g[6]!, g[7]!));
+  if (zeroUpTo(4) && g[4] === 0xffff && g[5] === 0) return blockedV4(embeddedV4(g[6]!, g[7]!));
   if (zeroUpTo(6)) return blockedV4(embeddedV4(g[6]!, g[7]!)) ?? 'reserved';
-  // NAT64 64:ff9b::/96 and 6to4 2002::/16 reach IPv4 hosts through a gateway.
+  // NAT64 reaches IPv4 hosts through a gateway: the well-known prefix 64:ff9b::/96 and the
+  // local-use 64:ff9b:1::/48 (RFC 8215), read with the IPv4 address in the last 32 bits (the
+  // /96 layout gateways use). 6to4 2002::/16 carries it in bits 16-47.
   if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return blockedV4(embeddedV4(g[6]!, g[7]!));
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return blockedV4(embeddedV4(g[6]!, g[7]!));
   if (g[0] === 0x2002) return blockedV4(embeddedV4(g[1]!, g[2]!));
   const first = g[0]!;
   if ((first & 0xfe00) === 0xfc00) return 'unique-local'; // fc00::/7

@@ -9,17 +9,17 @@
  * plugin, the URL and the reason, and reported through `onRefused` (stats count it).
  * The rules are documented in docs/permissions.md.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { request } from 'undici';
 import type { PluginConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
 import { logger } from '../../log.js';
 import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from './allowed-urls.js';
-import { blockedKind } from './blocked-networks.js';
+import { refusalFor, type HostPolicy } from './address-policy.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
 import { createTokenBucket } from './rate-limit.js';
 import { parseRequest, type FetchRequest } from './request.js';
+import { systemLookup, type Lookup, type LookupResult } from './resolve.js';
 import { errorJson, headerPairs, responseJson } from './response.js';
 
 export const MAX_REDIRECTS = 5;
@@ -27,14 +27,16 @@ const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]
 /** Headers that must not follow a redirect to another origin. */
 const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
-/** What a lookup may return: address strings or `{address, family}` records. */
-export type LookupResult = Array<string | { address: string; family?: number }>;
+export type { LookupResult } from './resolve.js';
 
 export interface FetchHandlerOptions {
   /** Called for every refused fetch (not for plain network errors). */
   onRefused?(plugin: string, url: string, reason: string): void;
-  /** Resolves a host name to addresses; defaults to the system resolver (dns.lookup, all addresses). */
-  lookup?: (host: string) => Promise<LookupResult>;
+  /**
+   * Resolves a host name to addresses (tests inject answers here); defaults to systemLookup
+   * (resolve.ts), which the fetch deadline cancels.
+   */
+  lookup?: Lookup;
   /** Millisecond clock for the rate limiter (tests); defaults to performance.now(). */
   now?: () => number;
 }
@@ -74,10 +76,6 @@ class NetworkFailure extends Error {
   }
 }
 
-async function systemLookup(host: string): Promise<LookupResult> {
-  return dnsLookup(host, { all: true, verbatim: true });
-}
-
 function normaliseAddresses(list: LookupResult): ResolvedAddress[] {
   const out: ResolvedAddress[] = [];
   for (const item of list) {
@@ -111,6 +109,8 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   const agents = createAgentPool();
   const timeoutMs = perms.fetch_timeout_ms;
   const maxBytes = perms.max_response_bytes;
+  // Configs resolved before the permission existed lack it: treat as off.
+  const allowPrivateNetworks = perms.allow_private_networks === true;
   const rateLog = { lastLogged: -Infinity, suppressed: 0 };
 
   function refuse(code: RefusalCode, message: string, url: string): never {
@@ -140,8 +140,8 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   }
 
   /** DNS, then the address rules: the addresses we may connect to, in resolver order. */
-  async function pickAddresses(url: URL, literalHost: boolean, signal: AbortSignal): Promise<ResolvedAddress[]> {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+  async function pickAddresses(url: URL, namedLiterally: boolean, signal: AbortSignal): Promise<ResolvedAddress[]> {
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     let addresses: ResolvedAddress[];
     const literalFamily = isIP(host);
     if (literalFamily === 4 || literalFamily === 6) {
@@ -149,7 +149,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
     } else {
       let raw: LookupResult;
       try {
-        raw = await abortable(lookup(host), signal);
+        raw = await abortable(lookup(host, { signal, timeoutMs }), signal);
       } catch (err) {
         if (signal.aborted) throw err;
         throw new NetworkFailure(`cannot resolve ${host}: ${(err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message}`, url.href);
@@ -157,17 +157,11 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
       addresses = normaliseAddresses(raw);
       if (addresses.length === 0) throw new NetworkFailure(`cannot resolve ${host}: no addresses`, url.href);
     }
-    if (literalHost) return addresses;
-    const open = addresses.filter((a) => blockedKind(a.address) === null);
+    const hostPolicy: HostPolicy = { host, isIp: literalFamily !== 0, namedLiterally, allowPrivateNetworks };
+    // Every answer is judged: one refused address among open ones is skipped, not tried.
+    const open = addresses.filter((a) => refusalFor(hostPolicy, a.address) === null);
     if (open.length > 0) return open;
-    const first = addresses[0]!;
-    const what = literalFamily ? `${host} is` : `${host} resolves to ${first.address}, which is`;
-    const kind = blockedKind(first.address) ?? 'blocked';
-    refuse(
-      'blocked_address',
-      `${what} ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} address; plugins may reach it only when an allowed_urls entry names the host literally`,
-      url.href,
-    );
+    refuse('blocked_address', refusalFor(hostPolicy, addresses[0]!.address) ?? `${host}: no reachable address`, url.href);
   }
 
   async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, url: string): Promise<Buffer> {
@@ -211,6 +205,9 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
           bodyTimeout: timeoutMs,
         }),
       );
+      // Whoever reads the body sees its errors; this listener keeps an error on a body nobody reads
+      // any more (dropped for its size, aborted by the deadline) from becoming an uncaught exception.
+      res.body.on('error', ignore);
       const location = res.headers.location;
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
         // Drain a small redirect body so the connection can be reused; give up on big ones.
@@ -293,6 +290,8 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
 
   return Object.assign(handler, { close: () => agents.close() });
 }
+
+function ignore(): void {}
 
 /** Connect errors after which the next checked address is worth trying (nothing was sent). */
 const TRY_NEXT: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);

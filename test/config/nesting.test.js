@@ -1,0 +1,126 @@
+// Absurd nesting in a small config is a clean exit-2 error with file:line, found in linear time:
+// before, 16k nested table header segments took 14 s (quadratic in the depth) and 10,000 nested
+// arrays overflowed the stack (exit 1). Also checked on hot reload: the running server stays.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bext } from '../helpers/cli.js';
+import { findTooDeep, MAX_NESTING } from '../../dist/config/nesting.js';
+import { parseConfig } from '../../dist/config/index.js';
+import { makeProject, writeConfig, startDev } from '../server/helpers.js';
+
+const chain = (n, sep = '.') => Array(n).fill('a').join(sep);
+const HEAD = '[server]\nport = 3000\n\n[plugins.p]\npath = "p.wasm"\n';
+
+/** name → [config text, 1-based line of the nesting]. Each is far past the limit (~100-700 KB). */
+const DEEP = {
+  'table header, 16k segments': [`${HEAD}[plugins.p.config.${chain(16_000)}]\nx = 1\n`, 6],
+  'table header, 32k segments': [`${HEAD}[plugins.p.config.${chain(32_000)}]\nx = 1\n`, 6],
+  'array of tables header, 16k segments': [`${HEAD}[[plugins.p.config.${chain(16_000)}]]\nx = 1\n`, 6],
+  'many headers, each one level deeper': [`${HEAD}${Array.from({ length: 400 }, (_, i) => `[plugins.p.config.${chain(i + 1)}]\nk${i} = ${i}\n`).join('')}`, null],
+  'dotted key, 16k segments': [`${HEAD}[plugins.p.config]\n${chain(16_000)} = 1\n`, 7],
+  '10,000 nested arrays': [`${HEAD}[plugins.p.config]\nx = ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`, 7],
+  '100,000 nested arrays over several lines': [`${HEAD}[plugins.p.config]\nx = [\n${'[\n'.repeat(100_000)}${']'.repeat(100_001)}\n`, null],
+  '10,000 nested inline tables': [`${HEAD}[plugins.p.config]\nx = ${'{ a = '.repeat(10_000)}1${' }'.repeat(10_000)}\n`, 7],
+  'inline tables with dotted keys': [`${HEAD}[plugins.p.config]\nx = { ${chain(200)} = 1 }\n`, 7],
+};
+
+function project(text) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bext-deep-'));
+  writeFileSync(path.join(dir, 'bext.config.toml'), text);
+  writeFileSync(path.join(dir, 'p.wasm'), '\0asm\x01\0\0\0');
+  return dir;
+}
+
+for (const [name, [text, line]] of Object.entries(DEEP)) {
+  test(`bext config check: ${name} → exit 2 with file:line, quickly`, () => {
+    const dir = project(text);
+    const t0 = Date.now();
+    const r = bext(['config', 'check'], { cwd: dir, timeout: 30_000 });
+    const ms = Date.now() - t0;
+    assert.equal(r.code, 2, `exit ${r.code} signal ${r.signal}\n${r.stderr}`);
+    assert.match(r.stderr, /^bext: bext\.config\.toml: nesting too deep/);
+    assert.match(r.stderr, new RegExp(`bext\\.config\\.toml:${line ?? '\\d+'}:\\d+  more than ${MAX_NESTING} levels`));
+    assert.ok(r.stderr.length < 2000, 'the excerpt of a huge line is clipped');
+    // Generous: the process start dominates; before the fix these took 14 s to minutes, or crashed.
+    assert.ok(ms < 5000, `took ${ms} ms`);
+  });
+}
+
+test('bext dev --check refuses the same way', () => {
+  const dir = project(DEEP['10,000 nested arrays'][0]);
+  const r = bext(['dev', '--check'], { cwd: dir, timeout: 30_000 });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /bext\.config\.toml:7:\d+  more than 100 levels/);
+});
+
+test('depth counting: header segments + dotted keys + arrays and inline tables, strings and comments ignored', () => {
+  const cases = [
+    ['x = 1', null],
+    [`${chain(100)} = 1`, null],
+    [`${chain(101)} = 1`, { line: 1, col: 1, depth: 101 }],
+    [`[${chain(100)}]`, null],
+    [`[${chain(101)}]`, { line: 1, col: 1, depth: 101 }],
+    [`[[${chain(101)}]]`, { line: 1, col: 1, depth: 101 }],
+    [`[${chain(60)}]\n${chain(40)} = 1`, null],
+    [`[${chain(60)}]\n${chain(41)} = 1`, { line: 2, col: 1, depth: 101 }],
+    [`[${chain(60)}]\nx = ${'['.repeat(39)}${']'.repeat(39)}`, null],
+    [`[${chain(60)}]\nx = ${'['.repeat(40)}${']'.repeat(40)}`, { line: 2, col: 44, depth: 101 }],
+    // Siblings do not add up; closing brackets give the levels back.
+    [`x = [${'[1],'.repeat(500)}]`, null],
+    [`x = [${'[], '.repeat(200)}${'['.repeat(99)}`, { line: 1, col: 5 + 4 * 200 + 99, depth: 101 }],
+    [`x = { ${chain(99)} = 1 }`, null],
+    [`x = { b = 1, ${chain(100)} = 1 }`, { line: 1, col: 14, depth: 101 }],
+    [`x = { a = { ${chain(98)} = 1 } }`, null],
+    [`x = { a = { ${chain(99)} = 1 } }`, { line: 1, col: 13, depth: 101 }],
+    // Brackets in strings and comments are text.
+    [`x = "${'['.repeat(500)}"\ny = '${'{'.repeat(500)}'\nz = """\n${'['.repeat(500)}\n"""\nw = '''${'['.repeat(500)}'''`, null],
+    [`x = "\\"${'['.repeat(500)}"`, null],
+    [`# ${'['.repeat(500)}\nx = [ # ${'['.repeat(500)}\n 1 ]`, null],
+    [`["${chain(500)}"]`, null], // one quoted segment
+    [`"${'a.'.repeat(200)}" = 1`, null],
+    // Lines are counted through multi-line strings and arrays.
+    [`x = """\n\n"""\ny = [\n1,\n]\n${'['.repeat(1)}${chain(101)}]`, { line: 7, col: 1, depth: 101 }],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(findTooDeep(text), want, text.slice(0, 80));
+});
+
+test('the example config is far within the limit; 90 levels still validate', () => {
+  const example = readFileSync(new URL('../../plugins-example/bext.config.toml', import.meta.url), 'utf8');
+  assert.equal(findTooDeep(example, 6), null);
+  assert.ok(parseConfig(`${HEAD}[plugins.p.config.${chain(90)}]\nx = [[[1]]]\n`, path.join(os.tmpdir(), 'x.toml'), { checkFiles: false }).ok);
+});
+
+test('linear: a ~700 KB config of many headers, each just under the limit, validates promptly', () => {
+  // 3,500 distinct headers of 96 segments: the key locator must not be quadratic in the depth.
+  const headers = Array.from({ length: 3_500 }, (_, i) => `[plugins.p.config.${chain(92)}.k${i}]\nv = ${i}\n`).join('');
+  const text = `${HEAD}${headers}`;
+  assert.ok(text.length > 600_000);
+  const t0 = Date.now();
+  const r = parseConfig(text, path.join(os.tmpdir(), 'big.toml'), { checkFiles: false });
+  const ms = Date.now() - t0;
+  assert.ok(r.ok, r.ok ? '' : r.error.message + r.error.details?.join('\n'));
+  assert.ok(ms < 5000, `took ${ms} ms`);
+});
+
+test('hot reload: a deeply nested config edit is refused, the running server keeps serving', async () => {
+  const dir = makeProject({ 'index.html': 'still here' });
+  writeConfig(dir, '[server]\nroot = "./public"\n');
+  const dev = await startDev(dir);
+  try {
+    const mark = dev.logs().length;
+    writeConfig(dir, `[server]\nroot = "./public"\n[a]\nx = ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`);
+    const msg = await dev.waitFor(
+      () => dev.logs().slice(mark).map((l) => `${l.msg} ${JSON.stringify(l)}`).find((m) => m.startsWith('config change not applied')),
+      10_000,
+      'config error',
+    );
+    assert.match(msg, /nesting too deep|more than 100 levels/);
+    const res = await fetch(dev.url);
+    assert.equal(await res.text(), 'still here');
+  } finally {
+    assert.equal((await dev.stop()).code, 0);
+  }
+});
