@@ -76,9 +76,7 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
       // The depth pass should have stopped this; a stack overflow is still the config's shape, not a bext bug.
       return {
         ok: false,
-        error: new BextError('config_invalid', `${shown}: the config is nested too deeply to validate (${err.message})`, {
-          exitCode: EXIT_USAGE,
-        }),
+        error: new BextError('config_invalid', `${shown}: the config is nested too deeply to validate (${err.message})`),
       };
     }
     // A bug here must not take down a running server that is only reloading its config.
@@ -205,7 +203,6 @@ function tooDeepError(deep: TooDeep, text: string, shown: string): BextError {
   const caret = ' '.repeat(deep.col - 1 - from + (from > 0 ? 1 : 0));
   const gutter = String(deep.line).length;
   return new BextError('config_invalid', `${shown}: nesting too deep`, {
-    exitCode: EXIT_USAGE,
     details: [
       `  ${shown}:${deep.line}:${deep.col}  more than ${MAX_NESTING} levels of tables, dotted keys, arrays and inline tables; ` +
         `a bext config needs far fewer`,

@@ -18,7 +18,7 @@ import {
   type ResolvedConfig,
   type ServerConfig,
 } from './types.js';
-import { AllowedUrlError, parseAllowedUrl } from '../host/fetch/allowed-urls.js';
+import { AllowedUrlError, parseAllowedUrl } from './url-patterns.js';
 import {
   checkKeys,
   isTable,

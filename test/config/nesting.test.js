@@ -53,7 +53,7 @@ test('bext dev --check refuses the same way', () => {
   const dir = project(DEEP['10,000 nested arrays'][0]);
   const r = bext(['dev', '--check'], { cwd: dir, timeout: 30_000 });
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /bext\.config\.toml:7:\d+  more than 100 levels/);
+  assert.match(r.stderr, /bext\.config\.toml:7:\d+ {2}more than 100 levels/);
 });
 
 test('depth counting: header segments + dotted keys + arrays and inline tables, strings and comments ignored', () => {

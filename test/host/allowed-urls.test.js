@@ -1,7 +1,7 @@
 // allowed_urls parsing and matching, table-driven: what each entry accepts and what it refuses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAllowedUrl, parseAllowedUrls, checkUrl, AllowedUrlError } from '../../dist/host/fetch/allowed-urls.js';
+import { parseAllowedUrl, parseAllowedUrls, checkUrl, AllowedUrlError } from '../../dist/config/url-patterns.js';
 
 const CASES = [
   // [entry, url, allowed]

@@ -14,7 +14,7 @@ import { request } from 'undici';
 import type { PluginConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
 import { logger } from '../../log.js';
-import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from './allowed-urls.js';
+import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from '../../config/url-patterns.js';
 import { refusalFor, type HostPolicy } from './address-policy.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
 import { createTokenBucket } from './rate-limit.js';
