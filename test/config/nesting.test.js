@@ -3,7 +3,8 @@
 // arrays overflowed the stack (exit 1). Also checked on hot reload: the running server stays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../helpers/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { bext } from '../helpers/cli.js';
@@ -28,7 +29,7 @@ const DEEP = {
 };
 
 function project(text) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bext-deep-'));
+  const dir = tempDir('bext-deep-');
   writeFileSync(path.join(dir, 'bext.config.toml'), text);
   writeFileSync(path.join(dir, 'p.wasm'), '\0asm\x01\0\0\0');
   return dir;

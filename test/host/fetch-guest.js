@@ -1,7 +1,7 @@
 // A WAT guest whose on_server_start makes a list of http_fetch calls and logs each response JSON,
 // and a project folder that runs it through the real CLI (`bext plugin run` / `bext dev`).
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../helpers/cleanup.js';
 import path from 'node:path';
 import { wat } from '../helpers/wasm.js';
 import { bextSpawn } from '../helpers/cli.js';
@@ -44,7 +44,7 @@ export function fetcherWat(requests) {
 
 /** A temp project with plugin "fetcher" (the guest above) and the given permissions TOML lines. */
 export function fetcherProject(requests, permissionLines, extra = '') {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bext-fetch-'));
+  const dir = tempDir('bext-fetch-');
   mkdirSync(path.join(dir, 'plugins'));
   mkdirSync(path.join(dir, 'public'));
   writeFileSync(path.join(dir, 'public', 'index.html'), 'hi');
