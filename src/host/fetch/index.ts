@@ -18,7 +18,7 @@ import { logger } from '../log.js';
 import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from './allowed-urls.js';
 import { blockedKind } from './blocked-networks.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
-import { createTokenBucket } from './rate-limit.js';
+import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 import { parseRequest, type FetchRequest } from './request.js';
 import { errorJson, headerPairs, responseJson } from './response.js';
 
@@ -37,6 +37,11 @@ export interface FetchHandlerOptions {
   lookup?: (host: string) => Promise<LookupResult>;
   /** Millisecond clock for the rate limiter (tests); defaults to performance.now(). */
   now?: () => number;
+  /**
+   * The plugin's max_fetch_per_minute bucket, when the caller keeps it across reloads (the plugin
+   * engine does, so a reload never refills it); else a new full one.
+   */
+  bucket?: TokenBucket;
 }
 
 export type FetchHandler = ((requestJson: string) => Promise<string>) & {
@@ -107,7 +112,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   const policy = parsePolicy(plugin);
   const lookup = opts.lookup ?? systemLookup;
   const now = opts.now ?? (() => performance.now());
-  const bucket = createTokenBucket(perms.max_fetch_per_minute, now);
+  const bucket = opts.bucket ?? createTokenBucket(perms.max_fetch_per_minute, now);
   const agents = createAgentPool();
   const timeoutMs = perms.fetch_timeout_ms;
   const maxBytes = perms.max_response_bytes;
