@@ -3,11 +3,13 @@
  * loadPlugin reads the module, checks it against the ABI, instruments it (cached on disk under
  * `<stateDir>/cache/`) and starts its worker; the engine adds what the host owes a running plugin:
  * its http_fetch handler (closed with it), and where its call results, metrics, refused fetches
- * and log lines go. `bext dev` (through the supervisor) and `bext plugin run` start plugins here;
+ * and log lines go. The engine also keeps each plugin's fetch rate-limit bucket across restarts of
+ * that plugin (see fetchBucket), so a reload never refills it. `bext dev` (through the supervisor) and `bext plugin run` start plugins here;
  * `bext plugin inspect` reads modules here without starting them.
  */
 import type { PluginConfig } from '../config/types.js';
 import { createFetchHandler, type FetchHandler } from '../host/fetch/index.js';
+import { createTokenBucket, type TokenBucket } from '../host/fetch/rate-limit.js';
 import { logger, type Logger } from '../log.js';
 import { inspectWasm, loadPlugin } from './load.js';
 import {
@@ -64,9 +66,26 @@ export function createPluginEngine(opts: PluginEngineOptions): PluginEngine {
       }
     : undefined;
   const onRefused = recorder ? (plugin: string, url: string, reason: string) => recorder.recordFetchRefused(plugin, url, reason) : undefined;
+  const buckets = new Map<string, { perMinute: number; bucket: TokenBucket }>();
+
+  /**
+   * The plugin's max_fetch_per_minute bucket, the same one for every start of the same plugin:
+   * a reload (POST /__bext/reload, a new .wasm, a worker replaced after a timeout) would
+   * otherwise hand the plugin a full bucket, and whoever can trigger reloads could multiply
+   * its rate. A changed max_fetch_per_minute starts a new bucket at the new rate: only an edit
+   * of the config file does that.
+   */
+  function fetchBucket(plugin: PluginConfig): TokenBucket {
+    const perMinute = plugin.permissions.max_fetch_per_minute;
+    const kept = buckets.get(plugin.name);
+    if (kept && kept.perMinute === perMinute) return kept.bucket;
+    const bucket = createTokenBucket(perMinute, () => performance.now());
+    buckets.set(plugin.name, { perMinute, bucket });
+    return bucket;
+  }
 
   async function start(plugin: PluginConfig): Promise<PluginHandle> {
-    const fetch = createFetchHandler(plugin, onRefused ? { onRefused } : {});
+    const fetch = createFetchHandler(plugin, { bucket: fetchBucket(plugin), ...(onRefused ? { onRefused } : {}) });
     let handle: PluginHandle;
     try {
       handle = await loadPlugin({

@@ -9,6 +9,7 @@ const ENDPOINTS = ['GET plugins', 'GET stats', 'GET stats/NAME', 'GET metrics', 
 export function createAdminContext(ctx: ServerContext, stats: StatsRecorder, reloader: Reloader, url: () => string): AdminContext {
   const { plugins, cache } = ctx;
   return {
+    listenHost: ctx.listenHost,
     plugins: () => plugins.infos(),
     stats,
     beforeStats: () => plugins.flushDrops(),

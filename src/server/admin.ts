@@ -1,18 +1,21 @@
 /**
  * The admin API under `/__bext/`, answered only to loopback peers (judged by the socket's
- * address). Every answer is JSON except `/metrics` (Prometheus text). Errors are
- * `{"error": "..."}` with a fitting status.
+ * address) that address bext by a loopback or configured name and come from no other origin;
+ * state changes also need a JSON content type (admin-guard.ts). Every answer is JSON except
+ * `/metrics` (Prometheus text). Errors are `{"error": "..."}` with a fitting status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginInfo } from '../runtime/types.js';
 import type { StatsRecorder } from '../stats/index.js';
-import { isLoopbackAddress } from './loopback.js';
+import { checkAdminClient, checkStateChange } from './admin-guard.js';
 import { patternProblem } from './cache.js';
 
 export const ADMIN_PREFIX = '/__bext/';
 const MAX_BODY = 64 * 1024;
 
 export interface AdminContext {
+  /** The host bext listens on: besides loopback names, the one Host the admin API accepts. */
+  listenHost: string;
   plugins(): PluginInfo[];
   stats: StatsRecorder;
   /** Brings stats up to date (counted drops) before they are read. */
@@ -136,8 +139,9 @@ function routes(ctx: AdminContext): Route[] {
 
 /** Answers one admin request. `path` is the part after `/__bext/`, without the query. */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, ctx: AdminContext): Promise<void> {
-  if (!isLoopbackAddress(req.socket.remoteAddress)) {
-    send(res, 403, { error: 'the bext admin API only answers loopback clients (127.0.0.0/8, ::1)' });
+  const refused = checkAdminClient(req, ctx.listenHost);
+  if (refused) {
+    send(res, refused.status, { error: refused.error });
     return;
   }
   const clean = path.replace(/\/+$/, '');
@@ -155,6 +159,14 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
     const allow = [...new Set(matching.map((r) => r.method))].join(', ');
     send(res, 405, { error: `/__bext/${clean} accepts ${allow}, not ${req.method}` }, { allow });
     return;
+  }
+  if (route.method !== 'GET') {
+    const unsafe = checkStateChange(req);
+    if (unsafe) {
+      // The body is not read: let the connection close rather than parse what is left of it.
+      send(res, unsafe.status, { error: unsafe.error }, { connection: 'close' });
+      return;
+    }
   }
   try {
     const [status, body] = await route.run(req, route.path.exec(clean)!);

@@ -9,6 +9,8 @@ import type { SiteCache } from './site-cache.js';
 export interface ServerContext {
   /** The config in force; hot reload replaces it. */
   config: ResolvedConfig;
+  /** The host bext listens on (`--host`, else server.host); a name here is one of bext's own. */
+  readonly listenHost: string;
   /** Set when shutdown begins: responses ask clients to close, upgrades are refused. */
   closing: boolean;
   /** Problems found while starting or applying a config (shown in the banner). */

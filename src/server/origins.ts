@@ -55,7 +55,7 @@ export function createOrigins(log: Logger): Origins {
       });
       if (!(r.notFound && proxy)) return r;
     }
-    if (proxy) return proxy.forward(req, signal);
+    if (proxy) return proxy.forward(req, rawPath + search, signal);
     const body = errorPage(404, 'Not Found', 'bext has no server.root or server.upstream configured.');
     return { status: 404, headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length) }, body };
   }

@@ -1,15 +1,19 @@
 /**
  * Reverse proxy to `server.upstream` through undici. Bodies stream both ways (nothing is
  * buffered here; the cache tees the response when it wants a copy). Hop-by-hop headers are
- * dropped in both directions; WebSocket upgrades (HMR of the app's own dev server) are piped.
+ * dropped in both directions; WebSocket upgrades (HMR of the app's own dev server) are piped
+ * once the upstream has accepted them (upgrade.ts).
+ *
+ * The proxy only ever connects to the upstream's origin: it is handed a path already checked by
+ * request-target.ts, and sends it as the path of a request to that origin, byte for byte (a path
+ * such as `//other-host/x` stays a path; it is never resolved against anything).
  */
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
-import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
+import { pipeUpgrade } from './upgrade.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -66,8 +70,10 @@ function describe(err: unknown): { timeout: boolean; text: string } {
 
 export interface Proxy {
   readonly upstream: URL;
-  forward(req: IncomingMessage, signal: AbortSignal): Promise<OriginResponse>;
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Forwards a request; `pathAndQuery` is the checked target (request-target.ts), starting with `/`. */
+  forward(req: IncomingMessage, pathAndQuery: string, signal: AbortSignal): Promise<OriginResponse>;
+  /** Passes a protocol upgrade through (see upgrade.ts); `pathAndQuery` as for forward. */
+  upgrade(req: IncomingMessage, pathAndQuery: string, socket: Duplex, head: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -92,17 +98,20 @@ export function createProxy(upstreamUrl: string, opts: { headersTimeoutMs?: numb
     return headers;
   }
 
-  async function forward(req: IncomingMessage, signal: AbortSignal): Promise<OriginResponse> {
+  async function forward(req: IncomingMessage, pathAndQuery: string, signal: AbortSignal): Promise<OriginResponse> {
     const method = (req.method ?? 'GET').toUpperCase();
-    const target = new URL(basePath + (req.url ?? '/'), upstream.origin);
     const hasBody = method !== 'GET' && method !== 'HEAD' &&
       (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
     try {
-      const res = await request(target, {
+      if (!pathAndQuery.startsWith('/')) throw new Error(`refusing to forward the target ${pathAndQuery}`);
+      // origin + path, never a URL parsed from the client's target: the connection goes to the
+      // upstream's origin and nowhere else.
+      const res = await agent.request({
+        origin: upstream.origin,
+        path: basePath + pathAndQuery,
         method: method as 'GET',
         headers: forwardedHeaders(req) as Record<string, string>,
         body: hasBody ? req : undefined,
-        dispatcher: agent,
         signal,
       });
       const headers = stripHopByHop(res.headers);
@@ -126,44 +135,8 @@ export function createProxy(upstreamUrl: string, opts: { headersTimeoutMs?: numb
     }
   }
 
-  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const secure = upstream.protocol === 'https:';
-    const port = Number(upstream.port || (secure ? 443 : 80));
-    const host = upstream.hostname.replace(/^\[|\]$/g, '');
-    const up = secure ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
-    const fail = (): void => {
-      socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      socket.destroy();
-      up.destroy();
-    };
-    up.once('error', fail);
-    up.once(secure ? 'secureConnect' : 'connect', () => {
-      up.off('error', fail);
-      const lines = [`${req.method} ${basePath + (req.url ?? '/')} HTTP/1.1`, `host: ${upstream.host}`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const name = req.rawHeaders[i]!;
-        if (name.toLowerCase() === 'host') continue;
-        lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
-      }
-      up.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) up.write(head);
-      up.pipe(socket);
-      socket.pipe(up);
-      // HTTP server sockets allow half-open connections; a tunnel does not: when one side
-      // finishes, finish both so neither socket lingers.
-      socket.once('end', () => {
-        up.end();
-        socket.end();
-      });
-      up.once('end', () => {
-        socket.end();
-        up.end();
-      });
-      up.on('error', () => socket.destroy());
-      socket.on('error', () => up.destroy());
-      up.on('close', () => socket.destroy());
-      socket.on('close', () => up.destroy());
-    });
+  function upgrade(req: IncomingMessage, pathAndQuery: string, socket: Duplex, head: Buffer): void {
+    pipeUpgrade({ upstream, path: basePath + pathAndQuery, req, socket, head });
   }
 
   return {

@@ -12,6 +12,7 @@ import type { ServerContext } from './context.js';
 import { acceptsEncoding, one } from './headers.js';
 import { errorPage } from './pages.js';
 import { buildEvent } from './request-event.js';
+import { ownAuthority, parseTarget } from './request-target.js';
 import { etagMatches } from './static.js';
 import type { CacheStatus, HeaderMap } from './types.js';
 
@@ -180,23 +181,14 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     active++;
     res.once('close', () => finishRequest(req, res, st));
     try {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      let rawPath = q < 0 ? url : url.slice(0, q);
-      let search = q < 0 ? '' : url.slice(q);
-      if (!rawPath.startsWith('/')) {
-        // Absolute-form request target (GET http://host/path): only its path matters.
-        try {
-          const u = new URL(url);
-          rawPath = u.pathname;
-          search = u.search;
-        } catch {
-          const body = errorPage(400, 'Bad Request', 'the request target is not a path');
-          res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
-          res.end(body);
-          return;
-        }
+      const target = parseTarget(req.url ?? '/', ownAuthority(ctx, req));
+      if (!target.ok) {
+        const body = errorPage(400, 'Bad Request', target.reason);
+        res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
+        res.end(body);
+        return;
       }
+      const { path: rawPath, search } = target;
       if (rawPath === '/__bext' || rawPath.startsWith(ADMIN_PREFIX)) {
         await handleAdmin(req, res, rawPath.slice(ADMIN_PREFIX.length), admin);
         return;

@@ -66,6 +66,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   const cache = createSiteCache(config, plugins);
   const ctx: ServerContext = {
     config,
+    listenHost: host,
     closing: false,
     warnings: [],
     log,

@@ -125,7 +125,7 @@ describe('cache through bext dev', () => {
   });
 
   test('bad invalidate bodies get JSON errors with status codes', async () => {
-    const post = (body, headers = {}) => fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', body, headers });
+    const post = (body, headers = { 'content-type': 'application/json' }) => fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', body, headers });
     const cases = [
       ['not json', 400, /not valid JSON/],
       ['', 400, /empty/],

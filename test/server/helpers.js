@@ -116,8 +116,11 @@ export async function startDev(dir, { args = [], env = {}, timeoutMs = 20_000 } 
 
 export { sleep };
 
-/** Sends a raw HTTP/1.1 request line (no client-side path normalisation); resolves { status, headers, body }. */
-export async function rawRequest(baseUrl, target, { method = 'GET', headers = {} } = {}) {
+/**
+ * Sends a raw HTTP/1.1 request line (no client-side path normalisation); resolves { status, headers, body }.
+ * `host` replaces the Host header (default: the base URL's host); `body` is written after the head.
+ */
+export async function rawRequest(baseUrl, target, { method = 'GET', headers = {}, host, body = '' } = {}) {
   const { connect } = await import('node:net');
   const u = new URL(baseUrl);
   return new Promise((resolve, reject) => {
@@ -138,6 +141,6 @@ export async function rawRequest(baseUrl, target, { method = 'GET', headers = {}
       resolve({ status, headers: h, body: rest.join('\r\n\r\n') });
     });
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    sock.write(`${method} ${target} HTTP/1.1\r\nhost: ${u.host}\r\nconnection: close\r\n${extra}\r\n`);
+    sock.write(`${method} ${target} HTTP/1.1\r\nhost: ${host ?? u.host}\r\nconnection: close\r\n${extra}\r\n${body}`);
   });
 }

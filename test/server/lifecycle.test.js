@@ -103,7 +103,7 @@ test('a changed site file clears the cache and runs on_reload', async () => {
 test('POST /__bext/reload reloads every plugin from disk and reports failures', async () => {
   // alpha.wasm is still the broken file: alpha fails to reload and keeps running.
   let mark = dev.logs().length;
-  let r = await fetch(dev.url + '__bext/reload', { method: 'POST' });
+  let r = await fetch(dev.url + '__bext/reload', { method: 'POST', headers: { 'content-type': 'application/json' } });
   assert.equal(r.status, 200);
   let body = await r.json();
   assert.deepEqual(body.failed.map((f) => f.name).sort(), ['alpha', 'broken']);
@@ -114,7 +114,7 @@ test('POST /__bext/reload reloads every plugin from disk and reports failures', 
   writeFileSync(path.join(dir, 'plugins', 'alpha.wasm'), fixtureWasm('recorder.wat', 'a3'));
   await dev.waitFor(() => guestFrom(mark).includes('a3 start {"mood":"calm"}'), 10_000, 'watcher reload to a3');
   mark = dev.logs().length;
-  r = await fetch(dev.url + '__bext/reload', { method: 'POST' });
+  r = await fetch(dev.url + '__bext/reload', { method: 'POST', headers: { 'content-type': 'application/json' } });
   body = await r.json();
   assert.deepEqual(body.failed.map((f) => f.name), ['broken']);
   assert.match(body.failed[0].error, /on_server_start failed/);

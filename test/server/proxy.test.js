@@ -142,13 +142,13 @@ test('cache tags from cache-tag and x-bext-tags reach on_cache_write; HIT after 
   assert.equal(msg, 'v1 write page:/tagged?x=1 ["blog","post-1","extra"]');
   // Purge by tag: every entry carrying it goes, and plugins hear "tag:<name>".
   await (await fetch(dev.url + 'tagged?x=2')).text();
-  const purge = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', body: '{"tag":"post-1"}' });
+  const purge = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tag":"post-1"}' });
   assert.deepEqual(await purge.json(), { tag: 'post-1', removed: 2 });
   const after = await fetch(dev.url + 'tagged?x=1');
   assert.equal(after.headers.get('x-bext-cache'), 'MISS');
   await after.text();
   await dev.waitFor(() => dev.guest('rec').includes('v1 invalidate tag:post-1 2'), 5000, 'on_cache_invalidate for the tag');
-  const bad = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', body: '{"tag":""}' });
+  const bad = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tag":""}' });
   assert.equal(bad.status, 400);
 });
 

@@ -93,7 +93,7 @@ on_request_complete = 10_000
     const N = 6;
     for (let i = 0; i < N; i++) assert.equal((await fetch(`${base}/`)).status, 200);
     // A full reload runs cleanup on every plugin; flaky's traps.
-    assert.equal((await fetch(`${base}/__bext/reload`, { method: 'POST' })).status, 200);
+    assert.equal((await fetch(`${base}/__bext/reload`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status, 200);
     // Hooks run after the response; wait until every event was handled.
     let seen;
     const live = await waitFor(async () => {

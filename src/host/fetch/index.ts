@@ -17,7 +17,7 @@ import { logger } from '../../log.js';
 import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from '../../config/url-patterns.js';
 import { refusalFor, type HostPolicy } from './address-policy.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
-import { createTokenBucket } from './rate-limit.js';
+import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 import { parseRequest, type FetchRequest } from './request.js';
 import { systemLookup, type Lookup, type LookupResult } from './resolve.js';
 import { errorJson, headerPairs, responseJson } from './response.js';
@@ -39,6 +39,11 @@ export interface FetchHandlerOptions {
   lookup?: Lookup;
   /** Millisecond clock for the rate limiter (tests); defaults to performance.now(). */
   now?: () => number;
+  /**
+   * The plugin's max_fetch_per_minute bucket, when the caller keeps it across reloads (the plugin
+   * engine does, so a reload never refills it); else a new full one.
+   */
+  bucket?: TokenBucket;
 }
 
 export type FetchHandler = ((requestJson: string) => Promise<string>) & {
@@ -105,7 +110,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   const policy = parsePolicy(plugin);
   const lookup = opts.lookup ?? systemLookup;
   const now = opts.now ?? (() => performance.now());
-  const bucket = createTokenBucket(perms.max_fetch_per_minute, now);
+  const bucket = opts.bucket ?? createTokenBucket(perms.max_fetch_per_minute, now);
   const agents = createAgentPool();
   const timeoutMs = perms.fetch_timeout_ms;
   const maxBytes = perms.max_response_bytes;
