@@ -79,6 +79,12 @@ export function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
+/** A path under the working directory as a relative one (shorter log lines). */
+function relative(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+}
+
 /** `my-analytics-on_request_complete-20250101-120304` (local time). */
 export function profileStem(plugin: string, hook: HookName, at = new Date()): string {
   const p2 = (n: number): string => String(n).padStart(2, '0');
@@ -118,7 +124,7 @@ export function profilerFromEnv(
         const done = s.spec.calls - s.left;
         try {
           const files = writeProfileFiles(mergeProfiles(s.profiles), s.stem, `${plugin.name} ${s.spec.hook} (${done} calls)`);
-          const msg = `fuel profile of "${plugin.name}" ${s.spec.hook}, ${done} of ${s.spec.calls} calls: ${files.speedscope} (and .folded)`;
+          const msg = `fuel profile of "${plugin.name}" ${s.spec.hook}, ${done} of ${s.spec.calls} calls: ${relative(files.speedscope)} (and .folded)`;
           if (s.left === 0 || done === 1) opts.log.info(msg);
           else opts.log.debug(msg);
         } catch (err) {

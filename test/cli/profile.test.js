@@ -169,7 +169,7 @@ test('BEXT_PROFILE profiles the next N request events of a running bext dev', as
   t.after(() => dev.stop());
   for (const p of ['/', '/a', '/abc']) assert.equal((await fetch(dev.url + p)).status, p === '/' ? 200 : 404);
   const done = await dev.waitFor(() => dev.logs().find((l) => /fuel profile of "prof" on_request_complete, 2 of 2 calls: /.test(l.msg)), 15_000, 'the profile log line');
-  const file = /calls: (\S+\.speedscope\.json)/.exec(done.msg)[1];
+  const file = path.resolve(project, /calls: (\S+\.speedscope\.json)/.exec(done.msg)[1]);
   assert.ok(file.startsWith(path.join(project, '.bext', 'profiles', 'prof-on_request_complete-')), file);
   const s = JSON.parse(readFileSync(file, 'utf8'));
   assert.match(s.name, /prof on_request_complete \(2 calls\)/);
