@@ -114,6 +114,7 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
     .option('-i, --input <json>', 'hook input as JSON, or @file')
     .option('--fuel <n>', 'fuel budget (default: the hook\'s budget)')
     .option('--json', 'print one JSON object')
+    .option('--profile', 'run the profiling build: also show fuel per function and write a flame graph')
     .addHelpText(
       'after',
       `
@@ -123,6 +124,28 @@ Examples:
     )
     .action(async function (this: Command, target: string, hook: string, opts: Record<string, unknown>) {
       return lazy(() => import('./commands/run.js'))(target, hook, { ...globals(this), ...opts });
+    });
+  plugin
+    .command('profile <plugin> <hook>')
+    .description('where a hook\'s fuel goes: exact fuel per function, and a flame graph file')
+    .option('-i, --input <json>', 'hook input as JSON, or @file')
+    .option('--calls <n>', 'profile this many calls and add them up', '1')
+    .option('--fuel <n>', 'fuel budget per call (default: the hook\'s budget)')
+    .option('-o, --output <file>', 'write only this file: .folded/.txt = folded stacks, else speedscope JSON')
+    .option('--top <n>', 'functions shown in the table', '20')
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      `
+Writes .bext/profiles/PLUGIN-HOOK-TIME.speedscope.json (https://www.speedscope.app) and .folded
+(flamegraph.pl, inferno-flamegraph) unless -o names one file. Live traffic: BEXT_PROFILE (docs/debugging.md).
+
+Examples:
+  $ bext plugin profile ./plugin.wasm on_request_complete --input @event.json
+  $ bext plugin profile my-analytics on_request_complete --calls 20 -o analytics.folded`,
+    )
+    .action(async function (this: Command, target: string, hook: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/profile.js'))(target, hook, { ...globals(this), ...opts });
     });
   plugin
     .command('instrument <in>')

@@ -38,6 +38,21 @@ export interface BodyContext {
    * (see mayTrapBeforeWrite), 1 otherwise.
    */
   writeBeforeCall: Uint8Array;
+  /**
+   * Set in a profiling build (see profile.ts): every function entry and exit reports the fuel
+   * counter to the host through `call_indirect` on the profile table while the profile flag is on.
+   */
+  profile?: ProfileHooks;
+}
+
+/** Where a profiling build's entry/exit reports go (module.ts appends these items). */
+export interface ProfileHooks {
+  /** Type index of `(i32 function, f64 fuel) -> ()`. */
+  typeIndex: number;
+  /** Index of the table holding the host's enter (slot 0) and exit (slot 1) functions. */
+  table: number;
+  /** Index of the mutable i32 global that turns the reports on (non-zero) and off. */
+  flagGlobal: number;
 }
 
 // Edit kinds, applied in walk order at original byte positions.
@@ -55,6 +70,7 @@ const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: en
 const E_BR_IF = 11; // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
 const E_VERSION = 12; // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
 const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg: index into versions)
+const E_RETURN = 14; // a `return` in a function that is not threaded: write the local back (as E_SAVE)
 
 // Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
 const V_BLOCK = 0;
@@ -463,7 +479,7 @@ export class BodyRewriter {
       editArg.push(seg);
     };
     const edit = (kind: number, pos: number): void => {
-      if (kind === E_SAVE) observations++;
+      if (kind === E_SAVE || kind === E_RETURN) observations++;
       editPos.push(pos);
       editKind.push(kind);
       editArg.push(0);
@@ -688,7 +704,7 @@ export class BodyRewriter {
           if (threaded) {
             observations++;
             edit(E_PUSH_FUEL, at);
-          } else edit(E_SAVE, at);
+          } else edit(E_RETURN, at);
           ev(V_SAVE, 0);
           startSeg(E_SEG, r.pos);
           live = false;
@@ -940,6 +956,28 @@ export class BodyRewriter {
       w.byte(0x24);
       w.u32(G);
     };
+    // Profiling build: `if (flag) hooks[slot](function index, f64(bext_fuel))`, where the global
+    // holds the exact counter (functions are not threaded in this build, see profile.ts). None of
+    // these operators is charged: they are not the guest's.
+    const prof = ctx.profile;
+    const report = (slot: 0 | 1): void => {
+      if (!prof) return;
+      w.byte(0x23);
+      w.u32(prof.flagGlobal);
+      w.byte(0x04);
+      w.byte(0x40);
+      w.byte(0x41);
+      w.sNum(ctx.funcIndex);
+      w.byte(0x23);
+      w.u32(G);
+      w.byte(0xb9); // f64.convert_i64_s
+      w.byte(0x41);
+      w.sNum(slot);
+      w.byte(0x11);
+      w.u32(prof.typeIndex);
+      w.u32(prof.table);
+      w.byte(0x0b);
+    };
     // Leaves for the landing when L <= 0 (L is the fuel left at the check point itself).
     const checkToLanding = (seg: number, extraDepth: number): void => {
       w.byte(0x20);
@@ -983,6 +1021,7 @@ export class BodyRewriter {
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
+          report(0);
           if (threaded) {
             w.byte(0x20);
             w.u32(L);
@@ -1033,6 +1072,10 @@ export class BodyRewriter {
         case E_SAVE:
           save();
           break;
+        case E_RETURN:
+          save();
+          report(1);
+          break;
         case E_BULK_TEE:
           w.byte(0x22);
           w.u32(lenLocal);
@@ -1054,7 +1097,10 @@ export class BodyRewriter {
           if (threaded) {
             w.byte(0x20);
             w.u32(L);
-          } else save();
+          } else {
+            save();
+            report(1);
+          }
           break;
         case E_PUSH_FUEL:
           w.byte(0x20);

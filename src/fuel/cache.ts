@@ -1,5 +1,5 @@
 /**
- * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>].wasm`.
+ * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>][-prof].wasm`.
  * Each file ends with a small custom section holding the sha256 of the bytes before it, so a
  * corrupt or truncated file is noticed (and rebuilt) without running any wasm tooling.
  */
@@ -18,11 +18,15 @@ export function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
-/** Every instrumentation option that changes the output is in the name, so none reuses another's file. */
-export function cacheFileName(input: Uint8Array, initialFuel: bigint, maxMemoryPages?: number): string {
+/**
+ * Every instrumentation option that changes the output is in the name, so none reuses another's
+ * file. The profiling build is its own artefact (`-prof`); a normal build's name has no variant.
+ */
+export function cacheFileName(input: Uint8Array, initialFuel: bigint, maxMemoryPages?: number, profile = false): string {
   const fuel = initialFuel === 0n ? '' : `-f${initialFuel}`;
   const memory = maxMemoryPages === undefined ? '' : `-m${maxMemoryPages}`;
-  return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}${memory}.wasm`;
+  const variant = profile ? '-prof' : '';
+  return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}${memory}${variant}.wasm`;
 }
 
 function trailer(body: Uint8Array): Uint8Array {

@@ -10,7 +10,8 @@ import { ttyProgress } from './progress.js';
 export { InstrumenterBug, type InstrumentOptions } from './instrument.js';
 export { initialFuelFor, fuelUsed, isOutOfFuel, innermostWasmFrame } from './protocol.js';
 export { INSTRUMENTER_VERSION, cacheFileName } from './cache.js';
-export { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './contract.js';
+export { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME, PROFILE_TABLE, PROFILE_FLAG } from './contract.js';
+export { profileHookModule, attachProfileHooks, type ProfileHookFunctions } from './profile.js';
 export { ttyProgress } from './progress.js';
 
 export interface CachedResult {
@@ -40,7 +41,7 @@ export async function instrumentCached(
 ): Promise<CachedResult> {
   const t0 = performance.now();
   const initialFuel = opts.initialFuel ?? 0n;
-  const file = path.join(cacheDir, cacheFileName(wasm, initialFuel, opts.maxMemoryPages));
+  const file = path.join(cacheDir, cacheFileName(wasm, initialFuel, opts.maxMemoryPages, opts.profile === true));
   const hit = readCached(file);
   if (hit) return { bytes: hit, fromCache: true, ms: performance.now() - t0 };
   const onProgress = opts.onProgress ?? (process.stderr.isTTY ? ttyProgress('instrumenting') : undefined);

@@ -7,13 +7,13 @@
  * local names are renumbered.
  */
 import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
-import { BodyRewriter, type BodyContext } from './body.js';
-import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME } from './contract.js';
+import { BodyRewriter, type BodyContext, type ProfileHooks } from './body.js';
+import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, PROFILE_FLAG, PROFILE_TABLE, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
 
 const SEC_CUSTOM = SECTION.custom, SEC_TYPE = SECTION.type, SEC_FUNCTION = SECTION.function,
-  SEC_MEMORY = SECTION.memory, SEC_GLOBAL = SECTION.global, SEC_EXPORT = SECTION.export,
+  SEC_TABLE = SECTION.table, SEC_MEMORY = SECTION.memory, SEC_GLOBAL = SECTION.global, SEC_EXPORT = SECTION.export,
   SEC_START = SECTION.start, SEC_ELEMENT = SECTION.element, SEC_CODE = SECTION.code;
 
 /** Position of each known section in the required order. */
@@ -51,6 +51,8 @@ export interface RewriteOptions {
   maxMemoryPages?: number;
   /** See InstrumentOptions.module. */
   module?: ParsedModule;
+  /** See InstrumentOptions.profile. */
+  profile?: boolean;
 }
 
 function unsupported(what: string): WasmFormatError {
@@ -245,6 +247,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const exportSec = find(SEC_EXPORT);
   const startSec = find(SEC_START);
   const memorySec = find(SEC_MEMORY);
+  const tableSec = find(SEC_TABLE);
+  const profiling = opts.profile === true;
 
   // Defined functions' type indices.
   const funcTypeIdx = info.functionTypes.slice(info.importedFunctions);
@@ -277,6 +281,15 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const oofType = typeIndexFor(Uint8Array.of(0x60, 1, 0x7e, 0));
   const hasStart = startSec !== undefined;
   const voidType = hasStart ? typeIndexFor(Uint8Array.of(0x60, 0, 0)) : -1;
+  // Profiling build (profile.ts): a table for the host's enter/exit functions and a flag global,
+  // both appended to their index spaces, so nothing the guest refers to moves.
+  const profileHooks: ProfileHooks | undefined = profiling
+    ? {
+        typeIndex: typeIndexFor(Uint8Array.of(0x60, 2, 0x7f, 0x7c, 0)),
+        table: info.imports.filter((i) => i.kind === 'table').length + info.tables.length,
+        flagGlobal: imports.globals + info.definedGlobals + 1,
+      }
+    : undefined;
 
   const fuelGlobal = imports.globals + info.definedGlobals;
   const oofFunc = imports.funcs + definedCount;
@@ -287,7 +300,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const writeBeforeCall = new Uint8Array(totalFuncs).fill(1);
   const definedTypes = funcTypeIdx.slice();
   const threadedTypeOf = new Map<number, number>();
-  if (opts.threadFuel ?? true) {
+  // The profiling build reads the true counter at every entry and exit, so nothing is threaded.
+  if ((opts.threadFuel ?? true) && !profiling) {
     for (let i = 0; i < definedCount; i++) {
       if (reached[imports.funcs + i] === 1) continue;
       threadedFuncs[imports.funcs + i] = 1;
@@ -340,6 +354,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
         funcIndex: imports.funcs + i,
         threadedFuncs,
         writeBeforeCall,
+        ...(profileHooks ? { profile: profileHooks } : {}),
       };
     };
     // Which threaded functions may trap before writing the global themselves: calls to the
@@ -392,8 +407,16 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   for (const t of definedTypes) funcEntries.u32(t);
   for (const e of newFuncEntries) funcEntries.bytes(e);
   replaced.set(SEC_FUNCTION, funcEntries.result());
-  replaced.set(SEC_GLOBAL, appendToVec(buf, globalSec, [globalEntry.result()]));
-  replaced.set(SEC_EXPORT, appendToVec(buf, exportSec, [exportEntry.result()]));
+  const globalEntries = [globalEntry.result()];
+  const exportEntries = [exportEntry.result()];
+  if (profileHooks) {
+    // funcref table of 2 (enter, exit), filled by the host; i32 flag, 0 until the host sets it.
+    replaced.set(SEC_TABLE, appendToVec(buf, tableSec, [Uint8Array.of(0x70, 0x00, 0x02)]));
+    globalEntries.push(Uint8Array.of(0x7f, 0x01, 0x41, 0x00, 0x0b));
+    exportEntries.push(exportOf(PROFILE_TABLE, 0x01, profileHooks.table), exportOf(PROFILE_FLAG, 0x03, profileHooks.flagGlobal));
+  }
+  replaced.set(SEC_GLOBAL, appendToVec(buf, globalSec, globalEntries));
+  replaced.set(SEC_EXPORT, appendToVec(buf, exportSec, exportEntries));
   if (hasStart) replaced.set(SEC_START, u32Bytes(startWrapper));
   if (memorySec && opts.maxMemoryPages !== undefined) replaced.set(SEC_MEMORY, cappedMemories(info.memories, opts.maxMemoryPages));
   replaced.set(SEC_CODE, code.result());
@@ -454,6 +477,14 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   if (!sawNames) emitSection(SEC_CUSTOM, rewriteNameSection(buf, 0, 0, newNames));
   opts.onProgress?.(1);
   return out.result();
+}
+
+function exportOf(name: string, kind: number, index: number): Uint8Array {
+  const w = new Writer(name.length + 16);
+  w.name(name);
+  w.byte(kind);
+  w.u32(index);
+  return w.result().slice();
 }
 
 function u32Bytes(v: number): Uint8Array {

@@ -20,6 +20,7 @@ import {
   type MainOp,
   type MetricSample,
   type PluginHandle,
+  type ProfileRequest,
   type WasmReport,
 } from '../runtime/index.js';
 
@@ -42,6 +43,8 @@ export interface PluginEngineOptions {
   log?: Logger;
   /** Passed through to the runtime: how the plugin's own output is collected and logged. */
   logging?: Pick<LoadOptions, 'onLog' | 'logLevel' | 'logOutcomes'>;
+  /** Which plugins to load as profiling builds, and which of their calls to profile (profiles.ts). */
+  profile?: (plugin: PluginConfig) => ProfileRequest | undefined;
 }
 
 export interface PluginEngine {
@@ -87,8 +90,10 @@ export function createPluginEngine(opts: PluginEngineOptions): PluginEngine {
   async function start(plugin: PluginConfig): Promise<PluginHandle> {
     const fetch = createFetchHandler(plugin, { bucket: fetchBucket(plugin), ...(onRefused ? { onRefused } : {}) });
     let handle: PluginHandle;
+    const profile = opts.profile?.(plugin);
     try {
       handle = await loadPlugin({
+        ...(profile ? { profile } : {}),
         ...opts.logging,
         plugin,
         stateDir: opts.stateDir,

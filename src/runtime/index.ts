@@ -8,6 +8,7 @@ import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
 import { PluginHost } from './plugin-host.js';
 import { DEFAULTS } from '../config/schema.js';
+import { readFunctionNames } from '../wasm/index.js';
 import type { LoadOptions } from './types.js';
 
 export { inspectWasm, readWasmFile, type WasmReport } from './loader.js';
@@ -16,6 +17,8 @@ export { HOOK_PARAMS, ALLOCATORS, DEALLOCATORS } from './abi-table.js';
 export type { Capability, HostImportSpec, ImportTable } from './capability.js';
 export { PluginHost, type WorkerStats } from './plugin-host.js';
 export type * from './types.js';
+export type { CallProfile } from './profiler.js';
+export { functionTable, mergeProfiles, profileTotal, selfFuel, toFolded, toSpeedscope, type FunctionRow } from './profile-report.js';
 
 /**
  * Loads, checks, instruments and compiles the plugin's module, starts its worker and runs
@@ -29,9 +32,12 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb, opts.imports);
   // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
   const startFuel = BigInt(p.fuel.on_server_start);
-  const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel);
+  const profile = opts.profile !== undefined;
+  const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel, profile);
   const module = await compileModule(metered, who, p.path);
-  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames);
+  // A profile names functions by the name section, else by export (a stripped module's exports).
+  const profileNames = profile ? { ...prepared.functionNames, ...readFunctionNames(prepared.bytes, prepared.module) } : undefined;
+  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, profileNames);
   try {
     await host.start();
   } catch (err) {

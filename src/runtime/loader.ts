@@ -173,14 +173,23 @@ export function prepareModule(bytes: Uint8Array, file: string, who: string, maxM
 /**
  * Fuel-instruments through the on-disk cache, capping memory in the same rewrite. `startFuel`
  * meters a wasm start section, which runs during instantiation before the host can set a budget.
+ * `profile` asks for the profiling build (a separate cache entry).
  */
-export async function instrumentForRun(prepared: Prepared, cacheDir: string, who: string, file: string, startFuel: bigint): Promise<Uint8Array> {
+export async function instrumentForRun(
+  prepared: Prepared,
+  cacheDir: string,
+  who: string,
+  file: string,
+  startFuel: bigint,
+  profile = false,
+): Promise<Uint8Array> {
   const fuel = await import('../fuel/index.js');
   try {
     const r = await fuel.instrumentCached(prepared.bytes, cacheDir, {
       initialFuel: startFuel,
       maxMemoryPages: prepared.maxMemoryPages,
       module: prepared.module,
+      ...(profile ? { profile: true } : {}),
     });
     return r.bytes;
   } catch (err) {

@@ -6,6 +6,7 @@ import type { HookName, LimitsConfig, PermissionsConfig } from '../config/types.
 import type { AbiSummary } from './abi-table.js';
 import type { BridgeWorkerEnd } from './sync-bridge.js';
 import type { HookArgs, Outcome } from './types.js';
+import type { CallProfile } from './profiler.js';
 
 /** What the worker reports about one guest call (the host adds plugin, hook, budget). */
 export interface CallReport {
@@ -16,6 +17,8 @@ export interface CallReport {
   trapKind?: string;
   stack?: string[];
   skipped?: boolean;
+  /** The call's fuel profile, when it was profiled (names are filled on the main thread). */
+  profile?: CallProfile;
 }
 
 export interface InitMessage {
@@ -37,6 +40,8 @@ export interface InitMessage {
   bridge: BridgeWorkerEnd;
   /** Progress of batched calls (see BatchProgress in batch-progress.ts). */
   progress: SharedArrayBuffer;
+  /** `module` is a profiling build (docs/fuel.md): connect its reports to a collector. */
+  profile?: boolean;
 }
 
 export interface CallMessage {
@@ -44,6 +49,8 @@ export interface CallMessage {
   id: number;
   args: HookArgs;
   budget: number;
+  /** Collect this call's fuel profile (the module must be a profiling build). */
+  profile?: boolean;
 }
 
 /**

@@ -59,14 +59,19 @@ export class PluginHost implements PluginHandle {
   private replacing: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly pending = new Map<number, (msg: FromWorker) => void>();
+  /** Calls still to profile (LoadOptions.profile). */
+  private profilesLeft: number;
 
   constructor(
     private readonly opts: LoadOptions,
     private readonly module: WebAssembly.Module,
     private readonly summary: AbiSummary,
     private readonly functionNames: Record<number, string> = {},
+    /** Names for profiles (name section, else exports); set when `module` is a profiling build. */
+    private readonly profileNames?: Record<number, string>,
   ) {
     const p = opts.plugin;
+    this.profilesLeft = opts.profile ? (opts.profile.calls ?? Infinity) : 0;
     this.log = pluginLogger(p.name);
     this.info = {
       name: p.name,
@@ -170,6 +175,7 @@ export class PluginHost implements PluginHandle {
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
         progress: live.progress.buffer,
+        ...(this.opts.profile ? { profile: true } : {}),
       };
       worker.postMessage(init, [bridge.worker.port]);
     });
@@ -208,6 +214,11 @@ export class PluginHost implements PluginHandle {
     if (r.trapKind !== undefined) out.trapKind = r.trapKind;
     if (r.stack !== undefined && r.stack.length > 0) out.stack = r.stack;
     if (r.skipped) out.skipped = true;
+    if (r.profile) {
+      const names: Record<number, string> = {};
+      for (const f of r.profile.func) if (f >= 0) names[f] = this.profileNames?.[f] ?? this.functionNames[f] ?? `func[${f}]`;
+      out.profile = { ...r.profile, names };
+    }
     return out;
   }
 
@@ -227,6 +238,8 @@ export class PluginHost implements PluginHandle {
     const live = this.live!;
     if (hook === 'on_server_start' && !replaying) this.startedWith = args.configJson;
 
+    const profile = this.wantsProfile(hook);
+    if (profile) this.profilesLeft--;
     const id = this.nextId++;
     const started = performance.now();
     const report = await new Promise<CallReport>((resolve) => {
@@ -253,12 +266,25 @@ export class PluginHost implements PluginHandle {
       });
       // A call in flight must keep the process alive (the CLI awaits nothing else).
       live.worker.ref();
-      const call: CallMessage = { type: 'call', id, args: plainArgs(args), budget };
+      const call: CallMessage = { type: 'call', id, args: plainArgs(args), budget, ...(profile ? { profile } : {}) };
       live.worker.postMessage(call);
     });
     const result = this.finish(this.result(hook, budget, report));
+    if (result.profile) {
+      try {
+        this.opts.profile?.onProfile?.(result);
+      } catch (err) {
+        this.log.error(`onProfile handler threw: ${(err as Error).message}`);
+      }
+    }
     this.replaceAfter(report, hook);
     return result;
+  }
+
+  /** Whether the next call of `hook` is one to profile. */
+  private wantsProfile(hook: HookName): boolean {
+    const want = this.opts.profile;
+    return this.profilesLeft > 0 && want !== undefined && (want.hook === undefined || want.hook === hook);
   }
 
   /** After a timeout or crash, replaces the worker at once; the next call waits for it (see callNow). */
@@ -286,14 +312,15 @@ export class PluginHost implements PluginHandle {
     const out: CallResult[] = [];
     let i = 0;
     while (i < list.length) {
-      // What call() answers without the worker (closed plugin, hook not exported) is answered the same way.
-      if (this.closed || !(list[i]!.hook in this.summary.hooks)) {
+      // What call() answers without the worker (closed plugin, hook not exported) is answered the
+      // same way; so is a call to profile (its profile travels in a result message).
+      if (this.closed || !(list[i]!.hook in this.summary.hooks) || this.wantsProfile(list[i]!.hook)) {
         out.push(await this.callNow(list[i]!));
         i++;
         continue;
       }
       let end = i + 1;
-      while (end < list.length && end - i < MAX_BATCH && list[end]!.hook in this.summary.hooks) end++;
+      while (end < list.length && end - i < MAX_BATCH && list[end]!.hook in this.summary.hooks && !this.wantsProfile(list[end]!.hook)) end++;
       const chunk = list.slice(i, end);
       const results = await this.runChunk(chunk);
       for (const r of results) out.push(r);

@@ -5,6 +5,7 @@
 import type { HookName, PluginConfig } from '../config/types.js';
 import type { MainOp } from './sync-bridge.js';
 import type { ImportTable } from './capability.js';
+import type { CallProfile } from './profiler.js';
 
 export type { MainOp };
 
@@ -36,6 +37,22 @@ export interface CallResult {
   stack?: string[];
   /** True when the module does not export this hook (no call happened). */
   skipped?: boolean;
+  /** Where the call's fuel went, per call path (only for calls run under LoadOptions.profile). */
+  profile?: CallProfile;
+}
+
+/**
+ * Run the plugin as a profiling build (docs/fuel.md, "Profiling builds") and collect the fuel
+ * profile of some of its calls. The build is slower than a normal one even for calls that are not
+ * profiled, so only `bext plugin profile`, `plugin run --profile` and BEXT_PROFILE ask for it.
+ */
+export interface ProfileRequest {
+  /** Only calls of this hook are profiled (default: every hook). */
+  hook?: HookName;
+  /** How many calls to profile (default: every call). */
+  calls?: number;
+  /** Receives each profiled call's result, `profile` set, after onCall. */
+  onProfile?(result: CallResult): void;
 }
 
 export type PluginState = 'loaded' | 'failed' | 'disabled';
@@ -108,6 +125,8 @@ export interface LoadOptions extends RuntimeEvents {
   onLog?(entry: PluginLogEntry): void;
   /** Lowest level collected from the guest (trace..error). Default: BEXT_PLUGIN_LOG (warn). */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** Load the profiling build and profile these calls. */
+  profile?: ProfileRequest;
 }
 
 export interface PluginLogEntry {

@@ -52,6 +52,7 @@ declare namespace WebAssembly {
   class Table {
     readonly length: number;
     get(index: number): unknown;
+    set(index: number, value: unknown): void;
   }
   class CompileError extends Error {}
   class LinkError extends Error {}

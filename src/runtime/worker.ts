@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { isMainThread, type MessagePort } from 'node:worker_threads';
-import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
+import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, attachProfileHooks, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
 import type { HookName } from '../config/types.js';
 import { HOST_MODULE, WASI_MODULE, type HookReturn } from './abi-table.js';
 import type { Capability, GuestLevel } from './capability.js';
@@ -20,6 +20,7 @@ import { connectBridge } from './sync-bridge.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap } from './traps.js';
 import { createWasi, type WasiHost } from './wasi-io.js';
+import { ProfileCollector } from './profiler.js';
 
 const LEVEL_ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
 /** Longest guest error message kept; the rest is cut with a note. */
@@ -30,6 +31,14 @@ interface State {
   guest: Guest;
   wasi: WasiHost;
   busy: boolean;
+  /** Set when the module is a profiling build. */
+  profiler: Profiler | null;
+}
+
+interface Profiler {
+  collector: ProfileCollector;
+  /** Turns the build's entry/exit reports on and off. */
+  reports: (on: boolean) => void;
 }
 
 function hookArgsList(args: HookArgs): { strings: string[]; tail: number[] } {
@@ -86,19 +95,31 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
 
   Error.stackTraceLimit = 64;
 
-  /** Runs `f` under a fuel budget; returns a report (never throws). */
-  const metered = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn): CallReport => {
+  /** Runs `f` under a fuel budget; returns a report (never throws). With `profiler`, its profile too. */
+  const metered = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn, profiler?: Profiler | null): CallReport => {
+    const report = meteredCall(guest, budget, hook, f, ret, profiler);
+    if (profiler) report.profile = profiler.collector.finish(Number(guest.getFuel()));
+    return report;
+  };
+
+  const meteredCall = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn, profiler?: Profiler | null): CallReport => {
     const start = performance.now();
     const initial = initialFuelFor(budget);
     guest.setFuel(initial);
     let value: unknown;
     let thrown: unknown = null;
     let failed = false;
+    if (profiler) {
+      profiler.collector.reset();
+      profiler.reports(true);
+    }
     try {
       value = f();
     } catch (err) {
       thrown = err;
       failed = true;
+    } finally {
+      profiler?.reports(false);
     }
     const remaining = guest.getFuel();
     const wallUs = (performance.now() - start) * 1000;
@@ -140,7 +161,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     return f();
   };
 
-  const callHook = (s: State, msg: Pick<CallMessage, 'args' | 'budget'>): CallReport => {
+  const callHook = (s: State, msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): CallReport => {
     const hook = msg.args.hook as HookName;
     const ret = s.init.summary.hooks[hook];
     const fn = s.guest.exports[hook] as ((...a: number[]) => unknown) | undefined;
@@ -166,7 +187,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
         return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, stack: t.stack };
       }
       params.push(...tail);
-      const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret);
+      const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret, msg.profile ? s.profiler : null);
       // Arguments belong to the host until the hook returns; then the host frees them.
       try {
         allowance(s.guest, () => {
@@ -224,7 +245,12 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     const guest = new Guest(instance.exports, msg.summary, FUEL_GLOBAL);
     guestRef = guest;
     wasi.attach(guest.memory);
-    const s: State = { init: msg, guest, wasi, busy: false };
+    let profiler: Profiler | null = null;
+    if (msg.profile) {
+      const collector = new ProfileCollector();
+      profiler = { collector, reports: attachProfileHooks(instance.exports, collector) };
+    }
+    const s: State = { init: msg, guest, wasi, busy: false, profiler };
 
     post({ type: 'initializing' });
     let initReport: CallReport | null = null;

@@ -10,6 +10,7 @@ import { createMetrics } from '../host/metrics/prometheus.js';
 import { logger, type Logger } from '../log.js';
 import { createPluginEngine } from '../plugins/engine.js';
 import { PluginSupervisor } from '../plugins/supervisor.js';
+import { profilerFromEnv } from '../plugins/profiles.js';
 import type { PluginInfo } from '../runtime/index.js';
 import { openStats } from '../stats/index.js';
 import { createAdminContext } from './admin-context.js';
@@ -59,9 +60,17 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   const wantPort = opts.port ?? config.server.port;
   const drainMs = opts.drainTimeoutMs ?? 5_000;
 
+  // BEXT_PROFILE=NAME[:HOOK][:N] profiles live calls (docs/debugging.md); a bad value exits 2 here.
+  const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
   const stats = openStats({ dbPath: stateDbPath(config.stateDir) });
   const pluginMetrics = createMetrics();
-  const engine = createPluginEngine({ stateDir: config.stateDir, recorder: stats, onMetric: (s) => pluginMetrics.record(s), log });
+  const engine = createPluginEngine({
+    stateDir: config.stateDir,
+    recorder: stats,
+    onMetric: (s) => pluginMetrics.record(s),
+    log,
+    ...(profile ? { profile } : {}),
+  });
   const plugins = new PluginSupervisor({ engine, drops: stats, log });
   const cache = createSiteCache(config, plugins);
   const ctx: ServerContext = {

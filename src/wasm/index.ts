@@ -21,3 +21,4 @@ export {
   type WasmImport,
 } from './module-info.js';
 export { v8CompileMessage } from './v8-message.js';
+export { readFunctionNames } from './function-names.js';

@@ -14,7 +14,7 @@ test('--help lists every command and exits 0', () => {
 test('plugin --help lists the plugin subcommands', () => {
   const r = bext(['plugin', '--help']);
   assert.equal(r.code, 0);
-  for (const cmd of ['stats', 'list', 'inspect', 'run', 'instrument']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}`));
+  for (const cmd of ['stats', 'list', 'inspect', 'run', 'profile', 'instrument']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}`));
 });
 
 test('--version prints the package version', () => {

@@ -19,23 +19,25 @@ export interface RunOptions {
   input?: string;
   fuel?: string;
   json?: boolean;
+  /** Run the profiling build and show where the fuel went (see profile.ts). */
+  profile?: boolean;
 }
 
 const usage = (message: string, details: string[] = []): BextError => new BextError('usage', message, { details });
 
-function parseHook(hook: string): HookName {
+export function parseHook(hook: string): HookName {
   if ((HOOK_NAMES as readonly string[]).includes(hook)) return hook as HookName;
   const guess = closest(hook, [...HOOK_NAMES]);
   throw usage(`unknown hook "${hook}"${guess ? `; did you mean "${guess}"?` : ''}`, [`hooks: ${HOOK_NAMES.join(', ')}`]);
 }
 
-function parseFuel(text: string): number {
+export function parseFuel(text: string): number {
   const n = Number(text.replace(/[_,]/g, ''));
   if (!Number.isSafeInteger(n) || n <= 0) throw usage(`--fuel must be a positive whole number, got "${text}"`);
   return n;
 }
 
-function readInput(input: string | undefined): unknown {
+export function readInput(input: string | undefined): unknown {
   if (input === undefined) return undefined;
   let text = input;
   let from = '--input';
@@ -109,13 +111,13 @@ function looksLikeFile(target: string): boolean {
   }
 }
 
-interface Target {
+export interface Target {
   plugin: PluginConfig;
   stateDir: string;
   configFile: string | null;
 }
 
-async function resolveTarget(target: string, configFile: string): Promise<Target> {
+export async function resolveTarget(target: string, configFile: string): Promise<Target> {
   if (looksLikeFile(target)) {
     const plugin = defaultPluginConfig(target);
     return { plugin, stateDir: path.resolve('.bext'), configFile: null };
@@ -137,7 +139,7 @@ async function resolveTarget(target: string, configFile: string): Promise<Target
   return { plugin, stateDir: cfg.stateDir, configFile: cfg.file };
 }
 
-function shown(file: string): string {
+export function shown(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
@@ -189,6 +191,7 @@ export async function run(target: string, hookName: string, opts: RunOptions): P
     stateDir: t.stateDir,
     onMetric: (m) => metrics.push(m),
     logging: { logOutcomes: false, logLevel: 'trace', onLog: (e) => logs.push(e) },
+    ...(opts.profile ? { profile: () => ({ hook, calls: 1 }) } : {}),
   });
   const handle = await engine.start(plugin);
   let result: CallResult;
@@ -197,9 +200,15 @@ export async function run(target: string, hookName: string, opts: RunOptions): P
   } finally {
     await handle.close();
   }
+  const profiled = result.profile ? await import('./profile.js') : undefined;
+  const files = profiled && result.profile ? profiled.writeProfile(result.profile, plugin, hook, t.stateDir) : [];
   if (opts.json) {
+    const { profile, ...rest } = result;
     const obj = {
-      ...result,
+      ...rest,
+      ...(profile && profiled
+        ? { profile: { total: profiled.profileTotalOf(profile), partial: profile.partial, functions: profiled.functionRows(profile), files } }
+        : {}),
       file: plugin.path,
       fuelPercent: result.budget > 0 ? (result.fuelUsed / result.budget) * 100 : 0,
       logs: logs.map(({ level, source, msg }) => ({ level, source, msg })),
@@ -208,6 +217,9 @@ export async function run(target: string, hookName: string, opts: RunOptions): P
     process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
   } else {
     process.stdout.write(render(target, plugin, result, logs, metrics));
+    if (profiled && result.profile) {
+      process.stdout.write(`\nfuel profile\n${profiled.profileSection(result.profile, result.fuelUsed, 20)}\n${profiled.filesNote(files)}`);
+    }
   }
   return result.outcome === 'ok' ? EXIT_OK : EXIT_RUNTIME;
 }

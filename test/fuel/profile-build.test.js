@@ -1,0 +1,120 @@
+// The profiling build (docs/fuel.md, "Profiling builds"): normal builds stay byte for byte what
+// they were before the variant existed, the profiling build meters exactly the same fuel as the
+// normal one, it is cached as its own artefact, and its reports are off until the host turns them on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { wat } from '../helpers/wasm.js';
+import { ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/cleanup.js';
+import { attachProfileHooks, instrument, instrumentCached, PROFILE_FLAG, PROFILE_TABLE } from '../../dist/fuel/index.js';
+
+const FIXTURE = wat(readFileSync(path.join(ROOT, 'test/fixtures/runtime/profile.wat'), 'utf8'));
+const h = (bytes) => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+
+// sha256 (first 16 hex digits) of the normal build of each module, with default options and with
+// { initialFuel: 500_000_000n, maxMemoryPages: 1024 }, recorded from the instrumenter as it was
+// before the profiling variant was added (commit dce9265). Any change to a normal build shows here;
+// one that is meant must bump INSTRUMENTER_VERSION and re-record these.
+const GOLDEN = [
+  ['plugins-example/plugins/cache-auditor/plugin.wasm', 'c2300f18fbb23e6f', '793a4119f7f69d41'],
+  ['plugins-example/plugins/greedy/plugin.wasm', 'cbe6b8956c6acb8a', '522f0f0cb3d064aa'],
+  ['plugins-example/plugins/my-analytics/plugin.wasm', 'e422ba30af22563c', '8d832440989cce2b'],
+  ['plugins-example/plugins/bot-counter/plugin.wasm', '236944bc15ca1022', '5bd44e90e2cfe00b'],
+  ['bench/kernels/fib.wasm', 'a9cef38b9df8c877', '4852dc568d95731e'],
+  ['bench/kernels/json.wasm', 'addbcc3557a43e4d', '1b7742315a8da2a3'],
+  ['bench/kernels/sha256.wasm', '69554bf136d49e3b', 'd907a4f854017a6d'],
+  ['bench/kernels/sieve.wasm', '741adec129d71506', '4467b3c83ac6c3c7'],
+  ['bench/kernels/matmul.wasm', '86970bd27c5e605e', '5d0a4027ee99c50c'],
+];
+
+test('normal builds are byte for byte what they were before the profiling variant existed', async () => {
+  for (const [file, plain, capped] of GOLDEN) {
+    const bytes = new Uint8Array(readFileSync(path.join(ROOT, file)));
+    assert.equal(h(await instrument(bytes)), plain, file);
+    assert.equal(h(await instrument(bytes, { profile: false })), plain, `${file} with profile: false`);
+    assert.equal(h(await instrument(bytes, { initialFuel: 500_000_000n, maxMemoryPages: 1024 })), capped, `${file} capped`);
+  }
+  // The WAT fixture too (its input hash pins wabt's output, which the golden hash depends on).
+  assert.equal(h(FIXTURE), '6bf4c707d3873b93');
+  assert.equal(h(await instrument(FIXTURE)), '9df96054f8ad0fd2');
+});
+
+async function instantiate(bytes, opts) {
+  const { instance } = await WebAssembly.instantiate(await instrument(bytes, opts), {});
+  return instance;
+}
+
+function fuelOf(instance, name, args = []) {
+  instance.exports.bext_fuel.value = 1n << 40n;
+  let trapped = false;
+  try {
+    instance.exports[name](...args);
+  } catch {
+    trapped = true;
+  }
+  return { used: (1n << 40n) - instance.exports.bext_fuel.value, trapped };
+}
+
+test('the profiling build meters the same fuel as the normal build, reports on or off', async () => {
+  const normal = await instantiate(FIXTURE);
+  const quiet = await instantiate(FIXTURE, { profile: true });
+  const loud = await instantiate(FIXTURE, { profile: true });
+  let reports = 0;
+  attachProfileHooks(loud.exports, { enter: () => reports++, exit: () => reports++ })(true);
+  for (const [name, args] of [['on_reload', []], ['on_server_stop', []], ['on_request_complete', [0, 37]]]) {
+    const want = fuelOf(normal, name, args);
+    assert.deepEqual(fuelOf(quiet, name, args), want, name);
+    assert.deepEqual(fuelOf(loud, name, args), want, name);
+  }
+  assert.ok(reports > 0);
+});
+
+test('the profiling build of real compiler output meters the same fuel (bench kernels)', async () => {
+  for (const [file, arg] of [['fib.wasm', 18], ['sha256.wasm', 1], ['sieve.wasm', 5000], ['json.wasm', 1]]) {
+    const bytes = new Uint8Array(readFileSync(path.join(ROOT, 'bench/kernels', file)));
+    const normal = await instantiate(bytes);
+    const profiled = await instantiate(bytes, { profile: true });
+    let reports = 0;
+    attachProfileHooks(profiled.exports, { enter: () => reports++, exit() {} })(true);
+    assert.deepEqual(fuelOf(profiled, '_initialize'), fuelOf(normal, '_initialize'), `${file} _initialize`);
+    const want = fuelOf(normal, 'run', [arg]);
+    assert.equal(want.trapped, false);
+    assert.deepEqual(fuelOf(profiled, 'run', [arg]), want, `${file} run(${arg})`);
+    assert.ok(reports > 1, file);
+  }
+});
+
+test('the profiling build exports its table and flag, and reports nothing until the flag is set', async () => {
+  const inst = await instantiate(FIXTURE, { profile: true });
+  assert.ok(inst.exports[PROFILE_TABLE] instanceof WebAssembly.Table);
+  assert.equal(inst.exports[PROFILE_FLAG].value, 0);
+  const seen = [];
+  const on = attachProfileHooks(inst.exports, { enter: (f, fuel) => seen.push(['enter', f, fuel]), exit: (f, fuel) => seen.push(['exit', f, fuel]) });
+  fuelOf(inst, 'on_reload');
+  assert.equal(seen.length, 0);
+  on(true);
+  inst.exports.bext_fuel.value = 1000n;
+  inst.exports.on_reload();
+  // on_reload is function 6 (bext_alloc 0, square 1, sum_squares 2, fact 3, clamp 4, boom 5).
+  assert.deepEqual(seen[0], ['enter', 6, 1000]);
+  assert.deepEqual(seen.at(-1), ['exit', 6, 880]);
+  assert.equal(seen.filter((e) => e[0] === 'enter').length, seen.filter((e) => e[0] === 'exit').length);
+});
+
+test('the profiling build is cached as its own artefact', async () => {
+  const dir = tempDir('bext-prof-cache-');
+  const normal = await instrumentCached(FIXTURE, dir);
+  const profiled = await instrumentCached(FIXTURE, dir, { profile: true });
+  assert.equal(normal.fromCache, false);
+  assert.equal(profiled.fromCache, false);
+  const files = readdirSync(dir).sort();
+  assert.equal(files.length, 2);
+  assert.ok(files.some((f) => f.endsWith('-prof.wasm')));
+  assert.ok(files.some((f) => !f.includes('-prof')));
+  assert.notDeepEqual(Buffer.from(profiled.bytes), Buffer.from(normal.bytes));
+  assert.equal((await instrumentCached(FIXTURE, dir, { profile: true })).fromCache, true);
+  assert.deepEqual(Buffer.from((await instrumentCached(FIXTURE, dir)).bytes), Buffer.from(await instrument(FIXTURE)));
+});
