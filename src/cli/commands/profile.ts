@@ -14,7 +14,7 @@ import { percent, thousands } from '../../format.js';
 import { createPluginEngine } from '../../plugins/engine.js';
 import { bextVersion, profileStem, writeAtomic, writeProfileFiles } from '../../plugins/profiles.js';
 import { functionTable, mergeProfiles, profileTotal, toFolded, toSpeedscope, type CallProfile, type CallResult, type PluginLogEntry } from '../../runtime/index.js';
-import { hookArgs, parseFuel, parseHook, readInput, resolveTarget, shown } from './run.js';
+import { hookArgs, parseFuel, parseHook, readInput, resolveTarget, shown } from './hook-call.js';
 
 export interface ProfileOptions {
   config: string;
