@@ -19,7 +19,7 @@ import type { LogEntry, LogLevel } from './messages.js';
 
 export const LEVEL_ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
 /** A longer message is cut (with a note of how much); a guest cannot post megabytes per line. */
-export const MAX_LOG_MESSAGE = 8 * 1024;
+export const MAX_LOG_MESSAGE = 256 * 1024;
 /** Characters of messages one batch may hold; lines past it are counted as suppressed. */
 const MAX_BATCH_CHARS = 1024 * 1024;
 /** How long a host note's cause stays quiet after it was written. */
