@@ -5,7 +5,8 @@
 // the median of its rounds. stderr is a pipe, drained, as under a process manager.
 // Goal: every noisy configuration keeps >= 0.8 of the quiet one's req/s.
 //
-//   node bench/noisy.bench.js [--duration 6] [--rounds 3] [--connections 16]
+//   node bench/noisy.bench.js [--duration 6] [--rounds 3] [--connections 16] [--root DIR]
+// (--root runs another build of bext, e.g. an older checkout, for a before/after comparison)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +48,7 @@ const CONFIGS = [
 
 function start(config, cwd) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bext'), 'dev', '-c', config, '-p', '0', '--no-watch'], {
+    const child = spawn(process.execPath, [path.join(arg('--root', ROOT), 'bin', 'bext'), 'dev', '-c', config, '-p', '0', '--no-watch'], {
       cwd,
       env: { ...process.env, NO_COLOR: '1', BEXT_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +77,31 @@ async function stop(child) {
   clearTimeout(t);
 }
 
+/** Calls recorded so far by the server's plugins. */
+async function calls(url) {
+  try {
+    const snap = await (await fetch(`${url}__bext/stats`)).json();
+    return Object.values(snap.plugins).reduce((n, p) => n + p.calls, 0);
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Waits until no server's plugin is still working through queued events, so one round's
+ * backlog does not eat into the next server's measurement (this machine may have two cores).
+ */
+async function settle(servers) {
+  const end = Date.now() + 15_000;
+  let last = await Promise.all(servers.map((s) => calls(s.url)));
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await Promise.all(servers.map((s) => calls(s.url)));
+    if (now.every((n, i) => n === last[i])) return;
+    last = now;
+  }
+}
+
 async function main() {
   const seconds = Number(arg('--duration', '6'));
   const rounds = Number(arg('--rounds', '3'));
@@ -89,8 +115,13 @@ async function main() {
       writeFileSync(path.join(dir, `p${i}.wasm`), wat(text));
       writeFileSync(path.join(dir, `c${i}.toml`), `[server]\nroot = "./public"\n[cache]\nenabled = false\n[plugins.bench]\npath = "./p${i}.wasm"\n`);
     });
-    for (let i = 0; i < CONFIGS.length; i++) servers.push({ name: CONFIGS[i][0], ...(await start(`c${i}.toml`, dir)) });
+    for (let i = 0; i < CONFIGS.length; i++) {
+      const s = await start(`c${i}.toml`, dir);
+      s.name = CONFIGS[i][0];
+      servers.push(s);
+    }
     for (const s of servers) await autocannon({ url: s.url, connections, duration: 1 });
+    await settle(servers);
     const per = Math.max(1, Math.round(seconds / rounds));
     for (let r = 0; r < rounds; r++) {
       for (const s of servers) {
@@ -98,7 +129,7 @@ async function main() {
         const res = await autocannon({ url: s.url, connections, duration: per });
         if (res.non2xx > 0 || res.errors > 0) throw new Error(`${s.name}: ${res.non2xx} non-2xx, ${res.errors} errors`);
         s.rounds.push({ rps: res.requests.average, p99: res.latency.p99, stderr: s.stderrBytes - before });
-        await new Promise((res2) => setTimeout(res2, 300));
+        await settle(servers);
       }
     }
   } finally {
