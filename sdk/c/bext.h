@@ -84,6 +84,12 @@ __attribute__((weak)) BEXT_EXPORT(bext_dealloc) void bext_dealloc(void *ptr, int
     free(ptr);
 }
 
+/* bext calls bext_flush() after every hook call (outside its fuel budget), so printf output that
+ * the C library still buffers (a line without '\n') reaches the log when the call ends. */
+__attribute__((weak)) BEXT_EXPORT(bext_flush) void bext_flush(void) {
+    fflush(NULL);
+}
+
 /* Declares an exported hook. Parameters by hook:
  *   on_server_start(const char *config_json, int32_t len)
  *   on_request_complete(const char *event_json, int32_t len)

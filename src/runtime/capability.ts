@@ -10,7 +10,7 @@
  */
 import type { PermissionsConfig } from '../config/types.js';
 import type { AbiCode } from './abi-codes.js';
-import type { LogMessage } from './messages.js';
+import type { LogEntry } from './messages.js';
 import type { MainOp } from './sync-bridge.js';
 import type { ValType } from '../wasm/index.js';
 
@@ -32,8 +32,8 @@ export interface HostImportSpec {
 /** Every `"bext"` import, in ABI order (what `checkAbi` compares a module against). */
 export type ImportTable = readonly HostImportSpec[];
 
-export type GuestLevel = LogMessage['level'];
-export type LogSource = LogMessage['source'];
+export type GuestLevel = LogEntry['level'];
+export type LogSource = LogEntry['source'];
 
 /** What a capability may use to prepare its state and run its imports (one guest instance). */
 export interface CapabilityContext {

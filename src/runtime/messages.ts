@@ -111,20 +111,36 @@ export interface BatchResultMessage {
   failed: { index: number; report: CallReport }[];
 }
 
-export interface LogMessage {
-  type: 'log';
-  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+/** One line a plugin said (or the runtime said about it). */
+export interface LogEntry {
+  level: LogLevel;
   /** guest = the `log` import; stdout/stderr = WASI; host = the runtime about the guest (traps). */
   source: 'guest' | 'stdout' | 'stderr' | 'host';
   msg: string;
   extra?: Record<string, unknown>;
 }
 
-export interface MetricMessage {
-  type: 'metric';
+/**
+ * Log lines, batched: one message per call (posted before its result) or per tick outside calls,
+ * already filtered by level and rate-limited in the worker (see log-batch.ts).
+ */
+export interface LogBatchMessage {
+  type: 'logs';
+  entries: LogEntry[];
+}
+
+export interface MetricSampleData {
   name: string;
   value: number;
   tags: Record<string, string>;
+}
+
+/** `emit_metric` samples, batched like log lines (at most MAX_METRIC_BATCH per message). */
+export interface MetricBatchMessage {
+  type: 'metrics';
+  samples: MetricSampleData[];
 }
 
 export interface StatsMessage {
@@ -140,6 +156,6 @@ export type FromWorker =
   | InitFailedMessage
   | ResultMessage
   | BatchResultMessage
-  | LogMessage
-  | MetricMessage
+  | LogBatchMessage
+  | MetricBatchMessage
   | StatsMessage;

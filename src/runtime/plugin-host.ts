@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { HookName, PluginConfig } from '../config/types.js';
-import { pluginLevel, pluginLogger, type Logger } from '../log.js';
+import { logPerCause, pluginLevel, pluginLogger, type Logger } from '../log.js';
 import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
@@ -133,13 +133,17 @@ export class PluginHost implements PluginHandle {
           case 'init_failed':
             fail(msg.message);
             return;
-          case 'log':
-            if (this.opts.onLog) this.opts.onLog({ plugin: this.plugin.name, level: msg.level, source: msg.source, msg: msg.msg });
-            else this.log[msg.level]({ source: msg.source, ...(msg.extra ?? {}) }, msg.msg);
+          case 'logs':
+            for (const e of msg.entries) {
+              if (this.opts.onLog) this.opts.onLog({ plugin: this.plugin.name, level: e.level, source: e.source, msg: e.msg });
+              else this.log[e.level]({ source: e.source, ...(e.extra ?? {}) }, e.msg);
+            }
             return;
-          case 'metric':
-            this.opts.onMetric?.({ plugin: this.plugin.name, name: msg.name, value: msg.value, tags: msg.tags });
+          case 'metrics': {
+            const onMetric = this.opts.onMetric;
+            if (onMetric) for (const m of msg.samples) onMetric({ plugin: this.plugin.name, name: m.name, value: m.value, tags: m.tags });
             return;
+          }
           case 'result':
           case 'batch_result':
           case 'stats': {
@@ -409,8 +413,10 @@ export class PluginHost implements PluginHandle {
   private finish(result: CallResult): CallResult {
     if (!result.skipped && result.outcome !== 'ok' && this.opts.logOutcomes !== false) {
       const what = result.outcome === 'trap' ? `trapped (${result.trapKind})` : result.outcome.replace(/_/g, ' ');
-      this.log.warn({ hook: result.hook, outcome: result.outcome }, `${result.hook} ${what}: ${result.message ?? ''}`);
-      if (result.stack?.length) this.log.debug({ hook: result.hook, stack: result.stack }, `${result.hook} guest stack`);
+      // A plugin failing the same way on every call is one line per cause, with a count.
+      const cause = `${this.plugin.name}\u0000${result.hook}\u0000${result.outcome}\u0000${result.message ?? ''}`;
+      logPerCause(`outcome\u0000${cause}`, 'warn', { hook: result.hook, outcome: result.outcome }, `${result.hook} ${what}: ${result.message ?? ''}`, this.log);
+      if (result.stack?.length) logPerCause(`stack\u0000${cause}`, 'debug', { hook: result.hook, stack: result.stack }, `${result.hook} guest stack`, this.log);
     }
     try {
       this.opts.onCall?.(result);

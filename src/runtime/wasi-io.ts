@@ -73,12 +73,32 @@ export function createWasi(onLine: (stream: 'stdout' | 'stderr', line: string) =
     return ERRNO_SUCCESS;
   };
 
+  // stdout/stderr are described as a terminal (a character device without seek/tell), whatever
+  // bext's own streams are: wasi-libc then line-buffers them, so each line reaches the log when
+  // the guest writes its newline instead of when a 1 KiB buffer fills.
+  const FILETYPE_CHARACTER_DEVICE = 2;
+  const RIGHT_FD_WRITE = 1n << 6n;
+  const fdFdstatGet = (fd: number, out: number): number => {
+    if (fd !== 1 && fd !== 2) return native.fd_fdstat_get!(fd, out);
+    if (!memory) return ERRNO_FAULT;
+    const at = out >>> 0;
+    if (at + 24 > memory.buffer.byteLength) return ERRNO_FAULT;
+    const dv = new DataView(memory.buffer);
+    dv.setUint8(at, FILETYPE_CHARACTER_DEVICE);
+    dv.setUint8(at + 1, 0);
+    dv.setUint16(at + 2, 0, true);
+    dv.setUint32(at + 4, 0, true);
+    dv.setBigUint64(at + 8, RIGHT_FD_WRITE, true);
+    dv.setBigUint64(at + 16, 0n, true);
+    return ERRNO_SUCCESS;
+  };
+
   const procExit = (code: number): never => {
     throw new GuestFault('proc_exit', `guest called proc_exit(${code >>> 0}); the call ends, the instance stays loaded`, 'wasi_snapshot_preview1.proc_exit');
   };
 
   return {
-    imports: { ...native, fd_write: fdWrite, proc_exit: procExit },
+    imports: { ...native, fd_write: fdWrite, fd_fdstat_get: fdFdstatGet, proc_exit: procExit },
     attach(mem) {
       memory = mem;
       // node:wasi needs the memory for every other call; it reads only `exports.memory` here.

@@ -15,14 +15,14 @@ import type { Capability, GuestLevel } from './capability.js';
 import { ABI_ALLOWANCE, encoder, Guest, unpack, utf8Lenient } from './guest.js';
 import { buildImportObject } from './import-object.js';
 import { BatchProgress } from './batch-progress.js';
-import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogMessage, ToWorker } from './messages.js';
+import { createLogBatcher } from './log-batch.js';
+import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogEntry, MetricSampleData, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap } from './traps.js';
 import { createWasi, type WasiHost } from './wasi-io.js';
 import { ProfileCollector } from './profiler.js';
 
-const LEVEL_ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
 /** Longest guest error message kept; the rest is cut with a note. */
 const MAX_MESSAGE = 4096;
 
@@ -80,18 +80,61 @@ function createResources(onCloseError: (key: string, err: unknown) => void) {
   };
 }
 
+/** Samples one message may carry; more in one call are dropped and counted. */
+const MAX_METRIC_BATCH = 10_000;
+
+/** `emit_metric` samples, posted together at the end of a call (or on the next tick outside one). */
+function createMetricBatch(send: (samples: MetricSampleData[]) => void, onDropped: (count: number) => void) {
+  let samples: MetricSampleData[] = [];
+  let dropped = 0;
+  let scheduled = false;
+  const flush = (): void => {
+    if (dropped > 0) {
+      onDropped(dropped);
+      dropped = 0;
+    }
+    if (samples.length === 0) return;
+    const out = samples;
+    samples = [];
+    send(out);
+  };
+  return {
+    add(sample: MetricSampleData): void {
+      if (samples.length >= MAX_METRIC_BATCH) {
+        dropped++;
+        return;
+      }
+      samples.push(sample);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
+      }
+    },
+    flush,
+  };
+}
+
 export function runWorker(port: MessagePort, capabilities: readonly Capability[]): void {
   let state: State | null = null;
   let progress: BatchProgress | null = null;
   const resources = createResources((key, err) => log('warn', `closing ${key} failed: ${(err as Error)?.message ?? String(err)}`, 'host'));
   let functionNames: Record<number, string> = {};
   const names = (): Record<number, string> => functionNames;
-  const post = (msg: FromWorker): void => port.postMessage(msg);
-  let minLevel = LEVEL_ORDER.warn!;
-  const log = (level: GuestLevel, msg: string, source: LogMessage['source'], extra?: Record<string, unknown>): void => {
-    if ((LEVEL_ORDER[level] ?? 30) < minLevel) return;
-    post({ type: 'log', level, source, msg, ...(extra ? { extra } : {}) });
+  const logs = createLogBatcher({ post: (entries) => port.postMessage({ type: 'logs', entries } satisfies FromWorker) });
+  const metrics = createMetricBatch(
+    (samples) => port.postMessage({ type: 'metrics', samples } satisfies FromWorker),
+    (dropped) => log('warn', `bext.emit_metric: ${dropped.toLocaleString('en-US')} samples dropped (more than ${MAX_METRIC_BATCH.toLocaleString('en-US')} in one call)`, 'host'),
+  );
+  // What a call said and measured goes out first, so the main thread has it before the result.
+  const post = (msg: FromWorker): void => {
+    metrics.flush();
+    logs.flush();
+    port.postMessage(msg);
   };
+  const log = (level: GuestLevel, msg: string, source: LogEntry['source'], extra?: Record<string, unknown>): void => logs.add(level, msg, source, extra);
 
   Error.stackTraceLimit = 64;
 
@@ -161,6 +204,23 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     return f();
   };
 
+  /**
+   * Output the guest still holds goes to the log at the end of each call: what its libc buffered
+   * (through its optional `bext_flush` export, e.g. fflush in the C SDK), then any text written
+   * without a final newline.
+   */
+  const flushGuestOutput = (s: State): void => {
+    const flush = s.guest.exports.bext_flush;
+    if (typeof flush === 'function') {
+      try {
+        allowance(s.guest, () => (flush as () => unknown)());
+      } catch (err) {
+        log('warn', `bext_flush trapped: ${classifyTrap(err, names()).message}`, 'host');
+      }
+    }
+    s.wasi.flush();
+  };
+
   const callHook = (s: State, msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): CallReport => {
     const hook = msg.args.hook as HookName;
     const ret = s.init.summary.hooks[hook];
@@ -198,13 +258,13 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       }
       return report;
     } finally {
-      s.wasi.flush();
+      flushGuestOutput(s);
       s.busy = false;
     }
   };
 
   const init = async (msg: InitMessage): Promise<void> => {
-    minLevel = LEVEL_ORDER[msg.logLevel] ?? LEVEL_ORDER.warn!;
+    logs.setLevel(msg.logLevel);
     functionNames = msg.functionNames;
     progress = new BatchProgress(msg.progress);
     const callMain = connectBridge(msg.bridge);
@@ -225,7 +285,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       callMain,
       multiValue: new Set(msg.summary.multiValueImports),
       log: (level, text, source) => log(level, text, source),
-      metric: (name, value, tags) => post({ type: 'metric', name, value, tags }),
+      metric: (name, value, tags) => metrics.add({ name, value, tags }),
       resource: (key, open, close) => resources.get(key, open, close),
     });
     let instance: WebAssembly.Instance;
@@ -257,7 +317,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     const initFn = instance.exports._initialize;
     if (msg.summary.hasInitialize && typeof initFn === 'function') {
       initReport = metered(guest, msg.initBudget, '_initialize', () => (initFn as () => void)(), 'none');
-      wasi.flush();
+      flushGuestOutput(s);
       if (initReport.outcome !== 'ok') {
         post({ type: 'init_failed', message: `_initialize ${initReport.outcome === 'out_of_fuel' ? 'ran out of fuel' : 'trapped'}: ${initReport.message}`, report: initReport });
         return;
@@ -323,6 +383,8 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       case 'close': {
         try {
           resources.closeAll();
+          metrics.flush();
+          logs.close();
         } finally {
           port.close();
           if (!isMainThread) process.exit(0);

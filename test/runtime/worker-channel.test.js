@@ -85,7 +85,7 @@ test('runWorker over a MessageChannel serves imports from the capabilities it is
     port1.postMessage({ type: 'call', id: 1, args: { hook: 'on_reload' }, budget: 1_000_000 });
     const { report } = await next('result');
     assert.equal(report.outcome, 'ok', JSON.stringify(report));
-    assert.deepEqual(messages.filter((m) => m.type === 'log').map((m) => m.msg), ['total 2', 'total 5']);
+    assert.deepEqual(messages.filter((m) => m.type === 'logs').flatMap((m) => m.entries).map((e) => e.msg), ['total 2', 'total 5']);
   } finally {
     port1.close();
     bridge.close();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
-import { logger } from '../../log.js';
+import { flushLogs, logger, logNames, statusLine } from '../../log.js';
 import { createDevServer, formatBanner } from '../../server/index.js';
 
 /** Signals closer together than this are one keypress delivered twice. */
@@ -32,10 +32,8 @@ function parsePort(value: string | undefined): number | undefined {
 
 function progress(): ((done: number, total: number, name: string) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
-  return (done, total, name) => {
-    process.stderr.write(`\r\x1b[2K  loading plugins ${done}/${total}  ${name}`);
-    if (done === total) process.stderr.write('\r\x1b[2K');
-  };
+  // Written in order with the log lines, which clear it (a plugin may log while it loads).
+  return (done, total, name) => statusLine(done === total ? null : `  loading plugins ${done}/${total}  ${name}`);
 }
 
 export async function run(opts: DevOptions): Promise<number> {
@@ -47,9 +45,12 @@ export async function run(opts: DevOptions): Promise<number> {
   const config = loadConfig(path.resolve(opts.config));
 
   const log = logger();
+  logNames(config.plugins.map((p) => p.name));
   const server = await createDevServer(config, { port, host, watch, log, onProgress: progress() });
 
   const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+  // Lines logged while loading come before the banner, as they happened.
+  flushLogs();
   process.stdout.write(
     formatBanner({
       version: pkg.version,

@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { request } from 'undici';
 import type { PluginConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
-import { logger } from '../../log.js';
+import { logger, logPerCause } from '../../log.js';
 import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from '../../config/url-patterns.js';
 import { refusalFor, type HostPolicy } from './address-policy.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
@@ -135,7 +135,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
         rateLog.suppressed = 0;
       }
     } else {
-      logger().warn({ plugin: name, url: clip(err.url), reason: clip(err.message) }, 'http_fetch refused');
+      logPerCause(`http_fetch refused\u0000${name}\u0000${err.code}`, 'warn', { plugin: name, url: clip(err.url), reason: clip(err.message) }, 'http_fetch refused');
     }
     try {
       opts.onRefused?.(name, err.url, err.message);
