@@ -3,40 +3,10 @@
  * which kind of bad input it was (not wasm, truncated, invalid, unsupported feature); the caller
  * words it for its user. A module the rewrite broke throws InstrumenterBug.
  */
-import { v8CompileMessage, WasmFormatError, type ParsedModule } from '../wasm/index.js';
-import { rewriteModule } from './module.js';
+import { v8CompileMessage, WasmFormatError } from '../wasm/index.js';
+import { rewriteModule, type InstrumentOptions } from './module.js';
 
-export interface InstrumentOptions {
-  /** Initial value of `bext_fuel` (meters start functions). Default 0. */
-  initialFuel?: bigint;
-  /** Called with 0..1 while functions are rewritten (synchronously). */
-  onProgress?: (fraction: number) => void;
-  /**
-   * Merge charges across segments where that is exact (default true). Turning it off gives the
-   * plain one-charge-per-segment rewrite, which tests use as a reference for fuel counts.
-   */
-  moveCharges?: boolean;
-  /**
-   * Pass the fuel to internal functions as an extra param and result instead of through the
-   * global (default true). Off, every function reads and writes the global; tests use that as a
-   * reference.
-   */
-  threadFuel?: boolean;
-  /**
-   * Cap every memory the module defines at this many 64 KiB pages: the memory section declares
-   * `max = min(max, cap)` (V8 refuses memory.grow past a declared maximum). A memory whose minimum
-   * is above the cap is refused. Unset: memories are kept as they are.
-   */
-  maxMemoryPages?: number;
-  /** The input's module info when the caller parsed it already (saves parsing it again). */
-  module?: ParsedModule;
-  /**
-   * Build the profiling variant (docs/fuel.md, "Profiling builds"): the same fuel, plus a report
-   * to the host at every function entry and exit. Implies `threadFuel: false`. Default false; a
-   * normal build is byte for byte what it is without this option.
-   */
-  profile?: boolean;
-}
+export type { InstrumentOptions };
 
 /** The rewrite turned a valid module into an invalid one: a bext bug, not bad input. */
 export class InstrumenterBug extends Error {

@@ -40,20 +40,40 @@ interface FuncType {
   raw: Uint8Array;
 }
 
-export interface RewriteOptions {
-  initialFuel: bigint;
+export interface InstrumentOptions {
+  /** Initial value of `bext_fuel` (meters start functions). Default 0. */
+  initialFuel?: bigint;
+  /** Called with 0..1 while functions are rewritten (synchronously). */
   onProgress?: (fraction: number) => void;
-  /** See InstrumentOptions.moveCharges. */
+  /**
+   * Merge charges across segments where that is exact (default true). Turning it off gives the
+   * plain one-charge-per-segment rewrite, which tests use as a reference for fuel counts.
+   */
   moveCharges?: boolean;
-  /** See InstrumentOptions.threadFuel. */
+  /**
+   * Pass the fuel to internal functions as an extra param and result instead of through the
+   * global (default true). Off, every function reads and writes the global; tests use that as a
+   * reference.
+   */
   threadFuel?: boolean;
-  /** See InstrumentOptions.maxMemoryPages. */
+  /**
+   * Cap every memory the module defines at this many 64 KiB pages: the memory section declares
+   * `max = min(max, cap)` (V8 refuses memory.grow past a declared maximum). A memory whose minimum
+   * is above the cap is refused. Unset: memories are kept as they are.
+   */
   maxMemoryPages?: number;
-  /** See InstrumentOptions.module. */
+  /** The input's module info when the caller parsed it already (saves parsing it again). */
   module?: ParsedModule;
-  /** See InstrumentOptions.profile. */
+  /**
+   * Build the profiling variant (docs/fuel.md, "Profiling builds"): the same fuel, plus a report
+   * to the host at every function entry and exit. Implies `threadFuel: false`. Default false; a
+   * normal build is byte for byte what it is without this option.
+   */
   profile?: boolean;
 }
+
+/** What rewriteModule needs: the options, with the start fuel decided. */
+export type RewriteOptions = Omit<InstrumentOptions, 'initialFuel'> & { initialFuel: bigint };
 
 function unsupported(what: string): WasmFormatError {
   return new WasmFormatError(

@@ -5,21 +5,9 @@
 import type { HookName, LimitsConfig, PermissionsConfig } from '../config/types.js';
 import type { AbiSummary } from './abi-table.js';
 import type { BridgeWorkerEnd } from './sync-bridge.js';
-import type { HookArgs, Outcome } from './types.js';
-import type { CallProfile } from './profiler.js';
+import type { CallReport, HookArgs } from './types.js';
 
-/** What the worker reports about one guest call (the host adds plugin, hook, budget). */
-export interface CallReport {
-  outcome: Outcome;
-  fuelUsed: number;
-  wallUs: number;
-  message?: string;
-  trapKind?: string;
-  stack?: string[];
-  skipped?: boolean;
-  /** The call's fuel profile, when it was profiled (names are filled on the main thread). */
-  profile?: CallProfile;
-}
+export type { CallReport };
 
 export interface InitMessage {
   type: 'init';

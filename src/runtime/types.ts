@@ -20,13 +20,11 @@ export type HookArgs =
   | { hook: 'on_cache_invalidate'; pattern: string; count: number }
   | { hook: 'on_reload' | 'on_server_stop' | 'cleanup' };
 
-export interface CallResult {
-  plugin: string;
-  hook: HookName;
+/** What the worker reports about one guest call (the host adds plugin, hook, budget). */
+export interface CallReport {
   outcome: Outcome;
   /** Fuel consumed by this call (budget − remaining; capped at budget on out_of_fuel). */
   fuelUsed: number;
-  budget: number;
   /** Wall time of the call in microseconds. */
   wallUs: number;
   /** Guest error string, trap message, or timeout/crash reason. Absent on ok. */
@@ -39,6 +37,12 @@ export interface CallResult {
   skipped?: boolean;
   /** Where the call's fuel went, per call path (only for calls run under LoadOptions.profile). */
   profile?: CallProfile;
+}
+
+export interface CallResult extends CallReport {
+  plugin: string;
+  hook: HookName;
+  budget: number;
 }
 
 /**

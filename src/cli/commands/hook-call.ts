@@ -130,3 +130,24 @@ export function shown(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
+
+export interface HookCallFlags {
+  input?: string;
+  fuel?: string;
+  config: string;
+}
+
+/** One hook call as the flags describe it: the plugin (its budget for this hook overridden by --fuel) and the hook's arguments. */
+export interface HookCall extends Target {
+  hook: HookName;
+  args: HookArgs;
+}
+
+export async function prepareHookCall(target: string, hookName: string, flags: HookCallFlags): Promise<HookCall> {
+  const hook = parseHook(hookName);
+  const fuel = flags.fuel === undefined ? undefined : parseFuel(flags.fuel);
+  const input = readInput(flags.input);
+  const t = await resolveTarget(target, flags.config);
+  const plugin: PluginConfig = fuel === undefined ? t.plugin : { ...t.plugin, fuel: { ...t.plugin.fuel, [hook]: fuel } };
+  return { ...t, plugin, hook, args: hookArgs(hook, input, plugin) };
+}

@@ -14,7 +14,7 @@ import { percent, thousands } from '../../format.js';
 import { createPluginEngine } from '../../plugins/engine.js';
 import { bextVersion, profileStem, writeAtomic, writeProfileFiles } from '../../plugins/profiles.js';
 import { functionTable, mergeProfiles, profileTotal, toFolded, toSpeedscope, type CallProfile, type CallResult, type PluginLogEntry } from '../../runtime/index.js';
-import { hookArgs, parseFuel, parseHook, readInput, resolveTarget, shown } from './hook-call.js';
+import { prepareHookCall, shown } from './hook-call.js';
 
 export interface ProfileOptions {
   config: string;
@@ -100,14 +100,10 @@ function outcomeText(r: CallResult): string {
 }
 
 export async function run(target: string, hookName: string, opts: ProfileOptions): Promise<number> {
-  const hook = parseHook(hookName);
   const calls = positive('--calls', opts.calls, 1);
   const top = positive('--top', opts.top, DEFAULT_TOP);
-  const fuel = opts.fuel === undefined ? undefined : parseFuel(opts.fuel);
-  const input = readInput(opts.input);
-  const t = await resolveTarget(target, opts.config);
-  const plugin: PluginConfig = fuel === undefined ? t.plugin : { ...t.plugin, fuel: { ...t.plugin.fuel, [hook]: fuel } };
-  const args = hookArgs(hook, input, plugin);
+  const t = await prepareHookCall(target, hookName, opts);
+  const { hook, plugin, args } = t;
 
   const logs: PluginLogEntry[] = [];
   const engine = createPluginEngine({

@@ -18,7 +18,7 @@ export interface RunOptions {
   /** Run the profiling build and show where the fuel went (see profile.ts). */
   profile?: boolean;
 }
-import { hookArgs, parseFuel, parseHook, readInput, resolveTarget, shown } from './hook-call.js';
+import { prepareHookCall, shown } from './hook-call.js';
 
 function render(target: string, plugin: PluginConfig, r: CallResult, logs: PluginLogEntry[], metrics: MetricSample[]): string {
   const out: string[] = [];
@@ -54,12 +54,8 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
 }
 
 export async function run(target: string, hookName: string, opts: RunOptions): Promise<number> {
-  const hook = parseHook(hookName);
-  const fuel = opts.fuel === undefined ? undefined : parseFuel(opts.fuel);
-  const input = readInput(opts.input);
-  const t = await resolveTarget(target, opts.config);
-  const plugin: PluginConfig = fuel === undefined ? t.plugin : { ...t.plugin, fuel: { ...t.plugin.fuel, [hook]: fuel } };
-  const args = hookArgs(hook, input, plugin);
+  const t = await prepareHookCall(target, hookName, opts);
+  const { hook, plugin, args } = t;
 
   const logs: PluginLogEntry[] = [];
   const metrics: MetricSample[] = [];
