@@ -165,6 +165,12 @@ export class BodyRewriter {
   private vOps: number[] = [];
   private vWrites: number[] = [];
   private readonly scratch = new Writer(1 << 16);
+  /**
+   * Where the last emitted body's code came from (see offset-map.ts): per stretch, its start in
+   * the body's output (after the size prefix) and the input offset it copies, or, with the top
+   * bit set, the input instruction the inserted code it holds stands before.
+   */
+  readonly map: { outs: number[]; inputs: number[] } = { outs: [], inputs: [] };
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -887,9 +893,25 @@ export class BodyRewriter {
       w.byte(0x7e);
     }
     const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + 1 : l);
+    const { outs, inputs } = this.map;
+    outs.length = 0;
+    inputs.length = 0;
+    // Input bytes [from, to) copied as they are.
+    const copy = (from: number, to: number): void => {
+      outs.push(w.len);
+      inputs.push(from);
+      w.bytes(buf.subarray(from, to));
+    };
+    // What is written next is bext's, standing before the input instruction at `at`.
+    const insertedBefore = (at: number): void => {
+      outs.push(w.len);
+      inputs.push((at | 0x80000000) >>> 0);
+    };
+    insertedBefore(localsEnd);
     // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns
     // the end of its immediate.
     const shiftedLocalOp = (at: number, immEnd: number): number => {
+      insertedBefore(at);
       w.byte(buf[at]!);
       w.u32(new Reader(buf, at + 1, immEnd).u32() + 1);
       return immEnd;
@@ -975,10 +997,11 @@ export class BodyRewriter {
     for (let i = 0; i < n; i++) {
       const pos = editPos[i]!;
       if (pos > copied) {
-        w.bytes(buf.subarray(copied, pos));
+        copy(copied, pos);
         copied = pos;
       }
       const kind = editKind[i]!;
+      insertedBefore(pos);
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
@@ -1106,10 +1129,11 @@ export class BodyRewriter {
           let from = v.loopAt;
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
             if (editKind[j] !== E_LOCAL) continue;
-            w.bytes(buf.subarray(from, editPos[j]!));
+            copy(from, editPos[j]!);
             from = shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
-          w.bytes(buf.subarray(from, v.endAt + 1));
+          copy(from, v.endAt + 1);
+          insertedBefore(v.loopAt);
           w.byte(0x20);
           w.u32(L);
           w.byte(0x20);

@@ -1,6 +1,6 @@
 /**
- * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>].wasm`.
- * Each file ends with a small custom section holding the sha256 of the bytes before it, so a
+ * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>].wasm`,
+ * and beside each its offset map (`….offsets`, see offset-map.ts). Each file ends with a small custom section holding the sha256 of the bytes before it, so a
  * corrupt or truncated file is noticed (and rebuilt) without running any wasm tooling.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,6 +23,11 @@ export function cacheFileName(input: Uint8Array, initialFuel: bigint, maxMemoryP
   const fuel = initialFuel === 0n ? '' : `-f${initialFuel}`;
   const memory = maxMemoryPages === undefined ? '' : `-m${maxMemoryPages}`;
   return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}${memory}.wasm`;
+}
+
+/** The side file holding a cached module's offset map (see offset-map.ts). */
+export function offsetsFileName(cacheName: string): string {
+  return cacheName.replace(/\.wasm$/, '.offsets');
 }
 
 function trailer(body: Uint8Array): Uint8Array {

@@ -7,6 +7,7 @@ import { BextError } from '../errors.js';
 import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
 import { PluginHost } from './plugin-host.js';
+import { createSymbolizer } from './frames/symbolize.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { LoadOptions } from './types.js';
 
@@ -16,6 +17,8 @@ export { HOOK_PARAMS, ALLOCATORS, DEALLOCATORS } from './abi-table.js';
 export type { Capability, HostImportSpec, ImportTable } from './capability.js';
 export { PluginHost, type WorkerStats } from './plugin-host.js';
 export type * from './types.js';
+export { shownStack, formatFrame, type GuestFrame, type StackRow } from './frames/symbolize.js';
+export { demangle } from './frames/demangle.js';
 
 /**
  * Loads, checks, instruments and compiles the plugin's module, starts its worker and runs
@@ -30,8 +33,9 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
   const startFuel = BigInt(p.fuel.on_server_start);
   const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel);
-  const module = await compileModule(metered, who, p.path);
-  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames);
+  const module = await compileModule(metered.bytes, who, p.path);
+  const symbolize = createSymbolizer({ bytes: prepared.bytes, module: prepared.module, offsets: metered.offsets });
+  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, symbolize);
   try {
     await host.start();
   } catch (err) {

@@ -10,6 +10,7 @@ import { BextError } from '../errors.js';
 import type { HookName } from '../config/types.js';
 import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './abi-table.js';
 import type { ImportTable } from './capability.js';
+import type { OffsetMap } from '../fuel/index.js';
 import { formatSignature, parseModule, v8CompileMessage, WasmFormatError, type Limits, type ParsedModule } from '../wasm/index.js';
 
 export const PAGE_BYTES = 65536;
@@ -174,7 +175,13 @@ export function prepareModule(bytes: Uint8Array, file: string, who: string, maxM
  * Fuel-instruments through the on-disk cache, capping memory in the same rewrite. `startFuel`
  * meters a wasm start section, which runs during instantiation before the host can set a budget.
  */
-export async function instrumentForRun(prepared: Prepared, cacheDir: string, who: string, file: string, startFuel: bigint): Promise<Uint8Array> {
+export async function instrumentForRun(
+  prepared: Prepared,
+  cacheDir: string,
+  who: string,
+  file: string,
+  startFuel: bigint,
+): Promise<{ bytes: Uint8Array; offsets: () => OffsetMap }> {
   const fuel = await import('../fuel/index.js');
   try {
     const r = await fuel.instrumentCached(prepared.bytes, cacheDir, {
@@ -182,7 +189,7 @@ export async function instrumentForRun(prepared: Prepared, cacheDir: string, who
       maxMemoryPages: prepared.maxMemoryPages,
       module: prepared.module,
     });
-    return r.bytes;
+    return { bytes: r.bytes, offsets: r.offsets };
   } catch (err) {
     if (err instanceof WasmFormatError || err instanceof fuel.InstrumenterBug) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`);
     throw err;

@@ -5,6 +5,7 @@
 import type { HookName, LimitsConfig, PermissionsConfig } from '../config/types.js';
 import type { AbiSummary } from './abi-table.js';
 import type { BridgeWorkerEnd } from './sync-bridge.js';
+import type { RawFrame } from './frames/symbolize.js';
 import type { HookArgs, Outcome } from './types.js';
 
 /** What the worker reports about one guest call (the host adds plugin, hook, budget). */
@@ -15,6 +16,12 @@ export interface CallReport {
   message?: string;
   trapKind?: string;
   stack?: string[];
+  /** The wasm frames behind `stack`, in the metered module; the host maps them to the user's module. */
+  frames?: RawFrame[];
+  /** The import that found a bad pointer (its line heads `stack`). */
+  hostImport?: string;
+  /** A Rust panic's message and location, from what the guest wrote to stderr during the call. */
+  panic?: string;
   skipped?: boolean;
 }
 

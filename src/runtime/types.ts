@@ -5,6 +5,7 @@
 import type { HookName, PluginConfig } from '../config/types.js';
 import type { MainOp } from './sync-bridge.js';
 import type { ImportTable } from './capability.js';
+import type { GuestFrame } from './frames/symbolize.js';
 
 export type { MainOp };
 
@@ -32,8 +33,16 @@ export interface CallResult {
   message?: string;
   /** Trap kind, e.g. 'unreachable', 'out of bounds memory access', 'stack overflow'. */
   trapKind?: string;
-  /** Guest stack with function names (from the name section), innermost first. */
+  /**
+   * Guest stack, innermost first, one line per frame: `name @ 0xOFF (file:line:col)`, the name
+   * demangled, the offset in the user's module, the source position when it has DWARF. Rust's
+   * panic frames are folded into one line unless BEXT_PLUGIN_LOG=trace.
+   */
   stack?: string[];
+  /** Every frame behind `stack`, unfolded, with the source line's text when the file is readable. */
+  frames?: GuestFrame[];
+  /** A Rust panic's message and location (`MSG at FILE:L:C`), when the trap followed one. */
+  panic?: string;
   /** True when the module does not export this hook (no call happened). */
   skipped?: boolean;
 }
