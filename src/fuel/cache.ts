@@ -58,10 +58,30 @@ export function readCached(file: string): Uint8Array | undefined {
 
 /** Writes atomically (temp file + rename) so readers never see a half-written module. */
 export function writeCached(file: string, body: Uint8Array): void {
+  writeAtomically(file, Buffer.concat([body, trailer(body)]));
+}
+
+/**
+ * An offset map file. No checksum: it is only read after a trap, its decoder checks its magic
+ * and exact length, and hashing megabytes would cost the first trap more than reading them.
+ */
+export function writeOffsets(file: string, bytes: Uint8Array): void {
+  writeAtomically(file, bytes);
+}
+
+export function readOffsets(file: string): Uint8Array | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function writeAtomically(file: string, data: Uint8Array): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    writeFileSync(tmp, Buffer.concat([body, trailer(body)]));
+    writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { instrumentSync, instrumentWithOffsets, type InstrumentOptions } from './instrument.js';
-import { cacheFileName, offsetsFileName, readCached, writeCached } from './cache.js';
+import { cacheFileName, offsetsFileName, readCached, readOffsets, writeCached, writeOffsets } from './cache.js';
 import { decodeOffsetMap, encodeOffsetMap, type OffsetMap } from './offset-map.js';
 import { ttyProgress } from './progress.js';
 
@@ -60,12 +60,12 @@ export async function instrumentCached(
     let offsets: OffsetMap | undefined;
     const load = (): OffsetMap => {
       if (offsets) return offsets;
-      const stored = readCached(mapFile);
+      const stored = readOffsets(mapFile);
       offsets = stored ? decodeOffsetMap(stored) : undefined;
       if (!offsets) {
         // The rewrite is deterministic: doing it again gives the map of the cached bytes.
         offsets = instrumentWithOffsets(wasm, { ...opts, initialFuel, onProgress: undefined }).offsets;
-        saveQuietly(mapFile, encodeOffsetMap(offsets));
+        saveQuietly(mapFile, encodeOffsetMap(offsets), writeOffsets);
       }
       return offsets;
     };
@@ -74,14 +74,14 @@ export async function instrumentCached(
   const onProgress = opts.onProgress ?? (process.stderr.isTTY ? ttyProgress('instrumenting') : undefined);
   const { bytes, offsets } = instrumentWithOffsets(wasm, { ...opts, initialFuel, onProgress });
   // The map first: a module in the cache then always has its map beside it, bar a crash between.
-  saveQuietly(mapFile, encodeOffsetMap(offsets));
-  saveQuietly(file, bytes);
+  saveQuietly(mapFile, encodeOffsetMap(offsets), writeOffsets);
+  saveQuietly(file, bytes, writeCached);
   return { bytes, fromCache: false, ms: performance.now() - t0, offsets: () => offsets };
 }
 
-function saveQuietly(file: string, bytes: Uint8Array): void {
+function saveQuietly(file: string, bytes: Uint8Array, write: (file: string, bytes: Uint8Array) => void): void {
   try {
-    writeCached(file, bytes);
+    write(file, bytes);
   } catch {
     // A cache we cannot write only costs time on the next start.
   }

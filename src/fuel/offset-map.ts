@@ -126,13 +126,21 @@ export function encodeOffsetMap(map: OffsetMap): Uint8Array {
   return bytes;
 }
 
-/** The map encodeOffsetMap wrote, or undefined when the bytes are not one. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * The map encodeOffsetMap wrote, or undefined when the bytes are not one. The arrays are views
+ * of `bytes` where alignment allows (a map of a big module is megabytes; a trap should not copy it).
+ */
 export function decodeOffsetMap(bytes: Uint8Array): OffsetMap | undefined {
   if (bytes.length < 8) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) return undefined;
   const n = view.getUint32(4, true);
   if (bytes.length !== 8 + n * 8) return undefined;
+  if (LITTLE_ENDIAN && (bytes.byteOffset + 8) % 4 === 0) {
+    return { out: new Uint32Array(bytes.buffer, bytes.byteOffset + 8, n), input: new Uint32Array(bytes.buffer, bytes.byteOffset + 8 + n * 4, n) };
+  }
   const out = new Uint32Array(n);
   const input = new Uint32Array(n);
   for (let i = 0; i < n; i++) {

@@ -219,8 +219,9 @@ export class PluginHost implements PluginHandle {
   /** The worker's frames in the user's terms; a mapping failure keeps the worker's own lines. */
   private mapFrames(out: CallResult, r: CallReport): void {
     try {
-      const frames = this.symbolize!(r.frames!);
-      const lines = shownStack(frames, pluginLevel() === 'trace').map((row) => row.text);
+      const verbose = pluginLevel() === 'trace';
+      const frames = this.symbolize!(r.frames!, verbose);
+      const lines = shownStack(frames, verbose).map((row) => row.text);
       if (r.hostImport) lines.unshift(`${r.hostImport} (host import)`);
       out.stack = lines;
       out.frames = frames;

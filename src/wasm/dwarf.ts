@@ -305,8 +305,11 @@ const AT_ADDR_BASE = 0x73;
 interface UnitInfo {
   compDir?: string;
   name?: string;
-  /** Code ranges [lo, hi) pairs the unit covers; undefined when unknown (the unit is always searched). */
-  ranges?: number[];
+  /**
+   * Code ranges [lo, hi) pairs the unit covers; undefined when unknown (the unit is always
+   * searched). A range list is read when a lookup first needs it (big programs have many).
+   */
+  ranges?: number[] | (() => number[] | undefined);
 }
 
 /** True for an address wasm-ld wrote for code it dropped (0 before LLVM 12, tombstones after). */
@@ -316,8 +319,20 @@ function deadAddress(a: number): boolean {
 
 /** DWARF 4 `.debug_ranges` list at `offset`. */
 function rangesV4(sec: Uint8Array, offset: number, base: number, addrSize: number): number[] | undefined {
-  const c = new Cursor(sec, offset);
   const out: number[] = [];
+  if (addrSize === 4) {
+    // wasm32: the common case, read without the general cursor.
+    const view = new DataView(sec.buffer, sec.byteOffset, sec.byteLength);
+    for (let p = offset; p + 8 <= sec.length; p += 8) {
+      const lo = view.getUint32(p, true);
+      const hi = view.getUint32(p + 4, true);
+      if (lo === 0 && hi === 0) return out;
+      if (lo === 0xffffffff) base = hi;
+      else if (lo !== hi && !deadAddress(lo) && !(base === 0 && lo === 0)) out.push(base + lo, base + hi);
+    }
+    return undefined;
+  }
+  const c = new Cursor(sec, offset);
   const baseMark = addrSize === 8 ? Number.MAX_SAFE_INTEGER : 0xffffffff;
   for (;;) {
     const lo = c.uN(addrSize);
@@ -448,13 +463,15 @@ function compileUnits(s: DwarfSections): Map<number, UnitInfo> {
           if (rangesAt) {
             const o = num(AT_RANGES);
             if (o !== undefined && rangesAt.form !== F.rnglistx) {
-              try {
-                info.ranges = version >= 5
-                  ? (s.rnglists ? rangesV5(s.rnglists, o, low ?? 0, addrSize, addrx) : undefined)
-                  : (s.ranges ? rangesV4(s.ranges, o, low ?? 0, addrSize) : undefined);
-              } catch {
-                info.ranges = undefined;
-              }
+              info.ranges = () => {
+                try {
+                  return version >= 5
+                    ? (s.rnglists ? rangesV5(s.rnglists, o, low ?? 0, addrSize, addrx) : undefined)
+                    : (s.ranges ? rangesV4(s.ranges, o, low ?? 0, addrSize) : undefined);
+                } catch {
+                  return undefined;
+                }
+              };
             }
           } else if (low !== undefined) {
             const highAt = values.get(AT_HIGH_PC);
@@ -507,6 +524,8 @@ class Rows {
   line = new Uint32Array(4096);
   column = new Uint32Array(4096);
   n = 0;
+  /** Index of the first row of each sequence (each sequence's rows ascend). */
+  seqStarts: number[] = [];
   push(addr: number, file: number, line: number, column: number): void {
     if (this.n === this.addr.length) this.grow();
     const n = this.n++;
@@ -518,6 +537,7 @@ class Rows {
   /** Drops rows from `from` on (a sequence that turned out to be dead code). */
   truncate(from: number): void {
     this.n = from;
+    while (this.seqStarts.length > 0 && this.seqStarts[this.seqStarts.length - 1]! >= from) this.seqStarts.pop();
   }
   private grow(): void {
     const size = this.addr.length * 2;
@@ -674,6 +694,7 @@ function decodeUnit(c: Cursor, s: DwarfSections, unit: UnitInfo | undefined, row
     if (live < 0) {
       live = address > 0 && address < 0xfffffff0 ? 1 : 0;
       seqStart = rows.n;
+      if (live === 1) rows.seqStarts.push(seqStart);
     }
     if (live === 1) rows.push(address, fileIndex[file] ?? -1, line, column);
   }
@@ -757,7 +778,8 @@ export function lineTables(s: DwarfSections): LineTables {
     lookup(address: number): SourceLocation | undefined {
       units ??= init();
       for (const u of units) {
-        const r = u.info?.ranges;
+        let r = u.info?.ranges;
+        if (typeof r === 'function') r = u.info!.ranges = r();
         if (r) {
           let inside = false;
           for (let i = 0; i < r.length && !inside; i += 2) inside = address >= r[i]! && address < r[i + 1]!;
@@ -777,18 +799,24 @@ export function lineTables(s: DwarfSections): LineTables {
 }
 
 /**
- * Rows by address. Sequences come out of the decoder in order, each ascending, so this is often
- * sorted already; an end-of-sequence row sorts before a row starting at the same address.
+ * Rows by address. Each sequence's rows ascend, so sorting the sequences by their first address
+ * is enough when they do not overlap (what linkers produce); otherwise every row is sorted, an
+ * end-of-sequence row before a row starting at the same address.
  */
 function sortRows(rows: Rows): UnitRows {
   const n = rows.n;
-  let sorted = true;
-  for (let i = 1; i < n && sorted; i++) if (rows.addr[i]! < rows.addr[i - 1]!) sorted = false;
-  if (sorted) return { addr: rows.addr.slice(0, n), file: rows.file.slice(0, n), line: rows.line.slice(0, n), column: rows.column.slice(0, n) };
+  const { addr, file, seqStarts } = rows;
+  const seqEnd = (k: number): number => (k + 1 < seqStarts.length ? seqStarts[k + 1]! : n);
+  const seqs = seqStarts.map((_, k) => k).sort((a, b) => addr[seqStarts[a]!]! - addr[seqStarts[b]!]!);
   const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const { addr, file } = rows;
-  order.sort((a, b) => addr[a]! - addr[b]! || (file[b] === -1 ? 1 : 0) - (file[a] === -1 ? 1 : 0) || a - b);
+  let o = 0;
+  for (const k of seqs) for (let i = seqStarts[k]!; i < seqEnd(k); i++) order[o++] = i;
+  let sorted = o === n;
+  for (let i = 1; i < n && sorted; i++) if (addr[order[i]!]! < addr[order[i - 1]!]!) sorted = false;
+  if (!sorted) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => addr[a]! - addr[b]! || (file[b] === -1 ? 1 : 0) - (file[a] === -1 ? 1 : 0) || a - b);
+  }
   const out: UnitRows = { addr: new Uint32Array(n), file: new Int32Array(n), line: new Uint32Array(n), column: new Uint32Array(n) };
   for (let i = 0; i < n; i++) {
     const j = order[i]!;

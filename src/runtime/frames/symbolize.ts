@@ -52,7 +52,12 @@ export interface SymbolizeInput {
   offsets: () => OffsetMap;
 }
 
-export type Symbolizer = (frames: readonly RawFrame[]) => GuestFrame[];
+/**
+ * Frames in the user's terms. Unless `verbose`, the innermost panic frames (which shownStack
+ * folds) get no source position: their line tables are the standard library's, the biggest in a
+ * module, and decoding them would only cost the first trap time for lines nobody sees.
+ */
+export type Symbolizer = (frames: readonly RawFrame[], verbose?: boolean) => GuestFrame[];
 
 /** Longest source line shown. */
 const MAX_SOURCE = 160;
@@ -93,11 +98,16 @@ export function createSymbolizer(input: SymbolizeInput): Symbolizer {
     return l.length > MAX_SOURCE ? `${l.slice(0, MAX_SOURCE)}…` : l;
   };
 
-  return (raw) => {
+  return (raw, verbose = false) => {
     const out: GuestFrame[] = [];
-    for (const r of raw) {
+    const names = raw.map((r) => {
       const mangled = r.name ?? module.functionExports[r.func] ?? `wasm-function[${r.func}]`;
-      const name = demangle(mangled);
+      return { mangled, name: demangle(mangled) };
+    });
+    const folded = verbose ? 0 : panicFrames(names.map((n) => n.name));
+    for (let k = 0; k < raw.length; k++) {
+      const r = raw[k]!;
+      const { mangled, name } = names[k]!;
       const frame: GuestFrame = { func: r.func, name, offset: r.offset };
       if (name !== mangled) frame.mangled = mangled;
       if (r.func >= functionCount) {
@@ -112,7 +122,7 @@ export function createSymbolizer(input: SymbolizeInput): Symbolizer {
         continue;
       }
       frame.offset = at;
-      const loc = lineTablesOnce()?.lookup(at - codeStart);
+      const loc = k < folded ? undefined : lineTablesOnce()?.lookup(at - codeStart);
       if (loc) {
         frame.file = loc.file;
         frame.line = loc.line;
@@ -161,12 +171,11 @@ export function shownStack(frames: readonly GuestFrame[], verbose: boolean): Sta
   const rows: StackRow[] = [];
   let i = 0;
   if (!verbose) {
-    while (i < frames.length && PANIC_FRAME.test(frames[i]!.name)) i++;
-    if (i === frames.length) i = 0; // all of them: nothing to fold into
-    if (i > 1) {
+    i = panicFrames(frames.map((f) => f.name));
+    if (i > 0) {
       const modules = [...new Set(frames.slice(0, i).map((f) => moduleOf(f.name)).filter((m) => m !== ''))];
       rows.push({ text: `… ${i} frames in ${modules.length > 0 ? modules.join(', ') : 'the panic handler'} (BEXT_PLUGIN_LOG=trace shows them)` });
-    } else i = 0;
+    }
   }
   const rest = frames.slice(i);
   // A module's exported entry may be reached through a wrapper of the same name (Rust's
@@ -184,6 +193,13 @@ export function shownStack(frames: readonly GuestFrame[], verbose: boolean): Sta
     k = j;
   }
   return rows;
+}
+
+/** How many innermost frames are panic machinery worth folding (0 when fewer than 2, or all). */
+function panicFrames(names: readonly string[]): number {
+  let i = 0;
+  while (i < names.length && PANIC_FRAME.test(names[i]!)) i++;
+  return i < 2 || i === names.length ? 0 : i;
 }
 
 /** `std::panicking` of `std::panicking::begin_panic_handler::{{closure}}`. */
