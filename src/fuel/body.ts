@@ -15,6 +15,7 @@
 import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
+import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
   /** Index of the `bext_fuel` global. */
@@ -166,11 +167,10 @@ export class BodyRewriter {
   private vWrites: number[] = [];
   private readonly scratch = new Writer(1 << 16);
   /**
-   * Where the last emitted body's code came from (see offset-map.ts): per stretch, its start in
-   * the body's output (after the size prefix) and the input offset it copies, or, with the top
-   * bit set, the input instruction the inserted code it holds stands before.
+   * Where emitted code comes from (see offset-map.ts), recorded as each body is written, with
+   * offsets relative to the body (the caller places them); unset, nothing is recorded.
    */
-  readonly map: { outs: number[]; inputs: number[] } = { outs: [], inputs: [] };
+  offsets: OffsetMapBuilder | undefined;
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -893,19 +893,16 @@ export class BodyRewriter {
       w.byte(0x7e);
     }
     const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + 1 : l);
-    const { outs, inputs } = this.map;
-    outs.length = 0;
-    inputs.length = 0;
+    const map = this.offsets;
+    map?.beginBody();
     // Input bytes [from, to) copied as they are.
     const copy = (from: number, to: number): void => {
-      outs.push(w.len);
-      inputs.push(from);
+      map?.copied(w.len, from);
       w.bytes(buf.subarray(from, to));
     };
     // What is written next is bext's, standing before the input instruction at `at`.
     const insertedBefore = (at: number): void => {
-      outs.push(w.len);
-      inputs.push((at | 0x80000000) >>> 0);
+      map?.inserted(w.len, at);
     };
     insertedBefore(localsEnd);
     // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns

@@ -338,6 +338,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     const r = new Reader(buf, codeSec.start, codeSec.end);
     r.u32();
     const rw = new BodyRewriter(opts.moveCharges ?? true);
+    rw.offsets = offsets;
     const ctxFor = (i: number): BodyContext => {
       const ti = funcTypeIdx[i]!;
       return {
@@ -370,7 +371,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
       const body = rw.rewrite(buf, start, start + size, ctxFor(i));
       code.u32(body.length);
-      offsets.append(rw.map, code.len);
+      offsets.placeBody(code.len);
       code.bytes(body);
       r.pos = start + size;
       if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);

@@ -29,11 +29,13 @@ export class OffsetMapBuilder {
   private out = new Uint32Array(1024);
   private input = new Uint32Array(1024);
   private n = 0;
+  /** First entry of the body being recorded (its offsets are body-relative until placed). */
+  private bodyFrom = 0;
 
   private push(out: number, input: number): void {
     const n = this.n;
     // A stretch that turned out empty is replaced by the one that starts where it did.
-    if (n > 0 && this.out[n - 1] === out) {
+    if (n > this.bodyFrom && this.out[n - 1] === out) {
       this.input[n - 1] = input;
       return;
     }
@@ -53,7 +55,7 @@ export class OffsetMapBuilder {
   /** Output from `out` on is a copy of the input from `input` on. */
   copied(out: number, input: number): void {
     const n = this.n;
-    if (n > 0) {
+    if (n > this.bodyFrom) {
       const prev = this.input[n - 1]!;
       // Continues the previous copied stretch: nothing to record.
       if ((prev & EXACT) === 0 && prev !== NOT_GUEST && out - this.out[n - 1]! === input - prev) return;
@@ -68,17 +70,19 @@ export class OffsetMapBuilder {
 
   /** Output from `out` on is not the guest's code. */
   end(out: number): void {
+    this.bodyFrom = this.n;
     this.push(out, NOT_GUEST);
   }
 
-  /** Appends another builder's stretches (one function body) with their output moved by `shift`. */
-  append(body: { readonly outs: readonly number[]; readonly inputs: readonly number[] }, shift: number): void {
-    const { outs, inputs } = body;
-    for (let i = 0; i < outs.length; i++) {
-      const input = inputs[i]!;
-      if (input >= EXACT) this.push(outs[i]! + shift, input);
-      else this.copied(outs[i]! + shift, input);
-    }
+  /** Starts a function body: what is recorded next has offsets relative to the body's start. */
+  beginBody(): void {
+    this.bodyFrom = this.n;
+  }
+
+  /** The body starts at `at` in the code section: moves its entries there. */
+  placeBody(at: number): void {
+    for (let i = this.bodyFrom; i < this.n; i++) this.out[i] += at;
+    this.bodyFrom = this.n;
   }
 
   /** The finished map, every output offset moved by `shift` (where the code section landed). */

@@ -403,7 +403,7 @@ export class PluginHost implements PluginHandle {
       const what = result.outcome === 'trap' ? `trapped (${result.trapKind})` : result.outcome.replace(/_/g, ' ');
       // The panic says what went wrong; the trap that follows it (unreachable) does not.
       const why = result.panic !== undefined ? `panicked: ${result.panic}` : `${what}: ${result.message ?? ''}`;
-      this.log.warn({ hook: result.hook, outcome: result.outcome }, `${result.hook} ${why}${result.stack?.length ? ` at ${result.stack.find((l) => !l.startsWith('…')) ?? result.stack[0]}` : ''}`);
+      this.log.warn({ hook: result.hook, outcome: result.outcome }, `${result.hook} ${why}${result.stack?.length ? ` (in ${result.stack.find((l) => !l.startsWith('…')) ?? result.stack[0]})` : ''}`);
       if (result.stack?.length) this.log.debug({ hook: result.hook, stack: result.stack }, `${result.hook} guest stack`);
     }
     try {
