@@ -15,6 +15,7 @@
 import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
+import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
   /** Index of the `bext_fuel` global. */
@@ -181,6 +182,11 @@ export class BodyRewriter {
   private vOps: number[] = [];
   private vWrites: number[] = [];
   private readonly scratch = new Writer(1 << 16);
+  /**
+   * Where emitted code comes from (see offset-map.ts), recorded as each body is written, with
+   * offsets relative to the body (the caller places them); unset, nothing is recorded.
+   */
+  offsets: OffsetMapBuilder | undefined;
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -904,9 +910,22 @@ export class BodyRewriter {
       w.byte(0x7e);
     }
     const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + 1 : l);
+    const map = this.offsets;
+    map?.beginBody();
+    // Input bytes [from, to) copied as they are.
+    const copy = (from: number, to: number): void => {
+      map?.copied(w.len, from);
+      w.bytes(buf.subarray(from, to));
+    };
+    // What is written next is bext's, standing before the input instruction at `at`.
+    const insertedBefore = (at: number): void => {
+      map?.inserted(w.len, at);
+    };
+    insertedBefore(localsEnd);
     // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns
     // the end of its immediate.
     const shiftedLocalOp = (at: number, immEnd: number): number => {
+      insertedBefore(at);
       w.byte(buf[at]!);
       w.u32(new Reader(buf, at + 1, immEnd).u32() + 1);
       return immEnd;
@@ -1014,10 +1033,11 @@ export class BodyRewriter {
     for (let i = 0; i < n; i++) {
       const pos = editPos[i]!;
       if (pos > copied) {
-        w.bytes(buf.subarray(copied, pos));
+        copy(copied, pos);
         copied = pos;
       }
       const kind = editKind[i]!;
+      insertedBefore(pos);
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
@@ -1153,10 +1173,11 @@ export class BodyRewriter {
           let from = v.loopAt;
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
             if (editKind[j] !== E_LOCAL) continue;
-            w.bytes(buf.subarray(from, editPos[j]!));
+            copy(from, editPos[j]!);
             from = shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
-          w.bytes(buf.subarray(from, v.endAt + 1));
+          copy(from, v.endAt + 1);
+          insertedBefore(v.loopAt);
           w.byte(0x20);
           w.u32(L);
           w.byte(0x20);

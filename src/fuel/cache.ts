@@ -1,6 +1,6 @@
 /**
- * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>][-prof].wasm`.
- * Each file ends with a small custom section holding the sha256 of the bytes before it, so a
+ * On-disk cache of instrumented modules: `.bext/cache/<sha256(input)>-<version>[-f<fuel>][-m<pages>][-prof].wasm`,
+ * and beside each its offset map (`….offsets`, see offset-map.ts). Each file ends with a small custom section holding the sha256 of the bytes before it, so a
  * corrupt or truncated file is noticed (and rebuilt) without running any wasm tooling.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -27,6 +27,11 @@ export function cacheFileName(input: Uint8Array, initialFuel: bigint, maxMemoryP
   const memory = maxMemoryPages === undefined ? '' : `-m${maxMemoryPages}`;
   const variant = profile ? '-prof' : '';
   return `${sha256(input).toString('hex')}-${INSTRUMENTER_VERSION}${fuel}${memory}${variant}.wasm`;
+}
+
+/** The side file holding a cached module's offset map (see offset-map.ts). */
+export function offsetsFileName(cacheName: string): string {
+  return cacheName.replace(/\.wasm$/, '.offsets');
 }
 
 function trailer(body: Uint8Array): Uint8Array {
@@ -57,10 +62,30 @@ export function readCached(file: string): Uint8Array | undefined {
 
 /** Writes atomically (temp file + rename) so readers never see a half-written module. */
 export function writeCached(file: string, body: Uint8Array): void {
+  writeAtomically(file, Buffer.concat([body, trailer(body)]));
+}
+
+/**
+ * An offset map file. No checksum: it is only read after a trap, its decoder checks its magic
+ * and exact length, and hashing megabytes would cost the first trap more than reading them.
+ */
+export function writeOffsets(file: string, bytes: Uint8Array): void {
+  writeAtomically(file, bytes);
+}
+
+export function readOffsets(file: string): Uint8Array | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function writeAtomically(file: string, data: Uint8Array): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    writeFileSync(tmp, Buffer.concat([body, trailer(body)]));
+    writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });

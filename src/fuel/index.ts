@@ -3,8 +3,9 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { instrumentSync, type InstrumentOptions } from './instrument.js';
-import { cacheFileName, readCached, writeCached } from './cache.js';
+import { instrumentSync, instrumentWithOffsets, type InstrumentOptions } from './instrument.js';
+import { cacheFileName, offsetsFileName, readCached, readOffsets, writeCached, writeOffsets } from './cache.js';
+import { decodeOffsetMap, encodeOffsetMap, type OffsetMap } from './offset-map.js';
 import { ttyProgress } from './progress.js';
 
 export { InstrumenterBug, type InstrumentOptions } from './instrument.js';
@@ -13,12 +14,18 @@ export { INSTRUMENTER_VERSION, cacheFileName } from './cache.js';
 export { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME, PROFILE_TABLE, PROFILE_FLAG } from './contract.js';
 export { profileHookModule, attachProfileHooks, type ProfileHookFunctions } from './profile.js';
 export { ttyProgress } from './progress.js';
+export { inputOffset, type OffsetMap } from './offset-map.js';
 
 export interface CachedResult {
   bytes: Uint8Array;
   fromCache: boolean;
   /** Time spent (ms), instrumenting or reading the cache. */
   ms: number;
+  /**
+   * Code offsets of `bytes` back to the input's. A cache hit reads them from the side file when
+   * first asked (only a trap needs them); a missing or corrupt side file is rebuilt.
+   */
+  offsets(): OffsetMap;
 }
 
 /**
@@ -27,6 +34,11 @@ export interface CachedResult {
  */
 export async function instrument(wasm: Uint8Array, opts: InstrumentOptions = {}): Promise<Uint8Array> {
   return instrumentSync(wasm, opts);
+}
+
+/** instrument(), with the map from the output's code offsets back to the input's. */
+export async function instrumentMapped(wasm: Uint8Array, opts: InstrumentOptions = {}): Promise<{ bytes: Uint8Array; offsets: OffsetMap }> {
+  return instrumentWithOffsets(wasm, opts);
 }
 
 /**
@@ -41,15 +53,37 @@ export async function instrumentCached(
 ): Promise<CachedResult> {
   const t0 = performance.now();
   const initialFuel = opts.initialFuel ?? 0n;
-  const file = path.join(cacheDir, cacheFileName(wasm, initialFuel, opts.maxMemoryPages, opts.profile === true));
+  const name = cacheFileName(wasm, initialFuel, opts.maxMemoryPages, opts.profile === true);
+  const file = path.join(cacheDir, name);
+  const mapFile = path.join(cacheDir, offsetsFileName(name));
   const hit = readCached(file);
-  if (hit) return { bytes: hit, fromCache: true, ms: performance.now() - t0 };
+  if (hit) {
+    let offsets: OffsetMap | undefined;
+    const load = (): OffsetMap => {
+      if (offsets) return offsets;
+      const stored = readOffsets(mapFile);
+      offsets = stored ? decodeOffsetMap(stored) : undefined;
+      if (!offsets) {
+        // The rewrite is deterministic: doing it again gives the map of the cached bytes.
+        offsets = instrumentWithOffsets(wasm, { ...opts, initialFuel, onProgress: undefined }).offsets;
+        saveQuietly(mapFile, encodeOffsetMap(offsets), writeOffsets);
+      }
+      return offsets;
+    };
+    return { bytes: hit, fromCache: true, ms: performance.now() - t0, offsets: load };
+  }
   const onProgress = opts.onProgress ?? (process.stderr.isTTY ? ttyProgress('instrumenting') : undefined);
-  const bytes = instrumentSync(wasm, { ...opts, initialFuel, onProgress });
+  const { bytes, offsets } = instrumentWithOffsets(wasm, { ...opts, initialFuel, onProgress });
+  // The map first: a module in the cache then always has its map beside it, bar a crash between.
+  saveQuietly(mapFile, encodeOffsetMap(offsets), writeOffsets);
+  saveQuietly(file, bytes, writeCached);
+  return { bytes, fromCache: false, ms: performance.now() - t0, offsets: () => offsets };
+}
+
+function saveQuietly(file: string, bytes: Uint8Array, write: (file: string, bytes: Uint8Array) => void): void {
   try {
-    writeCached(file, bytes);
+    write(file, bytes);
   } catch {
     // A cache we cannot write only costs time on the next start.
   }
-  return { bytes, fromCache: false, ms: performance.now() - t0 };
 }

@@ -4,7 +4,7 @@
  * words it for its user. A module the rewrite broke throws InstrumenterBug.
  */
 import { v8CompileMessage, WasmFormatError } from '../wasm/index.js';
-import { rewriteModule, type InstrumentOptions } from './module.js';
+import { rewriteModule, type InstrumentOptions, type Rewritten } from './module.js';
 
 export type { InstrumentOptions };
 
@@ -31,7 +31,12 @@ function invalidWasm(wasm: Uint8Array): WasmFormatError {
 }
 
 export function instrumentSync(wasm: Uint8Array, opts: InstrumentOptions = {}): Uint8Array {
-  let out: Uint8Array;
+  return instrumentWithOffsets(wasm, opts).bytes;
+}
+
+/** instrumentSync(), with the map from the output's code offsets back to the input's. */
+export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions = {}): Rewritten {
+  let out: Rewritten;
   try {
     out = rewriteModule(wasm, {
       initialFuel: opts.initialFuel ?? 0n,
@@ -50,6 +55,6 @@ export function instrumentSync(wasm: Uint8Array, opts: InstrumentOptions = {}): 
   if (!WebAssembly.validate(wasm)) throw invalidWasm(wasm);
   // The rewrite keeps valid modules valid; checking costs little and turns a bext bug into a
   // clear error instead of a confusing one at load time.
-  if (!WebAssembly.validate(out)) throw new InstrumenterBug(`bext produced an invalid module from a valid one: ${v8Message(out)}`);
+  if (!WebAssembly.validate(out.bytes)) throw new InstrumenterBug(`bext produced an invalid module from a valid one: ${v8Message(out.bytes)}`);
   return out;
 }

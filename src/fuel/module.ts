@@ -11,6 +11,7 @@ import { BodyRewriter, type BodyContext, type ProfileHooks } from './body.js';
 import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, PROFILE_FLAG, PROFILE_TABLE, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
+import { OffsetMapBuilder, type OffsetMap } from './offset-map.js';
 
 const SEC_CUSTOM = SECTION.custom, SEC_TYPE = SECTION.type, SEC_FUNCTION = SECTION.function,
   SEC_TABLE = SECTION.table, SEC_MEMORY = SECTION.memory, SEC_GLOBAL = SECTION.global, SEC_EXPORT = SECTION.export,
@@ -251,7 +252,13 @@ function isDroppedCustom(name: string): boolean {
   return name.startsWith('.debug_') || name === 'sourceMappingURL' || name === 'external_debug_info';
 }
 
-export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array {
+export interface Rewritten {
+  bytes: Uint8Array;
+  /** Code offsets of `bytes` back to the input's (see offset-map.ts). */
+  offsets: OffsetMap;
+}
+
+export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten {
   if (!opts.module && !hasWasmMagic(buf)) {
     throw new WasmFormatError('not_wasm', 'not a WebAssembly module (it does not start with the \\0asm magic bytes)');
   }
@@ -360,10 +367,12 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   // Code section.
   const code = new Writer(Math.ceil((codeSec ? codeSec.end - codeSec.start : 0) * 1.3) + 256);
   code.u32(definedCount + (hasStart ? 2 : 1));
+  const offsets = new OffsetMapBuilder();
   if (codeSec) {
     const r = new Reader(buf, codeSec.start, codeSec.end);
     r.u32();
     const rw = new BodyRewriter(opts.moveCharges ?? true);
+    rw.offsets = offsets;
     const ctxFor = (i: number): BodyContext => {
       const ti = funcTypeIdx[i]!;
       return {
@@ -397,12 +406,14 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
       if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
       const body = rw.rewrite(buf, start, start + size, ctxFor(i));
       code.u32(body.length);
+      offsets.placeBody(code.len);
       code.bytes(body);
       r.pos = start + size;
       if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
     }
     if (r.pos !== codeSec.end) throw invalid('code section has trailing bytes');
   }
+  offsets.end(code.len);
   code.bytes(sizedBody(outOfFuelBody(fuelGlobal)));
   if (hasStart) code.bytes(sizedBody(startWrapperBody(fuelGlobal, oofFunc, originalStart)));
 
@@ -450,9 +461,11 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   const out = new Writer(buf.length + code.len + 1024);
   out.bytes(buf.subarray(0, 8));
   const emitted = new Set<number>();
+  let codeAt = 0;
   const emitSection = (id: number, payload: Uint8Array): void => {
     out.byte(id);
     out.u32(payload.length);
+    if (id === SEC_CODE) codeAt = out.len;
     out.bytes(payload);
   };
   const flushMissingBefore = (rank: number): void => {
@@ -496,7 +509,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Uint8Array
   flushMissingBefore(Infinity);
   if (!sawNames) emitSection(SEC_CUSTOM, rewriteNameSection(buf, 0, 0, newNames));
   opts.onProgress?.(1);
-  return out.result();
+  return { bytes: out.result(), offsets: offsets.finish(codeAt) };
 }
 
 function exportOf(name: string, kind: number, index: number): Uint8Array {

@@ -7,6 +7,7 @@ import { BextError } from '../errors.js';
 import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
 import { PluginHost } from './plugin-host.js';
+import { createSymbolizer } from './frames/symbolize.js';
 import { DEFAULTS } from '../config/schema.js';
 import { readFunctionNames } from '../wasm/index.js';
 import type { LoadOptions } from './types.js';
@@ -19,6 +20,8 @@ export { PluginHost, type WorkerStats } from './plugin-host.js';
 export type * from './types.js';
 export type { CallProfile } from './profiler.js';
 export { functionTable, mergeProfiles, profileTotal, selfFuel, toFolded, toSpeedscope, type FunctionRow } from './profile-report.js';
+export { shownStack, formatFrame, type GuestFrame, type StackRow } from './frames/symbolize.js';
+export { demangle } from './frames/demangle.js';
 
 /**
  * Loads, checks, instruments and compiles the plugin's module, starts its worker and runs
@@ -34,10 +37,11 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const startFuel = BigInt(p.fuel.on_server_start);
   const profile = opts.profile !== undefined;
   const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel, profile);
-  const module = await compileModule(metered, who, p.path);
+  const module = await compileModule(metered.bytes, who, p.path);
+  const symbolize = createSymbolizer({ bytes: prepared.bytes, module: prepared.module, offsets: metered.offsets });
   // A profile names functions by the name section, else by export (a stripped module's exports).
   const profileNames = profile ? { ...prepared.functionNames, ...readFunctionNames(prepared.bytes, prepared.module) } : undefined;
-  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, profileNames);
+  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, symbolize, profileNames);
   try {
     await host.start();
   } catch (err) {

@@ -10,6 +10,7 @@ import { BextError } from '../errors.js';
 import type { HookName } from '../config/types.js';
 import { checkAbi, type AbiCheck, type AbiSummary, type HookReturn } from './abi-table.js';
 import type { ImportTable } from './capability.js';
+import type { OffsetMap } from '../fuel/index.js';
 import { formatSignature, parseModule, v8CompileMessage, WasmFormatError, type Limits, type ParsedModule } from '../wasm/index.js';
 
 export const PAGE_BYTES = 65536;
@@ -182,7 +183,7 @@ export async function instrumentForRun(
   file: string,
   startFuel: bigint,
   profile = false,
-): Promise<Uint8Array> {
+): Promise<{ bytes: Uint8Array; offsets: () => OffsetMap }> {
   const fuel = await import('../fuel/index.js');
   try {
     const r = await fuel.instrumentCached(prepared.bytes, cacheDir, {
@@ -191,7 +192,7 @@ export async function instrumentForRun(
       module: prepared.module,
       ...(profile ? { profile: true } : {}),
     });
-    return r.bytes;
+    return { bytes: r.bytes, offsets: r.offsets };
   } catch (err) {
     if (err instanceof WasmFormatError || err instanceof fuel.InstrumenterBug) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`);
     throw err;

@@ -5,9 +5,18 @@
 import type { HookName, LimitsConfig, PermissionsConfig } from '../config/types.js';
 import type { AbiSummary } from './abi-table.js';
 import type { BridgeWorkerEnd } from './sync-bridge.js';
-import type { CallReport, HookArgs } from './types.js';
+import type { RawFrame } from './frames/symbolize.js';
+import type { CallResult, HookArgs } from './types.js';
 
-export type { CallReport };
+/**
+ * What the worker reports about one guest call: the host adds plugin, hook and budget, and maps
+ * `frames` (offsets in the metered module) to the user's module.
+ */
+export type CallReport = Omit<CallResult, 'plugin' | 'hook' | 'budget' | 'frames'> & {
+  frames?: RawFrame[];
+  /** The import that found a bad pointer (its line heads `stack`). */
+  hostImport?: string;
+};
 
 export interface InitMessage {
   type: 'init';

@@ -11,6 +11,7 @@ import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
+import { shownStack, type Symbolizer } from './frames/symbolize.js';
 import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from './types.js';
 
 const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
@@ -67,6 +68,8 @@ export class PluginHost implements PluginHandle {
     private readonly module: WebAssembly.Module,
     private readonly summary: AbiSummary,
     private readonly functionNames: Record<number, string> = {},
+    /** Maps trap frames to the user's module (names, offsets, source lines); absent in tests that drive a worker alone. */
+    private readonly symbolize?: Symbolizer,
     /** Names for profiles (name section, else exports); set when `module` is a profiling build. */
     private readonly profileNames?: Record<number, string>,
   ) {
@@ -217,6 +220,8 @@ export class PluginHost implements PluginHandle {
     if (r.message !== undefined) out.message = r.message;
     if (r.trapKind !== undefined) out.trapKind = r.trapKind;
     if (r.stack !== undefined && r.stack.length > 0) out.stack = r.stack;
+    if (r.panic !== undefined) out.panic = r.panic;
+    if (this.symbolize && r.frames && r.frames.length > 0) this.mapFrames(out, r);
     if (r.skipped) out.skipped = true;
     if (r.profile) {
       const names: Record<number, string> = {};
@@ -224,6 +229,20 @@ export class PluginHost implements PluginHandle {
       out.profile = { ...r.profile, names };
     }
     return out;
+  }
+
+  /** The worker's frames in the user's terms; a mapping failure keeps the worker's own lines. */
+  private mapFrames(out: CallResult, r: CallReport): void {
+    try {
+      const verbose = pluginLevel() === 'trace';
+      const frames = this.symbolize!(r.frames!, verbose);
+      const lines = shownStack(frames, verbose).map((row) => row.text);
+      if (r.hostImport) lines.unshift(`${r.hostImport} (host import)`);
+      out.stack = lines;
+      out.frames = frames;
+    } catch (err) {
+      this.log.debug(`mapping trap frames failed: ${(err as Error).message}`);
+    }
   }
 
   private async callNow(args: HookArgs, replaying = false): Promise<CallResult> {
@@ -413,9 +432,12 @@ export class PluginHost implements PluginHandle {
   private finish(result: CallResult): CallResult {
     if (!result.skipped && result.outcome !== 'ok' && this.opts.logOutcomes !== false) {
       const what = result.outcome === 'trap' ? `trapped (${result.trapKind})` : result.outcome.replace(/_/g, ' ');
+      // The panic says what went wrong; the trap that follows it (unreachable) does not.
+      const why = result.panic !== undefined ? `panicked: ${result.panic}` : `${what}: ${result.message ?? ''}`;
+      const where = result.stack?.length ? ` (in ${result.stack.find((l) => !l.startsWith('…')) ?? result.stack[0]})` : '';
       // A plugin failing the same way on every call is one line per cause, with a count.
       const cause = `${this.plugin.name}\u0000${result.hook}\u0000${result.outcome}\u0000${result.message ?? ''}`;
-      logPerCause(`outcome\u0000${cause}`, 'warn', { hook: result.hook, outcome: result.outcome }, `${result.hook} ${what}: ${result.message ?? ''}`, this.log);
+      logPerCause(`outcome\u0000${cause}`, 'warn', { hook: result.hook, outcome: result.outcome }, `${result.hook} ${why}${where}`, this.log);
       if (result.stack?.length) logPerCause(`stack\u0000${cause}`, 'debug', { hook: result.hook, stack: result.stack }, `${result.hook} guest stack`, this.log);
     }
     try {

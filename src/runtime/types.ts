@@ -6,6 +6,7 @@ import type { HookName, PluginConfig } from '../config/types.js';
 import type { MainOp } from './sync-bridge.js';
 import type { ImportTable } from './capability.js';
 import type { CallProfile } from './profiler.js';
+import type { GuestFrame } from './frames/symbolize.js';
 
 export type { MainOp };
 
@@ -20,8 +21,10 @@ export type HookArgs =
   | { hook: 'on_cache_invalidate'; pattern: string; count: number }
   | { hook: 'on_reload' | 'on_server_stop' | 'cleanup' };
 
-/** What the worker reports about one guest call (the host adds plugin, hook, budget). */
-export interface CallReport {
+export interface CallResult {
+  plugin: string;
+  hook: HookName;
+  budget: number;
   outcome: Outcome;
   /** Fuel consumed by this call (budget − remaining; capped at budget on out_of_fuel). */
   fuelUsed: number;
@@ -31,19 +34,22 @@ export interface CallReport {
   message?: string;
   /** Trap kind, e.g. 'unreachable', 'out of bounds memory access', 'stack overflow'. */
   trapKind?: string;
-  /** Guest stack with function names (from the name section), innermost first. */
+  /**
+   * Guest stack, innermost first, one line per frame: `name @ 0xOFF (file:line:col)`, the name
+   * demangled, the offset in the user's module, the source position when it has DWARF. Rust's
+   * panic frames are folded into one line unless BEXT_PLUGIN_LOG=trace.
+   */
   stack?: string[];
+  /** Every frame behind `stack`, unfolded, with the source line's text when the file is readable. */
+  frames?: GuestFrame[];
+  /** A Rust panic's message and location (`MSG at FILE:L:C`), when the trap followed one. */
+  panic?: string;
   /** True when the module does not export this hook (no call happened). */
   skipped?: boolean;
   /** Where the call's fuel went, per call path (only for calls run under LoadOptions.profile). */
   profile?: CallProfile;
 }
 
-export interface CallResult extends CallReport {
-  plugin: string;
-  hook: HookName;
-  budget: number;
-}
 
 /**
  * Run the plugin as a profiling build (docs/fuel.md, "Profiling builds") and collect the fuel

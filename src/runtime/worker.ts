@@ -19,12 +19,25 @@ import { createLogBatcher } from './log-batch.js';
 import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogEntry, MetricSampleData, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
 import type { HookArgs } from './types.js';
-import { classifyTrap } from './traps.js';
+import { classifyTrap, type TrapInfo } from './traps.js';
+import { panicMessage } from './frames/panic.js';
 import { createWasi, type WasiHost } from './wasi-io.js';
 import { ProfileCollector } from './profiler.js';
 
 /** Longest guest error message kept; the rest is cut with a note. */
 const MAX_MESSAGE = 4096;
+/** Stderr lines of the running call kept to find a panic message in (the last ones). */
+const STDERR_KEPT = 32;
+
+/** What a report carries about where a trap happened. */
+function trapPlace(t: TrapInfo, panic: string | undefined): Pick<CallReport, 'stack' | 'frames' | 'hostImport' | 'panic'> {
+  return {
+    stack: t.stack,
+    frames: t.frames,
+    ...(t.hostImport ? { hostImport: t.hostImport } : {}),
+    ...(panic ? { panic } : {}),
+  };
+}
 
 interface State {
   init: InitMessage;
@@ -134,6 +147,13 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     logs.flush();
     port.postMessage(msg);
   };
+  // The running call's stderr lines, for the panic message of a trap (whatever the log level).
+  const callStderr: string[] = [];
+  const noteOutput = (stream: 'stdout' | 'stderr', line: string): void => {
+    if (stream !== 'stderr') return;
+    if (callStderr.length === STDERR_KEPT) callStderr.shift();
+    callStderr.push(line);
+  };
   const log = (level: GuestLevel, msg: string, source: LogEntry['source'], extra?: Record<string, unknown>): void => logs.add(level, msg, source, extra);
 
   Error.stackTraceLimit = 64;
@@ -148,6 +168,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   const meteredCall = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn, profiler?: Profiler | null): CallReport => {
     const start = performance.now();
     const initial = initialFuelFor(budget);
+    callStderr.length = 0;
     guest.setFuel(initial);
     let value: unknown;
     let thrown: unknown = null;
@@ -170,17 +191,18 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     if (failed) {
       if (isOutOfFuel(thrown, remaining)) {
         // Where the fuel ran out is worth showing; the instrumenter's own trap frame is not.
-        const stack = classifyTrap(thrown, names()).stack.filter((f) => !f.startsWith(OUT_OF_FUEL_NAME));
+        const t = classifyTrap(thrown, names());
         return {
           outcome: 'out_of_fuel',
           fuelUsed: budget,
           wallUs,
           message: `all fuel consumed: ${hook} used its ${budget.toLocaleString('en-US')} budget`,
-          stack,
+          stack: t.stack.filter((f) => !f.startsWith(OUT_OF_FUEL_NAME)),
+          frames: t.frames.filter((f) => f.name !== OUT_OF_FUEL_NAME),
         };
       }
       const t = classifyTrap(thrown, names());
-      return { outcome: 'trap', fuelUsed: Math.max(0, used), wallUs, message: t.message, trapKind: t.kind, stack: t.stack };
+      return { outcome: 'trap', fuelUsed: Math.max(0, used), wallUs, message: t.message, trapKind: t.kind, ...trapPlace(t, panicMessage(callStderr)) };
     }
     const base = { fuelUsed: Math.max(0, used), wallUs };
     if (ret === 'i32' && typeof value === 'number' && value !== 0) {
@@ -244,7 +266,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
         }
       } catch (err) {
         const t = classifyTrap(err, names());
-        return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, stack: t.stack };
+        return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, ...trapPlace(t, undefined) };
       }
       params.push(...tail);
       const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret, msg.profile ? s.profiler : null);
@@ -275,7 +297,10 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       config = {};
     }
     let guestRef: Guest | null = null;
-    const wasi = createWasi((stream, line) => log('debug', line, stream));
+    const wasi = createWasi((stream, line) => {
+      noteOutput(stream, line);
+      log('debug', line, stream);
+    });
     const hostImports = buildImportObject(capabilities, {
       guest: () => guestRef!,
       plugin: msg.plugin,

@@ -15,15 +15,21 @@ function tmp() {
   return tempDir('bext-cache-');
 }
 
+/** The cached modules (each has its offset map beside it, in a `.offsets` file). */
+function modules(dir) {
+  return readdirSync(dir).filter((f) => f.endsWith('.wasm'));
+}
+
 test('miss, then hit with the same bytes as a fresh instrumentation', async () => {
   const dir = tmp();
   try {
     const input = wat(SRC);
     const first = await instrumentCached(input, dir);
     assert.equal(first.fromCache, false);
-    const files = readdirSync(dir);
+    const files = modules(dir);
     assert.equal(files.length, 1);
     assert.match(files[0], new RegExp(`^[0-9a-f]{64}-${INSTRUMENTER_VERSION}\\.wasm$`));
+    assert.deepEqual(readdirSync(dir).sort(), [files[0], files[0].replace(/\.wasm$/, '.offsets')].sort(), 'the offset map sits beside the module');
     const second = await instrumentCached(input, dir);
     assert.equal(second.fromCache, true);
     assert.deepEqual(Buffer.from(second.bytes), Buffer.from(first.bytes));
@@ -39,7 +45,7 @@ test('a corrupt or truncated cache file is detected and rebuilt', async () => {
   try {
     const input = wat(SRC);
     const fresh = await instrumentCached(input, dir);
-    const file = path.join(dir, readdirSync(dir)[0]);
+    const file = path.join(dir, modules(dir)[0]);
     const good = readFileSync(file);
 
     const flipped = Buffer.from(good);
@@ -67,7 +73,7 @@ test('different inputs and initial fuel get different entries', async () => {
     await instrumentCached(wat(SRC.replace('i32.const 1', 'i32.const 2')), dir);
     const withFuel = await instrumentCached(wat(SRC), dir, { initialFuel: 500n });
     assert.equal(withFuel.fromCache, false);
-    assert.equal(readdirSync(dir).length, 3);
+    assert.equal(modules(dir).length, 3);
     const { instance } = await WebAssembly.instantiate(withFuel.bytes);
     assert.equal(instance.exports.bext_fuel.value, 500n);
   } finally {
@@ -93,7 +99,7 @@ test('a warm hit returns the stored bytes without instrumenting again', async ()
   try {
     const input = wat(SRC);
     await instrumentCached(input, dir);
-    const file = path.join(dir, readdirSync(dir)[0]);
+    const file = path.join(dir, modules(dir)[0]);
     // Replace the entry with a different (correctly checksummed) module: a hit must return it.
     const planted = await instrument(wat('(module (func (export "planted")))'));
     writeCached(file, planted);

@@ -39,7 +39,7 @@ test('the cache keeps one file per cap', async () => {
     assert.equal(parseModule(b.bytes).memories[0].max, 6);
     assert.equal((await instrumentCached(input, dir, { maxMemoryPages: 5 })).fromCache, true);
     assert.equal((await instrumentCached(input, dir)).fromCache, false);
-    assert.deepEqual(readdirSync(dir).map((f) => f.replace(/^[0-9a-f]{64}-\w+/, '')).sort(), ['-m5.wasm', '-m6.wasm', '.wasm']);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.wasm')).map((f) => f.replace(/^[0-9a-f]{64}-\w+/, '')).sort(), ['-m5.wasm', '-m6.wasm', '.wasm']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,8 @@ import { EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
 import type { PluginConfig } from '../../config/types.js';
 import { duration, percent, thousands } from '../../format.js';
 import { createPluginEngine } from '../../plugins/engine.js';
-import type { CallResult, MetricSample, PluginLogEntry } from '../../runtime/index.js';
+import { shownStack, type CallResult, type MetricSample, type PluginLogEntry, type StackRow } from '../../runtime/index.js';
+import { pluginLevel } from '../../log.js';
 
 export interface RunOptions {
   config: string;
@@ -27,6 +28,8 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
     ['hook', r.hook],
     ['outcome', r.skipped ? `ok (skipped: the module does not export ${r.hook})` : r.outcome.replace(/_/g, ' ')],
   ];
+  // A panic's message says what went wrong; the `unreachable` trap after it does not.
+  if (r.panic !== undefined) rows.push(['panic', r.panic]);
   if (r.outcome === 'trap') rows.push(['trap', `${r.trapKind ?? 'trap'}${r.message && r.message !== r.trapKind ? `: ${r.message}` : ''}`]);
   else if (r.message) rows.push(['message', r.message]);
   if (!r.skipped) {
@@ -37,7 +40,10 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
   for (const [k, v] of rows) out.push(`${k.padEnd(w)}  ${v}`);
   if (r.stack?.length) {
     out.push('', 'guest stack (innermost first)');
-    for (const f of r.stack) out.push(`  at ${f}`);
+    for (const row of stackRows(r)) {
+      out.push(`  at ${row.text}`);
+      if (row.source !== undefined) out.push(`       ${row.source}`);
+    }
   }
   if (logs.length) {
     out.push('', `logs (${logs.length})`);
@@ -51,6 +57,15 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
     }
   }
   return out.join('\n') + '\n';
+}
+
+/** The stack's lines, with source lines where the frames have them. */
+function stackRows(r: CallResult): StackRow[] {
+  if (!r.frames?.length) return (r.stack ?? []).map((text) => ({ text }));
+  const rows = shownStack(r.frames, pluginLevel() === 'trace');
+  const first = r.stack?.[0];
+  if (first?.endsWith(' (host import)')) rows.unshift({ text: first });
+  return rows;
 }
 
 export async function run(target: string, hookName: string, opts: RunOptions): Promise<number> {
