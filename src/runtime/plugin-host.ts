@@ -11,6 +11,7 @@ import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
+import { demangle } from './frames/demangle.js';
 import { shownStack, type Symbolizer } from './frames/symbolize.js';
 import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from './types.js';
 
@@ -225,7 +226,7 @@ export class PluginHost implements PluginHandle {
     if (r.skipped) out.skipped = true;
     if (r.profile) {
       const names: Record<number, string> = {};
-      for (const f of r.profile.func) if (f >= 0) names[f] = this.profileNames?.[f] ?? this.functionNames[f] ?? `func[${f}]`;
+      for (const f of r.profile.func) if (f >= 0) names[f] = demangle(this.profileNames?.[f] ?? this.functionNames[f] ?? `func[${f}]`);
       out.profile = { ...r.profile, names };
     }
     return out;
