@@ -116,7 +116,13 @@ function stateBadge(p) {
   return h('span', { class: `badge state-${p.state}`, 'data-role': 'state' }, label);
 }
 
+let pluginsDrawn = '';
+
 function renderPlugins(plugins) {
+  // Redrawn only when something in it changed, so a button is not replaced under the pointer.
+  const key = JSON.stringify(plugins.map((p) => [p.name, p.path, p.state, p.error, p.current?.version, p.priority, p.hooks, p.budgets, p.queue]));
+  if (key === pluginsDrawn) return;
+  pluginsDrawn = key;
   const rows = [];
   if (plugins.length === 0) rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'no plugins configured')));
   for (const p of plugins) {
