@@ -1,3 +1,4 @@
+/* global document, window */
 // The dashboard at /__bext/, in a real browser: `bext dev` (a subprocess, loopback, -p 0) runs three
 // WAT plugins (one healthy, one that runs out of fuel, one that traps), the test sends traffic,
 // opens the page in headless Debian chromium through puppeteer-core and checks what a person
@@ -36,6 +37,7 @@ describe('dashboard in a browser', () => {
 
   before(async () => {
     if (SKIP) return;
+    mkdirSync(SHOTS, { recursive: true });
     // `npm run build` copies the assets; a bare `tsc` build does not, so make sure they are there.
     if (!existsSync(path.join(ROOT, 'dist', 'server', 'dashboard', 'dashboard.js'))) {
       execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'copy-assets.js')]);
@@ -187,9 +189,9 @@ describe('dashboard in a browser', () => {
 
   test('fits a narrow window without sideways scrolling', { skip: SKIP }, async () => {
     await page.setViewport({ width: 420, height: 900 });
+    await page.evaluate(() => window.scrollTo(0, 0));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `page is ${overflow}px wider than the window`);
-    mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, 'dashboard-narrow.png') });
   });
 });
