@@ -33,4 +33,6 @@ export default tseslint.config(
       'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
+  // The dashboard's script runs in the browser.
+  { files: ['src/server/dashboard/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
 );

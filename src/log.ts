@@ -62,6 +62,16 @@ let root: Logger | undefined;
 let pluginRoot: Logger | undefined;
 let sink: Sink | undefined;
 let nameWidth = 4;
+const taps = new Set<(line: string) => void>();
+
+/**
+ * Also hands every line that passes the level filters (bext's and the plugins') to `fn`, as the
+ * JSON line pino wrote, before it is formatted; for the dashboard's live log. Returns the undo.
+ */
+export function tapLogs(fn: (line: string) => void): () => void {
+  taps.add(fn);
+  return () => taps.delete(fn);
+}
 
 /** The process-wide logger (created on first use so `bext --help` never pays for it). */
 export function logger(): Logger {
@@ -81,6 +91,7 @@ export function logger(): Logger {
   sink = out;
   const stream = {
     write(line: string): void {
+      for (const tap of taps) tap(line);
       if (!pretty) return out.write(line);
       let rec: Record<string, unknown>;
       try {

@@ -91,6 +91,7 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
     .option('--json', 'print one JSON object')
     .option('--since <when>', 'only calls since a time (ISO date or 10m, 2h, 1d ago)')
     .option('--reset', 'clear persisted stats (for NAME, or all)')
+    .option('--url <url>', 'the dev server to ask (default: .bext/server.json, else the configured port)')
     .action(async function (this: Command, name: string | undefined, opts: Record<string, unknown>) {
       return lazy(() => import('./commands/stats.js'))(name, { ...globals(this), ...opts });
     });
@@ -98,6 +99,7 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
     .command('list')
     .description('configured plugins: path, state, priority, hooks, budgets')
     .option('--json', 'print JSON')
+    .option('--url <url>', 'the dev server to ask (default: .bext/server.json, else the configured port)')
     .action(async function (this: Command, opts: Record<string, unknown>) {
       return lazy(() => import('./commands/list.js'))({ ...globals(this), ...opts });
     });

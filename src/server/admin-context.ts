@@ -1,13 +1,25 @@
 /** What the admin API (admin.ts) reads and changes in a running dev server. */
 import type { StatsRecorder } from '../stats/index.js';
-import { HttpError, type AdminContext } from './admin.js';
+import { ADMIN_ENDPOINTS, HttpError, type AdminContext } from './admin.js';
 import type { ServerContext } from './context.js';
+import { dashboardView } from './dashboard-view.js';
+import type { LiveFeed } from './live-feed.js';
+import type { PluginHistory } from './plugin-history.js';
 import type { Reloader } from './reload.js';
 
-const ENDPOINTS = ['GET plugins', 'GET stats', 'GET stats/NAME', 'GET metrics', 'POST cache/invalidate', 'POST reload'];
+export interface AdminParts {
+  stats: StatsRecorder;
+  reloader: Reloader;
+  history: PluginHistory;
+  feed: LiveFeed;
+  /** Epoch ms the server started. */
+  startedAt: number;
+}
 
-export function createAdminContext(ctx: ServerContext, stats: StatsRecorder, reloader: Reloader, url: () => string): AdminContext {
+export function createAdminContext(ctx: ServerContext, parts: AdminParts, url: () => string): AdminContext {
   const { plugins, cache } = ctx;
+  const { stats, reloader, history, feed } = parts;
+  const cacheInfo = () => ({ enabled: ctx.config.cache.enabled, entries: cache.store.size, bytes: cache.store.bytes });
   return {
     listenHost: ctx.listenHost,
     plugins: () => plugins.infos(),
@@ -26,9 +38,24 @@ export function createAdminContext(ctx: ServerContext, stats: StatsRecorder, rel
       url: url(),
       root: ctx.config.server.root,
       upstream: ctx.config.server.upstream,
-      cache: { enabled: ctx.config.cache.enabled, entries: cache.store.size, bytes: cache.store.bytes },
+      cache: cacheInfo(),
       plugins: plugins.infos().map((p) => ({ name: p.name, state: p.state })),
-      endpoints: ENDPOINTS,
+      endpoints: ADMIN_ENDPOINTS,
     }),
+    dashboard: () =>
+      dashboardView({
+        infos: () => plugins.infos(),
+        queueDepths: () => plugins.queueDepths(),
+        history,
+        server: () => ({ url: url(), pid: process.pid, startedAt: parts.startedAt, cache: cacheInfo() }),
+      }),
+    failures: (plugin) => history.recentFailures(undefined, plugin),
+    events: feed,
+    reloadPlugin: (name) => plugins.reload(name),
+    resetStats: (plugin) => {
+      stats.reset(plugin);
+      history.reset(plugin);
+      feed.publish('reset', { plugin: plugin ?? null });
+    },
   };
 }

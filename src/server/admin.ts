@@ -2,15 +2,35 @@
  * The admin API under `/__bext/`, answered only to loopback peers (judged by the socket's
  * address) that address bext by a loopback or configured name and come from no other origin;
  * state changes also need a JSON content type (admin-guard.ts). Every answer is JSON except
- * `/metrics` (Prometheus text). Errors are `{"error": "..."}` with a fitting status.
+ * `/metrics` (Prometheus text), `/events` (Server-Sent Events) and the dashboard page:
+ * `GET /__bext/` answers the page to a client that asks for HTML (a browser) and the JSON
+ * overview to everyone else (curl, scripts, the CLI), so the JSON routes keep their shape.
+ * Errors are `{"error": "..."}` with a fitting status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginInfo } from '../runtime/types.js';
 import type { StatsRecorder } from '../stats/index.js';
 import { checkAdminClient, checkStateChange } from './admin-guard.js';
 import { patternProblem } from './cache.js';
+import { dashboardAsset, type DashboardAsset } from './dashboard-assets.js';
+import type { DashboardView } from './dashboard-view.js';
+import type { LiveFeed } from './live-feed.js';
+import type { FailureRecord } from './plugin-history.js';
 
 export const ADMIN_PREFIX = '/__bext/';
+export const ADMIN_ENDPOINTS = [
+  'GET plugins',
+  'GET stats',
+  'GET stats/NAME',
+  'GET metrics',
+  'GET dashboard',
+  'GET failures',
+  'GET events',
+  'POST cache/invalidate',
+  'POST reload',
+  'POST plugins/NAME/reload',
+  'POST stats/reset',
+];
 const MAX_BODY = 64 * 1024;
 
 export interface AdminContext {
@@ -29,6 +49,17 @@ export interface AdminContext {
   reload(): Promise<unknown>;
   /** Overview for `GET /__bext/`. */
   status(): Record<string, unknown>;
+  /** Everything the dashboard page draws (`GET /__bext/dashboard`). */
+  dashboard(): DashboardView;
+  failures(plugin?: string): FailureRecord[];
+  /** The live event stream (`GET /__bext/events`). */
+  events: LiveFeed;
+  /** Reloads one plugin from its file and config; the old version keeps serving when the new one fails. */
+  reloadPlugin(name: string): Promise<{ ok: boolean; error?: string }>;
+  /** Clears live and persisted stats of one plugin, or all. */
+  resetStats(plugin?: string): void;
+  /** Reads a dashboard asset (tests may point this elsewhere). */
+  asset?(name: string): DashboardAsset | null;
 }
 
 export class HttpError extends Error {
@@ -51,6 +82,69 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
     ...headers,
   });
   res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+/**
+ * The dashboard's own files: scripts, styles and connections only from bext itself, never framed
+ * (its buttons change state), no referrer leaves it.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+function sendAsset(res: ServerResponse, asset: DashboardAsset | null, name: string): void {
+  if (!asset) {
+    send(res, 500, { error: `dashboard asset ${name} is missing from this install; \`npm run build\` copies src/server/dashboard into dist` });
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': asset.type,
+    'content-length': asset.body.length,
+    'cache-control': 'no-store',
+    'x-bext-cache': 'BYPASS',
+    ...PAGE_HEADERS,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : asset.body);
+}
+
+/** True when the client would rather have HTML than JSON (a browser navigating to /__bext/). */
+function wantsHtml(req: IncomingMessage): boolean {
+  const accept = String(req.headers.accept ?? '');
+  return /\btext\/html\b/i.test(accept) && new URL(req.url ?? '/', 'http://localhost').searchParams.get('format') !== 'json';
+}
+
+function pluginName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'the plugin name is not valid percent-encoding');
+  }
+}
+
+/** An optional JSON object body (`{}` or empty is fine for actions without arguments). */
+async function readOptionalObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
+  return v as Record<string, unknown>;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -79,11 +173,71 @@ function sinceOf(req: IncomingMessage): { since?: number } {
   return { since: t };
 }
 
-type Route = { method: 'GET' | 'POST'; path: RegExp; run: (req: IncomingMessage, m: RegExpExecArray) => Promise<[number, unknown]> };
+/** A route answers JSON through `run`, or writes the response itself through `serve`. */
+type Route = {
+  method: 'GET' | 'POST';
+  path: RegExp;
+  run?: (req: IncomingMessage, m: RegExpExecArray) => Promise<[number, unknown]>;
+  serve?: (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => void;
+  /** Only when this holds (content negotiation); else the next matching route. */
+  when?: (req: IncomingMessage) => boolean;
+};
+
+const ASSET = (ctx: AdminContext, name: string): DashboardAsset | null => (ctx.asset ?? dashboardAsset)(name);
 
 function routes(ctx: AdminContext): Route[] {
   return [
+    { method: 'GET', path: /^$/, when: wantsHtml, serve: (_req, res) => sendAsset(res, ASSET(ctx, 'index.html'), 'index.html') },
     { method: 'GET', path: /^$/, run: async () => [200, ctx.status()] },
+    {
+      method: 'GET',
+      path: /^assets\/(dashboard\.(?:js|css))$/,
+      serve: (_req, res, m) => sendAsset(res, ASSET(ctx, m[1]!), m[1]!),
+    },
+    {
+      method: 'GET',
+      path: /^dashboard$/,
+      run: async () => {
+        ctx.beforeStats?.();
+        return [200, ctx.dashboard()];
+      },
+    },
+    {
+      method: 'GET',
+      path: /^failures$/,
+      run: async (req) => {
+        const plugin = new URL(req.url ?? '/', 'http://localhost').searchParams.get('plugin') ?? undefined;
+        return [200, { failures: ctx.failures(plugin) }];
+      },
+    },
+    { method: 'GET', path: /^events$/, serve: (req, res) => ctx.events.subscribe(req, res) },
+    {
+      method: 'POST',
+      path: /^plugins\/([^/]+)\/reload$/,
+      run: async (req, m) => {
+        const name = pluginName(m[1]!);
+        await readOptionalObject(req);
+        if (!ctx.plugins().some((p) => p.name === name)) {
+          throw new HttpError(404, `no plugin named "${name}"`, { known: ctx.plugins().map((p) => p.name) });
+        }
+        const r = await ctx.reloadPlugin(name);
+        const plugin = ctx.plugins().find((p) => p.name === name) ?? null;
+        return [r.ok ? 200 : 409, { plugin: name, ok: r.ok, ...(r.error ? { error: r.error } : {}), info: plugin }];
+      },
+    },
+    {
+      method: 'POST',
+      path: /^stats\/reset$/,
+      run: async (req) => {
+        const body = await readOptionalObject(req);
+        const plugin = body.plugin;
+        if (plugin !== undefined && (typeof plugin !== 'string' || plugin === '')) {
+          throw new HttpError(400, '"plugin" must be a plugin name, or absent to reset every plugin');
+        }
+        ctx.resetStats(plugin as string | undefined);
+        return [200, { reset: plugin ?? null }];
+      },
+    },
     { method: 'GET', path: /^plugins$/, run: async () => [200, ctx.plugins()] },
     {
       method: 'GET',
@@ -97,12 +251,7 @@ function routes(ctx: AdminContext): Route[] {
       method: 'GET',
       path: /^stats\/([^/]+)$/,
       run: async (req, m) => {
-        let name: string;
-        try {
-          name = decodeURIComponent(m[1]!);
-        } catch {
-          throw new HttpError(400, 'the plugin name is not valid percent-encoding');
-        }
+        const name = pluginName(m[1]!);
         const known = new Set([...ctx.plugins().map((p) => p.name), ...ctx.stats.plugins()]);
         if (!known.has(name)) {
           throw new HttpError(404, `no plugin named "${name}"`, { known: [...known].sort() });
@@ -148,13 +297,10 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
   const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   const matching = routes(ctx).filter((r) => r.path.test(clean));
   if (matching.length === 0) {
-    send(res, 404, {
-      error: `no admin endpoint /__bext/${clean}`,
-      endpoints: ['GET plugins', 'GET stats', 'GET stats/NAME', 'GET metrics', 'POST cache/invalidate', 'POST reload'],
-    });
+    send(res, 404, { error: `no admin endpoint /__bext/${clean}`, endpoints: ADMIN_ENDPOINTS });
     return;
   }
-  const route = matching.find((r) => r.method === method);
+  const route = matching.find((r) => r.method === method && (!r.when || r.when(req)));
   if (!route) {
     const allow = [...new Set(matching.map((r) => r.method))].join(', ');
     send(res, 405, { error: `/__bext/${clean} accepts ${allow}, not ${req.method}` }, { allow });
@@ -169,7 +315,12 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
     }
   }
   try {
-    const [status, body] = await route.run(req, route.path.exec(clean)!);
+    const m = route.path.exec(clean)!;
+    if (route.serve) {
+      route.serve(req, res, m);
+      return;
+    }
+    const [status, body] = await route.run!(req, m);
     send(res, status, body);
   } catch (err) {
     if (err instanceof HttpError) send(res, err.status, { error: err.message, ...err.extra });

@@ -43,7 +43,7 @@ export function formatBanner(b: BannerInput): string {
   out.push(
     `  ➜  Cache:   ${cache.enabled ? `on, ttl ${cache.ttl_secs}s, up to ${thousands(cache.max_entries)} entries / ${Math.round(cache.max_bytes / 1048576)} MB` : 'off'}`,
   );
-  out.push(`  ➜  Admin:   ${b.url}__bext/  ${c.dim('(loopback only)')}`);
+  out.push(`  ➜  Dashboard: ${c.cyan(`${b.url}__bext/`)}  ${c.dim('(loopback only; JSON API at the same routes)')}`);
   out.push(`  ➜  Watch:   ${b.watch ? 'on (config, plugins, site files)' : 'off'}`);
   out.push('');
   const loaded = b.plugins.filter((p) => p.state === 'loaded').length;

@@ -7,13 +7,17 @@
 import type { ResolvedConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
 import { createMetrics } from '../host/metrics/prometheus.js';
-import { logger, type Logger } from '../log.js';
+import { logger, tapLogs, type Logger } from '../log.js';
 import { createPluginEngine } from '../plugins/engine.js';
 import { PluginSupervisor } from '../plugins/supervisor.js';
 import { profilerFromEnv } from '../plugins/profiles.js';
 import type { PluginInfo } from '../runtime/index.js';
 import { openStats } from '../stats/index.js';
 import { createAdminContext } from './admin-context.js';
+import { createLiveFeed } from './live-feed.js';
+import { historyEvents, logEvents } from './live-events.js';
+import { PluginHistory } from './plugin-history.js';
+import { trackEngine } from './tracked-engine.js';
 import type { ServerContext } from './context.js';
 import { createHttpServer, formatUrl, listen } from './listen.js';
 import { createServerMetrics } from './metrics.js';
@@ -64,13 +68,20 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
   const stats = openStats({ dbPath: stateDbPath(config.stateDir) });
   const pluginMetrics = createMetrics();
-  const engine = createPluginEngine({
-    stateDir: config.stateDir,
-    recorder: stats,
-    onMetric: (s) => pluginMetrics.record(s),
-    log,
-    ...(profile ? { profile } : {}),
-  });
+  // The dashboard's sources: versions and figures per load (tracked-engine.ts), the live stream.
+  const feed = createLiveFeed();
+  const history = new PluginHistory(historyEvents(feed));
+  const untapLogs = tapLogs(logEvents(feed));
+  const engine = trackEngine(
+    createPluginEngine({
+      stateDir: config.stateDir,
+      recorder: stats,
+      onMetric: (s) => pluginMetrics.record(s),
+      log,
+      ...(profile ? { profile } : {}),
+    }),
+    history,
+  );
   const plugins = new PluginSupervisor({ engine, drops: stats, log });
   const cache = createSiteCache(config, plugins);
   const ctx: ServerContext = {
@@ -89,7 +100,8 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
 
   const reloader = createReloader(ctx, opts);
   let url = '';
-  const requests = createRequestHandler(ctx, createAdminContext(ctx, stats, reloader, () => url));
+  const startedAt = Date.now();
+  const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, startedAt }, () => url));
   ctx.warnings.push(...(await plugins.start(config.plugins, opts.onProgress)));
 
   const http = createHttpServer(ctx, requests);
@@ -97,6 +109,8 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   try {
     port = await listen(http.server, wantPort, host);
   } catch (err) {
+    feed.close();
+    untapLogs();
     await shutdown('listen failed', { ctx, reloader, stats, drainMs }).catch(() => {});
     throw err;
   }
@@ -114,6 +128,9 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     config: () => ctx.config,
     plugins: () => plugins.infos(),
     close(reason = 'close'): Promise<void> {
+      // Event streams never end on their own: end them first, so shutdown does not wait on them.
+      feed.close();
+      untapLogs();
       closing ??= shutdown(reason, { ctx, reloader, stats, http, requests, drainMs });
       return closing;
     },

@@ -10,6 +10,8 @@ import { stateDbPath } from '../host/state-db.js';
 export interface ConfigView {
   config: ResolvedConfig;
   dbPath: string;
+  /** `.bext/` beside the config: state.db and server.json live here. */
+  stateDir: string;
   server: { host: string; port: number };
   plugins: ResolvedConfig['plugins'];
   file: string;
@@ -21,6 +23,7 @@ export function loadConfigView(configFile: string): ConfigView {
     config,
     file: config.file,
     dbPath: stateDbPath(config.stateDir),
+    stateDir: config.stateDir,
     server: { host: config.server.host, port: config.server.port },
     plugins: config.plugins,
   };

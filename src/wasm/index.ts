@@ -22,3 +22,4 @@ export {
 } from './module-info.js';
 export { v8CompileMessage } from './v8-message.js';
 export { readFunctionNames } from './function-names.js';
+export { guessLanguage, type LanguageGuess } from './language.js';

@@ -1,6 +1,7 @@
 // Native toolchains are optional for `npm test`: tests that rebuild examples and SDKs from C or
 // Rust source skip, with a reason naming the fix, when the toolchain is not installed. The
 // committed prebuilt .wasm files are exercised either way. AssemblyScript comes from npm.
+import { existsSync } from 'node:fs';
 import { missingToolchain } from '../../plugins-example/build.js';
 
 const WHAT = {
@@ -19,4 +20,12 @@ const FIX = {
 export function skipWithout(toolchain) {
   const missing = missingToolchain(toolchain);
   return missing ? `${WHAT[toolchain]} not found — ${FIX[toolchain]} (${missing})` : false;
+}
+
+/** Debian's chromium, which the dashboard's browser tests drive with puppeteer-core (no browser download). */
+export const CHROMIUM = process.env.BEXT_CHROMIUM || '/usr/bin/chromium';
+
+/** `false` when a Chromium is installed for the browser tests, else the skip reason. */
+export function skipWithoutChromium() {
+  return existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} — bash .ci/run installs it (apt chromium)`;
 }

@@ -10,7 +10,7 @@ import { checkAbi } from '../../dist/runtime/abi-table.js';
 import { importTable } from '../../dist/runtime/capability.js';
 import { createBridge } from '../../dist/runtime/sync-bridge.js';
 import { BatchProgress } from '../../dist/runtime/batch-progress.js';
-import { parseModule } from '../../dist/runtime/wasm-binary.js';
+import { parseModule } from '../../dist/wasm/index.js';
 import { instrument } from '../../dist/fuel/index.js';
 import { CAPABILITIES, HOST_IMPORTS } from '../../dist/host/registry.js';
 

@@ -8,6 +8,7 @@ import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
 import { flushLogs, logger, logNames, statusLine } from '../../log.js';
 import { createDevServer, formatBanner } from '../../server/index.js';
+import { removeServerRecord, writeServerRecord } from '../../stats/discovery.js';
 
 /** Signals closer together than this are one keypress delivered twice. */
 const DUPLICATE_SIGNAL_MS = 500;
@@ -64,6 +65,16 @@ export async function run(opts: DevOptions): Promise<number> {
     }) + '\n',
   );
 
+  // `.bext/server.json` lets `bext plugin stats/list` find this server whatever its port.
+  const stateDir = config.stateDir;
+  try {
+    writeServerRecord(stateDir, { pid: process.pid, url: server.url, startedAt: new Date().toISOString(), config: config.file });
+  } catch (err) {
+    log.warn(`could not write ${stateDir}/server.json (bext plugin stats will look on the configured port): ${(err as Error).message}`);
+  }
+  const forget = (): void => removeServerRecord(stateDir);
+  process.once('exit', forget);
+
   return new Promise<number>((resolve) => {
     let stoppingSince = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -85,6 +96,7 @@ export async function run(opts: DevOptions): Promise<number> {
       );
     };
     const finish = (code: number): void => {
+      forget();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       // Anything still holding the event loop open (a stuck socket) must not keep bext alive.

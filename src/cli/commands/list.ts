@@ -1,20 +1,25 @@
 /**
- * `bext plugin list [--json]`: configured plugins with path, state, priority, hooks and budgets.
- * Live states (loaded/failed/disabled) come from a running dev server; without one, from the config.
+ * `bext plugin list [--json] [--url URL]`: configured plugins with path, state, priority, hooks
+ * and budgets. Live states (loaded/failed/disabled) come from a running dev server (found as
+ * `plugin stats` finds it: --url, `.bext/server.json`, the configured port); without one, from
+ * the config.
  */
 import { EXIT_OK } from '../../errors.js';
-import { adminBase, fetchLivePlugins } from '../../stats/client.js';
+import { fetchLivePlugins } from '../../stats/client.js';
+import { findServer } from '../../stats/discovery.js';
 import { loadConfigView } from '../../stats/config-view.js';
 import { renderList, rowFromConfig, rowFromInfo, type ListRow } from '../../stats/plugin-list.js';
 
 export interface ListOptions {
   config: string;
   json?: boolean;
+  url?: string;
 }
 
 export async function run(opts: ListOptions): Promise<number> {
   const cfg = loadConfigView(opts.config);
-  const base = adminBase(cfg.server.host, cfg.server.port);
+  const target = findServer(cfg.stateDir, cfg.server, opts.url);
+  const base = target.base;
   const live = await fetchLivePlugins(base);
   let rows: ListRow[];
   let source: { kind: 'live'; url: string } | { kind: 'config'; file: string; note: string };
@@ -23,7 +28,7 @@ export async function run(opts: ListOptions): Promise<number> {
     source = { kind: 'live', url: `${base}/__bext/plugins` };
   } else {
     rows = cfg.plugins.map(rowFromConfig);
-    source = { kind: 'config', file: cfg.file, note: `no dev server answering at ${base}` };
+    source = { kind: 'config', file: cfg.file, note: `no dev server answering at ${base}${target.note ? `; ${target.note}` : ''}` };
   }
   if (opts.json) {
     process.stdout.write(JSON.stringify({ source, plugins: rows }, null, 2) + '\n');

@@ -1,11 +1,13 @@
 /**
- * `bext plugin stats [NAME] [--json] [--since WHEN] [--reset]`: per-hook calls, outcomes, fuel and
- * time, from the running dev server when one answers on the configured port, else from
- * `.bext/state.db`. The output always says which source it used.
+ * `bext plugin stats [NAME] [--json] [--since WHEN] [--reset] [--url URL]`: per-hook calls,
+ * outcomes, fuel and time, from the running dev server when one answers (at --url, else where
+ * `.bext/server.json` says, else on the configured port), else from `.bext/state.db`. The output
+ * always says which source it used.
  */
 import { closest } from 'fastest-levenshtein';
 import { BextError, EXIT_OK } from '../../errors.js';
-import { adminBase, fetchLiveStats } from '../../stats/client.js';
+import { fetchLiveStats } from '../../stats/client.js';
+import { findServer } from '../../stats/discovery.js';
 import { loadConfigView, type ConfigView } from '../../stats/config-view.js';
 import { persistedPlugins, readPersisted, resetPersisted } from '../../stats/persisted.js';
 import { renderPlugin, renderSummary } from '../../stats/render.js';
@@ -17,6 +19,7 @@ export interface StatsOptions {
   json?: boolean;
   since?: string;
   reset?: boolean;
+  url?: string;
 }
 
 /** Where the figures came from; part of the JSON output too. */
@@ -35,8 +38,9 @@ function knownNames(cfg: ConfigView, extra: Iterable<string>): string[] {
   return [...new Set([...cfg.plugins.map((p) => p.name), ...persistedPlugins(cfg.dbPath), ...extra])].sort();
 }
 
-async function gather(cfg: ConfigView, name: string | undefined, since: number | undefined): Promise<{ snap: StatsSnapshot; origin: Origin }> {
-  const base = adminBase(cfg.server.host, cfg.server.port);
+async function gather(cfg: ConfigView, name: string | undefined, since: number | undefined, url?: string): Promise<{ snap: StatsSnapshot; origin: Origin }> {
+  const target = findServer(cfg.stateDir, cfg.server, url);
+  const base = target.base;
   const live = await fetchLiveStats(base, name, since);
   let note: string;
   if (live.kind === 'ok') {
@@ -50,6 +54,7 @@ async function gather(cfg: ConfigView, name: string | undefined, since: number |
   } else {
     note = `no dev server answering at ${base}`;
   }
+  if (target.note) note += `; ${target.note}`;
   const snap = readPersisted(cfg.dbPath, { plugin: name, since });
   return { snap, origin: { kind: 'persisted', db: cfg.dbPath, note } };
 }
@@ -88,7 +93,7 @@ export async function run(name: string | undefined, opts: StatsOptions): Promise
     return reset(cfg, name, json);
   }
   const since = opts.since === undefined ? undefined : parseSince(opts.since);
-  const { snap, origin } = await gather(cfg, name, since);
+  const { snap, origin } = await gather(cfg, name, since, opts.url);
 
   if (name !== undefined && snap.plugins[name] === undefined) {
     const configured = cfg.plugins.some((p) => p.name === name);
