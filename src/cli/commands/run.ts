@@ -11,7 +11,7 @@ import { createPluginEngine } from '../../plugins/engine.js';
 import type { CallResult, MetricSample, PluginLogEntry } from '../../runtime/index.js';
 
 export interface RunOptions {
-  config: string;
+  config?: string;
   input?: string;
   fuel?: string;
   json?: boolean;
