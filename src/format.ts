@@ -11,9 +11,12 @@ export function percent(part: number, whole: number): string {
   return `${((part / whole) * 100).toFixed(1)}%`;
 }
 
-/** Microseconds as "850 µs", "12.4 ms" or "3.20 s". */
+/** Microseconds to three significant figures or so: "850 µs", "12.4 ms", "3.20 s", "14.6 s", "146 s". */
 export function duration(us: number): string {
   if (us < 1000) return `${Math.round(us)} µs`;
   if (us < 1_000_000) return `${(us / 1000).toFixed(1)} ms`;
-  return `${(us / 1_000_000).toFixed(2)} s`;
+  const s = us / 1_000_000;
+  if (s < 10) return `${s.toFixed(2)} s`;
+  if (s < 100) return `${s.toFixed(1)} s`;
+  return `${Math.round(s)} s`;
 }

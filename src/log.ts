@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import type { Logger, Level } from 'pino';
+import { BextError } from './errors.js';
 import { createCauseLog, repeatsSuffix, type CauseLog } from './log/cause-log.js';
 import { prettyLine } from './log/pretty.js';
 import { createSink, type Destination, type Sink } from './log/sink.js';
@@ -33,6 +34,21 @@ const MAX_NAME_WIDTH = 24;
 function levelFrom(value: string | undefined, fallback: Level | 'silent'): Level | 'silent' {
   const v = (value ?? '').trim().toLowerCase();
   return LEVELS.includes(v) ? (v as Level | 'silent') : fallback;
+}
+
+/**
+ * Refuses a BEXT_LOG or BEXT_PLUGIN_LOG that names no level (exit 2): `verbose` quietly meaning
+ * the default hides exactly the output it asked for. Unset or empty means the default.
+ */
+export function checkLogLevels(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of ['BEXT_LOG', 'BEXT_PLUGIN_LOG'] as const) {
+    const v = (env[name] ?? '').trim().toLowerCase();
+    if (v !== '' && !LEVELS.includes(v)) {
+      throw new BextError('usage', `${name}=${JSON.stringify(env[name])} is not a log level; use one of ${LEVELS.join(', ')}`, {
+        details: [`  e.g. ${name}=debug (the default is ${name === 'BEXT_LOG' ? 'info' : 'warn'})`],
+      });
+    }
+  }
 }
 
 export function bextLevel(): Level | 'silent' {

@@ -5,12 +5,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { BextError, EXIT_RUNTIME, EXIT_USAGE, isBextError } from '../errors.js';
+import { checkLogLevels } from '../log.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };
 
 export interface GlobalOptions {
-  config: string;
+  /** -c FILE; absent: the nearest bext.config.toml from the working folder up (src/config). */
+  config?: string;
 }
 
 // Each command module declares its own argument types; commander passes them through untyped.
@@ -34,8 +36,10 @@ export function buildProgram(): Command {
   const program = new Command('bext');
   program
     .description('A dev server that runs fuel-metered WebAssembly plugins beside your site.')
-    .version(pkg.version, '-v, --version', 'print the bext version')
-    .addOption(new Option('-c, --config <file>', 'config file').default('./bext.config.toml'))
+    .version(pkg.version, '-V, --version', 'print the bext version')
+    // -v was the version flag before -V (the common spelling); it still works.
+    .addOption(new Option('-v').hideHelp())
+    .addOption(new Option('-c, --config <file>', 'config file (default: the nearest bext.config.toml here or in a parent folder)'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -52,16 +56,32 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/debugging.md`,
     );
 
+  program.on('option:v', () => {
+    process.stdout.write(`${pkg.version}\n`);
+    throw new CommanderError(0, 'commander.version', pkg.version);
+  });
+  // Before any command runs (not for --help or --version): settings it would otherwise misread.
+  program.hook('preAction', () => checkLogLevels());
+
+  program
+    .command('version')
+    .description('print the bext version')
+    .action(() => {
+      process.stdout.write(`${pkg.version}\n`);
+    });
+
   program
     .command('dev')
     .description('serve the site, load plugins, run hooks, hot-reload on change')
     .option('-p, --port <port>', 'port to listen on (overrides server.port)')
     .option('--host <host>', 'address to bind (overrides server.host)')
-    .option('--check', 'validate the config, print it resolved, and exit')
+    .option('--check', 'validate the config, check every plugin module loads, print it resolved, and exit')
+    .option('--no-plugins', 'with --check: check the config alone, not the plugin modules')
     .option('--no-watch', 'do not hot-reload on file changes')
     .action(async function (this: Command, opts: Record<string, unknown>) {
       const all = { ...globals(this), ...opts };
       if (opts.check) return lazy(() => import('./commands/check.js'))(all);
+      if (opts.plugins === false) throw new BextError('usage', '--no-plugins only applies with --check');
       return lazy(() => import('./commands/dev.js'))(all);
     });
 
@@ -76,8 +96,9 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
   const config = program.command('config').description('work with bext.config.toml');
   config
     .command('check')
-    .description('validate the config and print it resolved')
+    .description('validate the config, check every enabled plugin module loads, print it resolved')
     .option('--json', 'print the resolved config as JSON')
+    .option('--no-plugins', 'check the config alone, not the plugin modules')
     .option('-p, --port <port>', 'override server.port in the printed config')
     .option('--host <host>', 'override server.host in the printed config')
     .action(async function (this: Command, opts: Record<string, unknown>) {
@@ -104,11 +125,11 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
       return lazy(() => import('./commands/list.js'))({ ...globals(this), ...opts });
     });
   plugin
-    .command('inspect <file>')
-    .description('imports, exports, hooks and ABI problems of a .wasm file')
+    .command('inspect <plugin>')
+    .description('imports, exports, hooks and ABI problems of a module (plugin = .wasm file or configured name)')
     .option('--json', 'print JSON')
-    .action(async function (this: Command, file: string, opts: Record<string, unknown>) {
-      return lazy(() => import('./commands/inspect.js'))(file, { ...globals(this), ...opts });
+    .action(async function (this: Command, target: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/inspect.js'))(target, { ...globals(this), ...opts });
     });
   plugin
     .command('run <plugin> <hook>')
@@ -160,7 +181,8 @@ Examples:
   plugin
     .command('storage <name>')
     .description('list, read or clear a plugin\'s stored keys')
-    .option('--get <key>', 'print one value')
+    .option('--get <key>', 'print one value (text gets a final newline; other bytes print exactly)')
+    .option('--raw', 'with --get: print the value\'s bytes exactly, no newline added')
     .option('--clear', 'delete every key of this plugin')
     .option('--json', 'print JSON')
     .action(async function (this: Command, name: string, opts: Record<string, unknown>) {

@@ -3,17 +3,20 @@
  * defaults → freeze. Every problem in a file is reported at once, each with file:line:col.
  *
  *   loadConfig(file)            throws BextError (exit 2) on any problem; for start-up
+ *   findConfigFile(dir)         the nearest bext.config.toml from dir upwards (file omitted above)
+ *   problemLines(cfg, list)     file:line:col lines for problems found after validation
  *   parseConfig(text, file)     never throws; for hot reload, where the old config stays
  *   configToJson(cfg)           plain JSON for printing / --json
  *   cliOverrides({port, host})  checks -p/--host flags before they override the file
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import TOML from '@iarna/toml';
 import { BextError } from '../errors.js';
 import { locate } from './locate.js';
 import { findTooDeep, MAX_NESTING, type TooDeep } from './nesting.js';
 import { formatProblem, Problems } from './problems.js';
+import type { PathSegment } from './locate.js';
 import { validate } from './schema.js';
 import type { ResolvedConfig } from './types.js';
 import { isTable } from './values.js';
@@ -38,9 +41,40 @@ export type ParseResult = { ok: true; config: ResolvedConfig } | { ok: false; er
 
 export const DEFAULT_CONFIG_FILE = 'bext.config.toml';
 
-/** Reads, validates and freezes a config file. Throws BextError (exit 2) on any problem. */
-export function loadConfig(file: string, opts: LoadOptions = {}): ResolvedConfig {
-  const abs = path.resolve(file);
+/**
+ * The nearest `bext.config.toml` in `dir` or one of its parent folders (the way git finds
+ * `.git` and Vite its config), so bext works from anywhere inside a site; null when none.
+ */
+export function findConfigFile(dir: string = process.cwd()): string | null {
+  let at = path.resolve(dir);
+  for (;;) {
+    const candidate = path.join(at, DEFAULT_CONFIG_FILE);
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here: look one folder up
+    }
+    const up = path.dirname(at);
+    if (up === at) return null;
+    at = up;
+  }
+}
+
+/** The error for a search that found no config: it names where the search started. */
+export function configNotFound(dir: string = process.cwd()): BextError {
+  return new BextError('config_missing', `no ${DEFAULT_CONFIG_FILE} in ${path.resolve(dir)} or any parent folder`, {
+    details: ['  run "bext init" to create one here, or point at a config file with -c <file>'],
+  });
+}
+
+/**
+ * Reads, validates and freezes a config file; with no file, the one findConfigFile finds from the
+ * working folder. Throws BextError (exit 2) on any problem.
+ */
+export function loadConfig(file: string | undefined, opts: LoadOptions = {}): ResolvedConfig {
+  const found = file === undefined ? findConfigFile() : path.resolve(file);
+  if (found === null) throw configNotFound();
+  const abs = found;
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
@@ -100,6 +134,29 @@ export function parseConfig(source: string, file: string, opts: LoadOptions = {}
   if (o.port !== undefined) config.server.port = o.port;
   if (o.host !== undefined) config.server.host = o.host;
   return { ok: true, config: deepFreeze(config) };
+}
+
+/** A problem found after validation (in a plugin's module, say), reported at a key of the file. */
+export interface KeyProblem {
+  path: readonly PathSegment[];
+  what: string;
+}
+
+/**
+ * `  file:line:col  key.path: what` lines, as validation prints them, for problems found after
+ * the config loaded; each points at the key's value in the file as it is now.
+ */
+export function problemLines(cfg: ResolvedConfig, problems: readonly KeyProblem[]): string[] {
+  let text = '';
+  try {
+    text = readFileSync(cfg.file, 'utf8');
+  } catch {
+    // Changed since it loaded: the problems still print, at line 1.
+  }
+  const ps = new Problems(locate(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
+  for (const p of problems) ps.add(p.path, 'value', { what: p.what });
+  const shown = displayPath(cfg.file);
+  return ps.sorted().map((p) => formatProblem(p, shown));
 }
 
 /** The resolved config as plain JSON values (a deep copy; safe to modify or print). */

@@ -1,6 +1,7 @@
 /**
  * What `bext init` writes: a commented config that validates exactly as written (the plugin
- * section is commented out, so it names no missing file) and a starter page.
+ * section is commented out, so it names no missing file), a starter page, and the .gitignore
+ * line that keeps bext's state out of version control.
  */
 
 export const CONFIG_TEMPLATE = `# bext dev server configuration. Every key is optional; the values shown are the defaults.
@@ -74,4 +75,11 @@ export const INDEX_HTML = `<!doctype html>
     <p>Edit it and reload; add plugins in <code>bext.config.toml</code>.</p>
   </body>
 </html>
+`;
+
+/** The line `bext init` makes sure a .gitignore has: the instrumented-module cache and state.db. */
+export const GITIGNORE_LINE = '.bext/';
+
+export const GITIGNORE = `# bext's cache and state (instrumented plugins, state.db); rebuilt as needed
+${GITIGNORE_LINE}
 `;

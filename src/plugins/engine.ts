@@ -5,13 +5,13 @@
  * its http_fetch handler (closed with it), and where its call results, metrics, refused fetches
  * and log lines go. The engine also keeps each plugin's fetch rate-limit bucket across restarts of
  * that plugin (see fetchBucket), so a reload never refills it. `bext dev` (through the supervisor) and `bext plugin run` start plugins here;
- * `bext plugin inspect` reads modules here without starting them.
+ * `bext plugin inspect` and `bext config check` read modules here without starting them.
  */
 import type { PluginConfig } from '../config/types.js';
 import { createFetchHandler, type FetchHandler } from '../host/fetch/index.js';
 import { createTokenBucket, type TokenBucket } from '../host/fetch/rate-limit.js';
 import { logger, type Logger } from '../log.js';
-import { inspectWasm, loadPlugin } from './load.js';
+import { checkPlugin, inspectWasm, loadPlugin } from './load.js';
 import {
   readWasmFile,
   type CallResult,
@@ -19,6 +19,7 @@ import {
   type LoadOptions,
   type MainOp,
   type MetricSample,
+  type PluginCheck,
   type PluginHandle,
   type ProfileRequest,
   type WasmReport,
@@ -134,4 +135,12 @@ function withFetch(handle: PluginHandle, fetch: FetchHandler): PluginHandle {
 /** Reads a module and reports its imports, exports, hooks and ABI problems, without running it. */
 export async function inspectPluginFile(file: string, who = 'plugin inspect'): Promise<WasmReport> {
   return inspectWasm(await readWasmFile(file, who));
+}
+
+/**
+ * Runs every check loading a configured plugin makes, without starting it: what `bext config
+ * check` reports. Warnings (no hooks, a command module) do not stop a plugin loading.
+ */
+export function checkPluginModule(plugin: PluginConfig, stateDir: string): Promise<PluginCheck> {
+  return checkPlugin(plugin, stateDir);
 }

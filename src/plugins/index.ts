@@ -1,5 +1,5 @@
 /** The plugin engine's public API: start plugins from config entries, and keep them running. */
-export { createPluginEngine, inspectPluginFile, type CallRecorder, type PluginEngine, type PluginEngineOptions } from './engine.js';
+export { checkPluginModule, createPluginEngine, inspectPluginFile, type CallRecorder, type PluginEngine, type PluginEngineOptions } from './engine.js';
 export { PluginSupervisor, type ApplySummary, type DropRecorder, type SupervisorDeps } from './supervisor.js';
 export { HookQueue, QueuedEvent, type QueuedHookArgs } from './hook-queue.js';
 export { defaultPluginConfig } from '../runtime/index.js';

@@ -3,7 +3,15 @@
  * from the capability registry, and the worker entry hands the same capabilities to the worker.
  */
 import { HOST_IMPORTS } from '../host/registry.js';
-import { inspectWasm as inspectWith, loadPlugin as loadWith, type PluginHost, type WasmReport } from '../runtime/index.js';
+import type { PluginConfig } from '../config/types.js';
+import {
+  checkPlugin as checkWith,
+  inspectWasm as inspectWith,
+  loadPlugin as loadWith,
+  type PluginCheck,
+  type PluginHost,
+  type WasmReport,
+} from '../runtime/index.js';
 import type { LoadOptions } from '../runtime/types.js';
 
 /** The worker thread's entry (runtime + host capabilities); a URL, as worker_threads wants. */
@@ -19,4 +27,12 @@ export function loadPlugin(opts: HostLoadOptions): Promise<PluginHost> {
 /** Reads and checks a module against the registry's import table without running anything. */
 export function inspectWasm(bytes: Uint8Array): WasmReport {
   return inspectWith(bytes, HOST_IMPORTS);
+}
+
+/**
+ * Every check loading makes (file, parse, ABI against the registry, memory cap, instrumenting,
+ * compiling) without starting a worker; problems come back as a list. For `bext config check`.
+ */
+export function checkPlugin(plugin: PluginConfig, stateDir: string): Promise<PluginCheck> {
+  return checkWith({ plugin, stateDir, imports: HOST_IMPORTS });
 }

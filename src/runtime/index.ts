@@ -3,14 +3,16 @@
  * here: `loadPlugin` gives a PluginHandle whose `call` runs one hook in the plugin's worker.
  */
 import path from 'node:path';
-import { BextError } from '../errors.js';
+import { BextError, isBextError } from '../errors.js';
 import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
-import { compileModule, instrumentForRun, prepareModule, readWasmFile } from './loader.js';
+import { checkModule, compileModule, instrumentForRun, prepareModule, readWasmFile, type Prepared } from './loader.js';
+import type { ImportTable } from './capability.js';
 import { PluginHost } from './plugin-host.js';
 import { createSymbolizer } from './frames/symbolize.js';
 import { DEFAULTS } from '../config/schema.js';
 import { readFunctionNames } from '../wasm/index.js';
 import type { LoadOptions } from './types.js';
+import type { OffsetMap } from '../fuel/index.js';
 
 export { inspectWasm, readWasmFile, type WasmReport } from './loader.js';
 export type { MainOp } from './types.js';
@@ -33,12 +35,9 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const who = `plugin "${p.name}"`;
   const raw = await readWasmFile(p.path, who);
   const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb, opts.imports);
-  // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
-  const startFuel = BigInt(p.fuel.on_server_start);
   const profile = opts.profile !== undefined;
-  const metered = await instrumentForRun(prepared, path.join(opts.stateDir, 'cache'), who, p.path, startFuel, profile);
-  const module = await compileModule(metered.bytes, who, p.path);
-  const symbolize = createSymbolizer({ bytes: prepared.bytes, module: prepared.module, offsets: metered.offsets });
+  const { module, offsets } = await meterAndCompile(prepared, p, opts.stateDir, who, profile);
+  const symbolize = createSymbolizer({ bytes: prepared.bytes, module: prepared.module, offsets });
   // A profile names functions by the name section, else by export (a stripped module's exports).
   const profileNames = profile ? { ...prepared.functionNames, ...readFunctionNames(prepared.bytes, prepared.module) } : undefined;
   const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, symbolize, profileNames);
@@ -48,6 +47,56 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
     throw new BextError('plugin_init_failed', `${who}: ${(err as Error).message}`, { cause: err });
   }
   return host;
+}
+
+/** Fuel-instruments (through the cache in `<stateDir>/cache`) and compiles a prepared module. */
+async function meterAndCompile(
+  prepared: Prepared,
+  p: PluginConfig,
+  stateDir: string,
+  who: string,
+  profile: boolean,
+): Promise<{ module: WebAssembly.Module; offsets: () => OffsetMap }> {
+  // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
+  const startFuel = BigInt(p.fuel.on_server_start);
+  const metered = await instrumentForRun(prepared, path.join(stateDir, 'cache'), who, p.path, startFuel, profile);
+  return { module: await compileModule(metered.bytes, who, p.path), offsets: metered.offsets };
+}
+
+/** What checkPlugin found: problems stop the plugin loading; warnings do not. */
+export interface PluginCheck {
+  problems: string[];
+  warnings: string[];
+}
+
+/**
+ * Every check loadPlugin makes before it starts a worker (read the file, parse, compile, ABI and
+ * memory cap, instrument, compile the metered module), for `bext config check`. Nothing runs.
+ * The module's faults come back as problems without the plugin/file prefix loading puts on them;
+ * only a bext bug throws.
+ */
+export async function checkPlugin(opts: { plugin: PluginConfig; stateDir: string; imports: ImportTable }): Promise<PluginCheck> {
+  const p = opts.plugin;
+  const who = `plugin "${p.name}"`;
+  const fault = (err: unknown, prefix: string): PluginCheck => {
+    if (!isBextError(err) || err.blame !== 'user') throw err;
+    const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    return { problems: [message, ...err.details.map((d) => d.replace(/^\s*-\s*/, ''))], warnings: [] };
+  };
+  let raw: Uint8Array;
+  try {
+    raw = await readWasmFile(p.path, who);
+  } catch (err) {
+    return fault(err, `${who}: ${p.path}: `);
+  }
+  const check = checkModule(raw, p.limits.max_memory_mb, opts.imports);
+  if (!check.ok) return { problems: check.problems, warnings: [] };
+  try {
+    await meterAndCompile(check.prepared, p, opts.stateDir, who, false);
+  } catch (err) {
+    return fault(err, `${who}: ${path.basename(p.path)}: `);
+  }
+  return { problems: [], warnings: [...check.prepared.abi.warnings] };
 }
 
 /** Defaults used when a plugin runs without a config file (`bext plugin run FILE.wasm`): the config's own. */

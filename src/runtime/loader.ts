@@ -142,33 +142,47 @@ export function memoryCapError(limits: Limits, maxMemoryMb: number): string | un
   return `memory declares a minimum of ${limits.min} pages (${(limits.min / PAGES_PER_MB).toFixed(1)} MiB), above limits.max_memory_mb = ${maxMemoryMb} (${cap} pages)`;
 }
 
-/** Parse + ABI check + memory cap decision. Throws BextError (exit 2) naming every problem. */
-export function prepareModule(bytes: Uint8Array, file: string, who: string, maxMemoryMb: number, imports: ImportTable): Prepared {
+/** What checkModule found: the prepared module, or every problem that stops it loading. */
+export type ModuleCheck = { ok: true; prepared: Prepared } | { ok: false; problems: string[] };
+
+/**
+ * Parse + ABI check + memory cap decision, without throwing: the checks loading makes, for
+ * `bext config check` as much as for loading. A module that cannot be parsed or compiled has one
+ * problem; one that compiles may have several ABI problems; the memory cap is checked last.
+ */
+export function checkModule(bytes: Uint8Array, maxMemoryMb: number, imports: ImportTable): ModuleCheck {
   let parsed: ParsedModule;
   try {
     parsed = parseModule(bytes);
   } catch (err) {
-    if (err instanceof WasmFormatError) throw loadError(who, file, err.message);
+    if (err instanceof WasmFormatError) return { ok: false, problems: [err.message] };
     throw err;
   }
   if (!WebAssembly.validate(bytes)) {
     try {
       new WebAssembly.Module(bytes);
     } catch (err) {
-      throw loadError(who, file, compileMessage(err).message);
+      return { ok: false, problems: [compileMessage(err).message] };
     }
   }
   const abi = checkAbi(parsed, imports);
-  if (abi.problems.length === 1) throw loadError(who, file, abi.problems[0]!);
-  if (abi.problems.length > 1) {
-    throw loadError(who, file, `${abi.problems.length} ABI problems:`, abi.problems.map((p) => `  - ${p}`));
-  }
+  if (abi.problems.length > 0) return { ok: false, problems: abi.problems };
   for (const m of parsed.memories) {
     const error = memoryCapError(m, maxMemoryMb);
-    if (error) throw loadError(who, file, error);
+    if (error) return { ok: false, problems: [error] };
   }
   const maxMemoryPages = parsed.memories.length > 0 ? capPages(maxMemoryMb) : undefined;
-  return { bytes, module: parsed, maxMemoryPages, abi, summary: abi.summary, functionNames: parsed.functionExports };
+  return { ok: true, prepared: { bytes, module: parsed, maxMemoryPages, abi, summary: abi.summary, functionNames: parsed.functionExports } };
+}
+
+/** checkModule for loading: throws BextError (exit 2) naming every problem. */
+export function prepareModule(bytes: Uint8Array, file: string, who: string, maxMemoryMb: number, imports: ImportTable): Prepared {
+  const check = checkModule(bytes, maxMemoryMb, imports);
+  if (check.ok) return check.prepared;
+  const { problems } = check;
+  if (problems.length === 1) throw loadError(who, file, problems[0]!);
+  // Only the ABI check finds more than one problem.
+  throw loadError(who, file, `${problems.length} ABI problems:`, problems.map((p) => `  - ${p}`));
 }
 
 /**

@@ -17,7 +17,7 @@ export interface ConfigView {
   file: string;
 }
 
-export function loadConfigView(configFile: string): ConfigView {
+export function loadConfigView(configFile: string | undefined): ConfigView {
   const config = loadConfig(configFile, { checkFiles: false });
   return {
     config,

@@ -23,7 +23,8 @@ function checkJson(args, cwd) {
   return JSON.parse(r.stdout);
 }
 
-const WASM = '\0asm\x01\0\0\0';
+// The smallest module that loads: it exports its memory (config check loads every enabled plugin).
+const WASM = '\0asm\x01\0\0\0\x05\x03\x01\0\x01\x07\x0a\x01\x06memory\x02\0';
 
 test('an empty config gets every default', () => {
   const dir = project({ 'bext.config.toml': '' });

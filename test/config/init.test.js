@@ -46,7 +46,8 @@ test('uncommenting the example plugin gives a valid config once its .wasm exists
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /plugins\.my-analytics\.path: file not found: .*plugins\/my-analytics\/plugin\.wasm/);
   mkdirSync(path.join(cwd, 'plugins', 'my-analytics'), { recursive: true });
-  writeFileSync(path.join(cwd, 'plugins', 'my-analytics', 'plugin.wasm'), '\0asm\x01\0\0\0');
+  // The smallest module that loads (config check loads it): it exports its memory.
+  writeFileSync(path.join(cwd, 'plugins', 'my-analytics', 'plugin.wasm'), '\0asm\x01\0\0\0\x05\x03\x01\0\x01\x07\x0a\x01\x06memory\x02\0');
   const ok = bext(['config', 'check', '--json'], { cwd });
   assert.equal(ok.code, 0, ok.stderr);
   const [p] = JSON.parse(ok.stdout).plugins;

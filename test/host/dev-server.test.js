@@ -40,5 +40,5 @@ path = "./plugins/svc.wasm"
   }
   const r = bext(['plugin', 'storage', 'svc', '--get', 'started'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, 'yes');
+  assert.equal(r.stdout, 'yes\n');
 });

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bext } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { bext, BIN } from '../helpers/cli.js';
 import { createWorkerServices } from '../../dist/host/worker-services.js';
 import { tempDir, init, enc } from './harness.js';
 
@@ -66,6 +67,24 @@ test('--get prints exact bytes; --json gives text or base64; missing keys exit 1
   assert.match(miss.stderr, /^bext: plugin counter has no key "visit"\n\s+did you mean "visits"\?/);
 });
 
+test('--get ends text with one newline on a pipe too; other bytes and --raw stay exact', () => {
+  const dir = project();
+  fill(dir);
+  // stdout is a pipe here, not a terminal.
+  const text = bext(['plugin', 'storage', 'counter', '--get', 'visits'], { cwd: dir });
+  assert.equal(text.code, 0, text.stderr);
+  assert.equal(text.stdout, '42\n');
+  assert.equal(bext(['plugin', 'storage', 'counter', '--get', 'greeting'], { cwd: dir }).stdout, 'héllo\n', 'no second newline');
+  const raw = bext(['plugin', 'storage', 'counter', '--get', 'visits', '--raw'], { cwd: dir });
+  assert.equal(raw.stdout, '42');
+  const bin = spawnSync(process.execPath, [BIN, 'plugin', 'storage', 'counter', '--get', 'blob'], { cwd: dir });
+  assert.equal(bin.status, 0, String(bin.stderr));
+  assert.deepEqual([...bin.stdout], [0, 255, 1], 'bytes that are not UTF-8 print exactly');
+  const misuse = bext(['plugin', 'storage', 'counter', '--raw'], { cwd: dir });
+  assert.equal(misuse.code, 2);
+  assert.match(misuse.stderr, /--raw only applies with --get/);
+});
+
 test('--clear deletes only that plugin\'s keys, and only when asked', () => {
   const dir = project();
   fill(dir);
@@ -78,7 +97,7 @@ test('--clear deletes only that plugin\'s keys, and only when asked', () => {
   const after = JSON.parse(bext(['plugin', 'storage', 'counter', '--json'], { cwd: dir }).stdout);
   assert.equal(after.keys.length, 0);
   assert.equal(after.used_bytes, 10); // the KV entry and the queued message remain
-  assert.equal(bext(['plugin', 'storage', 'other', '--get', 'mine'], { cwd: dir }).stdout, 'keep');
+  assert.equal(bext(['plugin', 'storage', 'other', '--get', 'mine'], { cwd: dir }).stdout, 'keep\n');
   // The quota is free again for the plugin itself.
   const s = createWorkerServices(init('counter', path.join(dir, '.bext', 'state.db'), { storage_quota_kb: 2 }));
   assert.equal(s.storageSet(enc('big'), new Uint8Array(2048 - 10 - 3)), 0);

@@ -1,23 +1,62 @@
 /**
- * `bext config check [--json]` and `bext dev --check`: validate the config and print it resolved.
- * Problems are thrown as BextError (stderr, exit 2) by loadConfig.
+ * `bext config check [--json] [--no-plugins]` and `bext dev --check`: validate the config, load
+ * and check every enabled plugin's module the way starting it would (without running anything),
+ * and print the config resolved. Problems are thrown as BextError (stderr, exit 2): the config's
+ * own by loadConfig, the modules' here, each as `file:line:col  plugins.NAME.path: problem`.
  */
-import { cliOverrides, configToJson, displayPath, loadConfig } from '../../config/index.js';
+import { cliOverrides, configToJson, displayPath, loadConfig, problemLines, type KeyProblem } from '../../config/index.js';
 import { HOOK_NAMES, type PluginConfig, type ResolvedConfig } from '../../config/types.js';
+import { BextError } from '../../errors.js';
 import { thousands } from '../../format.js';
+import { noteConfigFile } from '../config-file.js';
 
 export interface CheckOptions {
-  config: string;
+  config?: string;
   json?: boolean;
   port?: string | number;
   host?: string;
+  /** False with --no-plugins: skip reading the plugins' modules. */
+  plugins?: boolean;
 }
 
 export async function run(opts: CheckOptions): Promise<number> {
   const overrides = cliOverrides({ port: opts.port, host: opts.host });
   const cfg = loadConfig(opts.config, { overrides });
-  process.stdout.write(opts.json ? `${JSON.stringify(configToJson(cfg), null, 2)}\n` : render(cfg));
+  noteConfigFile(opts.config, cfg);
+  const modules = opts.plugins === false ? null : await checkModules(cfg);
+  process.stdout.write(opts.json ? `${JSON.stringify(configToJson(cfg), null, 2)}\n` : render(cfg, modules));
   return 0;
+}
+
+/** How many enabled plugins' modules were checked; null when --no-plugins skipped them. */
+type ModulesChecked = number | null;
+
+/**
+ * Every enabled plugin's module through the engine's own checks (src/plugins). Problems throw,
+ * all of them at once; warnings go to stderr and do not fail the check.
+ */
+async function checkModules(cfg: ResolvedConfig): Promise<ModulesChecked> {
+  const enabled = cfg.plugins.filter((p) => p.enabled);
+  if (enabled.length === 0) return 0;
+  const { checkPluginModule } = await import('../../plugins/engine.js');
+  const problems: KeyProblem[] = [];
+  const warnings: KeyProblem[] = [];
+  for (const p of enabled) {
+    const at = ['plugins', p.name, 'path'];
+    const r = await checkPluginModule(p, cfg.stateDir);
+    for (const what of r.problems) problems.push({ path: at, what });
+    for (const what of r.warnings) warnings.push({ path: at, what: `warning: ${what}` });
+  }
+  for (const line of problemLines(cfg, warnings)) process.stderr.write(`${line}\n`);
+  if (problems.length > 0) {
+    const failing = new Set(problems.map((p) => p.path[1])).size;
+    throw new BextError(
+      'config_invalid',
+      `${displayPath(cfg.file)}: ${failing} plugin${failing === 1 ? '' : 's'} would not load (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      { details: [...problemLines(cfg, problems), '  (bext plugin inspect NAME shows a module in full; --no-plugins checks the config alone)'] },
+    );
+  }
+  return enabled.length;
 }
 
 function bytes(n: number): string {
@@ -31,7 +70,7 @@ function list(items: readonly string[]): string {
 }
 
 /** The resolved config for people: every value bext will use, defaults included. */
-export function render(cfg: ResolvedConfig): string {
+export function render(cfg: ResolvedConfig, modules: ModulesChecked = null): string {
   const out: string[] = [];
   const row = (indent: number, label: string, value: string): void => {
     out.push(`${' '.repeat(indent)}${label.padEnd(22 - indent)}${value}`);
@@ -61,6 +100,9 @@ export function render(cfg: ResolvedConfig): string {
       ? 'plugins: none configured (add a [plugins.NAME] table; see docs/config.md)'
       : `plugins: ${cfg.plugins.length} configured, ${enabled} enabled`,
   );
+  if (enabled > 0) {
+    out.push(modules === null ? 'modules: not checked (--no-plugins)' : `modules: ${modules} checked, each loads (ABI v1 ok)`);
+  }
   for (const p of cfg.plugins) out.push(...renderPlugin(p));
   return `${out.join('\n')}\n`;
 }

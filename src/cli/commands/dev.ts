@@ -2,19 +2,19 @@
  * `bext dev`: loads the config (exit 2 when it is invalid), starts the dev server, prints the
  * banner, and shuts down cleanly on SIGINT/SIGTERM (a second Ctrl-C exits at once).
  */
-import path from 'node:path';
 import { createRequire } from 'node:module';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
 import { flushLogs, logger, logNames, statusLine } from '../../log.js';
 import { createDevServer, formatBanner } from '../../server/index.js';
 import { removeServerRecord, writeServerRecord } from '../../stats/discovery.js';
+import { noteConfigFile } from '../config-file.js';
 
 /** Signals closer together than this are one keypress delivered twice. */
 const DUPLICATE_SIGNAL_MS = 500;
 
 export interface DevOptions {
-  config: string;
+  config?: string;
   port?: string;
   host?: string;
   watch?: boolean;
@@ -43,7 +43,8 @@ export async function run(opts: DevOptions): Promise<number> {
   if (host === '') throw new BextError('bad_host', '--host must not be empty', { details: ['  hint: --host 127.0.0.1'] });
   const watch = opts.watch !== false;
 
-  const config = loadConfig(path.resolve(opts.config));
+  const config = loadConfig(opts.config);
+  noteConfigFile(opts.config, config);
 
   const log = logger();
   logNames(config.plugins.map((p) => p.name));

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { BextError } from '../../errors.js';
 import { HOOK_NAMES, type HookName, type PluginConfig } from '../../config/types.js';
-import { loadConfig } from '../../config/index.js';
+import { DEFAULT_CONFIG_FILE, displayPath, findConfigFile, loadConfig } from '../../config/index.js';
+import { noteConfigFile } from '../config-file.js';
 import { defaultPluginConfig, type HookArgs } from '../../runtime/index.js';
 
 const usage = (message: string, details: string[] = []): BextError => new BextError('usage', message, { details });
@@ -104,22 +105,29 @@ export interface Target {
   configFile: string | null;
 }
 
-export async function resolveTarget(target: string, configFile: string): Promise<Target> {
+/**
+ * A FILE target runs with defaults; a NAME is looked up in the config (-c, else the nearest
+ * bext.config.toml from the working folder up).
+ */
+export async function resolveTarget(target: string, configFlag: string | undefined): Promise<Target> {
   if (looksLikeFile(target)) {
     const plugin = defaultPluginConfig(target);
     return { plugin, stateDir: path.resolve('.bext'), configFile: null };
   }
-  if (!existsSync(configFile)) {
-    throw usage(`"${target}" is not a .wasm file, and there is no config file ${configFile} to look it up in`, [
+  const configFile = configFlag ?? findConfigFile();
+  if (configFile === null || !existsSync(configFile)) {
+    const where = configFile === null ? `no ${DEFAULT_CONFIG_FILE} in ${process.cwd()} or any parent folder` : `there is no config file ${configFile}`;
+    throw usage(`"${target}" is not a .wasm file, and ${where} to look it up in`, [
       'pass a path to a .wasm file, or -c bext.config.toml with a [plugins.NAME] table',
     ]);
   }
   const cfg = loadConfig(configFile, { checkFiles: false });
+  noteConfigFile(configFlag, cfg);
   const plugin = cfg.plugins.find((p) => p.name === target);
   if (!plugin) {
     const names = cfg.plugins.map((p) => p.name);
     const guess = names.length ? closest(target, names) : undefined;
-    throw usage(`no plugin named "${target}" in ${configFile}${guess ? `; did you mean "${guess}"?` : ''}`, [
+    throw usage(`no plugin named "${target}" in ${displayPath(cfg.file)}${guess ? `; did you mean "${guess}"?` : ''}`, [
       names.length ? `configured plugins: ${names.join(', ')}` : 'the config has no [plugins.*] tables',
     ]);
   }
@@ -134,7 +142,7 @@ export function shown(file: string): string {
 export interface HookCallFlags {
   input?: string;
   fuel?: string;
-  config: string;
+  config?: string;
 }
 
 /** One hook call as the flags describe it: the plugin (its budget for this hook overridden by --fuel) and the hook's arguments. */

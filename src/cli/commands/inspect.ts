@@ -1,14 +1,16 @@
 /**
- * `bext plugin inspect FILE.wasm [--json]`: what a module imports and exports, which hooks it
- * implements, and every ABI problem that would stop it loading. Exit 2 when there are problems.
+ * `bext plugin inspect FILE.wasm|NAME [--json]`: what a module imports and exports, which hooks it
+ * implements, and every ABI problem that would stop it loading. A NAME is a configured plugin
+ * (as for `plugin run`). Exit 2 when there are problems.
  */
-import path from 'node:path';
 import { EXIT_OK, EXIT_USAGE } from '../../errors.js';
 import { thousands } from '../../format.js';
 import { inspectPluginFile } from '../../plugins/engine.js';
 import type { WasmReport } from '../../runtime/index.js';
+import { resolveTarget, shown } from './hook-call.js';
 
 export interface InspectOptions {
+  config?: string;
   json?: boolean;
 }
 
@@ -47,8 +49,10 @@ export function renderReport(file: string, r: WasmReport): string {
   return out.join('\n') + '\n';
 }
 
-export async function run(file: string, opts: InspectOptions): Promise<number> {
-  const report = await inspectPluginFile(path.resolve(file));
+export async function run(target: string, opts: InspectOptions): Promise<number> {
+  const { plugin, configFile } = await resolveTarget(target, opts.config);
+  const file = configFile === null ? target : shown(plugin.path);
+  const report = await inspectPluginFile(plugin.path);
   report.file = file;
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else process.stdout.write(renderReport(file, report));

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { BextError } from '../../errors.js';
 import { instrument, InstrumenterBug, ttyProgress } from '../../fuel/index.js';
 import { WasmFormatError } from '../../wasm/index.js';
-import { thousands } from '../../format.js';
+import { duration, thousands } from '../../format.js';
 
 export interface InstrumentCommandOptions {
   output?: string;
@@ -70,7 +70,7 @@ export async function run(input: string, opts: InstrumentCommandOptions = {}): P
     throw new BextError('write_failed', `cannot write ${opts.output}: ${(err as Error).message}`);
   }
   process.stdout.write(
-    `wrote ${opts.output}: ${thousands(out.length)} bytes (input ${thousands(bytes.length)} bytes) in ${ms.toFixed(1)} ms; ` +
+    `wrote ${opts.output}: ${thousands(out.length)} bytes (input ${thousands(bytes.length)} bytes) in ${duration(ms * 1000)}; ` +
       `exports bext_fuel = ${initialFuel}\n`,
   );
   return 0;

@@ -11,7 +11,7 @@ import { loadConfigView } from '../../stats/config-view.js';
 import { renderList, rowFromConfig, rowFromInfo, type ListRow } from '../../stats/plugin-list.js';
 
 export interface ListOptions {
-  config: string;
+  config?: string;
   json?: boolean;
   url?: string;
 }

@@ -17,7 +17,7 @@ import { functionTable, mergeProfiles, profileTotal, toFolded, toSpeedscope, typ
 import { prepareHookCall, shown } from './hook-call.js';
 
 export interface ProfileOptions {
-  config: string;
+  config?: string;
   input?: string;
   fuel?: string;
   calls?: string;

@@ -12,7 +12,7 @@ import { shownStack, type CallResult, type MetricSample, type PluginLogEntry, ty
 import { pluginLevel } from '../../log.js';
 
 export interface RunOptions {
-  config: string;
+  config?: string;
   input?: string;
   fuel?: string;
   json?: boolean;

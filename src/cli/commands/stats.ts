@@ -15,7 +15,7 @@ import { parseSince } from '../../stats/since.js';
 import type { StatsSnapshot } from '../../stats/types.js';
 
 export interface StatsOptions {
-  config: string;
+  config?: string;
   json?: boolean;
   since?: string;
   reset?: boolean;

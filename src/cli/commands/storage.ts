@@ -1,5 +1,5 @@
 /**
- * `bext plugin storage NAME [--get KEY] [--clear] [--json]`: look at what a plugin stored.
+ * `bext plugin storage NAME [--get KEY [--raw]] [--clear] [--json]`: look at what a plugin stored.
  * Lists keys with sizes and quota usage, prints one value, or (only with --clear) deletes the
  * plugin's own keys. Shared KV namespaces and queues belong to every plugin that lists them,
  * so --clear leaves them alone. Reads `.bext/state.db` beside the config; never creates it.
@@ -13,12 +13,15 @@ import { openStateDb, stateDbPath, type StateDb } from '../../host/state-db.js';
 import { clearStorage, getValue, listKeys, pluginsWithData, usage } from '../../host/storage/inspect.js';
 import { keyProblem } from '../../host/keys.js';
 import { percent, thousands } from '../../format.js';
+import { noteConfigFile } from '../config-file.js';
 
 export interface StorageOptions {
-  config: string;
+  config?: string;
   get?: string;
   clear?: boolean;
   json?: boolean;
+  /** --raw: --get writes the value's bytes and nothing else. */
+  raw?: boolean;
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -42,20 +45,26 @@ function unknownPlugin(name: string, known: string[]): BextError {
   return new BextError('unknown_plugin', `unknown plugin "${name}": it is not in the config and has nothing stored`, { details });
 }
 
-function showValue(name: string, key: string, value: Buffer, json: boolean): void {
+function decodeText(value: Buffer): string | null {
+  try {
+    return strict.decode(value);
+  } catch {
+    return null;
+  }
+}
+
+function showValue(name: string, key: string, value: Buffer, json: boolean, raw: boolean): void {
+  const text = decodeText(value);
   if (json) {
-    let text: string | null = null;
-    try {
-      text = strict.decode(value);
-    } catch {
-      text = null;
-    }
     out(JSON.stringify(text !== null ? { plugin: name, key, size: value.length, value: text } : { plugin: name, key, size: value.length, value_base64: value.toString('base64') }));
     return;
   }
-  // Raw bytes, so `--get KEY > file` is exact; a newline only for a person at a terminal.
+  // The value's bytes as stored. Text ends in a newline like any command's output (so shells and
+  // `$(...)` see a line); bytes that are not UTF-8 stay exact unless a person is at a terminal.
+  // --raw writes the bytes alone, for `--get KEY --raw > file`.
   process.stdout.write(value);
-  if (process.stdout.isTTY && value.length > 0 && value[value.length - 1] !== 0x0a) process.stdout.write('\n');
+  const endsLine = value.length > 0 && value[value.length - 1] === 0x0a;
+  if (!raw && !endsLine && (text !== null || process.stdout.isTTY)) process.stdout.write('\n');
 }
 
 function listing(db: StateDb, name: string, quotaKb: number | null, json: boolean, dbShown: string): void {
@@ -91,6 +100,7 @@ function listing(db: StateDb, name: string, quotaKb: number | null, json: boolea
 }
 
 export async function run(name: string, opts: StorageOptions): Promise<number> {
+  if (opts.raw && opts.get === undefined) throw new BextError('usage', '--raw only applies with --get KEY');
   if (opts.get !== undefined && opts.clear) {
     throw new BextError('usage', '--get and --clear cannot be used together');
   }
@@ -99,6 +109,7 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
     if (problem) throw new BextError('usage', `--get: ${problem}`);
   }
   const config = loadConfig(opts.config, { checkFiles: false });
+  noteConfigFile(opts.config, config);
   const dbPath = stateDbPath(config.stateDir);
   const dbShown = path.relative(process.cwd(), dbPath) || dbPath;
   const configured = config.plugins.find((p) => p.name === name);
@@ -129,7 +140,7 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
           details: guess ? [`  did you mean "${guess}"?`] : [],
         });
       }
-      showValue(name, opts.get, value, opts.json === true);
+      showValue(name, opts.get, value, opts.json === true, opts.raw === true);
       return EXIT_OK;
     }
     if (opts.clear) {
