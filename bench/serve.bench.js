@@ -65,6 +65,12 @@ function wrk(url, seconds, connections) {
   return { rps, total };
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -140,6 +146,8 @@ async function main() {
       ['bext 3 no-op plugins, small', three, small],
     ];
     const results = new Map(cases.map(([name]) => [name, []]));
+    // Server CPU per request: far less disturbed by other load on the machine than req/s.
+    const cpu = new Map(cases.map(([name]) => [name, []]));
     const events = { requests: 0, calls: 0, dropped: 0 };
     try {
       for (const [, s, p] of cases) wrk(s.url + p, 1, connections); // warm-up: JIT, caches, workers
@@ -147,7 +155,9 @@ async function main() {
       for (let r = 0; r < rounds; r++) {
         for (const [name, s, p] of cases) {
           const before = s === three ? await eventCounts(s.url) : null;
+          const c0 = cpuSeconds(s.child.pid);
           const m = wrk(s.url + p, seconds, connections);
+          cpu.get(name).push(((cpuSeconds(s.child.pid) - c0) * 1e6) / m.total);
           results.get(name).push(m.rps);
           if (before) {
             await settle(s.url);
@@ -166,24 +176,29 @@ async function main() {
     const fmt = (xs) => `${Math.round(median(xs))}`;
     const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
     console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}\n`);
-    console.log(`${pad('server', 30)}${pad('req/s', 9)}${pad('min–max', 15)}per round`);
-    for (const [name, xs] of results) console.log(`${pad(name, 30)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${xs.map(Math.round).join(' / ')}`);
+    console.log(`${pad('server', 30)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', 26)}server CPU µs/request (median, min–max)`);
+    for (const [name, xs] of results) {
+      const c = cpu.get(name);
+      console.log(`${pad(name, 30)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), 26)}${fmt(c)} (${spread(c)})`);
+    }
     // Ratios per round (each pair measured back to back), then their median and spread.
     const ratio = (a, b) => results.get(a).map((x, i) => x / results.get(b)[i]);
+    const cpuRatio = (a, b) => median(cpu.get(b)) / median(cpu.get(a));
     const goals = [
-      ['static small, cache off / plain readFile', ratio('bext cache off, small', 'plain readFile, small'), 1.0],
-      ['static 50 KB, cache off / plain readFile', ratio('bext cache off, 50 KB', 'plain readFile, 50 KB'), 1.0],
-      ['static small, cache on / plain memory', ratio('bext cache on, small', 'plain memory, small'), 0.9],
-      ['static 50 KB, cache on / plain memory', ratio('bext cache on, 50 KB', 'plain memory, 50 KB'), 0.9],
-      ['3 no-op plugins / no plugins (req/s)', ratio('bext 3 no-op plugins, small', 'bext cache on, small'), 0.9],
-    ];
+      ['static small, cache off / plain readFile', 'bext cache off, small', 'plain readFile, small', 1.0],
+      ['static 50 KB, cache off / plain readFile', 'bext cache off, 50 KB', 'plain readFile, 50 KB', 1.0],
+      ['static small, cache on / plain memory', 'bext cache on, small', 'plain memory, small', 0.9],
+      ['static 50 KB, cache on / plain memory', 'bext cache on, 50 KB', 'plain memory, 50 KB', 0.9],
+      ['3 no-op plugins / no plugins (req/s)', 'bext 3 no-op plugins, small', 'bext cache on, small', 0.9],
+    ].map(([name, a, b, goal]) => [name, ratio(a, b), goal, a, b]);
     // Every queued event is either delivered (a call) or dropped; wrk's own count leaves out the
     // requests still in flight when it stops, which the server answered all the same.
     const delivered = events.calls / Math.max(1, events.calls + events.dropped);
     console.log('');
-    for (const [name, xs, goal] of goals) {
+    for (const [name, xs, goal, a, b] of goals) {
+      const cpuR = cpuRatio(a, b);
       const m = median(xs);
-      console.log(`${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}`);
+      console.log(`${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}   by CPU per request: ${cpuR.toFixed(2)}x`);
     }
     console.log(
       `${pad('events delivered, 3 no-op plugins', 44)}${(delivered * 100).toFixed(1)}%  (${events.calls} calls, ${events.dropped} dropped, ${events.requests} requests counted by wrk)  goal >= 99%  ${delivered >= 0.99 ? 'PASS' : 'MISS'}`,
