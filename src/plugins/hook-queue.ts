@@ -44,6 +44,40 @@ export interface Shedding {
   dropped: number;
 }
 
+/**
+ * While the server thread is saturated, the pump waits this long between batches so each batch
+ * carries many events: one round trip to the plugin for a few hundred events instead of one for
+ * every few. Nothing is dropped for it; the queue bound stays the only reason to drop.
+ */
+const BUSY_BATCH_PAUSE_MS = 10;
+/** Most calls handed over at once while saturated (the runtime sends them in messages of 64). */
+const BUSY_MAX_BATCH = 1024;
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Above this share of time busy, the server thread counts as saturated (see serverBusy). */
+const BUSY_UTILIZATION = 0.5;
+const BUSY_WINDOW_MS = 50;
+let busyAt = 0;
+let busyElu = performance.eventLoopUtilization();
+let busy = false;
+
+/**
+ * Whether the server thread spent more than half of the last ~50 ms working (a load test, not
+ * someone using the site). Shared by every queue; re-measured at most once per window.
+ */
+function serverBusy(): boolean {
+  const now = performance.now();
+  if (now - busyAt >= BUSY_WINDOW_MS) {
+    const elu = performance.eventLoopUtilization();
+    // After a quiet spell (no events, so no one asked) the old window says nothing about now:
+    // start a new one, and until it is full the server counts as not busy.
+    busy = now - busyAt < 4 * BUSY_WINDOW_MS && performance.eventLoopUtilization(elu, busyElu).utilization > BUSY_UTILIZATION;
+    busyElu = elu;
+    busyAt = now;
+  }
+  return busy;
+}
+
 /** Rates are measured over windows of at least this long. */
 const RATE_WINDOW_MS = 1_000;
 
@@ -199,10 +233,13 @@ export class HookQueue {
     try {
       while (!this.paused) {
         // Yield to pending I/O first: under load, answering requests comes before delivering
-        // events. Meanwhile more events queue up, and the next batch carries them all.
-        await yieldToIO();
+        // events. Meanwhile more events queue up, and the next batch carries them all; while the
+        // server is saturated, the pause is longer so batches are large (see BUSY_BATCH_PAUSE_MS).
+        const saturated = serverBusy();
+        if (saturated) await pause(BUSY_BATCH_PAUSE_MS);
+        else await yieldToIO();
         if (this.paused) break;
-        const n = Math.min(this.count, this.maxBatch);
+        const n = Math.min(this.count, saturated ? Math.max(this.maxBatch, BUSY_MAX_BATCH) : this.maxBatch);
         if (n === 0) break;
         const items = new Array<QueuedHookArgs>(n);
         for (let i = 0; i < n; i++) items[i] = this.take()!;
