@@ -1,10 +1,16 @@
 /**
  * Per-plugin queues for hooks that run off the request path (on_request_complete,
  * on_cache_write, on_cache_invalidate). Each plugin has its own queue and pump, so a slow or
- * looping plugin only delays its own events. A full queue drops its oldest entry and reports
- * the drop (stats count it per hook). The pump hands the plugin everything queued (up to a
+ * looping plugin only delays its own events. The pump hands the plugin everything queued (up to a
  * batch size) at once, so a busy server pays one round trip to the plugin per batch, not per
  * event; the plugin still runs the calls one at a time, each metered on its own.
+ *
+ * Events are only ever dropped when a plugin is slower than the traffic: its queue is at its
+ * bound, and then the oldest entry goes (stats count it per hook). A plugin that keeps up gets
+ * every event, however busy the server is: batching makes delivery cheap enough that holding
+ * events back to protect the responses would only lose them. When a queue starts dropping, the
+ * owner hears of it once (onShedding, with the arrival and delivery rates), and again when the
+ * plugin has caught up (the queue ran empty).
  */
 import { performance } from 'node:perf_hooks';
 import type { HookName } from '../config/types.js';
@@ -22,13 +28,30 @@ export type HookCaller = (items: QueuedHookArgs[]) => Promise<number>;
 export const DEFAULT_MAX_BATCH = 64;
 
 const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A spell of dropping: from the first overflow until the queue next runs empty. */
+export interface Shedding {
+  /** Epoch ms of the first drop. */
+  since: number;
+  /** Epoch ms the queue ran empty again; null while still dropping. */
+  until: number | null;
+  /** Events queued per second (measured over the last second or so before `since`, then over the spell). */
+  arrivingPerSec: number;
+  /** Calls the plugin completed per second, same windows. */
+  deliveredPerSec: number;
+  /** Events dropped per second (over the spell once it ended; before that, arriving − delivered). */
+  droppedPerSec: number;
+  dropped: number;
+}
+
 /**
- * While a queue overflows or the server is saturated, a batch of at most SHED_BATCH calls goes
- * out every SHED_PAUSE_MS (up to 1,600 calls/s per plugin): most events are shed anyway, and
- * every delivered event costs CPU the responses need.
+ * While the server thread is saturated, the pump waits this long between batches so each batch
+ * carries many events: one round trip to the plugin for a few hundred events instead of one for
+ * every few. Nothing is dropped for it; the queue bound stays the only reason to drop.
  */
-const SHED_PAUSE_MS = 10;
-const SHED_BATCH = 16;
+const BUSY_BATCH_PAUSE_MS = 10;
+/** Most calls handed over at once while saturated (the runtime sends them in messages of 64). */
+const BUSY_MAX_BATCH = 1024;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Above this share of time busy, the server thread counts as saturated (see serverBusy). */
@@ -40,9 +63,7 @@ let busy = false;
 
 /**
  * Whether the server thread spent more than half of the last ~50 ms working (a load test, not
- * someone using the site). A fast plugin keeps its queue from overflowing even then, but every
- * delivered event still costs CPU the responses need, so deliveries are spaced out as when
- * a queue overflows. Shared by every queue; re-measured at most once per window.
+ * someone using the site). Shared by every queue; re-measured at most once per window.
  */
 function serverBusy(): boolean {
   const now = performance.now();
@@ -56,6 +77,9 @@ function serverBusy(): boolean {
   }
   return busy;
 }
+
+/** Rates are measured over windows of at least this long. */
+const RATE_WINDOW_MS = 1_000;
 
 /**
  * on_request_complete arguments for one response, shared by every plugin's queue. The JSON is
@@ -80,7 +104,12 @@ export class HookQueue {
   private paused = false;
   private idleWaiters: (() => void)[] = [];
   private dropped = 0;
-  private droppedAtLastCall = 0;
+  // Arrival and delivery counts, and where the current and previous rate windows began.
+  private arrived = 0;
+  private delivered = 0;
+  private window = { at: performance.now(), arrived: 0, delivered: 0 };
+  private lastRates: { arriving: number; delivered: number } | null = null;
+  private shedding: (Shedding & { startedAt: number; droppedBefore: number; arrivedBefore: number; deliveredBefore: number }) | null = null;
 
   constructor(
     readonly capacity: number,
@@ -88,6 +117,7 @@ export class HookQueue {
     private readonly onDrop: (hook: HookName, n: number) => void,
     private readonly onError: (err: unknown) => void = () => {},
     private readonly maxBatch = DEFAULT_MAX_BATCH,
+    private readonly onShedding: (s: Shedding) => void = () => {},
   ) {
     this.ring = new Array(Math.max(1, capacity));
   }
@@ -107,6 +137,7 @@ export class HookQueue {
 
   push(args: QueuedHookArgs): void {
     const cap = this.ring.length;
+    this.arrived++;
     if (this.count === cap) {
       const oldest = this.ring[this.head]!;
       this.ring[this.head] = undefined;
@@ -114,6 +145,7 @@ export class HookQueue {
       this.count--;
       this.dropped++;
       this.onDrop(oldest.hook, 1);
+      if (this.shedding === null) this.startShedding();
     }
     this.ring[(this.head + this.count) % cap] = args;
     this.count++;
@@ -146,21 +178,68 @@ export class HookQueue {
     }
   }
 
+  /** Events per second arriving and delivered, over the current window (or the last full one). */
+  private rates(now: number): { arriving: number; delivered: number } {
+    const w = this.window;
+    const ms = now - w.at;
+    if (ms >= RATE_WINDOW_MS || (this.lastRates === null && ms > 0)) {
+      const r = { arriving: ((this.arrived - w.arrived) * 1000) / ms, delivered: ((this.delivered - w.delivered) * 1000) / ms };
+      if (ms >= RATE_WINDOW_MS) {
+        this.lastRates = r;
+        this.window = { at: now, arrived: this.arrived, delivered: this.delivered };
+      }
+      return r;
+    }
+    return this.lastRates ?? { arriving: 0, delivered: 0 };
+  }
+
+  private startShedding(): void {
+    const now = performance.now();
+    const r = this.rates(now);
+    this.shedding = {
+      since: Date.now(),
+      until: null,
+      arrivingPerSec: Math.round(r.arriving),
+      deliveredPerSec: Math.round(r.delivered),
+      droppedPerSec: Math.max(0, Math.round(r.arriving - r.delivered)),
+      dropped: 1,
+      startedAt: now,
+      droppedBefore: this.dropped - 1,
+      arrivedBefore: this.arrived - 1,
+      deliveredBefore: this.delivered,
+    };
+    this.onShedding(this.publicShedding());
+  }
+
+  private endShedding(): void {
+    const s = this.shedding!;
+    const secs = Math.max(0.001, (performance.now() - s.startedAt) / 1000);
+    s.until = Date.now();
+    s.dropped = this.dropped - s.droppedBefore;
+    s.arrivingPerSec = Math.round((this.arrived - s.arrivedBefore) / secs);
+    s.deliveredPerSec = Math.round((this.delivered - s.deliveredBefore) / secs);
+    s.droppedPerSec = Math.round(s.dropped / secs);
+    this.onShedding(this.publicShedding());
+    this.shedding = null;
+  }
+
+  private publicShedding(): Shedding {
+    const { since, until, arrivingPerSec, deliveredPerSec, droppedPerSec, dropped } = this.shedding!;
+    return { since, until, arrivingPerSec, deliveredPerSec, droppedPerSec, dropped };
+  }
+
   private async pump(): Promise<void> {
     this.running = true;
     try {
       while (!this.paused) {
         // Yield to pending I/O first: under load, answering requests comes before delivering
-        // events. While the queue overflows (it dropped entries since the last batch) or the
-        // server thread is saturated, smaller batches are spaced out (see SHED_PAUSE_MS).
-        let limit = this.maxBatch;
-        if (this.dropped !== this.droppedAtLastCall || serverBusy()) {
-          this.droppedAtLastCall = this.dropped;
-          limit = Math.min(limit, SHED_BATCH);
-          await pause(SHED_PAUSE_MS);
-        } else await yieldToIO();
+        // events. Meanwhile more events queue up, and the next batch carries them all; while the
+        // server is saturated, the pause is longer so batches are large (see BUSY_BATCH_PAUSE_MS).
+        const saturated = serverBusy();
+        if (saturated) await pause(BUSY_BATCH_PAUSE_MS);
+        else await yieldToIO();
         if (this.paused) break;
-        const n = Math.min(this.count, limit);
+        const n = Math.min(this.count, saturated ? Math.max(this.maxBatch, BUSY_MAX_BATCH) : this.maxBatch);
         if (n === 0) break;
         const items = new Array<QueuedHookArgs>(n);
         for (let i = 0; i < n; i++) items[i] = this.take()!;
@@ -170,8 +249,11 @@ export class HookQueue {
         } catch (err) {
           this.onError(err);
         }
+        this.delivered += Math.min(ran, n);
         // At least one call is used up per batch, so a plugin that keeps failing cannot stall the queue.
         if (ran < n) this.requeue(items.slice(Math.max(1, ran)));
+        this.rates(performance.now());
+        if (this.count === 0 && this.shedding !== null) this.endShedding();
       }
     } finally {
       this.running = false;
@@ -224,6 +306,7 @@ export class HookQueue {
     while (this.take()) {
       /* empty */
     }
+    if (this.shedding !== null) this.endShedding();
     this.wakeIdle();
     return n;
   }

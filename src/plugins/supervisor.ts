@@ -9,7 +9,7 @@ import type { HookName, PluginConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { CallResult, PluginHandle, PluginInfo } from '../runtime/index.js';
 import type { PluginEngine } from './engine.js';
-import { HookQueue, QueuedEvent, type QueuedHookArgs } from './hook-queue.js';
+import { DEFAULT_MAX_BATCH, HookQueue, QueuedEvent, type QueuedHookArgs, type Shedding } from './hook-queue.js';
 
 const DEFAULT_PRIORITY = 1000;
 
@@ -24,7 +24,12 @@ interface Entry {
   queue: HookQueue;
   /** Drops not yet handed to stats, per hook (see flushDrops). */
   drops: Partial<Record<HookName, number>> | null;
+  /** When the last "slower than the traffic" warning was logged (performance.now()). */
+  shedWarnedAt: number;
 }
+
+/** A plugin that keeps falling behind is warned about at most this often (stats show every spell). */
+const SHED_WARN_EVERY_MS = 60_000;
 
 /** How soon counted drops reach the stats recorder (readers flush first, see flushDrops). */
 const DROP_FLUSH_MS = 100;
@@ -32,6 +37,8 @@ const DROP_FLUSH_MS = 100;
 /** Where dropped hook calls are counted (the stats recorder in `bext dev`). */
 export interface DropRecorder {
   recordDropped(plugin: string, hook: HookName, n: number): void;
+  /** The plugin's queue started dropping (until null) or caught up again (until set). */
+  recordShedding?(plugin: string, s: Shedding): void;
 }
 
 export interface SupervisorDeps {
@@ -101,12 +108,15 @@ export class PluginSupervisor {
       info,
       queue: undefined as unknown as HookQueue,
       drops: null,
+      shedWarnedAt: -Infinity,
     };
     entry.queue = new HookQueue(
       cfg.limits.event_queue_size,
       (items) => this.callEntry(entry, items),
       (hook, n) => this.countDrop(entry, hook, n),
       (err) => this.deps.log.error({ err, plugin: cfg.name }, 'event hook call failed in the host'),
+      DEFAULT_MAX_BATCH,
+      (s) => this.shedding(entry, s),
     );
     return entry;
   }
@@ -131,6 +141,29 @@ export class PluginSupervisor {
     if (this.dropTimer === null) {
       this.dropTimer = setTimeout(() => this.flushDrops(), DROP_FLUSH_MS);
       this.dropTimer.unref();
+    }
+  }
+
+  /** A queue started dropping events (the plugin is slower than the traffic) or caught up. */
+  private shedding(entry: Entry, s: Shedding): void {
+    this.flushEntryDrops(entry);
+    this.deps.drops.recordShedding?.(entry.name, s);
+    const now = performance.now();
+    if (s.until === null) {
+      if (now - entry.shedWarnedAt < SHED_WARN_EVERY_MS) return;
+      entry.shedWarnedAt = now;
+      this.deps.log.warn(
+        { plugin: entry.name, arrivingPerSec: s.arrivingPerSec, deliveredPerSec: s.deliveredPerSec, queue: entry.queue.capacity },
+        `plugin ${entry.name} is slower than the traffic: ~${s.arrivingPerSec.toLocaleString('en-US')} events/s arrive, ` +
+          `~${s.deliveredPerSec.toLocaleString('en-US')}/s are handled; its queue of ${entry.queue.capacity.toLocaleString('en-US')} is full, ` +
+          'so the oldest events are dropped (counted in its stats)',
+      );
+    } else {
+      this.deps.log.info(
+        { plugin: entry.name, dropped: s.dropped, droppedPerSec: s.droppedPerSec },
+        `plugin ${entry.name} caught up: ${s.dropped.toLocaleString('en-US')} events dropped (~${s.droppedPerSec.toLocaleString('en-US')}/s) ` +
+          `over ${((s.until - s.since) / 1000).toFixed(1)} s`,
+      );
     }
   }
 

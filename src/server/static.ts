@@ -3,13 +3,14 @@
  * segment: `..` (also encoded as %2e%2e or with backslashes), NUL bytes and anything whose real
  * path (after symlinks) lies outside the root are refused with 403, never served.
  */
-import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import { createReadStream, promises as fsp, readFile, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { contentType } from './mime.js';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
+import { createFileMemory, type FileMemory } from './file-memory.js';
 
-/** Files up to this size are read into memory (faster than a stream for small pages). */
+/** Files up to this size are answered from memory (read once, kept while unchanged); larger ones stream. */
 const BUFFER_LIMIT = 256 * 1024;
 
 export interface StaticRoot {
@@ -17,13 +18,15 @@ export interface StaticRoot {
   dir: string;
   /** realpath of dir, for the symlink check. */
   real: string;
+  /** Small files' bytes, by real path, checked against a fresh stat before every use. */
+  memory: FileMemory;
 }
 
 export async function openStaticRoot(dir: string): Promise<StaticRoot | { error: string }> {
   try {
     const st = await fsp.stat(dir);
     if (!st.isDirectory()) return { error: `server.root ${dir} is not a folder` };
-    return { dir, real: await fsp.realpath(dir) };
+    return { dir, real: await fsp.realpath(dir), memory: createFileMemory() };
   } catch {
     return { error: `server.root ${dir} does not exist` };
   }
@@ -74,12 +77,35 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
 }
 
-async function statOrNull(file: string): Promise<Stats | null> {
+/*
+ * Why the metadata calls below are synchronous: a cache miss used to pay stat(dir), stat, realpath
+ * and a promise readFile, six or seven thread-pool round trips, each costing the event loop more
+ * than the system call itself. stat and realpath of a file under a local site root are answered
+ * from the kernel's inode and directory caches in microseconds, so they run inline and every
+ * request still checks exactly what it did before (the file exists now, is a regular file, and its
+ * real path is inside the root's real path), with no window in which a watcher event is awaited.
+ * Only reading bytes goes to the thread pool, and only when the file changed (see file-memory.ts).
+ */
+function statNow(file: string): Stats | null {
   try {
-    return await fsp.stat(file);
+    return statSync(file, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    // ENOTDIR (a path through a file), EACCES, ELOOP: nothing servable there.
+    return null;
+  }
+}
+
+function realpathNow(file: string): string | null {
+  try {
+    return realpathSync.native(file);
   } catch {
     return null;
   }
+}
+
+function readWhole(file: string): Promise<Buffer> {
+  // The callback form: the promise readFile costs about twice as much per call.
+  return new Promise((resolve, reject) => readFile(file, (err, buf) => (err ? reject(err) : resolve(buf))));
 }
 
 export interface StaticRequest {
@@ -106,7 +132,8 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise
   let file = path.join(root.dir, ...checked.segments);
   if (!inside(root.dir, file)) return page(403, 'Forbidden', 'paths that leave the site root are refused', head);
 
-  let st = await statOrNull(file);
+  const statAt = Date.now();
+  let st = statNow(file);
   if (st?.isDirectory()) {
     if (!req.rawPath.endsWith('/')) {
       // Relative links inside index.html only resolve against a trailing slash.
@@ -114,16 +141,12 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise
       return { status: 301, headers: { location, 'content-length': '0' }, body: head ? null : Buffer.alloc(0) };
     }
     file = path.join(file, 'index.html');
-    st = await statOrNull(file);
+    st = statNow(file);
   }
   if (!st || !st.isFile()) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
 
-  let real: string;
-  try {
-    real = await fsp.realpath(file);
-  } catch {
-    return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
-  }
+  const real = realpathNow(file);
+  if (real === null) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
   if (!inside(root.real, real)) return page(403, 'Forbidden', 'symbolic links that point outside the site root are refused', head);
 
   const etag = etagFor(st);
@@ -145,13 +168,17 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise
   headers['content-length'] = String(st.size);
   if (head) return { status: 200, headers, body: null };
   if (st.size <= BUFFER_LIMIT) {
-    try {
-      const buf = await fsp.readFile(real);
-      headers['content-length'] = String(buf.length);
-      return { status: 200, headers, body: buf };
-    } catch {
-      return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
+    let buf = root.memory.get(real, st);
+    if (buf === null) {
+      try {
+        buf = await readWhole(real);
+      } catch {
+        return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
+      }
+      root.memory.keep(real, st, statAt, buf);
     }
+    headers['content-length'] = String(buf.length);
+    return { status: 200, headers, body: buf };
   }
   return { status: 200, headers, body: createReadStream(real) };
 }

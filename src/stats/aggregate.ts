@@ -7,7 +7,7 @@ import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { HOOK_NAMES, type HookName } from '../config/types.js';
 import { OUTCOMES, type CallResult, type Outcome } from '../runtime/types.js';
-import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts } from './types.js';
+import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts, QueueShedding } from './types.js';
 
 const MAX_MESSAGE = 500;
 
@@ -252,6 +252,7 @@ export function reasonKey(reason: string): string {
 export class PluginAggregate {
   hooks = new Map<HookName, HookAggregate>();
   refused = new Map<string, { url: string; reason: string; count: number; lastAt: number }>();
+  shedding: QueueShedding | null = null;
 
   hook(h: HookName): HookAggregate {
     let a = this.hooks.get(h);
@@ -284,7 +285,7 @@ export class PluginAggregate {
 
   isEmpty(): boolean {
     for (const a of this.hooks.values()) if (!a.isEmpty()) return false;
-    return this.refused.size === 0;
+    return this.refused.size === 0 && this.shedding === null;
   }
 }
 

@@ -11,7 +11,7 @@ import { logger } from '../log.js';
 import { HookAggregate, PluginAggregate, reasonKey, refusalUrl } from './aggregate.js';
 import { toSnapshot } from './snapshot.js';
 import { bucketOf, MINUTE_MS, StatsStore } from './store.js';
-import type { OpenStatsOptions, SnapshotOptions, StatsRecorder, StatsSnapshot } from './types.js';
+import type { OpenStatsOptions, QueueShedding, SnapshotOptions, StatsRecorder, StatsSnapshot } from './types.js';
 
 const DEFAULT_FLUSH_MS = 5000;
 /** Compaction is cheap but not free; once per hour is plenty. */
@@ -83,6 +83,11 @@ class Recorder implements StatsRecorder {
     const at = this.now();
     this.plugin(plugin).hook(hook).dropped += n;
     this.pendingHook(plugin, hook, at).dropped += n;
+  }
+
+  recordShedding(plugin: string, s: QueueShedding): void {
+    if (this.closed) return;
+    this.plugin(plugin).shedding = { ...s };
   }
 
   recordFetchRefused(plugin: string, url: string, reason: string): void {

@@ -10,7 +10,7 @@ export function pluginStats(name: string, agg: PluginAggregate): PluginStats {
     .sort(([a], [b]) => hookOrder(a, b))
     .map(([h, a]) => a.toStats(h));
   const refused = [...agg.refused.values()].sort((a, b) => b.count - a.count || b.lastAt - a.lastAt);
-  return {
+  const out: PluginStats = {
     plugin: name,
     calls: hooks.reduce((n, h) => n + h.calls, 0),
     outcomes: sumOutcomes(agg.hooks.values()),
@@ -21,6 +21,8 @@ export function pluginStats(name: string, agg: PluginAggregate): PluginStats {
     },
     hooks,
   };
+  if (agg.shedding) out.shedding = { ...agg.shedding };
+  return out;
 }
 
 export function toSnapshot(

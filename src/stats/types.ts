@@ -71,6 +71,22 @@ export interface PluginStats {
   };
   /** One entry per hook with any data, in HOOK_NAMES order. */
   hooks: HookStats[];
+  /**
+   * The last spell in which this plugin's queue dropped events (it was slower than the traffic),
+   * with the rates; live stats only, absent when it never happened.
+   */
+  shedding?: QueueShedding;
+}
+
+/** A spell of dropped events: from the first drop until the plugin's queue ran empty again. */
+export interface QueueShedding {
+  since: number;
+  /** null while events are still being dropped. */
+  until: number | null;
+  arrivingPerSec: number;
+  deliveredPerSec: number;
+  droppedPerSec: number;
+  dropped: number;
 }
 
 export interface StatsSnapshot {
@@ -103,6 +119,8 @@ export interface StatsRecorder {
   record(result: CallResult): void;
   /** Counts events dropped from a plugin's bounded queue (oldest dropped on overflow). */
   recordDropped(plugin: string, hook: HookName, n?: number): void;
+  /** A plugin's queue started dropping events, or caught up again (live only, not persisted). */
+  recordShedding(plugin: string, s: QueueShedding): void;
   /** Counts an http_fetch refused by permissions, rate limit or network policy. */
   recordFetchRefused(plugin: string, url: string, reason: string): void;
   /** All plugins, or just `plugin` (then `plugins` has at most that key). */

@@ -1,0 +1,244 @@
+// Static serving and event delivery of `bext dev`, measured with wrk beside plain node:http
+// references in the same run (issue 20):
+//   - cache off: bext / plain node:http + fs.readFile          goal >= 1.0  (small page, 50 KB file)
+//   - cache on:  bext / plain node:http serving from memory    goal >= 0.9  (small page, 50 KB file)
+//   - 3 no-op plugins at saturation: share of events delivered goal >= 0.99,
+//                                    req/s / bext without plugins goal >= 0.90
+// Every server runs side by side and the measurements are interleaved round by round, so a noisy
+// neighbour slows all alike; each figure is the median of its rounds, with the spread.
+//
+//   node bench/serve.bench.js [--rounds 3] [--duration 5] [--connections 32] [--bext DIR]
+// --bext points at another build (a checkout with dist/) to measure it the same way.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, readFile } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wat } from '../test/helpers/wasm.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const arg = (name, def) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : def;
+};
+const ROOT = path.resolve(arg('--bext', path.join(path.dirname(HERE), '..')));
+
+const NOOP_PLUGIN = `(module
+  (memory (export "memory") 1)
+  (func (export "bext_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "on_request_complete") (param i32 i32)))`;
+
+function start(args, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', BEXT_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /Local:\s+(http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1], stderr: () => err });
+    });
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => reject(new Error(`server exited ${code}\n${out}\n${err}`)));
+  });
+}
+
+async function stop(child) {
+  child.removeAllListeners('exit');
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await done;
+  clearTimeout(t);
+}
+
+/** One wrk run; wrk blocks this process, which is fine: the servers are other processes. */
+function wrk(url, seconds, connections) {
+  const r = spawnSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
+  const bad = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(r.stdout)?.[0];
+  if (bad > 0 || !Number.isFinite(rps)) throw new Error(`${url}: ${bad} non-2xx responses ${errors ?? ''}\n${r.stdout}`);
+  return { rps, total };
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** GET as JSON; retried, since a pooled connection the server closed while idle fails once. */
+async function getJson(url) {
+  for (let i = 0; ; i++) {
+    try {
+      return await (await fetch(url)).json();
+    } catch (err) {
+      if (i >= 3) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+async function eventCounts(url) {
+  const snap = await getJson(`${url}__bext/stats`);
+  let calls = 0;
+  let dropped = 0;
+  for (const p of Object.values(snap.plugins)) {
+    dropped += p.dropped;
+    calls += p.hooks.find((h) => h.hook === 'on_request_complete')?.calls ?? 0;
+  }
+  return { calls, dropped };
+}
+
+/** Waits until the plugins' call and drop counts stop moving (their queues drained). */
+async function settle(url) {
+  let last = '';
+  for (let i = 0; i < 150; i++) {
+    const c = await eventCounts(url);
+    const now = `${c.calls}/${c.dropped}`;
+    if (now === last) return;
+    last = now;
+    await sleep(300);
+  }
+}
+
+async function main() {
+  const seconds = Number(arg('--duration', '5'));
+  const connections = Number(arg('--connections', '32'));
+  const rounds = Number(arg('--rounds', '3'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'bext-bench-serve-'));
+  try {
+    mkdirSync(path.join(dir, 'public'));
+    mkdirSync(path.join(dir, 'plugins'));
+    // The small page is ~1.3 KB like the one the issue measured; the large one 50 KB.
+    writeFileSync(path.join(dir, 'public', 'index.html'), `<!doctype html><title>bench</title>${'<p>lorem ipsum dolor sit amet</p>'.repeat(38)}`);
+    writeFileSync(path.join(dir, 'public', 'big.html'), `<!doctype html>${'<p>lorem ipsum dolor sit amet, consectetur</p>'.repeat(1100)}`.slice(0, 50 * 1024));
+    writeFileSync(path.join(dir, 'plugins', 'noop.wasm'), wat(NOOP_PLUGIN));
+    const base = '[server]\nroot = "./public"\n';
+    writeFileSync(path.join(dir, 'off.toml'), `${base}[cache]\nenabled = false\n`);
+    writeFileSync(path.join(dir, 'on.toml'), base);
+    writeFileSync(path.join(dir, 'three.toml'), base + ['one', 'two', 'three'].map((n) => `[plugins.${n}]\npath = "./plugins/noop.wasm"\n`).join(''));
+    const bext = (cfg) => [path.join(ROOT, 'bin', 'bext'), 'dev', '-c', cfg, '-p', '0', '--no-watch'];
+    const plain = await start([HERE, '--serve-plain', path.join(dir, 'public')], dir);
+    const off = await start(bext('off.toml'), dir);
+    const on = await start(bext('on.toml'), dir);
+    const three = await start(bext('three.toml'), dir);
+    const servers = [plain, off, on, three];
+    const small = 'index.html';
+    const big = 'big.html';
+    // name → [server, url path]
+    const cases = [
+      ['plain readFile, small', plain, `readfile/${small}`],
+      ['bext cache off, small', off, small],
+      ['plain readFile, 50 KB', plain, `readfile/${big}`],
+      ['bext cache off, 50 KB', off, big],
+      ['plain memory, small', plain, `memory/${small}`],
+      ['bext cache on, small', on, small],
+      ['plain memory, 50 KB', plain, `memory/${big}`],
+      ['bext cache on, 50 KB', on, big],
+      ['bext 3 no-op plugins, small', three, small],
+    ];
+    const results = new Map(cases.map(([name]) => [name, []]));
+    // Server CPU per request: far less disturbed by other load on the machine than req/s.
+    const cpu = new Map(cases.map(([name]) => [name, []]));
+    const events = { requests: 0, calls: 0, dropped: 0 };
+    try {
+      for (const [, s, p] of cases) wrk(s.url + p, 1, connections); // warm-up: JIT, caches, workers
+      await settle(three.url);
+      for (let r = 0; r < rounds; r++) {
+        for (const [name, s, p] of cases) {
+          const before = s === three ? await eventCounts(s.url) : null;
+          const c0 = cpuSeconds(s.child.pid);
+          const m = wrk(s.url + p, seconds, connections);
+          cpu.get(name).push(((cpuSeconds(s.child.pid) - c0) * 1e6) / m.total);
+          results.get(name).push(m.rps);
+          if (before) {
+            await settle(s.url);
+            const after = await eventCounts(s.url);
+            events.requests += m.total;
+            events.calls += after.calls - before.calls;
+            events.dropped += after.dropped - before.dropped;
+          }
+        }
+      }
+    } finally {
+      for (const s of servers) await stop(s.child);
+    }
+
+    const pad = (s, n) => String(s).padEnd(n);
+    const fmt = (xs) => `${Math.round(median(xs))}`;
+    const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+    console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}\n`);
+    console.log(`${pad('server', 30)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', 26)}server CPU µs/request (median, min–max)`);
+    for (const [name, xs] of results) {
+      const c = cpu.get(name);
+      console.log(`${pad(name, 30)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), 26)}${fmt(c)} (${spread(c)})`);
+    }
+    // Ratios per round (each pair measured back to back), then their median and spread.
+    const ratio = (a, b) => results.get(a).map((x, i) => x / results.get(b)[i]);
+    const cpuRatio = (a, b) => median(cpu.get(b)) / median(cpu.get(a));
+    const goals = [
+      ['static small, cache off / plain readFile', 'bext cache off, small', 'plain readFile, small', 1.0],
+      ['static 50 KB, cache off / plain readFile', 'bext cache off, 50 KB', 'plain readFile, 50 KB', 1.0],
+      ['static small, cache on / plain memory', 'bext cache on, small', 'plain memory, small', 0.9],
+      ['static 50 KB, cache on / plain memory', 'bext cache on, 50 KB', 'plain memory, 50 KB', 0.9],
+      ['3 no-op plugins / no plugins (req/s)', 'bext 3 no-op plugins, small', 'bext cache on, small', 0.9],
+    ].map(([name, a, b, goal]) => [name, ratio(a, b), goal, a, b]);
+    // Every queued event is either delivered (a call) or dropped; wrk's own count leaves out the
+    // requests still in flight when it stops, which the server answered all the same.
+    const delivered = events.calls / Math.max(1, events.calls + events.dropped);
+    console.log('');
+    for (const [name, xs, goal, a, b] of goals) {
+      const cpuR = cpuRatio(a, b);
+      const m = median(xs);
+      console.log(`${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}   by CPU per request: ${cpuR.toFixed(2)}x`);
+    }
+    console.log(
+      `${pad('events delivered, 3 no-op plugins', 44)}${(delivered * 100).toFixed(1)}%  (${events.calls} calls, ${events.dropped} dropped, ${events.requests} requests counted by wrk)  goal >= 99%  ${delivered >= 0.99 ? 'PASS' : 'MISS'}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// --- this file as the plain node:http reference server ------------------------------------------
+// /readfile/<f>: fs.readFile (callback) on every request; /memory/<f>: a Buffer read at start.
+if (process.argv.includes('--serve-plain')) {
+  const root = arg('--serve-plain');
+  const memory = new Map();
+  for (const f of ['index.html', 'big.html']) memory.set(`/memory/${f}`, readFileSync(path.join(root, f)));
+  const headers = (n) => ({ 'content-type': 'text/html; charset=utf-8', 'content-length': n });
+  const server = http.createServer((req, res) => {
+    const mem = memory.get(req.url);
+    if (mem) {
+      res.writeHead(200, headers(mem.length));
+      res.end(mem);
+      return;
+    }
+    if (!req.url.startsWith('/readfile/')) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    readFile(path.join(root, req.url.slice('/readfile/'.length)), (err, body) => {
+      if (err) {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      res.writeHead(200, headers(body.length));
+      res.end(body);
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`Local:   http://127.0.0.1:${server.address().port}/\n`));
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+} else {
+  await main();
+}
