@@ -294,6 +294,8 @@ export class PluginSupervisor {
     } catch (err) {
       const error = errorText(err);
       if (entry.handle) {
+        // The running version keeps serving; what is listed must say it is not the one on disk.
+        entry.info = { ...entry.handle.info, state: 'stale', error: `the new version failed to load; the running one keeps serving: ${error}` };
         this.deps.log.error(`plugin ${name}: the new version failed to load; the running one keeps serving: ${error}`);
       } else {
         entry.config = nextCfg;

@@ -55,7 +55,11 @@ export interface ProfileRequest {
   onProfile?(result: CallResult): void;
 }
 
-export type PluginState = 'loaded' | 'failed' | 'disabled';
+/**
+ * `stale`: a version is loaded and serving, but the file (or config) changed and the new version
+ * failed to load; `error` says why. It becomes `loaded` again when a later version loads.
+ */
+export type PluginState = 'loaded' | 'stale' | 'failed' | 'disabled';
 
 export interface PluginInfo {
   name: string;
@@ -64,7 +68,7 @@ export interface PluginInfo {
   priority: number;
   hooks: HookName[];
   budgets: Record<HookName, number>;
-  /** Load error when state is 'failed'. */
+  /** Load error when state is 'failed' or 'stale'. */
   error?: string;
 }
 

@@ -205,6 +205,20 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   };
 
   /**
+   * What a host-initiated guest call (allocator, bext_flush, bext_name...) threw: out of fuel when
+   * the instrumenter's fuel check fired (it traps with `unreachable` inside bext_out_of_fuel, which
+   * must never read as the guest's own trap), else the trap.
+   */
+  const allowanceFailure = (guest: Guest, err: unknown, what: string): { outcome: 'out_of_fuel' | 'trap'; message: string; kind: string; stack: string[] } => {
+    const t = classifyTrap(err, names());
+    if (isOutOfFuel(err, guest.getFuel())) {
+      const stack = t.stack.filter((f) => !f.startsWith(OUT_OF_FUEL_NAME));
+      return { outcome: 'out_of_fuel', kind: 'out of fuel', stack, message: `all fuel consumed: ${what} used its ${ABI_ALLOWANCE.toLocaleString('en-US')} fuel allowance` };
+    }
+    return { outcome: 'trap', kind: t.kind, stack: t.stack, message: `${what} trapped: ${t.message}` };
+  };
+
+  /**
    * Output the guest still holds goes to the log at the end of each call: what its libc buffered
    * (through its optional `bext_flush` export, e.g. fflush in the C SDK), then any text written
    * without a final newline.
@@ -215,7 +229,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       try {
         allowance(s.guest, () => (flush as () => unknown)());
       } catch (err) {
-        log('warn', `bext_flush trapped: ${classifyTrap(err, names()).message}`, 'host');
+        log('warn', allowanceFailure(s.guest, err, 'bext_flush').message, 'host');
       }
     }
     s.wasi.flush();
@@ -243,8 +257,10 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           params.push(ptr, bytes.length);
         }
       } catch (err) {
-        const t = classifyTrap(err, names());
-        return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, stack: t.stack };
+        const f = allowanceFailure(s.guest, err, `the allocator, passing ${hook} arguments,`);
+        const report: CallReport = { outcome: f.outcome, fuelUsed: 0, wallUs: 0, message: f.message, stack: f.stack };
+        if (f.outcome === 'trap') report.trapKind = f.kind;
+        return report;
       }
       params.push(...tail);
       const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret, msg.profile ? s.profiler : null);
@@ -254,7 +270,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           for (const a of allocated) s.guest.free(a.ptr, a.len);
         });
       } catch (err) {
-        log('warn', `freeing ${hook} arguments trapped: ${classifyTrap(err, names()).message}`, 'host');
+        log('warn', allowanceFailure(s.guest, err, `freeing ${hook} arguments`).message, 'host');
       }
       return report;
     } finally {
@@ -333,7 +349,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       }
       if (msg.summary.hasPriority) guestPriority = allowance(guest, () => (instance.exports.bext_priority as () => number)());
     } catch (err) {
-      log('warn', `bext_name/bext_priority trapped: ${classifyTrap(err, names()).message}`, 'host');
+      log('warn', allowanceFailure(guest, err, 'bext_name/bext_priority').message, 'host');
     }
     state = s;
     const hooks = Object.keys(msg.summary.hooks) as HookName[];

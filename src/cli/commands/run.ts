@@ -9,6 +9,7 @@ import type { PluginConfig } from '../../config/types.js';
 import { duration, percent, thousands } from '../../format.js';
 import { createPluginEngine } from '../../plugins/engine.js';
 import type { CallResult, MetricSample, PluginLogEntry } from '../../runtime/index.js';
+import { escapeControl } from '../../log/pretty.js';
 
 export interface RunOptions {
   config: string;
@@ -27,8 +28,8 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
     ['hook', r.hook],
     ['outcome', r.skipped ? `ok (skipped: the module does not export ${r.hook})` : r.outcome.replace(/_/g, ' ')],
   ];
-  if (r.outcome === 'trap') rows.push(['trap', `${r.trapKind ?? 'trap'}${r.message && r.message !== r.trapKind ? `: ${r.message}` : ''}`]);
-  else if (r.message) rows.push(['message', r.message]);
+  if (r.outcome === 'trap') rows.push(['trap', `${r.trapKind ?? 'trap'}${r.message && r.message !== r.trapKind ? `: ${escapeControl(r.message)}` : ''}`]);
+  else if (r.message) rows.push(['message', escapeControl(r.message)]);
   if (!r.skipped) {
     rows.push(['fuel', `${thousands(r.fuelUsed)} of ${thousands(r.budget)} (${percent(r.fuelUsed, r.budget)})`]);
     rows.push(['time', duration(r.wallUs)]);
@@ -41,13 +42,14 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
   }
   if (logs.length) {
     out.push('', `logs (${logs.length})`);
-    for (const l of logs) out.push(`  ${l.level.padEnd(5)} ${l.source.padEnd(6)} ${l.msg}`);
+    // Guest text, shown escaped: a NUL or an escape sequence must not reach the terminal raw.
+    for (const l of logs) out.push(`  ${l.level.padEnd(5)} ${l.source.padEnd(6)} ${escapeControl(l.msg)}`);
   }
   if (metrics.length) {
     out.push('', `metrics (${metrics.length})`);
     for (const m of metrics) {
       const tags = Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(',');
-      out.push(`  ${m.name} ${m.value}${tags ? ` {${tags}}` : ''}`);
+      out.push(escapeControl(`  ${m.name} ${m.value}${tags ? ` {${tags}}` : ''}`));
     }
   }
   return out.join('\n') + '\n';
