@@ -91,6 +91,11 @@ export interface PluginHandle {
    * crashed (that call's result is the last one; the rest did not run and may be retried).
    */
   callBatch?(args: readonly HookArgs[]): Promise<CallResult[]>;
+  /**
+   * Asks the batch running now to stop after its current call (shutdown gave up waiting): the
+   * calls after it do not run and callBatch resolves with fewer results, as after a timeout.
+   */
+  cancelBatch?(): void;
   /** Terminates the worker. Does not run any hook. */
   close(): Promise<void>;
 }

@@ -366,6 +366,8 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       return { type: 'batch_result', id: msg.id, count: n, failed };
     }
     for (let i = 0; i < n; i++) {
+      // Shutdown stopped waiting: the calls not yet started are left out (count says how many ran).
+      if (i > 0 && progress.cancelled()) return { type: 'batch_result', id: msg.id, count: i, failed };
       progress.begin(i);
       const report = callHook(state, { args: msg.args[i]!, budget: msg.budgets[i]! });
       progress.finish(i, report);

@@ -22,7 +22,8 @@ import { createReloader } from './reload.js';
 import { createRequestHandler } from './request.js';
 import { shutdown } from './shutdown.js';
 import { createSiteCache } from './site-cache.js';
-import { stateDbPath } from '../host/state-db.js';
+import { statsDbPath } from '../stats/store.js';
+import { prepareStateFiles } from './state-files.js';
 
 export interface DevServerOptions {
   /** Overrides server.port (0 = any free port). */
@@ -36,7 +37,7 @@ export interface DevServerOptions {
   onProgress?(done: number, total: number, name: string): void;
   /** Re-validates the config file for hot reload; defaults to the config module's parseConfig. */
   reparse?(file: string): ParseResult | Promise<ParseResult>;
-  /** Upper bound for finishing in-flight responses and draining event queues at shutdown (ms). */
+  /** Overrides server.shutdown_drain_ms: how long shutdown waits for responses and queued events (ms). */
   drainTimeoutMs?: number;
 }
 
@@ -58,11 +59,15 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   const log = opts.log ?? logger();
   const host = opts.host ?? config.server.host;
   const wantPort = opts.port ?? config.server.port;
-  const drainMs = opts.drainTimeoutMs ?? 5_000;
+  // Read at shutdown, so an edited server.shutdown_drain_ms applies without a restart.
+  const drainMs = (): number => opts.drainTimeoutMs ?? ctx.config.server.shutdown_drain_ms;
 
   // BEXT_PROFILE=NAME[:HOOK][:N] profiles live calls (docs/debugging.md); a bad value exits 2 here.
   const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
-  const stats = openStats({ dbPath: stateDbPath(config.stateDir) });
+  // Damaged state files are set aside before anything opens them (never a reason not to start).
+  const stateWarnings = prepareStateFiles(config.stateDir);
+  for (const w of stateWarnings) log.warn(w);
+  const stats = openStats({ dbPath: statsDbPath(config.stateDir) });
   const pluginMetrics = createMetrics();
   const engine = createPluginEngine({
     stateDir: config.stateDir,
@@ -84,6 +89,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     origins: createOrigins(log),
     metrics: createServerMetrics({ cache: cache.store, plugins, pluginMetrics: () => pluginMetrics.render() }),
   };
+  ctx.warnings.push(...stateWarnings);
   await ctx.origins.apply(config, ctx.warnings);
   ctx.warnings.push(...configWarnings(config, host));
 
@@ -97,7 +103,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   try {
     port = await listen(http.server, wantPort, host);
   } catch (err) {
-    await shutdown('listen failed', { ctx, reloader, stats, drainMs }).catch(() => {});
+    await shutdown('listen failed', { ctx, reloader, stats, drainMs: drainMs() }).catch(() => {});
     throw err;
   }
   http.server.on('error', (err) => log.error({ err }, 'HTTP server error'));
@@ -114,7 +120,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     config: () => ctx.config,
     plugins: () => plugins.infos(),
     close(reason = 'close'): Promise<void> {
-      closing ??= shutdown(reason, { ctx, reloader, stats, http, requests, drainMs });
+      closing ??= shutdown(reason, { ctx, reloader, stats, http, requests, drainMs: drainMs() });
       return closing;
     },
   };

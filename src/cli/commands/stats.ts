@@ -1,7 +1,7 @@
 /**
  * `bext plugin stats [NAME] [--json] [--since WHEN] [--reset]`: per-hook calls, outcomes, fuel and
  * time, from the running dev server when one answers on the configured port, else from
- * `.bext/state.db`. The output always says which source it used.
+ * `.bext/stats.db`. The output always says which source it used.
  */
 import { closest } from 'fastest-levenshtein';
 import { BextError, EXIT_OK } from '../../errors.js';
