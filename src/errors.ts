@@ -44,6 +44,7 @@ export const ERROR_CODES = Object.freeze({
   write_failed: failed,
   not_found: failed,
   stats_store: { exitCode: EXIT_RUNTIME, blame: 'host' },
+  state_damaged: { exitCode: EXIT_RUNTIME, blame: 'host' },
   port_in_use: failed,
   port_denied: failed,
   listen_failed: failed,

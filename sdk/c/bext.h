@@ -79,8 +79,14 @@ __attribute__((weak)) BEXT_EXPORT(bext_alloc) void *bext_alloc(int32_t size) {
     return malloc(size > 0 ? (size_t)size + 1 : 1);
 }
 
+/* Where bext_error() puts its message when malloc fails (see there). Weak, so every file that
+ * includes this header shares one buffer, and bext_dealloc knows not to free() it. */
+#define BEXT_OOM_ERROR_SIZE 160
+__attribute__((weak)) char bext_oom_error[BEXT_OOM_ERROR_SIZE];
+
 __attribute__((weak)) BEXT_EXPORT(bext_dealloc) void bext_dealloc(void *ptr, int32_t len) {
     (void)len;
+    if ((char *)ptr >= bext_oom_error && (char *)ptr < bext_oom_error + BEXT_OOM_ERROR_SIZE) return;
     free(ptr);
 }
 
@@ -115,10 +121,18 @@ static inline int64_t bext_pack_copy(const char *s, int32_t len) {
     return (int64_t)(((uint64_t)(uintptr_t)p << 32) | (uint32_t)len);
 }
 
-/* A hook's error result: bext logs the message and counts the call as an error. */
+/* A hook's error result: bext logs the message and counts the call as an error. Never 0 (= ok):
+ * when malloc cannot provide the copy (the guest ran out of memory), the message goes into a
+ * static buffer instead, cut to fit and prefixed with "out of memory: ". */
 static inline int64_t bext_error(const char *msg) {
     if (!msg || !*msg) msg = "error (empty message)";
-    return bext_pack_copy(msg, (int32_t)strlen(msg));
+    int32_t len = (int32_t)strlen(msg);
+    int64_t packed = bext_pack_copy(msg, len);
+    if (packed != 0) return packed;
+    int n = snprintf(bext_oom_error, BEXT_OOM_ERROR_SIZE, "out of memory: %s", msg);
+    if (n < 0) n = 0;
+    if (n >= BEXT_OOM_ERROR_SIZE) n = BEXT_OOM_ERROR_SIZE - 1;
+    return (int64_t)(((uint64_t)(uintptr_t)bext_oom_error << 32) | (uint32_t)n);
 }
 
 static inline int64_t bext_errorf(const char *fmt, ...) {

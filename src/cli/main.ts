@@ -179,13 +179,14 @@ Examples:
       return lazy(() => import('./commands/instrument.js'))(input, { ...globals(this), ...opts });
     });
   plugin
-    .command('storage <name>')
-    .description('list, read or clear a plugin\'s stored keys')
+    .command('storage [name]')
+    .description('list, read or clear a plugin\'s stored keys; --recover salvages a damaged state.db')
     .option('--get <key>', 'print one value (text gets a final newline; other bytes print exactly)')
     .option('--raw', 'with --get: print the value\'s bytes exactly, no newline added')
     .option('--clear', 'delete every key of this plugin')
+    .option('--recover [file]', 'copy what can be read from a damaged state.db (default: the newest set aside) into the current one')
     .option('--json', 'print JSON')
-    .action(async function (this: Command, name: string, opts: Record<string, unknown>) {
+    .action(async function (this: Command, name: string | undefined, opts: Record<string, unknown>) {
       return lazy(() => import('./commands/storage.js'))(name, { ...globals(this), ...opts });
     });
 

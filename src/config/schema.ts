@@ -39,7 +39,7 @@ export interface ValidateOptions {
 }
 
 export const TOP_KEYS = ['server', 'cache', 'plugins'] as const;
-export const SERVER_KEYS = ['port', 'host', 'root', 'upstream', 'tenant_id', 'site_id'] as const;
+export const SERVER_KEYS = ['port', 'host', 'root', 'upstream', 'tenant_id', 'site_id', 'shutdown_drain_ms'] as const;
 export const CACHE_KEYS = ['enabled', 'ttl_secs', 'max_entries', 'max_bytes'] as const;
 export const PLUGIN_KEYS = ['sandbox', 'path', 'enabled', 'priority', 'fuel', 'config', 'permissions', 'limits'] as const;
 export const PERMISSION_KEYS = [
@@ -56,7 +56,7 @@ export const LIMIT_KEYS = ['max_memory_mb', 'timeout_ms', 'event_queue_size'] as
 
 /** Defaults, in one frozen place. */
 export const DEFAULTS = Object.freeze({
-  server: Object.freeze({ port: 3000, host: '127.0.0.1', root: './public', upstream: null, tenant_id: null, site_id: null }),
+  server: Object.freeze({ port: 3000, host: '127.0.0.1', root: './public', upstream: null, tenant_id: null, site_id: null, shutdown_drain_ms: 2000 }),
   cache: Object.freeze({ enabled: true, ttl_secs: 60, max_entries: 1000, max_bytes: 67_108_864 }),
   permissions: Object.freeze({
     allowed_urls: Object.freeze([] as string[]),
@@ -80,6 +80,7 @@ const INT32_MAX = 2_147_483_647;
 
 const RULES = {
   port: { min: 0, max: 65535, form: 'an integer from 0 to 65535 (0 = any free port)' },
+  shutdown_drain_ms: { min: 0, max: INT32_MAX, form: 'an integer ≥ 0 (milliseconds)' },
   ttl_secs: { min: 0, max: INT32_MAX, form: 'an integer ≥ 0 (seconds)' },
   max_entries: { min: 0, max: Number.MAX_SAFE_INTEGER, form: 'an integer ≥ 0' },
   max_bytes: { min: 0, max: Number.MAX_SAFE_INTEGER, form: 'an integer ≥ 0 (bytes)' },
@@ -152,6 +153,7 @@ function server(t: Table, dir: string, ps: Problems, opts: ValidateOptions): Ser
   const upstream = field<string | null>(t, base, 'upstream', DEFAULTS.server.upstream, (p, v) => readHttpUrl(ps, p, v));
   const tenant = field<string | null>(t, base, 'tenant_id', null, (p, v) => readString(ps, p, v, 'a string'));
   const site = field<string | null>(t, base, 'site_id', null, (p, v) => readString(ps, p, v, 'a string'));
+  const drain = field(t, base, 'shutdown_drain_ms', DEFAULTS.server.shutdown_drain_ms, (p, v) => readInt(ps, p, v, RULES.shutdown_drain_ms));
 
   let root: string | null;
   if (Object.hasOwn(t, 'root')) {
@@ -173,7 +175,7 @@ function server(t: Table, dir: string, ps: Problems, opts: ValidateOptions): Ser
     const def = path.resolve(dir, DEFAULTS.server.root);
     root = fileKind(def) === 'dir' || upstream === null ? def : null;
   }
-  return { port, host, root, upstream, tenant_id: tenant, site_id: site };
+  return { port, host, root, upstream, tenant_id: tenant, site_id: site, shutdown_drain_ms: drain };
 }
 
 function readHostName(ps: Problems, p: PathSegment[], v: unknown): string | undefined {

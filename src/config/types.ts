@@ -28,6 +28,8 @@ export interface ServerConfig {
   upstream: string | null;
   tenant_id: string | null;
   site_id: string | null;
+  /** How long shutdown waits for in-flight responses and queued events together (ms); the rest is dropped and counted. */
+  shutdown_drain_ms: number;
 }
 
 export interface CacheConfig {

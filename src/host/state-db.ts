@@ -1,8 +1,9 @@
 /**
- * `.bext/state.db`: the SQLite file behind storage, shared KV and queues, and the stats (which
- * keep their own tables in the same file). This module is the one place that names the file and
- * opens it: every connection (each plugin worker's, the stats store's, `bext plugin storage`'s)
- * gets the same pragmas. SQLite's locking serialises writers across threads and processes.
+ * `.bext/state.db`: the SQLite file behind storage, shared KV and queues (the stats live in their
+ * own file, `.bext/stats.db`, so damage to one never costs the other). This module is the one
+ * place that names the file and opens it, and the one that sets the pragmas of every bext SQLite
+ * connection (each plugin worker's, the stats store's, `bext plugin storage`'s). SQLite's locking
+ * serialises writers across threads and processes.
  *
  * Durability: WAL with synchronous=NORMAL. A commit is appended to the WAL with write(2) before
  * better-sqlite3 returns, so once a write reported success it survives the process being
@@ -100,22 +101,34 @@ function syncMode(): 'NORMAL' | 'FULL' {
   return (process.env.BEXT_STATE_SYNC ?? '').trim().toLowerCase() === 'full' ? 'FULL' : 'NORMAL';
 }
 
-/** Opens (creating if needed) the state database with bext's pragmas and host schema. */
-export function openStateDb(file: string): StateDb {
+/** The native driver (loaded on first use). */
+export function sqliteDriver(): typeof Database {
+  return load('better-sqlite3') as typeof Database;
+}
+
+/**
+ * Opens (creating if needed) a bext SQLite file with bext's pragmas, then runs `schema` under the
+ * write lock (several connections starting at once simply queue on it).
+ */
+export function openSqlite(file: string, schema: string): StateDb {
   mkdirSync(path.dirname(file), { recursive: true });
-  const Driver = load('better-sqlite3') as typeof Database;
+  const Driver = sqliteDriver();
   const db = new Driver(file, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${syncMode()}`);
     db.pragma('foreign_keys = ON');
-    // Schema creation takes the write lock; several workers starting at once simply queue on it.
-    db.transaction(() => db.exec(SCHEMA)).immediate();
+    db.transaction(() => db.exec(schema)).immediate();
   } catch (err) {
     db.close();
     throw err;
   }
   return db;
+}
+
+/** Opens (creating if needed) the state database with bext's pragmas and host schema. */
+export function openStateDb(file: string): StateDb {
+  return openSqlite(file, SCHEMA);
 }
 
 /** The guest instance's one connection, shared by the capabilities that store data. */

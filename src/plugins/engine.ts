@@ -121,11 +121,13 @@ function mainCall(fetch: FetchHandler, op: MainOp, payload: string): Promise<str
 /** The runtime's handle, with close() also dropping the plugin's pooled fetch connections. */
 function withFetch(handle: PluginHandle, fetch: FetchHandler): PluginHandle {
   const batch = handle.callBatch?.bind(handle);
+  const cancel = handle.cancelBatch?.bind(handle);
   return {
     // The same object the runtime updates (state, priority, errors after a worker restart).
     info: handle.info,
     call: (args: HookArgs) => handle.call(args),
     ...(batch ? { callBatch: batch } : {}),
+    ...(cancel ? { cancelBatch: cancel } : {}),
     async close(): Promise<void> {
       await Promise.allSettled([handle.close(), fetch.close()]);
     },

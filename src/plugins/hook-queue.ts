@@ -300,6 +300,18 @@ export class HookQueue {
     if (!this.running && this.count > 0) void this.pump();
   }
 
+  /** Drops everything queued, counting each as dropped (shutdown gave up waiting); returns how many. */
+  dropAll(): number {
+    let n = 0;
+    for (let item = this.take(); item; item = this.take()) {
+      this.dropped++;
+      this.onDrop(item.hook, 1);
+      n++;
+    }
+    this.wakeIdle();
+    return n;
+  }
+
   /** Forgets everything queued (the plugin went away); returns how many were discarded. */
   discard(): number {
     const n = this.count;

@@ -327,6 +327,8 @@ export class PluginSupervisor {
     } catch (err) {
       const error = errorText(err);
       if (entry.handle) {
+        // The running version keeps serving; what is listed must say it is not the one on disk.
+        entry.info = { ...entry.handle.info, state: 'stale', error: `the new version failed to load; the running one keeps serving: ${error}` };
         this.deps.log.error(`plugin ${name}: the new version failed to load; the running one keeps serving: ${error}`);
       } else {
         entry.config = nextCfg;
@@ -439,6 +441,26 @@ export class PluginSupervisor {
   }
 
   /** Queued events per plugin (for the admin API). */
+  /**
+   * Shutdown stopped waiting for the queues: each plugin finishes the call it is running (bounded
+   * by its fuel and timeout_ms), runs none of the rest, and what was queued is dropped and counted
+   * in stats. Returns the events dropped per plugin (plugins that dropped none are left out).
+   */
+  async abandonQueued(): Promise<Record<string, number>> {
+    const dropped: Record<string, number> = {};
+    await Promise.all(
+      [...this.entries.values()].map(async (e) => {
+        const paused = e.queue.pause();
+        e.handle?.cancelBatch?.();
+        await paused;
+        const n = e.queue.dropAll();
+        if (n > 0) dropped[e.name] = n;
+      }),
+    );
+    this.flushDrops();
+    return dropped;
+  }
+
   queueDepths(): Record<string, { pending: number; dropped: number }> {
     const out: Record<string, { pending: number; dropped: number }> = {};
     for (const e of this.entries.values()) out[e.name] = { pending: e.queue.pending, dropped: e.queue.droppedTotal };

@@ -20,7 +20,7 @@ export function sharedNow(): number {
 }
 
 export class BatchProgress {
-  /** [0]: index of the call running now, -1 when none. */
+  /** [0]: index of the call running now, -1 when none; [1]: 1 when the host asked the batch to stop. */
   private readonly ctl: Int32Array;
   /** [0]: start of the running call (sharedNow ms); then per call: outcome index, fuel, wall µs. */
   private readonly f64: Float64Array;
@@ -39,6 +39,17 @@ export class BatchProgress {
   /** Host, before sending a batch: nothing is running. */
   reset(): void {
     Atomics.store(this.ctl, 0, -1);
+    Atomics.store(this.ctl, 1, 0);
+  }
+
+  /** Host: the batch stops after the call running now (the rest of it does not run). */
+  cancel(): void {
+    Atomics.store(this.ctl, 1, 1);
+  }
+
+  /** Worker, before each call after the first: whether the host asked the batch to stop. */
+  cancelled(): boolean {
+    return Atomics.load(this.ctl, 1) === 1;
   }
 
   /** Worker, as call `index` starts. The store after the time publishes both. */

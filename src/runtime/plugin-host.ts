@@ -326,6 +326,10 @@ export class PluginHost implements PluginHandle {
       });
   }
 
+  cancelBatch(): void {
+    this.live?.progress.cancel();
+  }
+
   callBatch(args: readonly HookArgs[]): Promise<CallResult[]> {
     const run = this.queue.then(() => this.callBatchNow(args));
     this.queue = run.catch(() => undefined);

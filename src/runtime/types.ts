@@ -65,7 +65,11 @@ export interface ProfileRequest {
   onProfile?(result: CallResult): void;
 }
 
-export type PluginState = 'loaded' | 'failed' | 'disabled';
+/**
+ * `stale`: a version is loaded and serving, but the file (or config) changed and the new version
+ * failed to load; `error` says why. It becomes `loaded` again when a later version loads.
+ */
+export type PluginState = 'loaded' | 'stale' | 'failed' | 'disabled';
 
 export interface PluginInfo {
   name: string;
@@ -74,7 +78,7 @@ export interface PluginInfo {
   priority: number;
   hooks: HookName[];
   budgets: Record<HookName, number>;
-  /** Load error when state is 'failed'. */
+  /** Load error when state is 'failed' or 'stale'. */
   error?: string;
 }
 
@@ -97,6 +101,11 @@ export interface PluginHandle {
    * crashed (that call's result is the last one; the rest did not run and may be retried).
    */
   callBatch?(args: readonly HookArgs[]): Promise<CallResult[]>;
+  /**
+   * Asks the batch running now to stop after its current call (shutdown gave up waiting): the
+   * calls after it do not run and callBatch resolves with fewer results, as after a timeout.
+   */
+  cancelBatch?(): void;
   /** Terminates the worker. Does not run any hook. */
   close(): Promise<void>;
 }

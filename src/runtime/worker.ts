@@ -227,6 +227,22 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   };
 
   /**
+   * What a host-initiated guest call (allocator, bext_flush, bext_name...) threw: out of fuel when
+   * the instrumenter's fuel check fired (it traps with `unreachable` inside bext_out_of_fuel, which
+   * must never read as the guest's own trap), else the trap.
+   */
+  type AllowanceFailure = { outcome: 'out_of_fuel' | 'trap'; message: string; kind: string; stack: string[]; trap: TrapInfo };
+  const allowanceFailure = (guest: Guest, err: unknown, what: string): AllowanceFailure => {
+    const t = classifyTrap(err, names());
+    if (isOutOfFuel(err, guest.getFuel())) {
+      const stack = t.stack.filter((f) => !f.startsWith(OUT_OF_FUEL_NAME));
+      const message = `all fuel consumed: ${what} used its ${ABI_ALLOWANCE.toLocaleString('en-US')} fuel allowance`;
+      return { outcome: 'out_of_fuel', kind: 'out of fuel', stack, message, trap: t };
+    }
+    return { outcome: 'trap', kind: t.kind, stack: t.stack, message: `${what} trapped: ${t.message}`, trap: t };
+  };
+
+  /**
    * Output the guest still holds goes to the log at the end of each call: what its libc buffered
    * (through its optional `bext_flush` export, e.g. fflush in the C SDK), then any text written
    * without a final newline.
@@ -237,7 +253,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       try {
         allowance(s.guest, () => (flush as () => unknown)());
       } catch (err) {
-        log('warn', `bext_flush trapped: ${classifyTrap(err, names()).message}`, 'host');
+        log('warn', allowanceFailure(s.guest, err, 'bext_flush').message, 'host');
       }
     }
     s.wasi.flush();
@@ -265,8 +281,10 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           params.push(ptr, bytes.length);
         }
       } catch (err) {
-        const t = classifyTrap(err, names());
-        return { outcome: 'trap', fuelUsed: 0, wallUs: 0, message: `allocator trapped while passing ${hook} arguments: ${t.message}`, trapKind: t.kind, ...trapPlace(t, undefined) };
+        const f = allowanceFailure(s.guest, err, `the allocator, passing ${hook} arguments,`);
+        const report: CallReport = { outcome: f.outcome, fuelUsed: 0, wallUs: 0, message: f.message, ...trapPlace(f.trap, undefined), stack: f.stack };
+        if (f.outcome === 'trap') report.trapKind = f.kind;
+        return report;
       }
       params.push(...tail);
       const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret, msg.profile ? s.profiler : null);
@@ -276,7 +294,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           for (const a of allocated) s.guest.free(a.ptr, a.len);
         });
       } catch (err) {
-        log('warn', `freeing ${hook} arguments trapped: ${classifyTrap(err, names()).message}`, 'host');
+        log('warn', allowanceFailure(s.guest, err, `freeing ${hook} arguments`).message, 'host');
       }
       return report;
     } finally {
@@ -358,7 +376,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       }
       if (msg.summary.hasPriority) guestPriority = allowance(guest, () => (instance.exports.bext_priority as () => number)());
     } catch (err) {
-      log('warn', `bext_name/bext_priority trapped: ${classifyTrap(err, names()).message}`, 'host');
+      log('warn', allowanceFailure(guest, err, 'bext_name/bext_priority').message, 'host');
     }
     state = s;
     const hooks = Object.keys(msg.summary.hooks) as HookName[];
@@ -375,6 +393,8 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       return { type: 'batch_result', id: msg.id, count: n, failed };
     }
     for (let i = 0; i < n; i++) {
+      // Shutdown stopped waiting: the calls not yet started are left out (count says how many ran).
+      if (i > 0 && progress.cancelled()) return { type: 'batch_result', id: msg.id, count: i, failed };
       progress.begin(i);
       const report = callHook(state, { args: msg.args[i]!, budget: msg.budgets[i]! });
       progress.finish(i, report);

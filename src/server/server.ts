@@ -26,7 +26,8 @@ import { createReloader } from './reload.js';
 import { createRequestHandler } from './request.js';
 import { shutdown } from './shutdown.js';
 import { createSiteCache } from './site-cache.js';
-import { stateDbPath } from '../host/state-db.js';
+import { statsDbPath } from '../stats/store.js';
+import { prepareStateFiles } from './state-files.js';
 
 export interface DevServerOptions {
   /** Overrides server.port (0 = any free port). */
@@ -40,7 +41,7 @@ export interface DevServerOptions {
   onProgress?(done: number, total: number, name: string): void;
   /** Re-validates the config file for hot reload; defaults to the config module's parseConfig. */
   reparse?(file: string): ParseResult | Promise<ParseResult>;
-  /** Upper bound for finishing in-flight responses and draining event queues at shutdown (ms). */
+  /** Overrides server.shutdown_drain_ms: how long shutdown waits for responses and queued events (ms). */
   drainTimeoutMs?: number;
 }
 
@@ -62,11 +63,15 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   const log = opts.log ?? logger();
   const host = opts.host ?? config.server.host;
   const wantPort = opts.port ?? config.server.port;
-  const drainMs = opts.drainTimeoutMs ?? 5_000;
+  // Read at shutdown, so an edited server.shutdown_drain_ms applies without a restart.
+  const drainMs = (): number => opts.drainTimeoutMs ?? ctx.config.server.shutdown_drain_ms;
 
   // BEXT_PROFILE=NAME[:HOOK][:N] profiles live calls (docs/debugging.md); a bad value exits 2 here.
   const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
-  const stats = openStats({ dbPath: stateDbPath(config.stateDir) });
+  // Damaged state files are set aside before anything opens them (never a reason not to start).
+  const stateWarnings = prepareStateFiles(config.stateDir);
+  for (const w of stateWarnings) log.warn(w);
+  const stats = openStats({ dbPath: statsDbPath(config.stateDir) });
   const pluginMetrics = createMetrics();
   // The dashboard's sources: versions and figures per load (tracked-engine.ts), the live stream.
   const feed = createLiveFeed();
@@ -95,6 +100,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     origins: createOrigins(log),
     metrics: createServerMetrics({ cache: cache.store, plugins, pluginMetrics: () => pluginMetrics.render() }),
   };
+  ctx.warnings.push(...stateWarnings);
   await ctx.origins.apply(config, ctx.warnings);
   ctx.warnings.push(...configWarnings(config, host));
 
@@ -111,7 +117,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   } catch (err) {
     feed.close();
     untapLogs();
-    await shutdown('listen failed', { ctx, reloader, stats, drainMs }).catch(() => {});
+    await shutdown('listen failed', { ctx, reloader, stats, drainMs: drainMs() }).catch(() => {});
     throw err;
   }
   http.server.on('error', (err) => log.error({ err }, 'HTTP server error'));
@@ -131,7 +137,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
       // Event streams never end on their own: end them first, so shutdown does not wait on them.
       feed.close();
       untapLogs();
-      closing ??= shutdown(reason, { ctx, reloader, stats, http, requests, drainMs });
+      closing ??= shutdown(reason, { ctx, reloader, stats, http, requests, drainMs: drainMs() });
       return closing;
     },
   };

@@ -1,11 +1,11 @@
 /**
  * The slice of the config the stats and list commands need: where the server listens, where
- * state.db is, and the configured plugins. Plugin files are not required to exist here: these
+ * stats.db is, and the configured plugins. Plugin files are not required to exist here: these
  * commands report on them (`bext plugin list` shows a missing file as a state).
  */
 import { loadConfig } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { stateDbPath } from '../host/state-db.js';
+import { statsDbPath } from './store.js';
 
 export interface ConfigView {
   config: ResolvedConfig;
@@ -22,7 +22,7 @@ export function loadConfigView(configFile: string | undefined): ConfigView {
   return {
     config,
     file: config.file,
-    dbPath: stateDbPath(config.stateDir),
+    dbPath: statsDbPath(config.stateDir),
     stateDir: config.stateDir,
     server: { host: config.server.host, port: config.server.port },
     plugins: config.plugins,

@@ -31,7 +31,7 @@ function withStore<T>(dbPath: string, create: boolean, empty: T, fn: (s: StatsSt
 function storeError(dbPath: string, err: unknown): BextError {
   if (err instanceof BextError) return err;
   return new BextError('stats_store', `cannot read stats from ${dbPath}: ${(err as Error).message}`, {
-    details: ['  the file is shared with plugin storage; if it is damaged, move it away and bext starts a new one'],
+    details: ['  it holds only stats; if it is damaged, `bext dev` sets it aside and starts a new one (plugin storage is in state.db)'],
     cause: err,
   });
 }

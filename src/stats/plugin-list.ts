@@ -70,7 +70,7 @@ export function renderList(rows: ListRow[], sourceLine: string): string {
     lines.push(aligned[i + 1]!);
     if (r.hooks.length) {
       lines.push(...table(r.hooks.map((h) => [h, `${thousands(r.budgets[h])} fuel`]), '    ', 1));
-    } else if (r.state === 'configured' || r.state === 'loaded') {
+    } else if (r.state === 'configured' || r.state === 'loaded' || r.state === 'stale') {
       lines.push('    (no hooks exported)');
     }
     if (r.error) lines.push(`    error: ${r.error.split('\n')[0]}`);

@@ -1,6 +1,6 @@
 /**
- * Persistence of stats in `.bext/state.db` (shared with storage and queues, which use their own
- * tables). Aggregates are stored twice: all-time per (plugin, hook) in stats_hook_totals, which is
+ * Persistence of stats in `.bext/stats.db`, a file of their own: stats are easy to lose and plugin
+ * storage is not, so damage to one never takes the other with it. Aggregates are stored twice: all-time per (plugin, hook) in stats_hook_totals, which is
  * what opening a recorder or reading without `--since` costs (one row per hook), and per time
  * bucket in stats_hook_buckets with their histograms encoded, so `--since` can sum just the recent
  * buckets. Buckets are one minute; minute buckets older than COMPACT_AFTER_MS are merged into hour
@@ -13,7 +13,13 @@ import fs from 'node:fs';
 import type { HookName } from '../config/types.js';
 import { HookAggregate, isOutcome, PluginAggregate, reasonKey, refusalUrl, type AggregateRow } from './aggregate.js';
 import type { LastFailure } from './types.js';
-import { openStateDb } from '../host/state-db.js';
+import path from 'node:path';
+import { openSqlite } from '../host/state-db.js';
+
+/** Where the stats of a `.bext/` folder live. */
+export function statsDbPath(stateDir: string): string {
+  return path.join(stateDir, 'stats.db');
+}
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -139,8 +145,7 @@ export class StatsStore {
   private readonly upsertFailure: Database.Statement;
 
   constructor(readonly dbPath: string) {
-    this.db = openStateDb(dbPath);
-    this.db.exec(SCHEMA);
+    this.db = openSqlite(dbPath, SCHEMA);
     this.selectBucket = this.db.prepare(
       'SELECT * FROM stats_hook_buckets WHERE plugin = ? AND hook = ? AND bucket = ?',
     );
@@ -307,6 +312,33 @@ export class StatsStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** Tables that hold stats (before stats.db existed they lived in state.db). */
+const STATS_TABLES = ['stats_hook_buckets', 'stats_hook_totals', 'stats_fetch_refusals', 'stats_last_failure', 'stats_resets'] as const;
+
+/**
+ * Moves the stats an older bext kept in state.db into a new stats.db (copy, then drop them from
+ * state.db). Returns how many rows came over; 0 when there was nothing to move.
+ */
+export function moveLegacyStats(store: StatsStore, stateDbFile: string): number {
+  if (!fs.existsSync(stateDbFile)) return 0;
+  let rows = 0;
+  store.db.prepare('ATTACH DATABASE ? AS legacy').run(stateDbFile);
+  try {
+    const present = new Set(
+      (store.db.prepare("SELECT name FROM legacy.sqlite_master WHERE type = 'table'").pluck().all() as string[]),
+    );
+    const tables = STATS_TABLES.filter((t) => present.has(t));
+    if (tables.length === 0) return 0;
+    store.db.transaction(() => {
+      for (const t of tables) rows += store.db.prepare(`INSERT OR IGNORE INTO main.${t} SELECT * FROM legacy.${t}`).run().changes;
+      for (const t of tables) store.db.exec(`DROP TABLE legacy.${t}`);
+    }).immediate();
+  } finally {
+    store.db.exec('DETACH DATABASE legacy');
+  }
+  return rows;
 }
 
 /** Opens the store only if the database file exists (read paths must not create `.bext/`). */

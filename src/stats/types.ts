@@ -91,7 +91,7 @@ export interface QueueShedding {
 
 export interface StatsSnapshot {
   version: typeof STATS_SNAPSHOT_VERSION;
-  /** 'live' from a running recorder, 'persisted' read from `.bext/state.db` alone. */
+  /** 'live' from a running recorder, 'persisted' read from `.bext/stats.db` alone. */
   source: 'live' | 'persisted';
   generatedAt: string;
   /** ISO time the data is scoped to (calls at or after it, minute resolution), or null for all time. */
@@ -106,7 +106,7 @@ export interface SnapshotOptions {
 }
 
 export interface OpenStatsOptions {
-  /** Path of `.bext/state.db` (created with its folder when missing). */
+  /** Path of `.bext/stats.db` (created with its folder when missing). */
   dbPath: string;
   /** How often pending aggregates are written to the store. Default 5000; 0 disables the timer. */
   flushIntervalMs?: number;

@@ -34,7 +34,7 @@ enabled = false
   return dir;
 }
 
-const DB = (dir) => path.join(dir, '.bext', 'state.db');
+const DB = (dir) => path.join(dir, '.bext', 'stats.db');
 
 /** 1000 ok calls at 1,234,567 fuel / 250 µs, 3 out-of-fuel at 1,500,000 / 2.5 ms, one on_server_start. */
 function seed(dir, now = Date.now) {
@@ -54,7 +54,7 @@ test('stats NAME from the store: a table per hook with separators, budget shares
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout;
   assert.match(out, /^alpha: 1,004 calls, 1,001 ok, 3 failed, 7 dropped$/m);
-  assert.match(out, /^source: persisted, .*state\.db \(no dev server answering at http:\/\/127\.0\.0\.1:\d+\)$/m);
+  assert.match(out, /^source: persisted, .*stats\.db \(no dev server answering at http:\/\/127\.0\.0\.1:\d+\)$/m);
   const block = out.slice(out.indexOf('on_request_complete  (budget 1,500,000 fuel)'));
   assert.match(block, /calls 1,003 +ok 1,000 +error 0 +out_of_fuel 3 +trap 0 +timeout 0 +crashed 0 +dropped 7/);
   // avg = (1000 × 1,234,567 + 3 × 1,500,000) / 1003 = 1,235,360.9; 3 of 1003 calls is under 1%,
@@ -235,13 +235,13 @@ test('plugin list from the config: states, priority, exported hooks and budgets'
   assert.equal(j.plugins[0].path, path.join(dir, 'plugins/a.wasm'));
 });
 
-test('a damaged state.db is a clear runtime error, not a crash', async () => {
+test('a damaged stats.db is a clear runtime error, not a crash', async () => {
   const dir = await project(await freePort());
   fs.mkdirSync(path.join(dir, '.bext'));
   fs.writeFileSync(DB(dir), 'this is not a SQLite database, just text that is long enough to have a header'.repeat(4));
   const r = bext(['plugin', 'stats', 'alpha'], { cwd: dir });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^bext: cannot read stats from .*state\.db: file is not a database$/m);
+  assert.match(r.stderr, /^bext: cannot read stats from .*stats\.db: file is not a database$/m);
   assert.doesNotMatch(r.stderr, /internal error/);
 });
 

@@ -10,6 +10,7 @@ import { duration, percent, thousands } from '../../format.js';
 import { createPluginEngine } from '../../plugins/engine.js';
 import { shownStack, type CallResult, type MetricSample, type PluginLogEntry, type StackRow } from '../../runtime/index.js';
 import { pluginLevel } from '../../log.js';
+import { escapeControl } from '../../log/pretty.js';
 
 export interface RunOptions {
   config?: string;
@@ -29,9 +30,9 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
     ['outcome', r.skipped ? `ok (skipped: the module does not export ${r.hook})` : r.outcome.replace(/_/g, ' ')],
   ];
   // A panic's message says what went wrong; the `unreachable` trap after it does not.
-  if (r.panic !== undefined) rows.push(['panic', r.panic]);
-  if (r.outcome === 'trap') rows.push(['trap', `${r.trapKind ?? 'trap'}${r.message && r.message !== r.trapKind ? `: ${r.message}` : ''}`]);
-  else if (r.message) rows.push(['message', r.message]);
+  if (r.panic !== undefined) rows.push(['panic', escapeControl(r.panic)]);
+  if (r.outcome === 'trap') rows.push(['trap', `${r.trapKind ?? 'trap'}${r.message && r.message !== r.trapKind ? `: ${escapeControl(r.message)}` : ''}`]);
+  else if (r.message) rows.push(['message', escapeControl(r.message)]);
   if (!r.skipped) {
     rows.push(['fuel', `${thousands(r.fuelUsed)} of ${thousands(r.budget)} (${percent(r.fuelUsed, r.budget)})`]);
     rows.push(['time', duration(r.wallUs)]);
@@ -47,13 +48,14 @@ function render(target: string, plugin: PluginConfig, r: CallResult, logs: Plugi
   }
   if (logs.length) {
     out.push('', `logs (${logs.length})`);
-    for (const l of logs) out.push(`  ${l.level.padEnd(5)} ${l.source.padEnd(6)} ${l.msg}`);
+    // Guest text, shown escaped: a NUL or an escape sequence must not reach the terminal raw.
+    for (const l of logs) out.push(`  ${l.level.padEnd(5)} ${l.source.padEnd(6)} ${escapeControl(l.msg)}`);
   }
   if (metrics.length) {
     out.push('', `metrics (${metrics.length})`);
     for (const m of metrics) {
       const tags = Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(',');
-      out.push(`  ${m.name} ${m.value}${tags ? ` {${tags}}` : ''}`);
+      out.push(escapeControl(`  ${m.name} ${m.value}${tags ? ` {${tags}}` : ''}`));
     }
   }
   return out.join('\n') + '\n';

@@ -1,7 +1,7 @@
 /**
  * `bext plugin stats [NAME] [--json] [--since WHEN] [--reset] [--url URL]`: per-hook calls,
  * outcomes, fuel and time, from the running dev server when one answers (at --url, else where
- * `.bext/server.json` says, else on the configured port), else from `.bext/state.db`. The output
+ * `.bext/server.json` says, else on the configured port), else from `.bext/stats.db`. The output
  * always says which source it used.
  */
 import { closest } from 'fastest-levenshtein';

@@ -3,6 +3,7 @@
  * Lists keys with sizes and quota usage, prints one value, or (only with --clear) deletes the
  * plugin's own keys. Shared KV namespaces and queues belong to every plugin that lists them,
  * so --clear leaves them alone. Reads `.bext/state.db` beside the config; never creates it.
+ * A damaged state.db is named with what to do; `--recover [FILE]` (recover.ts) salvages one.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,8 @@ import { closest, distance } from 'fastest-levenshtein';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK } from '../../errors.js';
 import { openStateDb, stateDbPath, type StateDb } from '../../host/state-db.js';
+import { dbProblem } from '../../host/damaged-db.js';
+import { recover } from './recover.js';
 import { clearStorage, getValue, listKeys, pluginsWithData, usage } from '../../host/storage/inspect.js';
 import { keyProblem } from '../../host/keys.js';
 import { percent, thousands } from '../../format.js';
@@ -22,6 +25,8 @@ export interface StorageOptions {
   json?: boolean;
   /** --raw: --get writes the value's bytes and nothing else. */
   raw?: boolean;
+  /** true: the newest copy set aside; a string: that file. */
+  recover?: boolean | string;
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -99,7 +104,23 @@ function listing(db: StateDb, name: string, quotaKb: number | null, json: boolea
   out(lines.join('\n'));
 }
 
-export async function run(name: string, opts: StorageOptions): Promise<number> {
+/** The message `bext plugin storage` gives for a damaged state.db (the same facts `bext dev` logs). */
+function damaged(dbShown: string, problem: string): BextError {
+  return new BextError('state_damaged', `${dbShown} is damaged (${problem})`, {
+    details: [
+      '  plugin storage, KV and queues cannot be read from it. `bext dev` sets it aside under a timestamped name',
+      '  and starts an empty one; `bext plugin storage --recover` does the same and copies what can still be read.',
+    ],
+  });
+}
+
+export async function run(name: string | undefined, opts: StorageOptions): Promise<number> {
+  if (opts.recover !== undefined && opts.recover !== false) {
+    if (name !== undefined || opts.get !== undefined || opts.clear) throw new BextError('usage', '--recover works on the whole state.db: give no plugin name, --get or --clear with it');
+    const config = loadConfig(opts.config, { checkFiles: false });
+    return recover(stateDbPath(config.stateDir), typeof opts.recover === 'string' ? opts.recover : undefined, opts.json === true);
+  }
+  if (name === undefined) throw new BextError('usage', 'missing plugin name: bext plugin storage NAME (or --recover)');
   if (opts.raw && opts.get === undefined) throw new BextError('usage', '--raw only applies with --get KEY');
   if (opts.get !== undefined && opts.clear) {
     throw new BextError('usage', '--get and --clear cannot be used together');
@@ -126,6 +147,8 @@ export async function run(name: string, opts: StorageOptions): Promise<number> {
     return EXIT_OK;
   }
 
+  const problem = dbProblem(dbPath);
+  if (problem !== null) throw damaged(dbShown, problem);
   const db = openStateDb(dbPath);
   try {
     if (!configured && !pluginsWithData(db).includes(name)) {

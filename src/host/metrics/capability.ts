@@ -47,7 +47,11 @@ export const metrics: Capability<null> = {
         io.ctx.log('warn', 'bext.emit_metric: metric name is empty or not UTF-8; sample dropped', 'host');
         return;
       }
-      const tags = tagsText === null ? null : parseTags(tagsText);
+      if (tagsText === null) {
+        io.ctx.log('warn', `bext.emit_metric: tags for "${name}" are not valid UTF-8; sample dropped`, 'host');
+        return;
+      }
+      const tags = parseTags(tagsText);
       if (tags === null) {
         io.ctx.log('warn', `bext.emit_metric: tags for "${name}" are not a JSON object or [[key, value], ...]; sample dropped`, 'host');
         return;
