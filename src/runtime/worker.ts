@@ -235,9 +235,11 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   const allowanceFailure = (guest: Guest, err: unknown, what: string): AllowanceFailure => {
     const t = classifyTrap(err, names());
     if (isOutOfFuel(err, guest.getFuel())) {
+      // As for a hook: where the fuel ran out is worth showing, the instrumenter's own frame is not.
       const stack = t.stack.filter((f) => !f.startsWith(OUT_OF_FUEL_NAME));
+      const frames = t.frames.filter((f) => f.name !== OUT_OF_FUEL_NAME);
       const message = `all fuel consumed: ${what} used its ${ABI_ALLOWANCE.toLocaleString('en-US')} fuel allowance`;
-      return { outcome: 'out_of_fuel', kind: 'out of fuel', stack, message, trap: t };
+      return { outcome: 'out_of_fuel', kind: 'out of fuel', stack, message, trap: { ...t, stack, frames } };
     }
     return { outcome: 'trap', kind: t.kind, stack: t.stack, message: `${what} trapped: ${t.message}`, trap: t };
   };
