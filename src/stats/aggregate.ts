@@ -10,6 +10,8 @@ import { OUTCOMES, type CallResult, type Outcome } from '../runtime/types.js';
 import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts, QueueShedding } from './types.js';
 
 const MAX_MESSAGE = 500;
+/** Frames kept with the last failure (the innermost ones say where it happened). */
+const MAX_FRAMES = 8;
 
 /** 3 significant digits: a reported percentile is within 0.1% of a recorded value. */
 const SIGNIFICANT_DIGITS = 3;
@@ -224,6 +226,7 @@ function failureOf(r: CallResult, at: number): LastFailure {
   const message = (r.message ?? '').slice(0, MAX_MESSAGE);
   const f: LastFailure = { outcome: r.outcome as LastFailure['outcome'], message, at };
   if (r.trapKind !== undefined) f.trapKind = r.trapKind;
+  if (r.stack !== undefined && r.stack.length > 0) f.stack = r.stack.slice(0, MAX_FRAMES);
   return f;
 }
 

@@ -82,6 +82,7 @@ export function renderHook(h: HookStats): string[] {
   if (lf) {
     const what = lf.trapKind && !lf.message.includes(lf.trapKind) ? `${lf.outcome} (${lf.trapKind})` : lf.outcome;
     lines.push(`  last failure ${when(lf.at)}  ${what}: ${lf.message.split('\n')[0] || '(no message)'}`);
+    for (const frame of lf.stack ?? []) lines.push(`    at ${frame}`);
   }
   return lines;
 }

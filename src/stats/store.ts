@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS stats_last_failure (
   message TEXT NOT NULL,
   trap_kind TEXT,
   at INTEGER NOT NULL,
+  stack TEXT,
   PRIMARY KEY (plugin, hook)
 );
 CREATE TABLE IF NOT EXISTS stats_resets (
@@ -117,6 +118,8 @@ interface FailureRow {
   message: string;
   trap_kind: string | null;
   at: number;
+  /** JSON array of frame lines (innermost first), as the call reported them. */
+  stack: string | null;
 }
 
 /** A reset seen in the store: `plugin` null means every plugin. */
@@ -163,9 +166,9 @@ export class StatsStore {
        ON CONFLICT (plugin, hook) DO UPDATE SET ${updates}`,
     );
     this.upsertFailure = this.db.prepare(
-      `INSERT INTO stats_last_failure (plugin, hook, outcome, message, trap_kind, at) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO stats_last_failure (plugin, hook, outcome, message, trap_kind, at, stack) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (plugin, hook) DO UPDATE SET outcome = excluded.outcome, message = excluded.message,
-         trap_kind = excluded.trap_kind, at = excluded.at WHERE excluded.at >= at`,
+         trap_kind = excluded.trap_kind, at = excluded.at, stack = excluded.stack WHERE excluded.at >= at`,
     );
     this.upsertRefused = this.db.prepare(
       `INSERT INTO stats_fetch_refusals (plugin, bucket, url, reason_key, reason, count, last_at)
@@ -191,7 +194,7 @@ export class StatsStore {
   /** Merges `agg` into the all-time row of (plugin, hook), and its last failure. Call inside `transaction()`. */
   addToTotal(plugin: string, hook: HookName, agg: HookAggregate): void {
     const f = agg.lastFailure;
-    if (f) this.upsertFailure.run(plugin, hook, f.outcome, f.message, f.trapKind ?? null, f.at);
+    if (f) this.upsertFailure.run(plugin, hook, f.outcome, f.message, f.trapKind ?? null, f.at, f.stack ? JSON.stringify(f.stack) : null);
     const existing = this.selectTotal.get(plugin, hook) as AggregateRow | undefined;
     let merged = agg;
     if (existing) {
@@ -241,6 +244,7 @@ export class StatsStore {
       if (!agg || f.outcome === 'ok' || !isOutcome(f.outcome)) continue;
       const lf: LastFailure = { outcome: f.outcome as LastFailure['outcome'], message: f.message, at: f.at };
       if (f.trap_kind !== null) lf.trapKind = f.trap_kind;
+      if (f.stack !== null) lf.stack = JSON.parse(f.stack) as string[];
       agg.noteFailure(lf);
     }
     // Refused fetches have no histograms: SQL sums them. Their buckets are always minutes.
@@ -332,7 +336,11 @@ export function moveLegacyStats(store: StatsStore, stateDbFile: string): number 
     const tables = STATS_TABLES.filter((t) => present.has(t));
     if (tables.length === 0) return 0;
     store.db.transaction(() => {
-      for (const t of tables) rows += store.db.prepare(`INSERT OR IGNORE INTO main.${t} SELECT * FROM legacy.${t}`).run().changes;
+      for (const t of tables) {
+        // By name: an older table may lack columns added since (they stay NULL).
+        const cols = (store.db.prepare(`PRAGMA legacy.table_info(${t})`).all() as { name: string }[]).map((c) => c.name).join(', ');
+        rows += store.db.prepare(`INSERT OR IGNORE INTO main.${t} (${cols}) SELECT ${cols} FROM legacy.${t}`).run().changes;
+      }
       for (const t of tables) store.db.exec(`DROP TABLE legacy.${t}`);
     }).immediate();
   } finally {

@@ -34,6 +34,8 @@ export interface LastFailure {
   message: string;
   trapKind?: string;
   at: number;
+  /** The failing call's guest frames, innermost first (name @ offset in the user's module, source position), at most 8. */
+  stack?: string[];
 }
 
 export interface HookStats {

@@ -255,3 +255,19 @@ test('plugin list marks a file that is not a wasm module as invalid', async () =
   const r = bext(['plugin', 'list'], { cwd: dir });
   assert.match(r.stdout, /^beta +invalid +auto +plugins\/missing\.wasm\n +error: not a WebAssembly binary: this looks like WAT text; compile it first/m);
 });
+
+test("the last failure's guest frames are kept (at most 8, innermost first) and shown by plugin stats", async () => {
+  const dir = await project(await freePort());
+  const r = openStats({ dbPath: DB(dir), flushIntervalMs: 0 });
+  const stack = Array.from({ length: 12 }, (_, i) => `f${i} @ 0x${(0x40 + i).toString(16)} (plugin.c:${10 + i}:3)`);
+  r.record({ plugin: 'alpha', hook: 'on_request_complete', budget: 1_500_000, outcome: 'trap', trapKind: 'unreachable', message: 'unreachable', fuelUsed: 9, wallUs: 30, stack });
+  r.close();
+  const out = bext(['plugin', 'stats', 'alpha'], { cwd: dir });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /last failure .* trap \(unreachable\)|last failure .* trap: unreachable/);
+  const shown = out.stdout.split('\n').filter((l) => /^ {4}at /.test(l)).map((l) => l.trim().slice(3));
+  assert.deepEqual(shown, stack.slice(0, 8));
+  const json = JSON.parse(bext(['plugin', 'stats', 'alpha', '--json'], { cwd: dir }).stdout);
+  const hook = (json.plugins?.alpha ?? json).hooks.find((h) => h.hook === 'on_request_complete');
+  assert.deepEqual(hook.lastFailure.stack, stack.slice(0, 8));
+});

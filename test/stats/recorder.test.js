@@ -312,3 +312,22 @@ test('bad numbers and unknown outcomes never corrupt the counters', () => {
   assert.ok(Object.values(h.outcomes).every(Number.isInteger));
   r.close();
 });
+
+test('stats tables from an older state.db move over by column name (a newer column stays empty)', async () => {
+  const { StatsStore, moveLegacyStats } = await import('../../dist/stats/store.js');
+  const dir = tempDir('bext-stats-legacy-');
+  const legacy = new Database(path.join(dir, 'state.db'));
+  // stats_last_failure as it was before it kept frames.
+  legacy.exec(`CREATE TABLE stats_last_failure (plugin TEXT NOT NULL, hook TEXT NOT NULL, outcome TEXT NOT NULL,
+    message TEXT NOT NULL, trap_kind TEXT, at INTEGER NOT NULL, PRIMARY KEY (plugin, hook))`);
+  legacy.prepare('INSERT INTO stats_last_failure VALUES (?, ?, ?, ?, ?, ?)').run('a', 'on_reload', 'trap', 'unreachable', 'unreachable', 1234);
+  legacy.close();
+  const store = new StatsStore(path.join(dir, 'stats.db'));
+  try {
+    assert.equal(moveLegacyStats(store, path.join(dir, 'state.db')), 1);
+    const row = store.db.prepare('SELECT * FROM stats_last_failure').get();
+    assert.deepEqual({ ...row }, { plugin: 'a', hook: 'on_reload', outcome: 'trap', message: 'unreachable', trap_kind: 'unreachable', at: 1234, stack: null });
+  } finally {
+    store.close();
+  }
+});
