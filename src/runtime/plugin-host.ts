@@ -57,6 +57,8 @@ export class PluginHost implements PluginHandle {
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   private closed = false;
+  /** Set by cancelBatch() at shutdown: no further batch chunk starts. */
+  private batchCancelled = false;
   private startedWith: string | null = null;
   private replacing: Promise<void> | null = null;
   private readonly log: Logger;
@@ -326,7 +328,12 @@ export class PluginHost implements PluginHandle {
       });
   }
 
+  /**
+   * Shutdown stopped waiting: the batch running finishes the call it is in, and no later chunk of
+   * it or batch after it starts. Sticky, because the shared flag is cleared for each new chunk.
+   */
   cancelBatch(): void {
+    this.batchCancelled = true;
     this.live?.progress.cancel();
   }
 
@@ -340,6 +347,7 @@ export class PluginHost implements PluginHandle {
     const out: CallResult[] = [];
     let i = 0;
     while (i < list.length) {
+      if (this.batchCancelled) return out;
       // What call() answers without the worker (closed plugin, hook not exported) is answered the
       // same way; so is a call to profile (its profile travels in a result message).
       if (this.closed || !(list[i]!.hook in this.summary.hooks) || this.wantsProfile(list[i]!.hook)) {
@@ -377,6 +385,8 @@ export class PluginHost implements PluginHandle {
 
     const id = this.nextId++;
     live.progress.reset();
+    // A cancel that came while this chunk waited must survive the reset.
+    if (this.batchCancelled) live.progress.cancel();
     const sent = sharedNow();
     const timeoutMs = this.plugin.limits.timeout_ms;
     const outcome = await new Promise<{ count: number; failed: Map<number, CallReport>; stopped: CallReport | null }>((resolve) => {

@@ -86,3 +86,16 @@ test('a call that times out ends the batch; earlier calls keep their stats, late
     await handle.close();
   }
 });
+
+test('a cancel before a batch starts (shutdown stopped waiting) runs none of it, however many chunks it has', async () => {
+  const { handle } = await load(PLUGIN, { limits: { timeout_ms: 5000 } });
+  try {
+    // 200 calls are four chunks; the cancel comes before the first is sent. The shared flag is
+    // cleared for each chunk, so the host must remember the cancel itself.
+    const pending = handle.callBatch(Array.from({ length: 200 }, () => ev('a'.repeat(10))));
+    handle.cancelBatch();
+    assert.equal((await pending).length, 0);
+  } finally {
+    await handle.close();
+  }
+});
