@@ -126,8 +126,8 @@ function pluginName(raw: string): string {
   }
 }
 
-/** An optional JSON object body (`{}` or empty is fine for actions without arguments). */
-async function readOptionalObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** The request body as trimmed text, refused past MAX_BODY bytes. */
+async function readBodyText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -135,33 +135,30 @@ async function readOptionalObject(req: IncomingMessage): Promise<Record<string, 
     if (size > MAX_BODY) throw new HttpError(413, `request body is larger than ${MAX_BODY} bytes`);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
-  return v as Record<string, unknown>;
+  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body is larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') throw new HttpError(400, 'request body is empty; expected JSON such as {"pattern":"page:/blog/*"}');
+function parseJsonBody(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** An optional JSON object body (`{}` or empty is fine for actions without arguments). */
+async function readOptionalObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readBodyText(req);
+  if (text === '') return {};
+  const v = parseJsonBody(text);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
+  return v as Record<string, unknown>;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readBodyText(req);
+  if (text === '') throw new HttpError(400, 'request body is empty; expected JSON such as {"pattern":"page:/blog/*"}');
+  return parseJsonBody(text);
 }
 
 /** `?since=ISO` on the stats endpoints (what `bext plugin stats --since` sends). */

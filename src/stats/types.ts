@@ -5,6 +5,7 @@
  */
 import type { HookName } from '../config/types.js';
 import type { CallResult, Outcome } from '../runtime/types.js';
+import type { Shedding } from '../plugins/hook-queue.js';
 
 export const STATS_SNAPSHOT_VERSION = 1;
 
@@ -81,15 +82,7 @@ export interface PluginStats {
 }
 
 /** A spell of dropped events: from the first drop until the plugin's queue ran empty again. */
-export interface QueueShedding {
-  since: number;
-  /** null while events are still being dropped. */
-  until: number | null;
-  arrivingPerSec: number;
-  deliveredPerSec: number;
-  droppedPerSec: number;
-  dropped: number;
-}
+export type QueueShedding = Shedding;
 
 export interface StatsSnapshot {
   version: typeof STATS_SNAPSHOT_VERSION;
