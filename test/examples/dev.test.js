@@ -14,7 +14,7 @@ function startDev(config) {
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bext dev did not start in 30 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 30_000);
     const check = () => {

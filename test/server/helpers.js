@@ -54,7 +54,9 @@ export async function startDev(dir, { args = [], env = {}, timeoutMs = 20_000 } 
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // 'close', not 'exit': 'exit' can come before the last bytes of stderr have been read, and tests
+  // read the shutdown lines after stop().
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
 
   const logs = () =>
     err

@@ -42,7 +42,7 @@ async function startServer(dir, base) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   child.stdout.resume();
-  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  const exited = new Promise((r) => child.on('close', (code) => r(code)));
   await waitFor(async () => (await fetch(`${base}/__bext/plugins`)).ok, `the dev server (stderr: ${stderr})`);
   return {
     async stop() {
