@@ -46,6 +46,7 @@ async function identify(file: string): Promise<{ hash: string; language: Languag
 
 function counted(handle: PluginHandle, history: PluginHistory, version: PluginVersion): PluginHandle {
   const batch = handle.callBatch?.bind(handle);
+  const cancel = handle.cancelBatch?.bind(handle);
   return {
     info: handle.info,
     async call(args: HookArgs): Promise<CallResult> {
@@ -63,6 +64,8 @@ function counted(handle: PluginHandle, history: PluginHistory, version: PluginVe
           },
         }
       : {}),
+    // Shutdown's drain bound depends on it (supervisor.abandonQueued).
+    ...(cancel ? { cancelBatch: cancel } : {}),
     close: () => handle.close(),
   };
 }
