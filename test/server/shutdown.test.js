@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { request } from 'undici';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { makeProject, writeConfig, writePlugin, startDev, sleep } from './helpers.js';
+import { bextSpawn } from '../helpers/cli.js';
+import { wat } from '../helpers/wasm.js';
 
 async function slowUpstream() {
   const server = http.createServer((req, res) => {
@@ -67,5 +72,59 @@ test('a second Ctrl-C exits at once', async () => {
     up.closeAllConnections();
     up.close();
     await dev.stop('SIGKILL');
+  }
+});
+
+test('a SIGTERM the moment the banner shows still shuts down cleanly (exit 0, the shutdown line)', async () => {
+  const dir = makeProject();
+  writeConfig(dir, '[server]\nroot = "./public"\n');
+  for (let i = 0; i < 4; i++) {
+    const child = bextSpawn(['dev', '-c', path.join(dir, 'bext.config.toml'), '-p', '0', '--no-watch'], { cwd: dir, env: { BEXT_LOG_FORMAT: 'json' } });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    let sent = false;
+    child.stdout.on('data', () => {
+      if (!sent) child.kill('SIGTERM');
+      sent = true;
+    });
+    const [code, signal] = await once(child, 'close');
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, err);
+    assert.match(err, /SIGTERM: shutting down/);
+  }
+});
+
+test('a SIGTERM while plugins start stops bext once start-up has finished', async () => {
+  // on_server_start fetches from this server, which signals bext while the hook waits on it.
+  let child;
+  const up = http.createServer((req, res) => {
+    child.kill('SIGTERM');
+    setTimeout(() => res.end('{}'), 400);
+  });
+  await new Promise((r) => up.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${up.address().port}/ping`;
+  const req = `{"url":"${url}"}`;
+  const dir = makeProject();
+  const slow = wat(`(module (import "bext" "http_fetch" (func $fetch (param i32 i32) (result i64)))
+    (memory (export "memory") 1)
+    (func (export "bext_alloc") (param i32) (result i32) (i32.const 4096))
+    (data (i32.const 0) ${JSON.stringify(req)})
+    (func (export "on_server_start") (param i32 i32) (result i32)
+      (drop (call $fetch (i32.const 0) (i32.const ${req.length})))
+      (i32.const 0)))`);
+  writeFileSync(path.join(dir, 'plugins', 'slow.wasm'), slow);
+  writeConfig(dir, `[server]\nroot = "./public"\n[plugins.slow]\npath = "./plugins/slow.wasm"\n[plugins.slow.permissions]\nallowed_urls = ["${url}"]\n`);
+  try {
+    child = bextSpawn(['dev', '-c', path.join(dir, 'bext.config.toml'), '-p', '0', '--no-watch'], { cwd: dir, env: { BEXT_LOG_FORMAT: 'json' } });
+    let err = '';
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const [code, signal] = await once(child, 'close');
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, err);
+    assert.match(out, /Local:/, 'start-up finished and the server came up before stopping');
+    assert.match(err, /SIGTERM: stopping once start-up has finished/);
+    assert.match(err, /SIGTERM: shutting down/);
+  } finally {
+    up.close();
   }
 });

@@ -37,18 +37,67 @@ function progress(): ((done: number, total: number, name: string) => void) | und
   return (done, total, name) => statusLine(done === total ? null : `  loading plugins ${done}/${total}  ${name}`);
 }
 
+interface StopSignals {
+  /** The first SIGINT/SIGTERM. */
+  readonly first: Promise<NodeJS.Signals>;
+  /** Whether the server is up (a signal before that stops it as soon as start-up finishes). */
+  serving(): void;
+  dispose(): void;
+}
+
+/**
+ * Listens for SIGINT/SIGTERM from bext's first moment. Without a listener Node dies on SIGTERM
+ * at once, so a signal between the banner and a late listener would skip the shutdown (the
+ * state files, the shutdown line, the exit code).
+ */
+function watchStopSignals(log: ReturnType<typeof logger>): StopSignals {
+  let stoppingSince = 0;
+  let up = false;
+  let resolveFirst!: (signal: NodeJS.Signals) => void;
+  const first = new Promise<NodeJS.Signals>((resolve) => (resolveFirst = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stoppingSince > 0) {
+      // One Ctrl-C often arrives twice: the terminal signals the whole process group and a
+      // wrapper (npm run, a start script) forwards its own copy. Only a later press counts.
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
+      process.stderr.write('bext: stopped at once\n');
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
+    if (!up) log.info(`${signal}: stopping once start-up has finished (Ctrl-C again to exit at once)`);
+    resolveFirst(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    first,
+    serving: () => (up = true),
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 export async function run(opts: DevOptions): Promise<number> {
   const port = parsePort(opts.port);
   const host = opts.host?.trim();
   if (host === '') throw new BextError('bad_host', '--host must not be empty', { details: ['  hint: --host 127.0.0.1'] });
   const watch = opts.watch !== false;
 
-  const config = loadConfig(opts.config);
-  noteConfigFile(opts.config, config);
-
   const log = logger();
-  logNames(config.plugins.map((p) => p.name));
-  const server = await createDevServer(config, { port, host, watch, log, onProgress: progress() });
+  const signals = watchStopSignals(log);
+  let server: Awaited<ReturnType<typeof createDevServer>>;
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(opts.config);
+    noteConfigFile(opts.config, config);
+    logNames(config.plugins.map((p) => p.name));
+    server = await createDevServer(config, { port, host, watch, log, onProgress: progress() });
+  } catch (err) {
+    signals.dispose();
+    throw err;
+  }
 
   const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
   // Lines logged while loading come before the banner, as they happened.
@@ -75,36 +124,20 @@ export async function run(opts: DevOptions): Promise<number> {
   }
   const forget = (): void => removeServerRecord(stateDir);
   process.once('exit', forget);
+  signals.serving();
 
-  return new Promise<number>((resolve) => {
-    let stoppingSince = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stoppingSince > 0) {
-        // One Ctrl-C often arrives twice: the terminal signals the whole process group and a
-        // wrapper (npm run, a start script) forwards its own copy. Only a later press counts.
-        if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
-        process.stderr.write('bext: stopped at once\n');
-        process.exit(130);
-      }
-      stoppingSince = Date.now();
-      log.info(`${signal}: shutting down (finishing responses and plugin hooks; Ctrl-C again to exit at once)`);
-      server.close(signal).then(
-        () => finish(EXIT_OK),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          finish(EXIT_RUNTIME);
-        },
-      );
-    };
-    const finish = (code: number): void => {
-      forget();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      // Anything still holding the event loop open (a stuck socket) must not keep bext alive.
-      setTimeout(() => process.exit(code), 2_000).unref();
-      resolve(code);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const signal = await signals.first;
+  log.info(`${signal}: shutting down (finishing responses and plugin hooks; Ctrl-C again to exit at once)`);
+  let code = EXIT_OK;
+  try {
+    await server.close(signal);
+  } catch (err) {
+    log.error({ err }, 'shutdown failed');
+    code = EXIT_RUNTIME;
+  }
+  forget();
+  signals.dispose();
+  // Anything still holding the event loop open (a stuck socket) must not keep bext alive.
+  setTimeout(() => process.exit(code), 2_000).unref();
+  return code;
 }
