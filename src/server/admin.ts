@@ -12,7 +12,7 @@ import type { PluginInfo } from '../runtime/types.js';
 import type { StatsRecorder } from '../stats/index.js';
 import { checkAdminClient, checkStateChange } from './admin-guard.js';
 import { patternProblem } from './cache.js';
-import { dashboardAsset, type DashboardAsset } from './dashboard-assets.js';
+import { dashboardAsset, dashboardPage, type DashboardAsset } from './dashboard-assets.js';
 import type { DashboardView } from './dashboard-view.js';
 import type { LiveFeed } from './live-feed.js';
 import type { FailureRecord } from './plugin-history.js';
@@ -88,10 +88,12 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
  * The dashboard's own files: scripts, styles and connections only from bext itself, never framed
  * (its buttons change state), no referrer leaves it.
  */
+const csp = (scripts = "'self'", styles = "'self'"): string =>
+  `default-src 'none'; script-src ${scripts}; style-src ${styles}; connect-src 'self'; img-src 'self' data:; ` +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 const PAGE_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy': csp(),
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -110,6 +112,25 @@ function sendAsset(res: ServerResponse, asset: DashboardAsset | null, name: stri
     ...PAGE_HEADERS,
   });
   res.end(res.req.method === 'HEAD' ? undefined : asset.body);
+}
+
+/** The dashboard page with its code inlined and the first view embedded (dashboard-assets.ts). */
+function sendPage(res: ServerResponse, ctx: AdminContext): void {
+  ctx.beforeStats?.();
+  const page = dashboardPage(ctx.dashboard(), (name) => ASSET(ctx, name));
+  if (!page) {
+    sendAsset(res, null, 'index.html');
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': page.body.length,
+    'cache-control': 'no-store',
+    'x-bext-cache': 'BYPASS',
+    ...PAGE_HEADERS,
+    'content-security-policy': csp(`'self' ${page.scriptHash}`, `'self' ${page.styleHash}`),
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : page.body);
 }
 
 /** True when the client would rather have HTML than JSON (a browser navigating to /__bext/). */
@@ -184,7 +205,7 @@ const ASSET = (ctx: AdminContext, name: string): DashboardAsset | null => (ctx.a
 
 function routes(ctx: AdminContext): Route[] {
   return [
-    { method: 'GET', path: /^$/, when: wantsHtml, serve: (_req, res) => sendAsset(res, ASSET(ctx, 'index.html'), 'index.html') },
+    { method: 'GET', path: /^$/, when: wantsHtml, serve: (_req, res) => sendPage(res, ctx) },
     { method: 'GET', path: /^$/, run: async () => [200, ctx.status()] },
     {
       method: 'GET',
