@@ -192,6 +192,18 @@ describe('dashboard in a browser', () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `page is ${overflow}px wider than the window`);
+    // The plugins table stacks into one card per plugin: its state and error are on screen, not
+    // in a box scrolled sideways.
+    const hidden = await page.evaluate(() => {
+      const box = document.querySelector('#plugins .scroll');
+      return box.scrollWidth - box.clientWidth;
+    });
+    assert.ok(hidden <= 1, `the plugins table hides ${hidden}px sideways`);
+    const state = await page.evaluate(() => {
+      const r = document.querySelector('tr[data-plugin="trapper"] [data-role="state"]').getBoundingClientRect();
+      return { left: r.left, right: r.right };
+    });
+    assert.ok(state.left >= 0 && state.right <= 420, JSON.stringify(state));
     await page.screenshot({ path: path.join(SHOTS, 'dashboard-narrow.png') });
   });
 });

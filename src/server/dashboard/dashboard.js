@@ -133,23 +133,23 @@ function renderPlugins(plugins) {
         'tr',
         { 'data-plugin': p.name, 'data-state': p.state },
         h('td', {}, h('strong', {}, p.name), h('div', { class: 'muted mono' }, p.path)),
-        h('td', { title: lang ? lang.evidence : '' }, lang ? lang.language : '—'),
+        h('td', { 'data-label': 'Language', title: lang ? lang.evidence : '' }, lang ? lang.language : '—'),
         h(
           'td',
-          {},
+          { 'data-label': 'State' },
           stateBadge(p),
           p.error ? h('pre', { class: 'error-text', 'data-role': 'error' }, p.error) : null,
         ),
-        h('td', { class: 'mono' }, v ? [h('span', { 'data-role': 'hash' }, v.hash), h('div', { class: 'muted' }, `loaded ${stamp(v.loadedAt)}`)] : '—'),
-        h('td', { class: 'num' }, p.priority),
+        h('td', { class: 'mono', 'data-label': 'Version' }, v ? [h('span', { 'data-role': 'hash' }, v.hash), h('div', { class: 'muted' }, `loaded ${stamp(v.loadedAt)}`)] : '—'),
+        h('td', { class: 'num', 'data-label': 'Priority' }, p.priority),
         h(
           'td',
-          {},
+          { 'data-label': 'Hooks' },
           p.hooks.length
             ? h('ul', { class: 'hooks-list' }, p.hooks.map((hk) => h('li', {}, h('code', {}, hk), ' ', h('span', { class: 'muted' }, num(p.budgets[hk])))))
             : h('span', { class: 'muted' }, p.state === 'loaded' || p.state === 'stale' ? 'no hooks exported' : '—'),
         ),
-        h('td', { class: 'num' }, `${num(p.queue.pending)} pending`, p.queue.dropped ? h('div', { class: 'error-text' }, `${num(p.queue.dropped)} dropped`) : null),
+        h('td', { class: 'num', 'data-label': 'Queue' }, `${num(p.queue.pending)} pending`, p.queue.dropped ? h('div', { class: 'error-text' }, `${num(p.queue.dropped)} dropped`) : null),
         h(
           'td',
           {},
