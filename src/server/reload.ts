@@ -22,6 +22,8 @@ export interface ReloadOptions {
   /** Listen address given on the command line (a config change to it is then not worth a warning). */
   port?: number;
   host?: string;
+  /** Site files changed and the cache was cleared (browser live reload). */
+  onSiteChange?(files: ReadonlySet<string>): void;
 }
 
 export interface Reloader {
@@ -84,7 +86,9 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     const next = parsed.config;
     warnListenChanges(prev, next);
     const cacheChanged = JSON.stringify(next.cache) !== JSON.stringify(prev.cache);
-    const originChanged = next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream;
+    // Pages are cached with or without the live-reload tag: a switch must not serve the other kind.
+    const originChanged =
+      next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream || next.server.live_reload !== prev.server.live_reload;
     ctx.config = next;
     await ctx.origins.apply(next, ctx.warnings);
     if (cacheChanged) cache.resize(next);
@@ -113,6 +117,8 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     if (batch.site.size > 0) {
       const n = cache.store.size;
       cache.clear();
+      // After the clear: a page that reloads at once must not get the old copy from the cache.
+      opts.onSiteChange?.(batch.site);
       log.info(`${batch.site.size} site file(s) changed: cache cleared (${n} entries), on_reload sent`);
       await plugins.notifyReload();
     }
