@@ -3,8 +3,8 @@
  *
  * The injected copy is a different representation of the file, so it carries its own validator:
  * the ETag gains a suffix named after the tag, which a browser holding the plain copy (or a copy
- * with an older tag) never matches, and the other way round. Insertion only adds bytes, so the
- * length of the injected page is the file's size plus the tag's, known before the file is read.
+ * with an older tag) never matches, and the other way round. Only whole documents get the tag
+ * (isHtmlDocument), so the bytes are read before the ETag is known.
  */
 import { createHash } from 'node:crypto';
 
@@ -31,12 +31,13 @@ export function variantEtag(etag: string, variant: string): string {
 }
 
 /**
- * True when the bytes may be HTML in an ASCII-compatible encoding. A UTF-16 page (byte order
- * mark) would be broken by ASCII bytes spliced into it, so it is left alone.
+ * True when the bytes are a whole HTML document in an ASCII-compatible encoding: a doctype, an
+ * `<html>` or a `<body>` tag. Fragments (partials that a page fetches and inserts, test stubs)
+ * are left alone, and so is a UTF-16 page (byte order mark), which ASCII bytes would break.
  */
-export function canInject(body: Buffer): boolean {
+export function isHtmlDocument(body: Buffer): boolean {
   if (body.length >= 2 && ((body[0] === 0xff && body[1] === 0xfe) || (body[0] === 0xfe && body[1] === 0xff))) return false;
-  return true;
+  return /<!doctype\s+html|<html[\s>]|<body[\s>]/i.test(body.toString('latin1'));
 }
 
 /**

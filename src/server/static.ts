@@ -9,7 +9,7 @@ import { contentType } from './mime.js';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
 import { createFileMemory, type FileMemory } from './file-memory.js';
-import { canInject, injectHtml, isHtmlType, variantEtag, type HtmlInjection } from './html-inject.js';
+import { isHtmlDocument, injectHtml, isHtmlType, variantEtag, type HtmlInjection } from './html-inject.js';
 
 /** Files up to this size are answered from memory (read once, kept while unchanged); larger ones stream. */
 const BUFFER_LIMIT = 256 * 1024;
@@ -181,7 +181,7 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: 
     // Read first: whether the page can take the tag decides its ETag.
     bytes = await bytesOf(root, real, st, statAt);
     if (bytes === null) return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
-    injected = canInject(bytes);
+    injected = isHtmlDocument(bytes);
   }
   const etag = injected ? variantEtag(etagFor(st), inject!.variant) : etagFor(st);
   const headers: HeaderMap = {
