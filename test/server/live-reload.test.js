@@ -124,7 +124,7 @@ describe('live reload on (the default)', () => {
     const js = await fetch(dev.url + '__bext/live-reload.js');
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type'), /^text\/javascript/);
-    assert.match(await js.text(), /new EventSource\("\/__bext\/live-reload"\)/);
+    assert.match(await js.text(), /const STREAM = "\/__bext\/live-reload";/);
     const s = await openStream(dev.url);
     try {
       assert.equal(s.status, 200);
