@@ -18,7 +18,7 @@ import { htmlInjection, type HtmlInjection } from './html-inject.js';
 import { LIVE_RELOAD_CLIENT, LIVE_RELOAD_TAG } from './live-reload-client.js';
 
 /** Quiet time after the last change before pages are told; an editor's save is several writes. */
-const DEBOUNCE_MS = 100;
+const DEBOUNCE_MS = 50;
 const HEARTBEAT_MS = 15_000;
 const RETRY_MS = 1_000;
 
