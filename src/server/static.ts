@@ -149,10 +149,17 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: 
     r.notFound = true;
     return r;
   }
+  // With live reload the 404 page carries the tag too: creating the missing file shows it.
+  const missing = (): OriginResponse => {
+    const body = errorPage(404, 'Not Found', `${req.rawPath} was not found.`);
+    const withTag = inject ? injectHtml(body, inject.tag) : body;
+    const headers = { 'content-type': 'text/html; charset=utf-8', 'content-length': String(withTag.length) };
+    return { status: 404, headers, body: head ? null : withTag, notFound: true };
+  };
   const checked = checkPath(req.rawPath);
   if (!checked.ok) return page(checked.status, checked.status === 400 ? 'Bad Request' : 'Forbidden', checked.reason, head);
   if (checked.segments.some((s) => s.startsWith('.') && s !== '.well-known')) {
-    return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+    return missing();
   }
   let file = path.join(root.dir, ...checked.segments);
   if (!inside(root.dir, file)) return page(403, 'Forbidden', 'paths that leave the site root are refused', head);
@@ -168,10 +175,10 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: 
     file = path.join(file, 'index.html');
     st = statNow(file);
   }
-  if (!st || !st.isFile()) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+  if (!st || !st.isFile()) return missing();
 
   const real = realpathNow(file);
-  if (real === null) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+  if (real === null) return missing();
   if (!inside(root.real, real)) return page(403, 'Forbidden', 'symbolic links that point outside the site root are refused', head);
 
   const type = contentType(file);

@@ -67,12 +67,13 @@ describe('live reload on (the default)', () => {
 
   before(async () => {
     dir = makeProject(FILES);
-    writeConfig(dir, '[server]\nroot = "./public"\n');
+    // A drain bound longer than stop()'s 15 s SIGKILL fallback: a stream left open would show as a kill.
+    writeConfig(dir, '[server]\nroot = "./public"\nshutdown_drain_ms = 60000\n');
     dev = await startDev(dir);
   });
   after(async () => {
-    const r = await dev?.stop();
-    assert.equal(r?.code, 0);
+    // Stopped by the last test; this is for a failure before it.
+    await dev?.stop();
   });
 
   test('a document gets the tag before </body>, with its length and its own ETag', async () => {
@@ -92,6 +93,12 @@ describe('live reload on (the default)', () => {
     assert.equal(Number(head.headers.get('content-length')), Buffer.byteLength(PAGE) + TAG.length);
     const open = await (await fetch(dev.url + 'open.html')).text();
     assert.equal(open, FILES['open.html'] + TAG);
+    // A 404 page too: creating the file shows it.
+    const missing = await fetch(dev.url + 'not-yet.html');
+    const text = await missing.text();
+    assert.equal(missing.status, 404);
+    assert.match(text, new RegExp(`${TAG}</body>`));
+    assert.equal(Number(missing.headers.get('content-length')), Buffer.byteLength(text));
   });
 
   test('a browser holding the plain copy gets the injected one, never a 304', async () => {
@@ -165,6 +172,16 @@ describe('live reload on (the default)', () => {
     } finally {
       s.close();
     }
+  });
+
+  test('shutdown ends open streams and does not wait for them', async () => {
+    const s = await openStream(dev.url);
+    const ended = new Promise((resolve) => s.res.on('end', resolve));
+    const t0 = Date.now();
+    const r = await dev.stop();
+    assert.deepEqual(r, { code: 0, signal: null });
+    await ended;
+    console.log(`# stopped with an open stream in ${Date.now() - t0} ms`);
   });
 });
 
