@@ -86,13 +86,16 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     const next = parsed.config;
     warnListenChanges(prev, next);
     const cacheChanged = JSON.stringify(next.cache) !== JSON.stringify(prev.cache);
-    // Pages are cached with or without the live-reload tag: a switch must not serve the other kind.
-    const originChanged =
-      next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream || next.server.live_reload !== prev.server.live_reload;
+    const originChanged = next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream;
+    const tagChanged = next.server.live_reload !== prev.server.live_reload;
     ctx.config = next;
+    // Pages are cached with or without the live-reload tag, which follows ctx.config: clear in the
+    // same tick, so no request sees the new setting and a cached page of the other kind. (And
+    // once more below, for a page that was being served while the origins were re-applied.)
+    if (tagChanged) cache.clear();
     await ctx.origins.apply(next, ctx.warnings);
     if (cacheChanged) cache.resize(next);
-    if (cacheChanged || originChanged || reloadAll) cache.clear();
+    if (cacheChanged || originChanged || tagChanged || reloadAll) cache.clear();
     const summary = await plugins.applyConfig(next.plugins, { reloadAll });
     watcher?.update(targets());
     log.info(describe(summary));

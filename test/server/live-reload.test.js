@@ -213,6 +213,25 @@ describe('live reload off', () => {
     });
   }
 
+  test('switched off in the running config: the cached injected page is dropped, pages come plain', async () => {
+    const dir = makeProject(FILES);
+    writeConfig(dir, '[server]\nroot = "./public"\n');
+    const dev = await startDev(dir);
+    servers.push(dev);
+    await fetch(dev.url);
+    const cached = await fetch(dev.url);
+    assert.equal(cached.headers.get('x-bext-cache'), 'HIT');
+    assert.match(await cached.text(), /live-reload\.js/);
+    writeConfig(dir, '[server]\nroot = "./public"\nlive_reload = false\n');
+    await dev.waitFor(async () => (await fetch(dev.url + '__bext/live-reload.js')).status === 404, 10_000, 'the config change');
+    // From the moment the setting applies, every answer is the plain page, and it is cached again.
+    await dev.waitFor(async () => {
+      const r = await fetch(dev.url);
+      assert.equal(await r.text(), PAGE);
+      return r.headers.get('x-bext-cache') === 'HIT';
+    }, 10_000, 'the plain page from the cache');
+  });
+
   test('server.live_reload must be a boolean', () => {
     const dir = makeProject({});
     writeConfig(dir, '[server]\nlive_reload = "yes"\n');
