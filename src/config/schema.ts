@@ -39,7 +39,7 @@ export interface ValidateOptions {
 }
 
 export const TOP_KEYS = ['server', 'cache', 'plugins'] as const;
-export const SERVER_KEYS = ['port', 'host', 'root', 'upstream', 'tenant_id', 'site_id', 'shutdown_drain_ms'] as const;
+export const SERVER_KEYS = ['port', 'host', 'root', 'upstream', 'tenant_id', 'site_id', 'shutdown_drain_ms', 'live_reload'] as const;
 export const CACHE_KEYS = ['enabled', 'ttl_secs', 'max_entries', 'max_bytes'] as const;
 export const PLUGIN_KEYS = ['sandbox', 'path', 'enabled', 'priority', 'fuel', 'config', 'permissions', 'limits'] as const;
 export const PERMISSION_KEYS = [
@@ -56,7 +56,7 @@ export const LIMIT_KEYS = ['max_memory_mb', 'timeout_ms', 'event_queue_size'] as
 
 /** Defaults, in one frozen place. */
 export const DEFAULTS = Object.freeze({
-  server: Object.freeze({ port: 3000, host: '127.0.0.1', root: './public', upstream: null, tenant_id: null, site_id: null, shutdown_drain_ms: 2000 }),
+  server: Object.freeze({ port: 3000, host: '127.0.0.1', root: './public', upstream: null, tenant_id: null, site_id: null, shutdown_drain_ms: 2000, live_reload: true }),
   cache: Object.freeze({ enabled: true, ttl_secs: 60, max_entries: 1000, max_bytes: 67_108_864 }),
   permissions: Object.freeze({
     allowed_urls: Object.freeze([] as string[]),
@@ -154,6 +154,7 @@ function server(t: Table, dir: string, ps: Problems, opts: ValidateOptions): Ser
   const tenant = field<string | null>(t, base, 'tenant_id', null, (p, v) => readString(ps, p, v, 'a string'));
   const site = field<string | null>(t, base, 'site_id', null, (p, v) => readString(ps, p, v, 'a string'));
   const drain = field(t, base, 'shutdown_drain_ms', DEFAULTS.server.shutdown_drain_ms, (p, v) => readInt(ps, p, v, RULES.shutdown_drain_ms));
+  const liveReload = field(t, base, 'live_reload', DEFAULTS.server.live_reload, (p, v) => readBool(ps, p, v));
 
   let root: string | null;
   if (Object.hasOwn(t, 'root')) {
@@ -175,7 +176,7 @@ function server(t: Table, dir: string, ps: Problems, opts: ValidateOptions): Ser
     const def = path.resolve(dir, DEFAULTS.server.root);
     root = fileKind(def) === 'dir' || upstream === null ? def : null;
   }
-  return { port, host, root, upstream, tenant_id: tenant, site_id: site, shutdown_drain_ms: drain };
+  return { port, host, root, upstream, tenant_id: tenant, site_id: site, shutdown_drain_ms: drain, live_reload: liveReload };
 }
 
 function readHostName(ps: Problems, p: PathSegment[], v: unknown): string | undefined {

@@ -30,6 +30,8 @@ export interface ServerConfig {
   site_id: string | null;
   /** How long shutdown waits for in-flight responses and queued events together (ms); the rest is dropped and counted. */
   shutdown_drain_ms: number;
+  /** Pages served from `root` reload in the browser when a file under it changes (needs the watcher). */
+  live_reload: boolean;
 }
 
 export interface CacheConfig {

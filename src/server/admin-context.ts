@@ -4,6 +4,7 @@ import { ADMIN_ENDPOINTS, HttpError, type AdminContext } from './admin.js';
 import type { ServerContext } from './context.js';
 import { dashboardView } from './dashboard-view.js';
 import type { LiveFeed } from './live-feed.js';
+import type { LiveReload } from './live-reload.js';
 import type { PluginHistory } from './plugin-history.js';
 import type { Reloader } from './reload.js';
 
@@ -12,6 +13,7 @@ export interface AdminParts {
   reloader: Reloader;
   history: PluginHistory;
   feed: LiveFeed;
+  liveReload: LiveReload;
   /** Epoch ms the server started. */
   startedAt: number;
 }
@@ -51,6 +53,7 @@ export function createAdminContext(ctx: ServerContext, parts: AdminParts, url: (
       }),
     failures: (plugin) => history.recentFailures(undefined, plugin),
     events: feed,
+    liveReload: parts.liveReload,
     reloadPlugin: (name) => plugins.reload(name),
     resetStats: (plugin) => {
       stats.reset(plugin);

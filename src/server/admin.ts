@@ -15,6 +15,7 @@ import { patternProblem } from './cache.js';
 import { dashboardAsset, dashboardPage, type DashboardAsset } from './dashboard-assets.js';
 import type { DashboardView } from './dashboard-view.js';
 import type { LiveFeed } from './live-feed.js';
+import type { LiveReload } from './live-reload.js';
 import type { FailureRecord } from './plugin-history.js';
 
 export const ADMIN_PREFIX = '/__bext/';
@@ -26,6 +27,7 @@ export const ADMIN_ENDPOINTS = [
   'GET dashboard',
   'GET failures',
   'GET events',
+  'GET live-reload',
   'POST cache/invalidate',
   'POST reload',
   'POST plugins/NAME/reload',
@@ -58,6 +60,8 @@ export interface AdminContext {
   reloadPlugin(name: string): Promise<{ ok: boolean; error?: string }>;
   /** Clears live and persisted stats of one plugin, or all. */
   resetStats(plugin?: string): void;
+  /** Browser live reload: the event stream and its client script. */
+  liveReload?: Pick<LiveReload, 'stream' | 'script'>;
   /** Reads a dashboard asset (tests may point this elsewhere). */
   asset?(name: string): DashboardAsset | null;
 }
@@ -201,6 +205,12 @@ type Route = {
   when?: (req: IncomingMessage) => boolean;
 };
 
+/** The live-reload routes, or null after answering 404 when this server has none. */
+function liveReloadRoute(ctx: AdminContext, res: ServerResponse): Pick<LiveReload, 'stream' | 'script'> | null {
+  if (!ctx.liveReload) send(res, 404, { error: 'this server has no live reload' });
+  return ctx.liveReload ?? null;
+}
+
 const ASSET = (ctx: AdminContext, name: string): DashboardAsset | null => (ctx.asset ?? dashboardAsset)(name);
 
 function routes(ctx: AdminContext): Route[] {
@@ -229,6 +239,8 @@ function routes(ctx: AdminContext): Route[] {
       },
     },
     { method: 'GET', path: /^events$/, serve: (req, res) => ctx.events.subscribe(req, res) },
+    { method: 'GET', path: /^live-reload$/, serve: (req, res) => liveReloadRoute(ctx, res)?.stream(req, res) },
+    { method: 'GET', path: /^live-reload\.js$/, serve: (req, res) => liveReloadRoute(ctx, res)?.script(req, res) },
     {
       method: 'POST',
       path: /^plugins\/([^/]+)\/reload$/,

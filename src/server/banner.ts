@@ -44,7 +44,8 @@ export function formatBanner(b: BannerInput): string {
     `  ➜  Cache:   ${cache.enabled ? `on, ttl ${cache.ttl_secs}s, up to ${thousands(cache.max_entries)} entries / ${Math.round(cache.max_bytes / 1048576)} MB` : 'off'}`,
   );
   out.push(`  ➜  Dashboard: ${c.cyan(`${b.url}__bext/`)}  ${c.dim('(loopback only; JSON API at the same routes)')}`);
-  out.push(`  ➜  Watch:   ${b.watch ? 'on (config, plugins, site files)' : 'off'}`);
+  const live = b.watch && b.config.server.live_reload && b.config.server.root ? '; pages live-reload' : '';
+  out.push(`  ➜  Watch:   ${b.watch ? `on (config, plugins, site files${live})` : 'off'}`);
   out.push('');
   const loaded = b.plugins.filter((p) => p.state === 'loaded').length;
   const failed = b.plugins.filter((p) => p.state === 'failed').length;

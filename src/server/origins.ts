@@ -10,6 +10,7 @@ import { errorPage } from './pages.js';
 import { createProxy, type Proxy } from './proxy.js';
 import { openStaticRoot, serveStatic, type StaticRoot } from './static.js';
 import type { OriginResponse } from './types.js';
+import type { HtmlInjection } from './html-inject.js';
 import { one } from './headers.js';
 
 export interface Origins {
@@ -22,7 +23,8 @@ export interface Origins {
   close(): Promise<void>;
 }
 
-export function createOrigins(log: Logger): Origins {
+/** `inject` says what static HTML pages get added now (the live-reload tag), if anything. */
+export function createOrigins(log: Logger, inject: () => HtmlInjection | null = () => null): Origins {
   let staticRoot: StaticRoot | null = null;
   let proxy: Proxy | null = null;
 
@@ -52,7 +54,7 @@ export function createOrigins(log: Logger): Origins {
         search,
         ifNoneMatch: one(req.headers['if-none-match']),
         ifModifiedSince: one(req.headers['if-modified-since']),
-      });
+      }, inject());
       if (!(r.notFound && proxy)) return r;
     }
     if (proxy) return proxy.forward(req, rawPath + search, signal);

@@ -22,6 +22,8 @@ export interface ReloadOptions {
   /** Listen address given on the command line (a config change to it is then not worth a warning). */
   port?: number;
   host?: string;
+  /** Site files changed and the cache was cleared (browser live reload). */
+  onSiteChange?(files: ReadonlySet<string>): void;
 }
 
 export interface Reloader {
@@ -85,10 +87,15 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     warnListenChanges(prev, next);
     const cacheChanged = JSON.stringify(next.cache) !== JSON.stringify(prev.cache);
     const originChanged = next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream;
+    const tagChanged = next.server.live_reload !== prev.server.live_reload;
     ctx.config = next;
+    // Pages are cached with or without the live-reload tag, which follows ctx.config: clear in the
+    // same tick, so no request sees the new setting and a cached page of the other kind. (And
+    // once more below, for a page that was being served while the origins were re-applied.)
+    if (tagChanged) cache.clear();
     await ctx.origins.apply(next, ctx.warnings);
     if (cacheChanged) cache.resize(next);
-    if (cacheChanged || originChanged || reloadAll) cache.clear();
+    if (cacheChanged || originChanged || tagChanged || reloadAll) cache.clear();
     const summary = await plugins.applyConfig(next.plugins, { reloadAll });
     watcher?.update(targets());
     log.info(describe(summary));
@@ -113,6 +120,8 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     if (batch.site.size > 0) {
       const n = cache.store.size;
       cache.clear();
+      // After the clear: a page that reloads at once must not get the old copy from the cache.
+      opts.onSiteChange?.(batch.site);
       log.info(`${batch.site.size} site file(s) changed: cache cleared (${n} entries), on_reload sent`);
       await plugins.notifyReload();
     }

@@ -15,6 +15,7 @@ import type { PluginInfo } from '../runtime/index.js';
 import { openStats } from '../stats/index.js';
 import { createAdminContext } from './admin-context.js';
 import { createLiveFeed } from './live-feed.js';
+import { createLiveReload } from './live-reload.js';
 import { historyEvents, logEvents } from './live-events.js';
 import { PluginHistory } from './plugin-history.js';
 import { trackEngine } from './tracked-engine.js';
@@ -89,6 +90,9 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   );
   const plugins = new PluginSupervisor({ engine, drops: stats, log });
   const cache = createSiteCache(config, plugins);
+  // Without a watcher no change would ever be announced: pages are then served as they are.
+  const watching = opts.watch !== false;
+  const liveReload = createLiveReload({ enabled: () => watching && ctx.config.server.live_reload });
   const ctx: ServerContext = {
     config,
     listenHost: host,
@@ -97,17 +101,17 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     log,
     plugins,
     cache,
-    origins: createOrigins(log),
+    origins: createOrigins(log, () => liveReload.injection()),
     metrics: createServerMetrics({ cache: cache.store, plugins, pluginMetrics: () => pluginMetrics.render() }),
   };
   ctx.warnings.push(...stateWarnings);
   await ctx.origins.apply(config, ctx.warnings);
   ctx.warnings.push(...configWarnings(config, host));
 
-  const reloader = createReloader(ctx, opts);
+  const reloader = createReloader(ctx, { ...opts, onSiteChange: (files) => liveReload.siteChanged(files) });
   let url = '';
   const startedAt = Date.now();
-  const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, startedAt }, () => url));
+  const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, liveReload, startedAt }, () => url));
   ctx.warnings.push(...(await plugins.start(config.plugins, opts.onProgress)));
 
   const http = createHttpServer(ctx, requests);
@@ -116,13 +120,14 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     port = await listen(http.server, wantPort, host);
   } catch (err) {
     feed.close();
+    liveReload.close();
     untapLogs();
     await shutdown('listen failed', { ctx, reloader, stats, drainMs: drainMs() }).catch(() => {});
     throw err;
   }
   http.server.on('error', (err) => log.error({ err }, 'HTTP server error'));
   url = formatUrl(host, port);
-  if (opts.watch !== false) await reloader.watch();
+  if (watching) await reloader.watch();
 
   let closing: Promise<void> | null = null;
   return {
@@ -136,6 +141,7 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     close(reason = 'close'): Promise<void> {
       // Event streams never end on their own: end them first, so shutdown does not wait on them.
       feed.close();
+      liveReload.close();
       untapLogs();
       closing ??= shutdown(reason, { ctx, reloader, stats, http, requests, drainMs: drainMs() });
       return closing;

@@ -9,9 +9,12 @@ import { contentType } from './mime.js';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
 import { createFileMemory, type FileMemory } from './file-memory.js';
+import { isHtmlDocument, injectHtml, isHtmlType, variantEtag, type HtmlInjection } from './html-inject.js';
 
 /** Files up to this size are answered from memory (read once, kept while unchanged); larger ones stream. */
 const BUFFER_LIMIT = 256 * 1024;
+/** HTML pages up to this size get the live-reload tag (read whole for it); larger ones are served as they are. */
+const INJECT_LIMIT = 8 * 1024 * 1024;
 
 export interface StaticRoot {
   /** Absolute root as configured. */
@@ -116,7 +119,29 @@ export interface StaticRequest {
   ifModifiedSince?: string;
 }
 
-export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise<OriginResponse> {
+/**
+ * The bytes of a file of at most INJECT_LIMIT bytes: from memory when unchanged, else read (and
+ * kept when small). null when it cannot be read.
+ */
+async function bytesOf(root: StaticRoot, real: string, st: Stats, statAt: number): Promise<Buffer | null> {
+  const kept = root.memory.get(real, st);
+  if (kept !== null) return kept;
+  let buf: Buffer;
+  try {
+    buf = await readWhole(real);
+  } catch {
+    return null;
+  }
+  if (st.size <= BUFFER_LIMIT) root.memory.keep(real, st, statAt, buf);
+  return buf;
+}
+
+/**
+ * Serves a file under the root. With `inject`, HTML pages (up to INJECT_LIMIT) get its tag and
+ * the matching ETag variant (html-inject.ts); they then carry no Last-Modified, so a browser
+ * holding the plain copy cannot revalidate it by date.
+ */
+export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: HtmlInjection | null = null): Promise<OriginResponse> {
   const head = req.method === 'HEAD';
   if (req.method !== 'GET' && !head) {
     const r = page(405, 'Method Not Allowed', `${req.method} is not supported for static files.`, head);
@@ -124,10 +149,17 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise
     r.notFound = true;
     return r;
   }
+  // With live reload the 404 page carries the tag too: creating the missing file shows it.
+  const missing = (): OriginResponse => {
+    const body = errorPage(404, 'Not Found', `${req.rawPath} was not found.`);
+    const withTag = inject ? injectHtml(body, inject.tag) : body;
+    const headers = { 'content-type': 'text/html; charset=utf-8', 'content-length': String(withTag.length) };
+    return { status: 404, headers, body: head ? null : withTag, notFound: true };
+  };
   const checked = checkPath(req.rawPath);
   if (!checked.ok) return page(checked.status, checked.status === 400 ? 'Bad Request' : 'Forbidden', checked.reason, head);
   if (checked.segments.some((s) => s.startsWith('.') && s !== '.well-known')) {
-    return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+    return missing();
   }
   let file = path.join(root.dir, ...checked.segments);
   if (!inside(root.dir, file)) return page(403, 'Forbidden', 'paths that leave the site root are refused', head);
@@ -143,40 +175,46 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest): Promise
     file = path.join(file, 'index.html');
     st = statNow(file);
   }
-  if (!st || !st.isFile()) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+  if (!st || !st.isFile()) return missing();
 
   const real = realpathNow(file);
-  if (real === null) return { ...page(404, 'Not Found', `${req.rawPath} was not found.`, head), notFound: true };
+  if (real === null) return missing();
   if (!inside(root.real, real)) return page(403, 'Forbidden', 'symbolic links that point outside the site root are refused', head);
 
-  const etag = etagFor(st);
-  const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
+  const type = contentType(file);
+  let bytes: Buffer | null = null;
+  let injected = false;
+  if (inject && isHtmlType(type) && st.size <= INJECT_LIMIT) {
+    // Read first: whether the page can take the tag decides its ETag.
+    bytes = await bytesOf(root, real, st, statAt);
+    if (bytes === null) return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
+    injected = isHtmlDocument(bytes);
+  }
+  const etag = injected ? variantEtag(etagFor(st), inject!.variant) : etagFor(st);
   const headers: HeaderMap = {
-    'content-type': contentType(file),
+    'content-type': type,
     etag,
-    'last-modified': lastModified,
     // Browsers revalidate every time (cheap 304s), so edits show up on reload.
     'cache-control': 'no-cache',
   };
+  if (!injected) headers['last-modified'] = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
   const notModified = req.ifNoneMatch !== undefined
     ? etagMatches(req.ifNoneMatch, etag)
-    : req.ifModifiedSince !== undefined && Date.parse(req.ifModifiedSince) >= Math.floor(st.mtimeMs / 1000) * 1000;
+    : !injected && req.ifModifiedSince !== undefined && Date.parse(req.ifModifiedSince) >= Math.floor(st.mtimeMs / 1000) * 1000;
   if (notModified) {
     delete headers['content-type'];
     return { status: 304, headers, body: null };
   }
+  if (bytes !== null) {
+    const body = injected ? injectHtml(bytes, inject!.tag) : bytes;
+    headers['content-length'] = String(body.length);
+    return { status: 200, headers, body: head ? null : body };
+  }
   headers['content-length'] = String(st.size);
   if (head) return { status: 200, headers, body: null };
   if (st.size <= BUFFER_LIMIT) {
-    let buf = root.memory.get(real, st);
-    if (buf === null) {
-      try {
-        buf = await readWhole(real);
-      } catch {
-        return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
-      }
-      root.memory.keep(real, st, statAt, buf);
-    }
+    const buf = await bytesOf(root, real, st, statAt);
+    if (buf === null) return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
     headers['content-length'] = String(buf.length);
     return { status: 200, headers, body: buf };
   }

@@ -33,7 +33,7 @@ test('an empty config gets every default', () => {
     file: path.join(dir, 'bext.config.toml'),
     dir,
     stateDir: path.join(dir, '.bext'),
-    server: { port: 3000, host: '127.0.0.1', root: path.join(dir, 'public'), upstream: null, tenant_id: null, site_id: null, shutdown_drain_ms: 2000 },
+    server: { port: 3000, host: '127.0.0.1', root: path.join(dir, 'public'), upstream: null, tenant_id: null, site_id: null, shutdown_drain_ms: 2000, live_reload: true },
     cache: { enabled: true, ttl_secs: 60, max_entries: 1000, max_bytes: 67108864 },
     plugins: [],
   });
