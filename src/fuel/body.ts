@@ -130,7 +130,7 @@ interface Versioned extends CountedLoop {
 function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmFormatError {
   return new WasmFormatError(
     'unsupported',
-    `unsupported feature: ${feature} (\`${op}\` in function ${funcIndex} at byte 0x${at.toString(16)}); bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
+    `unsupported feature: ${feature} (\`${op}\` in function ${funcIndex} at byte 0x${at.toString(16)}); bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD, tail calls, exception handling (legacy)`,
   );
 }
 

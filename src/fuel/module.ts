@@ -79,7 +79,7 @@ export type RewriteOptions = Omit<InstrumentOptions, 'initialFuel'> & { initialF
 function unsupported(what: string): WasmFormatError {
   return new WasmFormatError(
     'unsupported',
-    `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
+    `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD, tail calls, exception handling (legacy)`,
   );
 }
 
