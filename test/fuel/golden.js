@@ -39,7 +39,7 @@ export function topLevelForms(text) {
 }
 
 /** Children of a form: atoms and nested (...) texts. */
-function children(form) {
+export function children(form) {
   const inner = form.slice(1, -1);
   const out = [];
   let i = 0;
