@@ -69,3 +69,55 @@ test('every budget from 0 to past the cost: out of fuel exactly at the first che
   assert.ok(runs > 1000, `only ${runs} runs`);
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} mismatches`);
 });
+
+// Every kind of fuel check, reached inside a `try` whose catch_all would keep going: the guest
+// must not get control back. The catch_all handlers record that they ran in $caught.
+const GREEDY = `(module
+  (import "js" "throw" (func $js-throw (param i32) (result i32)))
+  (global $caught (export "caught") (mut i32) (i32.const 0))
+  (memory 4)
+  (func $nop)
+  (func $leaf-loop loop br 0 end)
+  (func $calling-loop loop call $nop br 0 end)
+  (func $recurse (param i32) local.get 0 i32.const 1 i32.add call $recurse)
+  (func $tail (param i32) local.get 0 i32.const 1 i32.add return_call $tail)
+  (func $fill (param i32) i32.const 0 i32.const 0 local.get 0 memory.fill)
+  (func $exported-loop (export "exported-loop") loop br 0 end)
+  (func (export "leaf-loop") try call $leaf-loop catch_all i32.const 1 global.set $caught end)
+  (func (export "calling-loop") try call $calling-loop catch_all i32.const 1 global.set $caught end)
+  (func (export "recursion") try i32.const 0 call $recurse catch_all i32.const 1 global.set $caught end)
+  (func (export "tail-recursion") try i32.const 0 call $tail catch_all i32.const 1 global.set $caught end)
+  (func (export "bulk") try i32.const 262144 call $fill catch_all i32.const 1 global.set $caught end)
+  (func (export "exported-callee") try call $exported-loop catch_all i32.const 1 global.set $caught end)
+  (func (export "same-function") try loop br 0 end catch_all i32.const 1 global.set $caught end)
+  ;; retries forever if it ever catches
+  (func (export "retry") loop try call $leaf-loop catch_all i32.const 1 global.set $caught br 1 end end)
+  (func (export "rethrow") try try call $leaf-loop catch_all i32.const 1 global.set $caught rethrow 0 end catch_all end)
+  (func (export "delegate") try try call $leaf-loop delegate 0 catch_all i32.const 1 global.set $caught end)
+  ;; the control: a JavaScript error from an import is an exception, and catch_all does catch it
+  (func (export "js-error") try i32.const 1 call $js-throw drop catch_all i32.const 1 global.set $caught end))`;
+
+test('a guest catch_all never catches out of fuel, at any kind of check, in any form of the rewrite', async () => {
+  const bytes = assemble(GREEDY);
+  const kinds = ['leaf-loop', 'calling-loop', 'recursion', 'tail-recursion', 'bulk', 'exported-callee', 'same-function', 'retry', 'rethrow', 'delegate'];
+  const imports = { js: { throw: () => { throw new Error('from the host'); } } };
+  for (const [label, options] of VARIANTS) {
+    const { instance } = await WebAssembly.instantiate(await instrument(bytes, options), imports);
+    const caught = instance.exports.caught;
+    for (const name of kinds) {
+      // (Plain recursion overflows V8's stack before a budget of 100,000 runs out.)
+      for (const budget of name === 'recursion' ? [0, 1, 2, 3, 5, 10, 1000] : [0, 1, 2, 3, 5, 10, 1000, 100_000]) {
+        caught.value = 0;
+        const r = call(instance, name, [], budget);
+        assert.ok(r.outOfFuel, `${name} (${label}) at budget ${budget}: ${r.error ? r.error.message : 'finished'}`);
+        assert.equal(r.used, budget, `${name} (${label}) at budget ${budget}`);
+        assert.equal(caught.value, 0, `${name} (${label}) at budget ${budget}: the guest's catch_all ran`);
+      }
+    }
+    caught.value = 0;
+    const r = call(instance, 'js-error', [], 1000);
+    assert.equal(r.error, undefined, `js-error (${label})`);
+    assert.equal(caught.value, 1, `js-error (${label}): catch_all should catch a host error`);
+    assert.equal(r.used, 6, `js-error (${label}): entry 1 + try const call 3, then const global.set 2`);
+  }
+});
