@@ -11,6 +11,12 @@
  * their fuel as an extra result. Checks happen at function entry, at loop headers and after variable-size bulk
  * operations; since the segment that follows the check point is already charged, each check
  * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0".
+ *
+ * Tail calls and exceptions: `return_call`, `return_call_indirect`, `throw` and `rethrow` end a
+ * segment and write the local back first (a threaded tail call hands the fuel to its callee
+ * instead). A `catch`/`catch_all` is entered by unwinding, after the thrower wrote the global, so
+ * its segment reloads the local from the global, like the segment after a call; no charge moves
+ * across a `try`.
  */
 import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
