@@ -1,6 +1,7 @@
 // Differential: seeded random modules must behave identically before and after instrumentation
 // (results, traps, imported-call logs, memory hash), with a huge budget. `npm test` compares 60;
-// `npm run test:fuzz` (run by CI) compares 200 — BEXT_FUZZ_COUNT sets the number.
+// `npm run test:fuzz` (run by CI) compares 200 — BEXT_FUZZ_COUNT sets the number — and half as
+// many again generated with tail calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
