@@ -391,6 +391,11 @@ export class BodyRewriter {
     return this.emit(buf, start, w, ctx);
   }
 
+  /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
+  scanTailCalls(buf: Uint8Array, start: number, end: number, ctx: BodyContext): void {
+    this.walk(buf, start, end, ctx);
+  }
+
   /**
    * Whether the function, once entered, may reach an operator that can trap before it writes
    * `bext_fuel` itself (before a call or `unreachable`) or returns. When it cannot, a caller

@@ -446,8 +446,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       const size = r.u32();
       const start = r.pos;
       if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-      rw.mayTrapBeforeWrite(buf, start, start + size, {
-        fuelGlobal, outOfFuelFunc: oofFunc, params: types[funcTypeIdx[i]!]!.params, resultBlockType: Uint8Array.of(0x40),
+      const ti = funcTypeIdx[i]!;
+      rw.scanTailCalls(buf, start, start + size, {
+        fuelGlobal, outOfFuelFunc: oofFunc, params: types[ti]!.params, resultBlockType: resultBlockType(ti),
         funcIndex: imports.funcs + i, threadedFuncs, writeBeforeCall,
       });
       callees.push(rw.tailCallees.slice());
