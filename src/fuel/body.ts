@@ -11,6 +11,12 @@
  * their fuel as an extra result. Checks happen at function entry, at loop headers and after variable-size bulk
  * operations; since the segment that follows the check point is already charged, each check
  * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0".
+ *
+ * Tail calls and exceptions: `return_call`, `return_call_indirect`, `throw` and `rethrow` end a
+ * segment and write the local back first (a threaded tail call hands the fuel to its callee
+ * instead). A `catch`/`catch_all` is entered by unwinding, after the thrower wrote the global, so
+ * its segment reloads the local from the global, like the segment after a call; no charge moves
+ * across a `try`.
  */
 import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
@@ -85,6 +91,8 @@ const V_BR_TABLE = 7; // arg: index into evTable (count, then the depths)
 const V_TRAP = 8; // an operator that can trap
 const V_SAVE = 9; // the global is written (or the function returns)
 const V_RETURNED = 10; // a threaded call returned (arg: its after-call segment)
+const V_CATCH = 11; // a `catch`/`catch_all`: what precedes it falls through to its try's end
+
 
 const enum Frame {
   Func,
@@ -92,10 +100,14 @@ const enum Frame {
   Loop,
   If,
   Else,
+  /** A `try` body (legacy exception handling), up to its first `catch` or `catch_all`. */
+  Try,
+  /** A `try` from its first `catch`/`catch_all` on. */
+  Catch,
 }
 
 /** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
-const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x0c, 0x0e, 0x0f, 0x10, 0x11]);
+const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]);
 
 /** What the walk over a body found, for the passes and the emitter. */
 interface Walked {
@@ -124,7 +136,7 @@ interface Versioned extends CountedLoop {
 function unsupported(feature: string, op: string, at: number, funcIndex: number): WasmFormatError {
   return new WasmFormatError(
     'unsupported',
-    `unsupported feature: ${feature} (\`${op}\` in function ${funcIndex} at byte 0x${at.toString(16)}); bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
+    `unsupported feature: ${feature} (\`${op}\` in function ${funcIndex} at byte 0x${at.toString(16)}); bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD, tail calls, exception handling (legacy)`,
   );
 }
 
@@ -187,6 +199,13 @@ export class BodyRewriter {
    * offsets relative to the body (the caller places them); unset, nothing is recorded.
    */
   offsets: OffsetMapBuilder | undefined;
+  /**
+   * Filled by each walk: the functions this body tail-calls (`return_call`), and whether it has a
+   * `return_call_indirect`. module.ts needs both to keep tail calls' signatures matching (a
+   * function and the functions it tail-calls must all be threaded or all not).
+   */
+  readonly tailCallees: number[] = [];
+  tailCallsIndirect = false;
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -311,6 +330,11 @@ export class BodyRewriter {
           case V_END:
             enter(a >= 0 ? loopGuess[a]! : cur, cur);
             break;
+          case V_CATCH:
+            // A handler is entered only by an exception, and every throw writes the global
+            // first; the code before the `catch` falls through to the end of the `try`.
+            cur = rFrameEnd[rFrameEnd.length - 1]!;
+            break;
           case V_ELSE:
             rFrameElse[rFrameElse.length - 1] = cur;
             rFrameHasElse[rFrameHasElse.length - 1] = true;
@@ -367,6 +391,11 @@ export class BodyRewriter {
     return this.emit(buf, start, w, ctx);
   }
 
+  /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
+  scanTailCalls(buf: Uint8Array, start: number, end: number, ctx: BodyContext): void {
+    this.walk(buf, start, end, ctx);
+  }
+
   /**
    * Whether the function, once entered, may reach an operator that can trap before it writes
    * `bext_fuel` itself (before a call or `unreachable`) or returns. When it cannot, a caller
@@ -401,6 +430,8 @@ export class BodyRewriter {
     const lenLocal = locals + 1;
     const threadedFuncs = ctx.threadedFuncs;
 
+    this.tailCallees.length = 0;
+    this.tailCallsIndirect = false;
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
     editPos.length = 0;
@@ -597,6 +628,36 @@ export class BodyRewriter {
           startSeg(E_SEG, r.pos);
           frameThen[frameThen.length - 1] = seg;
           break;
+        case 0x06: // try: a block whose handlers follow its body (see costs.ts for its cost)
+          open(Frame.Try, blockType());
+          ev(V_BLOCK, 0);
+          // Handlers reload the fuel from the global: nothing may be charged across the `try`.
+          observations++;
+          break;
+        case 0x07: // catch
+        case 0x19: {
+          // catch_all
+          const k = frameKind[frameKind.length - 1];
+          if (k !== Frame.Try && k !== Frame.Catch) throw invalid(`\`${op === 0x07 ? 'catch' : 'catch_all'}\` without \`try\``, at);
+          if (op === 0x07) r.u32();
+          frameKind[frameKind.length - 1] = Frame.Catch;
+          ev(V_CATCH, 0);
+          live = true;
+          // The handler is entered by unwinding: what the thrower (this function or a callee)
+          // charged is in the global, which every throw writes first; reload it.
+          observations++;
+          startSeg(E_AFTER_CALL, r.pos);
+          break;
+        }
+        case 0x08: // throw
+        case 0x09: // rethrow
+          r.u32();
+          // Like `unreachable`, but the exception may be caught: the handler reads the global.
+          edit(E_SAVE, at);
+          ev(V_SAVE, 0);
+          startSeg(E_SEG, r.pos);
+          live = false;
+          break;
         case 0x05: // else
           if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind[frameKind.length - 1] = Frame.Else;
@@ -606,8 +667,13 @@ export class BodyRewriter {
           startSeg(E_SEG, r.pos);
           frameElse[frameElse.length - 1] = seg;
           break;
+        case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
         case 0x0b: {
           // end
+          if (op === 0x18) {
+            if (frameKind[frameKind.length - 1] !== Frame.Try) throw invalid('`delegate` without `try`', at);
+            r.u32();
+          }
           if (vFrame >= 0) {
             if (vBackEdge && vFrame === frameKind.length - 1) {
               vOps.pop();
@@ -638,7 +704,11 @@ export class BodyRewriter {
           // Whether the code right after this `end` can be reached by falling off the end of
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
-          live = kind === Frame.If ? true : kind === Frame.Else ? bodyReachesEnd || thenLive : kind === Frame.Loop ? live : bodyReachesEnd;
+          live =
+            kind === Frame.If || kind === Frame.Try || kind === Frame.Catch ? true
+            : kind === Frame.Else ? bodyReachesEnd || thenLive
+            : kind === Frame.Loop ? live
+            : bodyReachesEnd;
           if (kind === Frame.Loop) segLeafLoop[thenSeg] = elseSeg === calls;
           if (kind === Frame.Func) {
             editPos.push(at);
@@ -649,6 +719,11 @@ export class BodyRewriter {
           }
           // A block nobody branches to and a loop's end are not join points: the straight line
           // simply continues, so the current segment does too.
+          // The end of a `try` joins its body and its handlers (and nothing moves across it).
+          if (kind === Frame.Try || kind === Frame.Catch) {
+            startSeg(E_SEG, r.pos);
+            break;
+          }
           if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
             startSeg(E_SEG, r.pos);
             // An `if` without `else` whose then-arm never reaches its `end` (it always branches
@@ -741,6 +816,34 @@ export class BodyRewriter {
           edit(E_SAVE, at);
           ev(V_SAVE, 0);
           startSeg(E_AFTER_CALL, r.pos);
+          break;
+        case 0x12: {
+          // return_call: a call and a return in one (wasmtime: costs 1, writes the counter back
+          // first); the callee pays its own entry.
+          const callee = r.u32();
+          calls++;
+          this.tailCallees.push(callee);
+          if (threaded) {
+            // The callee is threaded too (module.ts sees to it): it takes the fuel as its extra
+            // argument and hands it to this function's caller as its extra result.
+            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) edit(E_SAVE, at);
+            else observations++;
+            edit(E_PUSH_FUEL, at);
+          } else edit(E_RETURN, at);
+          ev(V_SAVE, 0);
+          startSeg(E_SEG, r.pos);
+          live = false;
+          break;
+        }
+        case 0x13: // return_call_indirect (only in functions that are not threaded, see module.ts)
+          r.u32();
+          r.u32();
+          calls++;
+          this.tailCallsIndirect = true;
+          edit(E_RETURN, at);
+          ev(V_SAVE, 0);
+          startSeg(E_SEG, r.pos);
+          live = false;
           break;
         case 0x1c: {
           // select t*
@@ -858,10 +961,8 @@ export class BodyRewriter {
           } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
           break;
         }
-        case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a: case 0x18: case 0x19: case 0x1f:
-          throw unsupported('exception handling', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
-        case 0x12: case 0x13:
-          throw unsupported('tail calls', op === 0x12 ? 'return_call' : 'return_call_indirect', at, ctx.funcIndex);
+        case 0x0a: case 0x1f:
+          throw unsupported('exception handling with exnref (Node 20 runs the legacy instructions only)', op === 0x0a ? 'throw_ref' : 'try_table', at, ctx.funcIndex);
         case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
           throw unsupported('typed function references', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
         case 0xfb:

@@ -6,8 +6,16 @@
 /** Every operator costs this much unless listed as free below. */
 export const OP_COST = 1;
 
-/** Opcodes that cost nothing: nop, drop, block, loop, unreachable, return, else, end. */
-export const FREE_OPCODES: ReadonlySet<number> = new Set([0x01, 0x1a, 0x02, 0x03, 0x00, 0x0f, 0x05, 0x0b]);
+/**
+ * Opcodes that cost nothing: nop, drop, block, loop, unreachable, return, else, end (wasmtime's),
+ * and the legacy exception-handling boundaries catch, catch_all and delegate (bext's rule; wasmtime
+ * does not run legacy exception handling). Like `else` and `end` they close part of a block: on the
+ * normal path they are where the `try` body ends. They match wasmtime's metering of the exnref form
+ * these modules translate to, where `try_table` costs 1 and its catch clauses only name labels.
+ * So `try`, `throw` and `rethrow` cost 1 (`throw` is wasmtime's, `rethrow` its `throw_ref`), and so
+ * do `return_call` and `return_call_indirect`, as in wasmtime.
+ */
+export const FREE_OPCODES: ReadonlySet<number> = new Set([0x01, 0x1a, 0x02, 0x03, 0x00, 0x0f, 0x05, 0x0b, 0x07, 0x19, 0x18]);
 
 /** A function costs this much on entry (charged before the entry check). */
 export const FUNCTION_ENTRY_COST = 1;

@@ -79,7 +79,7 @@ export type RewriteOptions = Omit<InstrumentOptions, 'initialFuel'> & { initialF
 function unsupported(what: string): WasmFormatError {
   return new WasmFormatError(
     'unsupported',
-    `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD`,
+    `unsupported feature: ${what}; bext runs the features Node 20 runs: multi-value, bulk memory, sign-ext, non-trapping float-to-int, mutable globals, reference types, SIMD, tail calls, exception handling (legacy)`,
   );
 }
 
@@ -90,7 +90,7 @@ function checkLimits(l: Limits, what: string): void {
 
 /**
  * What the module info does not refuse but the rewrite cannot keep exact: section order it relies
- * on, exception handling, threads, memory64, and a module that was instrumented already.
+ * on, threads, memory64, and a module that was instrumented already.
  */
 function checkInstrumentable(info: ParsedModule): void {
   let lastRank = 0;
@@ -99,10 +99,8 @@ function checkInstrumentable(info: ParsedModule): void {
     const rank = RANK[s.id]!;
     if (rank <= lastRank) throw invalid(`section ${s.id} is out of order or repeated`);
     lastRank = rank;
-    if (s.id === SECTION.tag) throw unsupported('exception handling (tag section)');
   }
   for (const i of info.imports) {
-    if (i.kind === 'tag') throw unsupported('exception handling (imported tag)');
     if (i.kind === 'table') checkLimits(i.limits, 'table');
     if (i.kind === 'memory') checkLimits(i.limits, 'memory');
   }
@@ -341,6 +339,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       definedTypes[i] = nt;
     }
   }
+  // A tail call hands the callee's results straight to the caller's caller, so caller and callee
+  // must agree on the extra fuel result: set once the tail calls have been looked at (below).
+  let tailCallsSettled = !threadedFuncs.includes(1);
 
   // Result block types per type index (for the landing block of function-level branches).
   const blockTypeCache = new Map<number, Uint8Array>();
@@ -364,54 +365,111 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     return bt;
   };
 
-  // Code section.
-  const code = new Writer(Math.ceil((codeSec ? codeSec.end - codeSec.start : 0) * 1.3) + 256);
-  code.u32(definedCount + (hasStart ? 2 : 1));
-  const offsets = new OffsetMapBuilder();
-  if (codeSec) {
-    const r = new Reader(buf, codeSec.start, codeSec.end);
-    r.u32();
-    const rw = new BodyRewriter(opts.moveCharges ?? true);
-    rw.offsets = offsets;
-    const ctxFor = (i: number): BodyContext => {
-      const ti = funcTypeIdx[i]!;
-      return {
-        fuelGlobal,
-        outOfFuelFunc: oofFunc,
-        params: types[ti]!.params,
-        resultBlockType: resultBlockType(ti),
-        funcIndex: imports.funcs + i,
-        threadedFuncs,
-        writeBeforeCall,
-        ...(profileHooks ? { profile: profileHooks } : {}),
+  // Code section. Rewritten a second time, after unthreading, when a tail call turns up before
+  // the tail calls were settled (modules without tail calls are rewritten once, as before).
+  let rewritten = rewriteCode();
+  while (!rewritten) {
+    settleTailCalls();
+    rewritten = rewriteCode();
+  }
+  const { code, offsets } = rewritten;
+
+  function rewriteCode(): { code: Writer; offsets: OffsetMapBuilder } | undefined {
+    const code = new Writer(Math.ceil((codeSec ? codeSec.end - codeSec.start : 0) * 1.3) + 256);
+    code.u32(definedCount + (hasStart ? 2 : 1));
+    const offsets = new OffsetMapBuilder();
+    if (codeSec) {
+      const r = new Reader(buf, codeSec.start, codeSec.end);
+      r.u32();
+      const rw = new BodyRewriter(opts.moveCharges ?? true);
+      rw.offsets = offsets;
+      const ctxFor = (i: number): BodyContext => {
+        const ti = funcTypeIdx[i]!;
+        return {
+          fuelGlobal,
+          outOfFuelFunc: oofFunc,
+          params: types[ti]!.params,
+          resultBlockType: resultBlockType(ti),
+          funcIndex: imports.funcs + i,
+          threadedFuncs,
+          writeBeforeCall,
+          ...(profileHooks ? { profile: profileHooks } : {}),
+        };
       };
-    };
-    // Which threaded functions may trap before writing the global themselves: calls to the
-    // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
-    if ((opts.moveCharges ?? true) && threadedFuncs.includes(1)) {
+      // Which threaded functions may trap before writing the global themselves: calls to the
+      // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
+      if ((opts.moveCharges ?? true) && threadedFuncs.includes(1)) {
+        for (let i = 0; i < definedCount; i++) {
+          const size = r.u32();
+          const start = r.pos;
+          if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
+          if (threadedFuncs[imports.funcs + i] === 1 && !rw.mayTrapBeforeWrite(buf, start, start + size, ctxFor(i))) writeBeforeCall[imports.funcs + i] = 0;
+          if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
+          r.pos = start + size;
+        }
+        r.pos = codeSec.start;
+        r.u32();
+      }
+      const step = Math.max(1, Math.floor(definedCount / 100));
       for (let i = 0; i < definedCount; i++) {
         const size = r.u32();
         const start = r.pos;
         if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-        if (threadedFuncs[imports.funcs + i] === 1 && !rw.mayTrapBeforeWrite(buf, start, start + size, ctxFor(i))) writeBeforeCall[imports.funcs + i] = 0;
+        const body = rw.rewrite(buf, start, start + size, ctxFor(i));
+        if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
+        code.u32(body.length);
+        offsets.placeBody(code.len);
+        code.bytes(body);
         r.pos = start + size;
+        if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
       }
-      r.pos = codeSec.start;
-      r.u32();
+      if (r.pos !== codeSec.end) throw invalid('code section has trailing bytes');
     }
-    const step = Math.max(1, Math.floor(definedCount / 100));
+    return { code, offsets };
+  }
+
+  /**
+   * Unthreads what tail calls require: a function with a `return_call_indirect` (its callee comes
+   * from a table, so it is not threaded) or a `return_call` to a function that is not threaded,
+   * and every function a function that is not threaded tail-calls. Repeats until nothing changes.
+   */
+  function settleTailCalls(): void {
+    tailCallsSettled = true;
+    writeBeforeCall.fill(1);
+    if (!codeSec) return;
+    const callees: number[][] = [];
+    const indirect = new Uint8Array(definedCount);
+    const rw = new BodyRewriter(false);
+    const r = new Reader(buf, codeSec.start, codeSec.end);
+    r.u32();
     for (let i = 0; i < definedCount; i++) {
       const size = r.u32();
       const start = r.pos;
       if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-      const body = rw.rewrite(buf, start, start + size, ctxFor(i));
-      code.u32(body.length);
-      offsets.placeBody(code.len);
-      code.bytes(body);
+      const ti = funcTypeIdx[i]!;
+      rw.scanTailCalls(buf, start, start + size, {
+        fuelGlobal, outOfFuelFunc: oofFunc, params: types[ti]!.params, resultBlockType: resultBlockType(ti),
+        funcIndex: imports.funcs + i, threadedFuncs, writeBeforeCall,
+      });
+      callees.push(rw.tailCallees.slice());
+      indirect[i] = rw.tailCallsIndirect ? 1 : 0;
       r.pos = start + size;
-      if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
     }
-    if (r.pos !== codeSec.end) throw invalid('code section has trailing bytes');
+    const unthread = (f: number): boolean => {
+      if (threadedFuncs[f] !== 1) return false;
+      threadedFuncs[f] = 0;
+      definedTypes[f - imports.funcs] = funcTypeIdx[f - imports.funcs]!;
+      return true;
+    };
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let i = 0; i < definedCount; i++) {
+        const f = imports.funcs + i;
+        const list = callees[i]!;
+        if (threadedFuncs[f] === 1 && (indirect[i] === 1 || list.some((g) => threadedFuncs[g] !== 1))) changed = unthread(f) || changed;
+        if (threadedFuncs[f] !== 1) for (const g of list) changed = unthread(g) || changed;
+      }
+    }
   }
   offsets.end(code.len);
   code.bytes(sizedBody(outOfFuelBody(fuelGlobal)));

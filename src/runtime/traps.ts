@@ -61,6 +61,9 @@ export function guestStack(stack: string | undefined, names: Record<number, stri
   return folded;
 }
 
+// WebAssembly.Exception (Node 20 has it; TypeScript's lib does not declare it yet).
+const WasmException = (WebAssembly as unknown as { Exception?: abstract new (...args: never[]) => object }).Exception;
+
 export function classifyTrap(err: unknown, names: Record<number, string> = {}): TrapInfo {
   if (err instanceof GuestFault) {
     const stack = guestStack(err.stack, names);
@@ -73,6 +76,10 @@ export function classifyTrap(err: unknown, names: Record<number, string> = {}): 
   if (err instanceof WebAssembly.RuntimeError) {
     const kind = err.message.replace(/^RuntimeError: /, '');
     return { kind, message: kind, stack: guestStack(err.stack, names), frames: rawFrames(err.stack) };
+  }
+  if (WasmException && err instanceof WasmException) {
+    // A guest `throw` that no guest handler caught (exception handling): it ends the call like a trap.
+    return { kind: 'uncaught exception', message: 'uncaught exception: a guest `throw` that no handler in the guest caught', stack: [], frames: [] };
   }
   if (err instanceof Error) {
     // A host import bug or an engine limit; still only this call fails.

@@ -1,6 +1,7 @@
 // Differential: seeded random modules must behave identically before and after instrumentation
 // (results, traps, imported-call logs, memory hash), with a huge budget. `npm test` compares 60;
-// `npm run test:fuzz` (run by CI) compares 200 — BEXT_FUZZ_COUNT sets the number.
+// `npm run test:fuzz` (run by CI) compares 200 — BEXT_FUZZ_COUNT sets the number — and half as
+// many again generated with tail calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -8,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { instrument } from '../../dist/fuel/index.js';
-import { fuzzModule, exportedFunctions, argsFor, thinExports } from './fuzz.js';
+import { fuzzModule, exportedFunctions, argsFor, thinExports, TAIL_CALL_FEATURES } from './fuzz.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/cleanup.js';
 
@@ -77,8 +78,8 @@ function generatorSize(seed) {
 }
 
 /** Every other module keeps only half its function exports (more internal functions). */
-async function moduleFor(dir, seed, size = generatorSize(seed)) {
-  const generated = await fuzzModule(dir, seed, size);
+async function moduleFor(dir, seed, size = generatorSize(seed), extra = []) {
+  const generated = await fuzzModule(dir, seed, size, extra);
   return seed % 2 === 0 ? thinExports(generated) : generated;
 }
 
@@ -87,10 +88,10 @@ async function moduleFor(dir, seed, size = generatorSize(seed)) {
  * seed while the difference persists, and keeps the smallest in tmp/fuzz-failures/ (ignored by git).
  * (binaryen's npm wasm-reduce cannot run its test command under Node: it has no way to spawn one.)
  */
-async function shrink(dir, seed) {
+async function shrink(dir, seed, extra) {
   let smallest = null;
   for (let size = generatorSize(seed) >> 1; size >= 16; size >>= 1) {
-    const original = await moduleFor(dir, seed, size);
+    const original = await moduleFor(dir, seed, size, extra);
     if (!WebAssembly.validate(original) || !(await difference(original))) break;
     smallest = { size, original };
   }
@@ -102,7 +103,8 @@ async function shrink(dir, seed) {
   return `seed ${seed} shrunk to a ${smallest.original.length}-byte module: ${file}`;
 }
 
-test(`differential: ${COUNT} random modules behave the same instrumented`, { timeout: 600_000 }, async () => {
+/** Compares `count` valid random modules (binaryen flags `extra` added) before and after metering. */
+async function compareRandomModules(count, extra) {
   const dir = tempDir('bext-fuzz-');
   const failures = [];
   let calls = 0;
@@ -114,9 +116,9 @@ test(`differential: ${COUNT} random modules behave the same instrumented`, { tim
     const worker = async () => {
       // A module V8 rejects (should the generator emit one) is skipped, and more seeds are
       // drawn until COUNT valid modules have been compared.
-      while (tested < COUNT && next < FIRST_SEED + COUNT * 3) {
+      while (tested < count && next < FIRST_SEED + count * 3) {
         const seed = next++;
-        const original = await moduleFor(dir, seed);
+        const original = await moduleFor(dir, seed, generatorSize(seed), extra);
         if (!WebAssembly.validate(original)) {
           skipped++;
           continue;
@@ -128,11 +130,20 @@ test(`differential: ${COUNT} random modules behave the same instrumented`, { tim
       }
     };
     await Promise.all(Array.from({ length: workers }, worker));
-    if (failures.length) failures[0].text += `\n  ${await shrink(dir, failures[0].seed)}`;
+    if (failures.length) failures[0].text += `\n  ${await shrink(dir, failures[0].seed, extra)}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.ok(tested >= COUNT, `only ${tested} valid modules (${skipped} skipped)`);
-  assert.ok(calls >= COUNT, `only ${calls} export calls made`);
+  assert.ok(tested >= count, `only ${tested} valid modules (${skipped} skipped)`);
+  assert.ok(calls >= count, `only ${calls} export calls made`);
   assert.deepEqual(failures.map((f) => f.seed), [], failures.slice(0, 5).map((f) => f.text).join('\n'));
+}
+
+test(`differential: ${COUNT} random modules behave the same instrumented`, { timeout: 600_000 }, async () => {
+  await compareRandomModules(COUNT, []);
+});
+
+// Fewer: binaryen puts a tail call in about one module in eight.
+test(`differential: ${Math.ceil(COUNT / 2)} random modules with tail calls behave the same instrumented`, { timeout: 600_000 }, async () => {
+  await compareRandomModules(Math.ceil(COUNT / 2), TAIL_CALL_FEATURES);
 });

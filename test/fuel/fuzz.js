@@ -28,12 +28,19 @@ export function seedBytes(seed, n) {
   return out;
 }
 
-/** Builds the module for `seed` in `dir` and returns its bytes. */
-export async function fuzzModule(dir, seed, size = 3000) {
-  const input = path.join(dir, `seed-${seed}.dat`);
-  const output = path.join(dir, `seed-${seed}.wasm`);
+/**
+ * Tail calls, which Node 20 runs too (exception handling is left out: binaryen's generator needs
+ * reference types for it and emits exnref code, which Node 20 does not run).
+ */
+export const TAIL_CALL_FEATURES = ['--enable-tail-call'];
+
+/** Builds the module for `seed` in `dir` (binaryen flags `extra` added) and returns its bytes. */
+export async function fuzzModule(dir, seed, size = 3000, extra = []) {
+  const tag = extra.length ? `-${extra.join('').replace(/[^a-z]/g, '')}` : '';
+  const input = path.join(dir, `seed-${seed}${tag}.dat`);
+  const output = path.join(dir, `seed-${seed}${tag}.wasm`);
   await writeFile(input, seedBytes(seed, size));
-  await runBinaryen('wasm-opt', [path.resolve(input), '--translate-to-fuzz', '--quiet', ...FUZZ_FEATURES, '-o', path.resolve(output)]);
+  await runBinaryen('wasm-opt', [path.resolve(input), '--translate-to-fuzz', '--quiet', ...FUZZ_FEATURES, ...extra, '-o', path.resolve(output)]);
   return readFile(output);
 }
 

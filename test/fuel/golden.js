@@ -39,7 +39,7 @@ export function topLevelForms(text) {
 }
 
 /** Children of a form: atoms and nested (...) texts. */
-function children(form) {
+export function children(form) {
   const inner = form.slice(1, -1);
   const out = [];
   let i = 0;
@@ -84,25 +84,32 @@ export function parseVectors(file) {
       if (sub[0] === 'invoke') v.invoke = { name: JSON.parse(sub[1]), args: sub.slice(2).map(value) };
       else if (sub[0] === 'result') v.result = sub.slice(1).map(value);
       else if (sub[0] === 'trap') v.trap = JSON.parse(sub[1]);
+      else if (sub[0] === 'throws') v.throws = true;
+      else if (sub[0] === 'checks') v.checks = sub.slice(1).map(Number);
       else throw new Error(`${v.where}: unknown clause ${sub[0]}`);
     }
     return v;
   });
 }
 
+/** What vector modules may import: a no-op, and a function that throws a JavaScript error. */
+export function vectorImports() {
+  return { env: { noop: () => {}, boom: () => { throw new Error('boom'); } } };
+}
+
 /**
  * Runs one vector; returns undefined when it holds, else a message starting with file:line.
  * `assemble` turns WAT into the module to meter (test/fuel/binaryen-roundtrip.js passes the
- * module through binaryen first).
+ * module through binaryen first); `options` go to instrument() for invoked vectors.
  */
-export async function runVector(v, assemble = wat) {
+export async function runVector(v, assemble = wat, options = {}) {
   let bytes;
   try {
     bytes = assemble(v.module);
   } catch (err) {
     return `${v.where}: WAT does not assemble: ${String(err.stderr ?? err.message).split('\n')[0]}`;
   }
-  const imports = { env: { noop: () => {} } };
+  const imports = vectorImports();
   if (!v.invoke) {
     const out = await instrument(bytes, { initialFuel: HUGE });
     let used;
@@ -121,10 +128,12 @@ export async function runVector(v, assemble = wat) {
     }
     return used === v.expected ? undefined : `${v.where}: expected ${v.expected} fuel, found ${used}`;
   }
-  const out = await instrument(bytes);
+  const out = await instrument(bytes, options);
   const { instance } = await WebAssembly.instantiate(out, imports);
   const r = call(instance, v.invoke.name, v.invoke.args);
-  if (v.trap !== undefined) {
+  if (v.throws) {
+    if (!(r.error instanceof WebAssembly.Exception)) return `${v.where}: expected an uncaught wasm exception, got ${r.error ? r.error.message : `result ${r.value}`}`;
+  } else if (v.trap !== undefined) {
     if (!r.error) return `${v.where}: expected a trap "${v.trap}", got result ${r.value}`;
     if (!String(r.error.message).includes(v.trap)) return `${v.where}: expected trap "${v.trap}", got "${r.error.message}"`;
     if (r.outOfFuel) return `${v.where}: a guest trap was reported as out of fuel`;
