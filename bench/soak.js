@@ -52,10 +52,11 @@ function makeProject() {
   return dir;
 }
 
-function rssMb(pid) {
+/** RSS of the process (all threads) in MB, and its anonymous and file-backed parts. */
+function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
+  const mb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile') };
 }
 
 async function startDev(dir) {
@@ -97,7 +98,7 @@ async function startDev(dir) {
 function drive(url) {
   const pool = new Pool(url, { connections: CONNECTIONS, pipelining: 1 });
   const paths = ['/', '/index.html', ...Array.from({ length: 20 }, (_, i) => `/blog/post-${i}.html`)];
-  const counts = { sent: 0, ok: 0, notFound: 0, other: 0, errors: 0, skipped: 0 };
+  const counts = { sent: 0, ok: 0, notFound: 0, other: 0, errors: 0, skipped: 0, errorCodes: {} };
   let inflight = 0;
   let n = 0;
   const maxInflight = CONNECTIONS * 4;
@@ -117,8 +118,10 @@ function drive(url) {
       if (r.statusCode === 200) counts.ok++;
       else if (r.statusCode === 404) counts.notFound++;
       else counts.other++;
-    } catch {
+    } catch (err) {
       counts.errors++;
+      const code = err?.code ?? err?.name ?? 'error';
+      counts.errorCodes[code] = (counts.errorCodes[code] ?? 0) + 1;
     } finally {
       inflight--;
     }
@@ -154,7 +157,7 @@ try {
   server = await startDev(dir);
   const pid = server.child.pid;
   console.log(`bext dev pid ${pid} at ${server.url}; ${SECONDS} s at ${RPS} req/s over ${CONNECTIONS} connections, warm-up ${WARMUP} s; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  console.log(`RSS at start: ${fmt(rssMb(pid))}`);
+  console.log(`RSS at start: ${fmt(memoryOf(pid).rss)}`);
   load = drive(server.url);
   const t0 = Date.now();
   const samples = [];
@@ -162,7 +165,7 @@ try {
   let lastSent = 0;
   for (let t = SAMPLE; t <= SECONDS; t += SAMPLE) {
     await new Promise((r) => setTimeout(r, t0 + t * 1000 - Date.now()));
-    const rss = rssMb(pid);
+    const { rss, anon, file } = memoryOf(pid);
     samples.push({ t, rss });
     const rate = (load.counts.sent - lastSent) / SAMPLE;
     lastSent = load.counts.sent;
@@ -170,7 +173,7 @@ try {
     if (mark) warm = rss;
     if ((mark || t + SAMPLE > SECONDS) && process.env.SOAK_HEAP_SNAPSHOTS === '1') server.child.kill('SIGUSR2');
     const growth = warm === null ? '' : `  ${(((rss - warm) / warm) * 100).toFixed(1).padStart(5)}%`;
-    console.log(`${String(t).padStart(5)} s  RSS ${fmt(rss).padStart(9)}  ${rate.toFixed(0).padStart(4)} req/s${growth}${mark}`);
+    console.log(`${String(t).padStart(5)} s  RSS ${fmt(rss).padStart(9)} (anon ${fmt(anon).padStart(9)}, file ${fmt(file).padStart(8)})  ${rate.toFixed(0).padStart(4)} req/s${growth}${mark}`);
   }
   await load.stop();
   const stats = await adminJson(server.url, 'stats');
@@ -178,7 +181,7 @@ try {
   const growth = ((end - warm) / warm) * 100;
   const peak = Math.max(...samples.filter((s) => s.t >= WARMUP).map((s) => s.rss));
   const c = load.counts;
-  console.log(`requests: ${c.sent} sent, ${c.ok} 200, ${c.notFound} 404, ${c.other} other, ${c.errors} errors, ${c.skipped} not sent (all connections busy)`);
+  console.log(`requests: ${c.sent} sent, ${c.ok} 200, ${c.notFound} 404, ${c.other} other, ${c.errors} errors${c.errors ? ` ${JSON.stringify(c.errorCodes)}` : ''}, ${c.skipped} not sent (all connections busy)`);
   console.log(`server stderr lines: ${server.stderrLines()}`);
   for (const [name, p] of Object.entries(stats.plugins ?? {})) {
     const outcomes = Object.entries(p.outcomes ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
