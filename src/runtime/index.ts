@@ -9,6 +9,7 @@ import { checkModule, compileModule, instrumentForRun, prepareModule, readWasmFi
 import type { ImportTable } from './capability.js';
 import { PluginHost } from './plugin-host.js';
 import { createSymbolizer } from './frames/symbolize.js';
+import { shareMemories } from './shared-memory.js';
 import { DEFAULTS } from '../config/schema.js';
 import { readFunctionNames } from '../wasm/index.js';
 import type { LoadOptions } from './types.js';
@@ -60,7 +61,9 @@ async function meterAndCompile(
   // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
   const startFuel = BigInt(p.fuel.on_server_start);
   const metered = await instrumentForRun(prepared, path.join(stateDir, 'cache'), who, p.path, startFuel, profile);
-  return { module: await compileModule(metered.bytes, who, p.path), offsets: metered.offsets };
+  // The cap gave every memory a maximum; sharing it makes memory.grow cheap (see shared-memory.ts).
+  const bytes = prepared.maxMemoryPages === undefined ? metered.bytes : shareMemories(metered.bytes);
+  return { module: await compileModule(bytes, who, p.path), offsets: metered.offsets };
 }
 
 /** What checkPlugin found: problems stop the plugin loading; warnings do not. */

@@ -251,6 +251,12 @@ export function reasonKey(reason: string): string {
   return reason.replace(/\d+(\.\d+)?/g, '#');
 }
 
+/** Distinct (url, reason) pairs of refused fetches kept per plugin; later new ones are counted together. */
+export const MAX_REFUSED_KEYS = 100;
+/** The url and reason of that shared entry. */
+export const OTHER_REFUSED_URL = '(other URLs)';
+export const OTHER_REFUSED_REASON = 'refused fetches to URLs past the first 100 distinct ones, counted together';
+
 /** Aggregates of one plugin: per hook, plus refused fetches keyed by url and reason. */
 export class PluginAggregate {
   hooks = new Map<HookName, HookAggregate>();
@@ -266,10 +272,22 @@ export class PluginAggregate {
     return a;
   }
 
-  addRefused(rawUrl: string, reason: string, count: number, at: number): void {
-    const url = refusalUrl(rawUrl);
-    const key = `${url}\u0000${reasonKey(reason)}`;
-    const cur = this.refused.get(key);
+  /**
+   * Counts refused fetches under their URL and reason. The first MAX_REFUSED_KEYS distinct pairs
+   * get an entry each. Later new pairs go into one OTHER_REFUSED_URL entry, so a guest that
+   * fetches a new URL on every call cannot grow this map (or the stats table fed from it) without
+   * bound. Returns the url and reason the count went under.
+   */
+  addRefused(rawUrl: string, reason: string, count: number, at: number): { url: string; reason: string } {
+    let url = refusalUrl(rawUrl);
+    let key = `${url}\u0000${reasonKey(reason)}`;
+    let cur = this.refused.get(key);
+    if (!cur && this.refused.size >= MAX_REFUSED_KEYS) {
+      url = OTHER_REFUSED_URL;
+      reason = OTHER_REFUSED_REASON;
+      key = `${url}\u0000${reasonKey(reason)}`;
+      cur = this.refused.get(key);
+    }
     if (cur) {
       cur.count += count;
       if (at >= cur.lastAt) {
@@ -279,6 +297,7 @@ export class PluginAggregate {
     } else {
       this.refused.set(key, { url, reason, count, lastAt: at });
     }
+    return { url, reason };
   }
 
   merge(o: PluginAggregate): void {

@@ -8,7 +8,7 @@
 import type { HookName } from '../config/types.js';
 import type { CallResult } from '../runtime/types.js';
 import { logger } from '../log.js';
-import { HookAggregate, PluginAggregate, reasonKey, refusalUrl } from './aggregate.js';
+import { HookAggregate, PluginAggregate, reasonKey } from './aggregate.js';
 import { toSnapshot } from './snapshot.js';
 import { bucketOf, MINUTE_MS, StatsStore } from './store.js';
 import type { OpenStatsOptions, QueueShedding, SnapshotOptions, StatsRecorder, StatsSnapshot } from './types.js';
@@ -93,16 +93,17 @@ class Recorder implements StatsRecorder {
   recordFetchRefused(plugin: string, url: string, reason: string): void {
     if (this.closed) return;
     const at = this.now();
-    this.plugin(plugin).addRefused(url, reason, 1, at);
+    // The aggregate decides the entry (a bounded number per plugin); the pending rows follow it.
+    const kept = this.plugin(plugin).addRefused(url, reason, 1, at);
     const bucket = bucketOf(at);
-    const key = `${plugin}\u0000${bucket}\u0000${refusalUrl(url)}\u0000${reasonKey(reason)}`;
+    const key = `${plugin}\u0000${bucket}\u0000${kept.url}\u0000${reasonKey(kept.reason)}`;
     const p = this.pendingRefused.get(key);
     if (p) {
       p.count += 1;
       p.lastAt = at;
-      p.reason = reason;
+      p.reason = kept.reason;
     } else {
-      this.pendingRefused.set(key, { plugin, bucket, url, reason, count: 1, lastAt: at });
+      this.pendingRefused.set(key, { plugin, bucket, url: kept.url, reason: kept.reason, count: 1, lastAt: at });
     }
   }
 

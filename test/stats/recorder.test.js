@@ -331,3 +331,26 @@ test('stats tables from an older state.db move over by column name (a newer colu
     store.close();
   }
 });
+
+test('refused fetches to ever-new URLs keep a bounded number of entries, in memory and on disk; the count stays exact', async () => {
+  const { PluginAggregate, MAX_REFUSED_KEYS, OTHER_REFUSED_URL } = await import('../../dist/stats/aggregate.js');
+  const agg = new PluginAggregate();
+  for (let i = 0; i < 5_000; i++) agg.addRefused(`https://beacon.example/hit/${i}`, `https://beacon.example/hit/${i} is not in allowed_urls`, 1, i);
+  assert.ok(agg.refused.size <= MAX_REFUSED_KEYS + 1, `${agg.refused.size} entries`);
+  // A URL already kept keeps counting under its own name.
+  agg.addRefused('https://beacon.example/hit/0', 'https://beacon.example/hit/0 is not in allowed_urls', 1, 6_000);
+  assert.equal(agg.refused.get(`https://beacon.example/hit/0\u0000https://beacon.example/hit/# is not in allowed_urls`)?.count, 2);
+
+  const db = tmpDb();
+  const r = openStats({ dbPath: db, flushIntervalMs: 0 });
+  for (let i = 0; i < 5_000; i++) r.recordFetchRefused('a', `https://beacon.example/u/${i}x`, `https://beacon.example/u/${i}x is not in allowed_urls`);
+  const live = r.snapshot().plugins.a.fetchRefused;
+  assert.equal(live.count, 5_000);
+  assert.equal(live.top[0].url, OTHER_REFUSED_URL, 'the folded ones lead the list');
+  assert.equal(live.top[0].count, 5_000 - MAX_REFUSED_KEYS);
+  r.close();
+  const rows = new Database(db, { readonly: true }).prepare('SELECT count(*) AS n, sum(count) AS total FROM stats_fetch_refusals').get();
+  assert.ok(rows.n <= MAX_REFUSED_KEYS + 1, `${rows.n} rows`);
+  assert.equal(rows.total, 5_000);
+  assert.equal(readPersisted(db).plugins.a.fetchRefused.count, 5_000);
+});
