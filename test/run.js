@@ -68,10 +68,15 @@ files.sort((a, b) => rank(a) - rank(b));
 // leftovers can be found (and removed) without touching anyone else's.
 const runDir = mkdtempSync(path.join(tmpdir(), 'bext-test-run-'));
 const marker = `BEXT_TEST_RUN=${runDir}`;
+// What files may share for the length of the run (e.g. instrumented example plugins, keyed by
+// content): kept, not counted as a leftover, removed at the end.
+const sharedDir = path.join(runDir, 'shared');
+mkdirSync(sharedDir);
 const env = {
   ...process.env,
   TMPDIR: runDir, TMP: runDir, TEMP: runDir,
   BEXT_TEST_RUN: runDir,
+  BEXT_TEST_SHARED: sharedDir,
   ...(fuzz ? { BEXT_FUZZ_COUNT: process.env.BEXT_FUZZ_COUNT ?? '200', BEXT_PLACEMENT_COUNT: process.env.BEXT_PLACEMENT_COUNT ?? '80' } : {}),
 };
 
@@ -227,7 +232,7 @@ await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, as
 }));
 
 // Leftovers: temp files in the run's folder, processes that carry its marker.
-const leftFiles = readdirSync(runDir);
+const leftFiles = readdirSync(runDir).filter((name) => name !== 'shared');
 if (leftFiles.length) {
   extraFailures++;
   problems.push(`temp files left behind in ${runDir}: ${leftFiles.slice(0, 10).join(', ')}${leftFiles.length > 10 ? ', …' : ''}`);
