@@ -1,8 +1,9 @@
-// Finds every test/**/*.test.js and runs each file in its own `node --test` process, a few at a
-// time. Every file gets a watchdog (a file that outlives it fails, named, and its whole process
-// group is killed), a private temp folder, and a check afterwards that it left no temp files and
-// no processes behind. Output is TAP, one file after another; the summary ends with the
-// `# pass N` / `# fail N` lines of node's own reporter, and lists every skipped test with its reason.
+// Finds every test/**/*.test.js and runs each file in its own Node process (node:test, TAP
+// reporter), a few at a time, slowest first. Every file gets a watchdog (a file that outlives it
+// fails, named, and its whole process group is killed), a private temp folder, and a check
+// afterwards that it left no temp files and no processes behind. Output is TAP, one file after
+// another, each headed by its wall and CPU time; the summary shows the slowest files, lists every
+// skipped test with its reason, and ends with the `# pass N` / `# fail N` lines of node's reporter.
 //
 //   node test/run.js [--fuzz] [substring of a path ...]
 //   --fuzz    the differential fuzzers at full size (200 + 80 modules; `npm run test:fuzz`)
@@ -57,12 +58,10 @@ const rel = (f) => path.relative(root, f);
 let files = find(here).sort();
 if (fuzz) files = files.filter((f) => FUZZ_FILES.includes(rel(f)));
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
-const times = lastTimes();
-// A file new since the last run counts as slow-ish: better early than last.
-const rank = times
-  ? (f) => -(times[rel(f)] ?? 20_000)
-  : (f) => (SLOW_FIRST.includes(rel(f)) ? SLOW_FIRST.indexOf(rel(f)) : SLOW_FIRST.length);
-files.sort((a, b) => rank(a) - rank(b));
+const times = lastTimes() ?? {};
+// A file without a recorded time goes by the list, else counts as slow-ish: better early than last.
+const estimate = (f) => times[rel(f)] ?? (SLOW_FIRST.includes(rel(f)) ? 1e7 - SLOW_FIRST.indexOf(rel(f)) : 20_000);
+files.sort((a, b) => estimate(b) - estimate(a));
 
 // Every temp file and child of this run lives under one folder and carries one marker, so
 // leftovers can be found (and removed) without touching anyone else's.
@@ -202,7 +201,8 @@ function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms, cpu
     const s = /^\s*ok \d+ - (.*) # SKIP (.*)$/.exec(line);
     if (s) skips.push(`${name}: ${s[1]} — ${s[2]}`);
   }
-  timings.push({ name, ms, cpuS });
+  // A file with skipped tests (a missing toolchain) ran short: its time is no guide for next time.
+  timings.push({ name, ms, cpuS, representative: !counts.skipped && code === 0 });
   const cpu = cpuS == null ? '' : `, ${cpuS.toFixed(1)} s CPU`;
   process.stdout.write(`# file: ${name} (${(ms / 1000).toFixed(1)} s${cpu})\n`);
   process.stdout.write(lines.filter((l) => !/^# (\w+) (\d+(\.\d+)?)$/.test(l) && !/^TAP version/.test(l)).join('\n'));
@@ -245,6 +245,17 @@ if (leftProcesses.length) {
 }
 rmSync(runDir, { recursive: true, force: true });
 
+// Where the time went: the slowest files (wall; CPU of each file's process tree) and the total.
+// Printed before the skipped list: .ci/run reads that list up to the counters at the end.
+const SHOWN = Number(process.env.BEXT_TEST_SLOWEST ?? 10);
+if (timings.length > 1 && SHOWN > 0) {
+  const cpuTotal = timings.reduce((a, t) => a + (t.cpuS ?? 0), 0);
+  process.stdout.write(`# slowest files (wall s, CPU s), of ${timings.length}:\n`);
+  for (const t of [...timings].sort((a, b) => b.ms - a.ms).slice(0, SHOWN)) {
+    process.stdout.write(`#   ${(t.ms / 1000).toFixed(1).padStart(6)} ${t.cpuS == null ? '     -' : t.cpuS.toFixed(1).padStart(6)}  ${t.name}\n`);
+  }
+  if (BASH) process.stdout.write(`# cpu ${cpuTotal.toFixed(1)} s in all files (concurrency ${concurrency})\n`);
+}
 for (const p of problems.slice(-2)) if (!p.includes('.test.js')) process.stdout.write(`not ok - ${p}\n`);
 if (skips.length) {
   process.stdout.write(`# skipped tests (${skips.length}):\n`);
@@ -254,19 +265,12 @@ if (problems.length) {
   process.stdout.write('# problems:\n');
   for (const p of problems) process.stdout.write(`#   ${p}\n`);
 }
-// Where the time went: the slowest files (wall; CPU of each file's process tree) and the totals.
-const SHOWN = Number(process.env.BEXT_TEST_SLOWEST ?? 10);
-if (timings.length > 1 && SHOWN > 0) {
-  const cpuTotal = timings.reduce((a, t) => a + (t.cpuS ?? 0), 0);
-  process.stdout.write(`# slowest files (wall s, CPU s), of ${timings.length}:\n`);
-  for (const t of [...timings].sort((a, b) => b.ms - a.ms).slice(0, SHOWN)) {
-    process.stdout.write(`#   ${(t.ms / 1000).toFixed(1).padStart(6)} ${t.cpuS == null ? '     -' : t.cpuS.toFixed(1).padStart(6)}  ${t.name}\n`);
-  }
-  if (BASH) process.stdout.write(`# cpu_s ${cpuTotal.toFixed(1)} (all files; concurrency ${concurrency})\n`);
-}
 if (!fuzz) {
   const known = { ...times };
-  for (const t of timings) known[t.name] = t.ms;
+  for (const t of timings) {
+    if (t.representative) known[t.name] = t.ms;
+    else delete known[t.name];
+  }
   try {
     mkdirSync(path.dirname(TIMES_FILE), { recursive: true });
     writeFileSync(TIMES_FILE, `${JSON.stringify(known, null, 1)}\n`);
