@@ -1,15 +1,16 @@
-// Finds every test/**/*.test.js and runs each file in its own `node --test` process, a few at a
-// time. Every file gets a watchdog (a file that outlives it fails, named, and its whole process
-// group is killed), a private temp folder, and a check afterwards that it left no temp files and
-// no processes behind. Output is TAP, one file after another; the summary ends with the
-// `# pass N` / `# fail N` lines of node's own reporter, and lists every skipped test with its reason.
+// Finds every test/**/*.test.js and runs each file in its own Node process (node:test, TAP
+// reporter), a few at a time, slowest first. Every file gets a watchdog (a file that outlives it
+// fails, named, and its whole process group is killed), a private temp folder, and a check
+// afterwards that it left no temp files and no processes behind. Output is TAP, one file after
+// another, each headed by its wall and CPU time; the summary shows the slowest files, lists every
+// skipped test with its reason, and ends with the `# pass N` / `# fail N` lines of node's reporter.
 //
 //   node test/run.js [--fuzz] [substring of a path ...]
 //   --fuzz    the differential fuzzers at full size (200 + 80 modules; `npm run test:fuzz`)
-//   BEXT_TEST_CONCURRENCY (default 3), BEXT_TEST_FILE_TIMEOUT_S (default 240)
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+//   BEXT_TEST_CONCURRENCY (default 3), BEXT_TEST_FILE_TIMEOUT_S (default 240), BEXT_TEST_SLOWEST (rows in the slowest-files table, default 10)
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,8 +25,24 @@ const concurrency = Number(process.env.BEXT_TEST_CONCURRENCY ?? 3);
 const defaultTimeoutS = Number(process.env.BEXT_TEST_FILE_TIMEOUT_S ?? (fuzz ? 900 : 240));
 // Cold cargo builds (serde and friends, into node_modules/.cache) take minutes on 2 busy cores.
 const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600 };
-// The slowest files start first, so that the short ones fill the gaps at the end.
-const SLOW_FIRST = ['test/examples/build.test.js', 'test/examples/rust-sdk.test.js', 'test/examples/c-as-sdk.test.js', 'test/examples/plugins.test.js', 'test/runtime/cli.test.js'];
+// The slowest files start first, so that the short ones fill the gaps at the end: ordered by the
+// wall times of the last run on this machine (node_modules/.cache, which `npm ci` clears), or on a
+// fresh install by this list (the slowest files of a full run on 2 cores).
+const TIMES_FILE = path.join(root, 'node_modules', '.cache', 'bext-test-times.json');
+const SLOW_FIRST = [
+  'test/examples/build.test.js', 'test/examples/plugins.test.js', 'test/examples/c-as-sdk.test.js', 'test/runtime/cli.test.js',
+  'test/examples/rust-sdk.test.js', 'test/host/damaged-state.test.js', 'test/stats/cli.test.js', 'test/cli/profile.test.js',
+  'test/host/fetch-private.test.js', 'test/config/invalid.test.js', 'test/stats/server.test.js', 'test/config/check.test.js',
+  'test/fuel/placement.test.js', 'test/server/event-delivery.test.js', 'test/cli/everyday.test.js',
+];
+
+function lastTimes() {
+  try {
+    return JSON.parse(readFileSync(TIMES_FILE, 'utf8'));
+  } catch {
+    return null;
+  }
+}
 
 function find(dir) {
   const out = [];
@@ -41,17 +58,24 @@ const rel = (f) => path.relative(root, f);
 let files = find(here).sort();
 if (fuzz) files = files.filter((f) => FUZZ_FILES.includes(rel(f)));
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
-const rank = (f) => (SLOW_FIRST.includes(rel(f)) ? SLOW_FIRST.indexOf(rel(f)) : SLOW_FIRST.length);
-files.sort((a, b) => rank(a) - rank(b));
+const times = lastTimes() ?? {};
+// A file without a recorded time goes by the list, else counts as slow-ish: better early than last.
+const estimate = (f) => times[rel(f)] ?? (SLOW_FIRST.includes(rel(f)) ? 1e7 - SLOW_FIRST.indexOf(rel(f)) : 20_000);
+files.sort((a, b) => estimate(b) - estimate(a));
 
 // Every temp file and child of this run lives under one folder and carries one marker, so
 // leftovers can be found (and removed) without touching anyone else's.
 const runDir = mkdtempSync(path.join(tmpdir(), 'bext-test-run-'));
 const marker = `BEXT_TEST_RUN=${runDir}`;
+// What files may share for the length of the run (e.g. instrumented example plugins, keyed by
+// content): kept, not counted as a leftover, removed at the end.
+const sharedDir = path.join(runDir, 'shared');
+mkdirSync(sharedDir);
 const env = {
   ...process.env,
   TMPDIR: runDir, TMP: runDir, TEMP: runDir,
   BEXT_TEST_RUN: runDir,
+  BEXT_TEST_SHARED: sharedDir,
   ...(fuzz ? { BEXT_FUZZ_COUNT: process.env.BEXT_FUZZ_COUNT ?? '200', BEXT_PLACEMENT_COUNT: process.env.BEXT_PLACEMENT_COUNT ?? '80' } : {}),
 };
 
@@ -88,9 +112,9 @@ function killGroup(pid) {
   kill(-pid);
 }
 
-function kill(pid) {
+function kill(pid, signal = 'SIGKILL') {
   try {
-    process.kill(pid, 'SIGKILL');
+    process.kill(pid, signal);
   } catch {
     // already gone
   }
@@ -106,36 +130,68 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+const BASH = process.platform !== 'win32' && ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
+
+/** bash's `times` prints the shell's user/sys, then its children's: the latter, in seconds. */
+function childCpuSeconds(times) {
+  const lines = times.trim().split('\n');
+  if (lines.length < 2) return null;
+  let s = 0;
+  for (const m of lines[1].matchAll(/(\d+)m([\d.]+)s/g)) s += Number(m[1]) * 60 + Number(m[2]);
+  return s;
+}
+
+function signalName(n) {
+  return Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+}
+
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
     const fileTimeoutMs = Math.max(defaultTimeoutS, LONGER_TIMEOUT_S[rel(file)] ?? 0) * 1000;
-    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', `--test-timeout=${fileTimeoutMs}`, '--test-force-exit', file], {
-      cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-    });
+    // The file runs as the main module, not under `node --test`: that one would start a second
+    // Node process per file just to run it (~0.15 s of CPU each). The watchdog below is the timeout.
+    const args = ['--test-reporter=tap', '--test-force-exit', file];
+    // Through bash when there is one: its `times` reports the CPU of the file's whole process tree
+    // (node, its workers, and every child it waited for), which Node itself cannot tell.
+    const child = BASH
+      ? spawn(BASH, ['-c', `"$0" "$@"; rc=$?; times >&3; exit $rc`, process.execPath, ...args], {
+        cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true,
+      })
+      : spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     running.add(child.pid);
     let out = '';
     let err = '';
+    let times = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
+    child.stdio[3]?.on('data', (d) => (times += d));
     let timedOut = false;
-    // Backstop for --test-timeout (which fails the file by name in its own TAP): a file whose
-    // runner is stuck still gets killed, with everything it started.
+    let lastChance;
+    // A file that outlives its timeout fails by name: SIGTERM to its process group first (so
+    // test/helpers/cleanup.js removes its temp folders and `bext dev` children shut down), and
+    // SIGKILL to whatever is still there a few seconds later.
     const watchdog = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid);
-    }, fileTimeoutMs + 15_000);
+      kill(-child.pid, 'SIGTERM');
+      lastChance = setTimeout(() => killGroup(child.pid), 5_000);
+    }, fileTimeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(watchdog);
+      clearTimeout(lastChance);
       running.delete(child.pid);
       // The file's whole process group goes with it (servers, workers, `bext dev` children).
       killGroup(child.pid);
-      resolve({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms: Date.now() - started });
+      // A file killed by a signal comes back from bash as 128 + n.
+      if (BASH && code > 128) [code, signal] = [null, signalName(code - 128)];
+      resolve({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms: Date.now() - started, cpuS: childCpuSeconds(times) });
     });
   });
 }
 
-function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms }) {
+const timings = [];
+
+function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms, cpuS }) {
   const name = rel(file);
   const lines = out.split('\n');
   const counts = {};
@@ -145,7 +201,10 @@ function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms }) {
     const s = /^\s*ok \d+ - (.*) # SKIP (.*)$/.exec(line);
     if (s) skips.push(`${name}: ${s[1]} — ${s[2]}`);
   }
-  process.stdout.write(`# file: ${name} (${(ms / 1000).toFixed(1)} s)\n`);
+  // A file with skipped tests (a missing toolchain) ran short: its time is no guide for next time.
+  timings.push({ name, ms, cpuS, representative: !counts.skipped && code === 0 });
+  const cpu = cpuS == null ? '' : `, ${cpuS.toFixed(1)} s CPU`;
+  process.stdout.write(`# file: ${name} (${(ms / 1000).toFixed(1)} s${cpu})\n`);
   process.stdout.write(lines.filter((l) => !/^# (\w+) (\d+(\.\d+)?)$/.test(l) && !/^TAP version/.test(l)).join('\n'));
   if (err.trim()) process.stdout.write(`\n${err.trimEnd().split('\n').map((l) => `# stderr: ${l}`).join('\n')}`);
   process.stdout.write('\n');
@@ -154,7 +213,7 @@ function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms }) {
   if (timedOut) problem = `${name} did not finish in ${fileTimeoutMs / 1000} s (killed with everything it started)`;
   else if ((code !== 0 || signal) && !(counts.fail > 0)) {
     problem = counts.cancelled > 0
-      ? `${name} was cancelled: it did not finish in ${fileTimeoutMs / 1000} s`
+      ? `${name} had tests cancelled (a test outlived its own timeout, or the file ended under it)`
       : `${name} exited ${signal ?? code} without a failing test`;
   }
   else if (counts.tests === undefined) problem = `${name} printed no summary`;
@@ -173,7 +232,7 @@ await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, as
 }));
 
 // Leftovers: temp files in the run's folder, processes that carry its marker.
-const leftFiles = readdirSync(runDir);
+const leftFiles = readdirSync(runDir).filter((name) => name !== 'shared');
 if (leftFiles.length) {
   extraFailures++;
   problems.push(`temp files left behind in ${runDir}: ${leftFiles.slice(0, 10).join(', ')}${leftFiles.length > 10 ? ', …' : ''}`);
@@ -186,6 +245,17 @@ if (leftProcesses.length) {
 }
 rmSync(runDir, { recursive: true, force: true });
 
+// Where the time went: the slowest files (wall; CPU of each file's process tree) and the total.
+// Printed before the skipped list: .ci/run reads that list up to the counters at the end.
+const SHOWN = Number(process.env.BEXT_TEST_SLOWEST ?? 10);
+if (timings.length > 1 && SHOWN > 0) {
+  const cpuTotal = timings.reduce((a, t) => a + (t.cpuS ?? 0), 0);
+  process.stdout.write(`# slowest files (wall s, CPU s), of ${timings.length}:\n`);
+  for (const t of [...timings].sort((a, b) => b.ms - a.ms).slice(0, SHOWN)) {
+    process.stdout.write(`#   ${(t.ms / 1000).toFixed(1).padStart(6)} ${t.cpuS == null ? '     -' : t.cpuS.toFixed(1).padStart(6)}  ${t.name}\n`);
+  }
+  if (BASH) process.stdout.write(`# cpu ${cpuTotal.toFixed(1)} s in all files (concurrency ${concurrency})\n`);
+}
 for (const p of problems.slice(-2)) if (!p.includes('.test.js')) process.stdout.write(`not ok - ${p}\n`);
 if (skips.length) {
   process.stdout.write(`# skipped tests (${skips.length}):\n`);
@@ -194,6 +264,19 @@ if (skips.length) {
 if (problems.length) {
   process.stdout.write('# problems:\n');
   for (const p of problems) process.stdout.write(`#   ${p}\n`);
+}
+if (!fuzz) {
+  const known = { ...times };
+  for (const t of timings) {
+    if (t.representative) known[t.name] = t.ms;
+    else delete known[t.name];
+  }
+  try {
+    mkdirSync(path.dirname(TIMES_FILE), { recursive: true });
+    writeFileSync(TIMES_FILE, `${JSON.stringify(known, null, 1)}\n`);
+  } catch {
+    // no cache folder (read-only install): the next run uses the built-in order
+  }
 }
 total.fail += extraFailures;
 process.stdout.write(`# files ${files.length}\n`);

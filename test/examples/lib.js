@@ -1,6 +1,6 @@
 // Shared helpers for the example-plugin tests: a private copy of plugins-example/ per test,
 // `bext plugin run` as a subprocess with JSON output, and the demo collector in-process.
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { bext, BIN, ROOT } from '../helpers/cli.js';
@@ -32,7 +32,39 @@ export function copyProject(edit = (t) => t) {
   });
   const config = path.join(dir, 'bext.config.toml');
   writeFileSync(config, edit(readFileSync(config, 'utf8')));
-  return { dir, config, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cache = path.join(dir, '.bext', 'cache');
+  if (SHARED_FUEL_CACHE && existsSync(SHARED_FUEL_CACHE)) {
+    cpSync(SHARED_FUEL_CACHE, cache, { recursive: true, filter: (src) => !path.basename(src).startsWith('.') });
+  }
+  return {
+    dir,
+    config,
+    cleanup: () => {
+      shareFuelCache(cache);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Instrumented example plugins, shared by every project copy of a test run (test/run.js sets
+ * BEXT_TEST_SHARED): `.bext/cache` files are named by the sha256 of their input and every option
+ * that shapes them, and each carries a checksum, so a copy is as good as instrumenting again.
+ * The rewriter itself is exercised by the first copy that needs a module, and by test/fuel.
+ */
+const SHARED_FUEL_CACHE = process.env.BEXT_TEST_SHARED ? path.join(process.env.BEXT_TEST_SHARED, 'fuel-cache') : null;
+
+function shareFuelCache(cache) {
+  if (!SHARED_FUEL_CACHE || !existsSync(cache)) return;
+  mkdirSync(SHARED_FUEL_CACHE, { recursive: true });
+  const known = new Set(readdirSync(SHARED_FUEL_CACHE));
+  for (const name of readdirSync(cache)) {
+    if (known.has(name) || !/\.(wasm|offsets)$/.test(name)) continue;
+    // Copied under a private name, then renamed: a reader never sees half a file.
+    const partial = path.join(SHARED_FUEL_CACHE, `.${name}.${process.pid}`);
+    cpSync(path.join(cache, name), partial);
+    renameSync(partial, path.join(SHARED_FUEL_CACHE, name));
+  }
 }
 
 /** Points my-analytics at a collector on `port` (endpoint and allowed_urls). */
