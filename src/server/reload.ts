@@ -11,6 +11,7 @@ import { parseConfig, type ParseResult } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { BextError } from '../errors.js';
 import type { ApplySummary } from '../plugins/supervisor.js';
+import type { DevBuilds } from './builds.js';
 import type { ServerContext } from './context.js';
 import { createWatcher, type ChangeBatch, type Watcher, type WatchTargets } from './watcher.js';
 
@@ -22,6 +23,8 @@ export interface ReloadOptions {
   /** Listen address given on the command line (a config change to it is then not worth a warning). */
   port?: number;
   host?: string;
+  /** Build on save (builds.ts): builds new plugins before they load, and owns its own .wasm writes. */
+  builds?: DevBuilds;
 }
 
 export interface Reloader {
@@ -83,6 +86,9 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     const prev = ctx.config;
     const next = parsed.config;
     warnListenChanges(prev, next);
+    // A plugin added with a build table (bext new plugin while bext dev runs) is built before it loads.
+    const known = new Set(prev.plugins.filter((p) => p.enabled).map((p) => p.name));
+    const buildFailures = await opts.builds?.buildStale(next.plugins.filter((p) => !known.has(p.name)));
     const cacheChanged = JSON.stringify(next.cache) !== JSON.stringify(prev.cache);
     const originChanged = next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream;
     ctx.config = next;
@@ -90,7 +96,9 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     if (cacheChanged) cache.resize(next);
     if (cacheChanged || originChanged || reloadAll) cache.clear();
     const summary = await plugins.applyConfig(next.plugins, { reloadAll });
+    for (const [name, error] of buildFailures ?? []) plugins.markBuildFailed(name, error);
     watcher?.update(targets());
+    opts.builds?.update(next.plugins);
     log.info(describe(summary));
     return { ok: true, summary };
   }
@@ -105,6 +113,8 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     for (const file of batch.wasm) {
       const name = plugins.pluginForPath(file);
       if (!name || reloaded.has(name)) continue;
+      // A build bext ran wrote it, and reloads the plugin itself once the build is done.
+      if (opts.builds?.ownsWasmChange(name, file)) continue;
       log.info(`${path.relative(process.cwd(), file) || file} changed: reloading plugin ${name}`);
       await plugins.reload(name);
       reloaded.add(name);
@@ -123,8 +133,10 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     async watch() {
       watcher = await createWatcher(targets(), onBatch, { log });
       await watcher.ready;
+      await opts.builds?.watch();
     },
     async close() {
+      await opts.builds?.close();
       await watcher?.close().catch(() => {});
     },
   };
