@@ -23,7 +23,7 @@ const FUZZ_FILES = ['test/fuel/differential.test.js', 'test/fuel/placement.test.
 const concurrency = Number(process.env.BEXT_TEST_CONCURRENCY ?? 3);
 const defaultTimeoutS = Number(process.env.BEXT_TEST_FILE_TIMEOUT_S ?? (fuzz ? 900 : 240));
 // Cold cargo builds (serde and friends, into node_modules/.cache) take minutes on 2 busy cores.
-const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600 };
+const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600, 'test/examples/new-plugin.test.js': 900 };
 // The slowest files start first, so that the short ones fill the gaps at the end.
 const SLOW_FIRST = ['test/examples/build.test.js', 'test/examples/rust-sdk.test.js', 'test/examples/c-as-sdk.test.js', 'test/examples/plugins.test.js', 'test/runtime/cli.test.js'];
 

@@ -77,7 +77,7 @@ export function configEntry(name: string, configDir: string, dir: string, s: Sca
     '',
     `# bext build ${name} runs this; bext dev runs it when a watched source changes.`,
     `[plugins.${name}.build]`,
-    `command = [${s.command.map(tomlString).join(', ')}]`,
+    `command = ${typeof s.command === 'string' ? tomlString(s.command) : `[${s.command.map(tomlString).join(', ')}]`}`,
     `watch = [${s.watch.map(tomlString).join(', ')}]`,
     `cwd = ${tomlString(cwd)}`,
     '',

@@ -21,8 +21,8 @@ export interface Scaffold {
   files: ScaffoldFile[];
   /** The built module, relative to the plugin folder. */
   wasm: string;
-  /** Runs in the plugin folder. */
-  command: string[];
+  /** Runs in the plugin folder: an argv array, or a string for the shell. */
+  command: string[] | string;
   /** Relative to the plugin folder. */
   watch: string[];
   /** What the user needs installed, for the "next steps" text. */
@@ -46,6 +46,10 @@ export function scaffold(lang: Language, input: ScaffoldInput): Scaffold {
 function relPosix(from: string, to: string): string {
   const rel = path.relative(from, to).split(path.sep).join('/');
   return rel.startsWith('.') ? rel : `./${rel}`;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
 // ---- Rust ----------------------------------------------------------------------------------
@@ -110,7 +114,7 @@ edition = "2021"
 publish = false
 
 [lib]
-# The build writes target/${tools.target}/release/plugin.wasm (the path in bext.config.toml).
+# cargo writes target/${tools.target}/release/plugin.wasm; the build recipe copies it to plugin.wasm.
 name = "plugin"
 crate-type = ["cdylib"]
 
@@ -153,10 +157,11 @@ bext_plugin_api::export_plugin!(Plugin);
       { rel: 'Cargo.toml', text: cargoToml },
       { rel: '.cargo/config.toml', text: cargoConfig },
       { rel: 'src/lib.rs', text: lib },
-      { rel: '.gitignore', text: '/target/\n' },
+      { rel: '.gitignore', text: '/target/\n/plugin.wasm\n' },
     ],
-    wasm: `target/${tools.target}/release/plugin.wasm`,
-    command: [tools.cargo, 'build', '--release'],
+    wasm: 'plugin.wasm',
+    // Through the shell for the copy, which also follows a CARGO_TARGET_DIR set in the environment.
+    command: `${shellQuote(tools.cargo)} build --release && cp "\${CARGO_TARGET_DIR:-target}/${tools.target}/release/plugin.wasm" plugin.wasm`,
     watch: ['src/**/*.rs', 'Cargo.toml'],
     needs: `Rust with the ${tools.target} target (Debian: apt-get install rustc cargo libstd-rust-dev-wasm32 librust-serde-dev librust-serde-json-dev; or rustup target add ${tools.target})`,
   };
