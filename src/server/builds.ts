@@ -13,7 +13,17 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { PluginConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { PluginSupervisor } from '../plugins/supervisor.js';
-import { describeCommand, isSkippedDir, sourceMatcher, sourceRoots, staleReason, startBuild, type BuildResult, type RunningBuild } from './plugin-build.js';
+import {
+  describeCommand,
+  isSkippedDir,
+  sourceFiles,
+  sourceMatcher,
+  sourceRoots,
+  staleReason,
+  startBuild,
+  type BuildResult,
+  type RunningBuild,
+} from './plugin-build.js';
 
 /** Saves come in bursts (editor temp files, formatters, "save all"); one build per burst. */
 const DEBOUNCE_MS = 150;
@@ -60,12 +70,26 @@ export function failureText(r: BuildResult): string {
   return r.output ? `${r.error}\n${r.output}` : (r.error ?? 'failed');
 }
 
+/** Terminal log lines are one per record, so the compiler's output goes line by line, capped. */
+const MAX_OUTPUT_LINES = 60;
+
+function logFailure(log: Logger, name: string, r: BuildResult): void {
+  log.error(`plugin ${name}: build failed (${r.error})${r.output ? ':' : ''}`);
+  const lines = r.output === '' ? [] : r.output.split(/\r?\n/);
+  for (const line of lines.slice(0, MAX_OUTPUT_LINES)) log.error({ plugin: name, source: 'build' }, line);
+  if (lines.length > MAX_OUTPUT_LINES) {
+    log.error({ plugin: name, source: 'build' }, `… ${lines.length - MAX_OUTPUT_LINES} more lines (bext build ${name} shows them all)`);
+  }
+}
+
 export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; configs(): readonly PluginConfig[] }): DevBuilds {
   const { log, plugins } = deps;
   const states = new Map<string, BuildState>();
   let watcher: FSWatcher | null = null;
   let roots: string[] = [];
   let closed = false;
+  /** `mtime:size` of each source as last seen (null: deleted), to tell real changes from noise. */
+  const seen = new Map<string, string | null>();
 
   const state = (name: string): BuildState => {
     let s = states.get(name);
@@ -78,6 +102,7 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
   async function runOne(cfg: PluginConfig, why: string): Promise<BuildResult> {
     const s = state(cfg.name);
     log.info(`plugin ${cfg.name}: ${why}: building (${describeCommand(cfg.build!.command)})`);
+    remember(sourceFiles(cfg.build!));
     s.running = startBuild(cfg);
     const r = await s.running.done;
     s.running = null;
@@ -85,7 +110,7 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
       s.delivered = stamp(cfg.path);
       log.info(`plugin ${cfg.name}: built in ${seconds(r.ms)}`);
     } else if (!closed) {
-      log.error(`plugin ${cfg.name}: build failed (${r.error})${r.output ? `\n${r.output}` : ''}`);
+      logFailure(log, cfg.name, r);
     }
     return r;
   }
@@ -113,9 +138,18 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
     }
   }
 
+  function remember(files: readonly string[]): void {
+    for (const f of files) seen.set(f, stamp(f));
+  }
+
   function onSource(file: string): void {
     if (closed) return;
     const abs = path.resolve(file);
+    // The watcher also reports a file that was only read after an atomic save (its new inode's
+    // attributes change when the compiler opens it): unchanged mtime and size are no change.
+    const now = stamp(abs);
+    if (seen.has(abs) && seen.get(abs) === now) return;
+    seen.set(abs, now);
     for (const cfg of buildable(deps.configs())) {
       if (abs === cfg.path || !sourceMatcher(cfg.build!)(abs)) continue;
       const s = state(cfg.name);
@@ -145,6 +179,7 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
     if (roots.length === 0 || closed) return;
     const w = watch(roots, { ignoreInitial: true, ignored });
     watcher = w;
+    for (const cfg of buildable(deps.configs())) remember(sourceFiles(cfg.build!));
     for (const ev of ['add', 'change', 'unlink'] as const) w.on(ev, onSource);
     w.on('error', (err) => log.warn({ err }, 'source watcher error'));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
