@@ -27,7 +27,7 @@ export interface BuildResult {
 
 export interface RunningBuild {
   done: Promise<BuildResult>;
-  /** Stops the build (its whole process group). */
+  /** Stops the build (the command; a shell command's own children finish on their own). */
   kill(): void;
 }
 
@@ -48,7 +48,8 @@ export function startBuild(plugin: PluginConfig): RunningBuild {
     if (output.length > 2 * MAX_OUTPUT_CHARS) output = output.slice(-MAX_OUTPUT_CHARS);
   };
   let child: ChildProcess;
-  const common: SpawnOptions = { cwd: build.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env, detached: process.platform !== 'win32' };
+  // In bext's process group: Ctrl-C in the terminal stops the compiler too, and nothing outlives bext.
+  const common: SpawnOptions = { cwd: build.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env };
   try {
     child = typeof build.command === 'string'
       ? spawn(build.command, { ...common, shell: true })
@@ -85,9 +86,7 @@ export function startBuild(plugin: PluginConfig): RunningBuild {
     kill() {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
       try {
-        // The group: a shell command's compiler is the shell's child.
-        if (common.detached) process.kill(-child.pid, 'SIGTERM');
-        else child.kill('SIGTERM');
+        child.kill('SIGTERM');
       } catch {
         // already gone
       }
