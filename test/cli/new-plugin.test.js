@@ -26,7 +26,7 @@ for (const lang of ['rust', 'c', 'assemblyscript']) {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^would write plugins\/hello\//);
     assert.match(r.stdout, /\[plugins\.hello\]\npath = "\.\/plugins\/hello\/[^"]+\.wasm"/);
-    assert.match(r.stdout, /\[plugins\.hello\.build\]\ncommand = \[.+\]\nwatch = \[.+\]\ncwd = "\.\/plugins\/hello"/);
+    assert.match(r.stdout, /\[plugins\.hello\.build\]\ncommand = (?:\[.+\]|".+")\nwatch = \[.+\]\ncwd = "\.\/plugins\/hello"/);
     assert.match(r.stdout, /nothing written \(--dry-run\)\n$/);
     // The SDK is named by a path that exists, so the project builds wherever it is.
     const sdk = path.join(ROOT, 'sdk');
