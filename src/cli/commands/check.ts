@@ -43,6 +43,7 @@ async function checkModules(cfg: ResolvedConfig): Promise<ModulesChecked> {
   const { checkPluginModule } = await import('../../plugins/engine.js');
   const problems: KeyProblem[] = [];
   const warnings: KeyProblem[] = [];
+  let checked = 0;
   for (const p of enabled) {
     const at = ['plugins', p.name, 'path'];
     // Not built yet, and bext knows how: `bext build` (or `bext dev`) makes it; nothing to check until then.
@@ -51,6 +52,7 @@ async function checkModules(cfg: ResolvedConfig): Promise<ModulesChecked> {
       continue;
     }
     const r = await checkPluginModule(p, cfg.stateDir);
+    checked += 1;
     for (const what of r.problems) problems.push({ path: at, what });
     for (const what of r.warnings) warnings.push({ path: at, what: `warning: ${what}` });
   }
@@ -63,7 +65,7 @@ async function checkModules(cfg: ResolvedConfig): Promise<ModulesChecked> {
       { details: [...problemLines(cfg, problems), '  (bext plugin inspect NAME shows a module in full; --no-plugins checks the config alone)'] },
     );
   }
-  return enabled.length;
+  return checked;
 }
 
 function bytes(n: number): string {
@@ -108,7 +110,14 @@ export function render(cfg: ResolvedConfig, modules: ModulesChecked = null): str
       : `plugins: ${cfg.plugins.length} configured, ${enabled} enabled`,
   );
   if (enabled > 0) {
-    out.push(modules === null ? 'modules: not checked (--no-plugins)' : `modules: ${modules} checked, each loads (ABI v1 ok)`);
+    const unbuilt = modules === null ? 0 : enabled - modules;
+    out.push(
+      modules === null
+        ? 'modules: not checked (--no-plugins)'
+        : unbuilt > 0
+          ? `modules: ${modules} checked, each loads (ABI v1 ok); ${unbuilt} not built yet (bext build)`
+          : `modules: ${modules} checked, each loads (ABI v1 ok)`,
+    );
   }
   for (const p of cfg.plugins) out.push(...renderPlugin(p));
   return `${out.join('\n')}\n`;
