@@ -24,13 +24,13 @@ const FUZZ_FILES = ['test/fuel/differential.test.js', 'test/fuel/placement.test.
 const concurrency = Number(process.env.BEXT_TEST_CONCURRENCY ?? 3);
 const defaultTimeoutS = Number(process.env.BEXT_TEST_FILE_TIMEOUT_S ?? (fuzz ? 900 : 240));
 // Cold cargo builds (serde and friends, into node_modules/.cache) take minutes on 2 busy cores.
-const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600 };
+const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600, 'test/examples/new-plugin.test.js': 900 };
 // The slowest files start first, so that the short ones fill the gaps at the end: ordered by the
 // wall times of the last run on this machine (node_modules/.cache, which `npm ci` clears), or on a
 // fresh install by this list (the slowest files of a full run on 2 cores).
 const TIMES_FILE = path.join(root, 'node_modules', '.cache', 'bext-test-times.json');
 const SLOW_FIRST = [
-  'test/examples/build.test.js', 'test/examples/plugins.test.js', 'test/examples/c-as-sdk.test.js', 'test/runtime/cli.test.js',
+  'test/examples/new-plugin.test.js', 'test/examples/build.test.js', 'test/examples/plugins.test.js', 'test/examples/c-as-sdk.test.js', 'test/runtime/cli.test.js',
   'test/examples/rust-sdk.test.js', 'test/host/damaged-state.test.js', 'test/stats/cli.test.js', 'test/cli/profile.test.js',
   'test/host/fetch-private.test.js', 'test/config/invalid.test.js', 'test/stats/server.test.js', 'test/config/check.test.js',
   'test/fuel/placement.test.js', 'test/server/event-delivery.test.js', 'test/cli/everyday.test.js',

@@ -46,6 +46,7 @@ export function buildProgram(): Command {
       `
 Examples:
   $ bext init my-site                      scaffold a config and a site
+  $ bext new plugin hello --lang c         a plugin project, built on save by bext dev
   $ bext dev                               serve ./public with the plugins in ./bext.config.toml
   $ bext dev -p 8080 --check               validate the config and print it resolved
   $ bext plugin stats my-analytics         fuel and time per hook, live or persisted
@@ -91,6 +92,32 @@ Docs: docs/getting-started.md, docs/config.md, docs/abi.md, docs/fuel.md, docs/d
     .option('--force', 'overwrite files that already exist')
     .action(async function (this: Command, dir: string | undefined, opts: Record<string, unknown>) {
       return lazy(() => import('./commands/init.js'))(dir, { ...globals(this), ...opts });
+    });
+
+  program
+    .command('new <kind> <name>')
+    .description('create a plugin project (kind: plugin) that builds with the bundled SDK, and add it to the config')
+    .requiredOption('--lang <lang>', 'rust, c or assemblyscript')
+    .option('--hooks <list>', 'hooks to implement, comma-separated (default: on_server_start,on_request_complete)')
+    .option('--dir <dir>', 'where to create it (default: plugins/NAME beside bext.config.toml)')
+    .option('--dry-run', 'print the files and the config entry; write nothing')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ bext new plugin hello --lang c
+  $ bext new plugin stats --lang rust --hooks on_request_complete,cleanup
+  $ bext new plugin bots --lang assemblyscript --dry-run`,
+    )
+    .action(async function (this: Command, kind: string, name: string, opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/new.js'))(kind, name, { ...globals(this), ...opts });
+    });
+
+  program
+    .command('build [names...]')
+    .description('run the [plugins.NAME.build] commands once (all, or the named plugins); exit 1 if one fails')
+    .action(async function (this: Command, names: string[], opts: Record<string, unknown>) {
+      return lazy(() => import('./commands/build.js'))(names, { ...globals(this), ...opts });
     });
 
   const config = program.command('config').description('work with bext.config.toml');

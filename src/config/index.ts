@@ -21,7 +21,7 @@ import { validate } from './schema.js';
 import type { ResolvedConfig } from './types.js';
 import { isTable } from './values.js';
 
-export type { ResolvedConfig, PluginConfig, HookName } from './types.js';
+export type { ResolvedConfig, PluginConfig, HookName, BuildConfig } from './types.js';
 export { HOOK_NAMES, DEFAULT_FUEL } from './types.js';
 export { DEFAULTS } from './schema.js';
 

@@ -18,6 +18,7 @@ import {
   type ResolvedConfig,
   type ServerConfig,
 } from './types.js';
+import { buildTable } from './build-table.js';
 import { AllowedUrlError, parseAllowedUrl } from './url-patterns.js';
 import {
   checkKeys,
@@ -41,7 +42,7 @@ export interface ValidateOptions {
 export const TOP_KEYS = ['server', 'cache', 'plugins'] as const;
 export const SERVER_KEYS = ['port', 'host', 'root', 'upstream', 'tenant_id', 'site_id', 'shutdown_drain_ms', 'live_reload'] as const;
 export const CACHE_KEYS = ['enabled', 'ttl_secs', 'max_entries', 'max_bytes'] as const;
-export const PLUGIN_KEYS = ['sandbox', 'path', 'enabled', 'priority', 'fuel', 'config', 'permissions', 'limits'] as const;
+export const PLUGIN_KEYS = ['sandbox', 'path', 'enabled', 'priority', 'fuel', 'config', 'permissions', 'limits', 'build'] as const;
 export const PERMISSION_KEYS = [
   'allowed_urls',
   'storage_quota_kb',
@@ -236,6 +237,7 @@ function plugin(name: string, v: unknown, dir: string, ps: Problems, opts: Valid
   const enabled = field(t, base, 'enabled', true, (p, val) => readBool(ps, p, val));
   const priority = field<number | null>(t, base, 'priority', null, (p, val) => readInt(ps, p, val, RULES.priority));
 
+  const build = buildTable(t, base, dir, ps, { checkFiles: opts.checkFiles, dirExists: (p) => fileKind(p) === 'dir' });
   const pathForm = `the path of the plugin's .wasm file, e.g. path = "./plugins/${name}/plugin.wasm"`;
   let wasm = '';
   if (!(Object.hasOwn(t, 'path'))) {
@@ -244,8 +246,8 @@ function plugin(name: string, v: unknown, dir: string, ps: Problems, opts: Valid
     const s = readString(ps, [...base, 'path'], t.path, pathForm, { nonEmpty: true });
     if (s !== undefined) {
       wasm = path.resolve(dir, s);
-      // A disabled plugin may point at a file that is not built yet.
-      if (opts.checkFiles && enabled) {
+      // A disabled plugin may point at a file that is not built yet; so may one with a build table (bext builds it).
+      if (opts.checkFiles && enabled && !(build && fileKind(wasm) === 'missing')) {
         const kind = fileKind(wasm);
         if (kind !== 'file') {
           ps.add([...base, 'path'], 'value', {
@@ -268,6 +270,7 @@ function plugin(name: string, v: unknown, dir: string, ps: Problems, opts: Valid
     config: pluginConfig(t, base, ps),
     permissions: permissions(t, base, ps),
     limits: limits(t, base, ps),
+    ...(build ? { build } : {}),
   };
 }
 

@@ -62,6 +62,16 @@ export interface LimitsConfig {
   event_queue_size: number;
 }
 
+/** `[plugins.NAME.build]`: how to rebuild the plugin's .wasm from source (src/config/build-table.ts). */
+export interface BuildConfig {
+  /** An argv array (run directly) or a string (run through the shell). */
+  command: string | string[];
+  /** Source globs relative to `cwd`; a change to a match rebuilds under `bext dev`. */
+  watch: string[];
+  /** Absolute folder the command runs in (default: the config file's folder). */
+  cwd: string;
+}
+
 export interface PluginConfig {
   name: string;
   sandbox: 'wasm';
@@ -75,6 +85,8 @@ export interface PluginConfig {
   config: Record<string, unknown>;
   permissions: PermissionsConfig;
   limits: LimitsConfig;
+  /** Present only when the plugin has a `[plugins.NAME.build]` table. */
+  build?: BuildConfig;
 }
 
 export interface ResolvedConfig {

@@ -317,6 +317,18 @@ export class PluginSupervisor {
     return this.serial(() => this.reloadEntry(name));
   }
 
+  /**
+   * A rebuild of `name` from source failed (`[plugins.NAME.build]`): a running version keeps
+   * serving and is listed as stale with the build error; without one the plugin is listed as failed.
+   */
+  markBuildFailed(name: string, error: string): void {
+    const entry = this.entries.get(name);
+    if (!entry || !entry.config.enabled) return;
+    entry.info = entry.handle
+      ? { ...entry.handle.info, state: 'stale', error: `the build failed; the running version keeps serving: ${error}` }
+      : placeholderInfo(entry.config, 'failed', `the build failed: ${error}`);
+  }
+
   private async reloadEntry(name: string, cfg?: PluginConfig): Promise<{ ok: boolean; error?: string }> {
     const entry = this.entries.get(name);
     if (!entry || this.stopped) return { ok: false, error: `no plugin named ${name}` };

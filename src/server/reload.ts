@@ -11,6 +11,7 @@ import { parseConfig, type ParseResult } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { BextError } from '../errors.js';
 import type { ApplySummary } from '../plugins/supervisor.js';
+import type { DevBuilds } from './builds.js';
 import type { ServerContext } from './context.js';
 import { createWatcher, type ChangeBatch, type Watcher, type WatchTargets } from './watcher.js';
 
@@ -24,6 +25,8 @@ export interface ReloadOptions {
   host?: string;
   /** Site files changed and the cache was cleared (browser live reload). */
   onSiteChange?(files: ReadonlySet<string>): void;
+  /** Build on save (builds.ts): builds new plugins before they load, and owns its own .wasm writes. */
+  builds?: DevBuilds;
 }
 
 export interface Reloader {
@@ -85,6 +88,9 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     const prev = ctx.config;
     const next = parsed.config;
     warnListenChanges(prev, next);
+    // A plugin added with a build table (bext new plugin while bext dev runs) is built before it loads.
+    const known = new Set(prev.plugins.filter((p) => p.enabled).map((p) => p.name));
+    const buildFailures = await opts.builds?.buildStale(next.plugins.filter((p) => !known.has(p.name)));
     const cacheChanged = JSON.stringify(next.cache) !== JSON.stringify(prev.cache);
     const originChanged = next.server.root !== prev.server.root || next.server.upstream !== prev.server.upstream;
     const tagChanged = next.server.live_reload !== prev.server.live_reload;
@@ -97,7 +103,9 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     if (cacheChanged) cache.resize(next);
     if (cacheChanged || originChanged || tagChanged || reloadAll) cache.clear();
     const summary = await plugins.applyConfig(next.plugins, { reloadAll });
+    for (const [name, error] of buildFailures ?? []) plugins.markBuildFailed(name, error);
     watcher?.update(targets());
+    opts.builds?.update(next.plugins);
     log.info(describe(summary));
     return { ok: true, summary };
   }
@@ -112,6 +120,8 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     for (const file of batch.wasm) {
       const name = plugins.pluginForPath(file);
       if (!name || reloaded.has(name)) continue;
+      // A build bext ran wrote it, and reloads the plugin itself once the build is done.
+      if (opts.builds?.ownsWasmChange(name, file)) continue;
       log.info(`${path.relative(process.cwd(), file) || file} changed: reloading plugin ${name}`);
       await plugins.reload(name);
       reloaded.add(name);
@@ -132,8 +142,10 @@ export function createReloader(ctx: ServerContext, opts: ReloadOptions = {}): Re
     async watch() {
       watcher = await createWatcher(targets(), onBatch, { log });
       await watcher.ready;
+      await opts.builds?.watch();
     },
     async close() {
+      await opts.builds?.close();
       await watcher?.close().catch(() => {});
     },
   };

@@ -14,6 +14,7 @@ import { profilerFromEnv } from '../plugins/profiles.js';
 import type { PluginInfo } from '../runtime/index.js';
 import { openStats } from '../stats/index.js';
 import { createAdminContext } from './admin-context.js';
+import { createDevBuilds } from './builds.js';
 import { createLiveFeed } from './live-feed.js';
 import { createLiveReload } from './live-reload.js';
 import { historyEvents, logEvents } from './live-events.js';
@@ -108,11 +109,22 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   await ctx.origins.apply(config, ctx.warnings);
   ctx.warnings.push(...configWarnings(config, host));
 
-  const reloader = createReloader(ctx, { ...opts, onSiteChange: (files) => liveReload.siteChanged(files) });
+  // Build on save ([plugins.NAME.build]); builds run only under watch, or once here when a .wasm is out of date.
+  const builds = createDevBuilds({ log, plugins, configs: () => ctx.config.plugins });
+  const reloader = createReloader(ctx, {
+    ...opts,
+    onSiteChange: (files) => liveReload.siteChanged(files),
+    ...(opts.watch !== false ? { builds } : {}),
+  });
   let url = '';
   const startedAt = Date.now();
   const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, liveReload, startedAt }, () => url));
+  const buildFailures = await builds.buildStale(config.plugins);
   ctx.warnings.push(...(await plugins.start(config.plugins, opts.onProgress)));
+  for (const [name, error] of buildFailures) {
+    plugins.markBuildFailed(name, error);
+    ctx.warnings.push(`plugin ${name}: the build failed (${error.split('\n')[0]}); see the compiler output above`);
+  }
 
   const http = createHttpServer(ctx, requests);
   let port: number;

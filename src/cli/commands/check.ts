@@ -4,10 +4,12 @@
  * and print the config resolved. Problems are thrown as BextError (stderr, exit 2): the config's
  * own by loadConfig, the modules' here, each as `file:line:col  plugins.NAME.path: problem`.
  */
+import { existsSync } from 'node:fs';
 import { cliOverrides, configToJson, displayPath, loadConfig, problemLines, type KeyProblem } from '../../config/index.js';
 import { HOOK_NAMES, type PluginConfig, type ResolvedConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
 import { thousands } from '../../format.js';
+import { describeCommand } from '../../server/plugin-build.js';
 import { noteConfigFile } from '../config-file.js';
 
 export interface CheckOptions {
@@ -41,9 +43,16 @@ async function checkModules(cfg: ResolvedConfig): Promise<ModulesChecked> {
   const { checkPluginModule } = await import('../../plugins/engine.js');
   const problems: KeyProblem[] = [];
   const warnings: KeyProblem[] = [];
+  let checked = 0;
   for (const p of enabled) {
     const at = ['plugins', p.name, 'path'];
+    // Not built yet, and bext knows how: `bext build` (or `bext dev`) makes it; nothing to check until then.
+    if (p.build && !existsSync(p.path)) {
+      process.stderr.write(`bext: plugin ${p.name}: ${displayPath(p.path)} is not built yet (bext build ${p.name} builds it; bext dev does too)\n`);
+      continue;
+    }
     const r = await checkPluginModule(p, cfg.stateDir);
+    checked += 1;
     for (const what of r.problems) problems.push({ path: at, what });
     for (const what of r.warnings) warnings.push({ path: at, what: `warning: ${what}` });
   }
@@ -56,7 +65,7 @@ async function checkModules(cfg: ResolvedConfig): Promise<ModulesChecked> {
       { details: [...problemLines(cfg, problems), '  (bext plugin inspect NAME shows a module in full; --no-plugins checks the config alone)'] },
     );
   }
-  return enabled.length;
+  return checked;
 }
 
 function bytes(n: number): string {
@@ -101,7 +110,14 @@ export function render(cfg: ResolvedConfig, modules: ModulesChecked = null): str
       : `plugins: ${cfg.plugins.length} configured, ${enabled} enabled`,
   );
   if (enabled > 0) {
-    out.push(modules === null ? 'modules: not checked (--no-plugins)' : `modules: ${modules} checked, each loads (ABI v1 ok)`);
+    const unbuilt = modules === null ? 0 : enabled - modules;
+    out.push(
+      modules === null
+        ? 'modules: not checked (--no-plugins)'
+        : unbuilt > 0
+          ? `modules: ${modules} checked, each loads (ABI v1 ok); ${unbuilt} not built yet (bext build)`
+          : `modules: ${modules} checked, each loads (ABI v1 ok)`,
+    );
   }
   for (const p of cfg.plugins) out.push(...renderPlugin(p));
   return `${out.join('\n')}\n`;
@@ -129,6 +145,10 @@ function renderPlugin(p: PluginConfig): string[] {
   row('event queue', `${thousands(p.limits.event_queue_size)} events`);
   const keys = Object.keys(p.config);
   const json = JSON.stringify(p.config);
+  if (p.build) {
+    row('build', `${describeCommand(p.build.command)}  (in ${displayPath(p.build.cwd) || '.'})`);
+    row('build watches', p.build.watch.length === 0 ? 'nothing (bext dev builds only a missing or outdated .wasm)' : p.build.watch.join(', '));
+  }
   row('config', keys.length === 0 ? 'none' : json.length > 100 ? `${json.slice(0, 97)}... (full: --json)` : json);
   return out;
 }

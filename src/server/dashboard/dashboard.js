@@ -112,7 +112,8 @@ function fillPluginSelect(sel, plugins, allLabel) {
 }
 
 function stateBadge(p) {
-  const label = p.state === 'stale' ? 'stale (reload failed)' : p.state;
+  const stale = String(p.error ?? '').startsWith('the build failed') ? 'stale (build failed)' : 'stale (reload failed)';
+  const label = p.state === 'stale' ? stale : p.state;
   return h('span', { class: `badge state-${p.state}`, 'data-role': 'state' }, label);
 }
 
