@@ -167,9 +167,19 @@ export function openSqlite(file: string, schema: string | ((db: StateDb) => void
   return db;
 }
 
+/**
+ * Pages the WAL may hold before the committing connection copies them back into the database
+ * (SQLite's default is 1000). Storage writes are one small commit each; each checkpoint costs
+ * two fsyncs and a copy of every page touched, so a longer log (up to ~16 MB) pays that four
+ * times less often. Commits still reach the WAL before they return: durability is the same.
+ */
+const STATE_WAL_PAGES = 4000;
+
 /** Opens (creating if needed) the state database with bext's pragmas and host schema. */
 export function openStateDb(file: string): StateDb {
-  return openSqlite(file, createStateSchema);
+  const db = openSqlite(file, createStateSchema);
+  db.pragma(`wal_autocheckpoint = ${STATE_WAL_PAGES}`);
+  return db;
 }
 
 /** The guest instance's one connection, shared by the capabilities that store data. */
