@@ -113,8 +113,15 @@ console.log(`${'server'.padEnd(26)} ${'median'.padStart(8)}  range`);
 for (const [name, a] of Object.entries(samples)) {
   console.log(`${name.padEnd(26)} ${`${Math.round(median(a))} ms`.padStart(8)}  ${Math.round(Math.min(...a))}–${Math.round(Math.max(...a))} ms`);
 }
+// The goals were set where plain node:http took REFERENCE_FLOOR_MS to its first 200; on a loaded
+// machine everything is slower, so the same goal scaled to this run's floor is printed too.
+const REFERENCE_FLOOR_MS = 112;
 const floor = median(samples['plain node:http']);
 for (const [name, goal] of Object.entries(GOALS)) {
   const m = median(samples[name]);
-  console.log(`GOAL ${name} ≤ ${goal} ms: ${Math.round(m)} ms (${(m / floor).toFixed(1)}× plain node:http) ${m <= goal ? 'PASS' : 'MISS'}`);
+  const scaled = (goal / REFERENCE_FLOOR_MS) * floor;
+  console.log(
+    `GOAL ${name} ≤ ${goal} ms: ${Math.round(m)} ms (${(m / floor).toFixed(1)}× plain node:http) ${m <= goal ? 'PASS' : 'MISS'}` +
+      `; scaled to this run's floor (${Math.round(floor)} ms): ≤ ${Math.round(scaled)} ms ${m <= scaled ? 'PASS' : 'MISS'}`,
+  );
 }
