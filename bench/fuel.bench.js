@@ -34,7 +34,11 @@ const KERNELS = [
   { name: 'fib', arg: 34, reps: 1 },
   { name: 'sha256', arg: 100, reps: 1 },
   { name: 'json', arg: 300, reps: 1 },
+  // Deep recursion (issue 20): ≥ 3000 frames; measured in DEEP_PROCS processes, every one must pass.
+  { name: 'ackermann', arg: 1600, reps: 1, minDepth: 3000 },
 ];
+const DEEP_PROCS = Number(process.env.BENCH_DEEP_PROCS ?? (QUICK ? 2 : 10));
+const DEEP_GOAL = 1.3;
 const BUDGET = Number.MAX_SAFE_INTEGER;
 
 async function instantiate(bytes, metered) {
@@ -95,7 +99,9 @@ async function measureKernel(name) {
   metered.exports.bext_fuel.value = initialFuelFor(BUDGET);
   metered.exports.run(k.arg);
   const fuel = BigInt(BUDGET) - metered.exports.bext_fuel.value;
-  console.log(JSON.stringify({ kernel: k.name, plainMs: best(p), meteredMs: best(m), fuel: Number(fuel) }));
+  const depth = plain.exports.max_depth?.(k.arg);
+  if (k.minDepth && !(depth >= k.minDepth)) throw new Error(`${k.name}: recursion only ${depth} deep (want ≥ ${k.minDepth})`);
+  console.log(JSON.stringify({ kernel: k.name, plainMs: best(p), meteredMs: best(m), fuel: Number(fuel), depth }));
 }
 
 function childMeasure(name) {
@@ -112,8 +118,8 @@ async function kernels() {
   console.log(`${'kernel'.padEnd(8)} ${pad('plain ms', 10)} ${pad('metered ms', 11)} ${pad('ratio', 7)} ${pad('min–max', 13)} ${pad('fuel/run', 14)}`);
   const samples = new Map(KERNELS.map((k) => [k.name, []]));
   const chosen = KERNELS.filter((k) => !process.env.BENCH_KERNEL || process.env.BENCH_KERNEL.split(',').includes(k.name));
-  for (let i = 0; i < PROCS; i++) {
-    for (const k of chosen) samples.get(k.name).push(childMeasure(k.name));
+  for (let i = 0; i < Math.max(PROCS, DEEP_PROCS); i++) {
+    for (const k of chosen) if (i < (k.minDepth ? DEEP_PROCS : PROCS)) samples.get(k.name).push(childMeasure(k.name));
   }
   const ratios = [];
   const rows = [];
@@ -139,6 +145,13 @@ async function kernels() {
   const worst = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
   const fib = rows.find((r) => r.kernel === 'fib');
   console.log(`geo-mean ratio ${geo.toFixed(3)} (goal ≤ 1.10)  worst ${worst.kernel} ${worst.ratio.toFixed(3)}${fib ? `  fib ${fib.ratio.toFixed(3)} (goal ≤ 1.5)` : ''}`);
+  for (const k of chosen.filter((x) => x.minDepth)) {
+    const s = samples.get(k.name);
+    const r = s.map((x) => x.meteredMs / x.plainMs);
+    const over = r.filter((x) => x > DEEP_GOAL).length;
+    console.log(`  ${k.name} per process: ${r.map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`GOAL deep recursion (${k.name}, ${s[0].depth} frames) metered ÷ plain ≤ ${DEEP_GOAL} in every one of ${s.length} processes: worst ${Math.max(...r).toFixed(2)}, ${over} over ${over === 0 ? 'PASS' : 'MISS'}`);
+  }
   return { rows, geo };
 }
 

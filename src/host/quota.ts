@@ -1,10 +1,18 @@
 /**
  * Per-plugin storage quota: bytes of keys + values the plugin pays for (its storage, the shared
- * KV entries it last wrote, its unconsumed queue messages). Usage is kept exact by triggers
- * (state-db.ts); callers check inside the same write transaction, so check and write are atomic.
+ * KV entries it last wrote, its unconsumed queue messages). Callers check inside the same write
+ * transaction, so check and write are atomic.
+ *
+ * The shared part is kept exact by triggers (host_usage_shared, state-db.ts); the storage part is
+ * the sum of the plugin's rows, held in memory. Both are trusted only while SQLite's data_version
+ * says no other connection has committed since they were read; after such a commit (another
+ * worker, `bext plugin storage --clear`) they are read again inside the transaction. A write
+ * through this connection updates them itself: storage by the delta it reports, the shared part
+ * by being read again.
  */
-import type { StateDb } from './state-db.js';
 import type Database from 'better-sqlite3';
+import type { CapabilityContext } from '../runtime/capability.js';
+import { instanceStateDb, type StateDb } from './state-db.js';
 
 export interface Quota {
   readonly limitBytes: number;
@@ -15,17 +23,61 @@ export interface Quota {
    * usage is always allowed, so a plugin over a lowered quota can still shrink or delete.
    */
   allows(delta: number): boolean;
+  /** This connection committed a change of `delta` bytes to the plugin's storage rows. */
+  storageChanged(delta: number): void;
+  /**
+   * This connection wrote shared KV or queues, or a write failed midway: forget what is cached
+   * of that (`sharedOnly`) or of everything.
+   */
+  forget(sharedOnly: boolean): void;
 }
 
 export function createQuota(db: StateDb, plugin: string, quotaKb: number): Quota {
   const limitBytes = Math.max(0, Math.floor(quotaKb * 1024));
-  const select: Database.Statement<[string], number> = db
-    .prepare<[string], number>('SELECT bytes FROM host_usage WHERE plugin = ?')
+  const dataVersion: Database.Statement<[], number> = db.prepare<[], number>('PRAGMA data_version').pluck();
+  const storageSum: Database.Statement<[string], number> = db
+    .prepare<[string], number>('SELECT total(size) FROM host_storage WHERE plugin = ?')
     .pluck();
-  const usage = (): number => select.get(plugin) ?? 0;
+  const sharedBytes: Database.Statement<[string], number> = db
+    .prepare<[string], number>('SELECT bytes FROM host_usage_shared WHERE plugin = ?')
+    .pluck();
+  // The data_version both figures below were read at (null: read them again).
+  let version: number | null = null;
+  let storage = 0;
+  let shared: number | null = null;
+
+  const usage = (): number => {
+    const v = dataVersion.get()!;
+    if (v !== version) {
+      storage = storageSum.get(plugin) ?? 0;
+      shared = null;
+      version = v;
+    }
+    shared ??= sharedBytes.get(plugin) ?? 0;
+    return storage + shared;
+  };
   return {
     limitBytes,
     usage,
     allows: (delta) => delta <= 0 || usage() + delta <= limitBytes,
+    storageChanged(delta) {
+      storage += delta;
+    },
+    forget(sharedOnly) {
+      shared = null;
+      if (!sharedOnly) version = null;
+    },
   };
+}
+
+/**
+ * The guest instance's one quota, shared by storage, KV and queues: each keeps the others' cached
+ * usage right, since writes through the same connection do not move data_version.
+ */
+export function instanceQuota(ctx: CapabilityContext): Quota {
+  return ctx.resource(
+    'quota',
+    () => createQuota(instanceStateDb(ctx), ctx.plugin, ctx.permissions.storage_quota_kb),
+    () => {},
+  );
 }

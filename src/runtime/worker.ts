@@ -8,7 +8,11 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { isMainThread, type MessagePort } from 'node:worker_threads';
-import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, attachProfileHooks, fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/index.js';
+// The fuel contract, not fuel/index.js: that one brings the whole rewriter, which a worker never
+// runs (the main thread instruments), and loading it cost every worker's start.
+import { FUEL_GLOBAL, OUT_OF_FUEL_NAME } from '../fuel/contract.js';
+import { attachProfileHooks } from '../fuel/profile.js';
+import { fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/protocol.js';
 import type { HookName } from '../config/types.js';
 import { HOST_MODULE, WASI_MODULE, type HookReturn } from './abi-table.js';
 import type { Capability, GuestLevel } from './capability.js';

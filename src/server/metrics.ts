@@ -3,7 +3,8 @@
  * rendered by prom-client. The server's values are read when the page is scraped (collect), so
  * a request only bumps a plain counter on its way out.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
 import type { PluginSupervisor } from '../plugins/supervisor.js';
 import type { ResponseCache } from './cache.js';
 import type { CacheStatus } from './types.js';
@@ -24,10 +25,17 @@ export interface MetricSources {
 
 const STATUSES: readonly CacheStatus[] = ['HIT', 'MISS', 'STALE', 'BYPASS'];
 
-export function createServerMetrics(sources: MetricSources): ServerMetrics {
-  const { cache, plugins } = sources;
-  const responses: Record<CacheStatus, number> = { HIT: 0, MISS: 0, STALE: 0, BYPASS: 0 };
-  const registry = new Registry();
+// prom-client loads with the first scrape, not at start-up.
+const load = createRequire(import.meta.url);
+
+/** The server's series, read from the counts, the cache and the plugins when scraped. */
+function registerServerMetrics(
+  registry: Registry,
+  prom: typeof import('prom-client'),
+  responses: Record<CacheStatus, number>,
+  { cache, plugins }: Pick<MetricSources, 'cache' | 'plugins'>,
+): void {
+  const { Counter, Gauge } = prom;
   new Counter({
     name: 'bext_http_responses_total',
     help: 'Responses by cache status.',
@@ -74,6 +82,17 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
       for (const [plugin, d] of Object.entries(plugins.queueDepths())) this.inc({ plugin }, d.dropped);
     },
   });
+}
+
+export function createServerMetrics(sources: MetricSources): ServerMetrics {
+  const responses: Record<CacheStatus, number> = { HIT: 0, MISS: 0, STALE: 0, BYPASS: 0 };
+  let registry: Registry | null = null;
+  const build = (): Registry => {
+    const prom = load('prom-client') as typeof import('prom-client');
+    const r = new prom.Registry();
+    registerServerMetrics(r, prom, responses, sources);
+    return r;
+  };
 
   return {
     countResponse(status) {
@@ -81,6 +100,7 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
     },
     async render() {
       const fromPlugins = await sources.pluginMetrics();
+      registry ??= build();
       const own = await registry.metrics();
       return `${fromPlugins}${fromPlugins && !fromPlugins.endsWith('\n') ? '\n' : ''}${own}`;
     },

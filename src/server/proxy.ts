@@ -10,7 +10,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent } from 'undici';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
 import { pipeUpgrade } from './upgrade.js';
@@ -77,8 +78,12 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
+// undici loads with the first proxy, not with the server: most dev servers only serve files.
+const load = createRequire(import.meta.url);
+
 export function createProxy(upstreamUrl: string, opts: { headersTimeoutMs?: number } = {}): Proxy {
   const upstream = new URL(upstreamUrl);
+  const { Agent } = load('undici') as { Agent: typeof UndiciAgent };
   const agent = new Agent({
     keepAliveTimeout: 10_000,
     headersTimeout: opts.headersTimeoutMs ?? 60_000,

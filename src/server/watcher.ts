@@ -4,7 +4,7 @@
  * while a batch runs are collected into the next one.
  */
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 
 export interface WatchTargets {
@@ -51,6 +51,8 @@ export async function createWatcher(
 
   const list = (t: WatchTargets): string[] => [t.configFile, ...t.wasm, ...(t.root ? [t.root] : [])];
 
+  // chokidar loads here, once the server is listening, rather than before its first response.
+  const { watch } = await import('chokidar');
   const watcher: FSWatcher = watch(list(initial), {
     ignoreInitial: true,
     ignored,

@@ -3,8 +3,9 @@
  * HDR histograms for percentiles, so memory stays constant however many calls happen.
  * Aggregates merge (for time buckets and for totals) and encode to a row for SQLite.
  */
-import hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
 import type { Histogram } from 'hdr-histogram-js';
+import type * as HdrModule from 'hdr-histogram-js';
 import { HOOK_NAMES, type HookName } from '../config/types.js';
 import { OUTCOMES, type CallResult, type Outcome } from '../runtime/types.js';
 import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts, QueueShedding } from './types.js';
@@ -23,8 +24,14 @@ const SIGNIFICANT_DIGITS = 3;
  */
 const BUCKET_BITS = 32;
 
+// hdr-histogram-js takes a while to load (it inflates its WebAssembly build): it loads with the
+// first histogram, after the server answers its first request, not at start-up.
+const load = createRequire(import.meta.url);
+let hdrModule: typeof HdrModule | null = null;
+const hdr = (): typeof HdrModule => (hdrModule ??= load('hdr-histogram-js') as typeof HdrModule);
+
 function newHistogram(): Histogram {
-  return hdr.build({ bitBucketSize: BUCKET_BITS, numberOfSignificantValueDigits: SIGNIFICANT_DIGITS, autoResize: true });
+  return hdr().build({ bitBucketSize: BUCKET_BITS, numberOfSignificantValueDigits: SIGNIFICANT_DIGITS, autoResize: true });
 }
 
 export function emptyOutcomes(): OutcomeCounts {
@@ -190,11 +197,11 @@ export class HookAggregate {
       fuel_min: has ? this.fuel.min : null,
       fuel_max: this.fuel.max,
       fuel_max_pct: this.maxPct,
-      fuel_hist: has ? hdr.encodeIntoCompressedBase64(this.fuel.hist) : '',
+      fuel_hist: has ? hdr().encodeIntoCompressedBase64(this.fuel.hist) : '',
       time_sum: this.time.total,
       time_min: has ? this.time.min : null,
       time_max: this.time.max,
-      time_hist: has ? hdr.encodeIntoCompressedBase64(this.time.hist) : '',
+      time_hist: has ? hdr().encodeIntoCompressedBase64(this.time.hist) : '',
       first_at: this.firstAt,
       last_at: this.lastAt,
     };
@@ -231,7 +238,7 @@ function failureOf(r: CallResult, at: number): LastFailure {
 }
 
 function decode(b64: string): Histogram {
-  const h = hdr.decodeFromCompressedBase64(b64, BUCKET_BITS);
+  const h = hdr().decodeFromCompressedBase64(b64, BUCKET_BITS);
   // Decoded histograms are sized to their data; later merges may bring larger values.
   h.autoResize = true;
   return h;

@@ -10,7 +10,8 @@
  * The rules are documented in docs/permissions.md.
  */
 import { isIP } from 'node:net';
-import { request } from 'undici';
+import { createRequire } from 'node:module';
+import type { request as undiciRequest } from 'undici';
 import type { PluginConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
 import { logger, logPerCause } from '../../log.js';
@@ -21,6 +22,10 @@ import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 import { parseRequest, type FetchRequest } from './request.js';
 import { systemLookup, type Lookup, type LookupResult } from './resolve.js';
 import { errorJson, headerPairs, responseJson } from './response.js';
+
+// undici loads with the first fetch: bext starts without it (most plugins never fetch).
+const load = createRequire(import.meta.url);
+const request: typeof undiciRequest = (...args) => (load('undici') as { request: typeof undiciRequest }).request(...args);
 
 export const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);

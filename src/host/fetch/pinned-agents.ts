@@ -5,7 +5,11 @@
  * one. TLS keeps the URL's host name for SNI and certificate checks. Agents are cached per
  * address (small LRU) so keep-alive connections are reused across fetches.
  */
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
+
+// undici loads with the first fetch: bext starts without it (most plugins never fetch).
+const load = createRequire(import.meta.url);
 import type { LookupAddress } from 'node:dns';
 
 export interface ResolvedAddress {
@@ -40,7 +44,8 @@ export function createAgentPool(max = 16): AgentPool {
         agents.set(key, hit);
         return hit;
       }
-      const agent = new Agent({
+      const { Agent: AgentClass } = load('undici') as { Agent: typeof Agent };
+      const agent = new AgentClass({
         connect: { lookup: pinnedLookup(target) as never },
         keepAliveTimeout: 4_000,
         connections: 8,

@@ -1,7 +1,7 @@
 /** `kv_get/set/delete`: namespaces shared by the plugins that list them in `kv_namespaces`. */
 import { ABI } from '../../runtime/abi-codes.js';
 import type { Capability } from '../../runtime/capability.js';
-import { createQuota } from '../quota.js';
+import { instanceQuota } from '../quota.js';
 import { instanceStateDb } from '../state-db.js';
 import { createKv, type SharedKv } from './store.js';
 
@@ -17,8 +17,8 @@ export const kv: Capability<SharedKv> = {
   codes: [ABI.NOT_FOUND, ABI.PERMISSION_DENIED, ABI.QUOTA_EXCEEDED, ABI.INVALID_ARGUMENT, ABI.TOO_LARGE, ABI.INTERNAL],
   prepare(ctx) {
     const db = instanceStateDb(ctx);
-    const { storage_quota_kb, kv_namespaces } = ctx.permissions;
-    return createKv(db, ctx.plugin, kv_namespaces, createQuota(db, ctx.plugin, storage_quota_kb));
+    const { kv_namespaces } = ctx.permissions;
+    return createKv(db, ctx.plugin, kv_namespaces, instanceQuota(ctx));
   },
   implement: (io) => ({
     // Every range is checked before the namespace is judged, so a bad pointer always traps.

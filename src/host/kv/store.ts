@@ -47,13 +47,21 @@ export function createKv(db: StateDb, plugin: string, namespaces: readonly strin
       if (!allowed.has(ns)) return ABI.PERMISSION_DENIED;
       const key = decodeKey(keyBytes);
       if (key === null) return ABI.INVALID_ARGUMENT;
-      return write.immediate(ns, key, asBuffer(value), keyBytes.length + value.length);
+      try {
+        return write.immediate(ns, key, asBuffer(value), keyBytes.length + value.length);
+      } finally {
+        quota.forget(true); // the triggers moved this plugin's (and maybe another's) shared bytes
+      }
     }),
     delete: guarded(plugin, 'kv_delete', (ns: string, keyBytes: Uint8Array): number => {
       if (!allowed.has(ns)) return ABI.PERMISSION_DENIED;
       const key = decodeKey(keyBytes);
       if (key === null) return ABI.INVALID_ARGUMENT;
-      return remove.run(ns, key).changes > 0 ? ABI.OK : ABI.NOT_FOUND;
+      try {
+        return remove.run(ns, key).changes > 0 ? ABI.OK : ABI.NOT_FOUND;
+      } finally {
+        quota.forget(true);
+      }
     }),
   };
 }

@@ -14,7 +14,8 @@
  * names of its first sample, and at most LIMITS.maxSeriesPerMetric label combinations; there are
  * at most LIMITS.maxMetrics names. Samples past a cap are dropped with a warning (once per cause).
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { MetricSample } from '../../runtime/types.js';
 import { logger } from '../../log.js';
 
@@ -84,8 +85,13 @@ export interface Metrics {
   readonly contentType: string;
 }
 
+// prom-client loads with the first metric or scrape, not at start-up.
+const load = createRequire(import.meta.url);
+const promClient = (): typeof import('prom-client') => load('prom-client') as typeof import('prom-client');
+
 export function createMetrics(): Metrics {
-  const registry = new Registry();
+  let registryOnce: Registry | null = null;
+  const registry = (): Registry => (registryOnce ??= new (promClient().Registry)());
   const entries = new Map<string, Entry>();
   const warned = new Set<string>();
 
@@ -110,9 +116,9 @@ export function createMetrics(): Metrics {
     try {
       if (kind === 'histogram') {
         const buckets = bucketsFor(name);
-        entry.histogram = new Histogram({ name, help, labelNames, registers: [registry], ...(buckets.length ? { buckets } : {}) });
+        entry.histogram = new (promClient().Histogram)({ name, help, labelNames, registers: [registry()], ...(buckets.length ? { buckets } : {}) });
       } else {
-        entry.counter = new Counter({ name, help, labelNames, registers: [registry] });
+        entry.counter = new (promClient().Counter)({ name, help, labelNames, registers: [registry()] });
       }
     } catch (err) {
       // e.g. a counter whose name collides with a histogram's generated _count/_sum series.
@@ -124,7 +130,9 @@ export function createMetrics(): Metrics {
   }
 
   return {
-    contentType: registry.contentType,
+    get contentType() {
+      return registry().contentType;
+    },
     record(sample: MetricSample): void {
       const { plugin, value } = sample;
       const name = sanitizeMetricName(String(sample.name));
@@ -172,6 +180,6 @@ export function createMetrics(): Metrics {
       if (entry.counter) entry.counter.inc(labels, value);
       else entry.histogram!.observe(labels, value);
     },
-    render: () => registry.metrics(),
+    render: () => registry().metrics(),
   };
 }

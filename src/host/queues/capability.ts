@@ -1,7 +1,7 @@
 /** `queue_publish/consume`: durable FIFO queues named in `queue_names`. */
 import { ABI } from '../../runtime/abi-codes.js';
 import type { Capability } from '../../runtime/capability.js';
-import { createQuota } from '../quota.js';
+import { instanceQuota } from '../quota.js';
 import { instanceStateDb } from '../state-db.js';
 import { createQueues, type Queues } from './store.js';
 
@@ -16,8 +16,8 @@ export const queues: Capability<Queues> = {
   codes: [ABI.NOT_FOUND, ABI.PERMISSION_DENIED, ABI.QUOTA_EXCEEDED, ABI.INVALID_ARGUMENT, ABI.TOO_LARGE, ABI.INTERNAL],
   prepare(ctx) {
     const db = instanceStateDb(ctx);
-    const { storage_quota_kb, queue_names } = ctx.permissions;
-    return createQueues(db, ctx.plugin, queue_names, createQuota(db, ctx.plugin, storage_quota_kb));
+    const { queue_names } = ctx.permissions;
+    return createQueues(db, ctx.plugin, queue_names, instanceQuota(ctx));
   },
   implement: (io) => ({
     queue_publish(qp: number, ql: number, mp: number, ml: number): number {

@@ -37,11 +37,19 @@ export function createQueues(db: StateDb, plugin: string, names: readonly string
     publish: guarded(plugin, 'queue_publish', (name: string, message: Uint8Array): number => {
       if (!allowed.has(name)) return ABI.PERMISSION_DENIED;
       if (message.length > MAX_MESSAGE_BYTES) return ABI.TOO_LARGE;
-      return publish.immediate(name, asBuffer(message));
+      try {
+        return publish.immediate(name, asBuffer(message));
+      } finally {
+        quota.forget(true);
+      }
     }),
     consume: guarded(plugin, 'queue_consume', (name: string): ReadResult => {
       if (!allowed.has(name)) return ABI.PERMISSION_DENIED;
-      return take.get(name) ?? ABI.NOT_FOUND;
+      try {
+        return take.get(name) ?? ABI.NOT_FOUND;
+      } finally {
+        quota.forget(true); // the message taken may have been this plugin's
+      }
     }),
   };
 }

@@ -1,7 +1,7 @@
 /** `storage_get/set/delete`: one key space per plugin in state.db, under the plugin's quota. */
 import { ABI } from '../../runtime/abi-codes.js';
 import type { Capability } from '../../runtime/capability.js';
-import { createQuota } from '../quota.js';
+import { instanceQuota } from '../quota.js';
 import { instanceStateDb } from '../state-db.js';
 import { createStorage, type PluginStorage } from './store.js';
 
@@ -17,7 +17,7 @@ export const storage: Capability<PluginStorage> = {
   codes: [ABI.NOT_FOUND, ABI.QUOTA_EXCEEDED, ABI.INVALID_ARGUMENT, ABI.TOO_LARGE, ABI.INTERNAL],
   prepare(ctx) {
     const db = instanceStateDb(ctx);
-    return createStorage(db, ctx.plugin, createQuota(db, ctx.plugin, ctx.permissions.storage_quota_kb));
+    return createStorage(db, ctx.plugin, instanceQuota(ctx));
   },
   implement: (io) => ({
     storage_get(kp: number, kl: number) {

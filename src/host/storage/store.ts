@@ -18,14 +18,24 @@ export function createStorage(db: StateDb, plugin: string, quota: Quota): Plugin
     `INSERT INTO host_storage (plugin, key, value, size) VALUES (?, ?, ?, ?)
      ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, size = excluded.size`,
   );
-  const remove = db.prepare('DELETE FROM host_storage WHERE plugin = ? AND key = ?');
+  const remove = db.prepare<[string, string], number>('DELETE FROM host_storage WHERE plugin = ? AND key = ? RETURNING size').pluck();
 
-  const write = db.transaction((key: string, value: Buffer, size: number): number => {
-    const old = selectSize.get(plugin, key) ?? 0;
-    if (!quota.allows(size - old)) return ABI.QUOTA_EXCEEDED;
+  // Reports the change in bytes (null: refused), so the quota's count moves only once committed.
+  const write = db.transaction((key: string, value: Buffer, size: number): number | null => {
+    const delta = size - (selectSize.get(plugin, key) ?? 0);
+    if (!quota.allows(delta)) return null;
     upsert.run(plugin, key, value, size);
-    return ABI.OK;
+    return delta;
   });
+  // The quota's cache cannot tell whether a failed statement changed anything.
+  const counted = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (err) {
+      quota.forget(false);
+      throw err;
+    }
+  };
 
   return {
     get: guarded(plugin, 'storage_get', (keyBytes: Uint8Array): ReadResult => {
@@ -36,12 +46,18 @@ export function createStorage(db: StateDb, plugin: string, quota: Quota): Plugin
     set: guarded(plugin, 'storage_set', (keyBytes: Uint8Array, value: Uint8Array): number => {
       const key = decodeKey(keyBytes);
       if (key === null) return ABI.INVALID_ARGUMENT;
-      return write.immediate(key, asBuffer(value), keyBytes.length + value.length);
+      const delta = counted(() => write.immediate(key, asBuffer(value), keyBytes.length + value.length));
+      if (delta === null) return ABI.QUOTA_EXCEEDED;
+      quota.storageChanged(delta);
+      return ABI.OK;
     }),
     delete: guarded(plugin, 'storage_delete', (keyBytes: Uint8Array): number => {
       const key = decodeKey(keyBytes);
       if (key === null) return ABI.INVALID_ARGUMENT;
-      return remove.run(plugin, key).changes > 0 ? ABI.OK : ABI.NOT_FOUND;
+      const freed = counted(() => remove.get(plugin, key));
+      if (freed === undefined) return ABI.NOT_FOUND;
+      quota.storageChanged(-freed);
+      return ABI.OK;
     }),
   };
 }

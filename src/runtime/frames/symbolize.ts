@@ -10,8 +10,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { OffsetMap } from '../../fuel/index.js';
-import { inputOffset } from '../../fuel/index.js';
+// offset-map.js rather than fuel/index.js, which would load the rewriter with every server.
+import { inputOffset, type OffsetMap } from '../../fuel/offset-map.js';
 import { dwarfSections, lineTables, type LineTables } from '../../wasm/dwarf.js';
 import { SECTION, type ParsedModule } from '../../wasm/index.js';
 import { demangle } from './demangle.js';

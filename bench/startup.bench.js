@@ -1,0 +1,127 @@
+// Start-up: from spawning `bext dev` to the first 200 on `/`, with 0 plugins and with the four
+// example plugins (plugins-example/, warm: their instrumented modules already in .bext/cache),
+// beside a plain node:http server that serves the same file (the floor: Node's own start-up).
+// Rounds interleave the three (the machine is shared and noisy); medians and ranges.
+// Goals (issue 20): ≤ 250 ms with 0 plugins, ≤ 500 ms with 4 warm plugins.
+// Run: npx tsc -p . && node bench/startup.bench.js [--rounds 9]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bext = path.join(here, '..', 'bin', 'bext');
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const ROUNDS = arg('rounds', 9);
+const GOALS = { 'bext dev, 0 plugins': 250, 'bext dev, 4 warm plugins': 500 };
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-bench-startup-'));
+const example = path.join(here, '..', 'plugins-example');
+fs.cpSync(path.join(example, 'public'), path.join(dir, 'public'), { recursive: true });
+fs.cpSync(path.join(example, 'plugins'), path.join(dir, 'plugins'), { recursive: true, filter: (f) => !f.includes(`${path.sep}target`) });
+fs.copyFileSync(path.join(example, 'bext.config.toml'), path.join(dir, 'with-plugins.toml'));
+fs.writeFileSync(path.join(dir, 'no-plugins.toml'), '[server]\nroot = "./public"\n');
+fs.writeFileSync(path.join(dir, 'plain.mjs'), `
+import http from 'node:http';
+import fs from 'node:fs';
+http.createServer((req, res) => fs.readFile(${JSON.stringify(path.join(dir, 'public', 'index.html'))}, (err, body) => {
+  res.writeHead(err ? 404 : 200, { 'content-type': 'text/html' });
+  res.end(body);
+})).listen(Number(process.argv[2]), '127.0.0.1');
+`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+/** Spawns the server, polls until `/` answers 200; returns ms from spawn to that answer. */
+async function startOnce(args) {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...args(port)], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, BEXT_LOG: 'warn', NO_COLOR: '1' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let ms = null;
+  try {
+    while (ms === null) {
+      if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
+      if ((await get(port)) === 200) ms = performance.now() - t0;
+      else await new Promise((r) => setTimeout(r, 2));
+      if (performance.now() - t0 > 30_000) throw new Error(`no 200 within 30 s: ${stderr}`);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(kill);
+  }
+  return ms;
+}
+
+const cases = {
+  'plain node:http': (port) => [path.join(dir, 'plain.mjs'), String(port)],
+  'bext dev, 0 plugins': (port) => [bext, 'dev', '-c', 'no-plugins.toml', '-p', String(port)],
+  'bext dev, 4 warm plugins': (port) => [bext, 'dev', '-c', 'with-plugins.toml', '-p', String(port)],
+};
+const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+try {
+  // Warm: the instrumented-module cache, the OS file cache, state.db created.
+  for (const args of Object.values(cases)) await startOnce(args);
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotate the order so no case always runs right after another.
+    const names = Object.keys(cases);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + r) % names.length];
+      samples[name].push(await startOnce(cases[name]));
+    }
+  }
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+console.log(`start-up to first 200, ${ROUNDS} interleaved rounds, ${os.cpus().length} cpus, node ${process.version}`);
+console.log(`${'server'.padEnd(26)} ${'median'.padStart(8)}  range`);
+for (const [name, a] of Object.entries(samples)) {
+  console.log(`${name.padEnd(26)} ${`${Math.round(median(a))} ms`.padStart(8)}  ${Math.round(Math.min(...a))}–${Math.round(Math.max(...a))} ms`);
+}
+// The goals were set where plain node:http took REFERENCE_FLOOR_MS to its first 200; on a loaded
+// machine everything is slower, so the same goal scaled to this run's floor is printed too.
+const REFERENCE_FLOOR_MS = 112;
+const floor = median(samples['plain node:http']);
+for (const [name, goal] of Object.entries(GOALS)) {
+  const m = median(samples[name]);
+  const scaled = (goal / REFERENCE_FLOOR_MS) * floor;
+  console.log(
+    `GOAL ${name} ≤ ${goal} ms: ${Math.round(m)} ms (${(m / floor).toFixed(1)}× plain node:http) ${m <= goal ? 'PASS' : 'MISS'}` +
+      `; scaled to this run's floor (${Math.round(floor)} ms): ≤ ${Math.round(scaled)} ms ${m <= scaled ? 'PASS' : 'MISS'}`,
+  );
+}
