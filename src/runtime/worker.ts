@@ -18,6 +18,7 @@ import { BatchProgress } from './batch-progress.js';
 import { createLogBatcher } from './log-batch.js';
 import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogEntry, MetricSampleData, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
+import { serveCalls } from './call-channel.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap, type TrapInfo } from './traps.js';
 import { panicMessage } from './frames/panic.js';
@@ -54,18 +55,29 @@ interface Profiler {
   reports: (on: boolean) => void;
 }
 
-function hookArgsList(args: HookArgs): { strings: string[]; tail: number[] } {
+/** A hook call as callHook takes it: argument strings already UTF-8, then trailing i32s. */
+interface HookCall {
+  hook: HookName;
+  budget: number;
+  strings: Uint8Array[];
+  tail: number[];
+  profile?: boolean;
+}
+
+function encodedCall(msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): HookCall {
+  const args: HookArgs = msg.args;
+  const base = { hook: args.hook, budget: msg.budget, ...(msg.profile ? { profile: true } : {}) };
   switch (args.hook) {
     case 'on_server_start':
-      return { strings: [args.configJson], tail: [] };
+      return { ...base, strings: [encoder.encode(args.configJson)], tail: [] };
     case 'on_request_complete':
-      return { strings: [args.eventJson], tail: [] };
+      return { ...base, strings: [encoder.encode(args.eventJson)], tail: [] };
     case 'on_cache_write':
-      return { strings: [args.key, args.tagsJson], tail: [] };
+      return { ...base, strings: [encoder.encode(args.key), encoder.encode(args.tagsJson)], tail: [] };
     case 'on_cache_invalidate':
-      return { strings: [args.pattern], tail: [args.count | 0] };
+      return { ...base, strings: [encoder.encode(args.pattern)], tail: [args.count | 0] };
     default:
-      return { strings: [], tail: [] };
+      return { ...base, strings: [], tail: [] };
   }
 }
 
@@ -136,16 +148,23 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   const resources = createResources((key, err) => log('warn', `closing ${key} failed: ${(err as Error)?.message ?? String(err)}`, 'host'));
   let functionNames: Record<number, string> = {};
   const names = (): Record<number, string> => functionNames;
-  const logs = createLogBatcher({ post: (entries) => port.postMessage({ type: 'logs', entries } satisfies FromWorker) });
+  let callChannel: { stop(): void } | null = null;
+  /** Messages posted so far: a call's result may skip the port only when nothing went out before it. */
+  let postedCount = 0;
+  const send = (msg: FromWorker): void => {
+    postedCount++;
+    port.postMessage(msg);
+  };
+  const logs = createLogBatcher({ post: (entries) => send({ type: 'logs', entries }) });
   const metrics = createMetricBatch(
-    (samples) => port.postMessage({ type: 'metrics', samples } satisfies FromWorker),
+    (samples) => send({ type: 'metrics', samples }),
     (dropped) => log('warn', `bext.emit_metric: ${dropped.toLocaleString('en-US')} samples dropped (more than ${MAX_METRIC_BATCH.toLocaleString('en-US')} in one call)`, 'host'),
   );
   // What a call said and measured goes out first, so the main thread has it before the result.
   const post = (msg: FromWorker): void => {
     metrics.flush();
     logs.flush();
-    port.postMessage(msg);
+    send(msg);
   };
   // The running call's stderr lines, for the panic message of a trap (whatever the log level).
   const callStderr: string[] = [];
@@ -261,20 +280,19 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     s.wasi.flush();
   };
 
-  const callHook = (s: State, msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): CallReport => {
-    const hook = msg.args.hook as HookName;
+  const callHook = (s: State, msg: HookCall): CallReport => {
+    const hook = msg.hook;
     const ret = s.init.summary.hooks[hook];
     const fn = s.guest.exports[hook] as ((...a: number[]) => unknown) | undefined;
     if (ret === undefined || typeof fn !== 'function') return { outcome: 'ok', fuelUsed: 0, wallUs: 0, skipped: true };
     if (s.busy) return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: 'refused: plugin is not re-entrant (a call is already running)' };
     s.busy = true;
-    const { strings, tail } = hookArgsList(msg.args);
+    const { strings, tail } = msg;
     const allocated: { ptr: number; len: number }[] = [];
     try {
       const params: number[] = [];
       try {
-        for (const text of strings) {
-          const bytes = encoder.encode(text);
+        for (const bytes of strings) {
           const ptr = allowance(s.guest, () => s.guest.write(bytes));
           if (ptr === null) {
             return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: `the guest allocator could not provide ${bytes.length} bytes for the ${hook} arguments` };
@@ -383,6 +401,18 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     state = s;
     const hooks = Object.keys(msg.summary.hooks) as HookName[];
     post({ type: 'ready', hooks, guestName, guestPriority, init: initReport });
+    if (msg.calls) {
+      callChannel = serveCalls(msg.calls, {
+        run: (call) => callHook(s, call),
+        postResult: (id, report) => post({ type: 'result', id, report }),
+        posted: () => {
+          // Whatever the call said is posted now, so the result knows whether it must follow it.
+          metrics.flush();
+          logs.flush();
+          return postedCount;
+        },
+      });
+    }
   };
 
   /** Runs a batch in order; each call is metered and reported on its own (see BatchProgress). */
@@ -398,7 +428,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       // Shutdown stopped waiting: the calls not yet started are left out (count says how many ran).
       if (i > 0 && progress.cancelled()) return { type: 'batch_result', id: msg.id, count: i, failed };
       progress.begin(i);
-      const report = callHook(state, { args: msg.args[i]!, budget: msg.budgets[i]! });
+      const report = callHook(state, encodedCall({ args: msg.args[i]!, budget: msg.budgets[i]! }));
       progress.finish(i, report);
       if (report.outcome !== 'ok') failed.push({ index: i, report });
     }
@@ -421,13 +451,14 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           post({ type: 'result', id: msg.id, report: { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: 'worker is not initialised' } });
           return;
         }
-        post({ type: 'result', id: msg.id, report: callHook(state, msg) });
+        post({ type: 'result', id: msg.id, report: callHook(state, encodedCall(msg)) });
         return;
       }
       case 'batch':
         post(runBatch(msg));
         return;
       case 'close': {
+        callChannel?.stop();
         try {
           resources.closeAll();
           metrics.flush();
