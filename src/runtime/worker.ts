@@ -64,21 +64,51 @@ interface HookCall {
   profile?: boolean;
 }
 
+const NO_TAIL: number[] = [];
+/** Small arguments are encoded here (callHook copies them into the guest at once), not into a new array each. */
+const SCRATCH_MAX = 64 * 1024;
+let scratch = new Uint8Array(4096);
+let scratchAt = 0;
+
+/** UTF-8 bytes of `text`, valid until the next encodedCall. */
+function utf8(text: string): Uint8Array {
+  const worst = text.length * 3;
+  if (worst > SCRATCH_MAX) return encoder.encode(text);
+  if (scratchAt + worst > scratch.length) {
+    // A new array: views handed out earlier in this call (the key before the tags) stay intact.
+    scratch = new Uint8Array(Math.min(4 * SCRATCH_MAX, Math.max(scratch.length * 2, worst * 2)));
+    scratchAt = 0;
+  }
+  const n = encoder.encodeInto(text, scratch.subarray(scratchAt)).written;
+  const out = scratch.subarray(scratchAt, scratchAt + n);
+  scratchAt += n;
+  return out;
+}
+
+/** Batches run this per call: one object of one shape, no spreads. */
 function encodedCall(msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): HookCall {
   const args: HookArgs = msg.args;
-  const base = { hook: args.hook, budget: msg.budget, ...(msg.profile ? { profile: true } : {}) };
+  let strings: Uint8Array[];
+  let tail = NO_TAIL;
+  scratchAt = 0;
   switch (args.hook) {
     case 'on_server_start':
-      return { ...base, strings: [encoder.encode(args.configJson)], tail: [] };
+      strings = [utf8(args.configJson)];
+      break;
     case 'on_request_complete':
-      return { ...base, strings: [encoder.encode(args.eventJson)], tail: [] };
+      strings = [utf8(args.eventJson)];
+      break;
     case 'on_cache_write':
-      return { ...base, strings: [encoder.encode(args.key), encoder.encode(args.tagsJson)], tail: [] };
+      strings = [utf8(args.key), utf8(args.tagsJson)];
+      break;
     case 'on_cache_invalidate':
-      return { ...base, strings: [encoder.encode(args.pattern)], tail: [args.count | 0] };
+      strings = [utf8(args.pattern)];
+      tail = [args.count | 0];
+      break;
     default:
-      return { ...base, strings: [], tail: [] };
+      strings = [];
   }
+  return { hook: args.hook, budget: msg.budget, strings, tail, profile: msg.profile === true };
 }
 
 /** Per-instance values capabilities share (one SQLite connection), closed in reverse order. */
@@ -223,20 +253,20 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       const t = classifyTrap(thrown, names());
       return { outcome: 'trap', fuelUsed: Math.max(0, used), wallUs, message: t.message, trapKind: t.kind, ...trapPlace(t, panicMessage(callStderr)) };
     }
-    const base = { fuelUsed: Math.max(0, used), wallUs };
+    const fuel = Math.max(0, used);
     if (ret === 'i32' && typeof value === 'number' && value !== 0) {
-      return { ...base, outcome: 'error', message: `${hook} returned error code ${value}` };
+      return { outcome: 'error', fuelUsed: fuel, wallUs, message: `${hook} returned error code ${value}` };
     }
     if (ret === 'i64' && typeof value === 'bigint' && value !== 0n) {
       const { ptr, len } = unpack(value);
       if (ptr + len > guest.size) {
-        return { ...base, outcome: 'error', message: `${hook} returned an error whose message range [${ptr}, ${ptr + len}) is outside memory of ${guest.size} bytes` };
+        return { outcome: 'error', fuelUsed: fuel, wallUs, message: `${hook} returned an error whose message range [${ptr}, ${ptr + len}) is outside memory of ${guest.size} bytes` };
       }
       let text = utf8Lenient(guest.view(ptr, Math.min(len, MAX_MESSAGE), hook, 'error message'));
       if (len > MAX_MESSAGE) text += ` … (${len - MAX_MESSAGE} more bytes)`;
-      return { ...base, outcome: 'error', message: text === '' ? `${hook} returned an empty error message` : text };
+      return { outcome: 'error', fuelUsed: fuel, wallUs, message: text === '' ? `${hook} returned an empty error message` : text };
     }
-    return { ...base, outcome: 'ok' };
+    return { outcome: 'ok', fuelUsed: fuel, wallUs };
   };
 
   /** Host-initiated guest calls outside a hook's budget (allocator, bext_name...). */
