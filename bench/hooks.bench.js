@@ -5,7 +5,9 @@
 // process, rounds interleaved, beside the floors any worker design pays:
 //   - postMessage echo: a bare worker that posts every message back;
 //   - SAB echo, waitAsync both sides: both threads wake through their event loops;
-//   - SAB channel, no-op run: the real call channel (worker blocks in Atomics.wait between calls).
+//   - SAB channel, no-op run: the real call channel (worker blocks in Atomics.wait between calls);
+//   - futex ping-pong: both threads block in Atomics.wait (the main thread too, which bext cannot
+//     do: it serves HTTP). No event loop on either side: what this machine's scheduler allows.
 // Then the batch path (callBatch: one message per 64 calls) in events per second per plugin.
 // Goals (issue 20): shared p50 ≤ 10 µs, p99 ≤ 50 µs; batch ≥ 200k events/s per plugin.
 // Run: `npm run build && node bench/hooks.bench.js`; BENCH_QUICK=1 shortens it, BENCH_ROUNDS=N
@@ -46,9 +48,15 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function summary(samples, wallMs) {
+/** Process CPU (every thread) since `from`, in µs per call: steadier than wall time on a busy machine. */
+function cpuPer(from, n) {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / n;
+}
+
+function summary(samples, wallMs, cpuUs) {
   const s = Float64Array.from(samples).sort();
-  return { p50: pct(s, 50), p99: pct(s, 99), perSec: (samples.length / wallMs) * 1000 };
+  return { p50: pct(s, 50), p99: pct(s, 99), perSec: (samples.length / wallMs) * 1000, cpuUs };
 }
 
 async function sequential(call, n, into) {
@@ -63,9 +71,10 @@ async function sequential(call, n, into) {
 async function measure(once) {
   await sequential(once, WARMUP);
   const samples = [];
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await sequential(once, CALLS, samples);
-  return summary(samples, performance.now() - t0);
+  return summary(samples, performance.now() - t0, cpuPer(c0, CALLS));
 }
 
 async function postMessageEcho() {
@@ -140,6 +149,25 @@ async function channelEcho() {
   return r;
 }
 
+const PING_PONG = `
+const { workerData } = require('node:worker_threads');
+const i32 = new Int32Array(workerData);
+for (let seen = 0; ; ) { Atomics.wait(i32, 0, seen); seen = Atomics.load(i32, 0); Atomics.store(i32, 1, seen); Atomics.notify(i32, 1); }`;
+
+async function futexPingPong() {
+  const sab = new SharedArrayBuffer(64);
+  const i32 = new Int32Array(sab);
+  const w = new Worker(PING_PONG, { eval: true, workerData: sab });
+  let seq = 0;
+  const r = await measure(() => {
+    Atomics.store(i32, 0, ++seq);
+    Atomics.notify(i32, 0);
+    while (Atomics.load(i32, 1) !== seq) Atomics.wait(i32, 1, seq - 1, 1000);
+  });
+  await w.terminate();
+  return r;
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'bext-bench-hooks-'));
 const handles = [];
 try {
@@ -166,25 +194,29 @@ try {
     const hs = plugins[channel];
     await Promise.all(hs.map((h) => sequential(callOf(h), WARMUP / 4)));
     const samples = [];
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(hs.map((h) => sequential(callOf(h), CALLS / 4, samples)));
-    return summary(samples, performance.now() - t0);
+    return summary(samples, performance.now() - t0, cpuPer(c0, CALLS));
   };
   const batch = async (channel) => {
     const h = plugins[channel][0];
     const list = Array.from({ length: BATCH_EVENTS }, () => ARGS);
     await h.callBatch(list.slice(0, 2_000));
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const results = await h.callBatch(list);
     const ms = performance.now() - t0;
+    const cpuUs = cpuPer(c0, list.length);
     if (results.length !== list.length || results.some((r) => r.outcome !== 'ok')) throw new Error('batch failed');
-    return { perSec: (list.length / ms) * 1000 };
+    return { perSec: (list.length / ms) * 1000, cpuUs };
   };
 
   const cases = [
     ['floor: postMessage echo', postMessageEcho],
     ['floor: SAB echo, waitAsync both sides', waitAsyncEcho],
     ['floor: SAB call channel, no-op run', channelEcho],
+    ['floor: futex ping-pong, main blocks', futexPingPong],
     ['message: 1 plugin, sequential', () => one('message')],
     ['shared: 1 plugin, sequential', () => one('shared')],
     ['message: 4 plugins, concurrent', () => four('message')],
@@ -216,10 +248,11 @@ try {
     `on_request_complete round trip, 200-byte event, no-op plugin (${metered ? 'fuel-metered' : 'NOT metered: instrumenter unavailable'}), ` +
       `${CALLS.toLocaleString('en-US')} calls per round, ${ROUNDS} rounds interleaved: median (min–max over rounds); load average ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${availableParallelism()} cores`,
   );
-  console.log(`${'case'.padEnd(40)}${'p50 µs'.padStart(22)}${'p99 µs'.padStart(22)}${'calls/s'.padStart(22)}`);
+  console.log(`${'case'.padEnd(40)}${'p50 µs'.padStart(22)}${'p99 µs'.padStart(22)}${'calls/s'.padStart(22)}${'CPU µs/call'.padStart(22)}`);
   for (const [name, rs] of rows) {
-    if (rs[0].p50 === undefined) console.log(`${name.padEnd(40)}${''.padStart(44)}${rate(rs.map((r) => r.perSec))}`);
-    else console.log(`${name.padEnd(40)}${cell(rs.map((r) => r.p50))}${cell(rs.map((r) => r.p99))}${rate(rs.map((r) => r.perSec))}`);
+    const cpu = cell(rs.map((r) => r.cpuUs));
+    if (rs[0].p50 === undefined) console.log(`${name.padEnd(40)}${''.padStart(44)}${rate(rs.map((r) => r.perSec))}${cpu}`);
+    else console.log(`${name.padEnd(40)}${cell(rs.map((r) => r.p50))}${cell(rs.map((r) => r.p99))}${rate(rs.map((r) => r.perSec))}${cpu}`);
   }
   const med = (name, key) => stat(rows.get(name).map((r) => r[key])).med;
   const sharedP50 = med('shared: 1 plugin, sequential', 'p50');
@@ -230,7 +263,8 @@ try {
   console.log(`shared / message p50: ${(sharedP50 / med('message: 1 plugin, sequential', 'p50')).toFixed(2)}x; shared / postMessage echo p50: ${(sharedP50 / echoP50).toFixed(2)}x; shared / SAB channel floor p50: ${(sharedP50 / med('floor: SAB call channel, no-op run', 'p50')).toFixed(2)}x`);
   console.log(`goal hook round trip p50 ≤ ${GOAL.p50} µs: ${verdict(sharedP50 <= GOAL.p50)} (${sharedP50.toFixed(1)} µs; postMessage echo floor ${echoP50.toFixed(1)} µs)`);
   console.log(`goal hook round trip p99 ≤ ${GOAL.p99} µs: ${verdict(sharedP99 <= GOAL.p99)} (${sharedP99.toFixed(1)} µs)`);
-  console.log(`goal batch path ≥ ${GOAL.batchPerSec.toLocaleString('en-US')} events/s per plugin: ${verdict(batchRate >= GOAL.batchPerSec)} (${Math.round(batchRate).toLocaleString('en-US')} /s)`);
+  const batchCpu = med('shared: batch path, 1 plugin', 'cpuUs');
+  console.log(`goal batch path ≥ ${GOAL.batchPerSec.toLocaleString('en-US')} events/s per plugin: ${verdict(batchRate >= GOAL.batchPerSec)} (${Math.round(batchRate).toLocaleString('en-US')} /s; CPU ${batchCpu.toFixed(1)} µs per event, i.e. ${Math.round(1e6 / batchCpu).toLocaleString('en-US')} events per CPU-second)`);
 } finally {
   for (const h of handles) await h.close();
   rmSync(dir, { recursive: true, force: true });
