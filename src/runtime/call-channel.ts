@@ -45,8 +45,8 @@ const DONE = 3;
 const KIND = 4;
 const HOOK = 5;
 const COUNT = 6;
+/** Byte length of each argument string: LEN0 + k for string k (at most two). */
 const LEN0 = 7;
-const LEN1 = 8;
 const OUTCOME = 9;
 const SKIPPED = 10;
 const MSG_LEN = 11;
