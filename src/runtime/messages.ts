@@ -37,6 +37,8 @@ export interface InitMessage {
   bridge: BridgeWorkerEnd;
   /** Progress of batched calls (see BatchProgress in batch-progress.ts). */
   progress: SharedArrayBuffer;
+  /** The shared call channel (call-channel.ts); absent when every call goes by message. */
+  calls?: SharedArrayBuffer;
   /** `module` is a profiling build (docs/fuel.md): connect its reports to a collector. */
   profile?: boolean;
 }

@@ -9,11 +9,12 @@ import type { HookName, PluginConfig } from '../config/types.js';
 import { logPerCause, pluginLevel, pluginLogger, type Logger } from '../log.js';
 import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
-import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage } from './messages.js';
+import { createCallChannel, type MainChannel } from './call-channel.js';
+import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage, ToWorker } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
 import { demangle } from './frames/demangle.js';
 import { shownStack, type Symbolizer } from './frames/symbolize.js';
-import type { CallResult, HookArgs, LoadOptions, PluginHandle, PluginInfo } from './types.js';
+import type { CallResult, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo } from './types.js';
 
 const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
 /** Limit for spawning a worker and instantiating the module (before any guest code runs). */
@@ -25,6 +26,8 @@ interface Live {
   worker: Worker;
   bridge: Bridge;
   progress: BatchProgress;
+  /** The shared-memory path for hook calls; null when every call goes by message. */
+  channel: MainChannel | null;
   /** Resolves the call in flight when the worker dies or times out. */
   onGone: ((report: CallReport) => void) | null;
   gone: boolean;
@@ -44,6 +47,17 @@ function plainArgs(a: HookArgs): HookArgs {
     default:
       return { hook: a.hook };
   }
+}
+
+/** `shared` unless the options or BEXT_HOOK_CHANNEL say `message`. */
+function channelKind(opts: LoadOptions): HookChannel {
+  return opts.hookChannel ?? (process.env.BEXT_HOOK_CHANNEL === 'message' ? 'message' : 'shared');
+}
+
+/** Posts a message to the worker and wakes it if it sleeps between shared-channel calls. */
+function postTo(live: Live, msg: ToWorker): void {
+  live.worker.postMessage(msg);
+  live.channel?.mail();
 }
 
 export interface WorkerStats {
@@ -105,7 +119,8 @@ export class PluginHost implements PluginHandle {
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
     const worker = new Worker(this.opts.workerEntry, { stdout: false, stderr: false });
-    const live: Live = { worker, bridge, progress: BatchProgress.create(), onGone: null, gone: false };
+    const channel = channelKind(this.opts) === 'shared' ? createCallChannel() : null;
+    const live: Live = { worker, bridge, progress: BatchProgress.create(), channel, onGone: null, gone: false };
     this.live = live;
 
     return new Promise<ReadyMessage>((resolve, reject) => {
@@ -185,6 +200,7 @@ export class PluginHost implements PluginHandle {
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
         progress: live.progress.buffer,
+        ...(channel ? { calls: channel.buffer } : {}),
         ...(this.opts.profile ? { profile: true } : {}),
       };
       worker.postMessage(init, [bridge.worker.port]);
@@ -196,6 +212,7 @@ export class PluginHost implements PluginHandle {
     if (live.gone) return;
     live.gone = true;
     live.bridge.close();
+    live.channel?.release();
     if (this.live === live) this.live = null;
     const gone = live.onGone;
     live.onGone = null;
@@ -209,6 +226,7 @@ export class PluginHost implements PluginHandle {
     live.onGone = null;
     if (this.live === live) this.live = null;
     live.bridge.close();
+    live.channel?.release();
     void live.worker.terminate();
   }
 
@@ -270,7 +288,9 @@ export class PluginHost implements PluginHandle {
     const started = performance.now();
     const report = await new Promise<CallReport>((resolve) => {
       const timeoutMs = this.plugin.limits.timeout_ms;
+      let settled = false;
       const timer = setTimeout(() => {
+        settled = true;
         this.pending.delete(id);
         this.retire(live);
         resolve({
@@ -281,19 +301,31 @@ export class PluginHost implements PluginHandle {
         });
       }, timeoutMs);
       const done = (r: CallReport): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        this.pending.delete(id);
         live.onGone = null;
         live.worker.unref();
         resolve(r);
       };
       live.onGone = done;
+      // The result comes inline through the channel, or as a message (by message, or when the
+      // channel's worker said it must follow the logs it posted): whichever the worker used.
       this.pending.set(id, (msg) => {
         if (msg.type === 'result') done(msg.report);
       });
       // A call in flight must keep the process alive (the CLI awaits nothing else).
       live.worker.ref();
+      // A profile travels in a result message; so do arguments too big for the channel.
+      if (!profile && live.channel?.post(id, args, budget)) {
+        void live.channel.result(id).then((r) => {
+          if (r) done(r);
+        });
+        return;
+      }
       const call: CallMessage = { type: 'call', id, args: plainArgs(args), budget, ...(profile ? { profile } : {}) };
-      live.worker.postMessage(call);
+      postTo(live, call);
     });
     const result = this.finish(this.result(hook, budget, report));
     if (result.profile) {
@@ -426,7 +458,7 @@ export class PluginHost implements PluginHandle {
       });
       live.worker.ref();
       const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
-      live.worker.postMessage(batch);
+      postTo(live, batch);
     });
 
     const results: CallResult[] = [];
@@ -488,7 +520,7 @@ export class PluginHost implements PluginHandle {
         if (msg.type === 'stats') resolve({ heapUsedBytes: msg.heapUsedBytes, wasmMemoryBytes: msg.wasmMemoryBytes });
       });
       live.worker.ref();
-      live.worker.postMessage({ type: 'stats', id, gc });
+      postTo(live, { type: 'stats', id, gc });
     });
   }
 
@@ -503,7 +535,8 @@ export class PluginHost implements PluginHandle {
     live.gone = true;
     live.bridge.close();
     const exited = new Promise<void>((resolve) => live.worker.once('exit', () => resolve()));
-    live.worker.postMessage({ type: 'close' });
+    postTo(live, { type: 'close' });
+    live.channel?.release();
     const timer = setTimeout(() => void live.worker.terminate(), CLOSE_GRACE_MS);
     await exited;
     clearTimeout(timer);

@@ -118,6 +118,8 @@ export interface RuntimeEvents {
   onFetchRefused?(plugin: string, url: string, reason: string): void;
 }
 
+export type HookChannel = 'shared' | 'message';
+
 export interface LoadOptions extends RuntimeEvents {
   plugin: PluginConfig;
   /** `.bext/` folder: cache/ and state.db live here. */
@@ -144,6 +146,11 @@ export interface LoadOptions extends RuntimeEvents {
   onLog?(entry: PluginLogEntry): void;
   /** Lowest level collected from the guest (trace..error). Default: BEXT_PLUGIN_LOG (warn). */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * How hook calls reach the worker: `shared` (default) through shared memory (call-channel.ts),
+   * `message` by postMessage only. For comparison and tests; BEXT_HOOK_CHANNEL sets the default.
+   */
+  hookChannel?: HookChannel;
   /** Load the profiling build and profile these calls. */
   profile?: ProfileRequest;
 }

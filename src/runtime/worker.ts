@@ -22,6 +22,7 @@ import { BatchProgress } from './batch-progress.js';
 import { createLogBatcher } from './log-batch.js';
 import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogEntry, MetricSampleData, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
+import { serveCalls } from './call-channel.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap, type TrapInfo } from './traps.js';
 import { panicMessage } from './frames/panic.js';
@@ -58,19 +59,60 @@ interface Profiler {
   reports: (on: boolean) => void;
 }
 
-function hookArgsList(args: HookArgs): { strings: string[]; tail: number[] } {
+/** A hook call as callHook takes it: argument strings already UTF-8, then trailing i32s. */
+interface HookCall {
+  hook: HookName;
+  budget: number;
+  strings: Uint8Array[];
+  tail: number[];
+  profile?: boolean;
+}
+
+const NO_TAIL: number[] = [];
+/** Small arguments are encoded here (callHook copies them into the guest at once), not into a new array each. */
+const SCRATCH_MAX = 64 * 1024;
+let scratch = new Uint8Array(4096);
+let scratchAt = 0;
+
+/** UTF-8 bytes of `text`, valid until the next encodedCall. */
+function utf8(text: string): Uint8Array {
+  const worst = text.length * 3;
+  if (worst > SCRATCH_MAX) return encoder.encode(text);
+  if (scratchAt + worst > scratch.length) {
+    // A new array: views handed out earlier in this call (the key before the tags) stay intact.
+    scratch = new Uint8Array(Math.min(4 * SCRATCH_MAX, Math.max(scratch.length * 2, worst * 2)));
+    scratchAt = 0;
+  }
+  const n = encoder.encodeInto(text, scratch.subarray(scratchAt)).written;
+  const out = scratch.subarray(scratchAt, scratchAt + n);
+  scratchAt += n;
+  return out;
+}
+
+/** Batches run this per call: one object of one shape, no spreads. */
+function encodedCall(msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): HookCall {
+  const args: HookArgs = msg.args;
+  let strings: Uint8Array[];
+  let tail = NO_TAIL;
+  scratchAt = 0;
   switch (args.hook) {
     case 'on_server_start':
-      return { strings: [args.configJson], tail: [] };
+      strings = [utf8(args.configJson)];
+      break;
     case 'on_request_complete':
-      return { strings: [args.eventJson], tail: [] };
+      strings = [utf8(args.eventJson)];
+      break;
     case 'on_cache_write':
-      return { strings: [args.key, args.tagsJson], tail: [] };
+      strings = [utf8(args.key), utf8(args.tagsJson)];
+      break;
     case 'on_cache_invalidate':
-      return { strings: [args.pattern], tail: [args.count | 0] };
+      strings = [utf8(args.pattern)];
+      tail = [args.count | 0];
+      break;
     default:
-      return { strings: [], tail: [] };
+      strings = [];
   }
+  return { hook: args.hook, budget: msg.budget, strings, tail, profile: msg.profile === true };
 }
 
 /** Per-instance values capabilities share (one SQLite connection), closed in reverse order. */
@@ -140,16 +182,23 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   const resources = createResources((key, err) => log('warn', `closing ${key} failed: ${(err as Error)?.message ?? String(err)}`, 'host'));
   let functionNames: Record<number, string> = {};
   const names = (): Record<number, string> => functionNames;
-  const logs = createLogBatcher({ post: (entries) => port.postMessage({ type: 'logs', entries } satisfies FromWorker) });
+  let callChannel: { stop(): void } | null = null;
+  /** Messages posted so far: a call's result may skip the port only when nothing went out before it. */
+  let postedCount = 0;
+  const send = (msg: FromWorker): void => {
+    postedCount++;
+    port.postMessage(msg);
+  };
+  const logs = createLogBatcher({ post: (entries) => send({ type: 'logs', entries }) });
   const metrics = createMetricBatch(
-    (samples) => port.postMessage({ type: 'metrics', samples } satisfies FromWorker),
+    (samples) => send({ type: 'metrics', samples }),
     (dropped) => log('warn', `bext.emit_metric: ${dropped.toLocaleString('en-US')} samples dropped (more than ${MAX_METRIC_BATCH.toLocaleString('en-US')} in one call)`, 'host'),
   );
   // What a call said and measured goes out first, so the main thread has it before the result.
   const post = (msg: FromWorker): void => {
     metrics.flush();
     logs.flush();
-    port.postMessage(msg);
+    send(msg);
   };
   // The running call's stderr lines, for the panic message of a trap (whatever the log level).
   const callStderr: string[] = [];
@@ -208,20 +257,20 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       const t = classifyTrap(thrown, names());
       return { outcome: 'trap', fuelUsed: Math.max(0, used), wallUs, message: t.message, trapKind: t.kind, ...trapPlace(t, panicMessage(callStderr)) };
     }
-    const base = { fuelUsed: Math.max(0, used), wallUs };
+    const fuel = Math.max(0, used);
     if (ret === 'i32' && typeof value === 'number' && value !== 0) {
-      return { ...base, outcome: 'error', message: `${hook} returned error code ${value}` };
+      return { outcome: 'error', fuelUsed: fuel, wallUs, message: `${hook} returned error code ${value}` };
     }
     if (ret === 'i64' && typeof value === 'bigint' && value !== 0n) {
       const { ptr, len } = unpack(value);
       if (ptr + len > guest.size) {
-        return { ...base, outcome: 'error', message: `${hook} returned an error whose message range [${ptr}, ${ptr + len}) is outside memory of ${guest.size} bytes` };
+        return { outcome: 'error', fuelUsed: fuel, wallUs, message: `${hook} returned an error whose message range [${ptr}, ${ptr + len}) is outside memory of ${guest.size} bytes` };
       }
       let text = utf8Lenient(guest.view(ptr, Math.min(len, MAX_MESSAGE), hook, 'error message'));
       if (len > MAX_MESSAGE) text += ` … (${len - MAX_MESSAGE} more bytes)`;
-      return { ...base, outcome: 'error', message: text === '' ? `${hook} returned an empty error message` : text };
+      return { outcome: 'error', fuelUsed: fuel, wallUs, message: text === '' ? `${hook} returned an empty error message` : text };
     }
-    return { ...base, outcome: 'ok' };
+    return { outcome: 'ok', fuelUsed: fuel, wallUs };
   };
 
   /** Host-initiated guest calls outside a hook's budget (allocator, bext_name...). */
@@ -265,20 +314,19 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     s.wasi.flush();
   };
 
-  const callHook = (s: State, msg: Pick<CallMessage, 'args' | 'budget' | 'profile'>): CallReport => {
-    const hook = msg.args.hook as HookName;
+  const callHook = (s: State, msg: HookCall): CallReport => {
+    const hook = msg.hook;
     const ret = s.init.summary.hooks[hook];
     const fn = s.guest.exports[hook] as ((...a: number[]) => unknown) | undefined;
     if (ret === undefined || typeof fn !== 'function') return { outcome: 'ok', fuelUsed: 0, wallUs: 0, skipped: true };
     if (s.busy) return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: 'refused: plugin is not re-entrant (a call is already running)' };
     s.busy = true;
-    const { strings, tail } = hookArgsList(msg.args);
+    const { strings, tail } = msg;
     const allocated: { ptr: number; len: number }[] = [];
     try {
       const params: number[] = [];
       try {
-        for (const text of strings) {
-          const bytes = encoder.encode(text);
+        for (const bytes of strings) {
           const ptr = allowance(s.guest, () => s.guest.write(bytes));
           if (ptr === null) {
             return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: `the guest allocator could not provide ${bytes.length} bytes for the ${hook} arguments` };
@@ -387,6 +435,18 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     state = s;
     const hooks = Object.keys(msg.summary.hooks) as HookName[];
     post({ type: 'ready', hooks, guestName, guestPriority, init: initReport });
+    if (msg.calls) {
+      callChannel = serveCalls(msg.calls, {
+        run: (call) => callHook(s, call),
+        postResult: (id, report) => post({ type: 'result', id, report }),
+        posted: () => {
+          // Whatever the call said is posted now, so the result knows whether it must follow it.
+          metrics.flush();
+          logs.flush();
+          return postedCount;
+        },
+      });
+    }
   };
 
   /** Runs a batch in order; each call is metered and reported on its own (see BatchProgress). */
@@ -402,7 +462,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       // Shutdown stopped waiting: the calls not yet started are left out (count says how many ran).
       if (i > 0 && progress.cancelled()) return { type: 'batch_result', id: msg.id, count: i, failed };
       progress.begin(i);
-      const report = callHook(state, { args: msg.args[i]!, budget: msg.budgets[i]! });
+      const report = callHook(state, encodedCall({ args: msg.args[i]!, budget: msg.budgets[i]! }));
       progress.finish(i, report);
       if (report.outcome !== 'ok') failed.push({ index: i, report });
     }
@@ -425,13 +485,14 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           post({ type: 'result', id: msg.id, report: { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: 'worker is not initialised' } });
           return;
         }
-        post({ type: 'result', id: msg.id, report: callHook(state, msg) });
+        post({ type: 'result', id: msg.id, report: callHook(state, encodedCall(msg)) });
         return;
       }
       case 'batch':
         post(runBatch(msg));
         return;
       case 'close': {
+        callChannel?.stop();
         try {
           resources.closeAll();
           metrics.flush();
