@@ -67,7 +67,7 @@ for (let i = 0; i < 50; i++) await (await fetch(url)).arrayBuffer();
 // The floor: a page as big as the dashboard's HTML + CSS + JS, inlined, from plain node:http.
 const assets = ['index.html', 'dashboard.css', 'dashboard.js'].map((f) => readFileSync(path.join(ROOT, 'dist', 'server', 'dashboard', f)));
 const size = assets.reduce((n, b) => n + b.length, 0);
-const plain = `<!doctype html><html><body><div id="done">ok</div><!--${'x'.repeat(size)}--></body></html>`;
+const plain = `<!doctype html><html><body><div id="done">ok</div><!--${'x'.repeat(size)}--><script>performance.mark('bext:first-draw')</script></body></html>`;
 const ref = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(plain));
 await new Promise((r) => ref.listen(0, '127.0.0.1', r));
 const refUrl = `http://127.0.0.1:${ref.address().port}/`;
@@ -91,8 +91,9 @@ async function timeDashboard() {
     return row !== null && /\d/.test(row.textContent);
   }, { polling: 'raf', timeout: 20_000 }, last);
   const ms = performance.now() - t0;
+  const inPage = await page.evaluate(() => performance.getEntriesByName('bext:first-draw')[0]?.startTime ?? NaN);
   await page.close();
-  return ms;
+  return { ms, inPage };
 }
 async function timePlain() {
   const page = await browser.newPage();
@@ -101,8 +102,9 @@ async function timePlain() {
   await page.goto(refUrl, { waitUntil: 'domcontentloaded' });
   await page.waitForFunction(() => document.getElementById('done') !== null, { polling: 'raf' });
   const ms = performance.now() - t0;
+  const inPage = await page.evaluate(() => performance.getEntriesByName('bext:first-draw')[0]?.startTime ?? NaN);
   await page.close();
-  return ms;
+  return { ms, inPage };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -124,8 +126,13 @@ try {
 }
 
 const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
-console.log(`dashboard, ${PLUGINS} plugins, navigation → every row drawn: ${fmt(dash)}`);
-console.log(`plain ${(size / 1024).toFixed(0)} KB page from node:http, same browser:        ${fmt(floor)}`);
-console.log(`dashboard ÷ plain page: ${(median(dash) / median(floor)).toFixed(2)}×`);
-const ok = median(dash) <= GOAL_MS;
+const draw = dash.map((d) => d.inPage);
+const plainDraw = floor.map((d) => d.inPage);
+// In-page: the browser's own clock from navigation start to the first full draw (the page marks
+// it). Seen from here: the same plus puppeteer's polling and round trips, an upper bound.
+console.log(`dashboard, ${PLUGINS} plugins, navigation start → first full draw (in page): ${fmt(draw)}`);
+console.log(`plain ${(size / 1024).toFixed(0)} KB page from node:http, same browser (in page):     ${fmt(plainDraw)}`);
+console.log(`dashboard ÷ plain page: ${(median(draw) / median(plainDraw)).toFixed(2)}×`);
+console.log(`seen from the test driver (polling included): dashboard ${fmt(dash.map((d) => d.ms))}, plain ${fmt(floor.map((d) => d.ms))}`);
+const ok = median(draw) <= GOAL_MS;
 console.log(`goal: dashboard drawn in <= ${GOAL_MS} ms  ${ok ? 'PASS' : 'MISS'}  (load average ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
