@@ -10,6 +10,7 @@
  * it does, and the events in between are counted as skipped for it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { openEventStream } from './event-stream.js';
 
 export type LiveEventType = 'call' | 'failure' | 'load' | 'load_failed' | 'log' | 'skipped' | 'reset';
 
@@ -22,7 +23,7 @@ export interface LiveEvent {
 
 const RECENT = 200;
 const CALLS_PER_SECOND = 50;
-const HEARTBEAT_MS = 15_000;
+const RETRY_MS = 2_000;
 
 interface Subscriber {
   res: ServerResponse;
@@ -109,30 +110,13 @@ export function createLiveFeed(now: () => number = Date.now): LiveFeed {
         res.end('shutting down\n');
         return;
       }
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-bext-cache': 'BYPASS',
-        // Proxies and compression middleware must pass events through at once.
-        'x-accel-buffering': 'no',
-      });
-      res.flushHeaders();
-      req.socket.setNoDelay(true);
       const s: Subscriber = { res, blocked: false, missed: 0 };
+      openEventStream(req, res, { retryMs: RETRY_MS, writable: () => !s.blocked, onClose: () => subs.delete(s) });
       const last = Number(req.headers['last-event-id']);
       // A reconnecting EventSource names the last event it saw: send only what came after it.
       const replay = Number.isFinite(last) && last > 0 ? recent.filter((e) => e.id > last) : recent;
-      res.write(`retry: 2000\n\n`);
       for (const e of replay) send(s, e);
       subs.add(s);
-      const heartbeat = setInterval(() => {
-        if (!s.blocked) res.write(': ping\n\n');
-      }, HEARTBEAT_MS);
-      heartbeat.unref();
-      res.once('close', () => {
-        clearInterval(heartbeat);
-        subs.delete(s);
-      });
     },
     subscribers: () => subs.size,
     recent: () => recent.slice(),

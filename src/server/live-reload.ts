@@ -14,12 +14,12 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { EVENT_STREAM_HEADERS, openEventStream } from './event-stream.js';
 import { htmlInjection, type HtmlInjection } from './html-inject.js';
 import { LIVE_RELOAD_CLIENT, LIVE_RELOAD_TAG } from './live-reload-client.js';
 
 /** Quiet time after the last change before pages are told; an editor's save is several writes. */
 const DEBOUNCE_MS = 50;
-const HEARTBEAT_MS = 15_000;
 const RETRY_MS = 1_000;
 
 export type ChangeKind = 'css' | 'page';
@@ -106,25 +106,13 @@ export function createLiveReload(opts: LiveReloadOptions): LiveReload {
         refuse(res, 404, OFF);
         return;
       }
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-bext-cache': 'BYPASS',
-        'x-accel-buffering': 'no',
-      });
       if (req.method === 'HEAD') {
-        res.end();
+        res.writeHead(200, EVENT_STREAM_HEADERS).end();
         return;
       }
-      req.socket.setNoDelay(true);
-      res.write(`retry: ${RETRY_MS}\n\nevent: hello\ndata: ${JSON.stringify({ server: serverId })}\n\n`);
+      openEventStream(req, res, { retryMs: RETRY_MS, onClose: () => subs.delete(res) });
+      res.write(`event: hello\ndata: ${JSON.stringify({ server: serverId })}\n\n`);
       subs.add(res);
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
-      heartbeat.unref();
-      res.once('close', () => {
-        clearInterval(heartbeat);
-        subs.delete(res);
-      });
     },
     script(req, res) {
       if (!opts.enabled()) {
