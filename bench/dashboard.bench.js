@@ -14,6 +14,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, launchChromium } from '../test/helpers/toolchains.js';
 import { wat } from '../test/helpers/wasm.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -25,7 +26,6 @@ const arg = (name, def) => {
 const ROUNDS = arg('--rounds', 15);
 const PLUGINS = arg('--plugins', 10);
 const GOAL_MS = 200;
-const CHROMIUM = process.env.BEXT_CHROMIUM || '/usr/bin/chromium';
 
 if (!existsSync(CHROMIUM)) {
   console.log(`dashboard load: skipped — chromium not found at ${CHROMIUM} (bash .ci/run installs it)`);
@@ -72,13 +72,8 @@ const ref = http.createServer((req, res) => res.writeHead(200, { 'content-type':
 await new Promise((r) => ref.listen(0, '127.0.0.1', r));
 const refUrl = `http://127.0.0.1:${ref.address().port}/`;
 
-const { default: puppeteer } = await import('puppeteer-core');
-const browser = await puppeteer.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  userDataDir: mkdtempSync(path.join(tmpdir(), 'bext-bench-chromium-')),
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const profileDir = mkdtempSync(path.join(tmpdir(), 'bext-bench-chromium-'));
+const browser = await launchChromium(profileDir);
 
 const last = `plugin-${PLUGINS - 1}`;
 async function timeDashboard() {
@@ -123,6 +118,7 @@ try {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
+  rmSync(profileDir, { recursive: true, force: true });
 }
 
 const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;

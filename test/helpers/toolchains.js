@@ -29,3 +29,17 @@ export const CHROMIUM = process.env.BEXT_CHROMIUM || '/usr/bin/chromium';
 export function skipWithoutChromium() {
   return existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} — bash .ci/run installs it (apt chromium)`;
 }
+
+/**
+ * Headless chromium through puppeteer-core, with its profile in `userDataDir` and nothing of its
+ * own on the network (no QUIC, updates, sync or background fetches): tests talk to loopback only.
+ */
+export async function launchChromium(userDataDir) {
+  const { default: puppeteer } = await import('puppeteer-core');
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

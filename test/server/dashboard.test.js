@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/cleanup.js';
 import { ROOT } from '../helpers/cli.js';
-import { CHROMIUM, skipWithoutChromium } from '../helpers/toolchains.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/toolchains.js';
 import { wat } from '../helpers/wasm.js';
 import { makeProject, startDev, writeConfig } from './helpers.js';
 
@@ -62,13 +62,7 @@ describe('dashboard in a browser', () => {
       return calls('healthy') === SENT && calls('hungry') === SENT && calls('trapper') === SENT;
     }, 20_000, 'the hook calls of the requests');
 
-    const { default: puppeteer } = await import('puppeteer-core');
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: tempDir('bext-chromium-'),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(tempDir('bext-chromium-'));
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 800 });
     const started = Date.now();

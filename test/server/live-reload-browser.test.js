@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../helpers/cleanup.js';
-import { CHROMIUM, skipWithoutChromium } from '../helpers/toolchains.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/toolchains.js';
 import { makeProject, startDev, writeConfig } from './helpers.js';
 
 const SKIP = skipWithoutChromium();
@@ -27,13 +27,7 @@ describe('live reload in a browser', () => {
     dir = makeProject({ 'index.html': page1(1), 'style.css': 'h1 { color: rgb(1, 2, 3); }\n' });
     writeConfig(dir, '[server]\nroot = "./public"\n');
     dev = await startDev(dir);
-    const { default: puppeteer } = await import('puppeteer-core');
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: tempDir('bext-chromium-'),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(tempDir('bext-chromium-'));
     page = await browser.newPage();
     await page.goto(dev.url, { waitUntil: 'load' });
     // Connected: the server has the stream in its list before it sends the hello that sets this.
