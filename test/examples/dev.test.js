@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCollector } from '../../plugins-example/collector.js';
 import { bext, bextSpawn } from '../helpers/cli.js';
-import { copyProject, show, withCollectorPort } from './lib.js';
+import { copyProject, show, until, withCollectorPort } from './lib.js';
 
 /** Starts `bext dev -p 0` in a project; resolves once the banner shows the URL. */
 function startDev(config) {
@@ -28,16 +28,6 @@ function startDev(config) {
     exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`bext dev exited with ${code}\nstdout: ${stdout}\nstderr: ${stderr}`)); });
   });
   return { child, ready, exited, out: () => ({ stdout, stderr }) };
-}
-
-async function until(what, fn, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function stats(url, name) {
@@ -71,7 +61,7 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     const removed = (await inv.json()).removed;
 
     // my-analytics: the first 5 events arrive as one batch, in request order.
-    await until('the first batch', () => collector.batches.length >= 1);
+    await until('the first batch', () => collector.batches.length >= 1, 15_000);
     assert.deepEqual(collector.batches[0].events.map((e) => e.path), pages.slice(0, 5));
     assert.equal(collector.batches[0].events[0].method, 'GET');
 
@@ -80,7 +70,7 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     const greedy = await until('greedy to see every request', async () => {
       const s = await stats(url, 'greedy');
       return hook(s, 'on_request_complete')?.calls === total ? s : null;
-    });
+    }, 15_000);
     const grc = hook(greedy, 'on_request_complete');
     assert.equal(grc.outcomes.out_of_fuel, 1, JSON.stringify(grc.outcomes));
     assert.equal(grc.outcomes.trap, 1);
@@ -90,13 +80,13 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     const bots = await until('bot-counter', async () => {
       const s = await stats(url, 'bot-counter');
       return hook(s, 'on_request_complete')?.calls === total ? s : null;
-    });
+    }, 15_000);
     assert.equal(hook(bots, 'on_request_complete').outcomes.ok, total);
 
     const auditor = await until('cache-auditor', async () => {
       const s = await stats(url, 'cache-auditor');
       return hook(s, 'on_cache_invalidate')?.calls === 1 ? s : null;
-    });
+    }, 15_000);
     assert.equal(hook(auditor, 'on_cache_invalidate').outcomes.ok, 1);
     assert.ok(hook(auditor, 'on_cache_write').calls >= 4, 'one write per cached 200 page');
     assert.equal(hook(auditor, 'on_cache_write').outcomes.ok, hook(auditor, 'on_cache_write').calls);
@@ -147,10 +137,10 @@ test('a Rust hook returning Err shows its message in the server log and in stats
     const s = await until('the error outcome', async () => {
       const st = await stats(url, 'my-analytics');
       return hook(st, 'on_request_complete')?.outcomes.error === 1 ? st : null;
-    });
+    }, 15_000);
     const h = hook(s, 'on_request_complete');
     assert.match(JSON.stringify(h.lastFailure), /could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest: fetch failed/);
-    await until('the log line', () => /could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest/.test(dev.out().stderr));
+    await until('the log line', () => /could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest/.test(dev.out().stderr), 15_000);
     assert.match(dev.out().stderr, /"plugin":"my-analytics"/);
 
     dev.child.kill('SIGINT');

@@ -123,3 +123,14 @@ export function storageKeys(config, plugin) {
  * node_modules/.cache, which git ignores and `npm ci` clears): dependencies compile once.
  */
 export const CARGO_TARGET_DIR = path.join(ROOT, 'node_modules', '.cache', 'bext-test-cargo-target');
+
+/** Polls `fn` every 100 ms until it returns something truthy (returned); fails naming `what`, with `more()`. */
+export async function until(what, fn, ms = 20_000, more = () => '') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${more()}`.trimEnd());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { bext, bextSpawn } from '../helpers/cli.js';
 import { tempDir } from '../helpers/cleanup.js';
 import { skipWithout } from '../helpers/toolchains.js';
-import { CARGO_TARGET_DIR } from './lib.js';
+import { CARGO_TARGET_DIR, until } from './lib.js';
 
 const SOURCES = { c: 'plugin.c', assemblyscript: 'assembly/index.ts', rust: 'src/lib.rs' };
 
@@ -50,16 +50,6 @@ function startDev(dir) {
       await exited;
     },
   };
-}
-
-async function until(what, fn, ms, more = () => '') {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${more()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const msgs = (dev, from = 0) => dev.logs().slice(from).map((l) => l.msg ?? '');

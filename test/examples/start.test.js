@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT } from '../helpers/cli.js';
 import { ownChild, tempDir } from '../helpers/cleanup.js';
-import { EXAMPLES } from './lib.js';
+import { EXAMPLES, until } from './lib.js';
 
 /** The demo folder copied beside a link to this checkout's bin/, as start.js expects to sit. */
 function demoCopy() {
@@ -41,16 +41,6 @@ async function freePair() {
     if (port + 1000 <= 65535 && (await listenable(port + 1000))) return port;
   }
   throw new Error('no free port pair found');
-}
-
-async function until(what, fn, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function text(url) {
