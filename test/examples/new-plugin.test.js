@@ -96,8 +96,9 @@ async function editLoop(t, lang, { breakIt = false } = {}) {
   const broken = await save(dev, source, (s) => `${s}\nthis is not valid source;\n`, /build failed|reloaded/);
   assert.ok(msgs(dev, broken).some((m) => /^plugin hello: build failed \(exit code \d+\):$/.test(m)), msgs(dev, broken).join('\n'));
   // The compiler's output follows, line by line, under the plugin's name.
-  const output = dev.logs().slice(broken).filter((l) => l.plugin === 'hello' && l.source === 'build').map((l) => l.msg);
-  assert.ok(output.some((m) => /index\.ts/.test(m)), `the compiler output names the file:\n${output.join('\n')}`);
+  // Those lines can arrive on bext's stdout after the "build failed" line that ended the wait.
+  const output = () => dev.logs().slice(broken).filter((l) => l.plugin === 'hello' && l.source === 'build').map((l) => l.msg);
+  await until('the compiler output naming the file', () => output().some((m) => /index\.ts/.test(m)), 10_000, () => output().join('\n'));
   const listed = await (await fetch(`${url}__bext/plugins`)).json();
   const hello = listed.find((p) => p.name === 'hello');
   assert.equal(hello.state, 'stale');
