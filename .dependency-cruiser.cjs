@@ -1,7 +1,7 @@
 // The layering of docs/architecture.md, checked on every `npm test`: imports only point down
 // this list, and nothing imports in a cycle.
 const LAYERS = [
-  ['shared', '^src/(log|format|errors)\\.ts$'],
+  ['shared', '^src/(log|format|errors|package)\\.ts$'],
   ['wasm', '^src/wasm/'],
   ['fuel', '^src/fuel/'],
   ['config', '^src/config/'],

@@ -3,12 +3,11 @@
  * Command modules are imported lazily so `bext --help` loads nothing heavy (the instrumenter, sqlite, undici).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { BextError, EXIT_RUNTIME, EXIT_USAGE, isBextError } from '../errors.js';
 import { checkLogLevels } from '../log.js';
+import { packageVersion } from '../package.js';
 
-const require = createRequire(import.meta.url);
-const pkg = require('../../package.json') as { version: string };
+const pkg = { version: packageVersion() };
 
 export interface GlobalOptions {
   /** -c FILE; absent: the nearest bext.config.toml from the working folder up (src/config). */

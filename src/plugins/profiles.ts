@@ -9,7 +9,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { packageVersion } from '../package.js';
 import { BextError } from '../errors.js';
 import { HOOK_NAMES, type HookName, type PluginConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -55,8 +55,7 @@ export function parseProfileSpecs(value: string): ProfileSpec[] {
 
 /** `bext 0.1.0`: the exporter speedscope files name. */
 export function bextVersion(): string {
-  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-  return `bext ${pkg.version}`;
+  return `bext ${packageVersion()}`;
 }
 
 export interface ProfileFiles {

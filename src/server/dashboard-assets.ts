@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { packagePath } from '../package.js';
 
 export interface DashboardAsset {
   type: string;
@@ -17,8 +19,8 @@ const TYPES: Record<string, string> = {
   'dashboard.css': 'text/css; charset=utf-8',
 };
 
-/** Folder of the assets beside the compiled module (dist/server/dashboard/). */
-export const DASHBOARD_DIR = new URL('./dashboard/', import.meta.url);
+/** Folder of the assets in the installed package (dist/server/dashboard/, whether bext runs bundled or not). */
+export const DASHBOARD_DIR = pathToFileURL(`${packagePath('dist', 'server', 'dashboard')}/`);
 
 /** One of the known assets, read from disk each time (a few KB on loopback); null when missing. */
 export function dashboardAsset(name: string, dir: URL = DASHBOARD_DIR): DashboardAsset | null {

@@ -2,7 +2,7 @@
  * `bext dev`: loads the config (exit 2 when it is invalid), starts the dev server, prints the
  * banner, and shuts down cleanly on SIGINT/SIGTERM (a second Ctrl-C exits at once).
  */
-import { createRequire } from 'node:module';
+import { packageVersion } from '../../package.js';
 import { loadConfig } from '../../config/index.js';
 import { BextError, EXIT_OK, EXIT_RUNTIME } from '../../errors.js';
 import { flushLogs, logger, logNames, statusLine } from '../../log.js';
@@ -99,12 +99,11 @@ export async function run(opts: DevOptions): Promise<number> {
     throw err;
   }
 
-  const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
   // Lines logged while loading come before the banner, as they happened.
   flushLogs();
   process.stdout.write(
     formatBanner({
-      version: pkg.version,
+      version: packageVersion(),
       url: server.url,
       startMs: server.startMs,
       config: server.config(),

@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../package.js';
 
-/** The package root (dist/cli/scaffold/ → ../../..), which ships sdk/. */
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The package root, which ships sdk/. */
+const PACKAGE_ROOT = packageRoot();
 
 export const SDK_DIR = path.join(PACKAGE_ROOT, 'sdk');
 
