@@ -11,9 +11,9 @@
  * Writing is buffered and asynchronous on the main thread (src/log/sink.ts), flushed on exit.
  */
 import { createRequire } from 'node:module';
-import { isMainThread } from 'node:worker_threads';
 import type { Logger, Level } from 'pino';
 import { BextError } from './errors.js';
+import { thousands } from './format.js';
 import { createCauseLog, repeatsSuffix, type CauseLog } from './log/cause-log.js';
 import { prettyLine } from './log/pretty.js';
 import { createSink, type Destination, type Sink } from './log/sink.js';
@@ -98,9 +98,11 @@ export function logger(): Logger {
   const pretty = wantsPretty();
   const colour = wantsColour(process.stderr.isTTY === true);
   // A worker logs rarely and may exit at once: it writes synchronously.
+  // (node:worker_threads loads here, with pino, not with this module: a few ms of every command.)
+  const { isMainThread } = load('node:worker_threads') as typeof import('node:worker_threads');
   const dest = pino.destination({ dest: 2, sync: !isMainThread, minLength: 0, maxLength: MAX_BUFFERED_BYTES }) as unknown as Destination;
   const notice = (dropped: number): string => {
-    const rec = { level: 40, time: new Date().toISOString(), dropped, msg: `${dropped.toLocaleString('en-US')} log lines dropped: stderr could not keep up` };
+    const rec = { level: 40, time: new Date().toISOString(), dropped, msg: `${thousands(dropped)} log lines dropped: stderr could not keep up` };
     return pretty ? prettyLine(rec, { colour, nameWidth }) : JSON.stringify(rec) + '\n';
   };
   const out = createSink(dest, notice);

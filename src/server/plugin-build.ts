@@ -2,11 +2,16 @@
  * Running one plugin's `[plugins.NAME.build]` command (for `bext build` and `bext dev`), and
  * deciding whether its .wasm is out of date: missing, or older than a watched source.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BuildConfig, PluginConfig } from '../config/types.js';
+
+// node:child_process (with net, dgram and streams: ~8 ms) loads with the first build, not with
+// this module: `bext config check` and a `bext dev` without build recipes never spawn one.
+const load = createRequire(import.meta.url);
 
 /** Folders never searched for sources: dependencies, VCS data, build output. */
 const SKIPPED_DIRS = new Set(['node_modules', '.git', 'target', '.bext']);
@@ -49,6 +54,7 @@ export function startBuild(plugin: PluginConfig): RunningBuild {
   };
   let child: ChildProcess;
   // In bext's process group: Ctrl-C in the terminal stops the compiler too, and nothing outlives bext.
+  const { spawn } = load('node:child_process') as typeof import('node:child_process');
   const common: SpawnOptions = { cwd: build.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env };
   try {
     child = typeof build.command === 'string'
