@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BextError, EXIT_RUNTIME, EXIT_USAGE, isBextError } from '../errors.js';
 import { checkLogLevels } from '../log.js';
 import { packageVersion } from '../package.js';
+import { sourceStack } from './source-stack.js';
 
 const pkg = { version: packageVersion() };
 
@@ -227,7 +228,7 @@ export function reportError(err: unknown): number {
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`bext: internal error: ${e?.stack ?? String(err)}\n`);
+  process.stderr.write(`bext: internal error: ${e?.stack ? sourceStack(e.stack) : String(err)}\n`);
   return EXIT_RUNTIME;
 }
 
