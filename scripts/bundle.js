@@ -14,6 +14,7 @@
 // node:wasi): they stay in node_modules and still load only when a command needs them.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +37,24 @@ const lazyChildProcessForCommander = {
   },
 };
 
+// pino takes ~50 ms of CPU to load from node_modules (a dozen CommonJS files, each resolved and
+// compiled on its own) and most commands that run a plugin or a server log. src/log.ts loads it on
+// first use with createRequire, which a bundler cannot follow; in the CLI bundle that one call
+// becomes a plain require(), which esbuild bundles and still evaluates only when first called
+// (~13 ms). Its worker-thread transports (thread-stream) are not used: bext writes through
+// pino.destination. The worker bundle keeps loading pino from node_modules (a worker rarely logs).
+const bundledPino = {
+  name: 'bundled-pino',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]log\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const call = "load('pino')";
+      if (!source.includes(call)) throw new Error(`scripts/bundle.js: ${args.path} no longer has ${call}; update bundledPino`);
+      return { contents: source.replaceAll(call, "require('pino')"), loader: 'ts' };
+    });
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 const common = {
   absWorkingDir: root,
@@ -49,21 +68,31 @@ const common = {
   sourcemap: 'linked',
   sourcesContent: false,
   packages: 'bundle',
-  external: ['better-sqlite3', 'undici', 'pino', 'prom-client', 'hdr-histogram-js', 'binaryen'],
   // The CommonJS packages bundled in (commander, @iarna/toml, picomatch…) require Node's built-ins;
   // an ES module has no `require` of its own.
   banner: { js: "import { createRequire as __bextCreateRequire } from 'node:module'; const require = __bextCreateRequire(import.meta.url);" },
-  plugins: [lazyChildProcessForCommander],
   logLevel: 'warning',
   metafile: true,
 };
 const results = await Promise.all([
   // Each command's module (imported lazily by main.ts) becomes its own chunk, so a command loads
   // main.js, its chunk and the chunks it shares with others, not the code of every command.
-  build({ ...common, entryPoints: { main: 'src/cli/main.ts' }, splitting: true }),
+  build({
+    ...common,
+    entryPoints: { main: 'src/cli/main.ts' },
+    splitting: true,
+    external: ['better-sqlite3', 'undici', 'prom-client', 'hdr-histogram-js', 'binaryen'],
+    plugins: [lazyChildProcessForCommander, bundledPino],
+  }),
   // A worker starts from one file: each chunk is one more module to resolve and link, in every
   // worker (measured: a split worker entry made `bext plugin run` ~25% slower).
-  build({ ...common, entryPoints: { 'worker-entry': 'src/plugins/worker-entry.ts' }, splitting: false }),
+  build({
+    ...common,
+    entryPoints: { 'worker-entry': 'src/plugins/worker-entry.ts' },
+    splitting: false,
+    external: ['better-sqlite3', 'undici', 'pino', 'prom-client', 'hdr-histogram-js', 'binaryen'],
+    plugins: [lazyChildProcessForCommander],
+  }),
 ]);
 if (process.argv.includes('--sizes')) {
   for (const [file, out] of results.flatMap((r) => Object.entries(r.metafile.outputs))) {
