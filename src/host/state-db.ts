@@ -147,6 +147,20 @@ export function sqliteDriver(): typeof Database {
   return load('better-sqlite3') as typeof Database;
 }
 
+// The compiled addon, named directly: left to itself better-sqlite3 finds it with the `bindings`
+// package, which probes a dozen paths (~6 ms in each process and worker that opens a database).
+let addonPath: string | null | undefined;
+function nativeAddon(): string | undefined {
+  if (addonPath === undefined) {
+    try {
+      addonPath = load.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    } catch {
+      addonPath = null; // built elsewhere (a debug build, a custom prebuild): let `bindings` look
+    }
+  }
+  return addonPath ?? undefined;
+}
+
 /**
  * Opens (creating if needed) a bext SQLite file with bext's pragmas, then runs `schema` under the
  * write lock (several connections starting at once simply queue on it).
@@ -154,7 +168,7 @@ export function sqliteDriver(): typeof Database {
 export function openSqlite(file: string, schema: string | ((db: StateDb) => void)): StateDb {
   mkdirSync(path.dirname(file), { recursive: true });
   const Driver = sqliteDriver();
-  const db = new Driver(file, { timeout: BUSY_TIMEOUT_MS });
+  const db = new Driver(file, { timeout: BUSY_TIMEOUT_MS, nativeBinding: nativeAddon() });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${syncMode()}`);
