@@ -9,9 +9,10 @@
 // other path into the package goes through src/package.ts, which finds the package root from
 // wherever it runs.
 //
-// Left out of the bundle: everything bext loads on demand with createRequire (better-sqlite3 and its
-// native addon, undici, pino and its worker-thread transports, prom-client, hdr-histogram-js,
-// node:wasi): they stay in node_modules and still load only when a command needs them.
+// Left out of the bundle: what bext loads on demand with createRequire (better-sqlite3 and its
+// native addon, undici, prom-client, hdr-histogram-js; binaryen is a devDependency only): they
+// stay in node_modules and still load only when a command needs them. The exception is pino in
+// the CLI bundle (bundledPino below); the worker bundle loads it from node_modules too.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
