@@ -89,7 +89,7 @@ test('a missing .wasm is built at start; each save is one build and one reload; 
   assert.match(failed.error, /src\/tag\.txt:1:1: error: "broken" is not a tag/);
   // The log reaches this test through bext's stdout, which can trail the HTTP answer above.
   const output = () => dev.logs().slice(broken).filter((l) => l.plugin === 'fake' && l.source === 'build').map((l) => l.msg);
-  await dev.waitFor(() => output().length >= 2, 10_000, 'the compiler output in the log');
+  await dev.waitFor(() => output().length >= 2, 30_000, 'the compiler output in the log');
   assert.deepEqual(output(), ['compiling src/tag.txt', 'src/tag.txt:1:1: error: "broken" is not a tag']);
   await fetch(dev.url);
   await dev.waitFor(() => msgs(dev, broken).some((m) => m.startsWith('v3 event ')), 20_000, 'the old version handling an event');

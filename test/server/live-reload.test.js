@@ -156,10 +156,10 @@ describe('live reload on (the default)', () => {
     assert.match(await (await fetch(dev.url)).text(), /<h1>v1<\/h1>/);
     const s = await openStream(dev.url);
     try {
-      await dev.waitFor(() => s.events.some((e) => e.event === 'hello'), 5_000, 'the hello event');
+      await dev.waitFor(() => s.events.some((e) => e.event === 'hello'), 20_000, 'the hello event');
       // An editor's save: several writes in a row.
       for (let i = 2; i <= 6; i++) writeFileSync(pub('index.html'), PAGE.replace('v1', `v${i}`));
-      await dev.waitFor(() => s.events.some((e) => e.event === 'change'), 10_000, 'a change event');
+      await dev.waitFor(() => s.events.some((e) => e.event === 'change'), 20_000, 'a change event');
       // Fetched at once, as a reloading page does: the new version, not the cached old one.
       assert.match(await (await fetch(dev.url)).text(), /<h1>v6<\/h1>/);
       await sleep(QUIET_MS);
@@ -167,7 +167,7 @@ describe('live reload on (the default)', () => {
 
       // Only a stylesheet changed: pages may swap it without reloading.
       writeFileSync(pub('style.css'), 'h1 { color: rgb(4, 5, 6); }\n');
-      await dev.waitFor(() => s.events.filter((e) => e.event === 'change').length === 2, 10_000, 'a second change event');
+      await dev.waitFor(() => s.events.filter((e) => e.event === 'change').length === 2, 20_000, 'a second change event');
       assert.deepEqual(s.events.filter((e) => e.event === 'change')[1].data, { kind: 'css' });
     } finally {
       s.close();
@@ -223,13 +223,13 @@ describe('live reload off', () => {
     assert.equal(cached.headers.get('x-bext-cache'), 'HIT');
     assert.match(await cached.text(), /live-reload\.js/);
     writeConfig(dir, '[server]\nroot = "./public"\nlive_reload = false\n');
-    await dev.waitFor(async () => (await fetch(dev.url + '__bext/live-reload.js')).status === 404, 10_000, 'the config change');
+    await dev.waitFor(async () => (await fetch(dev.url + '__bext/live-reload.js')).status === 404, 20_000, 'the config change');
     // From the moment the setting applies, every answer is the plain page, and it is cached again.
     await dev.waitFor(async () => {
       const r = await fetch(dev.url);
       assert.equal(await r.text(), PAGE);
       return r.headers.get('x-bext-cache') === 'HIT';
-    }, 10_000, 'the plain page from the cache');
+    }, 20_000, 'the plain page from the cache');
   });
 
   test('server.live_reload must be a boolean', () => {

@@ -19,7 +19,7 @@ test('a failed reload leaves the running version listed as stale with the error'
   assert.equal((await info()).state, 'loaded');
 
   writeFileSync(path.join(dir, 'plugins', 'alpha.wasm'), Buffer.from('this is not wasm'));
-  const stale = await dev.waitFor(async () => ((await info()).state === 'stale' ? info() : null), 10_000, 'stale state');
+  const stale = await dev.waitFor(async () => ((await info()).state === 'stale' ? info() : null), 30_000, 'stale state');
   assert.match(stale.error, /^the new version failed to load; the running one keeps serving: .*wasm/i);
   assert.deepEqual(stale.hooks.length > 0, true, 'the running version still lists its hooks');
 
@@ -34,7 +34,7 @@ test('a failed reload leaves the running version listed as stale with the error'
 
   // The old version still serves events; a good file brings the state back to loaded.
   writeFileSync(path.join(dir, 'plugins', 'alpha.wasm'), fixtureWasm('recorder.wat', 'a2'));
-  await dev.waitFor(() => dev.guest('alpha').includes('a2 start {}'), 10_000, 'a2 start');
+  await dev.waitFor(() => dev.guest('alpha').includes('a2 start {}'), 30_000, 'a2 start');
   const back = await info();
   assert.equal(back.state, 'loaded');
   assert.equal(back.error, undefined);
