@@ -49,7 +49,8 @@ test('SIGTERM lets an in-flight response finish, refuses new connections, then e
   const up = await slowUpstream();
   const dir = makeProject();
   writePlugin(dir, 'rec.wasm');
-  writeConfig(dir, `[server]\nupstream = "http://127.0.0.1:${up.address().port}"\n[plugins.rec]\npath = "./plugins/rec.wasm"\n`);
+  // A drain bound (2 s by default) that cannot run out while this test holds the response.
+  writeConfig(dir, `[server]\nupstream = "http://127.0.0.1:${up.address().port}"\nshutdown_drain_ms = 60000\n[plugins.rec]\npath = "./plugins/rec.wasm"\n`);
   const dev = await startDev(dir, { args: ['--no-watch'] });
   try {
     const res = await request(dev.url + 'slow');
