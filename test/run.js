@@ -24,7 +24,13 @@ const FUZZ_FILES = ['test/fuel/differential.test.js', 'test/fuel/placement.test.
 const concurrency = Number(process.env.BEXT_TEST_CONCURRENCY ?? 3);
 const defaultTimeoutS = Number(process.env.BEXT_TEST_FILE_TIMEOUT_S ?? (fuzz ? 900 : 240));
 // Cold cargo builds (serde and friends, into node_modules/.cache) take minutes on 2 busy cores.
-const LONGER_TIMEOUT_S = { 'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600, 'test/examples/new-plugin.test.js': 900 };
+// The C/AssemblyScript SDK checks and the example plugins run compilers or dozens of CLI
+// processes: 95-110 s on 2 cores under 3.5x load (5 files at once beside 2 busy loops), about
+// half their 240 s default; twice that leaves room for a slower CI machine.
+const LONGER_TIMEOUT_S = {
+  'test/examples/build.test.js': 600, 'test/examples/rust-sdk.test.js': 600, 'test/examples/new-plugin.test.js': 900,
+  'test/examples/c-as-sdk.test.js': 480, 'test/examples/plugins.test.js': 480,
+};
 // The slowest files start first, so that the short ones fill the gaps at the end: ordered by the
 // wall times of the last run on this machine (node_modules/.cache, which `npm ci` clears), or on a
 // fresh install by this list (the slowest files of a full run on 2 cores).

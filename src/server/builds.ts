@@ -119,6 +119,7 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
     const s = state(name);
     if (s.busy) {
       s.again = true;
+      log.debug(`plugin ${name}: ${why} during the build; one more build follows it`);
       return;
     }
     s.busy = true;
@@ -179,10 +180,17 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
     if (roots.length === 0 || closed) return;
     const w = watch(roots, { ignoreInitial: true, ignored });
     watcher = w;
-    for (const cfg of buildable(deps.configs())) remember(sourceFiles(cfg.build!));
     for (const ev of ['add', 'change', 'unlink'] as const) w.on(ev, onSource);
     w.on('error', (err) => log.warn({ err }, 'source watcher error'));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    // A save between the staleness check (or the start of a build) and the watcher being ready
+    // raised no event: the files that differ from what was last seen count as changed now.
+    for (const cfg of buildable(deps.configs())) {
+      for (const f of sourceFiles(cfg.build!)) {
+        if (!seen.has(f)) seen.set(f, stamp(f));
+        else onSource(f);
+      }
+    }
   }
 
   return {
@@ -190,12 +198,22 @@ export function createDevBuilds(deps: { log: Logger; plugins: PluginSupervisor; 
       const failed = new Map<string, string>();
       for (const cfg of buildable(configs)) {
         if (closed) break;
-        const why = staleReason(cfg);
-        if (why === null) continue;
+        let why = staleReason(cfg);
+        if (why === null) {
+          remember(sourceFiles(cfg.build!));
+          continue;
+        }
         const s = state(cfg.name);
         s.busy = true;
         try {
-          const r = await runOne(cfg, why);
+          // A save during the build (a watched one, for a plugin added to a running server) means
+          // the output is already old: build again before the plugin loads.
+          let r: BuildResult;
+          do {
+            s.again = false;
+            r = await runOne(cfg, why);
+            why = 'sources changed during the build';
+          } while (s.again && !closed);
           if (!r.ok) failed.set(cfg.name, failureText(r));
         } finally {
           s.busy = false;

@@ -3,6 +3,7 @@
  * batches of changes to the server. Batches are processed one at a time; changes that arrive
  * while a batch runs are collected into the next one.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
@@ -34,6 +35,16 @@ function under(dir: string, file: string): boolean {
   return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
+/** What a file is now (null: gone), to tell a change from a late second report of one already taken. */
+function stamp(file: string): string | null {
+  try {
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
 export async function createWatcher(
   initial: WatchTargets,
   onBatch: (batch: ChangeBatch) => Promise<void>,
@@ -63,13 +74,21 @@ export async function createWatcher(
   let pending: ChangeBatch = { config: false, wasm: new Set(), site: new Set() };
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
+  // Site files as last reported. One save can be reported twice, the second time later than the
+  // debounce on a busy machine (the watcher stats files on a shared thread pool): a report of a
+  // file that has not changed since is not a second change (a second reload, live-reload event).
+  const siteSeen = new Map<string, string | null>();
 
   const classify = (p: string): void => {
     const abs = path.resolve(p);
     if (abs === path.resolve(targets.configFile)) pending.config = true;
     else if (wasmSet.has(abs)) pending.wasm.add(abs);
-    else if (targets.root && under(targets.root, abs)) pending.site.add(abs);
-    else return;
+    else if (targets.root && under(targets.root, abs)) {
+      const now = stamp(abs);
+      if (siteSeen.has(abs) && siteSeen.get(abs) === now) return;
+      siteSeen.set(abs, now);
+      pending.site.add(abs);
+    } else return;
     schedule();
   };
 

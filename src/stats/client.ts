@@ -1,12 +1,16 @@
 /**
- * Asks a running dev server for its admin API (`/__bext/...`). Answers quickly or not at all:
- * a CLI that waits on a port nobody listens on would feel broken, so the timeout is short and
- * any failure (refused, timeout, not JSON, not bext) simply means "no live server".
+ * Asks a running dev server for its admin API (`/__bext/...`). On the configured port, where
+ * often nobody listens, it answers quickly or not at all: a CLI that waits there would feel
+ * broken, so the timeout is short. A server that `.bext/server.json` names (its pid is running)
+ * or that `--url` names is known to be there and gets longer: a busy one can take over a second.
+ * Any failure (refused, timeout, not JSON, not bext) simply means "no live server".
  */
 import { STATS_SNAPSHOT_VERSION, type StatsSnapshot } from './types.js';
 import type { PluginInfo } from '../runtime/types.js';
 
 export const LIVE_TIMEOUT_MS = 800;
+/** For a server known to run (named by server.json or --url). */
+export const KNOWN_SERVER_TIMEOUT_MS = 10_000;
 
 /** Base URL of the admin API for a configured host/port; wildcard binds are reached on loopback. */
 export function adminBase(host: string, port: number): string {

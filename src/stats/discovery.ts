@@ -8,7 +8,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BextError } from '../errors.js';
-import { adminBase } from './client.js';
+import { adminBase, KNOWN_SERVER_TIMEOUT_MS, LIVE_TIMEOUT_MS } from './client.js';
 
 export const SERVER_FILE = 'server.json';
 
@@ -88,6 +88,8 @@ export interface ServerTarget {
   /** Base without a trailing slash, e.g. http://127.0.0.1:3155. */
   base: string;
   how: 'url' | 'server.json' | 'config';
+  /** How long to wait for its answer: short on the configured port, where often nobody listens. */
+  timeoutMs: number;
   /** Said alongside the result when the lookup skipped something (a stale server.json). */
   note?: string;
 }
@@ -109,9 +111,10 @@ export function baseOf(url: string): string {
 }
 
 export function findServer(stateDir: string, configured: { host: string; port: number }, url?: string): ServerTarget {
-  if (url !== undefined) return { base: baseOf(url), how: 'url' };
+  if (url !== undefined) return { base: baseOf(url), how: 'url', timeoutMs: KNOWN_SERVER_TIMEOUT_MS };
   const found = readServerRecord(stateDir);
-  if (found.kind === 'found') return { base: baseOf(found.record.url), how: 'server.json' };
+  if (found.kind === 'found') return { base: baseOf(found.record.url), how: 'server.json', timeoutMs: KNOWN_SERVER_TIMEOUT_MS };
   const base = adminBase(configured.host, configured.port);
-  return found.kind === 'stale' ? { base, how: 'config', note: found.note } : { base, how: 'config' };
+  const timeoutMs = LIVE_TIMEOUT_MS;
+  return found.kind === 'stale' ? { base, how: 'config', timeoutMs, note: found.note } : { base, how: 'config', timeoutMs };
 }

@@ -16,7 +16,7 @@ function startDev(config) {
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bext dev did not start in 30 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`bext dev did not start in 60 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 60_000);
     const check = () => {
       const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout);
       if (m) {
@@ -61,7 +61,7 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     const removed = (await inv.json()).removed;
 
     // my-analytics: the first 5 events arrive as one batch, in request order.
-    await until('the first batch', () => collector.batches.length >= 1, 15_000);
+    await until('the first batch', () => collector.batches.length >= 1, 30_000);
     assert.deepEqual(collector.batches[0].events.map((e) => e.path), pages.slice(0, 5));
     assert.equal(collector.batches[0].events[0].method, 'GET');
 
@@ -70,7 +70,7 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     const greedy = await until('greedy to see every request', async () => {
       const s = await stats(url, 'greedy');
       return hook(s, 'on_request_complete')?.calls === total ? s : null;
-    }, 15_000);
+    }, 30_000);
     const grc = hook(greedy, 'on_request_complete');
     assert.equal(grc.outcomes.out_of_fuel, 1, JSON.stringify(grc.outcomes));
     assert.equal(grc.outcomes.trap, 1);
@@ -80,18 +80,22 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     const bots = await until('bot-counter', async () => {
       const s = await stats(url, 'bot-counter');
       return hook(s, 'on_request_complete')?.calls === total ? s : null;
-    }, 15_000);
+    }, 30_000);
     assert.equal(hook(bots, 'on_request_complete').outcomes.ok, total);
 
     const auditor = await until('cache-auditor', async () => {
       const s = await stats(url, 'cache-auditor');
       return hook(s, 'on_cache_invalidate')?.calls === 1 ? s : null;
-    }, 15_000);
+    }, 30_000);
     assert.equal(hook(auditor, 'on_cache_invalidate').outcomes.ok, 1);
     assert.ok(hook(auditor, 'on_cache_write').calls >= 4, 'one write per cached 200 page');
     assert.equal(hook(auditor, 'on_cache_write').outcomes.ok, hook(auditor, 'on_cache_write').calls);
 
-    const analytics = await stats(url, 'my-analytics');
+    // Each plugin has its own queue: my-analytics may still be working through the last events.
+    const analytics = await until('my-analytics to see every request', async () => {
+      const s = await stats(url, 'my-analytics');
+      return hook(s, 'on_request_complete')?.calls === total ? s : null;
+    }, 30_000);
     assert.equal(hook(analytics, 'on_request_complete').outcomes.ok, total);
     assert.equal(hook(analytics, 'on_server_start').outcomes.ok, 1);
 
@@ -101,10 +105,8 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
     assert.match(metrics, /^human_requests\{plugin="bot-counter"\} 7$/m);
     assert.match(metrics, new RegExp(`^cache_invalidated_entries\\{plugin="cache-auditor",pattern="page:/blog/\\*"\\} ${removed}$`, 'm'));
 
-    // The failures were logged with plugin, hook and reason.
-    const { stderr } = dev.out();
-    assert.match(stderr, /"plugin":"greedy".*"outcome":"out_of_fuel"/);
-    assert.match(stderr, /"plugin":"greedy".*"outcome":"trap"/);
+    // The failures were logged with plugin, hook and reason (on stderr, which can trail the stats).
+    await until('the failures in the log', () => /"plugin":"greedy".*"outcome":"out_of_fuel"/.test(dev.out().stderr) && /"plugin":"greedy".*"outcome":"trap"/.test(dev.out().stderr), 30_000, () => dev.out().stderr);
 
     // Shutdown: cleanup flushes the 3 remaining events; exit 0.
     dev.child.kill('SIGINT');
@@ -127,7 +129,7 @@ test('the demo under bext dev: batches reach the collector, every plugin is coun
   }
 });
 
-test('a Rust hook returning Err shows its message in the server log and in stats', { timeout: 60_000 }, async () => {
+test('a Rust hook returning Err shows its message in the server log and in stats', { timeout: 120_000 }, async () => {
   // Endpoint outside allowed_urls and batch_size 1: every event's flush is refused.
   const p = copyProject((t) => t.replace('batch_size = 5', 'batch_size = 1').replace('http://127.0.0.1:4000/ingest', 'http://127.0.0.1:9/ingest'));
   const dev = startDev(p.config);
@@ -137,10 +139,10 @@ test('a Rust hook returning Err shows its message in the server log and in stats
     const s = await until('the error outcome', async () => {
       const st = await stats(url, 'my-analytics');
       return hook(st, 'on_request_complete')?.outcomes.error === 1 ? st : null;
-    }, 15_000);
+    }, 30_000);
     const h = hook(s, 'on_request_complete');
     assert.match(JSON.stringify(h.lastFailure), /could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest: fetch failed/);
-    await until('the log line', () => /could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest/.test(dev.out().stderr), 15_000);
+    await until('the log line', () => /could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest/.test(dev.out().stderr), 30_000);
     assert.match(dev.out().stderr, /"plugin":"my-analytics"/);
 
     dev.child.kill('SIGINT');

@@ -122,6 +122,8 @@ test('C: bext dev builds a missing .wasm before the plugins load', { timeout: 30
   const dev = startDev(dir);
   t.after(() => dev.stop());
   const url = (await dev.ready) + '/';
+  // The banner (stdout) can reach this test before the start-up log lines (stderr).
+  await until('the build and the start in the log', () => msgs(dev).some((m) => /^hello started/.test(m)), 60_000, dev.stderr);
   const start = msgs(dev);
   assert.equal(count(start, /^plugin hello: plugin\.wasm does not exist yet: building/), 1, start.join('\n'));
   assert.ok(start.findIndex((m) => /built in/.test(m)) < start.findIndex((m) => /^hello started/.test(m)));

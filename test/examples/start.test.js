@@ -66,7 +66,7 @@ test('npm start -- -p PORT moves the site, the collector and every URL that name
 
   const site = `http://127.0.0.1:${port}`;
   const collector = `http://127.0.0.1:${port + 1000}`;
-  await until(`the banner\n${out}`, () => out.includes(`${site}/`) || child.exitCode !== null);
+  await until('the banner', () => out.includes(`${site}/`) || child.exitCode !== null, 60_000, () => out);
   assert.equal(child.exitCode, null, out);
   assert.match(out, new RegExp(`\\[collector\\] listening on ${collector.replace(/\./g, '\\.')}`));
 

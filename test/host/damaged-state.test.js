@@ -70,8 +70,8 @@ for (const [kind, damage] of Object.entries(DAMAGE)) {
     const dev = await startDev(dir, { args: ['--no-watch'] });
     t.after(() => dev.stop('SIGKILL'));
     assert.equal(await (await fetch(dev.url)).text(), 'hi');
-    const warning = dev.logs().find((l) => /was damaged/.test(l.msg ?? ''));
-    assert.ok(warning, dev.stderr());
+    // Written before the banner, but on stderr: the banner (stdout) can reach this test first.
+    const warning = await dev.waitFor(() => dev.logs().find((l) => /was damaged/.test(l.msg ?? '')), 30_000, 'the warning in the log');
     const m = /^\.bext\/state\.db was damaged \((.+)\): moved it to (\.bext\/state\.db\.damaged-\d{8}-\d{6}) and started an empty one/.exec(warning.msg);
     assert.ok(m, warning.msg);
     assert.match(dev.stdout(), /state\.db was damaged/, 'the banner shows it too');
@@ -109,6 +109,7 @@ test('a damaged stats.db costs only the stats: storage stays, stats start again'
   fs.writeFileSync(statsDb, 'garbage '.repeat(1000));
   const dev = await startDev(dir, { args: ['--no-watch'] });
   t.after(() => dev.stop('SIGKILL'));
+  await dev.waitFor(() => /stats\.db was damaged/.test(dev.stderr()), 30_000, 'the warning in the log');
   assert.match(dev.stderr(), /\.bext\/stats\.db was damaged \(file is not a database\): moved it to \.bext\/stats\.db\.damaged-\d{8}-\d{6}; stats start again from zero/);
   assert.doesNotMatch(dev.stderr(), /state\.db was damaged/);
   assert.equal((await dev.stop('SIGTERM')).code, 0);

@@ -25,13 +25,14 @@ path = "./plugins/svc.wasm"
     const metrics = await dev.waitFor(async () => {
       const text = await (await fetch(new URL('/__bext/metrics', dev.url))).text();
       return text.includes('plugin_starts_total{') ? text : null;
-    }, 10_000, 'the plugin metric');
+    }, 30_000, 'the plugin metric');
     assert.match(metrics, /^plugin_starts_total\{plugin="svc",via="dev"\} 1$/m);
     const stats = await (await fetch(new URL('/__bext/stats/svc', dev.url))).json();
     const refused = stats.plugins.svc.fetchRefused;
     assert.equal(refused.count, 1);
     assert.match(JSON.stringify(refused.top), /allowed_urls is empty \(no network\)/);
-    const warn = dev.logs().find((l) => l.msg === 'http_fetch refused');
+    // The log comes on bext's stderr, which can trail the HTTP answers above.
+    const warn = await dev.waitFor(() => dev.logs().find((l) => l.msg === 'http_fetch refused'), 30_000, 'the refusal in the log');
     assert.equal(warn.level, 40);
     assert.equal(warn.plugin, 'svc');
     assert.equal(warn.url, 'http://127.0.0.1:9/blocked');

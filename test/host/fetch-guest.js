@@ -77,7 +77,8 @@ export async function runFetcher(dir, env = {}) {
   child.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
   const exitedAt = Date.now();
-  await new Promise((resolve) => (child.stdout.readableEnded ? resolve() : child.stdout.on('end', resolve)));
+  // 'exit' can come before the last output has been read.
+  for (const stream of [child.stdout, child.stderr]) await new Promise((resolve) => (stream.readableEnded ? resolve() : stream.on('end', resolve)));
   const r = { code, stdout, stderr };
   const ms = exitedAt - t0;
   const exitLagMs = exitedAt - printedAt;

@@ -18,7 +18,7 @@ test('https to a pinned address verifies the certificate against the URL host', 
     '-keyout', key, '-out', cert, '-subj', '/CN=secure.test', '-addext', 'subjectAltName=DNS:secure.test',
   ], { stdio: 'ignore' });
   const r = spawnSync(process.execPath, [child, key, cert], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: cert, BEXT_LOG: 'silent' }, encoding: 'utf8', timeout: 20_000,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: cert, BEXT_LOG: 'silent' }, encoding: 'utf8', timeout: 60_000,
   });
   assert.equal(r.status, 0, r.stderr);
   const { good, bad } = JSON.parse(r.stdout);

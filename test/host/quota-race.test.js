@@ -18,8 +18,10 @@ test('concurrent writers as one plugin never exceed its quota', async () => {
   const workers = ['a', 'b', 'c'].map((prefix) => new Worker(racer, {
     workerData: { dbPath, plugin: 'racy', prefix: `${prefix}-`, count: 60, valueBytes, quotaKb, start },
   }));
+  // Each worker says "ready" once its database is open, then waits for the start signal.
+  const ready = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  assert.deepEqual(await Promise.all(ready), ['ready', 'ready', 'ready']);
   const results = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
-  await new Promise((r) => setTimeout(r, 300)); // let every worker open the database
   Atomics.store(new Int32Array(start), 0, 1);
   Atomics.notify(new Int32Array(start), 0);
   const done = await Promise.all(results);

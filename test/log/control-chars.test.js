@@ -57,8 +57,8 @@ test('bext dev writes guest text escaped, in pretty lines and in JSON lines', as
     t.after(() => dev.stop('SIGKILL'));
     const res = await fetch(dev.url);
     await res.arrayBuffer();
-    await dev.waitFor(() => /not valid UTF-8/.test(dev.stderr()), 10_000, `metric warning (${format})`);
-    await dev.waitFor(() => /bad/.test(dev.stderr()), 10_000, `error message (${format})`);
+    await dev.waitFor(() => /not valid UTF-8/.test(dev.stderr()), 30_000, `metric warning (${format})`);
+    await dev.waitFor(() => /bad/.test(dev.stderr()), 30_000, `error message (${format})`);
     assert.doesNotMatch(dev.stderr(), RAW_CONTROL, format);
     if (format === 'pretty') assert.match(dev.stderr(), /noisy +warn +a\\x00b\\x1b\[31mred\\x07$/m);
     else assert.ok(dev.logs().some((l) => l.msg === 'a\u0000b\u001b[31mred\u0007'), 'JSON keeps the exact text, escaped as JSON');

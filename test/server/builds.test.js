@@ -1,10 +1,12 @@
 // Build on save under `bext dev`, with a stand-in compiler (a node script) so the sequence is
 // fast and needs no toolchain: the "source" src/tag.txt names a prebuilt recorder.wat variant,
 // which the build writes to plugin.wasm the way compilers do (remove, write part, pause, rest).
+// While a file named `hold` sits in the plugin folder, the build waits before writing: a test can
+// keep a build running for exactly as long as it needs.
 // The real toolchains run the same loop in test/examples/new-plugin.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixtureWasm, makeProject, startDev, writeConfig } from './helpers.js';
 
@@ -12,6 +14,7 @@ const COMPILER = `
 const fs = require('node:fs');
 const tag = fs.readFileSync('src/tag.txt', 'utf8').trim();
 const pause = Number(process.env.FAKE_BUILD_PAUSE_MS || 100);
+while (fs.existsSync('hold')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 if (tag === 'broken') {
   console.log('compiling src/tag.txt');
   console.error('src/tag.txt:1:1: error: "broken" is not a tag');
@@ -43,6 +46,7 @@ cwd = "./plugins/${name}"
 
 const msgs = (dev, from = 0) => dev.logs().slice(from).map((l) => l.msg ?? '');
 const count = (list, re) => list.filter((m) => re.test(m)).length;
+/** Quiet time after everything expected has shown, before "no second build or reload" is concluded. */
 const settle = () => new Promise((r) => setTimeout(r, 1_500));
 
 async function info(dev, name) {
@@ -56,14 +60,18 @@ test('a missing .wasm is built at start; each save is one build and one reload; 
   const dev = await startDev(dir, { timeoutMs: 60_000 });
   t.after(() => dev.stop('SIGKILL'));
 
-  const start = msgs(dev);
-  assert.equal(count(start, /^plugin fake: plugin\.wasm does not exist yet: building \(node compile\.js\)$/), 1, start.join('\n'));
-  await dev.waitFor(() => dev.guest('fake').includes('v1 start {}'), 10_000, 'v1 start');
+  const building = /^plugin fake: plugin\.wasm does not exist yet: building \(node compile\.js\)$/;
+  // The banner (stdout) and the log (stderr) are two pipes: either can reach this test first.
+  await dev.waitFor(() => count(msgs(dev), building) > 0, 30_000, 'the start-up build in the log');
+  await dev.waitFor(() => dev.guest('fake').includes('v1 start {}'), 30_000, 'v1 start');
+  assert.equal(count(msgs(dev), building), 1, msgs(dev).join('\n'));
 
   for (const tag of ['v2', 'v3']) {
     const from = dev.logs().length;
     writeFileSync(tagFile, `${tag}\n`);
-    await dev.waitFor(() => dev.guest('fake').includes(`${tag} start {}`), 20_000, `${tag} start`);
+    await dev.waitFor(() => dev.guest('fake').includes(`${tag} start {}`), 30_000, `${tag} start`);
+    // Everything this save should cause, then a quiet spell in which nothing more may come.
+    await dev.waitFor(() => count(msgs(dev, from), /^plugin fake reloaded$/) > 0, 30_000, `${tag} reloaded`);
     await settle();
     const after = msgs(dev, from);
     assert.equal(count(after, /^plugin fake: src\/tag\.txt changed: building/), 1, after.join('\n'));
@@ -75,20 +83,20 @@ test('a missing .wasm is built at start; each save is one build and one reload; 
   // A failed build: compiler output in the log, the plugin listed stale, the old version serving.
   const broken = dev.logs().length;
   writeFileSync(tagFile, 'broken\n');
-  await dev.waitFor(async () => (await info(dev, 'fake')).state === 'stale', 20_000, 'stale after the failed build');
+  await dev.waitFor(async () => (await info(dev, 'fake')).state === 'stale', 30_000, 'stale after the failed build');
   const failed = await info(dev, 'fake');
   assert.match(failed.error, /^the build failed; the running version keeps serving: exit code 2\n/);
   assert.match(failed.error, /src\/tag\.txt:1:1: error: "broken" is not a tag/);
   // The log reaches this test through bext's stdout, which can trail the HTTP answer above.
   const output = () => dev.logs().slice(broken).filter((l) => l.plugin === 'fake' && l.source === 'build').map((l) => l.msg);
-  await dev.waitFor(() => output().length >= 2, 10_000, 'the compiler output in the log');
+  await dev.waitFor(() => output().length >= 2, 30_000, 'the compiler output in the log');
   assert.deepEqual(output(), ['compiling src/tag.txt', 'src/tag.txt:1:1: error: "broken" is not a tag']);
   await fetch(dev.url);
-  await dev.waitFor(() => msgs(dev, broken).some((m) => m.startsWith('v3 event ')), 10_000, 'the old version handling an event');
+  await dev.waitFor(() => msgs(dev, broken).some((m) => m.startsWith('v3 event ')), 20_000, 'the old version handling an event');
 
   // Fixed: loaded again, with the new code.
   writeFileSync(tagFile, 'v4\n');
-  await dev.waitFor(() => dev.guest('fake').includes('v4 start {}'), 20_000, 'v4 start');
+  await dev.waitFor(() => dev.guest('fake').includes('v4 start {}'), 30_000, 'v4 start');
   const fixed = await info(dev, 'fake');
   assert.equal(fixed.state, 'loaded');
   assert.equal(fixed.error, undefined);
@@ -98,20 +106,24 @@ test('saves during a build get one more build after it; a plugin added to the co
   const dir = makeProject({ 'index.html': 'hi' });
   const config = writeConfig(dir, `[server]\nroot = "./public"\n${fakePlugin(dir, 'slow')}`);
   const tagFile = path.join(dir, 'plugins', 'slow', 'src', 'tag.txt');
-  // Each build takes ≥ 1.5 s, so a save right after "building" lands during it.
-  const dev = await startDev(dir, { timeoutMs: 60_000, env: { FAKE_BUILD_PAUSE_MS: '1500' } });
+  const hold = path.join(dir, 'plugins', 'slow', 'hold');
+  // BEXT_LOG=debug: bext says when it notices a save during a build, so the build is held until then.
+  const dev = await startDev(dir, { timeoutMs: 60_000, env: { BEXT_LOG: 'debug' } });
   t.after(() => dev.stop('SIGKILL'));
-  await dev.waitFor(() => dev.guest('slow').includes('v1 start {}'), 10_000, 'v1 start');
+  await dev.waitFor(() => dev.guest('slow').includes('v1 start {}'), 30_000, 'v1 start');
 
   const from = dev.logs().length;
+  writeFileSync(hold, '');
   writeFileSync(tagFile, 'v2\n');
-  await dev.waitFor(() => msgs(dev, from).some((m) => /tag\.txt changed: building/.test(m)), 10_000, 'the build starting');
+  await dev.waitFor(() => msgs(dev, from).some((m) => /tag\.txt changed: building/.test(m)), 30_000, 'the build starting');
   writeFileSync(tagFile, 'v3\n');
+  await dev.waitFor(() => msgs(dev, from).some((m) => /^plugin slow: src\/tag\.txt changed during the build; one more build follows it$/.test(m)), 30_000, 'the save noticed during the build');
+  unlinkSync(hold);
   await dev.waitFor(() => count(msgs(dev, from), /^plugin slow reloaded$/) === 2, 30_000, 'the second reload');
   await settle();
   const after = msgs(dev, from);
   assert.equal(dev.guest('slow').filter((m) => / start \{\}$/.test(m)).at(-1), 'v3 start {}', 'the last save is what runs');
-  assert.equal(count(after, /building/), 2, after.join('\n'));
+  assert.equal(count(after, /^plugin slow: .*: building \(/), 2, after.join('\n'));
   assert.equal(count(after, /^plugin slow: sources changed during the build: building/), 1, after.join('\n'));
   assert.equal(count(after, /^plugin slow reloaded$/), 2, after.join('\n'));
 

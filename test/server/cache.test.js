@@ -118,7 +118,7 @@ describe('cache through bext dev', () => {
     assert.deepEqual(body, { pattern: 'page:/blog/*', removed: 3 }); // a.html, a.html?v=2, b.html
     assert.equal(await get('/blog/b.html'), 'MISS');
     assert.equal(await get('/about.html'), 'HIT');
-    await dev.waitFor(() => dev.guest('rec').includes('v1 invalidate page:/blog/* 3'), 5000, 'on_cache_invalidate');
+    await dev.waitFor(() => dev.guest('rec').includes('v1 invalidate page:/blog/* 3'), 30_000, 'on_cache_invalidate');
     const writes = dev.guest('rec').filter((m) => m.startsWith('v1 write '));
     assert.ok(writes.includes('v1 write page:/blog/a.html []'), writes.join('\n'));
     assert.ok(writes.includes('v1 write page:/blog/a.html?v=2 []'));

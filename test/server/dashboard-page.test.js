@@ -31,7 +31,7 @@ test('/__bext/ in a browser: one response with the code inlined by hash and the 
   await dev.waitFor(async () => {
     const v = await (await request(dev.url + '__bext/dashboard', { headers: { accept: 'application/json' } })).body.json();
     return v.failures.length > 0;
-  }, 10_000, 'the error outcome in the dashboard view');
+  }, 30_000, 'the error outcome in the dashboard view');
 
   const res = await request(dev.url + '__bext/', { headers: { accept: 'text/html,application/xhtml+xml' } });
   assert.equal(res.statusCode, 200);

@@ -25,7 +25,7 @@ const SENT = 4;
 const HUNGRY_BUDGET = 50_000;
 /** Generous for a busy 2-core machine; the measured latency is printed. */
 const LIVE_BOUND_MS = 5_000;
-const UI_WAIT_MS = 15_000;
+const UI_WAIT_MS = 30_000;
 
 const healthy = (n) => wat(readFileSync(path.join(FIXTURES, 'healthy.wat'), 'utf8').replaceAll('__N__', String(n)));
 

@@ -84,7 +84,7 @@ test('a plugin slower than the traffic drops the oldest events, counted, warned 
     assert.ok(s.shedding.arrivingPerSec > 0);
     assert.ok(s.shedding.dropped >= 1);
     const warned = () => dev.logs().filter((l) => /slower than the traffic/.test(l.msg));
-    await dev.waitFor(() => warned().length > 0, 10_000, 'the warning in the log');
+    await dev.waitFor(() => warned().length > 0, 30_000, 'the warning in the log');
     // Let a second warning, if bext wrongly sent one, reach the log too.
     await new Promise((r) => setTimeout(r, 300));
     const warnings = warned();

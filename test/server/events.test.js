@@ -94,7 +94,7 @@ test('each response produces one event with the documented fields', async () => 
     const events = await dev.waitFor(() => {
       const evs = dev.guest('rec').filter((m) => m.startsWith('v1 event ')).map((m) => JSON.parse(m.slice(9)));
       return evs.length >= 3 ? evs : null;
-    }, 5000, 'three events');
+    }, 30_000, 'three events');
     assert.equal(events.length, 3);
     const [first, second, missing] = events;
     assert.equal(first.path, '/page.html');
@@ -116,44 +116,50 @@ test('each response produces one event with the documented fields', async () => 
     assert.equal(second.tenant_id, 'acme');
     assert.equal(second.is_bot, false);
     assert.equal(missing.status, 404);
-    // Admin requests are not site traffic: no events.
+    // Admin requests are not site traffic: no events. Events reach the plugin in request order,
+    // so once the page requested after it has its event, an admin event would have shown.
     await (await fetch(dev.url + '__bext/plugins')).text();
-    await new Promise((r) => setTimeout(r, 200));
+    await (await fetch(dev.url + 'page.html?after-admin')).text();
+    await dev.waitFor(() => dev.guest('rec').some((m) => m.includes('after-admin')), 30_000, 'the event after the admin request');
     assert.equal(dev.guest('rec').filter((m) => m.includes('"/__bext')).length, 0);
   } finally {
     assert.equal((await dev.stop()).code, 0);
   }
 });
 
-test('a plugin stuck in an infinite loop does not slow responses; overflow is counted', async () => {
+test('a plugin stuck in an infinite loop does not slow responses; overflow is counted', async (t) => {
   const dir = makeProject({ 'index.html': 'ok' });
   writePlugin(dir, 'spin.wasm', 'spinner.wat');
   writeConfig(
     dir,
     '[server]\nroot = "./public"\n[cache]\nenabled = false\n' +
       '[plugins.spin]\npath = "./plugins/spin.wasm"\n' +
-      '[plugins.spin.fuel]\non_request_complete = 20_000_000\n' +
-      '[plugins.spin.limits]\ntimeout_ms = 2000\nevent_queue_size = 4\n',
+      // Fuel for minutes: every call runs until timeout_ms stops it, 1 s of wall time each.
+      '[plugins.spin.fuel]\non_request_complete = 1_000_000_000_000\n' +
+      '[plugins.spin.limits]\ntimeout_ms = 1000\nevent_queue_size = 4\n',
   );
   const dev = await startDev(dir, { args: ['--no-watch'], env: { BEXT_PLUGIN_LOG: 'error' } });
   try {
+    const N = 60;
     const times = [];
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < N; i++) {
       const t = performance.now();
       const r = await fetch(dev.url);
       assert.equal(await r.text(), 'ok');
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
-    const p50 = times[30];
-    const max = times[times.length - 1];
-    assert.ok(p50 < 50, `median response ${p50.toFixed(1)} ms`);
-    assert.ok(max < 500, `slowest response ${max.toFixed(1)} ms`);
+    t.diagnostic(`responses: median ${times[N / 2].toFixed(1)} ms, slowest ${times[N - 1].toFixed(1)} ms`);
+    // Counted, not timed (a loaded machine stretches every response): a response that waited for
+    // a call, or for room in the queue, would need a call to end first, and each takes 1 s; these
+    // ${N} responses came while at most a few calls ended.
+    const during = (await (await fetch(dev.url + '__bext/stats/spin')).json()).plugins.spin;
+    assert.ok((during?.calls ?? 0) < 20, `${during?.calls} calls ended during ${N} responses`);
     const stats = await dev.waitFor(async () => {
       const s = await (await fetch(dev.url + '__bext/stats/spin')).json();
       const p = s.plugins.spin;
       return p && p.dropped > 0 && p.outcomes.out_of_fuel + p.outcomes.timeout > 0 ? p : null;
-    }, 10_000, 'dropped events and stopped calls in stats');
+    }, 30_000, 'dropped events and stopped calls in stats');
     assert.equal(stats.outcomes.ok, 0);
     const metrics = await (await fetch(dev.url + '__bext/metrics')).text();
     assert.match(metrics, /bext_events_dropped_total\{plugin="spin"\} [1-9]/);

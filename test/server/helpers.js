@@ -85,7 +85,7 @@ export async function startDev(dir, { args = [], env = {}, timeoutMs = 20_000 } 
     } else await sleep(25);
   }
 
-  async function waitFor(pred, ms = 10_000, what = 'condition') {
+  async function waitFor(pred, ms = 30_000, what = 'condition') {
     const end = Date.now() + ms;
     for (;;) {
       const v = await pred();

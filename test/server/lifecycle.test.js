@@ -32,7 +32,11 @@ after(async () => {
 });
 
 test('start: on_server_start in priority order with each config; a failing start is reported and skipped', async () => {
-  const g = guestFrom(0);
+  // The banner (stdout) can reach this test before the start-up log lines (stderr).
+  const g = await dev.waitFor(() => {
+    const lines = guestFrom(0);
+    return lines.length >= 2 ? lines : null;
+  }, 30_000, 'the start lines');
   assert.deepEqual(g.slice(0, 2), ['a1 start {"mood":"calm"}', 'b1 start {"level":1}']);
   assert.match(dev.stdout(), /Plugins \(2 loaded, 1 failed\)/);
   assert.match(dev.stdout(), /✗ broken\s+on_server_start failed \(trap/);
@@ -46,7 +50,7 @@ test('start: on_server_start in priority order with each config; a failing start
 test('a changed .wasm reloads that plugin alone: cleanup on the old, on_server_start on the new', async () => {
   const mark = dev.logs().length;
   writeFileSync(path.join(dir, 'plugins', 'alpha.wasm'), fixtureWasm('recorder.wat', 'a2'));
-  await dev.waitFor(() => guestFrom(mark).includes('a2 start {"mood":"calm"}'), 10_000, 'a2 start');
+  await dev.waitFor(() => guestFrom(mark).includes('a2 start {"mood":"calm"}'), 30_000, 'a2 start');
   const g = guestFrom(mark);
   assert.ok(g.indexOf('a1 cleanup') >= 0 && g.indexOf('a1 cleanup') < g.indexOf('a2 start {"mood":"calm"}'), g.join('\n'));
   // Events and cache writes of earlier requests may still arrive (they are delivered off the
@@ -54,23 +58,23 @@ test('a changed .wasm reloads that plugin alone: cleanup on the old, on_server_s
   const late = (m) => m.startsWith('b1 event ') || m.startsWith('b1 write ');
   assert.ok(!g.some((m) => m.startsWith('b1 ') && !late(m)), `beta was not touched:\n${g.join('\n')}`);
   await (await fetch(dev.url + '?after-reload')).text();
-  await dev.waitFor(() => guestFrom(mark).some((m) => m.startsWith('a2 event ')), 5000, 'event on the new instance');
+  await dev.waitFor(() => guestFrom(mark).some((m) => m.startsWith('a2 event ')), 30_000, 'event on the new instance');
 });
 
 test('a broken .wasm does not replace the running plugin; the error is shown', async () => {
   const mark = dev.logs().length;
   writeFileSync(path.join(dir, 'plugins', 'alpha.wasm'), Buffer.from('this is not wasm'));
-  const msg = await dev.waitFor(() => bextMsgs(mark).find((m) => /alpha: the new version failed to load; the running one keeps serving/.test(m)), 10_000, 'load error');
+  const msg = await dev.waitFor(() => bextMsgs(mark).find((m) => /alpha: the new version failed to load; the running one keeps serving/.test(m)), 30_000, 'load error');
   assert.match(msg, /wasm/i);
   await (await fetch(dev.url + '?still-a2')).text();
-  await dev.waitFor(() => guestFrom(mark).some((m) => m.startsWith('a2 event ') && m.includes('still-a2')), 5000, 'a2 still serving');
+  await dev.waitFor(() => guestFrom(mark).some((m) => m.startsWith('a2 event ') && m.includes('still-a2')), 30_000, 'a2 still serving');
   assert.ok(!guestFrom(mark).includes('a2 cleanup'));
 });
 
 test('an invalid config edit is refused and the running config stays', async () => {
   const mark = dev.logs().length;
   writeConfig(dir, plugins().replace('priority = 2', 'priorty = 2'));
-  const msg = await dev.waitFor(() => bextMsgs(mark).find((m) => m.startsWith('config change not applied')), 10_000, 'config error');
+  const msg = await dev.waitFor(() => bextMsgs(mark).find((m) => m.startsWith('config change not applied')), 30_000, 'config error');
   assert.match(msg, /priorty/);
   const info = await (await fetch(dev.url + '__bext/plugins')).json();
   assert.equal(info.find((p) => p.name === 'beta').state, 'loaded');
@@ -79,8 +83,8 @@ test('an invalid config edit is refused and the running config stays', async () 
 test('a valid config edit reconfigures what changed and sends on_reload to the others', async () => {
   const mark = dev.logs().length;
   writeConfig(dir, plugins('\nextra = "yes"'));
-  await dev.waitFor(() => guestFrom(mark).includes('b1 start {"level":1,"extra":"yes"}'), 10_000, 'beta restarted with new config');
-  await dev.waitFor(() => guestFrom(mark).includes('a2 reload'), 5000, 'on_reload on alpha');
+  await dev.waitFor(() => guestFrom(mark).includes('b1 start {"level":1,"extra":"yes"}'), 30_000, 'beta restarted with new config');
+  await dev.waitFor(() => guestFrom(mark).includes('a2 reload'), 30_000, 'on_reload on alpha');
   const g = guestFrom(mark);
   assert.ok(g.includes('b1 cleanup'));
   assert.ok(!g.includes('b1 reload'), 'the reconfigured plugin is restarted, not sent on_reload');
@@ -94,7 +98,7 @@ test('a changed site file clears the cache and runs on_reload', async () => {
   await hit.text();
   const mark = dev.logs().length;
   writeFileSync(path.join(dir, 'public', 'index.html'), 'v2 of the page');
-  await dev.waitFor(() => guestFrom(mark).includes('a2 reload') && guestFrom(mark).includes('b1 reload'), 10_000, 'on_reload after a site edit');
+  await dev.waitFor(() => guestFrom(mark).includes('a2 reload') && guestFrom(mark).includes('b1 reload'), 30_000, 'on_reload after a site edit');
   const fresh = await fetch(dev.url);
   assert.equal(fresh.headers.get('x-bext-cache'), 'MISS');
   assert.equal(await fresh.text(), 'v2 of the page');
@@ -110,11 +114,11 @@ test('POST /__bext/reload reloads every plugin from disk and reports failures', 
   // The running alpha is not the file on disk: it is listed as stale, with the load error.
   assert.equal(body.plugins.find((p) => p.name === 'alpha').state, 'stale');
   assert.match(body.plugins.find((p) => p.name === 'alpha').error, /the new version failed to load/);
-  await dev.waitFor(() => guestFrom(mark).includes('b1 start {"level":1,"extra":"yes"}'), 5000, 'beta restarted');
+  await dev.waitFor(() => guestFrom(mark).includes('b1 start {"level":1,"extra":"yes"}'), 30_000, 'beta restarted');
   assert.ok(!guestFrom(mark).includes('a2 cleanup'));
 
   writeFileSync(path.join(dir, 'plugins', 'alpha.wasm'), fixtureWasm('recorder.wat', 'a3'));
-  await dev.waitFor(() => guestFrom(mark).includes('a3 start {"mood":"calm"}'), 10_000, 'watcher reload to a3');
+  await dev.waitFor(() => guestFrom(mark).includes('a3 start {"mood":"calm"}'), 30_000, 'watcher reload to a3');
   mark = dev.logs().length;
   r = await fetch(dev.url + '__bext/reload', { method: 'POST', headers: { 'content-type': 'application/json' } });
   body = await r.json();
@@ -122,7 +126,7 @@ test('POST /__bext/reload reloads every plugin from disk and reports failures', 
   assert.match(body.failed[0].error, /on_server_start failed/);
   assert.deepEqual(body.reloaded.sort(), ['alpha', 'beta', 'broken']);
   const want = ['a3 cleanup', 'a3 start {"mood":"calm"}', 'b1 cleanup', 'b1 start {"level":1,"extra":"yes"}'];
-  await dev.waitFor(() => want.every((m) => guestFrom(mark).includes(m)), 5000, want.join(', '));
+  await dev.waitFor(() => want.every((m) => guestFrom(mark).includes(m)), 30_000, want.join(', '));
 });
 
 test('removing a plugin from the config stops it; adding one starts it', async () => {
@@ -135,7 +139,7 @@ test('removing a plugin from the config stops it; adding one starts it', async (
       '[plugins.gamma]\npath = "./plugins/gamma.wasm"\npriority = 2\n',
   );
   const want = ['b1 stop', 'b1 cleanup', 'g1 start {}', 'a3 reload'];
-  await dev.waitFor(() => want.every((m) => guestFrom(mark).includes(m)), 10_000, want.join(', '));
+  await dev.waitFor(() => want.every((m) => guestFrom(mark).includes(m)), 30_000, want.join(', '));
   const g = guestFrom(mark);
   assert.ok(g.indexOf('b1 cleanup') < g.indexOf('g1 start {}'));
   const info = await (await fetch(dev.url + '__bext/plugins')).json();

@@ -152,23 +152,31 @@ describe('live reload on (the default)', () => {
     assert.equal(script.status, 403);
   });
 
-  test('a burst of writes is one change event, sent after the cache dropped the old page', async () => {
+  test('a burst of writes is one change event, sent after the cache dropped the old page', async (t) => {
     assert.match(await (await fetch(dev.url)).text(), /<h1>v1<\/h1>/);
     const s = await openStream(dev.url);
     try {
-      await dev.waitFor(() => s.events.some((e) => e.event === 'hello'), 5_000, 'the hello event');
+      await dev.waitFor(() => s.events.some((e) => e.event === 'hello'), 20_000, 'the hello event');
       // An editor's save: several writes in a row.
+      const t0 = performance.now();
       for (let i = 2; i <= 6; i++) writeFileSync(pub('index.html'), PAGE.replace('v1', `v${i}`));
-      await dev.waitFor(() => s.events.some((e) => e.event === 'change'), 10_000, 'a change event');
+      const burstMs = performance.now() - t0;
+      await dev.waitFor(() => s.events.some((e) => e.event === 'change'), 20_000, 'a change event');
       // Fetched at once, as a reloading page does: the new version, not the cached old one.
       assert.match(await (await fetch(dev.url)).text(), /<h1>v6<\/h1>/);
       await sleep(QUIET_MS);
-      assert.deepEqual(s.events.filter((e) => e.event === 'change').map((e) => e.data), [{ kind: 'page' }]);
+      const changes = s.events.filter((e) => e.event === 'change').map((e) => e.data);
+      // bext takes a write as done after a short quiet spell (60 ms of stable size, then 120 ms of
+      // debounce): a burst that took this process longer than 50 ms to write (descheduled mid-way
+      // on a busy machine) may fairly be two saves.
+      if (burstMs < 50) assert.deepEqual(changes, [{ kind: 'page' }]);
+      else t.diagnostic(`the writes took ${burstMs.toFixed(0)} ms: ${changes.length} change event(s)`);
+      assert.ok(changes.length >= 1 && changes.length <= 5 && changes.every((c) => c.kind === 'page'), JSON.stringify(changes));
 
       // Only a stylesheet changed: pages may swap it without reloading.
       writeFileSync(pub('style.css'), 'h1 { color: rgb(4, 5, 6); }\n');
-      await dev.waitFor(() => s.events.filter((e) => e.event === 'change').length === 2, 10_000, 'a second change event');
-      assert.deepEqual(s.events.filter((e) => e.event === 'change')[1].data, { kind: 'css' });
+      await dev.waitFor(() => s.events.filter((e) => e.event === 'change').length === changes.length + 1, 20_000, 'a second change event');
+      assert.deepEqual(s.events.filter((e) => e.event === 'change').at(-1).data, { kind: 'css' });
     } finally {
       s.close();
     }
@@ -223,13 +231,13 @@ describe('live reload off', () => {
     assert.equal(cached.headers.get('x-bext-cache'), 'HIT');
     assert.match(await cached.text(), /live-reload\.js/);
     writeConfig(dir, '[server]\nroot = "./public"\nlive_reload = false\n');
-    await dev.waitFor(async () => (await fetch(dev.url + '__bext/live-reload.js')).status === 404, 10_000, 'the config change');
+    await dev.waitFor(async () => (await fetch(dev.url + '__bext/live-reload.js')).status === 404, 20_000, 'the config change');
     // From the moment the setting applies, every answer is the plain page, and it is cached again.
     await dev.waitFor(async () => {
       const r = await fetch(dev.url);
       assert.equal(await r.text(), PAGE);
       return r.headers.get('x-bext-cache') === 'HIT';
-    }, 10_000, 'the plain page from the cache');
+    }, 20_000, 'the plain page from the cache');
   });
 
   test('server.live_reload must be a boolean', () => {

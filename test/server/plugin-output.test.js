@@ -58,7 +58,9 @@ test('plugin run: 20,000 log lines in one call are bounded, with a suppression s
   const out = runJson('on_request_complete');
   const shown = out.logs.filter((l) => l.source === 'guest');
   const summaries = out.logs.filter((l) => l.source === 'host');
-  assert.ok(shown.length >= 500 && shown.length < 1_000, `${shown.length} lines shown`);
+  // 500 at once, then 100 a second for as long as the call ran (longer on a busy machine).
+  const most = 500 + 100 * Math.ceil(out.wallUs / 1e6 + 1);
+  assert.ok(shown.length >= 500 && shown.length <= most, `${shown.length} lines shown in a call of ${Math.round(out.wallUs / 1000)} ms`);
   assert.equal(summaries.length, 1, JSON.stringify(summaries));
   const m = /^([\d,]+) log lines suppressed .*\(limit: 500 at once, then 100 a second\)$/.exec(summaries[0].msg);
   assert.ok(m, summaries[0].msg);
@@ -106,7 +108,7 @@ test('bext dev on a terminal format: one line per log call, NO_COLOR honoured; J
   for (const [env, coloured] of [[{ NO_COLOR: '1' }, false], [{ NO_COLOR: '', FORCE_COLOR: '1' }, true], [{ NO_COLOR: '1', FORCE_COLOR: '1' }, false]]) {
     const dev = await startDev(p, { env: { BEXT_LOG_FORMAT: 'pretty', BEXT_PLUGIN_LOG: 'debug', ...env } });
     t.after(() => dev.stop('SIGKILL'));
-    await dev.waitFor(() => dev.stderr().includes('no newline'), 10_000, 'the plugin lines');
+    await dev.waitFor(() => dev.stderr().includes('no newline'), 30_000, 'the plugin lines');
     await dev.stop();
     const err = dev.stderr();
     assert.equal(err.includes('\x1b['), coloured, JSON.stringify(env));
@@ -118,7 +120,7 @@ test('bext dev on a terminal format: one line per log call, NO_COLOR honoured; J
   }
   const dev = await startDev(p, { env: { BEXT_PLUGIN_LOG: 'debug' } });
   t.after(() => dev.stop('SIGKILL'));
-  await dev.waitFor(() => dev.logs().some((l) => l.msg === 'no newline'), 10_000, 'the plugin lines');
+  await dev.waitFor(() => dev.logs().some((l) => l.msg === 'no newline'), 30_000, 'the plugin lines');
   const line = dev.logs().find((l) => l.msg === 'no newline');
   assert.deepEqual(Object.keys(line), ['level', 'time', 'plugin', 'source', 'msg']);
   assert.deepEqual([line.level, line.plugin, line.source], [20, 'my-analytics', 'stdout']);
@@ -126,6 +128,7 @@ test('bext dev on a terminal format: one line per log call, NO_COLOR honoured; J
 });
 
 test('bext dev keeps answering while a plugin logs 20,000 lines per request; its output stays bounded', async (t) => {
+  const t0 = Date.now();
   const dev = await startDev(project(), { env: { BEXT_PLUGIN_LOG: 'warn' } });
   t.after(() => dev.stop('SIGKILL'));
   const N = 40;
@@ -143,7 +146,9 @@ test('bext dev keeps answering while a plugin logs 20,000 lines per request; its
   // Every line of every call that ran is either shown or counted (close reports what is pending).
   assert.equal((shown + suppressed) % LINES, 0, `${shown} shown + ${suppressed} suppressed`);
   assert.ok(shown + suppressed >= LINES);
-  assert.ok(shown < 5_000, `${shown} lines shown`);
+  // 500 at once, then 100 a second while the server ran: far below the 800,000 lines said.
+  const most = 500 + 100 * Math.ceil((Date.now() - t0) / 1000);
+  assert.ok(shown <= most, `${shown} lines shown in ${Date.now() - t0} ms`);
   assert.ok(dev.stderr().length < 2_000_000, `${dev.stderr().length} bytes of stderr`);
 });
 

@@ -138,7 +138,7 @@ test('cache tags from cache-tag and x-bext-tags reach on_cache_write; HIT after 
   const b = await fetch(dev.url + 'tagged?x=1');
   assert.equal(b.headers.get('x-bext-cache'), 'HIT');
   assert.equal(await b.text(), 'tagged /tagged?x=1');
-  const msg = await dev.waitFor(() => dev.guest('rec').find((m) => m.startsWith('v1 write page:/tagged?x=1')), 5000, 'on_cache_write');
+  const msg = await dev.waitFor(() => dev.guest('rec').find((m) => m.startsWith('v1 write page:/tagged?x=1')), 30_000, 'on_cache_write');
   assert.equal(msg, 'v1 write page:/tagged?x=1 ["blog","post-1","extra"]');
   // Purge by tag: every entry carrying it goes, and plugins hear "tag:<name>".
   await (await fetch(dev.url + 'tagged?x=2')).text();
@@ -147,7 +147,7 @@ test('cache tags from cache-tag and x-bext-tags reach on_cache_write; HIT after 
   const after = await fetch(dev.url + 'tagged?x=1');
   assert.equal(after.headers.get('x-bext-cache'), 'MISS');
   await after.text();
-  await dev.waitFor(() => dev.guest('rec').includes('v1 invalidate tag:post-1 2'), 5000, 'on_cache_invalidate for the tag');
+  await dev.waitFor(() => dev.guest('rec').includes('v1 invalidate tag:post-1 2'), 30_000, 'on_cache_invalidate for the tag');
   const bad = await fetch(dev.url + '__bext/cache/invalidate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tag":""}' });
   assert.equal(bad.status, 400);
 });
@@ -164,7 +164,7 @@ test('private responses are not stored (BYPASS); compressed bodies pass through 
   assert.deepEqual(raw, gzipSync('compressed body'));
   const ev = await dev.waitFor(
     () => dev.guest('rec').map((m) => (m.startsWith('v1 event ') ? JSON.parse(m.slice(9)) : null)).find((e) => e?.path === '/gz'),
-    5000,
+    30_000,
     'event for /gz',
   );
   assert.equal(ev.encoding, 'gzip');

@@ -9,7 +9,7 @@ import { makeProject, writeConfig, startDev, sleep } from './helpers.js';
 let dev;
 let upstream;
 const conns = [];
-/** How the raw upstream answers an upgrade: delay before the 101, or a refusal. */
+/** How the raw upstream answers an upgrade: delay (or a promise) before the 101, or a refusal. */
 let mode = { delayMs: 0, status: 101 };
 
 function record() {
@@ -29,12 +29,14 @@ before(async () => {
       }
       if (!conn.data.includes('\r\n\r\n')) return;
       answered = true;
-      const { delayMs, status } = mode;
-      setTimeout(() => {
+      const { delayMs = 0, status, hold } = mode;
+      const answer = () => {
         if (sock.destroyed) return;
         if (status === 101) sock.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
         else sock.write(`HTTP/1.1 ${status} Nope\r\ncontent-length: 4\r\n\r\nnope`);
-      }, delayMs);
+      };
+      if (hold) hold.then(answer);
+      else setTimeout(answer, delayMs);
     });
     sock.on('error', () => {});
   });
@@ -66,8 +68,23 @@ function client() {
   return { sock, got: () => got, closed: () => closed, done };
 }
 
+/** Quiet time before concluding that something did not reach the upstream. */
 async function settle() {
   await sleep(300);
+}
+
+async function until(what, fn, ms = 20_000) {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Waits for bext to close the client connection (failing if it has not in 20 s). */
+async function closedBy(c) {
+  await Promise.race([c.done, sleep(20_000)]);
+  assert.ok(c.closed(), `the connection was not closed; the client got:\n${c.got()}`);
 }
 
 test('bytes in the same packet as the upgrade request never reach the upstream', async () => {
@@ -75,10 +92,9 @@ test('bytes in the same packet as the upgrade request never reach the upstream',
   const before = conns.length;
   const c = client();
   c.sock.write(UPGRADE() + SMUGGLED);
-  await Promise.race([c.done, sleep(2000)]);
+  await closedBy(c);
   await settle();
   assert.ok(!record().includes('/smuggled'), `the upstream received:\n${record()}`);
-  assert.ok(c.closed(), 'the connection was closed');
   assert.ok(!c.got().startsWith('HTTP/1.1 101'), c.got());
   // Refused before connecting to the upstream at all.
   assert.equal(conns.length, before);
@@ -86,16 +102,17 @@ test('bytes in the same packet as the upgrade request never reach the upstream',
 });
 
 test('bytes sent while the upstream has not answered 101 yet are not forwarded', async () => {
-  mode = { delayMs: 400, status: 101 };
+  // The 101 waits until the smuggled bytes were sent and bext has closed the connection.
+  let release;
+  mode = { status: 101, hold: new Promise((r) => (release = r)) };
   const c = client();
   c.sock.write(UPGRADE('/slow'));
-  await sleep(100);
+  await until('the upgrade request at the upstream', () => record().includes('GET /slow HTTP/1.1'));
   c.sock.write(SMUGGLED);
-  await Promise.race([c.done, sleep(2000)]);
+  await closedBy(c);
+  release();
   await settle();
-  assert.ok(record().includes('GET /slow HTTP/1.1'), 'the upgrade request itself was forwarded');
   assert.ok(!record().includes('/smuggled'), `the upstream received:\n${record()}`);
-  assert.ok(c.closed(), 'the connection was closed');
   c.sock.destroy();
 });
 
@@ -103,7 +120,7 @@ test('a refused upgrade is relayed to the client, and what the client sends next
   mode = { delayMs: 0, status: 404 };
   const c = client();
   c.sock.write(UPGRADE('/refused'));
-  for (let i = 0; i < 40 && !c.got().includes('nope'); i++) await sleep(25);
+  await until('the refusal', () => c.got().includes('nope'));
   assert.match(c.got(), /^HTTP\/1\.1 404 Nope/);
   c.sock.write(SMUGGLED);
   await settle();
@@ -115,10 +132,10 @@ test('after the 101 the tunnel carries data both ways', async () => {
   mode = { delayMs: 50, status: 101 };
   const c = client();
   c.sock.write(UPGRADE('/ok'));
-  for (let i = 0; i < 40 && !c.got().includes('\r\n\r\n'); i++) await sleep(25);
+  await until('the 101', () => c.got().includes('\r\n\r\n'));
   assert.match(c.got(), /^HTTP\/1\.1 101 /);
   c.sock.write('ping');
-  for (let i = 0; i < 40 && !c.got().includes('echo:ping'); i++) await sleep(25);
+  await until('the echo', () => c.got().includes('echo:ping'));
   assert.ok(c.got().endsWith('echo:ping'), c.got());
   assert.ok(record().includes('GET /ok HTTP/1.1\r\nhost: 127.0.0.1:'), 'the upstream got its own host');
   c.sock.destroy();
@@ -128,7 +145,7 @@ test('an upgrade whose target names another host is a 400', async () => {
   const before = conns.length;
   const c = client();
   c.sock.write(UPGRADE('http://127.0.0.2:9/x'));
-  await Promise.race([c.done, sleep(2000)]);
+  await closedBy(c);
   assert.match(c.got(), /^HTTP\/1\.1 400/);
   assert.equal(conns.length, before);
   c.sock.destroy();

@@ -165,9 +165,8 @@ test('--reset clears one plugin or all', async () => {
 });
 
 test('stats and list ask a running server first and say so', async () => {
-  const port = await freePort();
-  const dir = await project(port);
-  seed(dir); // the store says 1,004 calls; the server below says otherwise
+  // The stand-in server listens first, on a port of its own; the config then names that port.
+  let dir;
   const seen = [];
   const liveStats = {
     version: 1, source: 'live', generatedAt: new Date().toISOString(), since: null,
@@ -193,8 +192,11 @@ test('stats and list ask a running server first and say so', async () => {
       res.end('{"error":"no"}');
     }
   });
-  await new Promise((r) => srv.listen(port, '127.0.0.1', r));
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const port = srv.address().port;
   try {
+    dir = await project(port);
+    seed(dir); // the store says 1,004 calls; the server answering says otherwise
     const r = await bextAsync(['plugin', 'stats', 'alpha'], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^alpha: 2 calls, 2 ok, 0 failed, 0 dropped$/m);

@@ -19,7 +19,7 @@ test('plugin stats and plugin list reach a server started with -p on another por
   assert.notEqual(new URL(dev.url).port, String(configured));
   assert.match(dev.stdout(), /Dashboard: http:\/\/127\.0\.0\.1:\d+\/__bext\//);
   await fetch(dev.url);
-  await dev.waitFor(() => dev.guest('rec').some((m) => m.startsWith('v1 event')), 10_000, 'the event');
+  await dev.waitFor(() => dev.guest('rec').some((m) => m.startsWith('v1 event')), 30_000, 'the event');
 
   const file = path.join(dir, '.bext', 'server.json');
   const rec = JSON.parse(readFileSync(file, 'utf8'));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bextSpawn, bextAsync, freePort } from '../helpers/cli.js';
+import { bextSpawn, bextAsync } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
 import { tempDir } from '../helpers/cleanup.js';
 
@@ -37,14 +37,21 @@ async function waitFor(fn, what, ms = 15_000) {
   }
 }
 
-async function startServer(dir, base) {
-  const child = bextSpawn(['dev', '--no-watch'], { cwd: dir });
+/**
+ * `bext dev` on a port of its choosing (no port picked here that something else could take first);
+ * ready once the banner shows, by when `.bext/server.json` tells the CLI where it is.
+ */
+async function startServer(dir) {
+  const child = bextSpawn(['dev', '--no-watch', '-p', '0'], { cwd: dir });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d) => (stderr += d));
-  child.stdout.resume();
+  child.stdout.on('data', (d) => (stdout += d));
   const exited = new Promise((r) => child.on('close', (code) => r(code)));
-  await waitFor(async () => (await fetch(`${base}/__bext/plugins`)).ok, `the dev server (stderr: ${stderr})`);
+  const url = await waitFor(() => /Local:\s+(http:\/\/\S+?)\/?\s/.exec(stdout)?.[1] ?? (child.exitCode !== null && 'exited'), 'the banner', 60_000);
+  assert.notEqual(url, 'exited', `bext dev exited\nstdout: ${stdout}\nstderr: ${stderr}`);
   return {
+    url,
     async stop() {
       child.kill('SIGINT');
       const code = await exited;
@@ -60,8 +67,6 @@ const sum = (snap, plugin) => snap.plugins[plugin]?.hooks.find((h) => h.hook ===
 
 test('known fuel per call, outcomes, live = persisted, and stats survive a restart', async () => {
   const dir = tempDir('bext-stats-e2e-');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   fs.mkdirSync(path.join(dir, 'public'));
   fs.mkdirSync(path.join(dir, 'plugins'));
   fs.writeFileSync(path.join(dir, 'public', 'index.html'), '<h1>hi</h1>');
@@ -71,7 +76,6 @@ test('known fuel per call, outcomes, live = persisted, and stats survive a resta
   fs.writeFileSync(
     path.join(dir, 'bext.config.toml'),
     `[server]
-port = ${port}
 root = "./public"
 [cache]
 enabled = false
@@ -88,7 +92,8 @@ on_request_complete = 10_000
 `,
   );
 
-  let server = await startServer(dir, base);
+  let server = await startServer(dir);
+  let base = server.url;
   try {
     const N = 6;
     for (let i = 0; i < N; i++) assert.equal((await fetch(`${base}/`)).status, 200);
@@ -157,7 +162,8 @@ on_request_complete = 10_000
     assert.equal(stored.plugins.flaky.hooks.find((h) => h.hook === 'cleanup').outcomes.trap, 2);
 
     // After a restart the server continues from the stored totals.
-    server = await startServer(dir, base);
+    server = await startServer(dir);
+    base = server.url;
     const again = await statsJson(dir, 'heavy');
     assert.equal(again.origin.kind, 'live');
     assert.deepEqual(again.plugins.heavy, live.plugins.heavy);

@@ -99,6 +99,17 @@ export async function run(opts: DevOptions): Promise<number> {
     throw err;
   }
 
+  // `.bext/server.json` lets `bext plugin stats/list` find this server whatever its port. Written
+  // before the banner: whoever sees the banner can find the server at once.
+  const stateDir = config.stateDir;
+  try {
+    writeServerRecord(stateDir, { pid: process.pid, url: server.url, startedAt: new Date().toISOString(), config: config.file });
+  } catch (err) {
+    log.warn(`could not write ${stateDir}/server.json (bext plugin stats will look on the configured port): ${(err as Error).message}`);
+  }
+  const forget = (): void => removeServerRecord(stateDir);
+  process.once('exit', forget);
+
   // Lines logged while loading come before the banner, as they happened.
   flushLogs();
   process.stdout.write(
@@ -114,15 +125,6 @@ export async function run(opts: DevOptions): Promise<number> {
     }) + '\n',
   );
 
-  // `.bext/server.json` lets `bext plugin stats/list` find this server whatever its port.
-  const stateDir = config.stateDir;
-  try {
-    writeServerRecord(stateDir, { pid: process.pid, url: server.url, startedAt: new Date().toISOString(), config: config.file });
-  } catch (err) {
-    log.warn(`could not write ${stateDir}/server.json (bext plugin stats will look on the configured port): ${(err as Error).message}`);
-  }
-  const forget = (): void => removeServerRecord(stateDir);
-  process.once('exit', forget);
   signals.serving();
 
   const signal = await signals.first;

@@ -20,7 +20,7 @@ export async function run(opts: ListOptions): Promise<number> {
   const cfg = loadConfigView(opts.config);
   const target = findServer(cfg.stateDir, cfg.server, opts.url);
   const base = target.base;
-  const live = await fetchLivePlugins(base);
+  const live = await fetchLivePlugins(base, target.timeoutMs);
   let rows: ListRow[];
   let source: { kind: 'live'; url: string } | { kind: 'config'; file: string; note: string };
   if (live.kind === 'ok') {

@@ -41,7 +41,7 @@ function knownNames(cfg: ConfigView, extra: Iterable<string>): string[] {
 async function gather(cfg: ConfigView, name: string | undefined, since: number | undefined, url?: string): Promise<{ snap: StatsSnapshot; origin: Origin }> {
   const target = findServer(cfg.stateDir, cfg.server, url);
   const base = target.base;
-  const live = await fetchLiveStats(base, name, since);
+  const live = await fetchLiveStats(base, name, since, target.timeoutMs);
   let note: string;
   if (live.kind === 'ok') {
     // The live recorder starts from the stored totals, so when it answers it has everything.

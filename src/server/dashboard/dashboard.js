@@ -226,9 +226,22 @@ function hookRow(hk, timeline) {
   );
 }
 
+/**
+ * Before a redraw, notes which of `shown` (<details> with a data-key) are open in `keys`. The page
+ * is the record, not 'toggle' events: a click opens a <details> at once, but its 'toggle' event
+ * comes a task later, after a redraw falling in between has already replaced it with a closed one.
+ * Failures can share a key (the same failure twice in one millisecond): open if any of them is.
+ */
+function rememberOpen(shown, keys) {
+  for (const d of shown) keys.delete(d.dataset.key);
+  for (const d of shown) if (d.open) keys.add(d.dataset.key);
+}
+
+/** Keys of the previous versions shown open: kept across redraws. */
 const openPrevious = new Set();
 
 function renderHooks(plugins) {
+  rememberOpen(document.querySelectorAll('#hook-cards details[data-role="previous-version"]'), openPrevious);
   const cards = [];
   for (const p of plugins) {
     if (!p.current && p.previous.length === 0) continue;
@@ -251,7 +264,6 @@ function renderHooks(plugins) {
         prev.hooks.map((hk) => hookRow(hk, undefined)),
       );
       if (openPrevious.has(key)) d.open = true;
-      d.addEventListener('toggle', () => (d.open ? openPrevious.add(key) : openPrevious.delete(key)));
       body.push(d);
     }
     cards.push(
@@ -267,10 +279,12 @@ function renderHooks(plugins) {
   root.replaceChildren(...(cards.length ? cards : [h('p', { class: 'muted' }, 'no hook calls yet')]));
 }
 
+/** Keys of the failures whose stack is open: kept across redraws. */
 const openFailures = new Set();
 
 function renderFailures(list) {
   const root = document.getElementById('failure-list');
+  rememberOpen(root.querySelectorAll('details[data-role="stack"]'), openFailures);
   if (list.length === 0) {
     root.replaceChildren(h('li', { class: 'muted' }, 'none yet'));
     return;
@@ -279,10 +293,9 @@ function renderFailures(list) {
     ...list.slice(0, FAILURES_SHOWN).map((f) => {
       const key = `${f.at}|${f.plugin}|${f.hook}|${f.message}`;
       const stack = f.stack.length
-        ? h('details', { 'data-role': 'stack' }, h('summary', {}, `stack (${f.stack.length} frame${f.stack.length === 1 ? '' : 's'})`), h('pre', {}, f.stack.join('\n')))
+        ? h('details', { 'data-role': 'stack', 'data-key': key }, h('summary', {}, `stack (${f.stack.length} frame${f.stack.length === 1 ? '' : 's'})`), h('pre', {}, f.stack.join('\n')))
         : null;
       if (stack && openFailures.has(key)) stack.open = true;
-      stack?.addEventListener('toggle', () => (stack.open ? openFailures.add(key) : openFailures.delete(key)));
       return h(
         'li',
         { 'data-plugin': f.plugin, 'data-outcome': f.outcome },
