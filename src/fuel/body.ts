@@ -106,6 +106,10 @@ const enum Frame {
   Catch,
 }
 
+/** FREE_OPCODES as a table by opcode: the walk asks once per operator. */
+const FREE = new Uint8Array(256);
+for (const op of FREE_OPCODES) FREE[op] = 1;
+
 /** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
 const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]);
 
@@ -575,7 +579,7 @@ export class BodyRewriter {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
-      if (!FREE_OPCODES.has(op)) segCost[seg]! += 1;
+      if (FREE[op] === 0) segCost[seg]! += 1;
       if (vFrame >= 0) {
         if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
         else vOps.push(at);

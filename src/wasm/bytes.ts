@@ -102,7 +102,16 @@ export class Writer {
     if (this.len + extra <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.len + extra) cap *= 2;
-    const next = new Uint8Array(cap);
+    this.reserve(cap);
+  }
+
+  /**
+   * Makes room for `capacity` bytes in all. For a big output whose final size the caller can
+   * estimate: growing to that size once costs one copy, where doubling could hold twice the size.
+   */
+  reserve(capacity: number): void {
+    if (capacity <= this.buf.length) return;
+    const next = new Uint8Array(capacity);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
