@@ -18,7 +18,7 @@
  * its segment reloads the local from the global, like the segment after a call; no charge moves
  * across a `try`.
  */
-import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
+import { Reader, Writer, WasmFormatError, u32Size } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 import type { OffsetMapBuilder } from './offset-map.js';
@@ -1028,11 +1028,18 @@ export class BodyRewriter {
     };
     insertedBefore(localsEnd);
     // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns
-    // the end of its immediate.
+    // the end of its immediate. When the new index takes as many bytes as the old one (nearly
+    // always), the instruction maps onto the input byte for byte, like copied code: the map then
+    // needs no entries for it (threaded functions renumber most of their instructions).
     const shiftedLocalOp = (at: number, immEnd: number): number => {
-      insertedBefore(at);
+      let index = 0;
+      let shift = 0;
+      for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;
+      const shifted = (index >>> 0) + 1;
+      if (u32Size(shifted) === immEnd - at - 1) map?.copied(w.len, at);
+      else insertedBefore(at);
       w.byte(buf[at]!);
-      w.u32(new Reader(buf, at + 1, immEnd).u32() + 1);
+      w.u32(shifted);
       return immEnd;
     };
 
@@ -1142,7 +1149,8 @@ export class BodyRewriter {
         copied = pos;
       }
       const kind = editKind[i]!;
-      insertedBefore(pos);
+      // A renumbered local access maps itself (see shiftedLocalOp).
+      if (kind !== E_LOCAL) insertedBefore(pos);
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {

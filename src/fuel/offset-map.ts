@@ -6,8 +6,9 @@
  *
  * The map is a sorted run list recorded while the body rewriter emits, one entry per stretch of
  * output: a *copied* stretch maps byte for byte onto the input (the rewriter copies whole
- * instructions), an *inserted* stretch (fuel charges, checks, write-backs, a renumbered local
- * access) maps as a whole onto the input instruction it was placed before. So a frame inside
+ * instructions; a renumbered local access whose index keeps its length counts as copied), an
+ * *inserted* stretch (fuel charges, checks, write-backs, a renumbered local access that grew)
+ * maps as a whole onto the input instruction it was placed before. So a frame inside
  * inserted code points at the guest instruction it guards. Code bext adds as functions of its
  * own (`bext_out_of_fuel`, `bext_start`) is not in the map.
  */
