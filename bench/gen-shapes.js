@@ -129,12 +129,13 @@ function statements(b, r, count, depth, funcs, self) {
         b.s32(pick(1 << 30));
         b.all([0x7e, 0x20, 5, 0x7c, 0x21, 5]);
         break;
-      case 4: // f64
+      case 4: {
+        // f64
         b.all([0x20, 6, 0x44]);
-        const f = new Float64Array([r() * 3]);
-        b.all(new Uint8Array(f.buffer));
+        b.all(new Uint8Array(Float64Array.of(r() * 3).buffer));
         b.all([0xa2, 0x20, li(), 0xb8, 0xa0, 0x21, 6]);
         break;
+      }
       case 5: // call
         if (funcs > 1) {
           b.all([0x20, li(), 0x20, li(), 0x10]);

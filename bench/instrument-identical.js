@@ -173,7 +173,8 @@ for (const m of modules) {
       continue;
     }
     same++;
-    const mapBytes = (r) => sha(new Uint8Array(r.offsets.out.buffer, r.offsets.out.byteOffset, r.offsets.out.byteLength)) + sha(new Uint8Array(r.offsets.input.buffer, r.offsets.input.byteOffset, r.offsets.input.byteLength));
+    const bytesOf = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const mapBytes = (r) => sha(bytesOf(r.offsets.out)) + sha(bytesOf(r.offsets.input));
     if (mapBytes(a) === mapBytes(b)) sameMaps++;
     else {
       const at = mapsDiffer(a.bytes, a.offsets, b.offsets);

@@ -858,7 +858,12 @@ export class BodyRewriter {
         case 0x20:
         case 0x21:
         case 0x22: {
-          const l = r.u32();
+          const b = buf8[r.pos]!;
+          let l: number;
+          if (b < 0x80 && r.pos < end) {
+            l = b;
+            r.pos++;
+          } else l = r.u32();
           if (vFrame >= 0 && op !== 0x20) vWrites.push(l, at);
           if (threaded && l >= ctx.params) {
             editPos.push(at);
@@ -1020,7 +1025,7 @@ export class BodyRewriter {
     // Input bytes [from, to) copied as they are.
     const copy = (from: number, to: number): void => {
       map?.copied(w.len, from);
-      w.bytes(buf.subarray(from, to));
+      w.range(buf, from, to);
     };
     // What is written next is bext's, standing before the input instruction at `at`.
     const insertedBefore = (at: number): void => {
@@ -1032,6 +1037,14 @@ export class BodyRewriter {
     // always), the instruction maps onto the input byte for byte, like copied code: the map then
     // needs no entries for it (threaded functions renumber most of their instructions).
     const shiftedLocalOp = (at: number, immEnd: number): number => {
+      const b = buf[at + 1]!;
+      if (immEnd === at + 2 && b < 0x7f) {
+        // The common case: a one-byte index that stays one byte.
+        map?.copied(w.len, at);
+        w.byte(buf[at]!);
+        w.byte(b + 1);
+        return immEnd;
+      }
       let index = 0;
       let shift = 0;
       for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;

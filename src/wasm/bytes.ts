@@ -127,6 +127,15 @@ export class Writer {
     this.len += b.length;
   }
 
+  /** Appends `src[from, to)`; short ranges byte by byte (no view object per call). */
+  range(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    if (n > 32) this.buf.set(src.subarray(from, to), this.len);
+    else for (let i = 0; i < n; i++) this.buf[this.len + i] = src[from + i]!;
+    this.len += n;
+  }
+
   u32(v: number): void {
     this.ensure(5);
     v >>>= 0;
