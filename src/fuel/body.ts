@@ -397,7 +397,7 @@ export class BodyRewriter {
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
   scanTailCalls(buf: Uint8Array, start: number, end: number, ctx: BodyContext): void {
-    this.walk(buf, start, end, ctx);
+    this.walk(buf, start, end, ctx, true);
   }
 
   /**
@@ -409,10 +409,15 @@ export class BodyRewriter {
    * overflow at different depths, so no count of it is engine-independent.
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
-    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx).loopCount);
+    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx, true).loopCount);
   }
 
-  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Walked {
+  /**
+   * Reads a body: its segments, edits, control-flow events and tail calls. `scanOnly` (the
+   * passes that need the events and tail calls alone) skips what only emit() uses: the
+   * renumbering of local accesses and the search for counted loops.
+   */
+  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false): Walked {
     const r = new Reader(buf, start, end);
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
@@ -607,7 +612,7 @@ export class BodyRewriter {
           open(Frame.Loop, isVoid);
           loopAt.push(frameKind.length - 1);
           vFrame = -1;
-          if (isVoid && this.hoist) {
+          if (isVoid && this.hoist && !scanOnly) {
             vFrame = frameKind.length - 1;
             vOps.length = 0;
             vWrites.length = 0;
@@ -865,7 +870,7 @@ export class BodyRewriter {
             r.pos++;
           } else l = r.u32();
           if (vFrame >= 0 && op !== 0x20) vWrites.push(l, at);
-          if (threaded && l >= ctx.params) {
+          if (threaded && l >= ctx.params && !scanOnly) {
             editPos.push(at);
             editKind.push(E_LOCAL);
             editArg.push(r.pos);
