@@ -1,7 +1,7 @@
 // Big WebAssembly modules of several shapes, built byte by byte (no toolchain), for the
 // instrumentation memory benchmark and the before/after comparison of the rewriter's output:
 //   small-funcs  many small functions (loops, branches, calls, memory, bulk copies)
-//   huge-funcs   a few functions of several megabytes each (deep nesting, br_table, long blocks)
+//   huge-funcs   a few functions of megabytes each (deep nesting, br_table, long blocks)
 //   big-data     most of the bytes in data segments (active and passive), a little code
 //   tiled        a compiled module (clang, from gen-big.js) with its code section repeated
 // Every module validates; none is meant to be run.

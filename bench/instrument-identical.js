@@ -99,6 +99,9 @@ modules.push(
   { name: 'shape big-data 2 MB', bytes: bigData(2, 0.2) },
   { name: 'shape tiled 0.5 MB', bytes: tiled(kernel, 0.5) },
 );
+// Bodies that grow several times over when metered (the output outgrows its first buffer).
+const loops = Array.from({ length: 20000 }, (_, i) => `(func $l${i} (param i32) (loop (br_if 0 (local.get 0))) (if (local.get 0) (then (call $l${i} (i32.const 0)))))`);
+modules.push({ name: 'growth: 20000 tiny looping functions', bytes: wat(`(module ${loops.join(' ')} (export "f" (func $l0)))`) });
 if (BIG) {
   modules.push(
     { name: 'shape small-funcs 5 MB', bytes: smallFuncs(5) },

@@ -368,13 +368,15 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   // The output is built in one buffer. The code section, nearly all of it for most modules, is
   // rewritten first, straight into that buffer at `codeFrom`, past room left for the sections
   // before it (which depend on what the rewrite found: new types); those are written once the
-  // code is done, and the code slides to meet them (see assemble). The capacity is an estimate of
-  // the whole output; bodies that outgrow it extend it to a size extrapolated from the progress.
+  // code is done, and the code slides to meet them (see assemble). The capacity allows the code
+  // to double: pages of a big buffer that are never written take no memory, while growing it
+  // would hold two copies at once. Bodies that outgrow even that extend it, once, to a size
+  // extrapolated from the progress.
   const codeInput = codeSec ? codeSec.end - codeSec.start : 0;
   const headInput = codeSec ? info.sections.find((x) => x.id === SEC_CODE)!.start : buf.length;
   const codeFrom = headInput + 1024 + 2 * (types.length * 8 + definedCount);
   const tailInput = buf.length - (codeSec ? codeSec.end : buf.length);
-  const out = new Writer(codeFrom + Math.ceil(codeInput * 1.25) + tailInput + 4096);
+  const out = new Writer(codeFrom + codeInput * 2 + tailInput + 4096);
 
   // Code section. Rewritten a second time, after unthreading, when a tail call turns up before
   // the tail calls were settled (modules without tail calls are rewritten once, as before).
@@ -388,7 +390,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   function roomFor(n: number, done: number): void {
     if (out.len + n <= out.buf.length) return;
     const written = out.len - codeFrom;
-    const expected = Math.ceil((written / Math.max(1, done)) * codeInput * 1.05);
+    const expected = Math.ceil((written / Math.max(1, done)) * codeInput * 1.1);
     out.reserve(Math.max(out.len + n, codeFrom + expected) + tailInput + 4096);
   }
 
