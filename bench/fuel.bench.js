@@ -12,13 +12,13 @@
 // hits both alike); after warm-up rounds, the best of ROUNDS CPU times is kept for each. Several
 // processes per kernel (interleaved across kernels) give the median ratio, and the spread shows
 // how much to trust it.
-import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { instrument, instrumentCached, initialFuelFor } from '../dist/fuel/index.js';
-import { bigModuleSource } from './gen-big.js';
+import { compiledBigModule } from './gen-big.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -155,18 +155,9 @@ async function kernels() {
   return { rows, geo };
 }
 
-/** Builds (once, cached in the temp dir) a ≥ 5 MB module from generated C with clang -O0. */
+/** A ≥ 5 MB module from generated C with clang -O0 (built once, cached in the temp dir). */
 function bigModule() {
-  const { text, hash } = bigModuleSource(2000);
-  const dir = path.join(tmpdir(), 'bext-bench');
-  const wasm = path.join(dir, `big-${hash}.wasm`);
-  if (existsSync(wasm)) return readFileSync(wasm);
-  mkdirSync(dir, { recursive: true });
-  const c = path.join(dir, `big-${hash}.c`);
-  writeFileSync(c, text);
-  console.log('building the large module with clang (once; cached in %s)...', dir);
-  execFileSync('clang', ['--target=wasm32-wasi', '-O0', '-mexec-model=reactor', '-Wl,--export-all', '-o', wasm, c], { stdio: 'inherit' });
-  return readFileSync(wasm);
+  return compiledBigModule(2000);
 }
 
 async function instrumentation() {

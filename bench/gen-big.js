@@ -2,6 +2,10 @@
 // switches, calls, memory and float code) for the instrumentation-speed benchmark. The built
 // module is not committed: the benchmark builds it once into the OS temp dir with clang.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 function rng(seed) {
   let a = seed >>> 0;
@@ -54,4 +58,21 @@ export function bigModuleSource(functions, seed = 1) {
   lines.push('  return acc;', '}');
   const text = lines.join('\n') + '\n';
   return { text, hash: createHash('sha256').update(text).digest('hex').slice(0, 16) };
+}
+
+/**
+ * The module of bigModuleSource(functions) built with clang -O0 (every function exported), once:
+ * cached in the OS temp dir by the source's hash. Throws when clang for wasm32-wasi is missing.
+ */
+export function compiledBigModule(functions) {
+  const { text, hash } = bigModuleSource(functions);
+  const dir = path.join(tmpdir(), 'bext-bench');
+  const wasm = path.join(dir, `big-${hash}.wasm`);
+  if (existsSync(wasm)) return readFileSync(wasm);
+  mkdirSync(dir, { recursive: true });
+  const c = path.join(dir, `big-${hash}.c`);
+  writeFileSync(c, text);
+  console.log('building the large module with clang (once; cached in %s)...', dir);
+  execFileSync('clang', ['--target=wasm32-wasi', '-O0', '-mexec-model=reactor', '-Wl,--export-all', '-o', wasm, c], { stdio: 'inherit' });
+  return readFileSync(wasm);
 }

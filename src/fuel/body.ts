@@ -18,7 +18,7 @@
  * its segment reloads the local from the global, like the segment after a call; no charge moves
  * across a `try`.
  */
-import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
+import { Reader, Writer, WasmFormatError, u32Size } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 import type { OffsetMapBuilder } from './offset-map.js';
@@ -105,6 +105,10 @@ const enum Frame {
   /** A `try` from its first `catch`/`catch_all` on. */
   Catch,
 }
+
+/** FREE_OPCODES as a table by opcode: the walk asks once per operator. */
+const FREE = new Uint8Array(256);
+for (const op of FREE_OPCODES) FREE[op] = 1;
 
 /** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
 const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]);
@@ -393,7 +397,7 @@ export class BodyRewriter {
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
   scanTailCalls(buf: Uint8Array, start: number, end: number, ctx: BodyContext): void {
-    this.walk(buf, start, end, ctx);
+    this.walk(buf, start, end, ctx, true);
   }
 
   /**
@@ -405,10 +409,15 @@ export class BodyRewriter {
    * overflow at different depths, so no count of it is engine-independent.
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
-    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx).loopCount);
+    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx, true).loopCount);
   }
 
-  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Walked {
+  /**
+   * Reads a body: its segments, edits, control-flow events and tail calls. `scanOnly` (the
+   * passes that need the events and tail calls alone) skips what only emit() uses: the
+   * renumbering of local accesses and the search for counted loops.
+   */
+  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false): Walked {
     const r = new Reader(buf, start, end);
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
@@ -575,7 +584,7 @@ export class BodyRewriter {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
-      if (!FREE_OPCODES.has(op)) segCost[seg]! += 1;
+      if (FREE[op] === 0) segCost[seg]! += 1;
       if (vFrame >= 0) {
         if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
         else vOps.push(at);
@@ -603,7 +612,7 @@ export class BodyRewriter {
           open(Frame.Loop, isVoid);
           loopAt.push(frameKind.length - 1);
           vFrame = -1;
-          if (isVoid && this.hoist) {
+          if (isVoid && this.hoist && !scanOnly) {
             vFrame = frameKind.length - 1;
             vOps.length = 0;
             vWrites.length = 0;
@@ -854,9 +863,14 @@ export class BodyRewriter {
         case 0x20:
         case 0x21:
         case 0x22: {
-          const l = r.u32();
+          const b = buf8[r.pos]!;
+          let l: number;
+          if (b < 0x80 && r.pos < end) {
+            l = b;
+            r.pos++;
+          } else l = r.u32();
           if (vFrame >= 0 && op !== 0x20) vWrites.push(l, at);
-          if (threaded && l >= ctx.params) {
+          if (threaded && l >= ctx.params && !scanOnly) {
             editPos.push(at);
             editKind.push(E_LOCAL);
             editArg.push(r.pos);
@@ -1016,7 +1030,7 @@ export class BodyRewriter {
     // Input bytes [from, to) copied as they are.
     const copy = (from: number, to: number): void => {
       map?.copied(w.len, from);
-      w.bytes(buf.subarray(from, to));
+      w.range(buf, from, to);
     };
     // What is written next is bext's, standing before the input instruction at `at`.
     const insertedBefore = (at: number): void => {
@@ -1024,11 +1038,26 @@ export class BodyRewriter {
     };
     insertedBefore(localsEnd);
     // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns
-    // the end of its immediate.
+    // the end of its immediate. When the new index takes as many bytes as the old one (nearly
+    // always), the instruction maps onto the input byte for byte, like copied code: the map then
+    // needs no entries for it (threaded functions renumber most of their instructions).
     const shiftedLocalOp = (at: number, immEnd: number): number => {
-      insertedBefore(at);
+      const b = buf[at + 1]!;
+      if (immEnd === at + 2 && b < 0x7f) {
+        // The common case: a one-byte index that stays one byte.
+        map?.copied(w.len, at);
+        w.byte(buf[at]!);
+        w.byte(b + 1);
+        return immEnd;
+      }
+      let index = 0;
+      let shift = 0;
+      for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;
+      const shifted = (index >>> 0) + 1;
+      if (u32Size(shifted) === immEnd - at - 1) map?.copied(w.len, at);
+      else insertedBefore(at);
       w.byte(buf[at]!);
-      w.u32(new Reader(buf, at + 1, immEnd).u32() + 1);
+      w.u32(shifted);
       return immEnd;
     };
 
@@ -1138,7 +1167,8 @@ export class BodyRewriter {
         copied = pos;
       }
       const kind = editKind[i]!;
-      insertedBefore(pos);
+      // A renumbered local access maps itself (see shiftedLocalOp).
+      if (kind !== E_LOCAL) insertedBefore(pos);
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {

@@ -4,7 +4,7 @@
  * corrupt or truncated file is noticed (and rebuilt) without running any wasm tooling.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** Bumped whenever instrumentation output changes, so stale cache files are never used. */
@@ -62,15 +62,16 @@ export function readCached(file: string): Uint8Array | undefined {
 
 /** Writes atomically (temp file + rename) so readers never see a half-written module. */
 export function writeCached(file: string, body: Uint8Array): void {
-  writeAtomically(file, Buffer.concat([body, trailer(body)]));
+  // Written as two pieces: joining them would copy the whole module once more.
+  writeAtomically(file, [body, trailer(body)]);
 }
 
 /**
  * An offset map file. No checksum: it is only read after a trap, its decoder checks its magic
  * and exact length, and hashing megabytes would cost the first trap more than reading them.
  */
-export function writeOffsets(file: string, bytes: Uint8Array): void {
-  writeAtomically(file, bytes);
+export function writeOffsets(file: string, pieces: readonly Uint8Array[]): void {
+  writeAtomically(file, pieces);
 }
 
 export function readOffsets(file: string): Uint8Array | undefined {
@@ -81,11 +82,16 @@ export function readOffsets(file: string): Uint8Array | undefined {
   }
 }
 
-function writeAtomically(file: string, data: Uint8Array): void {
+function writeAtomically(file: string, pieces: readonly Uint8Array[]): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    writeFileSync(tmp, data);
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const p of pieces) for (let at = 0; at < p.length; ) at += writeSync(fd, p, at, p.length - at);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -80,7 +80,7 @@ export async function instrumentCached(
   return { bytes, fromCache: false, ms: performance.now() - t0, offsets: () => offsets };
 }
 
-function saveQuietly(file: string, bytes: Uint8Array, write: (file: string, bytes: Uint8Array) => void): void {
+function saveQuietly<T>(file: string, bytes: T, write: (file: string, bytes: T) => void): void {
   try {
     write(file, bytes);
   } catch {

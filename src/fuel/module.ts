@@ -365,18 +365,38 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     return bt;
   };
 
+  // The output is built in one buffer. The code section, nearly all of it for most modules, is
+  // rewritten first, straight into that buffer at `codeFrom`, past room left for the sections
+  // before it (which depend on what the rewrite found: new types); those are written once the
+  // code is done, and the code slides to meet them (see assemble). The capacity allows the code
+  // to double: pages of a big buffer that are never written take no memory, while growing it
+  // would hold two copies at once. Bodies that outgrow even that extend it, once, to a size
+  // extrapolated from the progress.
+  const codeInput = codeSec ? codeSec.end - codeSec.start : 0;
+  const headInput = codeSec ? info.sections.find((x) => x.id === SEC_CODE)!.start : buf.length;
+  const codeFrom = headInput + 1024 + 2 * (types.length * 8 + definedCount);
+  const tailInput = buf.length - (codeSec ? codeSec.end : buf.length);
+  const out = new Writer(codeFrom + codeInput * 2 + tailInput + 4096);
+
   // Code section. Rewritten a second time, after unthreading, when a tail call turns up before
   // the tail calls were settled (modules without tail calls are rewritten once, as before).
-  let rewritten = rewriteCode();
-  while (!rewritten) {
+  let offsets = rewriteCode();
+  while (!offsets) {
     settleTailCalls();
-    rewritten = rewriteCode();
+    offsets = rewriteCode();
   }
-  const { code, offsets } = rewritten;
 
-  function rewriteCode(): { code: Writer; offsets: OffsetMapBuilder } | undefined {
-    const code = new Writer(Math.ceil((codeSec ? codeSec.end - codeSec.start : 0) * 1.3) + 256);
-    code.u32(definedCount + (hasStart ? 2 : 1));
+  /** Room for `n` more code bytes, `done` of the input's code having been read. */
+  function roomFor(n: number, done: number): void {
+    if (out.len + n <= out.buf.length) return;
+    const written = out.len - codeFrom;
+    const expected = Math.ceil((written / Math.max(1, done)) * codeInput * 1.1);
+    out.reserve(Math.max(out.len + n, codeFrom + expected) + tailInput + 4096);
+  }
+
+  function rewriteCode(): OffsetMapBuilder | undefined {
+    out.len = codeFrom;
+    out.u32(definedCount + (hasStart ? 2 : 1));
     const offsets = new OffsetMapBuilder();
     if (codeSec) {
       const r = new Reader(buf, codeSec.start, codeSec.end);
@@ -417,15 +437,16 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
         const body = rw.rewrite(buf, start, start + size, ctxFor(i));
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
-        code.u32(body.length);
-        offsets.placeBody(code.len);
-        code.bytes(body);
+        roomFor(body.length + 5, start + size - codeSec.start);
+        out.u32(body.length);
+        offsets.placeBody(out.len - codeFrom);
+        out.bytes(body);
         r.pos = start + size;
         if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
       }
       if (r.pos !== codeSec.end) throw invalid('code section has trailing bytes');
     }
-    return { code, offsets };
+    return offsets;
   }
 
   /**
@@ -471,9 +492,13 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       }
     }
   }
-  offsets.end(code.len);
-  code.bytes(sizedBody(outOfFuelBody(fuelGlobal)));
-  if (hasStart) code.bytes(sizedBody(startWrapperBody(fuelGlobal, oofFunc, originalStart)));
+  offsets.end(out.len - codeFrom);
+  const oofBody = sizedBody(outOfFuelBody(fuelGlobal));
+  const startBody = hasStart ? sizedBody(startWrapperBody(fuelGlobal, oofFunc, originalStart)) : undefined;
+  roomFor(oofBody.length + (startBody?.length ?? 0), codeInput);
+  out.bytes(oofBody);
+  if (startBody) out.bytes(startBody);
+  const codeLen = out.len - codeFrom;
 
   // Small sections.
   const newFuncEntries: Uint8Array[] = [u32Bytes(oofType)];
@@ -508,23 +533,23 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   replaced.set(SEC_EXPORT, appendToVec(buf, exportSec, exportEntries));
   if (hasStart) replaced.set(SEC_START, u32Bytes(startWrapper));
   if (memorySec && opts.maxMemoryPages !== undefined) replaced.set(SEC_MEMORY, cappedMemories(info.memories, opts.maxMemoryPages));
-  replaced.set(SEC_CODE, code.result());
+  // The code is already in `out`; CODE_PAYLOAD marks its place among the sections.
+  replaced.set(SEC_CODE, CODE_PAYLOAD);
 
   const newNames: NewName[] = [{ index: oofFunc, name: OUT_OF_FUEL_NAME }];
   // Local names of threaded functions move up one past the fuel param.
   const fuelParamOf = (f: number): number => (threadedFuncs[f] === 1 ? types[funcTypeIdx[f - imports.funcs]!]!.params : -1);
   if (hasStart) newNames.push({ index: startWrapper, name: START_WRAPPER_NAME });
 
-  // Assemble in order; missing sections we need are inserted before the first later one.
-  const out = new Writer(buf.length + code.len + 1024);
-  out.bytes(buf.subarray(0, 8));
+  // Sections in order; missing sections we need are inserted before the first later one. Each
+  // piece is a view (of the input, or of a small new section), or the code already in `out`.
+  const pieces: Uint8Array[] = [buf.subarray(0, 8)];
   const emitted = new Set<number>();
-  let codeAt = 0;
   const emitSection = (id: number, payload: Uint8Array): void => {
-    out.byte(id);
-    out.u32(payload.length);
-    if (id === SEC_CODE) codeAt = out.len;
-    out.bytes(payload);
+    const header = new Writer(6);
+    header.byte(id);
+    header.u32(payload === CODE_PAYLOAD ? codeLen : payload.length);
+    pieces.push(header.result(), payload);
   };
   const flushMissingBefore = (rank: number): void => {
     for (const [id, payload] of replaced) {
@@ -548,9 +573,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         emitSection(SEC_CUSTOM, rewriteNameSection(buf, s.start, s.end, newNames, fuelParamOf));
         continue;
       }
-      out.byte(0);
-      out.u32(s.end - s.start);
-      out.bytes(buf.subarray(s.start, s.end));
+      emitSection(SEC_CUSTOM, buf.subarray(s.start, s.end));
       continue;
     }
     flushMissingBefore(RANK[s.id]!);
@@ -559,15 +582,40 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       emitted.add(s.id);
       emitSection(s.id, rep);
     } else {
-      out.byte(s.id);
-      out.u32(s.end - s.start);
-      out.bytes(buf.subarray(s.start, s.end));
+      emitSection(s.id, buf.subarray(s.start, s.end));
     }
   }
   flushMissingBefore(Infinity);
   if (!sawNames) emitSection(SEC_CUSTOM, rewriteNameSection(buf, 0, 0, newNames));
+  const codeAt = assemble(out, pieces, codeFrom, codeLen);
   opts.onProgress?.(1);
   return { bytes: out.result(), offsets: offsets.finish(codeAt) };
+}
+
+/** Stands for the code section's payload among the pieces (it is in the output buffer already). */
+const CODE_PAYLOAD = new Uint8Array(0);
+
+/**
+ * Lays the pieces out in `out`, whose bytes [codeFrom, codeFrom + codeLen) are the code payload:
+ * moves the code to where the pieces before it end (in place), writes those, then the pieces
+ * after it. Returns where the code landed.
+ */
+function assemble(out: Writer, pieces: readonly Uint8Array[], codeFrom: number, codeLen: number): number {
+  const at = pieces.indexOf(CODE_PAYLOAD);
+  let head = 0;
+  let tail = 0;
+  for (let i = 0; i < pieces.length; i++) {
+    if (i < at) head += pieces[i]!.length;
+    else tail += pieces[i]!.length;
+  }
+  out.len = codeFrom + codeLen;
+  out.reserve(Math.max(codeFrom, head) + codeLen + tail);
+  out.buf.copyWithin(head, codeFrom, codeFrom + codeLen);
+  out.len = 0;
+  for (let i = 0; i < at; i++) out.bytes(pieces[i]!);
+  out.len = head + codeLen;
+  for (let i = at + 1; i < pieces.length; i++) out.bytes(pieces[i]!);
+  return head;
 }
 
 function exportOf(name: string, kind: number, index: number): Uint8Array {

@@ -6,8 +6,9 @@
  *
  * The map is a sorted run list recorded while the body rewriter emits, one entry per stretch of
  * output: a *copied* stretch maps byte for byte onto the input (the rewriter copies whole
- * instructions), an *inserted* stretch (fuel charges, checks, write-backs, a renumbered local
- * access) maps as a whole onto the input instruction it was placed before. So a frame inside
+ * instructions; a renumbered local access whose index keeps its length counts as copied), an
+ * *inserted* stretch (fuel charges, checks, write-backs, a renumbered local access that grew)
+ * maps as a whole onto the input instruction it was placed before. So a frame inside
  * inserted code points at the guest instruction it guards. Code bext adds as functions of its
  * own (`bext_out_of_fuel`, `bext_start`) is not in the map.
  */
@@ -85,11 +86,14 @@ export class OffsetMapBuilder {
     this.bodyFrom = this.n;
   }
 
-  /** The finished map, every output offset moved by `shift` (where the code section landed). */
+  /**
+   * The finished map, every output offset moved by `shift` (where the code section landed). Views
+   * of the builder's arrays, not copies (a big module's map is megabytes); the builder is done.
+   */
   finish(shift: number): OffsetMap {
-    const out = this.out.slice(0, this.n);
+    const out = this.out.subarray(0, this.n);
     for (let i = 0; i < out.length; i++) out[i] += shift;
-    return { out, input: this.input.slice(0, this.n) };
+    return { out, input: this.input.subarray(0, this.n) };
   }
 }
 
@@ -116,21 +120,31 @@ export function inputOffset(map: OffsetMap, outOffset: number): number | undefin
 
 const MAGIC = 0x6d78_6562; // "bexm" little-endian
 
-/** Bytes for the on-disk cache: magic, count, then the two arrays (little-endian u32). */
-export function encodeOffsetMap(map: OffsetMap): Uint8Array {
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * Bytes for the on-disk cache: magic, count, then the two arrays (little-endian u32), as pieces
+ * to write one after the other. On a little-endian machine the arrays are views of the map's
+ * own, so saving a big module's map copies nothing.
+ */
+export function encodeOffsetMap(map: OffsetMap): Uint8Array[] {
   const n = map.out.length;
-  const bytes = new Uint8Array(8 + n * 8);
-  const view = new DataView(bytes.buffer);
+  const header = new Uint8Array(8);
+  const view = new DataView(header.buffer);
   view.setUint32(0, MAGIC, true);
   view.setUint32(4, n, true);
-  for (let i = 0; i < n; i++) {
-    view.setUint32(8 + i * 4, map.out[i]!, true);
-    view.setUint32(8 + n * 4 + i * 4, map.input[i]!, true);
+  if (LITTLE_ENDIAN) {
+    const bytesOf = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    return [header, bytesOf(map.out), bytesOf(map.input)];
   }
-  return bytes;
+  const arrays = new Uint8Array(n * 8);
+  const av = new DataView(arrays.buffer);
+  for (let i = 0; i < n; i++) {
+    av.setUint32(i * 4, map.out[i]!, true);
+    av.setUint32(n * 4 + i * 4, map.input[i]!, true);
+  }
+  return [header, arrays];
 }
-
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * The map encodeOffsetMap wrote, or undefined when the bytes are not one. The arrays are views

@@ -102,7 +102,16 @@ export class Writer {
     if (this.len + extra <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.len + extra) cap *= 2;
-    const next = new Uint8Array(cap);
+    this.reserve(cap);
+  }
+
+  /**
+   * Makes room for `capacity` bytes in all. For a big output whose final size the caller can
+   * estimate: growing to that size once costs one copy, where doubling could hold twice the size.
+   */
+  reserve(capacity: number): void {
+    if (capacity <= this.buf.length) return;
+    const next = new Uint8Array(capacity);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
@@ -116,6 +125,15 @@ export class Writer {
     this.ensure(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;
+  }
+
+  /** Appends `src[from, to)`; short ranges byte by byte (no view object per call). */
+  range(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    if (n > 32) this.buf.set(src.subarray(from, to), this.len);
+    else for (let i = 0; i < n; i++) this.buf[this.len + i] = src[from + i]!;
+    this.len += n;
   }
 
   u32(v: number): void {
