@@ -3,7 +3,8 @@
 // beside a plain node:http server that serves the same file (the floor: Node's own start-up).
 // Rounds interleave the three (the machine is shared and noisy); medians and ranges.
 // Goals (issue 20): ≤ 250 ms with 0 plugins, ≤ 500 ms with 4 warm plugins.
-// Run: npx tsc -p . && node bench/startup.bench.js [--rounds 9]
+// Run: npx tsc -p . && node bench/startup.bench.js [--rounds 9] [--baseline OTHER/bin/bext]
+// --baseline adds another build's `bext dev` (e.g. main's) to the same interleaved rounds.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,6 +20,8 @@ const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const ROUNDS = arg('rounds', 9);
+const baselineAt = process.argv.indexOf('--baseline');
+const baseline = baselineAt > 0 ? path.resolve(process.argv[baselineAt + 1]) : null;
 const GOALS = { 'bext dev, 0 plugins': 250, 'bext dev, 4 warm plugins': 500 };
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-bench-startup-'));
@@ -90,6 +93,12 @@ const cases = {
   'plain node:http': (port) => [path.join(dir, 'plain.mjs'), String(port)],
   'bext dev, 0 plugins': (port) => [bext, 'dev', '-c', 'no-plugins.toml', '-p', String(port)],
   'bext dev, 4 warm plugins': (port) => [bext, 'dev', '-c', 'with-plugins.toml', '-p', String(port)],
+  ...(baseline
+    ? {
+        'baseline, 0 plugins': (port) => [baseline, 'dev', '-c', 'no-plugins.toml', '-p', String(port)],
+        'baseline, 4 warm plugins': (port) => [baseline, 'dev', '-c', 'with-plugins.toml', '-p', String(port)],
+      }
+    : {}),
 };
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 try {
@@ -109,9 +118,17 @@ try {
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(`start-up to first 200, ${ROUNDS} interleaved rounds, ${os.cpus().length} cpus, node ${process.version}`);
+if (baseline) console.log(`baseline: ${baseline}`);
 console.log(`${'server'.padEnd(26)} ${'median'.padStart(8)}  range`);
 for (const [name, a] of Object.entries(samples)) {
   console.log(`${name.padEnd(26)} ${`${Math.round(median(a))} ms`.padStart(8)}  ${Math.round(Math.min(...a))}–${Math.round(Math.max(...a))} ms`);
+}
+if (baseline) {
+  for (const n of ['0 plugins', '4 warm plugins']) {
+    const ours = median(samples[`bext dev, ${n}`]);
+    const theirs = median(samples[`baseline, ${n}`]);
+    console.log(`${n}: this build ÷ baseline = ${(ours / theirs).toFixed(2)}× (${Math.round(ours)} vs ${Math.round(theirs)} ms)`);
+  }
 }
 // The goals were set where plain node:http took REFERENCE_FLOOR_MS to its first 200; on a loaded
 // machine everything is slower, so the same goal scaled to this run's floor is printed too.

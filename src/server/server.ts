@@ -1,7 +1,8 @@
 /**
  * `createDevServer()`: the dev server as a library (the `bext dev` command and the tests both
- * use it). Start order: stats + metrics → load plugins in parallel → on_server_start in priority
- * order → listen → watch. Requests are answered from the response cache, the static root and/or
+ * use it). Start order: load plugins in parallel → on_server_start in priority order → listen →
+ * open stats → watch: the first response waits for the plugins (they see every request) but not
+ * for stats or the watcher (measured in bench/startup.bench.js). Requests are answered from the response cache, the static root and/or
  * the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the request path.
  */
 import type { ResolvedConfig } from '../config/types.js';
@@ -12,7 +13,7 @@ import { createPluginEngine } from '../plugins/engine.js';
 import { PluginSupervisor } from '../plugins/supervisor.js';
 import { profilerFromEnv } from '../plugins/profiles.js';
 import type { PluginInfo } from '../runtime/index.js';
-import { openStats } from '../stats/index.js';
+import { openStats, openStatsLater } from '../stats/index.js';
 import { createAdminContext } from './admin-context.js';
 import { createDevBuilds } from './builds.js';
 import { createLiveFeed } from './live-feed.js';
@@ -29,7 +30,8 @@ import { createRequestHandler } from './request.js';
 import { shutdown } from './shutdown.js';
 import { createSiteCache } from './site-cache.js';
 import { statsDbPath } from '../stats/store.js';
-import { prepareStateFiles } from './state-files.js';
+import { prepareStatsFile } from '../stats/prepare.js';
+import { prepareStateDb } from './state-files.js';
 
 export interface DevServerOptions {
   /** Overrides server.port (0 = any free port). */
@@ -70,10 +72,28 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
 
   // BEXT_PROFILE=NAME[:HOOK][:N] profiles live calls (docs/debugging.md); a bad value exits 2 here.
   const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
-  // Damaged state files are set aside before anything opens them (never a reason not to start).
-  const stateWarnings = prepareStateFiles(config.stateDir);
-  for (const w of stateWarnings) log.warn(w);
-  const stats = openStats({ dbPath: statsDbPath(config.stateDir) });
+  // Damaged state files are set aside before anything opens them (never a reason not to start):
+  // state.db before a plugin worker can open it, stats.db when stats open, after listening.
+  const lateWarnings: string[] = [];
+  let stateDbChecked = false;
+  const checkStateDb = (into: string[]): void => {
+    if (stateDbChecked) return;
+    stateDbChecked = true;
+    for (const w of prepareStateDb(config.stateDir)) {
+      log.warn(w);
+      into.push(w);
+    }
+  };
+  const stateWarnings: string[] = [];
+  if (config.plugins.some((p) => p.enabled)) checkStateDb(stateWarnings);
+  const stats = openStatsLater(() => {
+    checkStateDb(lateWarnings);
+    for (const w of prepareStatsFile(config.stateDir)) {
+      log.warn(w);
+      lateWarnings.push(w);
+    }
+    return openStats({ dbPath: statsDbPath(config.stateDir) });
+  });
   const pluginMetrics = createMetrics();
   // The dashboard's sources: versions and figures per load (tracked-engine.ts), the live stream.
   const feed = createLiveFeed();
@@ -139,6 +159,16 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   }
   http.server.on('error', (err) => log.error({ err }, 'HTTP server error'));
   url = formatUrl(host, port);
+  try {
+    stats.open();
+  } catch (err) {
+    feed.close();
+    liveReload.close();
+    untapLogs();
+    await shutdown('stats failed to open', { ctx, reloader, stats, http, requests, drainMs: drainMs() }).catch(() => {});
+    throw err;
+  }
+  ctx.warnings.push(...lateWarnings);
   if (watching) await reloader.watch();
 
   let closing: Promise<void> | null = null;
