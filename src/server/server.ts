@@ -1,8 +1,9 @@
 /**
  * `createDevServer()`: the dev server as a library (the `bext dev` command and the tests both
- * use it). Start order: load plugins in parallel → on_server_start in priority order → listen →
- * open stats → watch: the first response waits for the plugins (they see every request) but not
- * for stats or the watcher (measured in bench/startup.bench.js). Requests are answered from the response cache, the static root and/or
+ * use it). Start order: listen → load plugins in parallel (stats open meanwhile) → on_server_start
+ * in priority order → watch; it resolves after all of them. The site is answered from the moment it
+ * listens: the first response waits for neither the plugins nor stats (bench/startup.bench.js);
+ * events of requests answered before the plugins have started reach them afterwards. Requests are answered from the response cache, the static root and/or
  * the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the request path.
  */
 import type { ResolvedConfig } from '../config/types.js';
@@ -73,24 +74,22 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   // BEXT_PROFILE=NAME[:HOOK][:N] profiles live calls (docs/debugging.md); a bad value exits 2 here.
   const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
   // Damaged state files are set aside before anything opens them (never a reason not to start):
-  // state.db before a plugin worker can open it, stats.db when stats open, after listening.
-  const lateWarnings: string[] = [];
+  // state.db before the plugins start, stats.db when stats open. Both happen after listening.
+  const stateWarnings: string[] = [];
   let stateDbChecked = false;
-  const checkStateDb = (into: string[]): void => {
+  const checkStateDb = (): void => {
     if (stateDbChecked) return;
     stateDbChecked = true;
     for (const w of prepareStateDb(config.stateDir)) {
       log.warn(w);
-      into.push(w);
+      stateWarnings.push(w);
     }
   };
-  const stateWarnings: string[] = [];
-  if (config.plugins.some((p) => p.enabled)) checkStateDb(stateWarnings);
   const stats = openStatsLater(() => {
-    checkStateDb(lateWarnings);
+    checkStateDb();
     for (const w of prepareStatsFile(config.stateDir)) {
       log.warn(w);
-      lateWarnings.push(w);
+      stateWarnings.push(w);
     }
     return openStats({ dbPath: statsDbPath(config.stateDir) });
   });
@@ -114,8 +113,10 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   // Without a watcher no change would ever be announced: pages are then served as they are.
   const watching = opts.watch !== false;
   const liveReload = createLiveReload({ enabled: () => watching && ctx.config.server.live_reload });
+  let pluginsStarted!: () => void;
   const ctx: ServerContext = {
     config,
+    started: new Promise<void>((resolve) => (pluginsStarted = resolve)),
     listenHost: host,
     closing: false,
     warnings: [],
@@ -125,7 +126,6 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     origins: createOrigins(log, () => liveReload.injection()),
     metrics: createServerMetrics({ cache: cache.store, plugins, pluginMetrics: () => pluginMetrics.render() }),
   };
-  ctx.warnings.push(...stateWarnings);
   await ctx.origins.apply(config, ctx.warnings);
   ctx.warnings.push(...configWarnings(config, host));
 
@@ -139,13 +139,6 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   let url = '';
   const startedAt = Date.now();
   const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, liveReload, startedAt }, () => url));
-  const buildFailures = await builds.buildStale(config.plugins);
-  ctx.warnings.push(...(await plugins.start(config.plugins, opts.onProgress)));
-  for (const [name, error] of buildFailures) {
-    plugins.markBuildFailed(name, error);
-    ctx.warnings.push(`plugin ${name}: the build failed (${error.split('\n')[0]}); see the compiler output above`);
-  }
-
   const http = createHttpServer(ctx, requests);
   let port: number;
   try {
@@ -159,17 +152,35 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   }
   http.server.on('error', (err) => log.error({ err }, 'HTTP server error'));
   url = formatUrl(host, port);
+
+  // Plugins start while the site is already answered: events of requests answered meanwhile are
+  // held and reach each plugin after its on_server_start (supervisor.ts); the admin API waits.
+  const problems: string[] = [];
   try {
+    if (config.plugins.some((p) => p.enabled)) checkStateDb();
+    const starting = startPlugins(builds, plugins, config, opts.onProgress, problems);
+    // The plugins' workers boot on their own threads meanwhile (see runtime/plugin-host.ts):
+    // this thread opens stats once the loads are under way. Calls recorded before are kept.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     stats.open();
+    await starting;
   } catch (err) {
     feed.close();
     liveReload.close();
     untapLogs();
-    await shutdown('stats failed to open', { ctx, reloader, stats, http, requests, drainMs: drainMs() }).catch(() => {});
+    await shutdown('start-up failed', { ctx, reloader, stats, http, requests, drainMs: drainMs() }).catch(() => {});
     throw err;
+  } finally {
+    pluginsStarted();
   }
-  ctx.warnings.push(...lateWarnings);
+  ctx.warnings.push(...stateWarnings, ...problems);
   if (watching) await reloader.watch();
+  try {
+    // The first stats read (the dashboard, `bext plugin stats`) should not pay for decoding them.
+    stats.warm();
+  } catch (err) {
+    log.warn({ err }, 'stats: could not read the stored totals');
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -189,6 +200,22 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
       return closing;
     },
   };
+}
+
+/** Builds stale plugins ([plugins.NAME.build]), then loads and starts every plugin; problems go to `problems`. */
+async function startPlugins(
+  builds: ReturnType<typeof createDevBuilds>,
+  plugins: PluginSupervisor,
+  config: ResolvedConfig,
+  onProgress: DevServerOptions['onProgress'],
+  problems: string[],
+): Promise<void> {
+  const buildFailures = await builds.buildStale(config.plugins);
+  problems.push(...(await plugins.start(config.plugins, onProgress)));
+  for (const [name, error] of buildFailures) {
+    plugins.markBuildFailed(name, error);
+    problems.push(`plugin ${name}: the build failed (${error.split('\n')[0]}); see the compiler output above`);
+  }
 }
 
 /** Settings that work but deserve a line in the banner. */

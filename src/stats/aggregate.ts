@@ -30,6 +30,11 @@ const load = createRequire(import.meta.url);
 let hdrModule: typeof HdrModule | null = null;
 const hdr = (): typeof HdrModule => (hdrModule ??= load('hdr-histogram-js') as typeof HdrModule);
 
+/** Loads hdr-histogram-js now rather than with the first histogram built. */
+export function loadHistogramCode(): void {
+  hdr();
+}
+
 function newHistogram(): Histogram {
   return hdr().build({ bitBucketSize: BUCKET_BITS, numberOfSignificantValueDigits: SIGNIFICANT_DIGITS, autoResize: true });
 }
@@ -220,6 +225,12 @@ export class HookAggregate {
 
   isEmpty(): boolean {
     return this.calls === 0 && this.dropped === 0;
+  }
+
+  /** Builds the histograms now (see Quantity), so a later read does not. */
+  warm(): void {
+    void this.fuel.hist;
+    void this.time.hist;
   }
 
   toStats(hook: HookName): HookStats {

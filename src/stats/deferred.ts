@@ -3,7 +3,7 @@
  * stats.db, loading SQLite, reading the totals) is work the first response does not need, so the
  * dev server starts answering first and opens stats right after. Calls recorded before then
  * (the plugins' on_server_start) are kept in order and applied when it opens; anything that reads
- * stats, or close(), opens it first.
+ * stats opens it first, and so do flush() and close() when something was recorded.
  */
 import type { HookName } from '../config/types.js';
 import type { CallResult } from '../runtime/types.js';
@@ -28,6 +28,9 @@ export function openStatsLater(open: () => StatsRecorder): DeferredStats {
     return real;
   }
 
+  /** Whether there is anything to write: a recorder never opened and never written to has none. */
+  const idle = (): boolean => real === null && early.length === 0;
+
   /** Records into the open recorder, or keeps the write for when it opens. */
   function write(apply: (r: StatsRecorder) => void): void {
     if (real !== null) apply(real);
@@ -42,8 +45,14 @@ export function openStatsLater(open: () => StatsRecorder): DeferredStats {
     recordFetchRefused: (plugin: string, url: string, reason: string) => write((r) => r.recordFetchRefused(plugin, url, reason)),
     snapshot: (plugin?: string, opts?: SnapshotOptions): StatsSnapshot => opened().snapshot(plugin, opts),
     plugins: () => opened().plugins(),
+    warm: () => opened().warm(),
     reset: (plugin?: string) => opened().reset(plugin),
-    flush: () => opened().flush(),
-    close: () => opened().close(),
+    flush() {
+      if (!idle()) opened().flush();
+    },
+    close() {
+      // A server that stops before stats opened (it could not listen) has nothing to persist.
+      if (!idle()) opened().close();
+    },
   };
 }
