@@ -1,10 +1,12 @@
 /**
  * `createDevServer()`: the dev server as a library (the `bext dev` command and the tests both
- * use it). Start order: listen → load plugins in parallel (stats open meanwhile) → on_server_start
- * in priority order → watch; it resolves after all of them. The site is answered from the moment it
- * listens: the first response waits for neither the plugins nor stats (bench/startup.bench.js);
- * events of requests answered before the plugins have started reach them afterwards. Requests are answered from the response cache, the static root and/or
- * the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the request path.
+ * use it). Start order: listen → load plugins in parallel (stats open meanwhile) →
+ * on_server_start in priority order → watch (→ stats, without plugins); it resolves after all of
+ * them. The site is answered from the moment it listens, so the first response waits for neither
+ * the plugins nor stats (bench/startup.bench.js); events of requests answered before the plugins
+ * have started reach them afterwards. Requests are answered from the response cache, the static
+ * root and/or the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the
+ * request path.
  */
 import type { ResolvedConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
@@ -155,26 +157,33 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
 
   // Plugins start while the site is already answered: events of requests answered meanwhile are
   // held and reach each plugin after its on_server_start (supervisor.ts); the admin API waits.
+  const anyPlugins = config.plugins.some((p) => p.enabled);
   const problems: string[] = [];
   try {
-    if (config.plugins.some((p) => p.enabled)) checkStateDb();
-    const starting = startPlugins(builds, plugins, config, opts.onProgress, problems);
-    // The plugins' workers boot on their own threads meanwhile (see runtime/plugin-host.ts):
-    // this thread opens stats once the loads are under way. Calls recorded before are kept.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      if (anyPlugins) checkStateDb();
+      const starting = startPlugins(builds, plugins, config, opts.onProgress, problems);
+      if (anyPlugins) {
+        // The plugins' workers boot on their own threads (runtime/plugin-host.ts) while this
+        // one would wait: stats open then. Calls recorded before are kept until it has.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        stats.open();
+      }
+      await starting;
+    } finally {
+      pluginsStarted();
+    }
+    if (watching) await reloader.watch();
+    // Without plugins nothing is recorded at start: stats open after the first answers can go out.
     stats.open();
-    await starting;
   } catch (err) {
     feed.close();
     liveReload.close();
     untapLogs();
     await shutdown('start-up failed', { ctx, reloader, stats, http, requests, drainMs: drainMs() }).catch(() => {});
     throw err;
-  } finally {
-    pluginsStarted();
   }
   ctx.warnings.push(...stateWarnings, ...problems);
-  if (watching) await reloader.watch();
   try {
     // The first stats read (the dashboard, `bext plugin stats`) should not pay for decoding them.
     stats.warm();
