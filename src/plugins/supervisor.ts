@@ -228,7 +228,7 @@ export class PluginSupervisor {
    * Events pushed meanwhile are held and queued once it has finished (see `held`).
    */
   start(configs: readonly PluginConfig[], onProgress?: (done: number, total: number, name: string) => void): Promise<string[]> {
-    if (configs.some((c) => c.enabled)) this.held ??= [];
+    if (configs.some((c) => c.enabled)) this.holdEvents();
     return this.serial(async () => {
       try {
         return await this.startAll(configs, onProgress);
@@ -236,6 +236,11 @@ export class PluginSupervisor {
         this.releaseHeld();
       }
     });
+  }
+
+  /** Holds events from now until start() has finished (the server answers before it begins). */
+  holdEvents(): void {
+    this.held ??= [];
   }
 
   /** Holds an event while start() runs; false when nothing is starting. */

@@ -141,6 +141,9 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   let url = '';
   const startedAt = Date.now();
   const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, liveReload, startedAt }, () => url));
+  const anyPlugins = config.plugins.some((p) => p.enabled);
+  // Events of requests answered before the plugins have started wait for them (supervisor.ts).
+  if (anyPlugins) plugins.holdEvents();
   const http = createHttpServer(ctx, requests);
   let port: number;
   try {
@@ -156,13 +159,14 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   url = formatUrl(host, port);
 
   // Plugins start while the site is already answered: events of requests answered meanwhile are
-  // held and reach each plugin after its on_server_start (supervisor.ts); the admin API waits.
-  const anyPlugins = config.plugins.some((p) => p.enabled);
+  // held and reach each plugin after its on_server_start; the admin API waits.
   const problems: string[] = [];
   try {
     try {
       if (anyPlugins) checkStateDb();
       const starting = startPlugins(builds, plugins, config, opts.onProgress, problems);
+      // Awaited below; if stats fail to open first, shutdown waits for it through the supervisor.
+      starting.catch(() => {});
       if (anyPlugins) {
         // The plugins' workers boot on their own threads (runtime/plugin-host.ts) while this
         // one would wait: stats open then. Calls recorded before are kept until it has.
