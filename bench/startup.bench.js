@@ -1,7 +1,9 @@
 // Start-up: from spawning `bext dev` to the first 200 on `/`, with 0 plugins and with the four
 // example plugins (plugins-example/, warm: their instrumented modules already in .bext/cache),
 // beside a plain node:http server that serves the same file (the floor: Node's own start-up).
-// Rounds interleave the three (the machine is shared and noisy); medians and ranges.
+// Rounds interleave the cases (the machine is shared and noisy); medians and ranges. Also shown:
+// the time to the banner (plugins started, watcher running: `bext dev` answers the site before
+// that), and the CPU time the process had used at both points (steadier than wall time under load).
 // Goals (issue 20): ≤ 250 ms with 0 plugins, ≤ 500 ms with 4 warm plugins.
 // Run: npx tsc -p . && node bench/startup.bench.js [--rounds 9] [--baseline OTHER/bin/bext]
 // --baseline adds another build's `bext dev` (e.g. main's) to the same interleaved rounds.
@@ -50,6 +52,21 @@ function freePort() {
   });
 }
 
+/**
+ * CPU time (ms, all threads) the process has used so far, from /proc (Linux; null elsewhere). On a
+ * shared machine wall times swing with the load; CPU time shows the work itself.
+ */
+function cpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime) in clock ticks; Linux uses 100 ticks per second.
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 function get(port) {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
@@ -75,10 +92,15 @@ async function startOnce(args) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let bannerMs = null;
+  let bannerCpu = null;
+  let firstCpu = null;
   let stdout = '';
   child.stdout.on('data', (d) => {
     stdout += d;
-    if (bannerMs === null && /ready in/.test(stdout)) bannerMs = performance.now() - t0;
+    if (bannerMs === null && /ready in/.test(stdout)) {
+      bannerMs = performance.now() - t0;
+      bannerCpu = cpuMs(child.pid);
+    }
   });
   const isBext = args(0)[0] !== path.join(dir, 'plain.mjs');
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -86,7 +108,10 @@ async function startOnce(args) {
   try {
     while (ms === null) {
       if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
-      if ((await get(port)) === 200) ms = performance.now() - t0;
+      if ((await get(port)) === 200) {
+        ms = performance.now() - t0;
+        firstCpu = cpuMs(child.pid);
+      }
       else await new Promise((r) => setTimeout(r, 2));
       if (performance.now() - t0 > 30_000) throw new Error(`no 200 within 30 s: ${stderr}`);
     }
@@ -101,7 +126,7 @@ async function startOnce(args) {
     await exited;
     clearTimeout(kill);
   }
-  return { ms, bannerMs };
+  return { ms, bannerMs, firstCpu, bannerCpu };
 }
 
 const cases = {
@@ -117,6 +142,7 @@ const cases = {
 };
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 const banners = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+const cpus = Object.fromEntries(Object.keys(cases).map((k) => [k, { first: [], banner: [] }]));
 try {
   // Warm: the instrumented-module cache, the OS file cache, state.db created.
   for (const args of Object.values(cases)) await startOnce(args);
@@ -125,9 +151,11 @@ try {
     const names = Object.keys(cases);
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + r) % names.length];
-      const { ms, bannerMs } = await startOnce(cases[name]);
+      const { ms, bannerMs, firstCpu, bannerCpu } = await startOnce(cases[name]);
       samples[name].push(ms);
       if (bannerMs !== null) banners[name].push(bannerMs);
+      if (firstCpu !== null) cpus[name].first.push(firstCpu);
+      if (bannerCpu !== null) cpus[name].banner.push(bannerCpu);
     }
   }
 } finally {
@@ -141,6 +169,10 @@ const span = (a) => (a.length === 0 ? '' : `${`${Math.round(median(a))} ms`.padS
 console.log(`${'server'.padEnd(26)} first 200: median, range    banner (plugins started): median, range`);
 for (const [name, a] of Object.entries(samples)) {
   console.log(`${name.padEnd(26)} ${span(a)}  ${span(banners[name])}`);
+}
+if (cpus['plain node:http'].first.length > 0) {
+  console.log(`CPU time used (all threads, 10 ms ticks): at the first 200, and at the banner`);
+  for (const [name, c] of Object.entries(cpus)) console.log(`${name.padEnd(26)} ${span(c.first)}  ${span(c.banner)}`);
 }
 if (baseline) {
   for (const n of ['0 plugins', '4 warm plugins']) {
