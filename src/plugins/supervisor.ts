@@ -34,6 +34,12 @@ const SHED_WARN_EVERY_MS = 60_000;
 /** How soon counted drops reach the stats recorder (readers flush first, see flushDrops). */
 const DROP_FLUSH_MS = 100;
 
+/**
+ * Events held while start() runs (the server answers meanwhile); past this the oldest are dropped
+ * and counted, as a full queue would. Start-up takes well under a second; this is a backstop.
+ */
+const MAX_HELD = 10_000;
+
 /** Where dropped hook calls are counted (the stats recorder in `bext dev`). */
 export interface DropRecorder {
   recordDropped(plugin: string, hook: HookName, n: number): void;
@@ -90,6 +96,13 @@ export class PluginSupervisor {
   private lifecycle: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private dropTimer: NodeJS.Timeout | null = null;
+  /**
+   * Events that arrived while start() was loading and starting the plugins (null otherwise): they
+   * go to the plugins' queues once every on_server_start has run, so a plugin sees every request
+   * and on_server_start still comes first.
+   */
+  private held: QueuedHookArgs[] | null = null;
+  private heldDropped = new Map<HookName, number>();
 
   constructor(private readonly deps: SupervisorDeps) {}
 
@@ -210,49 +223,94 @@ export class PluginSupervisor {
     await handle?.close().catch(() => {});
   }
 
-  /** Loads every enabled plugin in parallel, then starts them in priority order. Returns problems. */
+  /**
+   * Loads every enabled plugin in parallel, then starts them in priority order. Returns problems.
+   * Events pushed meanwhile are held and queued once it has finished (see `held`).
+   */
   start(configs: readonly PluginConfig[], onProgress?: (done: number, total: number, name: string) => void): Promise<string[]> {
+    if (configs.some((c) => c.enabled)) this.holdEvents();
     return this.serial(async () => {
-      const problems: string[] = [];
-      const enabled = configs.filter((c) => c.enabled);
-      for (const cfg of configs) {
-        if (!cfg.enabled) this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'disabled')));
+      try {
+        return await this.startAll(configs, onProgress);
+      } finally {
+        this.releaseHeld();
       }
-      let done = 0;
-      const loaded = await Promise.all(
-        enabled.map(async (cfg) => {
-          try {
-            return { cfg, instance: await this.deps.engine.start(cfg), error: null as string | null };
-          } catch (err) {
-            return { cfg, instance: null, error: errorText(err) };
-          } finally {
-            onProgress?.(++done, enabled.length, cfg.name);
-          }
-        }),
-      );
-      const ready: { entry: Entry; instance: PluginHandle }[] = [];
-      for (const { cfg, instance, error } of loaded) {
-        if (instance) {
-          const entry = this.newEntry(cfg, { ...instance.info, state: 'loaded' });
-          this.entries.set(cfg.name, entry);
-          ready.push({ entry, instance });
-        } else {
-          this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'failed', `failed to load: ${error}`)));
-          problems.push(`plugin ${cfg.name} failed to load: ${error}`);
-          this.deps.log.error(`plugin ${cfg.name} failed to load and is skipped: ${error}`);
-        }
-      }
-      ready.sort((a, b) => byPriority(a.entry, b.entry));
-      for (const { entry, instance } of ready) {
-        const error = await this.startEntry(entry, instance);
-        if (error) {
-          problems.push(`plugin ${entry.name}: ${error}`);
-          this.deps.log.error(`plugin ${entry.name}: ${error}; it is skipped`);
-        }
-      }
-      this.refreshTargets();
-      return problems;
     });
+  }
+
+  /** Holds events from now until start() has finished (the server answers before it begins). */
+  holdEvents(): void {
+    this.held ??= [];
+  }
+
+  /** Holds an event while start() runs; false when nothing is starting. */
+  private hold(args: QueuedHookArgs): boolean {
+    const held = this.held;
+    if (held === null) return false;
+    if (held.length >= MAX_HELD) {
+      const dropped = held.shift()!;
+      this.heldDropped.set(dropped.hook, (this.heldDropped.get(dropped.hook) ?? 0) + 1);
+    }
+    held.push(args);
+    return true;
+  }
+
+  /** Queues the held events for the plugins now started (drops past MAX_HELD are counted for them). */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.refreshTargets();
+    for (const [hook, n] of this.heldDropped) {
+      for (const e of this.entries.values()) if (e.handle && e.info.hooks.includes(hook)) this.countDrop(e, hook, n);
+    }
+    this.heldDropped.clear();
+    for (const args of held) {
+      if (args.hook === 'on_request_complete') this.pushTo(this.eventTargets, args);
+      else this.broadcast(args);
+    }
+  }
+
+  private async startAll(configs: readonly PluginConfig[], onProgress?: (done: number, total: number, name: string) => void): Promise<string[]> {
+    const problems: string[] = [];
+    const enabled = configs.filter((c) => c.enabled);
+    for (const cfg of configs) {
+      if (!cfg.enabled) this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'disabled')));
+    }
+    let done = 0;
+    const loaded = await Promise.all(
+      enabled.map(async (cfg) => {
+        try {
+          return { cfg, instance: await this.deps.engine.start(cfg), error: null as string | null };
+        } catch (err) {
+          return { cfg, instance: null, error: errorText(err) };
+        } finally {
+          onProgress?.(++done, enabled.length, cfg.name);
+        }
+      }),
+    );
+    const ready: { entry: Entry; instance: PluginHandle }[] = [];
+    for (const { cfg, instance, error } of loaded) {
+      if (instance) {
+        const entry = this.newEntry(cfg, { ...instance.info, state: 'loaded' });
+        this.entries.set(cfg.name, entry);
+        ready.push({ entry, instance });
+      } else {
+        this.entries.set(cfg.name, this.newEntry(cfg, placeholderInfo(cfg, 'failed', `failed to load: ${error}`)));
+        problems.push(`plugin ${cfg.name} failed to load: ${error}`);
+        this.deps.log.error(`plugin ${cfg.name} failed to load and is skipped: ${error}`);
+      }
+    }
+    ready.sort((a, b) => byPriority(a.entry, b.entry));
+    for (const { entry, instance } of ready) {
+      const error = await this.startEntry(entry, instance);
+      if (error) {
+        problems.push(`plugin ${entry.name}: ${error}`);
+        this.deps.log.error(`plugin ${entry.name}: ${error}; it is skipped`);
+      }
+    }
+    this.refreshTargets();
+    return problems;
   }
 
   /** Every configured plugin (loaded, failed, disabled), in priority order. */
@@ -274,21 +332,26 @@ export class PluginSupervisor {
     return [...this.entries.values()].filter((e) => e.config.enabled).map((e) => e.config.path);
   }
 
-  /** Whether any loaded plugin wants on_request_complete (skip building events otherwise). */
+  /** Whether any loaded (or starting) plugin wants on_request_complete (skip building events otherwise). */
   wantsEvents(): boolean {
-    return this.eventTargets.length > 0;
+    return this.eventTargets.length > 0 || this.held !== null;
   }
 
   /** Queues on_request_complete for every plugin that exports it (one shared event, see QueuedEvent). */
   pushEvent(event: object): void {
     const targets = this.eventTargets;
-    if (targets.length === 0) return;
+    if (targets.length === 0 && this.held === null) return;
     const args = new QueuedEvent(event);
+    if (!this.hold(args)) this.pushTo(targets, args);
+  }
+
+  private pushTo(targets: readonly Entry[], args: QueuedHookArgs): void {
     for (let i = 0; i < targets.length; i++) targets[i]!.queue.push(args);
   }
 
   /** Queues an off-path hook for every loaded plugin exporting it. */
   broadcast(args: QueuedHookArgs): void {
+    if (this.hold(args)) return;
     for (const e of [...this.entries.values()].sort(byPriority)) {
       if (e.handle && e.info.hooks.includes(args.hook)) e.queue.push(args);
     }

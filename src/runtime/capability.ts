@@ -89,6 +89,13 @@ export interface Capability<State = unknown> {
   readonly codes: readonly AbiCode[];
   /** Per-instance state (permissions applied, connections opened); runs on first use. */
   prepare(ctx: CapabilityContext): State;
+  /**
+   * Prepare while the instance starts when the guest imports any of this capability's functions,
+   * instead of on first use: opening SQLite inside on_server_start would cost it once per plugin,
+   * one plugin after another, where at start every plugin's worker does it at the same time.
+   * A failure here is ignored; first use tries again and reports it as before.
+   */
+  readonly prepareAtStart?: boolean;
   /** The worker-side function behind each of its imports, by import name. */
   implement(io: ImportIO<State>): Record<string, HostFunction>;
 }

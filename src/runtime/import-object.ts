@@ -13,6 +13,8 @@ export interface ImportObjectContext extends CapabilityContext {
   guest(): Guest;
   /** Imports the guest declared in the multi-value `(i32, i32)` result form. */
   multiValue: ReadonlySet<string>;
+  /** The `"bext"` imports the guest declares (for Capability.prepareAtStart). */
+  imported?: ReadonlySet<string>;
 }
 
 const where = (name: string): string => `bext.${name}`;
@@ -57,7 +59,15 @@ function importIO<State>(cap: Capability<State>, ctx: ImportObjectContext): Impo
 export function buildImportObject(capabilities: readonly Capability[], ctx: ImportObjectContext): Record<string, HostFunction> {
   const imports: Record<string, HostFunction> = {};
   for (const cap of capabilities) {
-    const fns = cap.implement(importIO(cap, ctx));
+    const io = importIO(cap, ctx);
+    const fns = cap.implement(io);
+    if (cap.prepareAtStart && cap.imports.some((s) => ctx.imported?.has(s.name))) {
+      try {
+        io.state();
+      } catch {
+        // First use prepares again and reports the failure to the guest and the log.
+      }
+    }
     const declared = new Set(cap.imports.map((s) => s.name));
     for (const name of declared) {
       if (typeof fns[name] !== 'function') throw new Error(`host import ${name} (capability ${cap.name}) has no implementation`);

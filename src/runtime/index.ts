@@ -7,7 +7,7 @@ import { BextError, isBextError } from '../errors.js';
 import { DEFAULT_FUEL, type PluginConfig } from '../config/types.js';
 import { checkModule, compileModule, instrumentForRun, prepareModule, readWasmFile, type Prepared } from './loader.js';
 import type { ImportTable } from './capability.js';
-import { PluginHost } from './plugin-host.js';
+import { bootWorker, PluginHost } from './plugin-host.js';
 import { createSymbolizer } from './frames/symbolize.js';
 import { shareMemories } from './shared-memory.js';
 import { DEFAULTS } from '../config/schema.js';
@@ -34,16 +34,24 @@ export { demangle } from './frames/demangle.js';
 export async function loadPlugin(opts: LoadOptions): Promise<PluginHost> {
   const p = opts.plugin;
   const who = `plugin "${p.name}"`;
-  const raw = await readWasmFile(p.path, who);
-  const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb, opts.imports);
-  const profile = opts.profile !== undefined;
-  const { module, offsets } = await meterAndCompile(prepared, p, opts.stateDir, who, profile);
-  const symbolize = createSymbolizer({ bytes: prepared.bytes, module: prepared.module, offsets });
-  // A profile names functions by the name section, else by export (a stripped module's exports).
-  const profileNames = profile ? { ...prepared.functionNames, ...readFunctionNames(prepared.bytes, prepared.module) } : undefined;
-  const host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, symbolize, profileNames);
+  // The worker boots on its own thread while this one reads, instruments and compiles.
+  const booting = bootWorker(opts.workerEntry);
+  let host: PluginHost;
   try {
-    await host.start();
+    const raw = await readWasmFile(p.path, who);
+    const prepared = prepareModule(raw, p.path, who, p.limits.max_memory_mb, opts.imports);
+    const profile = opts.profile !== undefined;
+    const { module, offsets } = await meterAndCompile(prepared, p, opts.stateDir, who, profile);
+    const symbolize = createSymbolizer({ bytes: prepared.bytes, module: prepared.module, offsets });
+    // A profile names functions by the name section, else by export (a stripped module's exports).
+    const profileNames = profile ? { ...prepared.functionNames, ...readFunctionNames(prepared.bytes, prepared.module) } : undefined;
+    host = new PluginHost(opts, module, prepared.summary, prepared.functionNames, symbolize, profileNames);
+  } catch (err) {
+    booting.cancel();
+    throw err;
+  }
+  try {
+    await host.start(booting);
   } catch (err) {
     throw new BextError('plugin_init_failed', `${who}: ${(err as Error).message}`, { cause: err });
   }

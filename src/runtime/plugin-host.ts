@@ -60,6 +60,40 @@ function postTo(live: Live, msg: ToWorker): void {
   live.channel?.mail();
 }
 
+/**
+ * A worker started before its module is ready: booting a worker thread (Node's bootstrap, then
+ * the entry's imports) is the longest step of loading a plugin, and it needs nothing from the
+ * module, so loadPlugin starts it first and reads, instruments and compiles meanwhile.
+ */
+export interface BootingWorker {
+  /** Hands the worker over (once); `early` says why it already died, if it did. */
+  take(): { worker: Worker; early: string | null };
+  /** Ends a worker that will not be taken (the module failed to load). */
+  cancel(): void;
+}
+
+export function bootWorker(entry: URL): BootingWorker {
+  const worker = new Worker(entry, { stdout: false, stderr: false });
+  let early: string | null = null;
+  // Without listeners a failing worker's 'error' would be thrown on the main thread.
+  const onError = (err: Error): void => void (early ??= `worker failed: ${err.message}`);
+  const onExit = (code: number): void => void (early ??= `worker exited with code ${code} during start`);
+  worker.on('error', onError);
+  worker.on('exit', onExit);
+  return {
+    take() {
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      return { worker, early };
+    },
+    cancel() {
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      void worker.terminate();
+    },
+  };
+}
+
 export interface WorkerStats {
   heapUsedBytes: number;
   wasmMemoryBytes: number;
@@ -107,18 +141,18 @@ export class PluginHost implements PluginHandle {
     return this.opts.plugin;
   }
 
-  /** Starts a worker, runs `_initialize`; throws with the reason on failure. */
-  async start(): Promise<ReadyMessage> {
-    const ready = await this.spawn();
+  /** Starts a worker (or takes one already booting), runs `_initialize`; throws with the reason on failure. */
+  async start(booting?: BootingWorker): Promise<ReadyMessage> {
+    const ready = await this.spawn(booting);
     if (this.plugin.priority === null && ready.guestPriority !== null) this.info.priority = ready.guestPriority;
     return ready;
   }
 
-  private spawn(): Promise<ReadyMessage> {
+  private spawn(booting?: BootingWorker): Promise<ReadyMessage> {
     const bridge = createBridge();
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
-    const worker = new Worker(this.opts.workerEntry, { stdout: false, stderr: false });
+    const { worker, early } = booting ? booting.take() : { worker: new Worker(this.opts.workerEntry, { stdout: false, stderr: false }), early: null };
     const channel = channelKind(this.opts) === 'shared' ? createCallChannel() : null;
     const live: Live = { worker, bridge, progress: BatchProgress.create(), channel, onGone: null, gone: false };
     this.live = live;
@@ -204,6 +238,7 @@ export class PluginHost implements PluginHandle {
         ...(this.opts.profile ? { profile: true } : {}),
       };
       worker.postMessage(init, [bridge.worker.port]);
+      if (early !== null) fail(early);
     });
   }
 

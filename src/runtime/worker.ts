@@ -381,6 +381,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       stateDir: msg.stateDir,
       callMain,
       multiValue: new Set(msg.summary.multiValueImports),
+      imported: new Set(WebAssembly.Module.imports(msg.module).filter((i) => i.module === HOST_MODULE).map((i) => i.name)),
       log: (level, text, source) => log(level, text, source),
       metric: (name, value, tags) => metrics.add({ name, value, tags }),
       resource: (key, open, close) => resources.get(key, open, close),

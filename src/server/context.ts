@@ -11,6 +11,11 @@ export interface ServerContext {
   config: ResolvedConfig;
   /** The host bext listens on (`--host`, else server.host); a name here is one of bext's own. */
   readonly listenHost: string;
+  /**
+   * Resolves once start-up has loaded the plugins and run their on_server_start (the server
+   * answers the site before that; the admin API waits for it, so it never shows half a start).
+   */
+  readonly started: Promise<void>;
   /** Set when shutdown begins: responses ask clients to close, upgrades are refused. */
   closing: boolean;
   /** Problems found while starting or applying a config (shown in the banner). */

@@ -190,6 +190,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       }
       const { path: rawPath, search } = target;
       if (rawPath === '/__bext' || rawPath.startsWith(ADMIN_PREFIX)) {
+        await ctx.started;
         await handleAdmin(req, res, rawPath.slice(ADMIN_PREFIX.length), admin);
         return;
       }

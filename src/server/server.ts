@@ -1,8 +1,12 @@
 /**
  * `createDevServer()`: the dev server as a library (the `bext dev` command and the tests both
- * use it). Start order: stats + metrics → load plugins in parallel → on_server_start in priority
- * order → listen → watch. Requests are answered from the response cache, the static root and/or
- * the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the request path.
+ * use it). Start order: listen → load plugins in parallel (stats open meanwhile) →
+ * on_server_start in priority order → watch (→ stats, without plugins); it resolves after all of
+ * them. The site is answered from the moment it listens, so the first response waits for neither
+ * the plugins nor stats (bench/startup.bench.js); events of requests answered before the plugins
+ * have started reach them afterwards. Requests are answered from the response cache, the static
+ * root and/or the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the
+ * request path.
  */
 import type { ResolvedConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
@@ -12,7 +16,7 @@ import { createPluginEngine } from '../plugins/engine.js';
 import { PluginSupervisor } from '../plugins/supervisor.js';
 import { profilerFromEnv } from '../plugins/profiles.js';
 import type { PluginInfo } from '../runtime/index.js';
-import { openStats } from '../stats/index.js';
+import { openStats, openStatsLater } from '../stats/index.js';
 import { createAdminContext } from './admin-context.js';
 import { createDevBuilds } from './builds.js';
 import { createLiveFeed } from './live-feed.js';
@@ -29,7 +33,8 @@ import { createRequestHandler } from './request.js';
 import { shutdown } from './shutdown.js';
 import { createSiteCache } from './site-cache.js';
 import { statsDbPath } from '../stats/store.js';
-import { prepareStateFiles } from './state-files.js';
+import { prepareStatsFile } from '../stats/prepare.js';
+import { prepareStateDb } from './state-files.js';
 
 export interface DevServerOptions {
   /** Overrides server.port (0 = any free port). */
@@ -70,10 +75,26 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
 
   // BEXT_PROFILE=NAME[:HOOK][:N] profiles live calls (docs/debugging.md); a bad value exits 2 here.
   const profile = profilerFromEnv(process.env.BEXT_PROFILE, { stateDir: config.stateDir, log, plugins: config.plugins.map((p) => p.name) });
-  // Damaged state files are set aside before anything opens them (never a reason not to start).
-  const stateWarnings = prepareStateFiles(config.stateDir);
-  for (const w of stateWarnings) log.warn(w);
-  const stats = openStats({ dbPath: statsDbPath(config.stateDir) });
+  // Damaged state files are set aside before anything opens them (never a reason not to start):
+  // state.db before the plugins start, stats.db when stats open. Both happen after listening.
+  const stateWarnings: string[] = [];
+  let stateDbChecked = false;
+  const checkStateDb = (): void => {
+    if (stateDbChecked) return;
+    stateDbChecked = true;
+    for (const w of prepareStateDb(config.stateDir)) {
+      log.warn(w);
+      stateWarnings.push(w);
+    }
+  };
+  const stats = openStatsLater(() => {
+    checkStateDb();
+    for (const w of prepareStatsFile(config.stateDir)) {
+      log.warn(w);
+      stateWarnings.push(w);
+    }
+    return openStats({ dbPath: statsDbPath(config.stateDir) });
+  });
   const pluginMetrics = createMetrics();
   // The dashboard's sources: versions and figures per load (tracked-engine.ts), the live stream.
   const feed = createLiveFeed();
@@ -94,8 +115,10 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   // Without a watcher no change would ever be announced: pages are then served as they are.
   const watching = opts.watch !== false;
   const liveReload = createLiveReload({ enabled: () => watching && ctx.config.server.live_reload });
+  let pluginsStarted!: () => void;
   const ctx: ServerContext = {
     config,
+    started: new Promise<void>((resolve) => (pluginsStarted = resolve)),
     listenHost: host,
     closing: false,
     warnings: [],
@@ -105,7 +128,6 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
     origins: createOrigins(log, () => liveReload.injection()),
     metrics: createServerMetrics({ cache: cache.store, plugins, pluginMetrics: () => pluginMetrics.render() }),
   };
-  ctx.warnings.push(...stateWarnings);
   await ctx.origins.apply(config, ctx.warnings);
   ctx.warnings.push(...configWarnings(config, host));
 
@@ -119,13 +141,9 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   let url = '';
   const startedAt = Date.now();
   const requests = createRequestHandler(ctx, createAdminContext(ctx, { stats, reloader, history, feed, liveReload, startedAt }, () => url));
-  const buildFailures = await builds.buildStale(config.plugins);
-  ctx.warnings.push(...(await plugins.start(config.plugins, opts.onProgress)));
-  for (const [name, error] of buildFailures) {
-    plugins.markBuildFailed(name, error);
-    ctx.warnings.push(`plugin ${name}: the build failed (${error.split('\n')[0]}); see the compiler output above`);
-  }
-
+  const anyPlugins = config.plugins.some((p) => p.enabled);
+  // Events of requests answered before the plugins have started wait for them (supervisor.ts).
+  if (anyPlugins) plugins.holdEvents();
   const http = createHttpServer(ctx, requests);
   let port: number;
   try {
@@ -139,7 +157,43 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
   }
   http.server.on('error', (err) => log.error({ err }, 'HTTP server error'));
   url = formatUrl(host, port);
-  if (watching) await reloader.watch();
+
+  // Plugins start while the site is already answered: events of requests answered meanwhile are
+  // held and reach each plugin after its on_server_start; the admin API waits.
+  const problems: string[] = [];
+  try {
+    try {
+      if (anyPlugins) checkStateDb();
+      const starting = startPlugins(builds, plugins, config, opts.onProgress, problems);
+      // Awaited below; if stats fail to open first, shutdown waits for it through the supervisor.
+      starting.catch(() => {});
+      if (anyPlugins) {
+        // The plugins' workers boot on their own threads (runtime/plugin-host.ts) while this
+        // one would wait: stats open then. Calls recorded before are kept until it has.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        stats.open();
+      }
+      await starting;
+    } finally {
+      pluginsStarted();
+    }
+    if (watching) await reloader.watch();
+    // Without plugins nothing is recorded at start: stats open after the first answers can go out.
+    stats.open();
+  } catch (err) {
+    feed.close();
+    liveReload.close();
+    untapLogs();
+    await shutdown('start-up failed', { ctx, reloader, stats, http, requests, drainMs: drainMs() }).catch(() => {});
+    throw err;
+  }
+  ctx.warnings.push(...stateWarnings, ...problems);
+  try {
+    // The first stats read (the dashboard, `bext plugin stats`) should not pay for decoding them.
+    stats.warm();
+  } catch (err) {
+    log.warn({ err }, 'stats: could not read the stored totals');
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -159,6 +213,22 @@ export async function createDevServer(config: ResolvedConfig, opts: DevServerOpt
       return closing;
     },
   };
+}
+
+/** Builds stale plugins ([plugins.NAME.build]), then loads and starts every plugin; problems go to `problems`. */
+async function startPlugins(
+  builds: ReturnType<typeof createDevBuilds>,
+  plugins: PluginSupervisor,
+  config: ResolvedConfig,
+  onProgress: DevServerOptions['onProgress'],
+  problems: string[],
+): Promise<void> {
+  const buildFailures = await builds.buildStale(config.plugins);
+  problems.push(...(await plugins.start(config.plugins, onProgress)));
+  for (const [name, error] of buildFailures) {
+    plugins.markBuildFailed(name, error);
+    problems.push(`plugin ${name}: the build failed (${error.split('\n')[0]}); see the compiler output above`);
+  }
 }
 
 /** Settings that work but deserve a line in the banner. */

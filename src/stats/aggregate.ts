@@ -25,10 +25,15 @@ const SIGNIFICANT_DIGITS = 3;
 const BUCKET_BITS = 32;
 
 // hdr-histogram-js takes a while to load (it inflates its WebAssembly build): it loads with the
-// first histogram, after the server answers its first request, not at start-up.
+// first histogram built (see Quantity), after the server answers its first request, not at start-up.
 const load = createRequire(import.meta.url);
 let hdrModule: typeof HdrModule | null = null;
 const hdr = (): typeof HdrModule => (hdrModule ??= load('hdr-histogram-js') as typeof HdrModule);
+
+/** Loads hdr-histogram-js now rather than with the first histogram built. */
+export function loadHistogramCode(): void {
+  hdr();
+}
 
 function newHistogram(): Histogram {
   return hdr().build({ bitBucketSize: BUCKET_BITS, numberOfSignificantValueDigits: SIGNIFICANT_DIGITS, autoResize: true });
@@ -44,26 +49,81 @@ function histValue(n: number): number {
   return Math.min(Math.round(n), Number.MAX_SAFE_INTEGER);
 }
 
+/**
+ * Values recorded before a quantity builds its histogram. Loading hdr-histogram-js and decoding
+ * persisted histograms is most of what opening stats costs, so a quantity keeps its persisted
+ * histogram encoded, and the first values recorded in a plain list, until something reads
+ * percentiles or writes it back: the dev server answers its first request without either.
+ */
+const PENDING_MAX = 256;
+
 /** Running totals of one quantity. */
 class Quantity {
   total = 0;
   min = Infinity;
   max = 0;
-  hist: Histogram = newHistogram();
+  /** The histogram once built; until then `encoded` (a persisted one) plus `pending` stand for it. */
+  private built: Histogram | null = null;
+  private encoded: string | null = null;
+  private pending: number[] = [];
+
+  get hist(): Histogram {
+    if (this.built === null) {
+      const h = this.encoded !== null ? decode(this.encoded) : newHistogram();
+      for (const v of this.pending) h.recordValue(v);
+      this.built = h;
+      this.encoded = null;
+      this.pending = [];
+    }
+    return this.built;
+  }
+
+  /** A persisted histogram (base64 as stored), decoded when first needed. */
+  setEncoded(b64: string): void {
+    this.built = null;
+    this.encoded = b64;
+    this.pending = [];
+  }
+
+  /** The histogram as stored; an unchanged persisted one is written back as it was read. */
+  encode(): string {
+    if (this.built === null && this.pending.length === 0 && this.encoded !== null) return this.encoded;
+    return hdr().encodeIntoCompressedBase64(this.hist);
+  }
+
+  private isEmpty(): boolean {
+    return this.built === null ? this.encoded === null && this.pending.length === 0 : this.built.totalCount === 0;
+  }
 
   add(v: number): void {
     const x = histValue(v);
     this.total += x;
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
-    this.hist.recordValue(x);
+    if (this.built !== null) this.built.recordValue(x);
+    else if (this.pending.push(x) >= PENDING_MAX) void this.hist;
   }
 
   merge(o: Quantity): void {
     this.total += o.total;
     if (o.min < this.min) this.min = o.min;
     if (o.max > this.max) this.max = o.max;
-    if (o.hist.totalCount > 0) this.hist.add(o.hist);
+    if (o.isEmpty()) return;
+    if (this.built === null && o.built === null && this.encoded === null) {
+      // Nothing to decode on this side: take the other's encoded form and values as they are.
+      if (this.pending.length + o.pending.length <= PENDING_MAX) {
+        if (o.encoded !== null && this.pending.length === 0) {
+          this.encoded = o.encoded;
+          this.pending = [...o.pending];
+          return;
+        }
+        if (o.encoded === null) {
+          for (const v of o.pending) this.pending.push(v);
+          return;
+        }
+      }
+    }
+    this.hist.add(o.hist);
   }
 
   /**
@@ -167,6 +227,12 @@ export class HookAggregate {
     return this.calls === 0 && this.dropped === 0;
   }
 
+  /** Builds the histograms now (see Quantity), so a later read does not. */
+  warm(): void {
+    void this.fuel.hist;
+    void this.time.hist;
+  }
+
   toStats(hook: HookName): HookStats {
     const fuel: FuelDistribution = {
       ...this.fuel.distribution(this.calls),
@@ -197,11 +263,11 @@ export class HookAggregate {
       fuel_min: has ? this.fuel.min : null,
       fuel_max: this.fuel.max,
       fuel_max_pct: this.maxPct,
-      fuel_hist: has ? hdr().encodeIntoCompressedBase64(this.fuel.hist) : '',
+      fuel_hist: has ? this.fuel.encode() : '',
       time_sum: this.time.total,
       time_min: has ? this.time.min : null,
       time_max: this.time.max,
-      time_hist: has ? hdr().encodeIntoCompressedBase64(this.time.hist) : '',
+      time_hist: has ? this.time.encode() : '',
       first_at: this.firstAt,
       last_at: this.lastAt,
     };
@@ -221,8 +287,8 @@ export class HookAggregate {
     a.time.total = row.time_sum;
     a.time.min = row.time_min ?? Infinity;
     a.time.max = row.time_max;
-    if (row.fuel_hist) a.fuel.hist = decode(row.fuel_hist);
-    if (row.time_hist) a.time.hist = decode(row.time_hist);
+    if (row.fuel_hist) a.fuel.setEncoded(row.fuel_hist);
+    if (row.time_hist) a.time.setEncoded(row.time_hist);
     a.firstAt = row.first_at;
     a.lastAt = row.last_at;
     return a;

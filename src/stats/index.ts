@@ -3,6 +3,7 @@
  * histograms, kept in memory for the live server and persisted in `.bext/stats.db`.
  */
 export { openStats } from './recorder.js';
+export { openStatsLater, type DeferredStats } from './deferred.js';
 export { readPersisted, resetPersisted, persistedPlugins } from './persisted.js';
 export { parseSince } from './since.js';
 export { statsDbPath } from './store.js';

@@ -8,7 +8,7 @@
 import type { HookName } from '../config/types.js';
 import type { CallResult } from '../runtime/types.js';
 import { logger } from '../log.js';
-import { HookAggregate, PluginAggregate, reasonKey } from './aggregate.js';
+import { HookAggregate, loadHistogramCode, PluginAggregate, reasonKey } from './aggregate.js';
 import { toSnapshot } from './snapshot.js';
 import { bucketOf, MINUTE_MS, StatsStore } from './store.js';
 import type { OpenStatsOptions, QueueShedding, SnapshotOptions, StatsRecorder, StatsSnapshot } from './types.js';
@@ -193,6 +193,13 @@ class Recorder implements StatsRecorder {
       // A busy or broken database must not take the server down; the deltas stay pending.
       logger().warn({ err: (err as Error).message }, 'stats: could not write to the state database; will retry');
     }
+  }
+
+  warm(): void {
+    if (this.closed) return;
+    loadHistogramCode();
+    for (const p of this.totals.values()) for (const h of p.hooks.values()) h.warm();
+    for (const p of this.pendingHooks.values()) p.agg.warm();
   }
 
   close(): void {

@@ -126,6 +126,11 @@ export interface StatsRecorder {
   reset(plugin?: string): void;
   /** Writes pending aggregates to the store now. */
   flush(): void;
+  /**
+   * Does now what the first read would (loading the histogram code, decoding the stored totals),
+   * so that read answers at once: the dev server calls it when start-up has finished.
+   */
+  warm(): void;
   /** Flushes and closes the database; later calls to record() are ignored. */
   close(): void;
 }

@@ -356,3 +356,57 @@ test('refused fetches to ever-new URLs keep a bounded number of entries, in memo
   assert.equal(rows.total, 5_000);
   assert.equal(readPersisted(db).plugins.a.fetchRefused.count, 5_000);
 });
+
+test('histograms kept encoded or as a short list until read give the same figures as built ones', () => {
+  const db = tmpDb();
+  const c = clock();
+  const a = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  // A few calls (kept as a list), then enough for one quantity to build its histogram.
+  for (let i = 1; i <= 5; i++) a.record(call({ fuelUsed: i * 100, wallUs: i }));
+  for (let i = 1; i <= 300; i++) a.record(call({ hook: 'on_reload', fuelUsed: i * 7, wallUs: i }));
+  const live = a.snapshot();
+  a.close();
+  // Reopened: the stored histograms stay encoded until this snapshot; a flush of untouched totals writes them back as they were.
+  const b = openStats({ dbPath: db, flushIntervalMs: 0, now: c.now });
+  b.flush();
+  assert.deepEqual(b.snapshot().plugins, live.plugins);
+  // New calls on top of stored ones: same figures as one recorder that saw them all.
+  const all = openStats({ dbPath: tmpDb(), flushIntervalMs: 0, now: c.now });
+  for (let i = 1; i <= 5; i++) all.record(call({ fuelUsed: i * 100, wallUs: i }));
+  for (let i = 1; i <= 300; i++) all.record(call({ hook: 'on_reload', fuelUsed: i * 7, wallUs: i }));
+  for (let i = 1; i <= 3; i++) {
+    b.record(call({ fuelUsed: 5000 + i, wallUs: 90 }));
+    all.record(call({ fuelUsed: 5000 + i, wallUs: 90 }));
+  }
+  b.warm();
+  assert.deepEqual(b.snapshot().plugins, all.snapshot().plugins);
+  b.close();
+  all.close();
+});
+
+test('a recorder opened later keeps what was recorded before it opened; one never written to creates no file', async () => {
+  const { openStatsLater } = await import('../../dist/stats/index.js');
+  const db = tmpDb();
+  let opened = 0;
+  const late = openStatsLater(() => {
+    opened++;
+    return openStats({ dbPath: db, flushIntervalMs: 0 });
+  });
+  late.record(call({ hook: 'on_server_start', fuelUsed: 42 }));
+  late.recordDropped('a', 'on_request_complete', 3);
+  assert.equal(opened, 0);
+  late.open();
+  late.open();
+  assert.equal(opened, 1);
+  const s = late.snapshot('a').plugins.a.hooks;
+  assert.equal(s.find((h) => h.hook === 'on_server_start').fuel.max, 42);
+  assert.equal(s.find((h) => h.hook === 'on_request_complete').dropped, 3);
+  late.close();
+  assert.equal(readPersisted(db, { plugin: 'a' }).plugins.a.hooks.find((h) => h.hook === 'on_server_start').calls, 1);
+
+  const unused = tmpDb();
+  const never = openStatsLater(() => openStats({ dbPath: unused, flushIntervalMs: 0 }));
+  never.flush();
+  never.close();
+  assert.equal(fs.existsSync(unused), false);
+});

@@ -15,6 +15,7 @@ export const kv: Capability<SharedKv> = {
     { name: 'kv_delete', params: [I, I, I, I], results: [I], returnsData: false, ranges: ['namespace', 'key'] },
   ],
   codes: [ABI.NOT_FOUND, ABI.PERMISSION_DENIED, ABI.QUOTA_EXCEEDED, ABI.INVALID_ARGUMENT, ABI.TOO_LARGE, ABI.INTERNAL],
+  prepareAtStart: true,
   prepare(ctx) {
     const db = instanceStateDb(ctx);
     const { kv_namespaces } = ctx.permissions;

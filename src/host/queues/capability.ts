@@ -14,6 +14,7 @@ export const queues: Capability<Queues> = {
     { name: 'queue_consume', params: [I, I], results: ['i64'], returnsData: true, ranges: ['queue'] },
   ],
   codes: [ABI.NOT_FOUND, ABI.PERMISSION_DENIED, ABI.QUOTA_EXCEEDED, ABI.INVALID_ARGUMENT, ABI.TOO_LARGE, ABI.INTERNAL],
+  prepareAtStart: true,
   prepare(ctx) {
     const db = instanceStateDb(ctx);
     const { queue_names } = ctx.permissions;

@@ -15,6 +15,7 @@ export const storage: Capability<PluginStorage> = {
     { name: 'storage_delete', params: [I, I], results: [I], returnsData: false, ranges: ['key'] },
   ],
   codes: [ABI.NOT_FOUND, ABI.QUOTA_EXCEEDED, ABI.INVALID_ARGUMENT, ABI.TOO_LARGE, ABI.INTERNAL],
+  prepareAtStart: true,
   prepare(ctx) {
     const db = instanceStateDb(ctx);
     return createStorage(db, ctx.plugin, instanceQuota(ctx));
