@@ -162,6 +162,24 @@ function nativeAddon(): string | undefined {
 }
 
 /**
+ * Switches a connection to WAL. On a new file several connections opening at once (plugins start
+ * in parallel) race for the exclusive lock the switch needs, and SQLite can answer SQLITE_BUSY
+ * there without waiting on the busy timeout; so wait and retry here, within the same bound.
+ */
+function walMode(db: StateDb): void {
+  const end = Date.now() + BUSY_TIMEOUT_MS;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() + pause > end) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    }
+  }
+}
+
+/**
  * Opens (creating if needed) a bext SQLite file with bext's pragmas, then runs `schema` under the
  * write lock (several connections starting at once simply queue on it).
  */
@@ -170,7 +188,7 @@ export function openSqlite(file: string, schema: string | ((db: StateDb) => void
   const Driver = sqliteDriver();
   const db = new Driver(file, { timeout: BUSY_TIMEOUT_MS, nativeBinding: nativeAddon() });
   try {
-    db.pragma('journal_mode = WAL');
+    walMode(db);
     db.pragma(`synchronous = ${syncMode()}`);
     db.pragma('foreign_keys = ON');
     db.transaction(() => (typeof schema === 'string' ? db.exec(schema) : schema(db))).immediate();
