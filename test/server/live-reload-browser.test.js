@@ -58,7 +58,8 @@ describe('live reload in a browser', () => {
     await page.waitForFunction(() => window.__bextLiveReload?.server, { timeout: WAIT_MS });
     const sent = Date.now();
     writeFileSync(path.join(dir, 'public', 'index.html'), page1(2));
-    await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'version 2', { timeout: WAIT_MS, polling: 20 });
+    // The heading shows as soon as the new document is parsed; its stylesheet counts once it loaded.
+    await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'version 2' && document.readyState === 'complete', { timeout: WAIT_MS, polling: 20 });
     console.log(`# page reloaded ${Date.now() - sent} ms after the write`);
     assert.equal(await page.evaluate(() => window.__notReloaded), undefined, 'a reload starts a new window object');
     assert.equal((await h1()).color, 'rgb(200, 0, 0)');
