@@ -3,7 +3,8 @@
  * which kind of bad input it was (not wasm, truncated, invalid, unsupported feature); the caller
  * words it for its user. A module the rewrite broke throws InstrumenterBug.
  */
-import { v8CompileMessage, WasmFormatError } from '../wasm/index.js';
+import { thousands } from '../format.js';
+import { parseModule, readFunctionNames, Reader, v8CompileMessage, WasmFormatError } from '../wasm/index.js';
 import { rewriteModule, type InstrumentOptions, type Rewritten } from './module.js';
 
 export type { InstrumentOptions };
@@ -55,6 +56,47 @@ export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions 
   if (!WebAssembly.validate(wasm)) throw invalidWasm(wasm);
   // The rewrite keeps valid modules valid; checking costs little and turns a bext bug into a
   // clear error instead of a confusing one at load time.
-  if (!WebAssembly.validate(out.bytes)) throw new InstrumenterBug(`bext produced an invalid module from a valid one: ${v8Message(out.bytes)}`);
+  if (!WebAssembly.validate(out.bytes)) {
+    const tooBig = oversizedFunction(wasm, out.bytes);
+    if (tooBig) throw tooBig;
+    throw new InstrumenterBug(`bext produced an invalid module from a valid one: ${v8Message(out.bytes)}`);
+  }
   return out;
+}
+
+/** V8 refuses a function body larger than this many bytes (its kV8MaxWasmFunctionSize). */
+export const V8_MAX_FUNCTION_BYTES = 7_654_321;
+
+/** Code body sizes, in order of the code section. */
+function bodySizes(bytes: Uint8Array): number[] {
+  const code = parseModule(bytes).sections.find((s) => s.id === 10);
+  if (!code) return [];
+  const r = new Reader(bytes, code.contentStart, code.end);
+  const sizes: number[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const size = r.u32();
+    sizes.push(size);
+    r.skip(size, 'function body');
+  }
+  return sizes;
+}
+
+/**
+ * The metering code grows every body; a function just under V8's size limit can end above it. That
+ * is a limit of the input (too big a function to meter), not a broken rewrite: say which function.
+ */
+function oversizedFunction(input: Uint8Array, output: Uint8Array): WasmFormatError | null {
+  const after = bodySizes(output);
+  const i = after.findIndex((size) => size > V8_MAX_FUNCTION_BYTES);
+  if (i < 0) return null;
+  const before = bodySizes(input)[i] ?? 0;
+  const parsed = parseModule(input);
+  const index = parsed.importedFunctions + i;
+  const name = readFunctionNames(input, parsed)[index];
+  const mb = (n: number): string => `${(n / 1_000_000).toFixed(1)} MB`;
+  return new WasmFormatError(
+    'unsupported',
+    `function ${index}${name ? ` (${name})` : ''} is too big to meter: its body is ${mb(before)}, ${mb(after[i]!)} with fuel metering, ` +
+      `and V8 compiles no function above ${thousands(V8_MAX_FUNCTION_BYTES)} bytes; split it (or build with optimisation so it shrinks)`,
+  );
 }
