@@ -10,7 +10,7 @@ import { tempDir } from './harness.js';
 
 const racer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/host/quota-racer.js');
 
-test('concurrent writers as one plugin never exceed its quota', async () => {
+test('concurrent writers as one plugin never exceed its quota', async (t) => {
   const dbPath = path.join(tempDir(), '.bext', 'state.db');
   const quotaKb = 16; // 16,384 bytes
   const valueBytes = 200; // + 6-byte key = 206 per entry → at most 79 entries fit
@@ -18,6 +18,8 @@ test('concurrent writers as one plugin never exceed its quota', async () => {
   const workers = ['a', 'b', 'c'].map((prefix) => new Worker(racer, {
     workerData: { dbPath, plugin: 'racy', prefix: `${prefix}-`, count: 60, valueBytes, quotaKb, start },
   }));
+  // A worker that failed leaves the others waiting for the start signal: end them all.
+  t.after(() => Promise.all(workers.map((w) => w.terminate())));
   // Each worker says "ready" once its database is open, then waits for the start signal.
   const ready = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
   assert.deepEqual(await Promise.all(ready), ['ready', 'ready', 'ready']);
