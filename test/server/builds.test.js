@@ -117,7 +117,15 @@ test('saves during a build get one more build after it; a plugin added to the co
   writeFileSync(tagFile, 'v2\n');
   await dev.waitFor(() => msgs(dev, from).some((m) => /tag\.txt changed: building/.test(m)), 30_000, 'the build starting');
   writeFileSync(tagFile, 'v3\n');
-  await dev.waitFor(() => msgs(dev, from).some((m) => /^plugin slow: src\/tag\.txt changed during the build; one more build follows it$/.test(m)), 30_000, 'the save noticed during the build');
+  const noticed = () => msgs(dev, from).some((m) => /^plugin slow: src\/tag\.txt changed during the build; one more build follows it$/.test(m));
+  // The OS file watcher has been seen to drop one event on a loaded machine: save once more (a
+  // different size, same tag) rather than wait for an event that will not come. Either way bext
+  // must notice the save during the build and build exactly once more.
+  if (!(await dev.waitFor(noticed, 5_000, 'the save noticed during the build').catch(() => false))) {
+    console.log('# the save during the build was not reported within 5 s; saving it again');
+    writeFileSync(tagFile, 'v3\n\n');
+  }
+  await dev.waitFor(noticed, 30_000, 'the save noticed during the build');
   unlinkSync(hold);
   await dev.waitFor(() => count(msgs(dev, from), /^plugin slow reloaded$/) === 2, 30_000, 'the second reload');
   await settle();
