@@ -8,11 +8,10 @@
 // Run: npm run build && node bench/cli-start.bench.js [--rounds 9] [--before /path/to/other/checkout] [--maps]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, freePort, getStatus } from './start-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -22,7 +21,6 @@ const opt = (name) => {
 };
 const ROUNDS = Number(opt('rounds') ?? 9);
 const before = opt('before');
-const TICK_S = 0.01; // /proc/<pid>/stat counts in clock ticks (USER_HZ, 100 on Linux)
 
 const variants = {};
 if (before) variants.before = [path.join(path.resolve(before), 'bin', 'bext')];
@@ -60,37 +58,6 @@ function oneShot(args) {
   });
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function get(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
-
-function procCpuMs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_S * 1000; // utime, stime
-  } catch {
-    return NaN;
-  }
-}
-
 /** `bext dev` with 0 plugins: wall from spawn to the first 200, and the server's CPU by then. */
 async function devStart(args) {
   const port = await freePort();
@@ -102,7 +69,7 @@ async function devStart(args) {
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`bext dev exited (${child.exitCode}): ${stderr}`);
-      if ((await get(port)) === 200) return { wall: performance.now() - t0, cpu: procCpuMs(child.pid) };
+      if ((await getStatus(port)) === 200) return { wall: performance.now() - t0, cpu: cpuMs(child.pid) };
       await new Promise((r) => setTimeout(r, 2));
       if (performance.now() - t0 > 30_000) throw new Error(`no 200 within 30 s: ${stderr}`);
     }

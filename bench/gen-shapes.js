@@ -5,16 +5,7 @@
 //   big-data     most of the bytes in data segments (active and passive), a little code
 //   tiled        a compiled module (clang, from gen-big.js) with its code section repeated
 // Every module validates; none is meant to be run.
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './gen-big.js';
 
 /** Byte sink growing by chunks (so generating 50 MB does not double its memory while growing). */
 class Bytes {

@@ -9,11 +9,10 @@
 // --baseline adds another build's `bext dev` (e.g. main's) to the same interleaved rounds.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, freePort, getStatus } from './start-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bext = path.join(here, '..', 'bin', 'bext');
@@ -40,42 +39,6 @@ http.createServer((req, res) => fs.readFile(${JSON.stringify(path.join(dir, 'pub
   res.end(body);
 })).listen(Number(process.argv[2]), '127.0.0.1');
 `);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * CPU time (ms, all threads) the process has used so far, from /proc (Linux; null elsewhere). On a
- * shared machine wall times swing with the load; CPU time shows the work itself.
- */
-function cpuMs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 (utime, stime) in clock ticks; Linux uses 100 ticks per second.
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return null;
-  }
-}
-
-function get(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
 
 /**
  * Spawns the server, polls until `/` answers 200; returns ms from spawn to that answer, and to the
@@ -108,7 +71,7 @@ async function startOnce(args) {
   try {
     while (ms === null) {
       if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
-      if ((await get(port)) === 200) {
+      if ((await getStatus(port)) === 200) {
         ms = performance.now() - t0;
         firstCpu = cpuMs(child.pid);
       }
