@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, freePort, getStatus } from './start-helpers.js';
+import { copyExampleProject, cpuMs, freePort, getStatus } from './start-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -27,12 +27,7 @@ if (before) variants.before = [path.join(path.resolve(before), 'bin', 'bext')];
 variants.after = [path.join(here, '..', 'bin', 'bext')];
 if (argv.includes('--maps')) variants['after+maps'] = ['--enable-source-maps', path.join(here, '..', 'bin', 'bext')];
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-bench-cli-'));
-const example = path.join(here, '..', 'plugins-example');
-fs.cpSync(path.join(example, 'public'), path.join(dir, 'public'), { recursive: true });
-fs.cpSync(path.join(example, 'plugins'), path.join(dir, 'plugins'), { recursive: true, filter: (f) => !f.includes(`${path.sep}target`) });
-fs.copyFileSync(path.join(example, 'bext.config.toml'), path.join(dir, 'bext.config.toml'));
-fs.writeFileSync(path.join(dir, 'no-plugins.toml'), '[server]\nroot = "./public"\n');
+const dir = copyExampleProject('bext-bench-cli-', 'bext.config.toml');
 
 const env = { ...process.env, BEXT_LOG: 'warn', NO_COLOR: '1' };
 

@@ -1,8 +1,11 @@
 // Shared by the start-up benches (startup.bench.js, cli-start.bench.js): a free loopback port,
-// one GET / as a status code, and a process's CPU time from /proc.
+// one GET / as a status code, a process's CPU time from /proc, and a copy of the example project.
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -39,4 +42,18 @@ export function cpuMs(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Copies plugins-example (site, plugins without build output, config as `configName`) into a new
+ * temp folder beside a `no-plugins.toml`; returns the folder (the caller removes it).
+ */
+export function copyExampleProject(prefix, configName) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const example = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'plugins-example');
+  fs.cpSync(path.join(example, 'public'), path.join(dir, 'public'), { recursive: true });
+  fs.cpSync(path.join(example, 'plugins'), path.join(dir, 'plugins'), { recursive: true, filter: (f) => !f.includes(`${path.sep}target`) });
+  fs.copyFileSync(path.join(example, 'bext.config.toml'), path.join(dir, configName));
+  fs.writeFileSync(path.join(dir, 'no-plugins.toml'), '[server]\nroot = "./public"\n');
+  return dir;
 }

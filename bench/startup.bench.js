@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, freePort, getStatus } from './start-helpers.js';
+import { copyExampleProject, cpuMs, freePort, getStatus } from './start-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bext = path.join(here, '..', 'bin', 'bext');
@@ -25,12 +25,7 @@ const baselineAt = process.argv.indexOf('--baseline');
 const baseline = baselineAt > 0 ? path.resolve(process.argv[baselineAt + 1]) : null;
 const GOALS = { 'bext dev, 0 plugins': 250, 'bext dev, 4 warm plugins': 500 };
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bext-bench-startup-'));
-const example = path.join(here, '..', 'plugins-example');
-fs.cpSync(path.join(example, 'public'), path.join(dir, 'public'), { recursive: true });
-fs.cpSync(path.join(example, 'plugins'), path.join(dir, 'plugins'), { recursive: true, filter: (f) => !f.includes(`${path.sep}target`) });
-fs.copyFileSync(path.join(example, 'bext.config.toml'), path.join(dir, 'with-plugins.toml'));
-fs.writeFileSync(path.join(dir, 'no-plugins.toml'), '[server]\nroot = "./public"\n');
+const dir = copyExampleProject('bext-bench-startup-', 'with-plugins.toml');
 fs.writeFileSync(path.join(dir, 'plain.mjs'), `
 import http from 'node:http';
 import fs from 'node:fs';
