@@ -4,7 +4,7 @@
  * words it for its user. A module the rewrite broke throws InstrumenterBug.
  */
 import { thousands } from '../format.js';
-import { parseModule, readFunctionNames, Reader, v8CompileMessage, WasmFormatError } from '../wasm/index.js';
+import { parseModule, readFunctionNames, Reader, v8CompileMessage, WasmFormatError, type ParsedModule } from '../wasm/index.js';
 import { rewriteModule, type InstrumentOptions, type Rewritten } from './module.js';
 
 export type { InstrumentOptions };
@@ -68,8 +68,8 @@ export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions 
 export const V8_MAX_FUNCTION_BYTES = 7_654_321;
 
 /** Code body sizes, in order of the code section. */
-function bodySizes(bytes: Uint8Array): number[] {
-  const code = parseModule(bytes).sections.find((s) => s.id === 10);
+function bodySizes(bytes: Uint8Array, parsed: ParsedModule = parseModule(bytes)): number[] {
+  const code = parsed.sections.find((s) => s.id === 10);
   if (!code) return [];
   const r = new Reader(bytes, code.contentStart, code.end);
   const sizes: number[] = [];
@@ -89,8 +89,8 @@ function oversizedFunction(input: Uint8Array, output: Uint8Array): WasmFormatErr
   const after = bodySizes(output);
   const i = after.findIndex((size) => size > V8_MAX_FUNCTION_BYTES);
   if (i < 0) return null;
-  const before = bodySizes(input)[i] ?? 0;
   const parsed = parseModule(input);
+  const before = bodySizes(input, parsed)[i] ?? 0;
   const index = parsed.importedFunctions + i;
   const name = readFunctionNames(input, parsed)[index];
   const mb = (n: number): string => `${(n / 1_000_000).toFixed(1)} MB`;
