@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { instrument, instrumentCached, initialFuelFor } from '../dist/fuel/index.js';
 import { compiledBigModule } from './gen-big.js';
+import { kernelFrames, formatFrames } from './kernels/frame-sizes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -238,11 +239,17 @@ function childOffsets(name) {
 
 function offsetSweep(k) {
   const shallowDepth = 2 * SHALLOW_ARG + 4;
-  console.log(`  ${k.name} by stack offset (${OFFSET_PROCS} processes; in each, the first frame moved in 16-byte steps, +0 is wherever that process's stack began):`);
+  console.log(`  ${k.name} by stack offset (${OFFSET_PROCS} process${OFFSET_PROCS === 1 ? '' : 'es'}; in each, the first frame moved in 16-byte steps, +0 is wherever that process's stack began):`);
   const list = (xs) => xs.map((x) => x.toFixed(2)).join(' ');
   for (let i = 0; i < OFFSET_PROCS; i++) {
     const s = childOffsets(k.name);
     console.log(`    process ${i + 1}: metered ÷ plain ${list(s.metered)} | no fuel, 64-byte frame ÷ plain ${list(s.wideFrame)} | ${shallowDepth} frames deep (in L1): metered ÷ plain ${list(s.shallow)}`);
+  }
+  try {
+    const f = kernelFrames(k.name);
+    console.log(`  V8 frame bytes of ${k.name}'s functions (x64 TurboFan): plain ${formatFrames(f.plain)} | metered ${formatFrames(f.metered)}`);
+  } catch (err) {
+    console.log(`  V8 frame sizes unavailable here (${err.message.split('\n')[0]})`);
   }
 }
 
