@@ -68,6 +68,8 @@ export function storability(method: string, status: number, headers: HeaderMap):
 
 /** True when the request asks to skip cached copies (a hard reload sends no-cache). */
 export function requestBypasses(headers: Record<string, string | string[] | undefined>): boolean {
+  // Most requests carry neither header: no parsing then.
+  if (headers['cache-control'] === undefined && headers.pragma === undefined) return false;
   const cc = directives(headers['cache-control']);
   if (cc.has('no-cache') || cc.has('no-store')) return true;
   const pragma = headers.pragma;

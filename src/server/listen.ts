@@ -25,7 +25,7 @@ export function createHttpServer(ctx: ServerContext, requests: RequestHandler): 
       socket.destroy();
       return;
     }
-    const target = parseTarget(req.url ?? '/', ownAuthority(ctx, req));
+    const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
     if (!target.ok) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       socket.destroy();

@@ -69,7 +69,8 @@ function isOwnAuthority(authority: string, own: OwnAuthority): boolean {
   return own.localAddress !== undefined && isIP(h) !== 0 && h === bareHost(own.localAddress).replace(/^::ffff:/, '');
 }
 
-export function parseTarget(url: string, own: OwnAuthority): Target {
+/** `own` is asked for only when the target is in absolute form (a request path needs no authority). */
+export function parseTarget(url: string, own: () => OwnAuthority): Target {
   if (url.startsWith('/')) {
     if (BAD_PATH_CHAR.test(url)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
     return { ok: true, ...splitQuery(url) };
@@ -79,7 +80,7 @@ export function parseTarget(url: string, own: OwnAuthority): Target {
     return { ok: false, reason: 'the request target must be a path (bext is not a forward proxy)' };
   }
   const authority = m[1]!;
-  if (!isOwnAuthority(authority, own)) {
+  if (!isOwnAuthority(authority, own())) {
     return { ok: false, reason: `bext is not a forward proxy: it does not forward requests for ${authority || 'an empty host'}` };
   }
   const rest = m[2] ?? '/';

@@ -13,7 +13,7 @@ import { acceptsEncoding, one } from './headers.js';
 import { errorPage } from './pages.js';
 import { buildEvent } from './request-event.js';
 import { ownAuthority, parseTarget } from './request-target.js';
-import { etagMatches } from './static.js';
+import { etagMatches } from './validators.js';
 import type { CacheStatus, HeaderMap } from './types.js';
 
 export interface RequestHandler {
@@ -109,9 +109,11 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       st.cacheStatus = 'MISS';
     }
 
-    const abort = new AbortController();
-    st.abort = abort;
-    const r = await origins.fetch(req, rawPath, search, abort.signal);
+    // Only a request to the upstream can be aborted (when the client goes away): the controller
+    // is made when one is sent.
+    const signal = (): AbortSignal => (st.abort ??= new AbortController()).signal;
+    const answer = origins.fetch(req, rawPath, search, signal);
+    const r = answer instanceof Promise ? await answer : answer;
     if (r.unreachable && stale) {
       // stale-if-error: an expired copy beats an error page while the app restarts.
       if (r.body && !Buffer.isBuffer(r.body)) r.body.resume();
@@ -129,7 +131,10 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     }
     metrics.countResponse(st.cacheStatus);
     st.encoding = one(r.headers['content-encoding']);
-    const headers: HeaderMap = { ...r.headers, 'x-bext-cache': st.cacheStatus };
+    // The origin's headers are this response's own object: a copy is stored, without what is added here.
+    const stored = store ? { ...r.headers } : r.headers;
+    const headers: HeaderMap = r.headers;
+    headers['x-bext-cache'] = st.cacheStatus;
     if (ctx.closing) headers.connection = 'close';
     res.writeHead(r.status, headers);
     mark();
@@ -140,7 +145,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     if (Buffer.isBuffer(r.body)) {
       st.bytes = r.body.length;
       res.end(r.body);
-      if (store) cache.save(key, r.status, r.headers, r.body);
+      if (store) cache.save(key, r.status, stored, r.body);
       return;
     }
     const chunks: Buffer[] = [];
@@ -158,7 +163,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     });
     try {
       await pipeline(r.body, res);
-      if (keep) cache.save(key, r.status, r.headers, Buffer.concat(chunks));
+      if (keep) cache.save(key, r.status, stored, Buffer.concat(chunks));
     } catch {
       // The client went away or the upstream broke mid-body; nothing is stored.
       res.destroy();
@@ -181,7 +186,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     active++;
     res.once('close', () => finishRequest(req, res, st));
     try {
-      const target = parseTarget(req.url ?? '/', ownAuthority(ctx, req));
+      const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
       if (!target.ok) {
         const body = errorPage(400, 'Bad Request', target.reason);
         res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
