@@ -17,7 +17,7 @@ export interface HttpServer {
 }
 
 export function createHttpServer(ctx: ServerContext, requests: RequestHandler): HttpServer {
-  const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => void requests.handle(req, res));
+  const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => requests.handle(req, res));
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket, head) => {
     const proxy = ctx.origins.proxy();
