@@ -189,7 +189,15 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
   }
 
   /** Pipes a streamed body to the client, keeping a copy to store when it is cacheable and small enough. */
-  async function streamBody(res: ServerResponse, st: RequestState, body: Readable, store: boolean, key: string, status: number, stored: HeaderMap): Promise<void> {
+  async function streamBody(
+    res: ServerResponse,
+    st: RequestState,
+    body: Readable,
+    store: boolean,
+    key: string,
+    status: number,
+    stored: HeaderMap,
+  ): Promise<void> {
     const chunks: Buffer[] = [];
     let keep = store;
     const limit = cache.store.maxEntryBytes;
