@@ -93,6 +93,8 @@ export function patternProblem(pattern: unknown): string | null {
 export class ResponseCache {
   private readonly entries = new Map<string, CacheEntry>();
   private totalBytes = 0;
+  /** The most recently used key (the last in `entries`), or null when not known. */
+  private newest: string | null = null;
   limits: CacheLimits;
   private readonly now: () => number;
 
@@ -118,8 +120,12 @@ export class ResponseCache {
   get(key: string): { entry: CacheEntry; fresh: boolean } | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Already the most recent (a page requested over and over): nothing to move.
+    if (key !== this.newest) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      this.newest = key;
+    }
     return { entry, fresh: this.now() < entry.expiresAt };
   }
 
@@ -130,6 +136,7 @@ export class ResponseCache {
     this.delete(key);
     const storedAt = this.now();
     this.entries.set(key, { key, status, headers, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes });
+    this.newest = key;
     this.totalBytes += bytes;
     this.evict();
     return true;
@@ -139,6 +146,7 @@ export class ResponseCache {
     const old = this.entries.get(key);
     if (!old) return false;
     this.entries.delete(key);
+    if (key === this.newest) this.newest = null;
     this.totalBytes -= old.bytes;
     return true;
   }
@@ -175,6 +183,7 @@ export class ResponseCache {
   clear(): number {
     const n = this.entries.size;
     this.entries.clear();
+    this.newest = null;
     this.totalBytes = 0;
     return n;
   }

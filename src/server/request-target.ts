@@ -32,9 +32,9 @@ export function ownAuthority(ctx: ServerContext, req: IncomingMessage): OwnAutho
 /** undici refuses a path with bytes outside 0x21–0xff (the request line could not carry them). */
 const BAD_PATH_CHAR = /[^\u0021-\u00ff]/;
 
-function splitQuery(pathAndQuery: string): { path: string; search: string } {
+function splitQuery(pathAndQuery: string): Target {
   const q = pathAndQuery.indexOf('?');
-  return q < 0 ? { path: pathAndQuery, search: '' } : { path: pathAndQuery.slice(0, q), search: pathAndQuery.slice(q) };
+  return q < 0 ? { ok: true, path: pathAndQuery, search: '' } : { ok: true, path: pathAndQuery.slice(0, q), search: pathAndQuery.slice(q) };
 }
 
 /** A host part (no port, no brackets) as written in a Host header or URL authority. */
@@ -73,7 +73,7 @@ function isOwnAuthority(authority: string, own: OwnAuthority): boolean {
 export function parseTarget(url: string, own: () => OwnAuthority): Target {
   if (url.startsWith('/')) {
     if (BAD_PATH_CHAR.test(url)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
-    return { ok: true, ...splitQuery(url) };
+    return splitQuery(url);
   }
   const m = /^http:\/\/([^/?#]*)([/?][^#]*)?$/i.exec(url);
   if (!m) {
@@ -86,5 +86,5 @@ export function parseTarget(url: string, own: () => OwnAuthority): Target {
   const rest = m[2] ?? '/';
   const pathAndQuery = rest.startsWith('?') ? `/${rest}` : rest;
   if (BAD_PATH_CHAR.test(pathAndQuery)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
-  return { ok: true, ...splitQuery(pathAndQuery) };
+  return splitQuery(pathAndQuery);
 }
