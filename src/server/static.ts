@@ -89,7 +89,7 @@ type Named =
 /** Request paths remembered per root; past this many the memory starts over (a crawler, a scan). */
 const MAX_NAMED_PATHS = 4096;
 /** Longer paths are checked every time rather than remembered. */
-const MAX_NAMED_LENGTH = 1024;
+const MAX_NAMED_LENGTH = 256;
 
 function fileName(file: string): FileName {
   const type = contentType(file);
