@@ -93,8 +93,8 @@ export function patternProblem(pattern: unknown): string | null {
 export class ResponseCache {
   private readonly entries = new Map<string, CacheEntry>();
   private totalBytes = 0;
-  /** The most recently used key (the last in `entries`), or null when not known. */
-  private newest: string | null = null;
+  /** The most recently used entry (the last in `entries`), or null when not known. */
+  private newest: CacheEntry | null = null;
   limits: CacheLimits;
   private readonly now: () => number;
 
@@ -121,10 +121,10 @@ export class ResponseCache {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     // Already the most recent (a page requested over and over): nothing to move.
-    if (key !== this.newest) {
+    if (entry !== this.newest) {
       this.entries.delete(key);
       this.entries.set(key, entry);
-      this.newest = key;
+      this.newest = entry;
     }
     return { entry, fresh: this.now() < entry.expiresAt };
   }
@@ -135,8 +135,9 @@ export class ResponseCache {
     if (bytes > this.maxEntryBytes || this.limits.maxEntries < 1) return false;
     this.delete(key);
     const storedAt = this.now();
-    this.entries.set(key, { key, status, headers, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes });
-    this.newest = key;
+    const entry: CacheEntry = { key, status, headers, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes };
+    this.entries.set(key, entry);
+    this.newest = entry;
     this.totalBytes += bytes;
     this.evict();
     return true;
@@ -146,7 +147,7 @@ export class ResponseCache {
     const old = this.entries.get(key);
     if (!old) return false;
     this.entries.delete(key);
-    if (key === this.newest) this.newest = null;
+    if (old === this.newest) this.newest = null;
     this.totalBytes -= old.bytes;
     return true;
   }

@@ -11,7 +11,7 @@ import { createProxy, type Proxy } from './proxy.js';
 import { openStaticRoot, serveStatic, type StaticRoot } from './static.js';
 import type { OriginResponse } from './types.js';
 import type { HtmlInjection } from './html-inject.js';
-import { one } from './headers.js';
+import { one, requestMethod } from './headers.js';
 
 export interface Origins {
   /** Opens the root and (re)creates the proxy for `cfg`; problems go to `warnings` and the log. */
@@ -49,7 +49,7 @@ export function createOrigins(log: Logger, inject: () => HtmlInjection | null = 
   }
 
   function fetch(req: IncomingMessage, rawPath: string, search: string, signal: () => AbortSignal): OriginResponse | Promise<OriginResponse> {
-    const method = (req.method ?? 'GET').toUpperCase();
+    const method = requestMethod(req);
     if (staticRoot) {
       const r = serveStatic(staticRoot, {
         method,

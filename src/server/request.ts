@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { ADMIN_PREFIX, handleAdmin, type AdminContext } from './admin.js';
 import { cacheKey, requestBypasses, storability, type CacheEntry } from './cache.js';
 import type { ServerContext } from './context.js';
-import { acceptsEncoding, one } from './headers.js';
+import { acceptsEncoding, one, requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
 import { buildEvent } from './request-event.js';
 import { ownAuthority, parseTarget } from './request-target.js';
@@ -119,7 +119,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
   function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): void | Promise<void> {
     const { rawPath, search } = st;
     st.site = true;
-    const method = (req.method ?? 'GET').toUpperCase();
+    const method = requestMethod(req);
     const useCache = ctx.config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(req.headers);
     let stale: CacheEntry | null = null;
     let key = '';
