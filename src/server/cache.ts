@@ -68,6 +68,8 @@ export function storability(method: string, status: number, headers: HeaderMap):
 
 /** True when the request asks to skip cached copies (a hard reload sends no-cache). */
 export function requestBypasses(headers: Record<string, string | string[] | undefined>): boolean {
+  // Most requests carry neither header: no parsing then.
+  if (headers['cache-control'] === undefined && headers.pragma === undefined) return false;
   const cc = directives(headers['cache-control']);
   if (cc.has('no-cache') || cc.has('no-store')) return true;
   const pragma = headers.pragma;
@@ -91,6 +93,8 @@ export function patternProblem(pattern: unknown): string | null {
 export class ResponseCache {
   private readonly entries = new Map<string, CacheEntry>();
   private totalBytes = 0;
+  /** The most recently used entry (the last in `entries`), or null when not known. */
+  private newest: CacheEntry | null = null;
   limits: CacheLimits;
   private readonly now: () => number;
 
@@ -116,8 +120,12 @@ export class ResponseCache {
   get(key: string): { entry: CacheEntry; fresh: boolean } | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Already the most recent (a page requested over and over): nothing to move.
+    if (entry !== this.newest) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      this.newest = entry;
+    }
     return { entry, fresh: this.now() < entry.expiresAt };
   }
 
@@ -127,7 +135,9 @@ export class ResponseCache {
     if (bytes > this.maxEntryBytes || this.limits.maxEntries < 1) return false;
     this.delete(key);
     const storedAt = this.now();
-    this.entries.set(key, { key, status, headers, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes });
+    const entry: CacheEntry = { key, status, headers, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes };
+    this.entries.set(key, entry);
+    this.newest = entry;
     this.totalBytes += bytes;
     this.evict();
     return true;
@@ -137,6 +147,7 @@ export class ResponseCache {
     const old = this.entries.get(key);
     if (!old) return false;
     this.entries.delete(key);
+    if (old === this.newest) this.newest = null;
     this.totalBytes -= old.bytes;
     return true;
   }
@@ -173,6 +184,7 @@ export class ResponseCache {
   clear(): number {
     const n = this.entries.size;
     this.entries.clear();
+    this.newest = null;
     this.totalBytes = 0;
     return n;
   }

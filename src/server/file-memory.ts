@@ -12,24 +12,38 @@
  * of deleted files stay until the byte bound pushes them out.
  */
 import type { Stats } from 'node:fs';
+import { etagFor, lastModifiedFor } from './validators.js';
 
 /** Coarsest timestamp granularity allowed for (FAT keeps 2 s; ext4, tmpfs and APFS far finer). */
 const RACY_MS = 2_000;
 /** Total bytes kept; the oldest entries go first when a new one does not fit. */
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-interface Kept {
+/** What is kept of one file; everything here follows from its bytes and the stat they were read with. */
+export interface KeptFile {
+  readonly body: Buffer;
+  /** Its ETag and Last-Modified, made once instead of on every response. */
+  readonly etag: string;
+  readonly lastModified: string;
+  /** Whether the bytes are a whole HTML document (html-inject.ts), once someone asked. */
+  isDocument: boolean | undefined;
+  /** The page with a live-reload tag and its ETag, for the tag variant last asked for. */
+  injected: { variant: string; body: Buffer; etag: string } | null;
+}
+
+interface Kept extends KeptFile {
   dev: number;
   ino: number;
   size: number;
   mtimeMs: number;
   ctimeMs: number;
-  body: Buffer;
 }
 
 export interface FileMemory {
   /** The kept bytes of `real` when `st` (taken now) shows the same file as when they were read. */
   get(real: string, st: Stats): Buffer | null;
+  /** As get, with what was derived from the bytes (validators, the injected page). */
+  entry(real: string, st: Stats): KeptFile | null;
   /**
    * Keeps `body`, read from `real` after `st` was taken at `statAt` (Date.now() read before the
    * stat), unless the file had changed within RACY_MS before then.
@@ -54,14 +68,17 @@ export function createFileMemory(maxBytes = DEFAULT_MAX_BYTES): FileMemory {
     bytes -= k.body.length;
   }
 
+  function entry(real: string, st: Stats): Kept | null {
+    const k = kept.get(real);
+    if (k === undefined) return null;
+    if (same(k, st)) return k;
+    forget(real);
+    return null;
+  }
+
   return {
-    get(real, st) {
-      const k = kept.get(real);
-      if (k === undefined) return null;
-      if (same(k, st)) return k.body;
-      forget(real);
-      return null;
-    },
+    get: (real, st) => entry(real, st)?.body ?? null,
+    entry,
     keep(real, st, statAt, body) {
       forget(real);
       // A length that differs from the stat means the file changed while it was read.
@@ -72,7 +89,18 @@ export function createFileMemory(maxBytes = DEFAULT_MAX_BYTES): FileMemory {
         kept.delete(key);
         bytes -= k.body.length;
       }
-      kept.set(real, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, body });
+      kept.set(real, {
+        dev: st.dev,
+        ino: st.ino,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+        body,
+        etag: etagFor(st),
+        lastModified: lastModifiedFor(st.mtimeMs),
+        isDocument: undefined,
+        injected: null,
+      });
       bytes += body.length;
     },
     forget,

@@ -15,3 +15,9 @@ export function acceptsEncoding(req: IncomingMessage, encoding: string | undefin
     return (name === encoding || name === '*') && !/q=0(\.0*)?$/.test((q ?? '').trim());
   });
 }
+
+/** The request method in upper case (node's parser already gives GET and HEAD so; no conversion for them). */
+export function requestMethod(req: IncomingMessage): string {
+  const m = req.method;
+  return m === 'GET' || m === 'HEAD' ? m : (m ?? 'GET').toUpperCase();
+}

@@ -17,7 +17,7 @@ export interface HttpServer {
 }
 
 export function createHttpServer(ctx: ServerContext, requests: RequestHandler): HttpServer {
-  const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => void requests.handle(req, res));
+  const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => requests.handle(req, res));
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket, head) => {
     const proxy = ctx.origins.proxy();
@@ -25,7 +25,7 @@ export function createHttpServer(ctx: ServerContext, requests: RequestHandler): 
       socket.destroy();
       return;
     }
-    const target = parseTarget(req.url ?? '/', ownAuthority(ctx, req));
+    const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
     if (!target.ok) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       socket.destroy();

@@ -16,7 +16,16 @@ export function historyEvents(feed: LiveFeed): HistoryListener {
     onCall(r, version) {
       // Failures go out as their own event (always sent, with the message).
       if (r.outcome !== 'ok') return;
-      feed.publish('call', { plugin: r.plugin, hook: r.hook, outcome: r.outcome, fuelUsed: r.fuelUsed, budget: r.budget, wallUs: r.wallUs, version: version.hash });
+      // At a load test's rate nearly all are over the allowance: made only when one goes out.
+      feed.publishCall(() => ({
+        plugin: r.plugin,
+        hook: r.hook,
+        outcome: r.outcome,
+        fuelUsed: r.fuelUsed,
+        budget: r.budget,
+        wallUs: r.wallUs,
+        version: version.hash,
+      }));
     },
     onFailure(f) {
       feed.publish('failure', { ...f, stack: f.stack.slice(0, 8) });

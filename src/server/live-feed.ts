@@ -33,6 +33,11 @@ interface Subscriber {
 
 export interface LiveFeed {
   publish(type: LiveEventType, data: Record<string, unknown>): void;
+  /**
+   * Publishes a `call` event whose data `make` returns: made only when it goes out (past the
+   * per-second allowance it is counted as skipped, as publish('call') does).
+   */
+  publishCall(make: () => Record<string, unknown>): void;
   /** Takes over `res` as an event stream until the client goes away or close() is called. */
   subscribe(req: IncomingMessage, res: ServerResponse): void;
   subscribers(): number;
@@ -88,21 +93,29 @@ export function createLiveFeed(now: () => number = Date.now): LiveFeed {
     for (const s of subs) send(s, e);
   }
 
+  /** Counts a `call` event against this second's allowance; false (and counted as skipped) past it. */
+  function admitCall(): boolean {
+    const t = now();
+    if (t - windowStart >= 1000) {
+      windowStart = t;
+      callsInWindow = 0;
+    }
+    if (++callsInWindow > CALLS_PER_SECOND) {
+      skippedCalls++;
+      return false;
+    }
+    return true;
+  }
+
   return {
     publish(type, data) {
       if (closed) return;
-      if (type === 'call') {
-        const t = now();
-        if (t - windowStart >= 1000) {
-          windowStart = t;
-          callsInWindow = 0;
-        }
-        if (++callsInWindow > CALLS_PER_SECOND) {
-          skippedCalls++;
-          return;
-        }
-      }
+      if (type === 'call' && !admitCall()) return;
       emit(type, data);
+    },
+    publishCall(make) {
+      if (closed || !admitCall()) return;
+      emit('call', make());
     },
     subscribe(req, res) {
       if (closed) {

@@ -11,13 +11,16 @@ import { createProxy, type Proxy } from './proxy.js';
 import { openStaticRoot, serveStatic, type StaticRoot } from './static.js';
 import type { OriginResponse } from './types.js';
 import type { HtmlInjection } from './html-inject.js';
-import { one } from './headers.js';
+import { one, requestMethod } from './headers.js';
 
 export interface Origins {
   /** Opens the root and (re)creates the proxy for `cfg`; problems go to `warnings` and the log. */
   apply(cfg: ResolvedConfig, warnings: string[]): Promise<void>;
-  /** Answers a site request from the root, else the upstream, else a 404 page. */
-  fetch(req: IncomingMessage, rawPath: string, search: string, signal: AbortSignal): Promise<OriginResponse>;
+  /**
+   * Answers a site request from the root, else the upstream, else a 404 page: at once when the
+   * root answers from memory, else a promise. `signal` is asked for only when the upstream is.
+   */
+  fetch(req: IncomingMessage, rawPath: string, search: string, signal: () => AbortSignal): OriginResponse | Promise<OriginResponse>;
   /** The upstream proxy, if one is configured (WebSocket upgrades go there). */
   proxy(): Proxy | null;
   close(): Promise<void>;
@@ -45,19 +48,24 @@ export function createOrigins(log: Logger, inject: () => HtmlInjection | null = 
     if (!proxy && cfg.server.upstream) proxy = createProxy(cfg.server.upstream);
   }
 
-  async function fetch(req: IncomingMessage, rawPath: string, search: string, signal: AbortSignal): Promise<OriginResponse> {
-    const method = (req.method ?? 'GET').toUpperCase();
+  function fetch(req: IncomingMessage, rawPath: string, search: string, signal: () => AbortSignal): OriginResponse | Promise<OriginResponse> {
+    const method = requestMethod(req);
     if (staticRoot) {
-      const r = await serveStatic(staticRoot, {
+      const r = serveStatic(staticRoot, {
         method,
         rawPath,
         search,
         ifNoneMatch: one(req.headers['if-none-match']),
         ifModifiedSince: one(req.headers['if-modified-since']),
       }, inject());
+      if (r instanceof Promise) return r.then((x) => (x.notFound && proxy ? proxy.forward(req, rawPath + search, signal()) : x));
       if (!(r.notFound && proxy)) return r;
     }
-    if (proxy) return proxy.forward(req, rawPath + search, signal);
+    if (proxy) return proxy.forward(req, rawPath + search, signal());
+    return noOrigin();
+  }
+
+  function noOrigin(): OriginResponse {
     const body = errorPage(404, 'Not Found', 'bext has no server.root or server.upstream configured.');
     return { status: 404, headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length) }, body };
   }

@@ -8,7 +8,7 @@
  * (src/stats) keep the all-time figures.
  */
 import type { HookName } from '../config/types.js';
-import type { CallResult } from '../runtime/types.js';
+import type { CallResult, HookArgs } from '../runtime/types.js';
 import { HookAggregate, hookOrder } from '../stats/aggregate.js';
 import type { HookStats } from '../stats/types.js';
 import type { LanguageGuess } from '../wasm/index.js';
@@ -110,6 +110,22 @@ function viewOf(f: VersionFigures): VersionFiguresView {
   return { version: { ...f.version }, replacedAt: f.replacedAt, change: f.change, hooks };
 }
 
+/** Bytes of a hook's input as the guest receives it. */
+export function inputBytes(args: HookArgs): number {
+  switch (args.hook) {
+    case 'on_request_complete':
+      return Buffer.byteLength(args.eventJson);
+    case 'on_server_start':
+      return Buffer.byteLength(args.configJson);
+    case 'on_cache_write':
+      return Buffer.byteLength(args.key) + Buffer.byteLength(args.tagsJson);
+    case 'on_cache_invalidate':
+      return Buffer.byteLength(args.pattern);
+    default:
+      return 0;
+  }
+}
+
 export class PluginHistory {
   private readonly plugins = new Map<string, PluginRecord>();
   private failures: FailureRecord[] = [];
@@ -166,7 +182,8 @@ export class PluginHistory {
   }
 
   /** Counts one call made by `version`. */
-  call(result: CallResult, version: PluginVersion, inputBytes: number): void {
+  /** Counts a call against the version that made it; `args` (its input) is measured only for a failure. */
+  call(result: CallResult, version: PluginVersion, args: HookArgs): void {
     if (result.skipped) return;
     const r = this.record(result.plugin);
     const at = this.now();
@@ -188,7 +205,7 @@ export class PluginHistory {
       outcome: result.outcome,
       message: (result.message ?? '').slice(0, 2000),
       stack: (result.stack ?? []).slice(0, MAX_STACK_FRAMES),
-      inputBytes,
+      inputBytes: inputBytes(args),
       fuelUsed: result.fuelUsed,
       budget: result.budget,
       wallUs: result.wallUs,

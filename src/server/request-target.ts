@@ -32,9 +32,9 @@ export function ownAuthority(ctx: ServerContext, req: IncomingMessage): OwnAutho
 /** undici refuses a path with bytes outside 0x21–0xff (the request line could not carry them). */
 const BAD_PATH_CHAR = /[^\u0021-\u00ff]/;
 
-function splitQuery(pathAndQuery: string): { path: string; search: string } {
+function splitQuery(pathAndQuery: string): Target {
   const q = pathAndQuery.indexOf('?');
-  return q < 0 ? { path: pathAndQuery, search: '' } : { path: pathAndQuery.slice(0, q), search: pathAndQuery.slice(q) };
+  return q < 0 ? { ok: true, path: pathAndQuery, search: '' } : { ok: true, path: pathAndQuery.slice(0, q), search: pathAndQuery.slice(q) };
 }
 
 /** A host part (no port, no brackets) as written in a Host header or URL authority. */
@@ -69,21 +69,22 @@ function isOwnAuthority(authority: string, own: OwnAuthority): boolean {
   return own.localAddress !== undefined && isIP(h) !== 0 && h === bareHost(own.localAddress).replace(/^::ffff:/, '');
 }
 
-export function parseTarget(url: string, own: OwnAuthority): Target {
+/** `own` is asked for only when the target is in absolute form (a request path needs no authority). */
+export function parseTarget(url: string, own: () => OwnAuthority): Target {
   if (url.startsWith('/')) {
     if (BAD_PATH_CHAR.test(url)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
-    return { ok: true, ...splitQuery(url) };
+    return splitQuery(url);
   }
   const m = /^http:\/\/([^/?#]*)([/?][^#]*)?$/i.exec(url);
   if (!m) {
     return { ok: false, reason: 'the request target must be a path (bext is not a forward proxy)' };
   }
   const authority = m[1]!;
-  if (!isOwnAuthority(authority, own)) {
+  if (!isOwnAuthority(authority, own())) {
     return { ok: false, reason: `bext is not a forward proxy: it does not forward requests for ${authority || 'an empty host'}` };
   }
   const rest = m[2] ?? '/';
   const pathAndQuery = rest.startsWith('?') ? `/${rest}` : rest;
   if (BAD_PATH_CHAR.test(pathAndQuery)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
-  return { ok: true, ...splitQuery(pathAndQuery) };
+  return splitQuery(pathAndQuery);
 }

@@ -9,15 +9,17 @@ import { pipeline } from 'node:stream/promises';
 import { ADMIN_PREFIX, handleAdmin, type AdminContext } from './admin.js';
 import { cacheKey, requestBypasses, storability, type CacheEntry } from './cache.js';
 import type { ServerContext } from './context.js';
-import { acceptsEncoding, one } from './headers.js';
+import { acceptsEncoding, one, requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
 import { buildEvent } from './request-event.js';
 import { ownAuthority, parseTarget } from './request-target.js';
-import { etagMatches } from './static.js';
-import type { CacheStatus, HeaderMap } from './types.js';
+import { etagMatches } from './validators.js';
+import type { Readable } from 'node:stream';
+import type { CacheStatus, HeaderMap, OriginResponse } from './types.js';
 
 export interface RequestHandler {
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Answers one request; failures become a 500 page (or a destroyed socket once the head went out). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
   /** Responses not yet closed. */
   active(): number;
   /** Resolves when no response is open, or after `timeoutMs`. */
@@ -25,20 +27,48 @@ export interface RequestHandler {
 }
 
 /** What one request did, filled in as it goes; read once when the response closes. */
-interface RequestState {
-  t0: number;
-  ts: number;
-  rawPath: string;
-  search: string;
+class RequestState {
+  readonly t0 = performance.now();
+  readonly ts = Date.now();
+  rawPath = '';
+  search = '';
   /** ms from t0 to the response head. */
-  ttfb: number;
-  cacheStatus: CacheStatus;
-  bytes: number;
+  ttfb = 0;
+  cacheStatus: CacheStatus = 'BYPASS';
+  bytes = 0;
   // writeHead(status, headers) does not make headers visible to getHeader(), so keep it here.
-  encoding: string | undefined;
+  encoding: string | undefined = undefined;
   /** A site request (admin requests produce no events). */
-  site: boolean;
-  abort: AbortController | null;
+  site = false;
+  abort: AbortController | null = null;
+
+  /** The response head has been written. */
+  headWritten(): void {
+    this.ttfb = performance.now() - this.t0;
+  }
+}
+
+/** What the cache lookup decided, for storing the origin's answer. */
+interface Lookup {
+  method: string;
+  useCache: boolean;
+  key: string;
+  stale: CacheEntry | null;
+}
+
+/**
+ * A HIT's headers as last sent, per cache entry: requests within the same second send the same
+ * Age, so the object is reused instead of copying the entry's headers for every response.
+ */
+const sentHeaders = new WeakMap<CacheEntry, { age: number; status: CacheStatus; headers: HeaderMap }>();
+
+function entryHeaders(entry: CacheEntry, status: CacheStatus): HeaderMap {
+  const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+  const sent = sentHeaders.get(entry);
+  if (sent !== undefined && sent.age === age && sent.status === status) return sent.headers;
+  const headers: HeaderMap = { ...entry.headers, age: String(age), 'x-bext-cache': status };
+  sentHeaders.set(entry, { age, status, headers });
+  return headers;
 }
 
 export function createRequestHandler(ctx: ServerContext, admin: AdminContext): RequestHandler {
@@ -46,20 +76,22 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
   let active = 0;
   let idleWaiter: (() => void) | null = null;
 
-  function serveEntry(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, status: CacheStatus, mark: () => void): number {
-    const headers: HeaderMap = { ...entry.headers, age: String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))), 'x-bext-cache': status };
-    if (ctx.closing) headers.connection = 'close';
+  function serveEntry(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, status: CacheStatus, st: RequestState): number {
+    let headers = entryHeaders(entry, status);
+    // The shared object is never changed: a response that differs gets its own copy.
+    if (ctx.closing) headers = { ...headers, connection: 'close' };
     const etag = one(entry.headers.etag);
     if (etag && etagMatches(one(req.headers['if-none-match']), etag)) {
+      headers = { ...headers };
       delete headers['content-length'];
       delete headers['content-type'];
       res.writeHead(304, headers);
-      mark();
+      st.headWritten();
       res.end();
       return 0;
     }
     res.writeHead(entry.status, headers);
-    mark();
+    st.headWritten();
     if (req.method === 'HEAD') {
       res.end();
       return 0;
@@ -83,13 +115,11 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     plugins.pushEvent(event);
   }
 
-  async function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): Promise<void> {
-    const { rawPath, search, t0 } = st;
+  /** Answers a site request from the cache or the origins; a promise only when something is awaited. */
+  function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): void | Promise<void> {
+    const { rawPath, search } = st;
     st.site = true;
-    const mark = (): void => {
-      st.ttfb = performance.now() - t0;
-    };
-    const method = (req.method ?? 'GET').toUpperCase();
+    const method = requestMethod(req);
     const useCache = ctx.config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(req.headers);
     let stale: CacheEntry | null = null;
     let key = '';
@@ -101,7 +131,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
           st.cacheStatus = 'HIT';
           st.encoding = one(found.entry.headers['content-encoding']);
           metrics.countResponse('HIT');
-          st.bytes = serveEntry(req, res, found.entry, 'HIT', mark);
+          st.bytes = serveEntry(req, res, found.entry, 'HIT', st);
           return;
         }
         stale = found.entry;
@@ -109,16 +139,25 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       st.cacheStatus = 'MISS';
     }
 
-    const abort = new AbortController();
-    st.abort = abort;
-    const r = await origins.fetch(req, rawPath, search, abort.signal);
+    // Only a request to the upstream can be aborted (when the client goes away): the controller
+    // is made when one is sent.
+    const signal = (): AbortSignal => (st.abort ??= new AbortController()).signal;
+    const answer = origins.fetch(req, rawPath, search, signal);
+    const lookup: Lookup = { method, useCache, key, stale };
+    if (answer instanceof Promise) return answer.then((r) => respond(req, res, st, r, lookup));
+    return respond(req, res, st, answer, lookup);
+  }
+
+  /** Sends what the origin answered (or a stale copy when it could not be reached), storing it when cacheable. */
+  function respond(req: IncomingMessage, res: ServerResponse, st: RequestState, r: OriginResponse, lookup: Lookup): void | Promise<void> {
+    const { method, useCache, key, stale } = lookup;
     if (r.unreachable && stale) {
       // stale-if-error: an expired copy beats an error page while the app restarts.
       if (r.body && !Buffer.isBuffer(r.body)) r.body.resume();
       st.cacheStatus = 'STALE';
       st.encoding = one(stale.headers['content-encoding']);
       metrics.countResponse('STALE');
-      st.bytes = serveEntry(req, res, stale, 'STALE', mark);
+      st.bytes = serveEntry(req, res, stale, 'STALE', st);
       return;
     }
     let store = false;
@@ -129,10 +168,13 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     }
     metrics.countResponse(st.cacheStatus);
     st.encoding = one(r.headers['content-encoding']);
-    const headers: HeaderMap = { ...r.headers, 'x-bext-cache': st.cacheStatus };
+    // The origin's headers are this response's own object: a copy is stored, without what is added here.
+    const stored = store ? { ...r.headers } : r.headers;
+    const headers: HeaderMap = r.headers;
+    headers['x-bext-cache'] = st.cacheStatus;
     if (ctx.closing) headers.connection = 'close';
     res.writeHead(r.status, headers);
-    mark();
+    st.headWritten();
     if (r.body === null) {
       res.end();
       return;
@@ -140,14 +182,27 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     if (Buffer.isBuffer(r.body)) {
       st.bytes = r.body.length;
       res.end(r.body);
-      if (store) cache.save(key, r.status, r.headers, r.body);
+      if (store) cache.save(key, r.status, stored, r.body);
       return;
     }
+    return streamBody(res, st, r.body, store, key, r.status, stored);
+  }
+
+  /** Pipes a streamed body to the client, keeping a copy to store when it is cacheable and small enough. */
+  async function streamBody(
+    res: ServerResponse,
+    st: RequestState,
+    body: Readable,
+    store: boolean,
+    key: string,
+    status: number,
+    stored: HeaderMap,
+  ): Promise<void> {
     const chunks: Buffer[] = [];
     let keep = store;
     const limit = cache.store.maxEntryBytes;
     let bytes = 0;
-    r.body.on('data', (chunk: Buffer) => {
+    body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       st.bytes = bytes;
       if (!keep) return;
@@ -157,31 +212,20 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       } else chunks.push(chunk);
     });
     try {
-      await pipeline(r.body, res);
-      if (keep) cache.save(key, r.status, r.headers, Buffer.concat(chunks));
+      await pipeline(body, res);
+      if (keep) cache.save(key, status, stored, Buffer.concat(chunks));
     } catch {
       // The client went away or the upstream broke mid-body; nothing is stored.
       res.destroy();
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const st: RequestState = {
-      t0: performance.now(),
-      ts: Date.now(),
-      rawPath: '',
-      search: '',
-      ttfb: 0,
-      cacheStatus: 'BYPASS',
-      bytes: 0,
-      encoding: undefined,
-      site: false,
-      abort: null,
-    };
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const st = new RequestState();
     active++;
-    res.once('close', () => finishRequest(req, res, st));
+    res.on('close', () => finishRequest(req, res, st));
     try {
-      const target = parseTarget(req.url ?? '/', ownAuthority(ctx, req));
+      const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
       if (!target.ok) {
         const body = errorPage(400, 'Bad Request', target.reason);
         res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
@@ -190,21 +234,30 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       }
       const { path: rawPath, search } = target;
       if (rawPath === '/__bext' || rawPath.startsWith(ADMIN_PREFIX)) {
-        await ctx.started;
-        await handleAdmin(req, res, rawPath.slice(ADMIN_PREFIX.length), admin);
+        handleAdminRequest(req, res, rawPath).catch((err: unknown) => failed(req, res, err));
         return;
       }
       st.rawPath = rawPath;
       st.search = search;
-      await handleSite(req, res, st);
+      const done = handleSite(req, res, st);
+      if (done !== undefined) done.catch((err: unknown) => failed(req, res, err));
     } catch (err) {
-      log.error({ err }, `request ${req.method} ${req.url} failed`);
-      if (!res.headersSent) {
-        const body = errorPage(500, 'Internal Server Error', `bext failed to answer this request: ${(err as Error)?.message ?? err}`);
-        res.writeHead(500, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
-        res.end(body);
-      } else res.destroy();
+      failed(req, res, err);
     }
+  }
+
+  async function handleAdminRequest(req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+    await ctx.started;
+    await handleAdmin(req, res, rawPath.slice(ADMIN_PREFIX.length), admin);
+  }
+
+  function failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    log.error({ err }, `request ${req.method} ${req.url} failed`);
+    if (!res.headersSent) {
+      const body = errorPage(500, 'Internal Server Error', `bext failed to answer this request: ${(err as Error)?.message ?? err}`);
+      res.writeHead(500, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
+      res.end(body);
+    } else res.destroy();
   }
 
   async function idle(timeoutMs: number): Promise<void> {

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { contentType } from './mime.js';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
-import { createFileMemory, type FileMemory } from './file-memory.js';
+import { createFileMemory, type FileMemory, type KeptFile } from './file-memory.js';
 import { isHtmlDocument, injectHtml, isHtmlType, variantEtag, type HtmlInjection } from './html-inject.js';
+import { etagFor, etagMatches, lastModifiedFor } from './validators.js';
 
 /** Files up to this size are answered from memory (read once, kept while unchanged); larger ones stream. */
 const BUFFER_LIMIT = 256 * 1024;
@@ -23,13 +24,15 @@ export interface StaticRoot {
   real: string;
   /** Small files' bytes, by real path, checked against a fresh stat before every use. */
   memory: FileMemory;
+  /** What each request path names under the root (see resolvePath); depends on nothing on disk. */
+  paths: Map<string, Named>;
 }
 
 export async function openStaticRoot(dir: string): Promise<StaticRoot | { error: string }> {
   try {
     const st = await fsp.stat(dir);
     if (!st.isDirectory()) return { error: `server.root ${dir} is not a folder` };
-    return { dir, real: await fsp.realpath(dir), memory: createFileMemory() };
+    return { dir, real: await fsp.realpath(dir), memory: createFileMemory(), paths: new Map() };
   } catch {
     return { error: `server.root ${dir} does not exist` };
   }
@@ -68,16 +71,54 @@ function page(status: number, title: string, detail: string, head: boolean): Ori
   };
 }
 
-export function etagFor(st: Stats): string {
-  return `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+export { etagFor, etagMatches };
+
+/** A file the request path names: where it is and its content type, also for index.html if it is a folder. */
+interface FileName {
+  file: string;
+  type: string;
+  html: boolean;
 }
 
-/** True when an If-None-Match header lists this ETag (weak comparison, as RFC 9110 asks for GET). */
-export function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  const bare = etag.replace(/^W\//, '');
-  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+/** What a request path names under the root, before anything on disk is looked at. */
+type Named =
+  | { kind: 'file'; name: FileName; index: FileName }
+  | { kind: 'hidden' }
+  | { kind: 'refused'; status: number; reason: string };
+
+/** Request paths remembered per root; past this many the memory starts over (a crawler, a scan). */
+const MAX_NAMED_PATHS = 4096;
+/** Longer paths are checked every time rather than remembered. */
+const MAX_NAMED_LENGTH = 256;
+
+function fileName(file: string): FileName {
+  const type = contentType(file);
+  return { file, type, html: isHtmlType(type) };
+}
+
+function namePath(root: StaticRoot, rawPath: string): Named {
+  const checked = checkPath(rawPath);
+  if (!checked.ok) return { kind: 'refused', status: checked.status, reason: checked.reason };
+  if (checked.segments.some((s) => s.startsWith('.') && s !== '.well-known')) return { kind: 'hidden' };
+  const file = path.join(root.dir, ...checked.segments);
+  if (!inside(root.dir, file)) return { kind: 'refused', status: 403, reason: 'paths that leave the site root are refused' };
+  return { kind: 'file', name: fileName(file), index: fileName(path.join(file, 'index.html')) };
+}
+
+/**
+ * checkPath and the join under the root, remembered per request path: both depend only on the
+ * path and the root's name, so a repeated request pays one map lookup. Everything that depends on
+ * the disk (stat, realpath, the bytes) is still looked at on every request.
+ */
+function resolvePath(root: StaticRoot, rawPath: string): Named {
+  const known = root.paths.get(rawPath);
+  if (known !== undefined) return known;
+  const named = namePath(root, rawPath);
+  if (rawPath.length <= MAX_NAMED_LENGTH) {
+    if (root.paths.size >= MAX_NAMED_PATHS) root.paths.clear();
+    root.paths.set(rawPath, named);
+  }
+  return named;
 }
 
 /*
@@ -136,12 +177,53 @@ async function bytesOf(root: StaticRoot, real: string, st: Stats, statAt: number
   return buf;
 }
 
+/** With live reload the 404 page carries the tag too: creating the missing file shows it. */
+function notFound(req: StaticRequest, inject: HtmlInjection | null, head: boolean): OriginResponse {
+  const body = errorPage(404, 'Not Found', `${req.rawPath} was not found.`);
+  const withTag = inject ? injectHtml(body, inject.tag) : body;
+  const headers = { 'content-type': 'text/html; charset=utf-8', 'content-length': String(withTag.length) };
+  return { status: 404, headers, body: head ? null : withTag, notFound: true };
+}
+
+/** The in-memory copy's tagged page (made once per tag variant); null when the bytes are not a whole document. */
+function injectedOf(kept: KeptFile, inject: HtmlInjection): { body: Buffer; etag: string } | null {
+  kept.isDocument ??= isHtmlDocument(kept.body);
+  if (!kept.isDocument) return null;
+  if (kept.injected?.variant !== inject.variant) {
+    kept.injected = { variant: inject.variant, body: injectHtml(kept.body, inject.tag), etag: variantEtag(kept.etag, inject.variant) };
+  }
+  return kept.injected;
+}
+
+/** Whether a conditional request's validators say the client's copy is current. */
+function notModified(req: StaticRequest, etag: string, injected: boolean, mtimeMs: number): boolean {
+  return req.ifNoneMatch !== undefined
+    ? etagMatches(req.ifNoneMatch, etag)
+    : !injected && req.ifModifiedSince !== undefined && Date.parse(req.ifModifiedSince) >= Math.floor(mtimeMs / 1000) * 1000;
+}
+
+/** A response from the in-memory copy of an unchanged file: no read, no promise. */
+function fromMemory(kept: KeptFile, name: FileName, st: Stats, req: StaticRequest, inject: HtmlInjection | null, head: boolean): OriginResponse {
+  const tagged = inject && name.html ? injectedOf(kept, inject) : null;
+  const etag = tagged ? tagged.etag : kept.etag;
+  const headers: HeaderMap = { 'content-type': name.type, etag, 'cache-control': 'no-cache' };
+  if (!tagged) headers['last-modified'] = kept.lastModified;
+  if (notModified(req, etag, tagged !== null, st.mtimeMs)) {
+    delete headers['content-type'];
+    return { status: 304, headers, body: null };
+  }
+  const body = tagged ? tagged.body : kept.body;
+  headers['content-length'] = String(body.length);
+  return { status: 200, headers, body: head ? null : body };
+}
+
 /**
  * Serves a file under the root. With `inject`, HTML pages (up to INJECT_LIMIT) get its tag and
  * the matching ETag variant (html-inject.ts); they then carry no Last-Modified, so a browser
- * holding the plain copy cannot revalidate it by date.
+ * holding the plain copy cannot revalidate it by date. An unchanged file kept in memory is
+ * answered synchronously; a read makes the answer a promise.
  */
-export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: HtmlInjection | null = null): Promise<OriginResponse> {
+export function serveStatic(root: StaticRoot, req: StaticRequest, inject: HtmlInjection | null = null): OriginResponse | Promise<OriginResponse> {
   const head = req.method === 'HEAD';
   if (req.method !== 'GET' && !head) {
     const r = page(405, 'Method Not Allowed', `${req.method} is not supported for static files.`, head);
@@ -149,42 +231,49 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: 
     r.notFound = true;
     return r;
   }
-  // With live reload the 404 page carries the tag too: creating the missing file shows it.
-  const missing = (): OriginResponse => {
-    const body = errorPage(404, 'Not Found', `${req.rawPath} was not found.`);
-    const withTag = inject ? injectHtml(body, inject.tag) : body;
-    const headers = { 'content-type': 'text/html; charset=utf-8', 'content-length': String(withTag.length) };
-    return { status: 404, headers, body: head ? null : withTag, notFound: true };
-  };
-  const checked = checkPath(req.rawPath);
-  if (!checked.ok) return page(checked.status, checked.status === 400 ? 'Bad Request' : 'Forbidden', checked.reason, head);
-  if (checked.segments.some((s) => s.startsWith('.') && s !== '.well-known')) {
-    return missing();
-  }
-  let file = path.join(root.dir, ...checked.segments);
-  if (!inside(root.dir, file)) return page(403, 'Forbidden', 'paths that leave the site root are refused', head);
+  const missing = (): OriginResponse => notFound(req, inject, head);
+  const named = resolvePath(root, req.rawPath);
+  if (named.kind === 'refused') return page(named.status, named.status === 400 ? 'Bad Request' : 'Forbidden', named.reason, head);
+  if (named.kind === 'hidden') return missing();
+  let name = named.name;
 
   const statAt = Date.now();
-  let st = statNow(file);
+  let st = statNow(name.file);
   if (st?.isDirectory()) {
     if (!req.rawPath.endsWith('/')) {
       // Relative links inside index.html only resolve against a trailing slash.
       const location = `${req.rawPath}/${req.search}`;
       return { status: 301, headers: { location, 'content-length': '0' }, body: head ? null : Buffer.alloc(0) };
     }
-    file = path.join(file, 'index.html');
-    st = statNow(file);
+    name = named.index;
+    st = statNow(name.file);
   }
   if (!st || !st.isFile()) return missing();
 
-  const real = realpathNow(file);
+  const real = realpathNow(name.file);
   if (real === null) return missing();
   if (!inside(root.real, real)) return page(403, 'Forbidden', 'symbolic links that point outside the site root are refused', head);
 
-  const type = contentType(file);
+  const kept = root.memory.entry(real, st);
+  if (kept !== null) return fromMemory(kept, name, st, req, inject, head);
+  return serveRead(root, req, inject, head, name, st, statAt, real);
+}
+
+/** serveStatic for a file not in memory (new, changed, or too large to keep): read or streamed. */
+async function serveRead(
+  root: StaticRoot,
+  req: StaticRequest,
+  inject: HtmlInjection | null,
+  head: boolean,
+  name: FileName,
+  st: Stats,
+  statAt: number,
+  real: string,
+): Promise<OriginResponse> {
+  const type = name.type;
   let bytes: Buffer | null = null;
   let injected = false;
-  if (inject && isHtmlType(type) && st.size <= INJECT_LIMIT) {
+  if (inject && name.html && st.size <= INJECT_LIMIT) {
     // Read first: whether the page can take the tag decides its ETag.
     bytes = await bytesOf(root, real, st, statAt);
     if (bytes === null) return page(403, 'Forbidden', `${req.rawPath} cannot be read.`, head);
@@ -197,11 +286,8 @@ export async function serveStatic(root: StaticRoot, req: StaticRequest, inject: 
     // Browsers revalidate every time (cheap 304s), so edits show up on reload.
     'cache-control': 'no-cache',
   };
-  if (!injected) headers['last-modified'] = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
-  const notModified = req.ifNoneMatch !== undefined
-    ? etagMatches(req.ifNoneMatch, etag)
-    : !injected && req.ifModifiedSince !== undefined && Date.parse(req.ifModifiedSince) >= Math.floor(st.mtimeMs / 1000) * 1000;
-  if (notModified) {
+  if (!injected) headers['last-modified'] = lastModifiedFor(st.mtimeMs);
+  if (notModified(req, etag, injected, st.mtimeMs)) {
     delete headers['content-type'];
     return { status: 304, headers, body: null };
   }

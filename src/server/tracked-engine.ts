@@ -11,22 +11,7 @@ import type { PluginEngine } from '../plugins/engine.js';
 import type { CallResult, HookArgs, PluginHandle } from '../runtime/types.js';
 import { guessLanguage, type LanguageGuess } from '../wasm/index.js';
 import type { PluginHistory, PluginVersion } from './plugin-history.js';
-
-/** Bytes of a hook's input as the guest receives it. */
-export function inputBytes(args: HookArgs): number {
-  switch (args.hook) {
-    case 'on_request_complete':
-      return Buffer.byteLength(args.eventJson);
-    case 'on_server_start':
-      return Buffer.byteLength(args.configJson);
-    case 'on_cache_write':
-      return Buffer.byteLength(args.key) + Buffer.byteLength(args.tagsJson);
-    case 'on_cache_invalidate':
-      return Buffer.byteLength(args.pattern);
-    default:
-      return 0;
-  }
-}
+export { inputBytes } from './plugin-history.js';
 
 function errorText(err: unknown): string {
   const e = err as { message?: string; details?: readonly string[] };
@@ -51,7 +36,7 @@ function counted(handle: PluginHandle, history: PluginHistory, version: PluginVe
     info: handle.info,
     async call(args: HookArgs): Promise<CallResult> {
       const r = await handle.call(args);
-      history.call(r, version, inputBytes(args));
+      history.call(r, version, args);
       return r;
     },
     ...(batch
@@ -59,7 +44,7 @@ function counted(handle: PluginHandle, history: PluginHistory, version: PluginVe
           async callBatch(list: readonly HookArgs[]): Promise<CallResult[]> {
             const results = await batch(list);
             // Results come in the order of `list`; fewer when the batch stopped early.
-            results.forEach((r, i) => history.call(r, version, inputBytes(list[i]!)));
+            for (let i = 0; i < results.length; i++) history.call(results[i]!, version, list[i]!);
             return results;
           },
         }

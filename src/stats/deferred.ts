@@ -39,7 +39,8 @@ export function openStatsLater(open: () => StatsRecorder): DeferredStats {
 
   return {
     open: opened,
-    record: (result: CallResult) => write((r) => r.record(result)),
+    // Every plugin call lands here: once open, no closure per call.
+    record: (result: CallResult) => (real !== null ? real.record(result) : write((r) => r.record(result))),
     recordDropped: (plugin: string, hook: HookName, n?: number) => write((r) => r.recordDropped(plugin, hook, n)),
     recordShedding: (plugin: string, s: QueueShedding) => write((r) => r.recordShedding(plugin, s)),
     recordFetchRefused: (plugin: string, url: string, reason: string) => write((r) => r.recordFetchRefused(plugin, url, reason)),

@@ -21,6 +21,8 @@ interface PendingHook {
   plugin: string;
   hook: HookName;
   bucket: number;
+  /** Its key in pendingHooks. */
+  key: string;
   agg: HookAggregate;
 }
 
@@ -38,6 +40,7 @@ class Recorder implements StatsRecorder {
   private readonly now: () => number;
   private totals = new Map<string, PluginAggregate>();
   private pendingHooks = new Map<string, PendingHook>();
+  private lastPending: PendingHook | null = null;
   private pendingRefused = new Map<string, PendingRefused>();
   private resetSeq: number;
   private timer: NodeJS.Timeout | null = null;
@@ -65,9 +68,16 @@ class Recorder implements StatsRecorder {
 
   private pendingHook(plugin: string, hook: HookName, at: number): HookAggregate {
     const bucket = bucketOf(at);
+    // Calls come in runs from one plugin and hook (a batch): the row of the last call is reused
+    // without building its key, while it is still the pending row for that key.
+    const last = this.lastPending;
+    if (last !== null && last.plugin === plugin && last.hook === hook && last.bucket === bucket && this.pendingHooks.get(last.key) === last) {
+      return last.agg;
+    }
     const key = `${plugin}\u0000${hook}\u0000${bucket}`;
     let p = this.pendingHooks.get(key);
-    if (!p) this.pendingHooks.set(key, (p = { plugin, hook, bucket, agg: new HookAggregate() }));
+    if (!p) this.pendingHooks.set(key, (p = { plugin, hook, bucket, key, agg: new HookAggregate() }));
+    this.lastPending = p;
     return p.agg;
   }
 
