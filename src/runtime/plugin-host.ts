@@ -9,7 +9,7 @@ import type { HookName, PluginConfig } from '../config/types.js';
 import { logPerCause, pluginLevel, pluginLogger, type Logger } from '../log.js';
 import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
-import { createCallChannel, type MainChannel } from './call-channel.js';
+import { CHANNEL_BYTES, createCallChannel, HOST_POLL_MS, type MainChannel } from './call-channel.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage, ToWorker } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
 import { demangle } from './frames/demangle.js';
@@ -153,7 +153,8 @@ export class PluginHost implements PluginHandle {
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
     const { worker, early } = booting ? booting.take() : { worker: new Worker(this.opts.workerEntry, { stdout: false, stderr: false }), early: null };
-    const channel = channelKind(this.opts) === 'shared' ? createCallChannel() : null;
+    const poll = this.opts.hookPoll !== false;
+    const channel = channelKind(this.opts) === 'shared' ? createCallChannel(CHANNEL_BYTES, poll ? HOST_POLL_MS : 0) : null;
     const live: Live = { worker, bridge, progress: BatchProgress.create(), channel, onGone: null, gone: false };
     this.live = live;
 
@@ -234,7 +235,7 @@ export class PluginHost implements PluginHandle {
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
         progress: live.progress.buffer,
-        ...(channel ? { calls: channel.buffer } : {}),
+        ...(channel ? { calls: channel.buffer, pollCalls: poll } : {}),
         ...(this.opts.profile ? { profile: true } : {}),
       };
       worker.postMessage(init, [bridge.worker.port]);
@@ -492,6 +493,16 @@ export class PluginHost implements PluginHandle {
         if (msg.type === 'batch_result') done({ count: msg.count, failed: new Map(msg.failed.map((f) => [f.index, f.report])), stopped: null });
       });
       live.worker.ref();
+      // Through the channel when the chunk fits: no structured clone, and a worker sleeping
+      // between calls wakes straight from its wait. Its result is inline when every call ended ok.
+      if (live.channel?.postBatch(id, chunk, budgets)) {
+        void live.channel.batchResult(id).then((count) => {
+          if (count === null) return;
+          this.pending.delete(id);
+          done({ count, failed: new Map(), stopped: null });
+        });
+        return;
+      }
       const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
       postTo(live, batch);
     });

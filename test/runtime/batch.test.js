@@ -99,3 +99,26 @@ test('a cancel before a batch starts (shutdown stopped waiting) runs none of it,
     await handle.close();
   }
 });
+
+for (const hookChannel of ['shared', 'message']) {
+  test(`${hookChannel} channel: a batch of calls that all end ok reports each call's own fuel, as single calls meter it`, async () => {
+    const { handle, calls } = await load(PLUGIN, { limits: { timeout_ms: 5000 } }, { hookChannel });
+    try {
+      // 150 calls: three chunks, every one ok (on the shared channel their results come inline).
+      const list = Array.from({ length: 150 }, (_, k) => ev(`{"n":${k},"u":"${'é'.repeat(k % 9)}"}`));
+      const results = await handle.callBatch(list);
+      assert.equal(results.length, list.length);
+      assert.ok(results.every((r) => r.outcome === 'ok' && r.message === undefined && r.wallUs >= 0));
+      for (const k of [0, 8, 71, 149]) {
+        const single = await handle.call(list[k]);
+        assert.equal(results[k].fuelUsed, single.fuelUsed, `call ${k}`);
+      }
+      // Fuel follows each call's own argument length (the guest reads every byte).
+      assert.ok(results[8].fuelUsed > results[0].fuelUsed);
+      assert.equal(results[17].fuelUsed, results[26].fuelUsed, 'the same length, the same fuel');
+      assert.equal(calls.length, list.length + 4);
+    } finally {
+      await handle.close();
+    }
+  });
+}
