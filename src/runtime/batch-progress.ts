@@ -10,7 +10,7 @@ import { OUTCOMES, type Outcome } from './types.js';
 import type { CallReport } from './messages.js';
 
 /** Most calls in one batch (one result slot each). */
-export const MAX_BATCH = 64;
+export const MAX_BATCH = 256;
 const SLOT = 3;
 const SKIPPED = -1;
 

@@ -121,10 +121,11 @@ export interface MainChannel {
    */
   result(id: number): Promise<CallReport | null>;
   /**
-   * Writes a batch of calls as call `id` and wakes the worker; false when they do not fit (send
-   * them by message). The worker records each call's progress as a message batch does.
+   * Writes as many of `args` as fit, from the first, as batch `id` and wakes the worker; returns
+   * how many it wrote (0: not even the first fits, nothing was sent; send them by message). The
+   * worker records each call's progress as a message batch does.
    */
-  postBatch(id: number, args: readonly HookArgs[], budgets: readonly number[]): boolean;
+  postBatch(id: number, args: readonly HookArgs[], budgets: readonly number[]): number;
   /**
    * Resolves once the worker finished batch `id`: how many of its calls ran when every one ended
    * ok (their reports are in the batch progress buffer), null when the result travels as a
@@ -199,11 +200,12 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
       return report;
     },
     postBatch(id, args, budgets) {
-      if (args.length === 0 || encodeCalls(args, budgets, data) < 0) return false;
-      i32[BATCH] = args.length;
+      const n = encodeCalls(args, budgets, data);
+      if (n === 0) return 0;
+      i32[BATCH] = n;
       Atomics.store(i32, CALL, id);
       ring();
-      return true;
+      return n;
     },
     async batchResult(id) {
       if (!(await published(id, false))) return null;

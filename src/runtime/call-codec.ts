@@ -5,11 +5,14 @@
  * string decoding or re-encoding on its side. What the guest receives is unchanged: each string
  * argument is the same UTF-8 bytes, passed as (ptr, len) as docs/abi.md says.
  *
- * Layout of a batch of n calls (the area must be 8-byte aligned):
- *   bytes [0, 8n)          f64 budget of call k at 8k
- *   bytes [8n, 24n)        four i32 per call at 8n + 16k: hook index (HOOK_NAMES), byte length
- *                          of string 0, of string 1 (0 when the hook has fewer), trailing i32
- *   bytes [24n, …)         the calls' strings, back to back, in call order
+ * A batch is a sequence of records, one per call, each starting 8-byte aligned (so is the area):
+ *   +0   f64  budget
+ *   +8   i32  hook index (HOOK_NAMES)
+ *   +12  i32  byte length of string 0 (0 when the hook takes none)
+ *   +16  i32  byte length of string 1 (0 when the hook takes fewer than two)
+ *   +20  i32  trailing i32 (on_cache_invalidate's count, else 0)
+ *   +24  the strings' UTF-8 bytes, back to back; the next record starts at the next multiple of 8
+ * so a batch can stop at any call: the writer fills the area with as many calls as fit.
  */
 import { HOOK_NAMES, type HookName } from '../config/types.js';
 import type { HookArgs } from './types.js';
@@ -74,90 +77,84 @@ function writeString(text: string, area: Uint8Array, at: number): number {
   return encoder.encodeInto(text, area.subarray(at)).written;
 }
 
-/**
- * Writes calls [0, n) of `args` (with their budgets) into `area`; returns the bytes used, or -1
- * when they do not fit (nothing useful was written; the caller sends them another way).
- */
-export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[], area: Uint8Array): number {
-  const n = args.length;
-  if (area.byteOffset % 8 !== 0) throw new Error('internal: a call area must be 8-byte aligned');
-  let at = HEAD_BYTES * n;
-  if (at > area.length) return -1;
-  const f64 = new Float64Array(area.buffer, area.byteOffset, n);
-  const i32 = new Int32Array(area.buffer, area.byteOffset + 8 * n, 4 * n);
-  for (let k = 0; k < n; k++) {
-    const a = args[k]!;
-    f64[k] = budgets[k]!;
-    const h = 4 * k;
-    i32[h] = HOOK_NAMES.indexOf(a.hook);
-    i32[h + 1] = 0;
-    i32[h + 2] = 0;
-    i32[h + 3] = 0;
-    switch (a.hook) {
-      case 'on_request_complete': {
-        const w = writeString(a.eventJson, area, at);
-        if (w < 0) return -1;
-        i32[h + 1] = w;
-        at += w;
-        break;
-      }
-      case 'on_cache_write': {
-        const w0 = writeString(a.key, area, at);
-        if (w0 < 0) return -1;
-        at += w0;
-        const w1 = writeString(a.tagsJson, area, at);
-        if (w1 < 0) return -1;
-        at += w1;
-        i32[h + 1] = w0;
-        i32[h + 2] = w1;
-        break;
-      }
-      case 'on_cache_invalidate': {
-        const w = writeString(a.pattern, area, at);
-        if (w < 0) return -1;
-        i32[h + 1] = w;
-        i32[h + 3] = a.count | 0;
-        at += w;
-        break;
-      }
-      case 'on_server_start': {
-        const w = writeString(a.configJson, area, at);
-        if (w < 0) return -1;
-        i32[h + 1] = w;
-        at += w;
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  return at;
+/** Where the record after one at `at` with `bytes` string bytes starts. */
+function nextRecord(at: number, bytes: number): number {
+  return (at + HEAD_BYTES + bytes + 7) & ~7;
 }
 
 /**
- * Reads the n calls encodeCalls wrote, in order; each call's views are valid until `area` is
- * written again. Throws, naming the call, on a hook index or length no encoder writes.
+ * Writes as many of `args` (with their budgets), from the first, as fit into `area`; returns how
+ * many it wrote (0 when not even the first fits: the caller sends it another way).
+ */
+export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[], area: Uint8Array): number {
+  if (area.byteOffset % 8 !== 0) throw new Error('internal: a call area must be 8-byte aligned');
+  const f64 = new Float64Array(area.buffer, area.byteOffset, area.length >> 3);
+  const i32 = new Int32Array(area.buffer, area.byteOffset, area.length >> 2);
+  let at = 0;
+  for (let k = 0; k < args.length; k++) {
+    if (at + HEAD_BYTES > area.length) return k;
+    const a = args[k]!;
+    const s = at + HEAD_BYTES;
+    let len0 = 0;
+    let len1 = 0;
+    let count = 0;
+    switch (a.hook) {
+      case 'on_request_complete':
+        len0 = writeString(a.eventJson, area, s);
+        break;
+      case 'on_cache_write':
+        len0 = writeString(a.key, area, s);
+        len1 = len0 < 0 ? -1 : writeString(a.tagsJson, area, s + len0);
+        break;
+      case 'on_cache_invalidate':
+        len0 = writeString(a.pattern, area, s);
+        count = a.count | 0;
+        break;
+      case 'on_server_start':
+        len0 = writeString(a.configJson, area, s);
+        break;
+      default:
+        break;
+    }
+    if (len0 < 0 || len1 < 0) return k;
+    f64[at >> 3] = budgets[k]!;
+    const h = (at >> 2) + 2;
+    i32[h] = HOOK_NAMES.indexOf(a.hook);
+    i32[h + 1] = len0;
+    i32[h + 2] = len1;
+    i32[h + 3] = count;
+    at = nextRecord(at, len0 + len1);
+  }
+  return args.length;
+}
+
+/**
+ * Reads the first n calls encodeCalls wrote, in order; each call's views are valid until `area`
+ * is written again. Throws, naming the call, on a hook index or length no encoder writes.
  */
 export function readCalls(area: Uint8Array, n: number): { next(): EncodedCall } {
-  const f64 = new Float64Array(area.buffer, area.byteOffset, n);
-  const i32 = new Int32Array(area.buffer, area.byteOffset + 8 * n, 4 * n);
+  const f64 = new Float64Array(area.buffer, area.byteOffset, area.length >> 3);
+  const i32 = new Int32Array(area.buffer, area.byteOffset, area.length >> 2);
   let k = 0;
-  let at = HEAD_BYTES * n;
+  let at = 0;
   return {
     next(): EncodedCall {
       if (k >= n) throw new Error(`internal: call ${k} read from a batch of ${n}`);
-      const h = 4 * k;
+      if (at + HEAD_BYTES > area.length) throw new Error(`internal: call ${k} of a batch starts at ${at}, past the area of ${area.length}`);
+      const h = (at >> 2) + 2;
       const hook = HOOK_NAMES[i32[h]!];
       if (hook === undefined) throw new Error(`internal: call ${k} of a batch has unknown hook index ${i32[h]}`);
       const count = stringCount(hook);
       const strings: Uint8Array[] = [];
-      for (let s = 0; s < count; s++) {
-        const len = i32[h + 1 + s]!;
-        if (len < 0 || at + len > area.length) throw new Error(`internal: call ${k} of a batch has string ${s} of ${len} bytes at ${at}, past the area of ${area.length}`);
-        strings.push(area.subarray(at, at + len));
-        at += len;
+      let s = at + HEAD_BYTES;
+      for (let j = 0; j < count; j++) {
+        const len = i32[h + 1 + j]!;
+        if (len < 0 || s + len > area.length) throw new Error(`internal: call ${k} of a batch has string ${j} of ${len} bytes at ${s}, past the area of ${area.length}`);
+        strings.push(area.subarray(s, s + len));
+        s += len;
       }
-      const call: EncodedCall = { hook, budget: f64[k]!, strings, tail: hook === 'on_cache_invalidate' ? [i32[h + 3]!] : NO_TAIL };
+      const call: EncodedCall = { hook, budget: f64[at >> 3]!, strings, tail: hook === 'on_cache_invalidate' ? [i32[h + 3]!] : NO_TAIL };
+      at = nextRecord(at, s - at - HEAD_BYTES);
       k++;
       return call;
     },

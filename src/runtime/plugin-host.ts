@@ -425,18 +425,21 @@ export class PluginHost implements PluginHandle {
       }
       let end = i + 1;
       while (end < list.length && end - i < MAX_BATCH && list[end]!.hook in this.summary.hooks && !this.wantsProfile(list[end]!.hook)) end++;
-      const chunk = list.slice(i, end);
-      const results = await this.runChunk(chunk);
+      const { results, sent } = await this.runChunk(list.slice(i, end));
       for (const r of results) out.push(r);
       // A timeout or crash ends the batch: the calls after it did not run (the caller decides their fate).
-      if (results.length < chunk.length) return out;
-      i = end;
+      if (results.length < sent) return out;
+      i += sent;
     }
     return out;
   }
 
-  /** One batch message; resolves with the results of the calls that ran. */
-  private async runChunk(chunk: readonly HookArgs[]): Promise<CallResult[]> {
+  /**
+   * Sends the calls of `chunk`, from the first, that fit in one batch (all of them by message; as
+   * many as the channel holds through it); resolves with how many it sent and the results of
+   * those that ran.
+   */
+  private async runChunk(chunk: readonly HookArgs[]): Promise<{ results: CallResult[]; sent: number }> {
     const first = chunk[0]!.hook;
     if (this.replacing) await this.replacing;
     if (!this.live) {
@@ -444,25 +447,26 @@ export class PluginHost implements PluginHandle {
         await this.replace('the previous worker is gone');
       } catch (err) {
         const budget = this.plugin.fuel[first];
-        return [this.finish(this.result(first, budget, { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` }))];
+        const report: CallReport = { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` };
+        return { results: [this.finish(this.result(first, budget, report))], sent: 1 };
       }
     }
     const live = this.live!;
     const budgets = chunk.map((a) => this.plugin.fuel[a.hook]);
-    for (const a of chunk) if (a.hook === 'on_server_start') this.startedWith = a.configJson;
+    let sent = chunk.length;
 
     const id = this.nextId++;
     live.progress.reset();
     // A cancel that came while this chunk waited must survive the reset.
     if (this.batchCancelled) live.progress.cancel();
-    const sent = sharedNow();
+    const sentAt = sharedNow();
     const timeoutMs = this.plugin.limits.timeout_ms;
     const outcome = await new Promise<{ count: number; failed: Map<number, CallReport>; stopped: CallReport | null }>((resolve) => {
       // The limit applies to each call from its own start, so the timer re-arms for the call
       // running now instead of firing once for the whole batch.
       const check = (): void => {
         const { index, since } = live.progress.current();
-        const elapsed = sharedNow() - (index < 0 ? sent : since);
+        const elapsed = sharedNow() - (index < 0 ? sentAt : since);
         if (elapsed < timeoutMs) {
           timer = setTimeout(check, Math.max(1, Math.ceil(timeoutMs - elapsed)));
           return;
@@ -493,18 +497,25 @@ export class PluginHost implements PluginHandle {
         if (msg.type === 'batch_result') done({ count: msg.count, failed: new Map(msg.failed.map((f) => [f.index, f.report])), stopped: null });
       });
       live.worker.ref();
-      // Through the channel when the chunk fits: no structured clone, and a worker sleeping
-      // between calls wakes straight from its wait. Its result is inline when every call ended ok.
-      if (live.channel?.postBatch(id, chunk, budgets)) {
-        void live.channel.batchResult(id).then((count) => {
+      // Through the channel when at least the first call fits: no structured clone, and a worker
+      // sleeping between calls wakes straight from its wait. Its result is inline when every call
+      // ended ok. The calls that did not fit go in the next batch.
+      const through = live.channel?.postBatch(id, chunk, budgets) ?? 0;
+      if (through > 0) {
+        sent = through;
+        void live.channel!.batchResult(id).then((count) => {
           if (count === null) return;
           this.pending.delete(id);
           done({ count, failed: new Map(), stopped: null });
         });
-        return;
+      } else {
+        const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
+        postTo(live, batch);
       }
-      const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
-      postTo(live, batch);
+      for (let k = 0; k < sent; k++) {
+        const a = chunk[k]!;
+        if (a.hook === 'on_server_start') this.startedWith = a.configJson;
+      }
     });
 
     const results: CallResult[] = [];
@@ -519,7 +530,7 @@ export class PluginHost implements PluginHandle {
       results.push(this.finish(this.result(hook, budgets[outcome.count]!, outcome.stopped)));
       this.replaceAfter(outcome.stopped, hook);
     }
-    return results;
+    return { results, sent };
   }
 
   private finish(result: CallResult): CallResult {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load, mod, data } from './helpers.js';
+import { MAX_BATCH } from '../../dist/runtime/batch-progress.js';
 
 // on_request_complete: "T..." traps, "W..." waits on http_fetch (answered or not by the test),
 // anything else reads every byte (fuel grows with the length).
@@ -90,9 +91,9 @@ test('a call that times out ends the batch; earlier calls keep their stats, late
 test('a cancel before a batch starts (shutdown stopped waiting) runs none of it, however many chunks it has', async () => {
   const { handle } = await load(PLUGIN, { limits: { timeout_ms: 5000 } });
   try {
-    // 200 calls are four chunks; the cancel comes before the first is sent. The shared flag is
-    // cleared for each chunk, so the host must remember the cancel itself.
-    const pending = handle.callBatch(Array.from({ length: 200 }, () => ev('a'.repeat(10))));
+    // Four chunks; the cancel comes before the first is sent. The shared flag is cleared for each
+    // chunk, so the host must remember the cancel itself.
+    const pending = handle.callBatch(Array.from({ length: 3 * MAX_BATCH + 8 }, () => ev('a'.repeat(10))));
     handle.cancelBatch();
     assert.equal((await pending).length, 0);
   } finally {

@@ -117,21 +117,27 @@ test('channel protocol: a batch arrives call by call as bytes; its result is inl
     { hook: 'on_cache_invalidate', pattern: '/b/*', count: 3 },
     { hook: 'cleanup' },
   ];
-  assert.equal(ch.postBatch(1, batch, [10, 20, 30, 40]), true);
+  assert.equal(ch.postBatch(1, batch, [10, 20, 30, 40]), 4);
   // The echo worker posts the texts it read (a message), so the result must follow it by message.
   assert.equal(await ch.batchResult(1), null);
   assert.deepEqual((await next()).texts, ['on_request_complete|10|{"path":"/é✓😀"}|', 'on_cache_write|20|k|[]|', 'on_cache_invalidate|30|/b/*|3', 'cleanup|40||']);
   assert.deepEqual(await next(), { type: 'batch_result', id: 1, count: 4, failed: [] });
   // A failed call: its report goes by message.
-  assert.equal(ch.postBatch(2, [{ hook: 'on_request_complete', eventJson: 'fail' }], [1]), true);
+  assert.equal(ch.postBatch(2, [{ hook: 'on_request_complete', eventJson: 'fail' }], [1]), 1);
   assert.equal(await ch.batchResult(2), null);
   await next();
   assert.deepEqual((await next()).failed, [{ index: 0, report: { outcome: 'error', fuelUsed: 0, wallUs: 0, message: 'on_request_complete|1|fail|' } }]);
-  // Too big for the buffer, or empty: refused (the caller sends a message); single calls still work after.
-  assert.equal(ch.postBatch(3, [{ hook: 'on_request_complete', eventJson: 'x'.repeat(CHANNEL_BYTES) }], [1]), false);
-  assert.equal(ch.postBatch(3, [], []), false);
+  // A first call too big for the buffer, or none: nothing is sent (the caller sends a message).
+  assert.equal(ch.postBatch(3, [{ hook: 'on_request_complete', eventJson: 'x'.repeat(CHANNEL_BYTES) }], [1]), 0);
+  assert.equal(ch.postBatch(3, [], []), 0);
   assert.equal(ch.post(3, { hook: 'on_reload' }, 2), true);
   assert.equal((await ch.result(3)).message, 'on_reload|', 'inline again: the batch result followed what the batch posted');
+  // Only the calls that fit are sent; the caller sends the rest next.
+  const half = 'h'.repeat(CHANNEL_BYTES / 2);
+  assert.equal(ch.postBatch(4, [{ hook: 'on_request_complete', eventJson: half }, { hook: 'on_request_complete', eventJson: half }, { hook: 'cleanup' }], [1, 2, 3]), 1);
+  assert.equal(await ch.batchResult(4), null);
+  assert.deepEqual((await next()).texts, [`on_request_complete|1|${half}|`]);
+  assert.equal((await next()).count, 1);
 });
 
 test('channel protocol: release() ends a wait for a result that will never come', async (t) => {
@@ -195,7 +201,9 @@ for (const hookChannel of ['shared', 'message']) {
         { hook: 'on_request_complete', eventJson: 'y'.repeat(CHANNEL_BYTES) },
         { hook: 'on_request_complete', eventJson: '😀'.repeat(3000) },
       ];
-      const list = [...small.slice(0, 70), ...mixed, ...small.slice(70)];
+      // 40 calls of 3 KB: more than one channel batch holds, so they are split between batches.
+      const wide = Array.from({ length: 40 }, (_, k) => ({ hook: 'on_request_complete', eventJson: `${k}`.padEnd(3000, 'z') }));
+      const list = [...small.slice(0, 70), ...mixed, ...wide, ...small.slice(70)];
       const want = list.map((a) => (a.hook === 'on_cache_write' ? (sum(a.key) + sum(a.tagsJson)) | 0 : a.hook === 'on_cache_invalidate' ? (sum(a.pattern) + a.count) | 0 : sum(a.eventJson)));
       const results = await handle.callBatch(list);
       assert.equal(results.length, list.length);

@@ -1,7 +1,7 @@
 // The byte layout batches of hook calls cross threads in (src/runtime/call-codec.ts): what goes
 // in comes out, byte for byte, for every hook shape, empty and large strings, any Unicode
 // (including lone surrogates, which UTF-8 encoding turns into U+FFFD as before), and full batches;
-// what does not fit is refused as a whole.
+// a batch takes the calls that fit, from the first, each whole.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeCalls, hookStrings, readCalls } from '../../dist/runtime/call-codec.js';
@@ -19,8 +19,7 @@ function expected(args, budget) {
 
 function roundTrip(list, budgets = list.map((_, i) => 1000 + i), size = CHANNEL_BYTES - 128) {
   const a = area(size);
-  const used = encodeCalls(list, budgets, a);
-  assert.ok(used > 0 || list.length === 0, 'the calls fit');
+  assert.equal(encodeCalls(list, budgets, a), list.length, 'every call fits');
   const reader = readCalls(a, list.length);
   const got = [];
   for (let k = 0; k < list.length; k++) {
@@ -29,7 +28,6 @@ function roundTrip(list, budgets = list.map((_, i) => 1000 + i), size = CHANNEL_
   }
   assert.deepEqual(got, list.map((args, i) => expected(args, budgets[i])));
   assert.throws(() => reader.next(), /read from a batch of/);
-  return used;
 }
 
 test('every hook shape round-trips, with its budget and trailing count', () => {
@@ -53,7 +51,9 @@ test('empty strings, and a batch of calls with no strings at all', () => {
     { hook: 'on_cache_write', key: 'k', tagsJson: '' },
     { hook: 'on_cache_write', key: '', tagsJson: '[]' },
   ]);
-  assert.equal(roundTrip([{ hook: 'cleanup' }, { hook: 'on_reload' }]), 2 * 24, 'only the fixed part of each call');
+  roundTrip([{ hook: 'cleanup' }, { hook: 'on_reload' }]);
+  // A call without strings takes 24 bytes: 170 of them fill 4096.
+  assert.equal(encodeCalls(Array.from({ length: 200 }, () => ({ hook: 'cleanup' })), new Array(200).fill(1), area(4096)), 170);
 });
 
 test('Unicode is passed as UTF-8, byte for byte as TextEncoder writes it', () => {
@@ -66,7 +66,7 @@ test('Unicode is passed as UTF-8, byte for byte as TextEncoder writes it', () =>
   ]);
 });
 
-test('large strings fill the area exactly; one byte more is refused as a whole', () => {
+test('large strings fill the area exactly; one byte more does not fit; a batch takes the calls that fit', () => {
   const size = 4096;
   const head = 24;
   // ASCII, multibyte and 4-byte text each filling the area to its last byte.
@@ -74,31 +74,43 @@ test('large strings fill the area exactly; one byte more is refused as a whole',
     const bytes = Buffer.byteLength(unit);
     const fill = unit.repeat(Math.floor((size - head) / bytes));
     const pad = 'p'.repeat(size - head - Buffer.byteLength(fill));
-    assert.equal(roundTrip([{ hook: 'on_cache_write', key: fill, tagsJson: pad }], [1], size), size, `${unit}: fills the area`);
-    assert.equal(encodeCalls([{ hook: 'on_cache_write', key: fill, tagsJson: pad + 'p' }], [1], area(size)), -1, `${unit}: one byte over`);
+    roundTrip([{ hook: 'on_cache_write', key: fill, tagsJson: pad }], [1], size);
+    assert.equal(encodeCalls([{ hook: 'on_cache_write', key: fill, tagsJson: pad + 'p' }], [1], area(size)), 0, `${unit}: one byte over`);
+    assert.equal(encodeCalls([{ hook: 'on_cache_write', key: pad + 'p', tagsJson: fill }], [1], area(size)), 0, `${unit}: the second string one byte over`);
   }
-  // A later call that does not fit refuses the batch, however small the first ones are.
-  const many = [{ hook: 'on_request_complete', eventJson: 'a' }, { hook: 'on_request_complete', eventJson: 'b'.repeat(size) }];
-  assert.equal(encodeCalls(many, [1, 1], area(size)), -1);
-  // So does a batch whose fixed parts alone are too many.
-  assert.equal(encodeCalls(Array.from({ length: 200 }, () => ({ hook: 'cleanup' })), new Array(200).fill(1), area(size)), -1);
+  // Calls after one that does not fit are not written, even if they would.
+  const list = [{ hook: 'on_request_complete', eventJson: 'a' }, { hook: 'on_request_complete', eventJson: 'b'.repeat(size) }, { hook: 'cleanup' }];
+  const a = area(size);
+  assert.equal(encodeCalls(list, [1, 2, 3], a), 1);
+  const first = readCalls(a, 1).next();
+  assert.deepEqual([first.hook, first.budget, Buffer.from(first.strings[0]).toString()], ['on_request_complete', 1, 'a']);
+  // Records are 8-byte aligned: 24 + 1 byte takes 32, so the next call's string may use 4096 - 32 - 24.
+  assert.equal(encodeCalls([list[0], { hook: 'on_request_complete', eventJson: 'c'.repeat(size - 56) }], [1, 2], area(size)), 2);
+  assert.equal(encodeCalls([list[0], { hook: 'on_request_complete', eventJson: 'c'.repeat(size - 55) }], [1, 2], area(size)), 1);
 });
 
-test('a full batch of typical request events round-trips, each with its own arguments, in order', () => {
+test('a full batch (MAX_BATCH) of typical request events round-trips, each with its own arguments, in order', () => {
   const list = Array.from({ length: MAX_BATCH }, (_, i) => ({
     hook: 'on_request_complete',
     eventJson: JSON.stringify({ path: `/p/${i}/${'é'.repeat(i % 5)}`, method: 'GET', status: 200 + (i % 3), cache_status: 'MISS', render_time_us: i * 17, pad: 'x'.repeat(150) }),
   }));
-  roundTrip(list);
+  roundTrip(list, undefined, 1 << 20);
   // Mixed hooks in one batch keep their order too.
-  roundTrip(Array.from({ length: MAX_BATCH }, (_, i) => (i % 3 === 0 ? { hook: 'on_cache_write', key: `k${i}`, tagsJson: `["t${i}"]` } : i % 3 === 1 ? { hook: 'on_cache_invalidate', pattern: `p${i}*`, count: i } : { hook: 'on_reload' })));
+  const mixed = Array.from({ length: MAX_BATCH }, (_, i) => (i % 3 === 0 ? { hook: 'on_cache_write', key: `k${i}`, tagsJson: `["t${i}"]` } : i % 3 === 1 ? { hook: 'on_cache_invalidate', pattern: `p${i}*`, count: i } : { hook: 'on_reload' }));
+  roundTrip(mixed, undefined, 1 << 20);
+  // The channel's own area takes as many as fit, the first ones.
+  const fit = encodeCalls(list, list.map(() => 1), area(CHANNEL_BYTES - 128));
+  assert.ok(fit > 100 && fit <= list.length, `${fit} calls of about 250 bytes fit`);
 });
 
 test('a damaged area is refused with the call that is wrong, not read past its end', () => {
   const a = area(256);
-  assert.ok(encodeCalls([{ hook: 'on_request_complete', eventJson: 'hello' }], [1], a) > 0);
-  new Int32Array(a.buffer, a.byteOffset + 8, 4)[1] = 1_000_000;
+  assert.equal(encodeCalls([{ hook: 'on_request_complete', eventJson: 'hello' }], [1], a), 1);
+  const head = new Int32Array(a.buffer, a.byteOffset + 8, 4);
+  head[1] = 1_000_000;
   assert.throws(() => readCalls(a, 1).next(), /call 0 of a batch has string 0 of 1000000 bytes/);
-  new Int32Array(a.buffer, a.byteOffset + 8, 4)[0] = 99;
+  head[0] = 99;
   assert.throws(() => readCalls(a, 1).next(), /unknown hook index 99/);
+  // More calls than were written: the reader stops at the end of the area.
+  assert.throws(() => { const r = readCalls(area(24), 2); r.next(); r.next(); }, /call 1 of a batch starts at 24, past the area of 24/);
 });
