@@ -139,32 +139,53 @@ export interface MainChannel {
   release(): void;
 }
 
+/**
+ * Results the main thread is waiting for, on every channel: it polls only when it waits for one
+ * alone (with more in flight, it has other results to take and must not stall its loop).
+ */
+let waiting = 0;
+/** Calls a channel waits for without polling after a poll found nothing (a loaded machine). */
+const POLL_BACKOFF = 16;
+
 export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS): MainChannel {
   const buffer = new SharedArrayBuffer(bytes);
   const { i32, f64, data } = views(buffer);
   let released = false;
   /** Whether the last single call finished quickly enough that polling for the next one pays. */
   let quick = true;
+  /** Calls left before polling is tried again (see POLL_BACKOFF). */
+  let backoff = 0;
   const ring = (): void => {
     Atomics.add(i32, BELL, 1);
     Atomics.notify(i32, BELL);
   };
   /** Whether call `id` was published inline (false: its result is a message, or the worker is gone). */
   const published = async (id: number, poll: boolean): Promise<boolean> => {
-    if (poll && quick && pollMs > 0) {
-      const until = performance.now() + pollMs;
-      while (Atomics.load(i32, DONE) !== id) {
-        if (performance.now() > until) break;
+    waiting++;
+    try {
+      if (poll && quick && pollMs > 0 && waiting === 1) {
+        if (backoff > 0) backoff--;
+        else {
+          const until = performance.now() + pollMs;
+          while (Atomics.load(i32, DONE) !== id) {
+            if (performance.now() > until) {
+              backoff = POLL_BACKOFF;
+              break;
+            }
+          }
+        }
       }
+      for (;;) {
+        if (released) return false;
+        const done = Atomics.load(i32, DONE);
+        if (done === id) break;
+        const w = waitAsync(i32, DONE, done);
+        if (w.async) await w.value;
+      }
+      return Atomics.load(i32, KIND) === INLINE;
+    } finally {
+      waiting--;
     }
-    for (;;) {
-      if (released) return false;
-      const done = Atomics.load(i32, DONE);
-      if (done === id) break;
-      const w = waitAsync(i32, DONE, done);
-      if (w.async) await w.value;
-    }
-    return Atomics.load(i32, KIND) === INLINE;
   };
   return {
     buffer,
