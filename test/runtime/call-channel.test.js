@@ -338,3 +338,22 @@ test('every outcome reads the same over both channels (traps keep stacks, errors
   assert.equal(seen.shared[4].skipped, true);
   assert.ok(seen.shared[2].stack.length > 0, 'a trap keeps its stack');
 });
+
+test('with polling off (hookPoll: false) calls and batches read the same as with it', async () => {
+  const seen = {};
+  for (const hookPoll of [true, false]) {
+    const { handle } = await load(mod(CHECKSUM), {}, { hookChannel: 'shared', hookPoll });
+    try {
+      const texts = Array.from({ length: 40 }, (_, k) => `{"k":${k}}`);
+      const single = [];
+      for (const eventJson of texts) single.push(code(await handle.call({ hook: 'on_request_complete', eventJson })));
+      const batch = (await handle.callBatch(texts.map((eventJson) => ({ hook: 'on_request_complete', eventJson })))).map(code);
+      seen[hookPoll] = { single, batch };
+    } finally {
+      await handle.close();
+    }
+  }
+  assert.deepEqual(seen.false, seen.true);
+  assert.equal(seen.true.single[7], sum('{"k":7}'));
+  assert.deepEqual(seen.true.batch, seen.true.single);
+});
