@@ -45,7 +45,7 @@ export function hookStrings(a: HookArgs): { strings: string[]; count: number } {
   }
 }
 
-/** How many strings a hook takes (hook index as in HOOK_NAMES). */
+/** How many strings a hook takes. */
 function stringCount(hook: HookName): number {
   if (hook === 'on_cache_write') return 2;
   return hook === 'on_request_complete' || hook === 'on_cache_invalidate' || hook === 'on_server_start' ? 1 : 0;
@@ -72,7 +72,8 @@ function utf8Length(text: string): number {
 /** Writes `text` at `at`; the number of bytes written, or -1 when it does not fit. */
 function writeString(text: string, area: Uint8Array, at: number): number {
   if (text.length === 0) return 0;
-  // Worst case 3 bytes per UTF-16 unit; when even that fits, encodeInto never stops short.
+  // At least one byte per UTF-16 unit, at most three: only in between are the bytes counted.
+  if (at + text.length > area.length) return -1;
   if (at + text.length * 3 > area.length && at + utf8Length(text) > area.length) return -1;
   return encoder.encodeInto(text, area.subarray(at)).written;
 }
