@@ -18,9 +18,10 @@
  * Waking is still the largest cost (a futex wake one way, an event-loop wake the other), so each
  * side first looks again for a few microseconds: the worker for the next call after one, when
  * the last gap between two calls was that short (WORKER_POLL_MS), and the main thread for the
- * result of a single call, while calls keep finishing that fast (HOST_POLL_MS). Both stop by
- * themselves when it does not pay (slow hooks, sparse calls), so an idle plugin still costs
- * nothing; LoadOptions.hookPoll turns both off.
+ * result of a single call, while calls keep finishing that fast (HOST_POLL_MS) and it waits
+ * for no other. Both stop by themselves when it does not pay (slow hooks, sparse calls, several
+ * plugins busy at once, a machine with no core to spare), so an idle plugin still costs nothing;
+ * LoadOptions.hookPoll turns both off.
  *
  * Everything that is not the hot path keeps using messages: arguments bigger than the buffer,
  * profiled calls, and results that carry more than the fixed fields (trap stacks and frames,
@@ -38,6 +39,7 @@
  *          'batch_result' message).
  *   RAN    how many calls of a batch ran (worker, INLINE batches).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { HOOK_NAMES } from '../config/types.js';
 import { encodeCalls, hookStrings, readCalls, type EncodedCall } from './call-codec.js';
@@ -60,6 +62,22 @@ export const WORKER_POLL_MS = 0.02;
  * channel keep finishing within it, so a plugin with slow hooks never makes the main thread poll.
  */
 export const HOST_POLL_MS = 0.03;
+/**
+ * Whether polling can pay on this machine now: only while a core is to spare (the 1-minute load
+ * average below the cores, plus one for the polling itself). On an oversubscribed machine a thread
+ * that polls holds a core the thread it waits for needs, and every round trip gets slower.
+ * Measured at most once a second.
+ */
+let spareAt = -Infinity;
+let spare = true;
+function coreToSpare(now: number): boolean {
+  if (now - spareAt > 1000) {
+    spareAt = now;
+    spare = loadavg()[0]! < availableParallelism() + 1;
+  }
+  return spare;
+}
+
 /** Longest a worker serves calls without letting its event loop turn once. */
 const SLICE_MS = 20;
 
@@ -164,9 +182,10 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
     waiting++;
     try {
       if (poll && quick && pollMs > 0 && waiting === 1) {
+        const now = performance.now();
         if (backoff > 0) backoff--;
-        else {
-          const until = performance.now() + pollMs;
+        else if (coreToSpare(now)) {
+          const until = now + pollMs;
           while (Atomics.load(i32, DONE) !== id) {
             if (performance.now() > until) {
               backoff = POLL_BACKOFF;
@@ -360,7 +379,7 @@ export function serveCalls(buffer: SharedArrayBuffer, server: CallServer, hotWai
         // Looking for the next call pays while calls follow each other closely: it is what
         // the last gap between two calls says.
         const start = performance.now();
-        const poll = start - doneAt < pollMs;
+        const poll = start - doneAt < pollMs && coreToSpare(start);
         handle(id);
         doneAt = performance.now();
         if (doneAt > sliceEnd) {
