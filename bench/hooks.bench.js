@@ -5,10 +5,13 @@
 // process, rounds interleaved, beside the floors any worker design pays:
 //   - postMessage echo: a bare worker that posts every message back;
 //   - SAB echo, waitAsync both sides: both threads wake through their event loops;
-//   - SAB channel, no-op run: the real call channel (worker blocks in Atomics.wait between calls);
+//   - SAB channel, no-op run: the real call channel, polling as it does by default (the worker looks
+//     for the next call for a few µs, then blocks in Atomics.wait; the main thread polls for a quick
+//     result before it waits through its event loop), and with polling off (both sides sleep);
 //   - futex ping-pong: both threads block in Atomics.wait (the main thread too, which bext cannot
 //     do: it serves HTTP). No event loop on either side: what this machine's scheduler allows.
-// Then the batch path (callBatch: one message per 64 calls) in events per second per plugin.
+// Then the batch path (callBatch: 64 calls at a time through the channel) in events per second per
+// plugin, and the CPU all threads use while the plugins sit idle after the calls.
 // Goals (issue 20): shared p50 ≤ 10 µs, p99 ≤ 50 µs; batch ≥ 200k events/s per plugin.
 // Run: `npm run build && node bench/hooks.bench.js`; BENCH_QUICK=1 shortens it, BENCH_ROUNDS=N
 // sets the rounds (default 5; medians and min–max printed).
@@ -19,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { wat } from '../test/helpers/wasm.js';
 import { defaultPluginConfig, loadPlugin } from '../dist/plugins/index.js';
-import { createCallChannel } from '../dist/runtime/call-channel.js';
+import { CHANNEL_BYTES, createCallChannel } from '../dist/runtime/call-channel.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const WARMUP = QUICK ? 500 : 2_000;
@@ -129,15 +132,17 @@ async function waitAsyncEcho() {
 const CHANNEL_ECHO = `
 const { workerData, parentPort } = require('node:worker_threads');
 parentPort.on('message', () => {});
-import(workerData.module).then(({ serveCalls }) => serveCalls(workerData.buffer, {
+import(workerData.module).then(({ serveCalls, HOT_WAIT_MS, WORKER_POLL_MS }) => serveCalls(workerData.buffer, {
   run: (call) => ({ outcome: 'ok', fuelUsed: call.strings[0].length, wallUs: 0 }),
   postResult: () => { throw new Error('unexpected'); },
+  runBatch: () => { throw new Error('unexpected'); },
+  postBatchResult: () => { throw new Error('unexpected'); },
   posted: () => 0,
-}));`;
+}, HOT_WAIT_MS, workerData.poll ? WORKER_POLL_MS : 0));`;
 
-async function channelEcho() {
-  const ch = createCallChannel();
-  const w = new Worker(CHANNEL_ECHO, { eval: true, workerData: { buffer: ch.buffer, module: new URL('../dist/runtime/call-channel.js', import.meta.url).href } });
+async function channelEcho(poll) {
+  const ch = poll ? createCallChannel() : createCallChannel(CHANNEL_BYTES, 0);
+  const w = new Worker(CHANNEL_ECHO, { eval: true, workerData: { buffer: ch.buffer, poll, module: new URL('../dist/runtime/call-channel.js', import.meta.url).href } });
   let id = 0;
   const r = await measure(async () => {
     if (!ch.post(++id, ARGS, 1)) throw new Error('did not fit');
@@ -175,10 +180,11 @@ try {
   writeFileSync(file, wat(NOOP));
   const stateDir = path.join(dir, '.bext');
   const plugins = {};
-  for (const channel of ['message', 'shared']) {
+  for (const channel of ['message', 'shared', 'shared-nopoll']) {
     plugins[channel] = [];
     for (let i = 0; i < 4; i++) {
-      const h = await loadPlugin({ plugin: { ...defaultPluginConfig(file), name: `${channel}${i}` }, stateDir, logOutcomes: false, hookChannel: channel });
+      const hookChannel = channel === 'message' ? 'message' : 'shared';
+      const h = await loadPlugin({ plugin: { ...defaultPluginConfig(file), name: `${channel}${i}` }, stateDir, logOutcomes: false, hookChannel, hookPoll: channel !== 'shared-nopoll' });
       handles.push(h);
       plugins[channel].push(h);
     }
@@ -212,17 +218,37 @@ try {
     return { perSec: (list.length / ms) * 1000, cpuUs };
   };
 
+  // What the 12 plugins' workers (and this thread) burn once calls stop: polling must end, and
+  // the workers park in their event loops. The median of five 200 ms windows from 300 ms after the
+  // last call: V8 collects the calls' garbage in some window or other, in every isolate, whatever
+  // the channel does.
+  const idle = async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const windows = [];
+    for (let k = 0; k < 5; k++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 200));
+      const c = process.cpuUsage(c0);
+      windows.push(((c.user + c.system) / (performance.now() - t0)) * 1000);
+    }
+    return { perSec: 0, cpuUs: windows.sort((a, b) => a - b)[2], idle: true };
+  };
   const cases = [
     ['floor: postMessage echo', postMessageEcho],
     ['floor: SAB echo, waitAsync both sides', waitAsyncEcho],
-    ['floor: SAB call channel, no-op run', channelEcho],
+    ['floor: SAB call channel, no-op run', () => channelEcho(true)],
+    ['floor: SAB call channel, no polling', () => channelEcho(false)],
     ['floor: futex ping-pong, main blocks', futexPingPong],
     ['message: 1 plugin, sequential', () => one('message')],
     ['shared: 1 plugin, sequential', () => one('shared')],
+    ['shared, no polling: 1 plugin, seq.', () => one('shared-nopoll')],
     ['message: 4 plugins, concurrent', () => four('message')],
     ['shared: 4 plugins, concurrent', () => four('shared')],
+    ['shared, no polling: 4 plugins, conc.', () => four('shared-nopoll')],
     ['message: batch path, 1 plugin', () => batch('message')],
     ['shared: batch path, 1 plugin', () => batch('shared')],
+    ['idle: 12 plugins, no calls', idle],
   ];
   const load0 = loadavg()[0];
   const rows = new Map(cases.map(([name]) => [name, []]));
@@ -251,7 +277,8 @@ try {
   console.log(`${'case'.padEnd(40)}${'p50 µs'.padStart(22)}${'p99 µs'.padStart(22)}${'calls/s'.padStart(22)}${'CPU µs/call'.padStart(22)}`);
   for (const [name, rs] of rows) {
     const cpu = cell(rs.map((r) => r.cpuUs));
-    if (rs[0].p50 === undefined) console.log(`${name.padEnd(40)}${''.padStart(44)}${rate(rs.map((r) => r.perSec))}${cpu}`);
+    if (rs[0].idle) console.log(`${name.padEnd(40)}${''.padStart(66)}${cpu} per second of idle (µs)`);
+    else if (rs[0].p50 === undefined) console.log(`${name.padEnd(40)}${''.padStart(44)}${rate(rs.map((r) => r.perSec))}${cpu}`);
     else console.log(`${name.padEnd(40)}${cell(rs.map((r) => r.p50))}${cell(rs.map((r) => r.p99))}${rate(rs.map((r) => r.perSec))}${cpu}`);
   }
   const med = (name, key) => stat(rows.get(name).map((r) => r[key])).med;
@@ -261,6 +288,7 @@ try {
   const echoP50 = med('floor: postMessage echo', 'p50');
   const verdict = (ok) => (ok ? 'PASS' : 'MISS');
   console.log(`shared / message p50: ${(sharedP50 / med('message: 1 plugin, sequential', 'p50')).toFixed(2)}x; shared / postMessage echo p50: ${(sharedP50 / echoP50).toFixed(2)}x; shared / SAB channel floor p50: ${(sharedP50 / med('floor: SAB call channel, no-op run', 'p50')).toFixed(2)}x`);
+  console.log(`shared, polling / no polling p50: ${(sharedP50 / med('shared, no polling: 1 plugin, seq.', 'p50')).toFixed(2)}x; CPU per call ${med('shared: 1 plugin, sequential', 'cpuUs').toFixed(1)} vs ${med('shared, no polling: 1 plugin, seq.', 'cpuUs').toFixed(1)} µs; idle: ${med('idle: 12 plugins, no calls', 'cpuUs').toFixed(0)} µs CPU per second`);
   console.log(`goal hook round trip p50 ≤ ${GOAL.p50} µs: ${verdict(sharedP50 <= GOAL.p50)} (${sharedP50.toFixed(1)} µs; postMessage echo floor ${echoP50.toFixed(1)} µs)`);
   console.log(`goal hook round trip p99 ≤ ${GOAL.p99} µs: ${verdict(sharedP99 <= GOAL.p99)} (${sharedP99.toFixed(1)} µs)`);
   const batchCpu = med('shared: batch path, 1 plugin', 'cpuUs');

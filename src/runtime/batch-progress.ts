@@ -10,7 +10,7 @@ import { OUTCOMES, type Outcome } from './types.js';
 import type { CallReport } from './messages.js';
 
 /** Most calls in one batch (one result slot each). */
-export const MAX_BATCH = 64;
+export const MAX_BATCH = 256;
 const SLOT = 3;
 const SKIPPED = -1;
 
@@ -76,9 +76,10 @@ export class BatchProgress {
   report(index: number): CallReport {
     const at = 1 + SLOT * index;
     const code = this.f64[at]!;
-    const base = { fuelUsed: this.f64[at + 1]!, wallUs: this.f64[at + 2]! };
-    if (code === SKIPPED) return { outcome: 'ok', ...base, skipped: true };
+    const fuelUsed = this.f64[at + 1]!;
+    const wallUs = this.f64[at + 2]!;
+    if (code === SKIPPED) return { outcome: 'ok', fuelUsed, wallUs, skipped: true };
     const outcome: Outcome = OUTCOMES[code] ?? 'crashed';
-    return { outcome, ...base };
+    return { outcome, fuelUsed, wallUs };
   }
 }

@@ -31,6 +31,8 @@ export class Guest {
   private readonly fuel: WebAssembly.Global;
   private readonly allocFn: ((size: number) => number) | null;
   private readonly freeFn: ((ptr: number, len: number) => void) | null;
+  /** All of memory, for write(); renewed when memory grew. */
+  private bytes: Uint8Array;
 
   constructor(
     readonly exports: WebAssembly.Exports,
@@ -38,6 +40,7 @@ export class Guest {
     fuelGlobal: string,
   ) {
     this.memory = exports.memory as WebAssembly.Memory;
+    this.bytes = new Uint8Array(this.memory.buffer);
     const g = exports[fuelGlobal];
     // Every module reaching a worker went through the instrumenter, which always adds the global.
     if (!(g instanceof WebAssembly.Global)) throw new Error(`internal: instrumented module lacks the ${fuelGlobal} export`);
@@ -93,8 +96,13 @@ export class Guest {
     if (!this.allocFn) return null;
     if (bytes.length === 0) return 0;
     const ptr = this.allocFn(bytes.length) >>> 0;
-    if (ptr === 0 || ptr + bytes.length > this.size) return null;
-    new Uint8Array(this.memory.buffer, ptr, bytes.length).set(bytes);
+    const end = ptr + bytes.length;
+    // A view kept from the last write: growing memory detaches its buffer (length 0), and a
+    // shared memory's old view stays shorter than the memory; either way it is made anew.
+    let mem = this.bytes;
+    if (end > mem.length) mem = this.bytes = new Uint8Array(this.memory.buffer);
+    if (ptr === 0 || end > mem.length) return null;
+    mem.set(bytes, ptr);
     return ptr;
   }
 

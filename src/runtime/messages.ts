@@ -39,6 +39,8 @@ export interface InitMessage {
   progress: SharedArrayBuffer;
   /** The shared call channel (call-channel.ts); absent when every call goes by message. */
   calls?: SharedArrayBuffer;
+  /** The worker looks for the next call briefly before it sleeps (LoadOptions.hookPoll). */
+  pollCalls?: boolean;
   /** `module` is a profiling build (docs/fuel.md): connect its reports to a collector. */
   profile?: boolean;
 }

@@ -9,7 +9,7 @@ import type { HookName, PluginConfig } from '../config/types.js';
 import { logPerCause, pluginLevel, pluginLogger, type Logger } from '../log.js';
 import type { AbiSummary } from './abi-table.js';
 import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
-import { createCallChannel, type MainChannel } from './call-channel.js';
+import { CHANNEL_BYTES, createCallChannel, HOST_POLL_MS, type MainChannel } from './call-channel.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage, ToWorker } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
 import { demangle } from './frames/demangle.js';
@@ -32,6 +32,20 @@ interface Live {
   onGone: ((report: CallReport) => void) | null;
   gone: boolean;
 }
+
+/** A chunk of a batch once it ended: how many of its calls were sent, the reports of those that ran, and what stopped it. */
+interface RanChunk {
+  chunk: readonly HookArgs[];
+  budgets: number[];
+  sent: number;
+  reports: CallReport[];
+  /** A timeout or crash: the report of the call it ended (reports.length is its index). */
+  stopped: CallReport | null;
+  /** Whether `stopped` calls for a new worker (not when starting one just failed). */
+  replace: boolean;
+}
+
+const NO_FAILURES = new Map<number, CallReport>();
 
 /** Hook arguments as plain data (queued arguments may compute a field lazily, which a structured clone would not see). */
 function plainArgs(a: HookArgs): HookArgs {
@@ -153,7 +167,8 @@ export class PluginHost implements PluginHandle {
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
     const { worker, early } = booting ? booting.take() : { worker: new Worker(this.opts.workerEntry, { stdout: false, stderr: false }), early: null };
-    const channel = channelKind(this.opts) === 'shared' ? createCallChannel() : null;
+    const poll = this.opts.hookPoll !== false;
+    const channel = channelKind(this.opts) === 'shared' ? createCallChannel(CHANNEL_BYTES, poll ? HOST_POLL_MS : 0) : null;
     const live: Live = { worker, bridge, progress: BatchProgress.create(), channel, onGone: null, gone: false };
     this.live = live;
 
@@ -234,7 +249,7 @@ export class PluginHost implements PluginHandle {
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
         progress: live.progress.buffer,
-        ...(channel ? { calls: channel.buffer } : {}),
+        ...(channel ? { calls: channel.buffer, pollCalls: poll } : {}),
         ...(this.opts.profile ? { profile: true } : {}),
       };
       worker.postMessage(init, [bridge.worker.port]);
@@ -410,32 +425,57 @@ export class PluginHost implements PluginHandle {
     return run;
   }
 
+  /** Whether list[i] can go in a batch (else call() answers it: closed, not exported, to profile). */
+  private batchable(a: HookArgs): boolean {
+    return !this.closed && a.hook in this.summary.hooks && !this.wantsProfile(a.hook);
+  }
+
+  /**
+   * Runs the list in chunks. While the worker runs one chunk, this thread turns the reports of
+   * the one before into results (and onCall): the next chunk is sent as soon as the previous one
+   * is done, before its results are handled, unless it ended in a timeout or crash.
+   */
   private async callBatchNow(list: readonly HookArgs[]): Promise<CallResult[]> {
     const out: CallResult[] = [];
     let i = 0;
+    let next: Promise<RanChunk> | null = null;
     while (i < list.length) {
-      if (this.batchCancelled) return out;
-      // What call() answers without the worker (closed plugin, hook not exported) is answered the
-      // same way; so is a call to profile (its profile travels in a result message).
-      if (this.closed || !(list[i]!.hook in this.summary.hooks) || this.wantsProfile(list[i]!.hook)) {
-        out.push(await this.callNow(list[i]!));
-        i++;
-        continue;
+      if (!next) {
+        if (this.batchCancelled) return out;
+        // What call() answers without the worker (closed plugin, hook not exported) is answered
+        // the same way; so is a call to profile (its profile travels in a result message).
+        if (!this.batchable(list[i]!)) {
+          out.push(await this.callNow(list[i]!));
+          i++;
+          continue;
+        }
+        next = this.runChunk(this.chunkAt(list, i));
       }
-      let end = i + 1;
-      while (end < list.length && end - i < MAX_BATCH && list[end]!.hook in this.summary.hooks && !this.wantsProfile(list[end]!.hook)) end++;
-      const chunk = list.slice(i, end);
-      const results = await this.runChunk(chunk);
-      for (const r of results) out.push(r);
+      const ran = await next;
+      next = null;
+      i += ran.sent;
       // A timeout or crash ends the batch: the calls after it did not run (the caller decides their fate).
-      if (results.length < chunk.length) return out;
-      i = end;
+      const stopped = ran.stopped !== null || ran.reports.length < ran.sent;
+      if (!stopped && i < list.length && !this.batchCancelled && this.batchable(list[i]!)) next = this.runChunk(this.chunkAt(list, i));
+      for (const r of this.chunkResults(ran)) out.push(r);
+      if (stopped) return out;
     }
     return out;
   }
 
-  /** One batch message; resolves with the results of the calls that ran. */
-  private async runChunk(chunk: readonly HookArgs[]): Promise<CallResult[]> {
+  /** The calls from list[i] that go in one chunk (at most MAX_BATCH, all batchable). */
+  private chunkAt(list: readonly HookArgs[], i: number): HookArgs[] {
+    let end = i + 1;
+    while (end < list.length && end - i < MAX_BATCH && this.batchable(list[end]!)) end++;
+    return list.slice(i, end);
+  }
+
+  /**
+   * Sends the calls of `chunk`, from the first, that fit in one batch (all of them by message; as
+   * many as the channel holds through it); resolves, once the batch ended, with how many it sent
+   * and the reports of those that ran (read before anything else is sent to the worker).
+   */
+  private async runChunk(chunk: readonly HookArgs[]): Promise<RanChunk> {
     const first = chunk[0]!.hook;
     if (this.replacing) await this.replacing;
     if (!this.live) {
@@ -443,25 +483,26 @@ export class PluginHost implements PluginHandle {
         await this.replace('the previous worker is gone');
       } catch (err) {
         const budget = this.plugin.fuel[first];
-        return [this.finish(this.result(first, budget, { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` }))];
+        const report: CallReport = { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` };
+        return { chunk, budgets: [budget], sent: 1, reports: [], stopped: report, replace: false };
       }
     }
     const live = this.live!;
     const budgets = chunk.map((a) => this.plugin.fuel[a.hook]);
-    for (const a of chunk) if (a.hook === 'on_server_start') this.startedWith = a.configJson;
+    let sent = chunk.length;
 
     const id = this.nextId++;
     live.progress.reset();
     // A cancel that came while this chunk waited must survive the reset.
     if (this.batchCancelled) live.progress.cancel();
-    const sent = sharedNow();
+    const sentAt = sharedNow();
     const timeoutMs = this.plugin.limits.timeout_ms;
-    const outcome = await new Promise<{ count: number; failed: Map<number, CallReport>; stopped: CallReport | null }>((resolve) => {
+    return new Promise<RanChunk>((resolve) => {
       // The limit applies to each call from its own start, so the timer re-arms for the call
       // running now instead of firing once for the whole batch.
       const check = (): void => {
         const { index, since } = live.progress.current();
-        const elapsed = sharedNow() - (index < 0 ? sent : since);
+        const elapsed = sharedNow() - (index < 0 ? sentAt : since);
         if (elapsed < timeoutMs) {
           timer = setTimeout(check, Math.max(1, Math.ceil(timeoutMs - elapsed)));
           return;
@@ -469,44 +510,61 @@ export class PluginHost implements PluginHandle {
         this.pending.delete(id);
         this.retire(live);
         const at = Math.max(0, index);
-        done({
-          count: at,
-          failed: new Map(),
-          stopped: {
-            outcome: 'timeout',
-            fuelUsed: 0,
-            wallUs: elapsed * 1000,
-            message: `${chunk[at]!.hook} exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms wall time; the worker was terminated and will be replaced`,
-          },
+        done(at, new Map(), {
+          outcome: 'timeout',
+          fuelUsed: 0,
+          wallUs: elapsed * 1000,
+          message: `${chunk[at]!.hook} exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms wall time; the worker was terminated and will be replaced`,
         });
       };
       let timer = setTimeout(check, timeoutMs);
-      const done = (r: { count: number; failed: Map<number, CallReport>; stopped: CallReport | null }): void => {
+      const done = (count: number, failed: Map<number, CallReport>, stopped: CallReport | null): void => {
         clearTimeout(timer);
         live.onGone = null;
         live.worker.unref();
-        resolve(r);
+        // Finished calls: failures came with their report; the others are read from shared memory,
+        // now, before the next chunk reuses it. After a timeout or crash, failures before it keep
+        // their outcome, fuel and time but lose the message.
+        const reports: CallReport[] = [];
+        for (let k = 0; k < count; k++) reports.push(failed.get(k) ?? live.progress.report(k));
+        resolve({ chunk, budgets, sent, reports, stopped, replace: true });
       };
-      live.onGone = (report) => done({ count: Math.max(0, live.progress.current().index), failed: new Map(), stopped: report });
+      live.onGone = (report) => done(Math.max(0, live.progress.current().index), new Map(), report);
       this.pending.set(id, (msg) => {
-        if (msg.type === 'batch_result') done({ count: msg.count, failed: new Map(msg.failed.map((f) => [f.index, f.report])), stopped: null });
+        if (msg.type === 'batch_result') done(msg.count, new Map(msg.failed.map((f) => [f.index, f.report])), null);
       });
       live.worker.ref();
-      const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
-      postTo(live, batch);
+      // Through the channel when at least the first call fits: no structured clone, and a worker
+      // sleeping between calls wakes straight from its wait. Its result is inline when every call
+      // ended ok. The calls that did not fit go in the next batch.
+      const through = live.channel?.postBatch(id, chunk, budgets) ?? 0;
+      if (through > 0) {
+        sent = through;
+        void live.channel!.batchResult(id).then((count) => {
+          if (count === null) return;
+          this.pending.delete(id);
+          done(count, NO_FAILURES, null);
+        });
+      } else {
+        const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
+        postTo(live, batch);
+      }
+      for (let k = 0; k < sent; k++) {
+        const a = chunk[k]!;
+        if (a.hook === 'on_server_start') this.startedWith = a.configJson;
+      }
     });
+  }
 
+  /** The results of a chunk that ran, each through finish() (onCall), in order. */
+  private chunkResults(ran: RanChunk): CallResult[] {
+    const { chunk, budgets, reports, stopped, replace } = ran;
     const results: CallResult[] = [];
-    for (let k = 0; k < outcome.count; k++) {
-      // Finished calls: failures came with their report; the others are read from shared memory.
-      // After a timeout or crash, failures before it keep their outcome, fuel and time but lose the message.
-      const report = outcome.failed.get(k) ?? live.progress.report(k);
-      results.push(this.finish(this.result(chunk[k]!.hook, budgets[k]!, report)));
-    }
-    if (outcome.stopped) {
-      const hook = chunk[outcome.count]!.hook;
-      results.push(this.finish(this.result(hook, budgets[outcome.count]!, outcome.stopped)));
-      this.replaceAfter(outcome.stopped, hook);
+    for (let k = 0; k < reports.length; k++) results.push(this.finish(this.result(chunk[k]!.hook, budgets[k]!, reports[k]!)));
+    if (stopped) {
+      const at = reports.length;
+      results.push(this.finish(this.result(chunk[at]!.hook, budgets[at]!, stopped)));
+      if (replace) this.replaceAfter(stopped, chunk[at]!.hook);
     }
     return results;
   }

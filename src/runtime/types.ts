@@ -151,6 +151,12 @@ export interface LoadOptions extends RuntimeEvents {
    * `message` by postMessage only. For comparison and tests; BEXT_HOOK_CHANNEL sets the default.
    */
   hookChannel?: HookChannel;
+  /**
+   * On the shared channel, each side looks again for a few microseconds before it sleeps: the
+   * worker for the next call after one, the main thread for a quick call's result (see
+   * call-channel.ts). Default true; false always sleeps at once. For comparison.
+   */
+  hookPoll?: boolean;
   /** Load the profiling build and profile these calls. */
   profile?: ProfileRequest;
 }

@@ -105,11 +105,14 @@ export function createWasi(onLine: (stream: 'stdout' | 'stderr', line: string) =
       wasi.initialize({ exports: { memory: mem } } as unknown as WebAssembly.Instance);
     },
     flush() {
-      for (const fd of [1, 2] as const) {
-        if (pending[fd] !== '') {
-          onLine(streamOf(fd), pending[fd]);
-          pending[fd] = '';
-        }
+      // Runs after every call: two plain checks, nothing allocated when nothing is pending.
+      if (pending[1] !== '') {
+        onLine(streamOf(1), pending[1]);
+        pending[1] = '';
+      }
+      if (pending[2] !== '') {
+        onLine(streamOf(2), pending[2]);
+        pending[2] = '';
       }
     },
   };

@@ -22,7 +22,7 @@ import { BatchProgress } from './batch-progress.js';
 import { createLogBatcher } from './log-batch.js';
 import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogEntry, MetricSampleData, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
-import { serveCalls } from './call-channel.js';
+import { HOT_WAIT_MS, serveCalls, WORKER_POLL_MS, type BatchOutcome } from './call-channel.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap, type TrapInfo } from './traps.js';
 import { panicMessage } from './frames/panic.js';
@@ -51,6 +51,8 @@ interface State {
   busy: boolean;
   /** Set when the module is a profiling build. */
   profiler: Profiler | null;
+  /** The guest's optional `bext_flush` export. */
+  flush: (() => unknown) | null;
 }
 
 interface Profiler {
@@ -69,6 +71,36 @@ interface HookCall {
 }
 
 const NO_TAIL: number[] = [];
+const NO_PARAMS: number[] = [];
+
+type GuestFn = (...a: number[]) => unknown;
+
+/** Calls a guest export with its i32 parameters (hooks take at most four), without a spread. */
+function invoke(f: GuestFn, p: readonly number[]): unknown {
+  switch (p.length) {
+    case 0:
+      return f();
+    case 2:
+      return f(p[0]!, p[1]!);
+    case 3:
+      return f(p[0]!, p[1]!, p[2]!);
+    case 4:
+      return f(p[0]!, p[1]!, p[2]!, p[3]!);
+    default:
+      return f(...p);
+  }
+}
+
+/** initialFuelFor of the budget seen last: a batch asks for the same few budgets again and again. */
+let lastBudget = -1;
+let lastInitial = 0n;
+function initialFuel(budget: number): bigint {
+  if (budget !== lastBudget) {
+    lastInitial = initialFuelFor(budget);
+    lastBudget = budget;
+  }
+  return lastInitial;
+}
 /** Small arguments are encoded here (callHook copies them into the guest at once), not into a new array each. */
 const SCRATCH_MAX = 64 * 1024;
 let scratch = new Uint8Array(4096);
@@ -211,17 +243,34 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
 
   Error.stackTraceLimit = 64;
 
-  /** Runs `f` under a fuel budget; returns a report (never throws). With `profiler`, its profile too. */
-  const metered = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn, profiler?: Profiler | null): CallReport => {
-    const report = meteredCall(guest, budget, hook, f, ret, profiler);
+  /** Runs `f(...params)` under a fuel budget; returns a report (never throws). With `profiler`, its profile too. */
+  const metered = (
+    guest: Guest,
+    budget: number,
+    hook: string,
+    f: GuestFn,
+    params: readonly number[],
+    ret: HookReturn,
+    profiler?: Profiler | null,
+  ): CallReport => {
+    const report = meteredCall(guest, budget, hook, f, params, ret, profiler);
     if (profiler) report.profile = profiler.collector.finish(Number(guest.getFuel()));
     return report;
   };
 
-  const meteredCall = (guest: Guest, budget: number, hook: string, f: () => unknown, ret: HookReturn, profiler?: Profiler | null): CallReport => {
+  const meteredCall = (
+    guest: Guest,
+    budget: number,
+    hook: string,
+    f: GuestFn,
+    params: readonly number[],
+    ret: HookReturn,
+    profiler?: Profiler | null,
+  ): CallReport => {
     const start = performance.now();
-    const initial = initialFuelFor(budget);
-    callStderr.length = 0;
+    const initial = initialFuel(budget);
+    // Setting an array's length is a runtime call even when it is already 0.
+    if (callStderr.length > 0) callStderr.length = 0;
     guest.setFuel(initial);
     let value: unknown;
     let thrown: unknown = null;
@@ -231,7 +280,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       profiler.reports(true);
     }
     try {
-      value = f();
+      value = invoke(f, params);
     } catch (err) {
       thrown = err;
       failed = true;
@@ -303,10 +352,11 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
    * without a final newline.
    */
   const flushGuestOutput = (s: State): void => {
-    const flush = s.guest.exports.bext_flush;
-    if (typeof flush === 'function') {
+    const flush = s.flush;
+    if (flush) {
       try {
-        allowance(s.guest, () => (flush as () => unknown)());
+        s.guest.setFuel(ABI_ALLOWANCE);
+        flush();
       } catch (err) {
         log('warn', allowanceFailure(s.guest, err, 'bext_flush').message, 'host');
       }
@@ -317,38 +367,42 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
   const callHook = (s: State, msg: HookCall): CallReport => {
     const hook = msg.hook;
     const ret = s.init.summary.hooks[hook];
-    const fn = s.guest.exports[hook] as ((...a: number[]) => unknown) | undefined;
+    const fn = s.guest.exports[hook] as GuestFn | undefined;
     if (ret === undefined || typeof fn !== 'function') return { outcome: 'ok', fuelUsed: 0, wallUs: 0, skipped: true };
     if (s.busy) return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: 'refused: plugin is not re-entrant (a call is already running)' };
     s.busy = true;
     const { strings, tail } = msg;
-    const allocated: { ptr: number; len: number }[] = [];
+    const guest = s.guest;
+    // (ptr, len) of each string copied in, then the trailing i32s: the hook's parameters.
+    const params: number[] = [];
+    let copied = 0;
     try {
-      const params: number[] = [];
       try {
         for (const bytes of strings) {
-          const ptr = allowance(s.guest, () => s.guest.write(bytes));
+          guest.setFuel(ABI_ALLOWANCE);
+          const ptr = guest.write(bytes);
           if (ptr === null) {
             return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: `the guest allocator could not provide ${bytes.length} bytes for the ${hook} arguments` };
           }
-          allocated.push({ ptr, len: bytes.length });
           params.push(ptr, bytes.length);
+          copied += 2;
         }
       } catch (err) {
-        const f = allowanceFailure(s.guest, err, `the allocator, passing ${hook} arguments,`);
+        const f = allowanceFailure(guest, err, `the allocator, passing ${hook} arguments,`);
         const report: CallReport = { outcome: f.outcome, fuelUsed: 0, wallUs: 0, message: f.message, ...trapPlace(f.trap, undefined), stack: f.stack };
         if (f.outcome === 'trap') report.trapKind = f.kind;
         return report;
       }
-      params.push(...tail);
-      const report = metered(s.guest, msg.budget, hook, () => fn(...params), ret, msg.profile ? s.profiler : null);
+      for (const t of tail) params.push(t);
+      const report = metered(guest, msg.budget, hook, fn, params, ret, msg.profile ? s.profiler : null);
       // Arguments belong to the host until the hook returns; then the host frees them.
-      try {
-        allowance(s.guest, () => {
-          for (const a of allocated) s.guest.free(a.ptr, a.len);
-        });
-      } catch (err) {
-        log('warn', allowanceFailure(s.guest, err, `freeing ${hook} arguments`).message, 'host');
+      if (copied > 0 && guest.canFree) {
+        try {
+          guest.setFuel(ABI_ALLOWANCE);
+          for (let k = 0; k < copied; k += 2) guest.free(params[k]!, params[k + 1]!);
+        } catch (err) {
+          log('warn', allowanceFailure(guest, err, `freeing ${hook} arguments`).message, 'host');
+        }
       }
       return report;
     } finally {
@@ -408,13 +462,14 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       const collector = new ProfileCollector();
       profiler = { collector, reports: attachProfileHooks(instance.exports, collector) };
     }
-    const s: State = { init: msg, guest, wasi, busy: false, profiler };
+    const flushExport = instance.exports.bext_flush;
+    const s: State = { init: msg, guest, wasi, busy: false, profiler, flush: typeof flushExport === 'function' ? (flushExport as () => unknown) : null };
 
     post({ type: 'initializing' });
     let initReport: CallReport | null = null;
     const initFn = instance.exports._initialize;
     if (msg.summary.hasInitialize && typeof initFn === 'function') {
-      initReport = metered(guest, msg.initBudget, '_initialize', () => (initFn as () => void)(), 'none');
+      initReport = metered(guest, msg.initBudget, '_initialize', initFn as GuestFn, NO_PARAMS, 'none');
       flushGuestOutput(s);
       if (initReport.outcome !== 'ok') {
         post({ type: 'init_failed', message: `_initialize ${initReport.outcome === 'out_of_fuel' ? 'ran out of fuel' : 'trapped'}: ${initReport.message}`, report: initReport });
@@ -440,34 +495,48 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       callChannel = serveCalls(msg.calls, {
         run: (call) => callHook(s, call),
         postResult: (id, report) => post({ type: 'result', id, report }),
+        runBatch: runCalls,
+        postBatchResult: (id, outcome) => post({ type: 'batch_result', id, ...outcome }),
         posted: () => {
           // Whatever the call said is posted now, so the result knows whether it must follow it.
           metrics.flush();
           logs.flush();
           return postedCount;
         },
-      });
+      }, HOT_WAIT_MS, msg.pollCalls === false ? 0 : WORKER_POLL_MS);
     }
   };
 
-  /** Runs a batch in order; each call is metered and reported on its own (see BatchProgress). */
-  const runBatch = (msg: BatchMessage): BatchResultMessage => {
-    const failed: BatchResultMessage['failed'] = [];
-    const n = msg.args.length;
+  /**
+   * Runs `n` calls in order, each read with `next()` as it starts; each call is metered and
+   * reported on its own (see BatchProgress). The calls came by message or through the channel.
+   */
+  const runCalls = (n: number, next: () => HookCall): BatchOutcome => {
+    const failed: BatchOutcome['failed'] = [];
     if (!state || !progress) {
       const report: CallReport = { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: 'worker is not initialised' };
       for (let i = 0; i < n; i++) failed.push({ index: i, report });
-      return { type: 'batch_result', id: msg.id, count: n, failed };
+      return { count: n, failed };
     }
     for (let i = 0; i < n; i++) {
       // Shutdown stopped waiting: the calls not yet started are left out (count says how many ran).
-      if (i > 0 && progress.cancelled()) return { type: 'batch_result', id: msg.id, count: i, failed };
+      if (i > 0 && progress.cancelled()) return { count: i, failed };
       progress.begin(i);
-      const report = callHook(state, encodedCall({ args: msg.args[i]!, budget: msg.budgets[i]! }));
+      const report = callHook(state, next());
       progress.finish(i, report);
       if (report.outcome !== 'ok') failed.push({ index: i, report });
     }
-    return { type: 'batch_result', id: msg.id, count: n, failed };
+    return { count: n, failed };
+  };
+
+  const runBatch = (msg: BatchMessage): BatchResultMessage => {
+    let i = 0;
+    const outcome = runCalls(msg.args.length, () => {
+      const call = encodedCall({ args: msg.args[i]!, budget: msg.budgets[i]! });
+      i++;
+      return call;
+    });
+    return { type: 'batch_result', id: msg.id, ...outcome };
   };
 
   const gc = (): void => {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load, mod, data } from './helpers.js';
+import { MAX_BATCH } from '../../dist/runtime/batch-progress.js';
 
 // on_request_complete: "T..." traps, "W..." waits on http_fetch (answered or not by the test),
 // anything else reads every byte (fuel grows with the length).
@@ -90,12 +91,35 @@ test('a call that times out ends the batch; earlier calls keep their stats, late
 test('a cancel before a batch starts (shutdown stopped waiting) runs none of it, however many chunks it has', async () => {
   const { handle } = await load(PLUGIN, { limits: { timeout_ms: 5000 } });
   try {
-    // 200 calls are four chunks; the cancel comes before the first is sent. The shared flag is
-    // cleared for each chunk, so the host must remember the cancel itself.
-    const pending = handle.callBatch(Array.from({ length: 200 }, () => ev('a'.repeat(10))));
+    // Four chunks; the cancel comes before the first is sent. The shared flag is cleared for each
+    // chunk, so the host must remember the cancel itself.
+    const pending = handle.callBatch(Array.from({ length: 3 * MAX_BATCH + 8 }, () => ev('a'.repeat(10))));
     handle.cancelBatch();
     assert.equal((await pending).length, 0);
   } finally {
     await handle.close();
   }
 });
+
+for (const hookChannel of ['shared', 'message']) {
+  test(`${hookChannel} channel: a batch of calls that all end ok reports each call's own fuel, as single calls meter it`, async () => {
+    const { handle, calls } = await load(PLUGIN, { limits: { timeout_ms: 5000 } }, { hookChannel });
+    try {
+      // 150 calls: three chunks, every one ok (on the shared channel their results come inline).
+      const list = Array.from({ length: 150 }, (_, k) => ev(`{"n":${k},"u":"${'é'.repeat(k % 9)}"}`));
+      const results = await handle.callBatch(list);
+      assert.equal(results.length, list.length);
+      assert.ok(results.every((r) => r.outcome === 'ok' && r.message === undefined && r.wallUs >= 0));
+      for (const k of [0, 8, 71, 149]) {
+        const single = await handle.call(list[k]);
+        assert.equal(results[k].fuelUsed, single.fuelUsed, `call ${k}`);
+      }
+      // Fuel follows each call's own argument length (the guest reads every byte).
+      assert.ok(results[8].fuelUsed > results[0].fuelUsed);
+      assert.equal(results[17].fuelUsed, results[26].fuelUsed, 'the same length, the same fuel');
+      assert.equal(calls.length, list.length + 4);
+    } finally {
+      await handle.close();
+    }
+  });
+}

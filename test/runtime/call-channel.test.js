@@ -23,6 +23,21 @@ import(workerData.module).then(({ serveCalls }) => serveCalls(workerData.buffer,
     return report;
   },
   postResult(id, report) { posted++; parentPort.postMessage({ type: 'result', id, report }); },
+  // A batch: each call's text is collected; a call whose text is 'fail' fails.
+  runBatch(n, next) {
+    const failed = [];
+    const texts = [];
+    for (let i = 0; i < n; i++) {
+      const call = next();
+      const text = call.hook + '|' + call.budget + '|' + call.strings.map((s) => new TextDecoder().decode(s)).join('|') + '|' + call.tail.join(',');
+      texts.push(text);
+      if (text.includes('|fail|')) failed.push({ index: i, report: { outcome: 'error', fuelUsed: 0, wallUs: 0, message: text } });
+    }
+    posted++;
+    parentPort.postMessage({ type: 'batch_texts', texts });
+    return { count: n, failed };
+  },
+  postBatchResult(id, outcome) { posted++; parentPort.postMessage({ type: 'batch_result', id, ...outcome }); },
   posted: () => posted,
 }, workerData.hotWaitMs));`;
 
@@ -94,6 +109,37 @@ test('channel protocol: mail wakes a worker sleeping between calls so its messag
   assert.equal((await ch.result(3)).message, 'on_reload|');
 });
 
+test('channel protocol: a batch arrives call by call as bytes; its result is inline only when every call was ok and nothing was posted', async (t) => {
+  const { ch, next } = await echoWorker(t);
+  const batch = [
+    { hook: 'on_request_complete', eventJson: '{"path":"/é✓😀"}' },
+    { hook: 'on_cache_write', key: 'k', tagsJson: '[]' },
+    { hook: 'on_cache_invalidate', pattern: '/b/*', count: 3 },
+    { hook: 'cleanup' },
+  ];
+  assert.equal(ch.postBatch(1, batch, [10, 20, 30, 40]), 4);
+  // The echo worker posts the texts it read (a message), so the result must follow it by message.
+  assert.equal(await ch.batchResult(1), null);
+  assert.deepEqual((await next()).texts, ['on_request_complete|10|{"path":"/é✓😀"}|', 'on_cache_write|20|k|[]|', 'on_cache_invalidate|30|/b/*|3', 'cleanup|40||']);
+  assert.deepEqual(await next(), { type: 'batch_result', id: 1, count: 4, failed: [] });
+  // A failed call: its report goes by message.
+  assert.equal(ch.postBatch(2, [{ hook: 'on_request_complete', eventJson: 'fail' }], [1]), 1);
+  assert.equal(await ch.batchResult(2), null);
+  await next();
+  assert.deepEqual((await next()).failed, [{ index: 0, report: { outcome: 'error', fuelUsed: 0, wallUs: 0, message: 'on_request_complete|1|fail|' } }]);
+  // A first call too big for the buffer, or none: nothing is sent (the caller sends a message).
+  assert.equal(ch.postBatch(3, [{ hook: 'on_request_complete', eventJson: 'x'.repeat(CHANNEL_BYTES) }], [1]), 0);
+  assert.equal(ch.postBatch(3, [], []), 0);
+  assert.equal(ch.post(3, { hook: 'on_reload' }, 2), true);
+  assert.equal((await ch.result(3)).message, 'on_reload|', 'inline again: the batch result followed what the batch posted');
+  // Only the calls that fit are sent; the caller sends the rest next.
+  const half = 'h'.repeat(CHANNEL_BYTES / 2);
+  assert.equal(ch.postBatch(4, [{ hook: 'on_request_complete', eventJson: half }, { hook: 'on_request_complete', eventJson: half }, { hook: 'cleanup' }], [1, 2, 3]), 1);
+  assert.equal(await ch.batchResult(4), null);
+  assert.deepEqual((await next()).texts, [`on_request_complete|1|${half}|`]);
+  assert.equal((await next()).count, 1);
+});
+
 test('channel protocol: release() ends a wait for a result that will never come', async (t) => {
   const { ch, worker } = await echoWorker(t);
   await worker.terminate();
@@ -139,6 +185,33 @@ for (const hookChannel of ['shared', 'message']) {
       assert.equal(code(w), (sum('key') + sum('["t"]')) | 0);
       const i = await handle.call({ hook: 'on_cache_invalidate', pattern: '/a/*', count: 41 });
       assert.equal(code(i), (sum('/a/*') + 41) | 0);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test(`${hookChannel} channel: a batch of every hook shape and size, bigger than the buffer too, arrives intact`, async () => {
+    const { handle, calls } = await load(mod(CHECKSUM), { fuel: { on_request_complete: 1e12 } }, { hookChannel });
+    try {
+      const small = Array.from({ length: 150 }, (_, k) => ({ hook: 'on_request_complete', eventJson: `{"n":${k},"p":"${'é'.repeat(k % 7)}"}` }));
+      const mixed = [
+        { hook: 'on_cache_write', key: 'key', tagsJson: '["t"]' },
+        { hook: 'on_cache_invalidate', pattern: '/a/*', count: 41 },
+        { hook: 'on_request_complete', eventJson: '' },
+        { hook: 'on_request_complete', eventJson: 'y'.repeat(CHANNEL_BYTES) },
+        { hook: 'on_request_complete', eventJson: '😀'.repeat(3000) },
+      ];
+      // 40 calls of 3 KB: more than one channel batch holds, so they are split between batches.
+      const wide = Array.from({ length: 40 }, (_, k) => ({ hook: 'on_request_complete', eventJson: `${k}`.padEnd(3000, 'z') }));
+      const list = [...small.slice(0, 70), ...mixed, ...wide, ...small.slice(70)];
+      const want = list.map((a) => (a.hook === 'on_cache_write' ? (sum(a.key) + sum(a.tagsJson)) | 0 : a.hook === 'on_cache_invalidate' ? (sum(a.pattern) + a.count) | 0 : sum(a.eventJson)));
+      const results = await handle.callBatch(list);
+      assert.equal(results.length, list.length);
+      assert.deepEqual(results.map(code), want);
+      assert.deepEqual(calls.map(code), want, 'onCall saw them in order');
+      // The same calls one by one meter the same fuel.
+      const single = await handle.call(list[3]);
+      assert.equal(single.fuelUsed, results[3].fuelUsed);
     } finally {
       await handle.close();
     }
@@ -264,4 +337,23 @@ test('every outcome reads the same over both channels (traps keep stacks, errors
   assert.deepEqual(seen.shared.map((r) => r.outcome), ['error', 'error', 'trap', 'out_of_fuel', 'ok']);
   assert.equal(seen.shared[4].skipped, true);
   assert.ok(seen.shared[2].stack.length > 0, 'a trap keeps its stack');
+});
+
+test('with polling off (hookPoll: false) calls and batches read the same as with it', async () => {
+  const seen = {};
+  for (const hookPoll of [true, false]) {
+    const { handle } = await load(mod(CHECKSUM), {}, { hookChannel: 'shared', hookPoll });
+    try {
+      const texts = Array.from({ length: 40 }, (_, k) => `{"k":${k}}`);
+      const single = [];
+      for (const eventJson of texts) single.push(code(await handle.call({ hook: 'on_request_complete', eventJson })));
+      const batch = (await handle.callBatch(texts.map((eventJson) => ({ hook: 'on_request_complete', eventJson })))).map(code);
+      seen[hookPoll] = { single, batch };
+    } finally {
+      await handle.close();
+    }
+  }
+  assert.deepEqual(seen.false, seen.true);
+  assert.equal(seen.true.single[7], sum('{"k":7}'));
+  assert.deepEqual(seen.true.batch, seen.true.single);
 });
