@@ -1,8 +1,19 @@
-// Bundles the CLI for start-up speed: `bin/bext` loads dist/bundle/main.js (and the chunk of the
-// one command it runs) instead of ~60 ES modules one by one, and plugin workers start from
-// dist/bundle/worker-entry.js. Node's module machinery (resolve, fstat, load, link per file) was
-// most of a short command's start-up CPU. Part of `npm run build`, `prepare` and `test`; tsc still
-// type-checks and emits dist/ module by module (the library entry points and the tests use those).
+// Bundles the CLI for start-up speed: `bin/bext` runs dist/bundle/main.cjs, one script with every
+// command in it, from V8's code cache (bin/bext keeps one per command in the user's cache folder),
+// and plugin workers start from dist/bundle/worker-entry.js. Node's module machinery (resolve,
+// fstat, load, link per file) was most of a short command's start-up CPU, and compiling the code
+// of the command that runs most of the rest. Part of `npm run build`, `prepare` and `test`; tsc
+// still type-checks and emits dist/ module by module (the library entry points and the tests use
+// those).
+//
+// Why CommonJS: Node 20 has no compile cache for ES modules (module.enableCompileCache is Node
+// 22.1+) and vm.SourceTextModule needs a flag; a script run through vm.Script takes V8's
+// cachedData. esbuild cannot split CommonJS output, so every command is in the one file, but each
+// command's modules are wrapped in a function that runs on its first import() (as chunks were
+// loaded on demand before), and with a code cache V8 does not parse the parts a command never
+// runs. The file is one function expression, `(function (exports, require, module, __filename,
+// __dirname, __bextBundleUrl) {…})`, which bin/bext calls; `import.meta.url` becomes
+// __bextBundleUrl, the file's own URL, so paths resolve from dist/bundle/ as they did.
 //
 // Layout contract: the worker entry sits beside the module that starts workers (src/plugins/load.ts
 // resolves './worker-entry.js' from its own URL), in dist/plugins/ and in dist/bundle/ alike. Every
@@ -61,27 +72,26 @@ const common = {
   absWorkingDir: root,
   outdir,
   bundle: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   // Maps back to src/*.ts, for `node --enable-source-maps bin/bext` (not on by default: reading
-  // the maps costs every start ~30 ms of CPU).
+  // the maps costs every start ~30 ms of CPU) and for src/cli/source-stack.ts.
   sourcemap: 'linked',
   sourcesContent: false,
   packages: 'bundle',
-  // The CommonJS packages bundled in (commander, @iarna/toml, picomatch…) require Node's built-ins;
-  // an ES module has no `require` of its own.
-  banner: { js: "import { createRequire as __bextCreateRequire } from 'node:module'; const require = __bextCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   metafile: true,
 };
 const results = await Promise.all([
-  // Each command's module (imported lazily by main.ts) becomes its own chunk, so a command loads
-  // main.js, its chunk and the chunks it shares with others, not the code of every command.
   build({
     ...common,
     entryPoints: { main: 'src/cli/main.ts' },
-    splitting: true,
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    define: { 'import.meta.url': '__bextBundleUrl' },
+    // The source map counts the banner's line: frames map to src/ as before.
+    banner: { js: '(function (exports, require, module, __filename, __dirname, __bextBundleUrl) {' },
+    footer: { js: '})' },
     external: ['better-sqlite3', 'undici', 'prom-client', 'hdr-histogram-js', 'binaryen'],
     plugins: [lazyChildProcessForCommander, bundledPino],
   }),
@@ -90,7 +100,11 @@ const results = await Promise.all([
   build({
     ...common,
     entryPoints: { 'worker-entry': 'src/plugins/worker-entry.ts' },
+    format: 'esm',
     splitting: false,
+    // The CommonJS packages bundled in (commander, @iarna/toml, picomatch…) require Node's
+    // built-ins; an ES module has no `require` of its own.
+    banner: { js: "import { createRequire as __bextCreateRequire } from 'node:module'; const require = __bextCreateRequire(import.meta.url);" },
     external: ['better-sqlite3', 'undici', 'pino', 'prom-client', 'hdr-histogram-js', 'binaryen'],
     plugins: [lazyChildProcessForCommander],
   }),
