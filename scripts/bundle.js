@@ -119,7 +119,7 @@ const results = await Promise.all([
 // the comments it keeps; there each other character becomes '?' per UTF-16 unit, so the source
 // map's columns stay right.
 const cli = path.join(outdir, 'main.cjs');
-writeFileSync(cli, readFileSync(cli, 'utf8').replace(/[^\x00-\x7f]/g, '?'));
+writeFileSync(cli, readFileSync(cli, 'utf8').replace(/[\u0080-\uffff]/g, '?'));
 
 if (process.argv.includes('--sizes')) {
   for (const [file, out] of results.flatMap((r) => Object.entries(r.metafile.outputs))) {
