@@ -1,20 +1,31 @@
-// Bundles the CLI for start-up speed: `bin/bext` loads dist/bundle/main.js (and the chunk of the
-// one command it runs) instead of ~60 ES modules one by one, and plugin workers start from
-// dist/bundle/worker-entry.js. Node's module machinery (resolve, fstat, load, link per file) was
-// most of a short command's start-up CPU. Part of `npm run build`, `prepare` and `test`; tsc still
-// type-checks and emits dist/ module by module (the library entry points and the tests use those).
+// Bundles the CLI for start-up speed: `bin/bext` runs dist/bundle/main.cjs, one script with every
+// command in it, from V8's code cache (bin/bext keeps one per command in the user's cache folder),
+// and plugin workers start from dist/bundle/worker-entry.js. Node's module machinery (resolve,
+// fstat, load, link per file) was most of a short command's start-up CPU, and compiling the code
+// of the command that runs most of the rest. Part of `npm run build`, `prepare` and `test`; tsc
+// still type-checks and emits dist/ module by module (the library entry points and the tests use
+// those).
+//
+// Why CommonJS: Node 20 has no compile cache for ES modules (module.enableCompileCache is Node
+// 22.1+) and vm.SourceTextModule needs a flag; a script run through vm.Script takes V8's
+// cachedData. esbuild cannot split CommonJS output, so every command is in the one file, but each
+// command's modules are wrapped in a function that runs on its first import() (as chunks were
+// loaded on demand before), and with a code cache V8 does not parse the parts a command never
+// runs. The file is one function expression, `(function (exports, require, module, __filename,
+// __dirname, __bextBundleUrl) {…})`, which bin/bext calls; `import.meta.url` becomes
+// __bextBundleUrl, the file's own URL, so paths resolve from dist/bundle/ as they did.
 //
 // Layout contract: the worker entry sits beside the module that starts workers (src/plugins/load.ts
-// resolves './worker-entry.js' from its own URL), in dist/plugins/ and in dist/bundle/ alike. Every
-// other path into the package goes through src/package.ts, which finds the package root from
-// wherever it runs.
+// resolves './worker-entry.js' from its own URL), in dist/plugins/ and in dist/bundle/ alike; both
+// are the one-file worker bundle below. Every other path into the package goes through
+// src/package.ts, which finds the package root from wherever it runs.
 //
 // Left out of the bundle: what bext loads on demand with createRequire (better-sqlite3 and its
 // native addon, undici, prom-client, hdr-histogram-js; binaryen is a devDependency only): they
 // stay in node_modules and still load only when a command needs them. The exception is pino in
 // the CLI bundle (bundledPino below); the worker bundle loads it from node_modules too.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,40 +72,55 @@ const common = {
   absWorkingDir: root,
   outdir,
   bundle: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   // Maps back to src/*.ts, for `node --enable-source-maps bin/bext` (not on by default: reading
-  // the maps costs every start ~30 ms of CPU).
+  // the maps costs every start ~30 ms of CPU) and for src/cli/source-stack.ts.
   sourcemap: 'linked',
   sourcesContent: false,
   packages: 'bundle',
-  // The CommonJS packages bundled in (commander, @iarna/toml, picomatch…) require Node's built-ins;
-  // an ES module has no `require` of its own.
-  banner: { js: "import { createRequire as __bextCreateRequire } from 'node:module'; const require = __bextCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   metafile: true,
 };
 const results = await Promise.all([
-  // Each command's module (imported lazily by main.ts) becomes its own chunk, so a command loads
-  // main.js, its chunk and the chunks it shares with others, not the code of every command.
   build({
     ...common,
     entryPoints: { main: 'src/cli/main.ts' },
-    splitting: true,
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    define: { 'import.meta.url': '__bextBundleUrl' },
+    // The source map counts the banner's line: frames map to src/ as before.
+    banner: { js: '(function (exports, require, module, __filename, __dirname, __bextBundleUrl) {' },
+    footer: { js: '})' },
     external: ['better-sqlite3', 'undici', 'prom-client', 'hdr-histogram-js', 'binaryen'],
     plugins: [lazyChildProcessForCommander, bundledPino],
   }),
   // A worker starts from one file: each chunk is one more module to resolve and link, in every
-  // worker (measured: a split worker entry made `bext plugin run` ~25% slower).
-  build({
+  // worker (measured: a split worker entry made `bext plugin run` ~25% slower). The same file
+  // replaces tsc's dist/plugins/worker-entry.js, where the library (dist/plugins/load.js, the
+  // in-process servers of the tests) starts its workers: ~85 ms of CPU per worker instead of
+  // ~140 ms for its ~40 modules one by one.
+  ...[outdir, path.join(root, 'dist', 'plugins')].map((dir) => build({
     ...common,
+    outdir: dir,
     entryPoints: { 'worker-entry': 'src/plugins/worker-entry.ts' },
+    format: 'esm',
     splitting: false,
+    // The CommonJS packages bundled in (commander, @iarna/toml, picomatch…) require Node's
+    // built-ins; an ES module has no `require` of its own.
+    banner: { js: "import { createRequire as __bextCreateRequire } from 'node:module'; const require = __bextCreateRequire(import.meta.url);" },
     external: ['better-sqlite3', 'undici', 'pino', 'prom-client', 'hdr-histogram-js', 'binaryen'],
     plugins: [lazyChildProcessForCommander],
-  }),
+  })),
 ]);
+// bin/bext reads the CLI script as Latin-1, which is one byte per character to decode and a
+// one-byte string for V8 (UTF-8 decoding the whole file was ~4 ms of every start). esbuild writes
+// ASCII (charset 'ascii' escapes every other character in strings, regexps and names) except in
+// the comments it keeps; there each other character becomes '?' per UTF-16 unit, so the source
+// map's columns stay right.
+const cli = path.join(outdir, 'main.cjs');
+writeFileSync(cli, readFileSync(cli, 'utf8').replace(/[\u0080-\uffff]/g, '?'));
+
 if (process.argv.includes('--sizes')) {
   for (const [file, out] of results.flatMap((r) => Object.entries(r.metafile.outputs))) {
     if (!file.endsWith('.map')) console.log(`${String(out.bytes).padStart(9)}  ${path.relative(root, file)}`);

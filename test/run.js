@@ -5,7 +5,11 @@
 // another, each headed by its wall and CPU time; the summary shows the slowest files, lists every
 // skipped test with its reason, and ends with the `# pass N` / `# fail N` lines of node's reporter.
 //
-//   node test/run.js [--fuzz] [substring of a path ...]
+//   node test/run.js [--build] [--lint] [--fuzz] [substring of a path ...]
+//   --build   `npm run build` first (tsc, assets, bundle); the tests import dist/
+//   --lint    `npm run lint` beside the build and the tests (`npm test`): eslint and depcruise take
+//             ~25 s of one core on a clean clone, tsc ~20 s of one core; run one after the other
+//             they left the second core idle for that long. A lint failure fails the run, at the end.
 //   --fuzz    the differential fuzzers at full size (200 + 80 modules; `npm run test:fuzz`)
 //   BEXT_TEST_CONCURRENCY (default 3), BEXT_TEST_FILE_TIMEOUT_S (default 240), BEXT_TEST_SLOWEST (rows in the slowest-files table, default 10)
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +22,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const argv = process.argv.slice(2);
 const fuzz = argv.includes('--fuzz');
-const filter = argv.filter((a) => a !== '--fuzz');
+const withBuild = argv.includes('--build');
+const withLint = argv.includes('--lint');
+const filter = argv.filter((a) => !['--fuzz', '--build', '--lint'].includes(a));
 const FUZZ_FILES = ['test/fuel/differential.test.js', 'test/fuel/placement.test.js'];
 
 const concurrency = Number(process.env.BEXT_TEST_CONCURRENCY ?? 3);
@@ -230,12 +236,64 @@ function report({ file, code, signal, out, err, timedOut, fileTimeoutMs, ms, cpu
   }
 }
 
+/** `npm run <script>` in the package (its CPU from bash's `times` where there is bash); output shown or kept. */
+function npmRun(script, { show }) {
+  const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];
+  const args = [...npm, 'run', '--silent', script];
+  return new Promise((resolve) => {
+    const began = Date.now();
+    const stdio = show ? ['ignore', 'inherit', 'inherit', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'];
+    const child = BASH
+      ? spawn(BASH, ['-c', `"$0" "$@"; rc=$?; times >&3; exit $rc`, ...args], { cwd: root, stdio, detached: true })
+      : spawn(args[0], args.slice(1), { cwd: root, stdio: stdio.slice(0, 3), detached: true, shell: process.platform === 'win32' });
+    running.add(child.pid);
+    let out = '';
+    let times = '';
+    child.stdout?.on('data', (d) => (out += d));
+    child.stderr?.on('data', (d) => (out += d));
+    child.stdio[3]?.on('data', (d) => (times += d));
+    child.on('error', (err) => (out += `${err.message}\n`));
+    child.on('close', (code, signal) => {
+      running.delete(child.pid);
+      resolve({ script, code, signal, out, ms: Date.now() - began, cpuS: BASH ? childCpuSeconds(times) : null });
+    });
+  });
+}
+
+const took = (r) => `${(r.ms / 1000).toFixed(1)} s${r.cpuS == null ? '' : `, ${r.cpuS.toFixed(1)} s CPU`}`;
+// The lint starts with the build and runs beside the tests; its verdict comes at the end.
+const lint = withLint ? npmRun('lint', { show: false }) : null;
+if (withBuild) {
+  const build = await npmRun('build', { show: true });
+  if (build.code !== 0) {
+    process.stdout.write(`# build failed (npm run build exited ${build.signal ?? build.code}); no tests run\n`);
+    if (lint) {
+      const l = await lint;
+      if (l.code !== 0) process.stdout.write(l.out.trimEnd().split('\n').map((line) => `# lint: ${line}`).join('\n') + '\n');
+    }
+    rmSync(runDir, { recursive: true, force: true });
+    process.exit(1);
+  }
+  process.stdout.write(`# build: ${took(build)}\n`);
+}
+
 const started = Date.now();
 process.stdout.write('TAP version 13\n');
 const queue = [...files];
 await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
   while (queue.length) report(await runFile(queue.shift()));
 }));
+
+if (lint) {
+  const l = await lint;
+  if (l.code === 0) process.stdout.write(`# lint: passed (${took(l)})\n`);
+  else {
+    process.stdout.write(l.out.trimEnd().split('\n').map((line) => `# lint: ${line}`).join('\n') + '\n');
+    extraFailures++;
+    problems.push(`npm run lint failed (exit ${l.signal ?? l.code}; its output is above)`);
+    process.stdout.write(`not ok - npm run lint failed\n`);
+  }
+}
 
 // Leftovers: temp files in the run's folder, processes that carry its marker.
 const leftFiles = readdirSync(runDir).filter((name) => name !== 'shared');
@@ -262,7 +320,7 @@ if (timings.length > 1 && SHOWN > 0) {
   }
   if (BASH) process.stdout.write(`# cpu ${cpuTotal.toFixed(1)} s in all files (concurrency ${concurrency})\n`);
 }
-for (const p of problems.slice(-2)) if (!p.includes('.test.js')) process.stdout.write(`not ok - ${p}\n`);
+for (const p of problems.slice(-2)) if (!p.includes('.test.js') && !p.startsWith('npm run lint')) process.stdout.write(`not ok - ${p}\n`);
 if (skips.length) {
   process.stdout.write(`# skipped tests (${skips.length}):\n`);
   for (const s of skips) process.stdout.write(`#   ${s}\n`);

@@ -9,7 +9,7 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const FRAME = /(file:\/\/[^\s()]+?\.js):(\d+):(\d+)/g;
+const FRAME = /(file:\/\/[^\s()]+?\.c?js):(\d+):(\d+)/g;
 
 /** `stack` with every location that has a source map rewritten to its source file, line and column. */
 export function sourceStack(stack: string): string {

@@ -204,7 +204,9 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
         );
       }
       const targets = await pickAddresses(url, decision.literalHost, signal);
-      const res = await requestFirstReachable(targets, (target) =>
+      // undici does not give up a connection attempt when the signal aborts (it waits for its own
+      // connect timeout, ~10 s): the deadline has to end the wait here.
+      const res = await abortable(requestFirstReachable(targets, (target) =>
         request(url, {
           method: method as never,
           headers: headers.flat(),
@@ -214,7 +216,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         }),
-      );
+      ), signal);
       // Whoever reads the body sees its errors; this listener keeps an error on a body nobody reads
       // any more (dropped for its size, aborted by the deadline) from becoming an uncaught exception.
       res.body.on('error', ignore);

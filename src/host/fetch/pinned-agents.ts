@@ -61,7 +61,9 @@ export function createAgentPool(max = 16): AgentPool {
     async close(): Promise<void> {
       const all = [...agents.values()];
       agents.clear();
-      await Promise.allSettled(all.map((a) => a.close()));
+      // destroy, not close: close() would wait for a connection attempt that a fetch's deadline
+      // already gave up on (undici's own connect timeout, ~10 s); nothing is waiting for its answer.
+      await Promise.allSettled(all.map((a) => a.destroy()));
     },
   };
 }
