@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent } from 'undici';
+import { requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
 import type { HeaderMap, OriginResponse } from './types.js';
 import { pipeUpgrade } from './upgrade.js';
@@ -104,7 +105,7 @@ export function createProxy(upstreamUrl: string, opts: { headersTimeoutMs?: numb
   }
 
   async function forward(req: IncomingMessage, pathAndQuery: string, signal: AbortSignal): Promise<OriginResponse> {
-    const method = (req.method ?? 'GET').toUpperCase();
+    const method = requestMethod(req);
     const hasBody = method !== 'GET' && method !== 'HEAD' &&
       (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
     try {

@@ -71,8 +71,6 @@ function page(status: number, title: string, detail: string, head: boolean): Ori
   };
 }
 
-export { etagFor, etagMatches };
-
 /** A file the request path names: where it is and its content type, also for index.html if it is a folder. */
 interface FileName {
   file: string;
