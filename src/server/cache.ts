@@ -5,12 +5,15 @@
  * the origin cannot be reached.
  */
 import picomatch from 'picomatch';
+import { buildEntryHead, type EntryHead } from './entry-head.js';
 import type { HeaderMap } from './types.js';
 
 export interface CacheEntry {
   key: string;
   status: number;
   headers: HeaderMap;
+  /** The head a HIT or STALE answer sends, made from `headers` when the entry is stored. */
+  head: EntryHead;
   body: Buffer;
   tags: string[];
   storedAt: number;
@@ -118,15 +121,26 @@ export class ResponseCache {
 
   /** Looks an entry up and marks it recently used. */
   get(key: string): { entry: CacheEntry; fresh: boolean } | undefined {
+    const entry = this.lookup(key);
+    return entry === undefined ? undefined : { entry, fresh: this.isFresh(entry, this.now()) };
+  }
+
+  /** As get, without the freshness verdict (see isFresh): nothing is allocated on a HIT. */
+  lookup(key: string): CacheEntry | undefined {
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
+    if (entry === undefined) return undefined;
     // Already the most recent (a page requested over and over): nothing to move.
     if (entry !== this.newest) {
       this.entries.delete(key);
       this.entries.set(key, entry);
       this.newest = entry;
     }
-    return { entry, fresh: this.now() < entry.expiresAt };
+    return entry;
+  }
+
+  /** Whether an entry may be served as a HIT at `now` (ms since the epoch, the clock storedAt came from). */
+  isFresh(entry: CacheEntry, now: number): boolean {
+    return now < entry.expiresAt;
   }
 
   /** Stores a response; returns false when it is too large for the limits. */
@@ -135,7 +149,8 @@ export class ResponseCache {
     if (bytes > this.maxEntryBytes || this.limits.maxEntries < 1) return false;
     this.delete(key);
     const storedAt = this.now();
-    const entry: CacheEntry = { key, status, headers, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes };
+    const head = buildEntryHead(headers);
+    const entry: CacheEntry = { key, status, headers, head, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes };
     this.entries.set(key, entry);
     this.newest = entry;
     this.totalBytes += bytes;

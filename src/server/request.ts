@@ -14,6 +14,7 @@ import { errorPage } from './pages.js';
 import { buildEvent } from './request-event.js';
 import { ownAuthority, parseTarget } from './request-target.js';
 import { etagMatches } from './validators.js';
+import { sendableHead, withConnectionClose } from './entry-head.js';
 import type { Readable } from 'node:stream';
 import type { CacheStatus, HeaderMap, OriginResponse } from './types.js';
 
@@ -41,6 +42,8 @@ class RequestState {
   /** A site request (admin requests produce no events). */
   site = false;
   abort: AbortController | null = null;
+  /** Counted in active() and watched until it closes (track). */
+  tracked = false;
 
   /** The response head has been written. */
   headWritten(): void {
@@ -56,48 +59,36 @@ interface Lookup {
   stale: CacheEntry | null;
 }
 
-/**
- * A HIT's headers as last sent, per cache entry: requests within the same second send the same
- * Age, so the object is reused instead of copying the entry's headers for every response.
- */
-const sentHeaders = new WeakMap<CacheEntry, { age: number; status: CacheStatus; headers: HeaderMap }>();
-
-function entryHeaders(entry: CacheEntry, status: CacheStatus): HeaderMap {
-  const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
-  const sent = sentHeaders.get(entry);
-  if (sent !== undefined && sent.age === age && sent.status === status) return sent.headers;
-  const headers: HeaderMap = { ...entry.headers, age: String(age), 'x-bext-cache': status };
-  sentHeaders.set(entry, { age, status, headers });
-  return headers;
-}
-
 export function createRequestHandler(ctx: ServerContext, admin: AdminContext): RequestHandler {
   const { plugins, cache, origins, metrics, log } = ctx;
   let active = 0;
   let idleWaiter: (() => void) | null = null;
 
+  /**
+   * Sends a cached entry (a HIT, or STALE when the origin is down) with the head made when it was
+   * stored: a 304 when If-None-Match names its ETag, no body for HEAD. Returns the body bytes sent.
+   */
   function serveEntry(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, status: CacheStatus, st: RequestState): number {
-    let headers = entryHeaders(entry, status);
-    // The shared object is never changed: a response that differs gets its own copy.
-    if (ctx.closing) headers = { ...headers, connection: 'close' };
-    const etag = one(entry.headers.etag);
-    if (etag && etagMatches(one(req.headers['if-none-match']), etag)) {
-      headers = { ...headers };
-      delete headers['content-length'];
-      delete headers['content-type'];
-      res.writeHead(304, headers);
-      st.headWritten();
-      res.end();
-      return 0;
-    }
-    res.writeHead(entry.status, headers);
+    const head = entry.head;
+    const notModified = head.etag !== undefined && head.etag !== '' && etagMatches(one(req.headers['if-none-match']), head.etag);
+    const age = Math.max(0, Math.floor((st.ts - entry.storedAt) / 1000));
+    let list = sendableHead(head, notModified, age, status);
+    if (ctx.closing) list = withConnectionClose(list);
+    res.writeHead(notModified ? 304 : entry.status, list);
     st.headWritten();
-    if (req.method === 'HEAD') {
+    if (notModified || req.method === 'HEAD') {
       res.end();
       return 0;
     }
     res.end(entry.body);
     return entry.body.length;
+  }
+
+  /** Counts the response as active until it closes, then reports it to the plugins (finishRequest). */
+  function track(req: IncomingMessage, res: ServerResponse, st: RequestState): void {
+    st.tracked = true;
+    active++;
+    res.on('close', () => finishRequest(req, res, st));
   }
 
   function finishRequest(req: IncomingMessage, res: ServerResponse, st: RequestState): void {
@@ -115,6 +106,19 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     plugins.pushEvent(event);
   }
 
+  /**
+   * A fresh entry's answer. It is tracked (see track) only when there is something to wait for:
+   * a plugin that wants the event, or bytes the socket has not taken yet. Otherwise the response
+   * is already complete here, and a HIT costs no listener and no closure.
+   */
+  function serveHit(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, st: RequestState): void {
+    st.cacheStatus = 'HIT';
+    st.encoding = entry.head.encoding;
+    metrics.countResponse('HIT');
+    st.bytes = serveEntry(req, res, entry, 'HIT', st);
+    if (plugins.wantsEvents() || !res.writableFinished) track(req, res, st);
+  }
+
   /** Answers a site request from the cache or the origins; a promise only when something is awaited. */
   function handleSite(req: IncomingMessage, res: ServerResponse, st: RequestState): void | Promise<void> {
     const { rawPath, search } = st;
@@ -125,19 +129,17 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     let key = '';
     if (useCache) {
       key = cacheKey(rawPath, search);
-      const found = cache.store.get(key);
-      if (found && acceptsEncoding(req, one(found.entry.headers['content-encoding']))) {
-        if (found.fresh) {
-          st.cacheStatus = 'HIT';
-          st.encoding = one(found.entry.headers['content-encoding']);
-          metrics.countResponse('HIT');
-          st.bytes = serveEntry(req, res, found.entry, 'HIT', st);
+      const entry = cache.store.lookup(key);
+      if (entry !== undefined && acceptsEncoding(req, entry.head.encoding)) {
+        if (cache.store.isFresh(entry, st.ts)) {
+          serveHit(req, res, entry, st);
           return;
         }
-        stale = found.entry;
+        stale = entry;
       }
       st.cacheStatus = 'MISS';
     }
+    track(req, res, st);
 
     // Only a request to the upstream can be aborted (when the client goes away): the controller
     // is made when one is sent.
@@ -155,7 +157,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       // stale-if-error: an expired copy beats an error page while the app restarts.
       if (r.body && !Buffer.isBuffer(r.body)) r.body.resume();
       st.cacheStatus = 'STALE';
-      st.encoding = one(stale.headers['content-encoding']);
+      st.encoding = stale.head.encoding;
       metrics.countResponse('STALE');
       st.bytes = serveEntry(req, res, stale, 'STALE', st);
       return;
@@ -222,10 +224,10 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const st = new RequestState();
-    active++;
-    res.on('close', () => finishRequest(req, res, st));
     try {
       const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
+      // Site requests are tracked once the cache has been asked (handleSite), the others now.
+      if (!target.ok || target.path === '/__bext' || target.path.startsWith(ADMIN_PREFIX)) track(req, res, st);
       if (!target.ok) {
         const body = errorPage(400, 'Bad Request', target.reason);
         res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
@@ -242,6 +244,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       const done = handleSite(req, res, st);
       if (done !== undefined) done.catch((err: unknown) => failed(req, res, err));
     } catch (err) {
+      if (!st.tracked) track(req, res, st);
       failed(req, res, err);
     }
   }
