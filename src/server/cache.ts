@@ -28,8 +28,10 @@ export interface CacheLimits {
   maxBytes: number;
 }
 
+const PAGE = 'page:';
+
 export function cacheKey(rawPath: string, search: string): string {
-  return search && search !== '?' ? `page:${rawPath}${search}` : `page:${rawPath}`;
+  return search && search !== '?' ? `${PAGE}${rawPath}${search}` : `${PAGE}${rawPath}`;
 }
 
 /** Tags from `cache-tag` / `x-bext-tags` (comma separated; both headers are merged, duplicates removed). */
@@ -95,6 +97,11 @@ export function patternProblem(pattern: unknown): string | null {
 
 export class ResponseCache {
   private readonly entries = new Map<string, CacheEntry>();
+  /**
+   * The `page:` entries again, by what follows the prefix: a request path without a query is
+   * looked up as the very string node parsed, without building (and hashing) its key.
+   */
+  private readonly pages = new Map<string, CacheEntry>();
   private totalBytes = 0;
   /** The most recently used entry (the last in `entries`), or null when not known. */
   private newest: CacheEntry | null = null;
@@ -125,17 +132,27 @@ export class ResponseCache {
     return entry === undefined ? undefined : { entry, fresh: this.isFresh(entry, this.now()) };
   }
 
-  /** As get, without the freshness verdict (see isFresh): nothing is allocated on a HIT. */
+  /** As get, without the freshness verdict (see isFresh). */
   lookup(key: string): CacheEntry | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    // Already the most recent (a page requested over and over): nothing to move.
-    if (entry !== this.newest) {
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-      this.newest = entry;
-    }
+    if (entry !== undefined) this.touch(entry);
     return entry;
+  }
+
+  /** lookup(cacheKey(rawPath, search)), without making the key when there is no query. */
+  lookupPage(rawPath: string, search: string): CacheEntry | undefined {
+    const entry = this.pages.get(search && search !== '?' ? rawPath + search : rawPath);
+    if (entry !== undefined) this.touch(entry);
+    return entry;
+  }
+
+  /** Marks an entry recently used. */
+  private touch(entry: CacheEntry): void {
+    // Already the most recent (a page requested over and over): nothing to move.
+    if (entry === this.newest) return;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
+    this.newest = entry;
   }
 
   /** Whether an entry may be served as a HIT at `now` (ms since the epoch, the clock storedAt came from). */
@@ -152,6 +169,7 @@ export class ResponseCache {
     const head = buildEntryHead(headers);
     const entry: CacheEntry = { key, status, headers, head, body, tags, storedAt, expiresAt: storedAt + this.limits.ttlMs, bytes };
     this.entries.set(key, entry);
+    if (key.startsWith(PAGE)) this.pages.set(key.slice(PAGE.length), entry);
     this.newest = entry;
     this.totalBytes += bytes;
     this.evict();
@@ -162,6 +180,7 @@ export class ResponseCache {
     const old = this.entries.get(key);
     if (!old) return false;
     this.entries.delete(key);
+    if (key.startsWith(PAGE)) this.pages.delete(key.slice(PAGE.length));
     if (old === this.newest) this.newest = null;
     this.totalBytes -= old.bytes;
     return true;
@@ -199,6 +218,7 @@ export class ResponseCache {
   clear(): number {
     const n = this.entries.size;
     this.entries.clear();
+    this.pages.clear();
     this.newest = null;
     this.totalBytes = 0;
     return n;

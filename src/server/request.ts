@@ -128,8 +128,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     let stale: CacheEntry | null = null;
     let key = '';
     if (useCache) {
-      key = cacheKey(rawPath, search);
-      const entry = cache.store.lookup(key);
+      const entry = cache.store.lookupPage(rawPath, search);
       if (entry !== undefined && acceptsEncoding(req, entry.head.encoding)) {
         if (cache.store.isFresh(entry, st.ts)) {
           serveHit(req, res, entry, st);
@@ -137,6 +136,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
         }
         stale = entry;
       }
+      key = cacheKey(rawPath, search);
       st.cacheStatus = 'MISS';
     }
     track(req, res, st);
