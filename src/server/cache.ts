@@ -71,14 +71,16 @@ export function storability(method: string, status: number, headers: HeaderMap):
   return 'store';
 }
 
-/** True when the request asks to skip cached copies (a hard reload sends no-cache). */
-export function requestBypasses(headers: Record<string, string | string[] | undefined>): boolean {
+/**
+ * True when the request asks to skip cached copies (a hard reload sends no-cache); takes the
+ * request's Cache-Control and Pragma headers.
+ */
+export function requestBypasses(cacheControl: string | undefined, pragma: string | undefined): boolean {
   // Most requests carry neither header: no parsing then.
-  if (headers['cache-control'] === undefined && headers.pragma === undefined) return false;
-  const cc = directives(headers['cache-control']);
+  if (cacheControl === undefined && pragma === undefined) return false;
+  const cc = directives(cacheControl);
   if (cc.has('no-cache') || cc.has('no-store')) return true;
-  const pragma = headers.pragma;
-  return typeof pragma === 'string' && pragma.toLowerCase().includes('no-cache');
+  return pragma !== undefined && pragma.toLowerCase().includes('no-cache');
 }
 
 function headerBytes(headers: HeaderMap): number {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { ADMIN_PREFIX, handleAdmin, type AdminContext } from './admin.js';
 import { cacheKey, requestBypasses, storability, type CacheEntry } from './cache.js';
 import type { ServerContext } from './context.js';
-import { acceptsEncoding, one, requestMethod } from './headers.js';
+import { acceptsEncoding, joinedHeader, one, requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
 import { buildEvent } from './request-event.js';
 import { ownAuthority, parseTarget } from './request-target.js';
@@ -29,7 +29,12 @@ export interface RequestHandler {
 
 /** What one request did, filled in as it goes; read once when the response closes. */
 class RequestState {
-  readonly t0 = performance.now();
+  /**
+   * performance.now() when timing began, -1 before: a HIT no plugin hears about reads no clock
+   * but `ts` (clock reads are not free on every machine).
+   */
+  t0 = -1;
+  /** When the request arrived (ms since the epoch); also the cache's "now" for this request. */
   readonly ts = Date.now();
   rawPath = '';
   search = '';
@@ -45,9 +50,13 @@ class RequestState {
   /** Counted in active() and watched until it closes (track). */
   tracked = false;
 
+  startClock(): void {
+    this.t0 = performance.now();
+  }
+
   /** The response head has been written. */
   headWritten(): void {
-    this.ttfb = performance.now() - this.t0;
+    if (this.t0 >= 0) this.ttfb = performance.now() - this.t0;
   }
 }
 
@@ -70,7 +79,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
    */
   function serveEntry(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, status: CacheStatus, st: RequestState): number {
     const head = entry.head;
-    const notModified = head.etag !== undefined && head.etag !== '' && etagMatches(one(req.headers['if-none-match']), head.etag);
+    const notModified = head.etag !== undefined && head.etag !== '' && etagMatches(joinedHeader(req, 'if-none-match'), head.etag);
     const age = Math.max(0, Math.floor((st.ts - entry.storedAt) / 1000));
     let list = sendableHead(head, notModified, age, status);
     if (ctx.closing) list = withConnectionClose(list);
@@ -86,6 +95,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
 
   /** Counts the response as active until it closes, then reports it to the plugins (finishRequest). */
   function track(req: IncomingMessage, res: ServerResponse, st: RequestState): void {
+    if (st.t0 < 0) st.startClock();
     st.tracked = true;
     active++;
     res.on('close', () => finishRequest(req, res, st));
@@ -124,7 +134,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     const { rawPath, search } = st;
     st.site = true;
     const method = requestMethod(req);
-    const useCache = ctx.config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(req.headers);
+    const useCache = ctx.config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(joinedHeader(req, 'cache-control'), joinedHeader(req, 'pragma'));
     let stale: CacheEntry | null = null;
     let key = '';
     if (useCache) {
@@ -224,11 +234,13 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const st = new RequestState();
+    // Timed from arrival when its event is wanted; otherwise from track(), if it gets there.
+    if (plugins.wantsEvents()) st.startClock();
     try {
       const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
       // Site requests are tracked once the cache has been asked (handleSite), the others now.
-      if (!target.ok || target.path === '/__bext' || target.path.startsWith(ADMIN_PREFIX)) track(req, res, st);
       if (!target.ok) {
+        track(req, res, st);
         const body = errorPage(400, 'Bad Request', target.reason);
         res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length, 'x-bext-cache': 'BYPASS' });
         res.end(body);
@@ -236,6 +248,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       }
       const { path: rawPath, search } = target;
       if (rawPath === '/__bext' || rawPath.startsWith(ADMIN_PREFIX)) {
+        track(req, res, st);
         handleAdminRequest(req, res, rawPath).catch((err: unknown) => failed(req, res, err));
         return;
       }
