@@ -134,7 +134,10 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     const { rawPath, search } = st;
     st.site = true;
     const method = requestMethod(req);
-    const useCache = ctx.config.cache.enabled && (method === 'GET' || method === 'HEAD') && !requestBypasses(joinedHeader(req, 'cache-control'), joinedHeader(req, 'pragma'));
+    const useCache =
+      ctx.config.cache.enabled &&
+      (method === 'GET' || method === 'HEAD') &&
+      !requestBypasses(joinedHeader(req, 'cache-control'), joinedHeader(req, 'pragma'));
     let stale: CacheEntry | null = null;
     let key = '';
     if (useCache) {
