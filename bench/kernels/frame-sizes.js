@@ -47,7 +47,7 @@ async function inChild(kernel) {
     const { instance } = await WebAssembly.instantiate(bytes, {});
     if (instance.exports.bext_fuel) instance.exports.bext_fuel.value = initialFuelFor(Number.MAX_SAFE_INTEGER);
     instance.exports._initialize?.();
-    instance.exports.run(1);
+    instance.exports.run(3);
     const lines = readFileSync(mapFile, 'utf8').split('\n').filter((l) => !before.has(l) && /wasm-function\[\d+\]/.test(l));
     const fd = openSync('/proc/self/mem', 'r');
     try {
