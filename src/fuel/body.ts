@@ -1118,9 +1118,11 @@ export class BodyRewriter {
         w.byte(0x7c); // i64.add
       }
       if (padded) {
-        // A twin's extra param (always 0), used on the out-of-fuel path of its entry check: that
-        // keeps it live past V8's stack check at function entry, which is what gives the twin
-        // one more spill slot than the original (an unused param gets none). See twins.ts.
+        // A twin's extra param (always 0), added on the out-of-fuel path of its entry check and of
+        // the checks in its loops that call: that keeps it live from the entry through those
+        // loops, calls included, which is what gives the twin one more spill slot than the
+        // original. An unused param gets none, and one used at the entry alone can share its slot
+        // with a later value (fib's twin then had the original's 64 bytes). See twins.ts.
         w.byte(0x20);
         w.u32(L + 1);
         w.byte(0x7c); // i64.add
@@ -1251,7 +1253,7 @@ export class BodyRewriter {
             w.byte(0x22);
             w.u32(L);
           }
-          check(c);
+          check(c, ctx.selfCalls?.twin === true);
           break;
         case E_SAVE:
           save();
