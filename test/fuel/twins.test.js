@@ -12,7 +12,7 @@ import { initialFuelFor, instrument, instrumentMapped } from '../../dist/fuel/in
 import { MAX_TWIN_BODY_BYTES } from '../../dist/fuel/twins.js';
 import { parseModule, readFunctionNames } from '../../dist/wasm/index.js';
 import { rawFrames } from '../../dist/runtime/traps.js';
-import { createSymbolizer } from '../../dist/runtime/frames/symbolize.js';
+import { createSymbolizer, shownStack } from '../../dist/runtime/frames/symbolize.js';
 
 // $rec: internal and calls itself (gets a twin). $even/$odd: mutual recursion only (no twin).
 // $leaf: no recursion. $exported: self-recursive but exported (keeps its signature: no twin).
@@ -188,6 +188,9 @@ test('a trap inside the twin, two levels deep, names the original function at th
   // crash(2): the twin in the middle of the stack, its call to the original mapped too.
   const deeper = symbolize(await trapFrames(metered, 2));
   assert.deepEqual(deeper.map((f) => [f.func, f.name, f.offset]), [[1, 'deep', load], [1, 'deep', calls[1]], [1, 'deep', calls[1]], [2, 'crash', calls[2]]]);
+  // The recursion, alternating between the two copies, still folds into one line.
+  const hex = (n) => `0x${n.toString(16)}`;
+  assert.deepEqual(shownStack(deeper, false).map((r) => r.text), [`deep @ ${hex(load)}`, `deep @ ${hex(calls[1])} (×2)`, `crash @ ${hex(calls[2])}`]);
 
   // Without a name section, the twin's frame still reads as the original's index.
   const stripped = wat(TRAP_IN_TWIN, { debugNames: false });
