@@ -19,8 +19,9 @@ import { demangle } from './demangle.js';
 /** A frame as V8 reported it, in the metered module. */
 export interface RawFrame {
   /**
-   * Function index (the same in the user's module: instrumenting only appends functions; a frame in
-   * an appended twin of a recursive function is reported as its original, see src/fuel/twins.ts).
+   * Function index in the metered module: the same as in the user's module for the user's own
+   * functions, since instrumenting only appends functions (bext's, and twins of self-recursive
+   * functions, src/fuel/twins.ts, which the symbolizer reports as their originals).
    */
   func: number;
   /** Byte offset in the metered module. */
@@ -31,6 +32,7 @@ export interface RawFrame {
 
 /** A frame in the user's module. */
 export interface GuestFrame {
+  /** Function index in the user's module (for bext's own functions, in the metered one). */
   func: number;
   /** Demangled name (or the export name, or `wasm-function[N]`). */
   name: string;
