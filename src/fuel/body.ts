@@ -52,7 +52,7 @@ export interface BodyContext {
   profile?: ProfileHooks;
   /**
    * Set for a threaded, directly self-recursive function that has a twin (see twins.ts): its
-   * `call`s to itself go to `selfCallTarget` instead. In the original (`twin` false) they also pass
+   * `call`s to itself go to `target` instead. In the original (`twin` false) they also pass
    * the twin's extra always-zero i64 param; in the twin (`twin` true) the body's locals sit one
    * further up, past that param, and its self-calls go back to the original.
    */
@@ -1062,10 +1062,10 @@ export class BodyRewriter {
     };
     insertedBefore(localsEnd);
     // Writes the local.get/set/tee at `at` with its index moved past the fuel param (and a twin's
-    // extra param); returns
-    // the end of its immediate. When the new index takes as many bytes as the old one (nearly
-    // always), the instruction maps onto the input byte for byte, like copied code: the map then
-    // needs no entries for it (threaded functions renumber most of their instructions).
+    // extra param); returns the end of its immediate. When the new index takes as many bytes as the
+    // old one (nearly always), the instruction maps onto the input byte for byte, like copied
+    // code: the map then needs no entries for it (threaded functions renumber most of their
+    // instructions).
     const shiftedLocalOp = (at: number, immEnd: number): number => {
       const b = buf[at + 1]!;
       if (immEnd === at + 2 && b + localShift <= 0x7f) {
