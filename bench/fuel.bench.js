@@ -112,7 +112,8 @@ async function measureKernel(name) {
 // Why the deep kernel's ratio differs between processes (docs/fuel.md, "Deep recursion and the
 // stack's cache-line offset"). A fresh process starts its stack at a random 16-byte offset within
 // a 64-byte cache line (Linux's stack randomisation), and V8 gives the metered `ack` a 64-byte frame
-// (plain: 56), so every level of a metered recursion sits at that same offset. The sweep moves the
+// (plain: 56); without its twin (72 bytes, src/fuel/twins.ts), every level of a metered recursion
+// would sit at that same offset, as every level of the control below does. The sweep moves the
 // recursion's first frame in 16-byte steps inside one process, by calling `run` through a
 // trampoline that recurses k times first (its frame is 48 bytes in Node 20's V8 on x64, so k = 0..3
 // visits all four offsets), and times three modules at each offset: plain, metered, and a control
@@ -247,7 +248,7 @@ function offsetSweep(k) {
   }
   try {
     const f = kernelFrames(k.name);
-    console.log(`  V8 frame bytes of ${k.name}'s functions (x64 TurboFan): plain ${formatFrames(f.plain)} | metered ${formatFrames(f.metered)}`);
+    console.log(`  V8 frame bytes of ${k.name}'s functions (x64 TurboFan): plain ${formatFrames(f.plain)} | metered ${formatFrames(f.metered, f.twinsFrom)}`);
   } catch (err) {
     console.log(`  V8 frame sizes unavailable here (${err.message.split('\n')[0]})`);
   }

@@ -3,7 +3,8 @@
 //
 // Why: a recursion whose frame is a multiple of 64 bytes puts every level at the same offset in its
 // cache line, which on some processors is slow at one offset (docs/fuel.md, "Deep recursion and
-// the stack's cache-line offset"). V8 does not report frame sizes, so this reads them from the
+// the stack's cache-line offset"). The metered build gives each self-recursive function a twin
+// (src/fuel/twins.ts) whose frame must differ from its original's by 8 bytes; marked "twin" here. V8 does not report frame sizes, so this reads them from the
 // machine code: a child process with --perf-basic-prof lists where each function's code is, reads
 // it from /proc/self/mem, and decodes the prologue V8 emits for a wasm function:
 //   push rbp; mov rbp,rsp; push 8 (frame marker); push rsi (instance); [sub rsp, N]
@@ -30,12 +31,15 @@ function frameBytes(code) {
 /** In the child: compile both builds, run them once, read the frames. */
 async function inChild(kernel) {
   const { instrument, initialFuelFor } = await import('../../dist/fuel/index.js');
+  const { parseModule } = await import('../../dist/wasm/index.js');
   const plainBytes = readFileSync(path.join(here, `${kernel}.wasm`));
   const builds = [
     ['plain', plainBytes],
     ['metered', await instrument(plainBytes)],
   ];
-  const out = {};
+  // Twins come after the metered module's own functions: the input's, bext_out_of_fuel (and bext_start).
+  const info = parseModule(plainBytes);
+  const out = { twinsFrom: info.functionTypes.length + 1 + (info.start !== null ? 1 : 0) };
   const mapFile = `/tmp/perf-${process.pid}.map`;
   for (const [name, bytes] of builds) {
     const before = new Set(readFileSync(mapFile, 'utf8').split('\n'));
@@ -43,7 +47,7 @@ async function inChild(kernel) {
     const { instance } = await WebAssembly.instantiate(bytes, {});
     if (instance.exports.bext_fuel) instance.exports.bext_fuel.value = initialFuelFor(Number.MAX_SAFE_INTEGER);
     instance.exports._initialize?.();
-    instance.exports.run(1);
+    instance.exports.run(3);
     const lines = readFileSync(mapFile, 'utf8').split('\n').filter((l) => !before.has(l) && /wasm-function\[\d+\]/.test(l));
     const fd = openSync('/proc/self/mem', 'r');
     try {
@@ -63,7 +67,7 @@ async function inChild(kernel) {
   console.log(JSON.stringify(out));
 }
 
-/** Frame bytes per function index, for the plain and the metered build of `kernel`. */
+/** Frame bytes per function index, for the plain and the metered build of `kernel`, and the first twin's index. */
 export function kernelFrames(kernel) {
   const out = execFileSync(process.execPath, ['--no-liftoff', '--perf-basic-prof', self, '--child', kernel], {
     encoding: 'utf8',
@@ -72,10 +76,10 @@ export function kernelFrames(kernel) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-/** "f1 48, f2 56" */
-export function formatFrames(frames) {
+/** "f1 48, f2 56", twins marked: "f6 72 (twin)" */
+export function formatFrames(frames, twinsFrom = Infinity) {
   return Object.entries(frames)
-    .map(([i, b]) => `f${i} ${b ?? '?'}`)
+    .map(([i, b]) => `f${i} ${b ?? '?'}${Number(i) >= twinsFrom ? ' (twin)' : ''}`)
     .join(', ');
 }
 
@@ -87,6 +91,6 @@ if (process.argv[1] === self) {
     const kernel = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'ackermann';
     const frames = kernelFrames(kernel);
     if (process.argv.includes('--json')) console.log(JSON.stringify(frames));
-    else console.log(`${kernel}: V8 frame bytes per function (x64 TurboFan): plain ${formatFrames(frames.plain)} | metered ${formatFrames(frames.metered)}`);
+    else console.log(`${kernel}: V8 frame bytes per function (x64 TurboFan): plain ${formatFrames(frames.plain)} | metered ${formatFrames(frames.metered, frames.twinsFrom)}`);
   }
 }

@@ -50,6 +50,13 @@ export interface BodyContext {
    * counter to the host through `call_indirect` on the profile table while the profile flag is on.
    */
   profile?: ProfileHooks;
+  /**
+   * Set for a threaded, directly self-recursive function that has a twin (see twins.ts): its
+   * `call`s to itself go to `target` instead. In the original (`twin` false) they also pass
+   * the twin's extra always-zero i64 param; in the twin (`twin` true) the body's locals sit one
+   * further up, past that param, and its self-calls go back to the original.
+   */
+  selfCalls?: { target: number; twin: boolean };
 }
 
 /** Where a profiling build's entry/exit reports go (module.ts appends these items). */
@@ -78,6 +85,7 @@ const E_BR_IF = 11; // a br_if that may refund on its taken edge (arg: index int
 const E_VERSION = 12; // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
 const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg: index into versions)
 const E_RETURN = 14; // a `return` in a function that is not threaded: write the local back (as E_SAVE)
+const E_SELF_CALL = 15; // a `call` to itself that goes to the twin or back (arg: end of its immediate)
 
 // Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
 const V_BLOCK = 0;
@@ -210,6 +218,8 @@ export class BodyRewriter {
    */
   readonly tailCallees: number[] = [];
   tailCallsIndirect = false;
+  /** Filled by each walk: how many `call`s the body makes to itself. */
+  selfCalls = 0;
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -436,11 +446,13 @@ export class BodyRewriter {
     // A threaded function's fuel is its extra last param, which moves the declared locals up one.
     const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
     const fuelLocal = threaded ? ctx.params : locals;
-    const lenLocal = locals + 1;
+    // A twin's extra param sits right after the fuel param: one local more before bext's own.
+    const lenLocal = locals + 1 + (ctx.selfCalls?.twin ? 1 : 0);
     const threadedFuncs = ctx.threadedFuncs;
 
     this.tailCallees.length = 0;
     this.tailCallsIndirect = false;
+    this.selfCalls = 0;
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
     editPos.length = 0;
@@ -812,6 +824,16 @@ export class BodyRewriter {
           ev(V_SAVE, 0);
           if (threadedFuncs[callee] === 1) {
             edit(E_PUSH_FUEL, at);
+            if (callee === ctx.funcIndex) {
+              this.selfCalls++;
+              // Charged and checked as the call it is; only its target (and the twin's extra
+              // argument, which costs nothing) differ.
+              if (ctx.selfCalls && !scanOnly) {
+                editPos.push(at);
+                editKind.push(E_SELF_CALL);
+                editArg.push(r.pos);
+              }
+            }
             startSeg(E_AFTER_TCALL, r.pos);
             ev(V_RETURNED, seg);
             threadedCalls++;
@@ -1024,7 +1046,9 @@ export class BodyRewriter {
       w.u32(1);
       w.byte(0x7e);
     }
-    const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + 1 : l);
+    // Declared locals move past the fuel param, and in a twin past its extra param as well.
+    const localShift = ctx.selfCalls?.twin ? 2 : 1;
+    const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + localShift : l);
     const map = this.offsets;
     map?.beginBody();
     // Input bytes [from, to) copied as they are.
@@ -1037,23 +1061,24 @@ export class BodyRewriter {
       map?.inserted(w.len, at);
     };
     insertedBefore(localsEnd);
-    // Writes the local.get/set/tee at `at` with its index moved past the fuel param; returns
-    // the end of its immediate. When the new index takes as many bytes as the old one (nearly
-    // always), the instruction maps onto the input byte for byte, like copied code: the map then
-    // needs no entries for it (threaded functions renumber most of their instructions).
+    // Writes the local.get/set/tee at `at` with its index moved past the fuel param (and a twin's
+    // extra param); returns the end of its immediate. When the new index takes as many bytes as the
+    // old one (nearly always), the instruction maps onto the input byte for byte, like copied
+    // code: the map then needs no entries for it (threaded functions renumber most of their
+    // instructions).
     const shiftedLocalOp = (at: number, immEnd: number): number => {
       const b = buf[at + 1]!;
-      if (immEnd === at + 2 && b < 0x7f) {
+      if (immEnd === at + 2 && b + localShift <= 0x7f) {
         // The common case: a one-byte index that stays one byte.
         map?.copied(w.len, at);
         w.byte(buf[at]!);
-        w.byte(b + 1);
+        w.byte(b + localShift);
         return immEnd;
       }
       let index = 0;
       let shift = 0;
       for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;
-      const shifted = (index >>> 0) + 1;
+      const shifted = (index >>> 0) + localShift;
       if (u32Size(shifted) === immEnd - at - 1) map?.copied(w.len, at);
       else insertedBefore(at);
       w.byte(buf[at]!);
@@ -1076,7 +1101,7 @@ export class BodyRewriter {
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
-    const check = (offset: number): void => {
+    const check = (offset: number, padded = false): void => {
       // local.tee L was just emitted by the caller; trap when L + offset <= 0.
       w.byte(0x42);
       w.sNum(-offset);
@@ -1090,6 +1115,16 @@ export class BodyRewriter {
       if (offset !== 0) {
         w.byte(0x42);
         w.sNum(offset);
+        w.byte(0x7c); // i64.add
+      }
+      if (padded) {
+        // A twin's extra param (always 0), added on the out-of-fuel path of its entry check and of
+        // the checks in its loops that call: that keeps it live from the entry through those
+        // loops, calls included, which is what gives the twin one more spill slot than the
+        // original. An unused param gets none, and one used at the entry alone can share its slot
+        // with a later value (fib's twin then had the original's 64 bytes). See twins.ts.
+        w.byte(0x20);
+        w.u32(L + 1);
         w.byte(0x7c); // i64.add
       }
       w.byte(0x10);
@@ -1169,7 +1204,7 @@ export class BodyRewriter {
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
       if (kind !== E_LOCAL) insertedBefore(pos);
-      const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END ? 0 : segCost[editArg[i]!] ?? 0;
+      const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END || kind === E_SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
           report(0);
@@ -1185,7 +1220,7 @@ export class BodyRewriter {
           w.byte(0x7d); // i64.sub
           w.byte(0x22);
           w.u32(L);
-          check(c);
+          check(c, ctx.selfCalls?.twin === true);
           if (wrapBody) {
             w.byte(0x02);
             w.bytes(ctx.resultBlockType);
@@ -1218,7 +1253,7 @@ export class BodyRewriter {
             w.byte(0x22);
             w.u32(L);
           }
-          check(c);
+          check(c, ctx.selfCalls?.twin === true);
           break;
         case E_SAVE:
           save();
@@ -1329,6 +1364,19 @@ export class BodyRewriter {
         case E_LOCAL:
           copied = shiftedLocalOp(pos, editArg[i]!);
           break;
+        case E_SELF_CALL: {
+          // The fuel is on the stack already (E_PUSH_FUEL). The original passes the twin its
+          // extra param; neither operator is the guest's, so neither is charged.
+          const self = ctx.selfCalls!;
+          if (!self.twin) {
+            w.byte(0x42);
+            w.byte(0x00);
+          }
+          w.byte(0x10);
+          w.u32(self.target);
+          copied = editArg[i]!;
+          break;
+        }
       }
     }
     if (landing) {

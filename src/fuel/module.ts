@@ -4,14 +4,16 @@
  * cap to the memory section, and keeps everything else byte for byte. New items are appended at the
  * end of their index spaces, so no function, global or type index moves and the name section stays
  * valid. Functions only the guest can call change type (fuel as an extra param and result); their
- * local names are renumbered.
+ * local names are renumbered. Such a function that calls itself gets a twin, appended last (see
+ * twins.ts).
  */
-import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
+import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, u32Size, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
 import { BodyRewriter, type BodyContext, type ProfileHooks } from './body.js';
 import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, PROFILE_FLAG, PROFILE_TABLE, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
 import { OffsetMapBuilder, type OffsetMap } from './offset-map.js';
+import { MAX_TWIN_BODY_BYTES, V8_MAX_FUNCTIONS, twinType, type Twin } from './twins.js';
 
 const SEC_CUSTOM = SECTION.custom, SEC_TYPE = SECTION.type, SEC_FUNCTION = SECTION.function,
   SEC_TABLE = SECTION.table, SEC_MEMORY = SECTION.memory, SEC_GLOBAL = SECTION.global, SEC_EXPORT = SECTION.export,
@@ -319,6 +321,12 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   const fuelGlobal = imports.globals + info.definedGlobals;
   const oofFunc = imports.funcs + definedCount;
   const startWrapper = oofFunc + 1;
+  // Twins of self-recursive threaded functions follow bext's own functions (twins.ts).
+  const firstTwin = oofFunc + (hasStart ? 2 : 1);
+  let twins: Twin[] = [];
+  const twinTypeOf = new Map<number, number>();
+  /** Bytes the code section's function count grew by when twins were added (see rewriteCode). */
+  let countGrew = 0;
   const originalStart = info.start ?? -1;
   if (originalStart >= 0 && originalStart < totalFuncs) reached[originalStart] = 1;
   const threadedFuncs = new Uint8Array(totalFuncs);
@@ -396,13 +404,16 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
 
   function rewriteCode(): OffsetMapBuilder | undefined {
     out.len = codeFrom;
-    out.u32(definedCount + (hasStart ? 2 : 1));
+    twins = [];
+    countGrew = 0;
+    const ownCount = definedCount + (hasStart ? 2 : 1);
+    out.u32(ownCount);
     const offsets = new OffsetMapBuilder();
+    const rw = new BodyRewriter(opts.moveCharges ?? true);
+    rw.offsets = offsets;
     if (codeSec) {
       const r = new Reader(buf, codeSec.start, codeSec.end);
       r.u32();
-      const rw = new BodyRewriter(opts.moveCharges ?? true);
-      rw.offsets = offsets;
       const ctxFor = (i: number): BodyContext => {
         const ti = funcTypeIdx[i]!;
         return {
@@ -435,8 +446,15 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         const size = r.u32();
         const start = r.pos;
         if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-        const body = rw.rewrite(buf, start, start + size, ctxFor(i));
+        const ctx = ctxFor(i);
+        // A threaded function may call itself: its self-calls then go to the twin it will get
+        // (nothing in the body changes when it has none).
+        const twinIndex = firstTwin + twins.length;
+        const mayTwin = threadedFuncs[imports.funcs + i] === 1 && size <= MAX_TWIN_BODY_BYTES && twinIndex < V8_MAX_FUNCTIONS;
+        if (mayTwin) ctx.selfCalls = { target: twinIndex, twin: false };
+        const body = rw.rewrite(buf, start, start + size, ctx);
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
+        if (mayTwin && rw.selfCalls > 0) twins.push({ func: imports.funcs + i, defined: i, start, end: start + size, index: twinIndex });
         roomFor(body.length + 5, start + size - codeSec.start);
         out.u32(body.length);
         offsets.placeBody(out.len - codeFrom);
@@ -446,6 +464,44 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       }
       if (r.pos !== codeSec.end) throw invalid('code section has trailing bytes');
     }
+    offsets.end(out.len - codeFrom);
+    const oofBody = sizedBody(outOfFuelBody(fuelGlobal));
+    const startBody = hasStart ? sizedBody(startWrapperBody(fuelGlobal, oofFunc, originalStart)) : undefined;
+    roomFor(oofBody.length + (startBody?.length ?? 0), codeInput);
+    out.bytes(oofBody);
+    if (startBody) out.bytes(startBody);
+    if (twins.length === 0) return offsets;
+    // Each twin: the original's body rewritten again, its self-calls going back to the original.
+    for (const t of twins) {
+      const ti = funcTypeIdx[t.defined]!;
+      const body = rw.rewrite(buf, t.start, t.end, {
+        fuelGlobal,
+        outOfFuelFunc: oofFunc,
+        params: types[ti]!.params,
+        resultBlockType: resultBlockType(ti),
+        funcIndex: t.func,
+        threadedFuncs,
+        writeBeforeCall,
+        selfCalls: { target: t.func, twin: true },
+      });
+      roomFor(body.length + 5, codeInput);
+      out.u32(body.length);
+      offsets.placeBody(out.len - codeFrom);
+      out.bytes(body);
+    }
+    offsets.end(out.len - codeFrom);
+    // The function count at the head of the code section now includes the twins; when its LEB128
+    // takes more bytes, the bodies move up to make room (and so do the offsets recorded for them).
+    const count = ownCount + twins.length;
+    countGrew = u32Size(count) - u32Size(ownCount);
+    if (countGrew > 0) {
+      out.reserve(out.len + countGrew);
+      out.buf.copyWithin(codeFrom + u32Size(count), codeFrom + u32Size(ownCount), out.len);
+    }
+    const end = out.len + countGrew;
+    out.len = codeFrom;
+    out.u32(count);
+    out.len = end;
     return offsets;
   }
 
@@ -492,17 +548,20 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       }
     }
   }
-  offsets.end(out.len - codeFrom);
-  const oofBody = sizedBody(outOfFuelBody(fuelGlobal));
-  const startBody = hasStart ? sizedBody(startWrapperBody(fuelGlobal, oofFunc, originalStart)) : undefined;
-  roomFor(oofBody.length + (startBody?.length ?? 0), codeInput);
-  out.bytes(oofBody);
-  if (startBody) out.bytes(startBody);
   const codeLen = out.len - codeFrom;
 
   // Small sections.
   const newFuncEntries: Uint8Array[] = [u32Bytes(oofType)];
   if (hasStart) newFuncEntries.push(u32Bytes(voidType));
+  for (const t of twins) {
+    const ti = definedTypes[t.defined]!;
+    let tt = twinTypeOf.get(ti);
+    if (tt === undefined) {
+      tt = typeIndexFor(twinType(threadedType(types[funcTypeIdx[t.defined]!]!.raw)));
+      twinTypeOf.set(ti, tt);
+    }
+    newFuncEntries.push(u32Bytes(tt));
+  }
   const globalEntry = new Writer(16);
   globalEntry.byte(0x7e);
   globalEntry.byte(0x01);
@@ -540,6 +599,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   // Local names of threaded functions move up one past the fuel param.
   const fuelParamOf = (f: number): number => (threadedFuncs[f] === 1 ? types[funcTypeIdx[f - imports.funcs]!]!.params : -1);
   if (hasStart) newNames.push({ index: startWrapper, name: START_WRAPPER_NAME });
+  // A twin goes by its original's name (and local names), so a trap or profile inside it reads as the original.
+  const twinNames = twins.map((t) => ({ index: t.index, of: t.func }));
 
   // Sections in order; missing sections we need are inserted before the first later one. Each
   // piece is a view (of the input, or of a small new section), or the code already in `out`.
@@ -570,7 +631,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       if (isDroppedCustom(s.name!)) continue;
       if (s.name === 'name' && !sawNames) {
         sawNames = true;
-        emitSection(SEC_CUSTOM, rewriteNameSection(buf, s.start, s.end, newNames, fuelParamOf));
+        emitSection(SEC_CUSTOM, rewriteNameSection(buf, s.start, s.end, newNames, fuelParamOf, twinNames));
         continue;
       }
       emitSection(SEC_CUSTOM, buf.subarray(s.start, s.end));
@@ -589,7 +650,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   if (!sawNames) emitSection(SEC_CUSTOM, rewriteNameSection(buf, 0, 0, newNames));
   const codeAt = assemble(out, pieces, codeFrom, codeLen);
   opts.onProgress?.(1);
-  return { bytes: out.result(), offsets: offsets.finish(codeAt) };
+  return { bytes: out.result(), offsets: offsets.finish(codeAt + countGrew) };
 }
 
 /** Stands for the code section's payload among the pieces (it is in the output buffer already). */

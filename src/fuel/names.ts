@@ -10,30 +10,55 @@ export interface NewName {
   name: string;
 }
 
+/** A function that takes the names of another: a twin (twins.ts) and its original. */
+export interface TwinName {
+  index: number;
+  of: number;
+}
+
 const SUB_FUNCTIONS = 1;
 const SUB_LOCALS = 2;
 
 /**
- * Local names of functions that gained a fuel param: locals at or past the param move up one.
- * Returns the new payload, or undefined when the subsection does not parse (it is then dropped).
+ * Local names of functions that gained a fuel param: locals at or past the param move up one. A
+ * twin gets its original's, moved up one more (past its extra param). Returns the new payload, or
+ * undefined when the subsection does not parse (it is then dropped).
  */
-function shiftLocalNames(payload: Uint8Array, fuelParamOf: (func: number) => number): Uint8Array | undefined {
+function shiftLocalNames(payload: Uint8Array, fuelParamOf: (func: number) => number, twins: readonly TwinName[]): Uint8Array | undefined {
   try {
     const r = new Reader(payload);
     const w = new Writer(payload.length + 16);
     const n = r.u32();
-    w.u32(n);
+    const twinOf = new Map(twins.map((t) => [t.of, t.index]));
+    // Twins come after every other function, so their entries go last, in twin order.
+    const twinEntries = new Map<number, Uint8Array>();
+    const entries = new Writer(payload.length + 16);
     for (let i = 0; i < n; i++) {
       const f = r.u32();
       const from = fuelParamOf(f);
-      w.u32(f);
+      const twin = twinOf.get(f);
+      const tw = twin === undefined ? undefined : new Writer(64);
+      entries.u32(f);
       const m = r.u32();
-      w.u32(m);
+      entries.u32(m);
+      tw?.u32(m);
       for (let j = 0; j < m; j++) {
         const idx = r.u32();
-        w.u32(from >= 0 && idx >= from ? idx + 1 : idx);
-        w.name(r.name());
+        const name = r.name();
+        const moved = from >= 0 && idx >= from;
+        entries.u32(moved ? idx + 1 : idx);
+        entries.name(name);
+        tw?.u32(moved ? idx + 2 : idx);
+        tw?.name(name);
       }
+      if (tw && twin !== undefined) twinEntries.set(twin, tw.result());
+    }
+    const twinList = twins.filter((t) => twinEntries.has(t.index));
+    w.u32(n + twinList.length);
+    w.bytes(entries.result());
+    for (const t of twinList) {
+      w.u32(t.index);
+      w.bytes(twinEntries.get(t.index)!);
     }
     return w.result();
   } catch {
@@ -48,6 +73,7 @@ export function rewriteNameSection(
   end: number,
   added: readonly NewName[],
   fuelParamOf: (func: number) => number = () => -1,
+  twins: readonly TwinName[] = [],
 ): Uint8Array {
   const subs: { id: number; payload: Uint8Array }[] = [];
   if (end > start) {
@@ -71,6 +97,8 @@ export function rewriteNameSection(
   const existing = subs.find((s) => s.id === SUB_FUNCTIONS);
   let count = 0;
   const entries = new Writer(256);
+  const originals = new Set(twins.map((t) => t.of));
+  const originalNames = new Map<number, string>();
   if (existing) {
     try {
       const r = new Reader(existing.payload);
@@ -79,6 +107,7 @@ export function rewriteNameSection(
         const idx = r.u32();
         let name = r.name();
         if (reserved.has(name)) name = `${name}$guest`;
+        if (originals.has(idx)) originalNames.set(idx, name);
         entries.u32(idx);
         entries.name(name);
         count++;
@@ -86,11 +115,20 @@ export function rewriteNameSection(
     } catch {
       count = 0;
       entries.len = 0;
+      originalNames.clear();
     }
   }
   for (const a of added) {
     entries.u32(a.index);
     entries.name(a.name);
+    count++;
+  }
+  // Twins have the highest indices of all, so they keep the subsection in index order.
+  for (const t of twins) {
+    const name = originalNames.get(t.of);
+    if (name === undefined) continue;
+    entries.u32(t.index);
+    entries.name(name);
     count++;
   }
   funcNames.u32(count);
@@ -112,7 +150,7 @@ export function rewriteNameSection(
       continue;
     }
     if (s.id > SUB_FUNCTIONS && !wrote) writeFuncs();
-    const payload = s.id === SUB_LOCALS ? shiftLocalNames(s.payload, fuelParamOf) : s.payload;
+    const payload = s.id === SUB_LOCALS ? shiftLocalNames(s.payload, fuelParamOf, twins) : s.payload;
     if (!payload) continue;
     out.byte(s.id);
     out.u32(payload.length);

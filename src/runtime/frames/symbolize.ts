@@ -13,12 +13,16 @@ import path from 'node:path';
 // offset-map.js rather than fuel/index.js, which would load the rewriter with every server.
 import { inputOffset, type OffsetMap } from '../../fuel/offset-map.js';
 import { dwarfSections, lineTables, type LineTables } from '../../wasm/dwarf.js';
-import { SECTION, type ParsedModule } from '../../wasm/index.js';
+import { Reader, SECTION, type ParsedModule } from '../../wasm/index.js';
 import { demangle } from './demangle.js';
 
 /** A frame as V8 reported it, in the metered module. */
 export interface RawFrame {
-  /** Function index (the same in the user's module: instrumenting only appends functions). */
+  /**
+   * Function index in the metered module: the same as in the user's module for the user's own
+   * functions, since instrumenting only appends functions (bext's, and twins of self-recursive
+   * functions, src/fuel/twins.ts, which the symbolizer reports as their originals).
+   */
   func: number;
   /** Byte offset in the metered module. */
   offset: number;
@@ -28,6 +32,7 @@ export interface RawFrame {
 
 /** A frame in the user's module. */
 export interface GuestFrame {
+  /** Function index in the user's module (for bext's own functions, in the metered one). */
   func: number;
   /** Demangled name (or the export name, or `wasm-function[N]`). */
   name: string;
@@ -71,7 +76,46 @@ export function createSymbolizer(input: SymbolizeInput): Symbolizer {
   // DWARF addresses count from the start of the code section's payload.
   const codeStart = code?.contentStart ?? 0;
   let map: OffsetMap | undefined;
+  let bodies: number[] | undefined;
   let lines: LineTables | null | undefined;
+
+  /** The user's function whose body holds input offset `at`. */
+  const functionAt = (at: number): number | undefined => {
+    if (!code) return undefined;
+    if (!bodies) {
+      bodies = [];
+      const r = new Reader(input.bytes, code.contentStart, code.end);
+      for (let n = r.u32(); n > 0; n--) {
+        const size = r.u32();
+        bodies.push(r.pos);
+        r.skip(size, 'function body');
+      }
+      bodies.push(code.end);
+    }
+    let lo = 0;
+    let hi = bodies.length - 2;
+    if (hi < 0 || at < bodies[0]! || at >= bodies[hi + 1]!) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (bodies[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return module.importedFunctions + lo;
+  };
+
+  /**
+   * The frame's function in the user's module: its own index, or for a twin (appended past the
+   * user's functions, its code mapped onto the original's) the original's. Undefined for bext's
+   * own functions.
+   */
+  const guestFunction = (r: RawFrame): number | undefined => {
+    if (r.func < functionCount) return r.func;
+    // The first appended function is always bext_out_of_fuel: no need to read the map for it.
+    if (r.func === functionCount) return undefined;
+    map ??= input.offsets();
+    const at = inputOffset(map, r.offset);
+    return at === undefined ? undefined : functionAt(at);
+  };
   const sources = new Map<string, string[] | null>();
 
   const lineTablesOnce = (): LineTables | null => {
@@ -100,17 +144,20 @@ export function createSymbolizer(input: SymbolizeInput): Symbolizer {
 
   return (raw, verbose = false) => {
     const out: GuestFrame[] = [];
-    const names = raw.map((r) => {
-      const mangled = r.name ?? module.functionExports[r.func] ?? `wasm-function[${r.func}]`;
+    const funcs = raw.map(guestFunction);
+    const names = raw.map((r, k) => {
+      const func = funcs[k] ?? r.func;
+      const mangled = r.name ?? module.functionExports[func] ?? `wasm-function[${func}]`;
       return { mangled, name: demangle(mangled) };
     });
     const folded = verbose ? 0 : panicFrames(names.map((n) => n.name));
     for (let k = 0; k < raw.length; k++) {
       const r = raw[k]!;
       const { mangled, name } = names[k]!;
-      const frame: GuestFrame = { func: r.func, name, offset: r.offset };
+      const func = funcs[k];
+      const frame: GuestFrame = { func: func ?? r.func, name, offset: r.offset };
       if (name !== mangled) frame.mangled = mangled;
-      if (r.func >= functionCount) {
+      if (func === undefined) {
         frame.bext = true;
         out.push(frame);
         continue;
