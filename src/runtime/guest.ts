@@ -8,6 +8,11 @@ import type { AbiSummary } from './abi-table.js';
 /**
  * A guest mistake found by the host (bad pointer, proc_exit). Thrown out of a host import, it
  * unwinds the guest call, which then ends as a trap with this message. Never escapes the worker.
+ *
+ * A guest built with exception handling can catch it: `catch_all` catches any JavaScript
+ * exception an import throws, while a wasmtime trap cannot be caught. So every fault is also
+ * kept (see takeFault): the hook call ends as this trap even when the guest caught it, and the
+ * host imports refuse to run for the rest of the call (buildImportObject).
  */
 export class GuestFault extends Error {
   constructor(
@@ -18,6 +23,49 @@ export class GuestFault extends Error {
   ) {
     super(message);
     this.name = 'GuestFault';
+    raised = this;
+  }
+}
+
+/** The fault raised during the current guest call (a worker runs one guest at a time). */
+let raised: GuestFault | null = null;
+
+/** The fault raised since the last call, if any; the record is cleared. */
+export function takeFault(): GuestFault | null {
+  const f = raised;
+  raised = null;
+  return f;
+}
+
+/** The fault raised since the last takeFault, without clearing it. */
+export function pendingFault(): GuestFault | null {
+  return raised;
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+/**
+ * The import, made to throw again the fault the guest already caused in this call (GuestFault):
+ * a guest that caught it with `catch_all` gets no further host service before the call ends as
+ * that trap. Fixed arities keep the hot imports free of a rest array.
+ */
+export function refusingAfterFault(fn: AnyFn, arity: number): AnyFn {
+  const check = (): void => {
+    const f = pendingFault();
+    if (f) throw f;
+  };
+  switch (arity) {
+    case 0:
+      return () => (check(), fn());
+    case 1:
+      return (a) => (check(), fn(a));
+    case 2:
+      return (a, b) => (check(), fn(a, b));
+    case 3:
+      return (a, b, c) => (check(), fn(a, b, c));
+    case 4:
+      return (a, b, c, d) => (check(), fn(a, b, c, d));
+    default:
+      return (...args) => (check(), fn(...args));
   }
 }
 

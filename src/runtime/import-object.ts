@@ -7,7 +7,7 @@
  */
 import { ABI } from './abi-codes.js';
 import type { Capability, CapabilityContext, Data, Delivered, HostFunction, ImportIO } from './capability.js';
-import { GuestFault, pack, utf8, utf8Lenient, type Guest } from './guest.js';
+import { GuestFault, pack, refusingAfterFault, utf8, utf8Lenient, type Guest } from './guest.js';
 
 export interface ImportObjectContext extends CapabilityContext {
   guest(): Guest;
@@ -69,9 +69,10 @@ export function buildImportObject(capabilities: readonly Capability[], ctx: Impo
       }
     }
     const declared = new Set(cap.imports.map((s) => s.name));
-    for (const name of declared) {
-      if (typeof fns[name] !== 'function') throw new Error(`host import ${name} (capability ${cap.name}) has no implementation`);
-      imports[name] = fns[name];
+    for (const spec of cap.imports) {
+      const fn = fns[spec.name];
+      if (typeof fn !== 'function') throw new Error(`host import ${spec.name} (capability ${cap.name}) has no implementation`);
+      imports[spec.name] = refusingAfterFault(fn as (...args: unknown[]) => unknown, spec.params.length) as HostFunction;
     }
     for (const name of Object.keys(fns)) {
       if (!declared.has(name)) throw new Error(`capability ${cap.name} implements ${name}, which it does not declare`);
@@ -79,3 +80,4 @@ export function buildImportObject(capabilities: readonly Capability[], ctx: Impo
   }
   return imports;
 }
+

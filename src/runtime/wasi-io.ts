@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { WASI as WasiClass } from 'node:wasi';
-import { GuestFault } from './guest.js';
+import { GuestFault, refusingAfterFault } from './guest.js';
 
 const ERRNO_SUCCESS = 0;
 const ERRNO_FAULT = 21;
@@ -98,7 +98,7 @@ export function createWasi(onLine: (stream: 'stdout' | 'stderr', line: string) =
   };
 
   return {
-    imports: { ...native, fd_write: fdWrite, fd_fdstat_get: fdFdstatGet, proc_exit: procExit },
+    imports: refusingAll({ ...native, fd_write: fdWrite, fd_fdstat_get: fdFdstatGet, proc_exit: procExit }),
     attach(mem) {
       memory = mem;
       // node:wasi needs the memory for every other call; it reads only `exports.memory` here.
@@ -116,4 +116,14 @@ export function createWasi(onLine: (stream: 'stdout' | 'stderr', line: string) =
       }
     },
   };
+}
+
+/** Every WASI function, made to refuse after a fault the guest caught (guest.ts, GuestFault). */
+function refusingAll(fns: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(fns)) {
+    // node:wasi's own functions report no arity; the generic form passes every argument.
+    out[name] = typeof fn === 'function' ? refusingAfterFault(fn as (...args: unknown[]) => unknown, -1) : fn;
+  }
+  return out;
 }

@@ -16,7 +16,7 @@ import { fuelUsed, initialFuelFor, isOutOfFuel } from '../fuel/protocol.js';
 import type { HookName } from '../config/types.js';
 import { HOST_MODULE, WASI_MODULE, type HookReturn } from './abi-table.js';
 import type { Capability, GuestLevel } from './capability.js';
-import { ABI_ALLOWANCE, encoder, Guest, unpack, utf8Lenient } from './guest.js';
+import { ABI_ALLOWANCE, encoder, Guest, takeFault, unpack, utf8Lenient } from './guest.js';
 import { buildImportObject } from './import-object.js';
 import { BatchProgress } from './batch-progress.js';
 import { createLogBatcher } from './log-batch.js';
@@ -279,6 +279,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       profiler.collector.reset();
       profiler.reports(true);
     }
+    takeFault();
     try {
       value = invoke(f, params);
     } catch (err) {
@@ -286,6 +287,12 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       failed = true;
     } finally {
       profiler?.reports(false);
+    }
+    // A fault the host raised ends the call as that trap even if the guest caught it (GuestFault).
+    const fault = takeFault();
+    if (fault !== null && thrown !== fault) {
+      thrown = fault;
+      failed = true;
     }
     const remaining = guest.getFuel();
     const wallUs = (performance.now() - start) * 1000;
