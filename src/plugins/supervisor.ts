@@ -139,6 +139,7 @@ export class PluginSupervisor {
     const handle = entry.handle;
     // No instance (between a failed reload and the next): the calls are skipped, as call() would.
     if (!handle) return items.length;
+    if (handle.callQueued) return (await handle.callQueued(items)).ran;
     if (handle.callBatch) return (await handle.callBatch(items)).length;
     for (const args of items) await handle.call(args);
     return items.length;

@@ -74,12 +74,43 @@ export class BatchProgress {
 
   /** Host: what the worker recorded for a finished call (no message: only failures carry one). */
   report(index: number): CallReport {
-    const at = 1 + SLOT * index;
-    const code = this.f64[at]!;
-    const fuelUsed = this.f64[at + 1]!;
-    const wallUs = this.f64[at + 2]!;
+    return BatchProgress.reportFrom(this.f64.subarray(1), index);
+  }
+
+  /**
+   * Host: a copy of what the worker recorded for the first `count` calls (read it with reportFrom
+   * and okSamples), taken before the next batch reuses the buffer: one copy for a whole batch.
+   */
+  copySlots(count: number): Float64Array {
+    return this.f64.slice(1, 1 + SLOT * count);
+  }
+
+  /** Call k's report in slots that copySlots returned. */
+  static reportFrom(slots: Float64Array, k: number): CallReport {
+    const at = SLOT * k;
+    const code = slots[at]!;
+    const fuelUsed = slots[at + 1]!;
+    const wallUs = slots[at + 2]!;
     if (code === SKIPPED) return { outcome: 'ok', fuelUsed, wallUs, skipped: true };
     const outcome: Outcome = OUTCOMES[code] ?? 'crashed';
     return { outcome, fuelUsed, wallUs };
+  }
+
+  /**
+   * Fuel and wall time (pairs, as CallTally.samples) of calls from..end-1 in copied slots, leaving
+   * out skipped calls (hook not exported; no call happened). The caller knows they all ended ok.
+   */
+  static okSamples(slots: Float64Array, from: number, end: number): Float64Array {
+    let n = 0;
+    for (let k = from; k < end; k++) if (slots[SLOT * k] !== SKIPPED) n++;
+    const out = new Float64Array(2 * n);
+    let j = 0;
+    for (let k = from; k < end; k++) {
+      const at = SLOT * k;
+      if (slots[at] === SKIPPED) continue;
+      out[j++] = slots[at + 1]!;
+      out[j++] = slots[at + 2]!;
+    }
+    return out;
   }
 }

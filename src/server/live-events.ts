@@ -27,6 +27,17 @@ export function historyEvents(feed: LiveFeed): HistoryListener {
         version: version.hash,
       }));
     },
+    onTally(t, version) {
+      feed.publishCalls(t.count, (i) => ({
+        plugin: t.plugin,
+        hook: t.hook,
+        outcome: 'ok',
+        fuelUsed: t.samples[2 * i],
+        budget: t.budget,
+        wallUs: t.samples[2 * i + 1],
+        version: version.hash,
+      }));
+    },
     onFailure(f) {
       feed.publish('failure', { ...f, stack: f.stack.slice(0, 8) });
     },
