@@ -49,7 +49,7 @@ export interface Shedding {
  * carries many events: one round trip to the plugin for a few hundred events instead of one for
  * every few. Nothing is dropped for it; the queue bound stays the only reason to drop.
  */
-const BUSY_BATCH_PAUSE_MS = 10;
+const BUSY_BATCH_PAUSE_MS = 20;
 /** Most calls handed over at once while saturated (the runtime sends them in messages of 64). */
 const BUSY_MAX_BATCH = 1024;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -83,16 +83,19 @@ const RATE_WINDOW_MS = 1_000;
 
 /**
  * on_request_complete arguments for one response, shared by every plugin's queue. The JSON is
- * made when the first plugin's batch is sent: at saturation most events are dropped unread.
+ * made once, when the first plugin's batch is sent (an event every queue drops is never made).
  */
-export class QueuedEvent {
+export class QueuedEvent<E extends object = object> {
   readonly hook = 'on_request_complete' as const;
   private json: string | null = null;
 
-  constructor(private readonly event: object) {}
+  constructor(
+    private readonly event: E,
+    private readonly toJson: (event: E) => string = JSON.stringify,
+  ) {}
 
   get eventJson(): string {
-    return (this.json ??= JSON.stringify(this.event));
+    return (this.json ??= this.toJson(this.event));
   }
 }
 

@@ -338,11 +338,14 @@ export class PluginSupervisor {
     return this.eventTargets.length > 0 || this.held !== null;
   }
 
-  /** Queues on_request_complete for every plugin that exports it (one shared event, see QueuedEvent). */
-  pushEvent(event: object): void {
+  /**
+   * Queues on_request_complete for every plugin that exports it (one shared event, see
+   * QueuedEvent); `toJson` writes the event's JSON (default JSON.stringify), once for all of them.
+   */
+  pushEvent<E extends object>(event: E, toJson?: (event: E) => string): void {
     const targets = this.eventTargets;
     if (targets.length === 0 && this.held === null) return;
-    const args = new QueuedEvent(event);
+    const args = new QueuedEvent(event, toJson);
     if (!this.hold(args)) this.pushTo(targets, args);
   }
 

@@ -11,6 +11,7 @@ import type { CallReport } from './messages.js';
 
 /** Most calls in one batch (one result slot each). */
 export const MAX_BATCH = 256;
+/** Numbers per call: outcome index (SKIPPED for a hook not exported), fuel used, wall µs. */
 const SLOT = 3;
 const SKIPPED = -1;
 
@@ -20,6 +21,11 @@ export function sharedNow(): number {
 }
 
 export class BatchProgress {
+  /** Layout of copied slots (copySlots): SLOT numbers per call, fuel at +FUEL, wall time at +WALL. */
+  static readonly SLOT = SLOT;
+  static readonly FUEL = 1;
+  static readonly WALL = 2;
+
   /** [0]: index of the call running now, -1 when none; [1]: 1 when the host asked the batch to stop. */
   private readonly ctl: Int32Array;
   /** [0]: start of the running call (sharedNow ms); then per call: outcome index, fuel, wall µs. */
@@ -96,21 +102,8 @@ export class BatchProgress {
     return { outcome, fuelUsed, wallUs };
   }
 
-  /**
-   * Fuel and wall time (pairs, as CallTally.samples) of calls from..end-1 in copied slots, leaving
-   * out skipped calls (hook not exported; no call happened). The caller knows they all ended ok.
-   */
-  static okSamples(slots: Float64Array, from: number, end: number): Float64Array {
-    let n = 0;
-    for (let k = from; k < end; k++) if (slots[SLOT * k] !== SKIPPED) n++;
-    const out = new Float64Array(2 * n);
-    let j = 0;
-    for (let k = from; k < end; k++) {
-      const at = SLOT * k;
-      if (slots[at] === SKIPPED) continue;
-      out[j++] = slots[at + 1]!;
-      out[j++] = slots[at + 2]!;
-    }
-    return out;
+  /** Whether call k in copied slots was skipped (the module does not export its hook: no call happened). */
+  static skippedAt(slots: Float64Array, k: number): boolean {
+    return slots[SLOT * k] === SKIPPED;
   }
 }

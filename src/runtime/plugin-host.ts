@@ -12,6 +12,7 @@ import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import { CHANNEL_BYTES, createCallChannel, HOST_POLL_MS, type MainChannel } from './call-channel.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage, ToWorker } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
+import { tallyOf } from './tally.js';
 import { demangle } from './frames/demangle.js';
 import { shownStack, type Symbolizer } from './frames/symbolize.js';
 import type { CallResult, CallTally, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo, QueuedRun } from './types.js';
@@ -494,9 +495,8 @@ export class PluginHost implements PluginHandle {
       const hook = chunk[k]!.hook;
       let end = k + 1;
       while (end < count && chunk[end]!.hook === hook) end++;
-      const samples = BatchProgress.okSamples(slots, k, end);
-      if (samples.length > 0) {
-        const tally: CallTally = { plugin: this.plugin.name, hook, budget: budgets[k]!, count: samples.length >> 1, samples };
+      const tally = tallyOf(this.plugin.name, hook, budgets[k]!, slots, k, end);
+      if (tally !== null) {
         try {
           onTally(tally);
         } catch (err) {

@@ -91,9 +91,22 @@ export interface MetricSample {
 }
 
 /**
+ * One quantity of a tally's calls as whole numbers (rounded; negative or non-finite = 0): each
+ * distinct value with how many calls had it (ascending), and the exact total, min and max.
+ */
+export interface ValueCounts {
+  values: number[];
+  counts: number[];
+  total: number;
+  min: number;
+  max: number;
+}
+
+/**
  * Calls of one hook, run back to back in one batch, that all ended ok: what stats need of them
- * (how many, the fuel and wall time of each) without a CallResult per call. The fire-and-forget
- * path (PluginHandle.callQueued) reports these; a failed call is always reported on its own.
+ * (how many, the fuel and wall time of each) without a CallResult per call (see tally.ts). The
+ * fire-and-forget path (PluginHandle.callQueued) reports these; a failed call is always reported
+ * on its own.
  */
 export interface CallTally {
   plugin: string;
@@ -101,8 +114,10 @@ export interface CallTally {
   budget: number;
   /** How many calls (calls to a hook the module does not export are not counted). */
   count: number;
-  /** The k-th call's fuel used at [2k], its wall time in microseconds at [2k + 1]. */
-  samples: Float64Array;
+  fuel: ValueCounts;
+  wallUs: ValueCounts;
+  /** Each call's exact fuel and wall time, as the batch progress recorded them (read with tallyCalls). */
+  slots: Float64Array;
 }
 
 /** What callQueued ran: `ran` calls from the first, as tallies and results. */

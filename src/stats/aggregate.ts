@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import type { Histogram } from 'hdr-histogram-js';
 import type * as HdrModule from 'hdr-histogram-js';
 import { HOOK_NAMES, type HookName } from '../config/types.js';
-import { OUTCOMES, type CallResult, type CallTally, type Outcome } from '../runtime/types.js';
+import { wholeValue } from '../runtime/tally.js';
+import { OUTCOMES, type CallResult, type CallTally, type Outcome, type ValueCounts } from '../runtime/types.js';
 import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts, QueueShedding } from './types.js';
 
 const MAX_MESSAGE = 500;
@@ -43,58 +44,8 @@ export function emptyOutcomes(): OutcomeCounts {
   return { ok: 0, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 };
 }
 
-/** Histogram values must be non-negative integers. */
-function histValue(n: number): number {
-  if (!Number.isFinite(n) || n <= 0) return 0;
-  return Math.min(Math.round(n), Number.MAX_SAFE_INTEGER);
-}
-
-/**
- * One quantity of a tally's calls (fuel used or wall time), as a histogram would record them: each
- * distinct value with how many calls had it, plus the exact total, min and max.
- */
-export interface ValueCounts {
-  values: number[];
-  counts: number[];
-  total: number;
-  min: number;
-  max: number;
-}
-
-/** A tally's fuel and time, grouped once and shared by every aggregate the tally is recorded in. */
-const grouped = new WeakMap<CallTally, { fuel: ValueCounts; time: ValueCounts }>();
-let scratch = new Float64Array(256);
-
-/** Quantity `q` (0 fuel, 1 wall time) of a tally's calls as distinct values with counts. */
-function groupValues(samples: Float64Array, q: number): ValueCounts {
-  const n = samples.length >> 1;
-  if (scratch.length < n) scratch = new Float64Array(n * 2);
-  const xs = scratch.subarray(0, n);
-  let total = 0;
-  for (let k = 0; k < n; k++) {
-    const x = histValue(samples[2 * k + q]!);
-    xs[k] = x;
-    total += x;
-  }
-  xs.sort();
-  const values: number[] = [];
-  const counts: number[] = [];
-  for (let k = 0; k < n; ) {
-    const v = xs[k]!;
-    let end = k + 1;
-    while (end < n && xs[end] === v) end++;
-    values.push(v);
-    counts.push(end - k);
-    k = end;
-  }
-  return { values, counts, total, min: n > 0 ? xs[0]! : Infinity, max: n > 0 ? xs[n - 1]! : 0 };
-}
-
-export function tallyValues(t: CallTally): { fuel: ValueCounts; time: ValueCounts } {
-  let g = grouped.get(t);
-  if (g === undefined) grouped.set(t, (g = { fuel: groupValues(t.samples, 0), time: groupValues(t.samples, 1) }));
-  return g;
-}
+/** Histogram values must be non-negative integers (a tally's value counts are made the same way). */
+const histValue = wholeValue;
 
 /**
  * Values recorded before a quantity builds its histogram. Loading hdr-histogram-js and decoding
@@ -270,11 +221,11 @@ export class HookAggregate {
   /** Counts a tally's calls (all ended ok): the same figures as record() of each, at `at`. */
   recordTally(t: CallTally, at: number): void {
     if (t.count === 0) return;
-    const { fuel, time } = tallyValues(t);
+    const fuel = t.fuel;
     this.calls += t.count;
     this.outcomes.ok += t.count;
     this.fuel.addCounts(fuel);
-    this.time.addCounts(time);
+    this.time.addCounts(t.wallUs);
     if (t.budget > 0) {
       const pct = (fuel.max / t.budget) * 100;
       if (pct > this.maxPct) this.maxPct = pct;
