@@ -15,6 +15,7 @@ import { checkPlugin, inspectWasm, loadPlugin } from './load.js';
 import {
   readWasmFile,
   type CallResult,
+  type CallTally,
   type HookArgs,
   type LoadOptions,
   type MainOp,
@@ -31,6 +32,8 @@ import {
  */
 export interface CallRecorder {
   record(result: CallResult): void;
+  /** Calls that ended ok, counted together (queued events); without it they come to record() one by one. */
+  recordTally?(tally: CallTally): void;
   recordFetchRefused(plugin: string, url: string, reason: string): void;
 }
 
@@ -69,6 +72,15 @@ export function createPluginEngine(opts: PluginEngineOptions): PluginEngine {
         }
       }
     : undefined;
+  const onTally = recorder?.recordTally
+    ? (t: CallTally): void => {
+        try {
+          recorder.recordTally!(t);
+        } catch (err) {
+          log.error({ err }, 'recording hook calls failed');
+        }
+      }
+    : undefined;
   const onRefused = recorder ? (plugin: string, url: string, reason: string) => recorder.recordFetchRefused(plugin, url, reason) : undefined;
   const buckets = new Map<string, { perMinute: number; bucket: TokenBucket }>();
 
@@ -99,6 +111,7 @@ export function createPluginEngine(opts: PluginEngineOptions): PluginEngine {
         plugin,
         stateDir: opts.stateDir,
         ...(onCall ? { onCall } : {}),
+        ...(onTally ? { onTally } : {}),
         ...(opts.onMetric ? { onMetric: opts.onMetric } : {}),
         // Refused fetches are reported once, by the fetch handler (onRefused above).
         onMainCall: (_plugin, op, payload) => mainCall(fetch, op, payload),
@@ -121,12 +134,14 @@ function mainCall(fetch: FetchHandler, op: MainOp, payload: string): Promise<str
 /** The runtime's handle, with close() also dropping the plugin's pooled fetch connections. */
 function withFetch(handle: PluginHandle, fetch: FetchHandler): PluginHandle {
   const batch = handle.callBatch?.bind(handle);
+  const queued = handle.callQueued?.bind(handle);
   const cancel = handle.cancelBatch?.bind(handle);
   return {
     // The same object the runtime updates (state, priority, errors after a worker restart).
     info: handle.info,
     call: (args: HookArgs) => handle.call(args),
     ...(batch ? { callBatch: batch } : {}),
+    ...(queued ? { callQueued: queued } : {}),
     ...(cancel ? { cancelBatch: cancel } : {}),
     async close(): Promise<void> {
       await Promise.allSettled([handle.close(), fetch.close()]);

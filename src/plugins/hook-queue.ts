@@ -45,11 +45,13 @@ export interface Shedding {
 }
 
 /**
- * While the server thread is saturated, the pump waits this long between batches so each batch
- * carries many events: one round trip to the plugin for a few hundred events instead of one for
- * every few. Nothing is dropped for it; the queue bound stays the only reason to drop.
+ * While the server thread is saturated, the pump waits up to this long between batches so each
+ * batch carries many events: one round trip to the plugin for a few hundred events instead of one
+ * for every few. Nothing is dropped for it: the pause ends before a quarter of the queue's bound
+ * has arrived (BUSY_FILL), so most of it stays free for a worker that gets no CPU for a while.
  */
-const BUSY_BATCH_PAUSE_MS = 10;
+const BUSY_BATCH_PAUSE_MS = 20;
+const BUSY_FILL = 0.25;
 /** Most calls handed over at once while saturated (the runtime sends them in messages of 64). */
 const BUSY_MAX_BATCH = 1024;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -83,16 +85,19 @@ const RATE_WINDOW_MS = 1_000;
 
 /**
  * on_request_complete arguments for one response, shared by every plugin's queue. The JSON is
- * made when the first plugin's batch is sent: at saturation most events are dropped unread.
+ * made once, when the first plugin's batch is sent (an event every queue drops is never made).
  */
-export class QueuedEvent {
+export class QueuedEvent<E extends object = object> {
   readonly hook = 'on_request_complete' as const;
   private json: string | null = null;
 
-  constructor(private readonly event: object) {}
+  constructor(
+    private readonly event: E,
+    private readonly toJson: (event: E) => string = JSON.stringify,
+  ) {}
 
   get eventJson(): string {
-    return (this.json ??= JSON.stringify(this.event));
+    return (this.json ??= this.toJson(this.event));
   }
 }
 
@@ -193,6 +198,13 @@ export class HookQueue {
     return this.lastRates ?? { arriving: 0, delivered: 0 };
   }
 
+  /** How long to wait between batches while saturated: BUSY_BATCH_PAUSE_MS, shorter when events arrive fast. */
+  private busyPause(): number {
+    const perMs = (this.lastRates?.arriving ?? 0) / 1000;
+    if (!(perMs > 0)) return BUSY_BATCH_PAUSE_MS;
+    return Math.max(1, Math.min(BUSY_BATCH_PAUSE_MS, (this.ring.length * BUSY_FILL) / perMs));
+  }
+
   private startShedding(): void {
     const now = performance.now();
     const r = this.rates(now);
@@ -236,7 +248,7 @@ export class HookQueue {
         // events. Meanwhile more events queue up, and the next batch carries them all; while the
         // server is saturated, the pause is longer so batches are large (see BUSY_BATCH_PAUSE_MS).
         const saturated = serverBusy();
-        if (saturated) await pause(BUSY_BATCH_PAUSE_MS);
+        if (saturated) await pause(this.busyPause());
         else await yieldToIO();
         if (this.paused) break;
         const n = Math.min(this.count, saturated ? Math.max(this.maxBatch, BUSY_MAX_BATCH) : this.maxBatch);

@@ -139,6 +139,7 @@ export class PluginSupervisor {
     const handle = entry.handle;
     // No instance (between a failed reload and the next): the calls are skipped, as call() would.
     if (!handle) return items.length;
+    if (handle.callQueued) return (await handle.callQueued(items)).ran;
     if (handle.callBatch) return (await handle.callBatch(items)).length;
     for (const args of items) await handle.call(args);
     return items.length;
@@ -337,11 +338,14 @@ export class PluginSupervisor {
     return this.eventTargets.length > 0 || this.held !== null;
   }
 
-  /** Queues on_request_complete for every plugin that exports it (one shared event, see QueuedEvent). */
-  pushEvent(event: object): void {
+  /**
+   * Queues on_request_complete for every plugin that exports it (one shared event, see
+   * QueuedEvent); `toJson` writes the event's JSON (default JSON.stringify), once for all of them.
+   */
+  pushEvent<E extends object>(event: E, toJson?: (event: E) => string): void {
     const targets = this.eventTargets;
     if (targets.length === 0 && this.held === null) return;
-    const args = new QueuedEvent(event);
+    const args = new QueuedEvent(event, toJson);
     if (!this.hold(args)) this.pushTo(targets, args);
   }
 

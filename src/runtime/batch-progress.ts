@@ -11,6 +11,7 @@ import type { CallReport } from './messages.js';
 
 /** Most calls in one batch (one result slot each). */
 export const MAX_BATCH = 256;
+/** Numbers per call: outcome index (SKIPPED for a hook not exported), fuel used, wall µs. */
 const SLOT = 3;
 const SKIPPED = -1;
 
@@ -20,6 +21,11 @@ export function sharedNow(): number {
 }
 
 export class BatchProgress {
+  /** Layout of copied slots (copySlots): SLOT numbers per call, fuel at +FUEL, wall time at +WALL. */
+  static readonly SLOT = SLOT;
+  static readonly FUEL = 1;
+  static readonly WALL = 2;
+
   /** [0]: index of the call running now, -1 when none; [1]: 1 when the host asked the batch to stop. */
   private readonly ctl: Int32Array;
   /** [0]: start of the running call (sharedNow ms); then per call: outcome index, fuel, wall µs. */
@@ -74,12 +80,30 @@ export class BatchProgress {
 
   /** Host: what the worker recorded for a finished call (no message: only failures carry one). */
   report(index: number): CallReport {
-    const at = 1 + SLOT * index;
-    const code = this.f64[at]!;
-    const fuelUsed = this.f64[at + 1]!;
-    const wallUs = this.f64[at + 2]!;
+    return BatchProgress.reportFrom(this.f64.subarray(1), index);
+  }
+
+  /**
+   * Host: a copy of what the worker recorded for the first `count` calls (read it with reportFrom
+   * and okSamples), taken before the next batch reuses the buffer: one copy for a whole batch.
+   */
+  copySlots(count: number): Float64Array {
+    return this.f64.slice(1, 1 + SLOT * count);
+  }
+
+  /** Call k's report in slots that copySlots returned. */
+  static reportFrom(slots: Float64Array, k: number): CallReport {
+    const at = SLOT * k;
+    const code = slots[at]!;
+    const fuelUsed = slots[at + 1]!;
+    const wallUs = slots[at + 2]!;
     if (code === SKIPPED) return { outcome: 'ok', fuelUsed, wallUs, skipped: true };
     const outcome: Outcome = OUTCOMES[code] ?? 'crashed';
     return { outcome, fuelUsed, wallUs };
+  }
+
+  /** Whether call k in copied slots was skipped (the module does not export its hook: no call happened). */
+  static skippedAt(slots: Float64Array, k: number): boolean {
+    return slots[SLOT * k] === SKIPPED;
   }
 }

@@ -51,8 +51,6 @@ function stringCount(hook: HookName): number {
   return hook === 'on_request_complete' || hook === 'on_cache_invalidate' || hook === 'on_server_start' ? 1 : 0;
 }
 
-const encoder = new TextEncoder();
-
 /** Bytes `text` takes as UTF-8, without encoding it. */
 function utf8Length(text: string): number {
   let n = text.length;
@@ -69,13 +67,17 @@ function utf8Length(text: string): number {
   return n;
 }
 
-/** Writes `text` at `at`; the number of bytes written, or -1 when it does not fit. */
-function writeString(text: string, area: Uint8Array, at: number): number {
+/**
+ * Writes `text` at `at` of `area` (a Buffer over the call area: its utf8 write needs no view per
+ * string, and writes the same bytes as TextEncoder, a lone surrogate as U+FFFD); the number of
+ * bytes written, or -1 when it does not fit.
+ */
+function writeString(text: string, area: Buffer, at: number): number {
   if (text.length === 0) return 0;
   // At least one byte per UTF-16 unit, at most three: only in between are the bytes counted.
   if (at + text.length > area.length) return -1;
   if (at + text.length * 3 > area.length && at + utf8Length(text) > area.length) return -1;
-  return encoder.encodeInto(text, area.subarray(at)).written;
+  return area.write(text, at, 'utf8');
 }
 
 /** Where the record after one at `at` with `bytes` string bytes starts. */
@@ -87,8 +89,9 @@ function nextRecord(at: number, bytes: number): number {
  * Writes as many of `args` (with their budgets), from the first, as fit into `area`; returns how
  * many it wrote (0 when not even the first fits: the caller sends it another way).
  */
-export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[], area: Uint8Array): number {
-  if (area.byteOffset % 8 !== 0) throw new Error('internal: a call area must be 8-byte aligned');
+export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[], callArea: Uint8Array): number {
+  if (callArea.byteOffset % 8 !== 0) throw new Error('internal: a call area must be 8-byte aligned');
+  const area = Buffer.from(callArea.buffer, callArea.byteOffset, callArea.length);
   const f64 = new Float64Array(area.buffer, area.byteOffset, area.length >> 3);
   const i32 = new Int32Array(area.buffer, area.byteOffset, area.length >> 2);
   let at = 0;

@@ -20,6 +20,7 @@ export type { MainOp } from './types.js';
 export { HOOK_PARAMS, ALLOCATORS, DEALLOCATORS } from './abi-table.js';
 export type { Capability, HostImportSpec, ImportTable } from './capability.js';
 export { PluginHost, type WorkerStats } from './plugin-host.js';
+export { tallyCalls, wholeValue } from './tally.js';
 export type * from './types.js';
 export type { CallProfile } from './profiler.js';
 export { functionTable, mergeProfiles, profileTotal, selfFuel, toFolded, toSpeedscope, type FunctionRow } from './profile-report.js';

@@ -12,9 +12,10 @@ import { BatchProgress, MAX_BATCH, sharedNow } from './batch-progress.js';
 import { CHANNEL_BYTES, createCallChannel, HOST_POLL_MS, type MainChannel } from './call-channel.js';
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage, ToWorker } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
+import { tallyOf } from './tally.js';
 import { demangle } from './frames/demangle.js';
 import { shownStack, type Symbolizer } from './frames/symbolize.js';
-import type { CallResult, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo } from './types.js';
+import type { CallResult, CallTally, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo, QueuedRun } from './types.js';
 
 const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
 /** Limit for spawning a worker and instantiating the module (before any guest code runs). */
@@ -33,19 +34,30 @@ interface Live {
   gone: boolean;
 }
 
-/** A chunk of a batch once it ended: how many of its calls were sent, the reports of those that ran, and what stopped it. */
+/** A chunk of a batch once it ended: how many of its calls were sent and ran, what they reported, and what stopped it. */
 interface RanChunk {
   chunk: readonly HookArgs[];
   budgets: number[];
   sent: number;
-  reports: CallReport[];
+  /** How many calls ran to their end (not counting `stopped`). */
+  count: number;
+  /** Reports of the calls that did not end ok, by index (the others are in `slots`). */
+  failed: ReadonlyMap<number, CallReport>;
+  /** The batch progress slots of the `count` calls (BatchProgress.copySlots). */
+  slots: Float64Array;
   /** A timeout or crash: the report of the call it ended (reports.length is its index). */
   stopped: CallReport | null;
   /** Whether `stopped` calls for a new worker (not when starting one just failed). */
   replace: boolean;
 }
 
-const NO_FAILURES = new Map<number, CallReport>();
+const NO_FAILURES: ReadonlyMap<number, CallReport> = new Map<number, CallReport>();
+const NO_SLOTS = new Float64Array(0);
+
+/** A report of call k of a chunk that ran. */
+function reportAt(ran: RanChunk, k: number): CallReport {
+  return ran.failed.get(k) ?? BatchProgress.reportFrom(ran.slots, k);
+}
 
 /** Hook arguments as plain data (queued arguments may compute a field lazily, which a structured clone would not see). */
 function plainArgs(a: HookArgs): HookArgs {
@@ -425,27 +437,97 @@ export class PluginHost implements PluginHandle {
     return run;
   }
 
+  callQueued(args: readonly HookArgs[]): Promise<QueuedRun> {
+    const run = this.queue.then(() => this.callQueuedNow(args));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Whether list[i] can go in a batch (else call() answers it: closed, not exported, to profile). */
   private batchable(a: HookArgs): boolean {
     return !this.closed && a.hook in this.summary.hooks && !this.wantsProfile(a.hook);
   }
 
-  /**
-   * Runs the list in chunks. While the worker runs one chunk, this thread turns the reports of
-   * the one before into results (and onCall): the next chunk is sent as soon as the previous one
-   * is done, before its results are handled, unless it ended in a timeout or crash.
-   */
   private async callBatchNow(list: readonly HookArgs[]): Promise<CallResult[]> {
     const out: CallResult[] = [];
+    await this.runList(
+      list,
+      (ran) => {
+        for (const r of this.chunkResults(ran)) out.push(r);
+      },
+      (r) => void out.push(r),
+    );
+    return out;
+  }
+
+  /**
+   * callBatch for events nobody awaits: a chunk whose calls all ended ok becomes one tally per run
+   * of one hook (to onTally, no CallResult per call); any other chunk is reported as callBatch does.
+   */
+  private async callQueuedNow(list: readonly HookArgs[]): Promise<QueuedRun> {
+    const out: QueuedRun = { ran: 0, tallies: [], results: [] };
+    const onTally = this.opts.onTally;
+    await this.runList(
+      list,
+      (ran, first) => {
+        if (onTally !== undefined && ran.stopped === null && ran.failed.size === 0) {
+          out.ran += ran.count;
+          this.tallies(ran, out.tallies, onTally);
+          return;
+        }
+        const results = this.chunkResults(ran);
+        out.ran += results.length;
+        for (let k = 0; k < results.length; k++) out.results.push({ index: first + k, result: results[k]! });
+      },
+      (result, index) => {
+        out.ran++;
+        out.results.push({ index, result });
+      },
+    );
+    return out;
+  }
+
+  /** The calls of an all-ok chunk as one tally per run of one hook, each handed to onTally. */
+  private tallies(ran: RanChunk, out: CallTally[], onTally: (t: CallTally) => void): void {
+    const { chunk, budgets, slots, count } = ran;
+    let k = 0;
+    while (k < count) {
+      const hook = chunk[k]!.hook;
+      let end = k + 1;
+      while (end < count && chunk[end]!.hook === hook) end++;
+      const tally = tallyOf(this.plugin.name, hook, budgets[k]!, slots, k, end);
+      if (tally !== null) {
+        try {
+          onTally(tally);
+        } catch (err) {
+          this.log.error(`onTally handler threw: ${(err as Error).message}`);
+        }
+        out.push(tally);
+      }
+      k = end;
+    }
+  }
+
+  /**
+   * Runs the list in chunks, handing each chunk that ran to `take` (with the index of its first
+   * call) and each call made alone to `single`. While the worker runs one chunk, this thread
+   * handles the one before: the next chunk is sent as soon as the previous one is done, before
+   * it is handed over, unless it ended in a timeout or crash.
+   */
+  private async runList(
+    list: readonly HookArgs[],
+    take: (ran: RanChunk, first: number) => void,
+    single: (result: CallResult, index: number) => void,
+  ): Promise<void> {
     let i = 0;
     let next: Promise<RanChunk> | null = null;
     while (i < list.length) {
       if (!next) {
-        if (this.batchCancelled) return out;
+        if (this.batchCancelled) return;
         // What call() answers without the worker (closed plugin, hook not exported) is answered
         // the same way; so is a call to profile (its profile travels in a result message).
         if (!this.batchable(list[i]!)) {
-          out.push(await this.callNow(list[i]!));
+          single(await this.callNow(list[i]!), i);
           i++;
           continue;
         }
@@ -453,14 +535,14 @@ export class PluginHost implements PluginHandle {
       }
       const ran = await next;
       next = null;
+      const first = i;
       i += ran.sent;
       // A timeout or crash ends the batch: the calls after it did not run (the caller decides their fate).
-      const stopped = ran.stopped !== null || ran.reports.length < ran.sent;
+      const stopped = ran.stopped !== null || ran.count < ran.sent;
       if (!stopped && i < list.length && !this.batchCancelled && this.batchable(list[i]!)) next = this.runChunk(this.chunkAt(list, i));
-      for (const r of this.chunkResults(ran)) out.push(r);
-      if (stopped) return out;
+      take(ran, first);
+      if (stopped) return;
     }
-    return out;
   }
 
   /** The calls from list[i] that go in one chunk (at most MAX_BATCH, all batchable). */
@@ -484,7 +566,7 @@ export class PluginHost implements PluginHandle {
       } catch (err) {
         const budget = this.plugin.fuel[first];
         const report: CallReport = { outcome: 'crashed', fuelUsed: 0, wallUs: 0, message: `plugin could not be restarted: ${(err as Error).message}` };
-        return { chunk, budgets: [budget], sent: 1, reports: [], stopped: report, replace: false };
+        return { chunk, budgets: [budget], sent: 1, count: 0, failed: NO_FAILURES, slots: NO_SLOTS, stopped: report, replace: false };
       }
     }
     const live = this.live!;
@@ -510,7 +592,7 @@ export class PluginHost implements PluginHandle {
         this.pending.delete(id);
         this.retire(live);
         const at = Math.max(0, index);
-        done(at, new Map(), {
+        done(at, NO_FAILURES, {
           outcome: 'timeout',
           fuelUsed: 0,
           wallUs: elapsed * 1000,
@@ -518,18 +600,16 @@ export class PluginHost implements PluginHandle {
         });
       };
       let timer = setTimeout(check, timeoutMs);
-      const done = (count: number, failed: Map<number, CallReport>, stopped: CallReport | null): void => {
+      const done = (count: number, failed: ReadonlyMap<number, CallReport>, stopped: CallReport | null): void => {
         clearTimeout(timer);
         live.onGone = null;
         live.worker.unref();
-        // Finished calls: failures came with their report; the others are read from shared memory,
-        // now, before the next chunk reuses it. After a timeout or crash, failures before it keep
-        // their outcome, fuel and time but lose the message.
-        const reports: CallReport[] = [];
-        for (let k = 0; k < count; k++) reports.push(failed.get(k) ?? live.progress.report(k));
-        resolve({ chunk, budgets, sent, reports, stopped, replace: true });
+        // Finished calls: failures came with their report; the others are copied from shared
+        // memory, now, before the next chunk reuses it. After a timeout or crash, failures before
+        // it keep their outcome, fuel and time but lose the message.
+        resolve({ chunk, budgets, sent, count, failed, slots: live.progress.copySlots(count), stopped, replace: true });
       };
-      live.onGone = (report) => done(Math.max(0, live.progress.current().index), new Map(), report);
+      live.onGone = (report) => done(Math.max(0, live.progress.current().index), NO_FAILURES, report);
       this.pending.set(id, (msg) => {
         if (msg.type === 'batch_result') done(msg.count, new Map(msg.failed.map((f) => [f.index, f.report])), null);
       });
@@ -558,11 +638,11 @@ export class PluginHost implements PluginHandle {
 
   /** The results of a chunk that ran, each through finish() (onCall), in order. */
   private chunkResults(ran: RanChunk): CallResult[] {
-    const { chunk, budgets, reports, stopped, replace } = ran;
+    const { chunk, budgets, count, stopped, replace } = ran;
     const results: CallResult[] = [];
-    for (let k = 0; k < reports.length; k++) results.push(this.finish(this.result(chunk[k]!.hook, budgets[k]!, reports[k]!)));
+    for (let k = 0; k < count; k++) results.push(this.finish(this.result(chunk[k]!.hook, budgets[k]!, reportAt(ran, k))));
     if (stopped) {
-      const at = reports.length;
+      const at = count;
       results.push(this.finish(this.result(chunk[at]!.hook, budgets[at]!, stopped)));
       if (replace) this.replaceAfter(stopped, chunk[at]!.hook);
     }

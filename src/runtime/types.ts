@@ -90,6 +90,46 @@ export interface MetricSample {
   tags: Record<string, string>;
 }
 
+/**
+ * One quantity of a tally's calls as whole numbers (rounded; negative or non-finite = 0): each
+ * distinct value with how many calls had it (ascending), and the exact total, min and max.
+ */
+export interface ValueCounts {
+  values: number[];
+  counts: number[];
+  total: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Calls of one hook, run back to back in one batch, that all ended ok: what stats need of them
+ * (how many, the fuel and wall time of each) without a CallResult per call (see tally.ts). The
+ * fire-and-forget path (PluginHandle.callQueued) reports these; a failed call is always reported
+ * on its own.
+ */
+export interface CallTally {
+  plugin: string;
+  hook: HookName;
+  budget: number;
+  /** How many calls (calls to a hook the module does not export are not counted). */
+  count: number;
+  fuel: ValueCounts;
+  wallUs: ValueCounts;
+  /** Each call's exact fuel and wall time, as the batch progress recorded them (read with tallyCalls). */
+  slots: Float64Array;
+}
+
+/** What callQueued ran: `ran` calls from the first, as tallies and results. */
+export interface QueuedRun {
+  /** How many calls ran (as callBatch's result count: fewer when a call timed out or crashed). */
+  ran: number;
+  /** The calls of chunks that ended all ok, per hook. */
+  tallies: CallTally[];
+  /** Every other call that ran, in order, with its index in the list given. */
+  results: { index: number; result: CallResult }[];
+}
+
 export interface PluginHandle {
   readonly info: PluginInfo;
   /** Runs one hook; never throws for guest failures (they are outcomes). Calls are serialized. */
@@ -102,6 +142,12 @@ export interface PluginHandle {
    */
   callBatch?(args: readonly HookArgs[]): Promise<CallResult[]>;
   /**
+   * Runs queued hooks (events nobody awaits) as callBatch does, but reports the calls of each
+   * chunk that ended ok as tallies (CallTally), to onTally and in the result, instead of a
+   * CallResult per call; every call of a chunk where one failed is reported as callBatch would.
+   */
+  callQueued?(args: readonly HookArgs[]): Promise<QueuedRun>;
+  /**
    * Asks the batch running now to stop after its current call (shutdown gave up waiting): the
    * calls after it do not run and callBatch resolves with fewer results, as after a timeout.
    */
@@ -113,6 +159,11 @@ export interface PluginHandle {
 /** Hooks back from the runtime to its owner (server or CLI). All optional. */
 export interface RuntimeEvents {
   onCall?(result: CallResult): void;
+  /**
+   * Receives the tallies of callQueued (calls that ended ok, counted together). Without it those
+   * calls go to onCall one by one, as CallResults.
+   */
+  onTally?(tally: CallTally): void;
   onMetric?(sample: MetricSample): void;
   /** A refused http_fetch, for stats. */
   onFetchRefused?(plugin: string, url: string, reason: string): void;

@@ -1,4 +1,5 @@
 /** What goes into the live stream: plugin history changes, and the log lines bext writes. */
+import { tallyCalls } from '../runtime/tally.js';
 import type { HistoryListener } from './plugin-history.js';
 import type { LiveFeed } from './live-feed.js';
 
@@ -26,6 +27,14 @@ export function historyEvents(feed: LiveFeed): HistoryListener {
         wallUs: r.wallUs,
         version: version.hash,
       }));
+    },
+    onTally(t, version) {
+      // Made in order, only while the allowance lasts (see publishCalls).
+      const calls = tallyCalls(t);
+      feed.publishCalls(t.count, () => {
+        const c = calls.next().value!;
+        return { plugin: t.plugin, hook: t.hook, outcome: 'ok', fuelUsed: c.fuelUsed, budget: t.budget, wallUs: c.wallUs, version: version.hash };
+      });
     },
     onFailure(f) {
       feed.publish('failure', { ...f, stack: f.stack.slice(0, 8) });

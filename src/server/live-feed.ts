@@ -38,6 +38,8 @@ export interface LiveFeed {
    * per-second allowance it is counted as skipped, as publish('call') does).
    */
   publishCall(make: () => Record<string, unknown>): void;
+  /** publishCall for `n` calls at once: make(i) builds the i-th, while the allowance lasts. */
+  publishCalls(n: number, make: (i: number) => Record<string, unknown>): void;
   /** Takes over `res` as an event stream until the client goes away or close() is called. */
   subscribe(req: IncomingMessage, res: ServerResponse): void;
   subscribers(): number;
@@ -116,6 +118,17 @@ export function createLiveFeed(now: () => number = Date.now): LiveFeed {
     publishCall(make) {
       if (closed || !admitCall()) return;
       emit('call', make());
+    },
+    publishCalls(n, make) {
+      if (closed) return;
+      for (let i = 0; i < n; i++) {
+        if (!admitCall()) {
+          // The rest are past this second's allowance too.
+          skippedCalls += n - i - 1;
+          return;
+        }
+        emit('call', make(i));
+      }
     },
     subscribe(req, res) {
       if (closed) {

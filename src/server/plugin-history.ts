@@ -8,7 +8,7 @@
  * (src/stats) keep the all-time figures.
  */
 import type { HookName } from '../config/types.js';
-import type { CallResult, HookArgs } from '../runtime/types.js';
+import type { CallResult, CallTally, HookArgs } from '../runtime/types.js';
 import { HookAggregate, hookOrder } from '../stats/aggregate.js';
 import type { HookStats } from '../stats/types.js';
 import type { LanguageGuess } from '../wasm/index.js';
@@ -87,6 +87,8 @@ export interface HistoryListener {
   onLoad?(plugin: string, version: PluginVersion, previous: PluginVersion | null): void;
   onLoadFailed?(plugin: string, error: string, stillServing: PluginVersion | null): void;
   onCall?(result: CallResult, version: PluginVersion): void;
+  /** Calls that ended ok, reported together (see CallTally). */
+  onTally?(tally: CallTally, version: PluginVersion): void;
   onFailure?(failure: FailureRecord): void;
 }
 
@@ -216,11 +218,26 @@ export class PluginHistory {
     this.listener.onFailure?.(failure);
   }
 
-  private countMinute(r: PluginRecord, hook: HookName, at: number): void {
+  /** Counts calls that ended ok, reported together, against the version that made them. */
+  tally(t: CallTally, version: PluginVersion): void {
+    if (t.count === 0) return;
+    const r = this.record(t.plugin);
+    const at = this.now();
+    const figures = r.current?.version === version ? r.current : r.previous.find((p) => p.version === version);
+    if (figures) {
+      let agg = figures.hooks.get(t.hook);
+      if (!agg) figures.hooks.set(t.hook, (agg = new HookAggregate()));
+      agg.recordTally(t, at);
+    }
+    this.countMinute(r, t.hook, at, t.count);
+    this.listener.onTally?.(t, version);
+  }
+
+  private countMinute(r: PluginRecord, hook: HookName, at: number, n = 1): void {
     const minute = Math.floor(at / MINUTE_MS);
     let m = r.minutes.get(hook);
     if (!m) r.minutes.set(hook, (m = new Map()));
-    m.set(minute, (m.get(minute) ?? 0) + 1);
+    m.set(minute, (m.get(minute) ?? 0) + n);
     if (m.size > TIMELINE_MINUTES + 1) {
       for (const k of m.keys()) if (k <= minute - TIMELINE_MINUTES) m.delete(k);
     }

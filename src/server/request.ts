@@ -11,7 +11,7 @@ import { cacheKey, requestBypasses, storability, type CacheEntry } from './cache
 import type { ServerContext } from './context.js';
 import { acceptsEncoding, joinedHeader, one, requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
-import { buildEvent } from './request-event.js';
+import { buildEvent, eventJson } from './request-event.js';
 import { ownAuthority, parseTarget } from './request-target.js';
 import { etagMatches } from './validators.js';
 import { sendableHead, withConnectionClose } from './entry-head.js';
@@ -113,7 +113,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
       durationUs: Math.round((performance.now() - st.t0) * 1000),
       bytes: st.bytes,
     }, { tenant_id: server.tenant_id, site_id: server.site_id });
-    plugins.pushEvent(event);
+    plugins.pushEvent(event, eventJson);
   }
 
   /**

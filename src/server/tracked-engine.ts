@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { PluginEngine } from '../plugins/engine.js';
-import type { CallResult, HookArgs, PluginHandle } from '../runtime/types.js';
+import type { CallResult, HookArgs, PluginHandle, QueuedRun } from '../runtime/types.js';
 import { guessLanguage, type LanguageGuess } from '../wasm/index.js';
 import type { PluginHistory, PluginVersion } from './plugin-history.js';
 export { inputBytes } from './plugin-history.js';
@@ -31,6 +31,7 @@ async function identify(file: string): Promise<{ hash: string; language: Languag
 
 function counted(handle: PluginHandle, history: PluginHistory, version: PluginVersion): PluginHandle {
   const batch = handle.callBatch?.bind(handle);
+  const queued = handle.callQueued?.bind(handle);
   const cancel = handle.cancelBatch?.bind(handle);
   return {
     info: handle.info,
@@ -46,6 +47,16 @@ function counted(handle: PluginHandle, history: PluginHistory, version: PluginVe
             // Results come in the order of `list`; fewer when the batch stopped early.
             for (let i = 0; i < results.length; i++) history.call(results[i]!, version, list[i]!);
             return results;
+          },
+        }
+      : {}),
+    ...(queued
+      ? {
+          async callQueued(list: readonly HookArgs[]): Promise<QueuedRun> {
+            const run = await queued(list);
+            for (const t of run.tallies) history.tally(t, version);
+            for (const { index, result } of run.results) history.call(result, version, list[index]!);
+            return run;
           },
         }
       : {}),

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import type { Histogram } from 'hdr-histogram-js';
 import type * as HdrModule from 'hdr-histogram-js';
 import { HOOK_NAMES, type HookName } from '../config/types.js';
-import { OUTCOMES, type CallResult, type Outcome } from '../runtime/types.js';
+import { wholeValue } from '../runtime/tally.js';
+import { OUTCOMES, type CallResult, type CallTally, type Outcome, type ValueCounts } from '../runtime/types.js';
 import type { Distribution, FuelDistribution, HookStats, LastFailure, OutcomeCounts, QueueShedding } from './types.js';
 
 const MAX_MESSAGE = 500;
@@ -43,11 +44,8 @@ export function emptyOutcomes(): OutcomeCounts {
   return { ok: 0, error: 0, out_of_fuel: 0, trap: 0, timeout: 0, crashed: 0 };
 }
 
-/** Histogram values must be non-negative integers. */
-function histValue(n: number): number {
-  if (!Number.isFinite(n) || n <= 0) return 0;
-  return Math.min(Math.round(n), Number.MAX_SAFE_INTEGER);
-}
+/** Histogram values must be non-negative integers (a tally's value counts are made the same way). */
+const histValue = wholeValue;
 
 /**
  * Values recorded before a quantity builds its histogram. Loading hdr-histogram-js and decoding
@@ -102,6 +100,24 @@ class Quantity {
     if (x > this.max) this.max = x;
     if (this.built !== null) this.built.recordValue(x);
     else if (this.pending.push(x) >= PENDING_MAX) void this.hist;
+  }
+
+  /** Records many values at once: the same as add() for each value, `count` times. */
+  addCounts(g: ValueCounts): void {
+    if (g.values.length === 0) return;
+    this.total += g.total;
+    if (g.min < this.min) this.min = g.min;
+    if (g.max > this.max) this.max = g.max;
+    if (this.built === null) {
+      let n = 0;
+      for (const c of g.counts) n += c;
+      if (this.pending.length + n < PENDING_MAX) {
+        for (let i = 0; i < g.values.length; i++) for (let c = g.counts[i]!; c > 0; c--) this.pending.push(g.values[i]!);
+        return;
+      }
+    }
+    const h = this.hist;
+    for (let i = 0; i < g.values.length; i++) h.recordValueWithCount(g.values[i]!, g.counts[i]!);
   }
 
   merge(o: Quantity): void {
@@ -196,6 +212,26 @@ export class HookAggregate {
     }
     if (at >= this.budgetAt) {
       this.budget = r.budget;
+      this.budgetAt = at;
+    }
+    if (this.firstAt === null || at < this.firstAt) this.firstAt = at;
+    if (this.lastAt === null || at > this.lastAt) this.lastAt = at;
+  }
+
+  /** Counts a tally's calls (all ended ok): the same figures as record() of each, at `at`. */
+  recordTally(t: CallTally, at: number): void {
+    if (t.count === 0) return;
+    const fuel = t.fuel;
+    this.calls += t.count;
+    this.outcomes.ok += t.count;
+    this.fuel.addCounts(fuel);
+    this.time.addCounts(t.wallUs);
+    if (t.budget > 0) {
+      const pct = (fuel.max / t.budget) * 100;
+      if (pct > this.maxPct) this.maxPct = pct;
+    }
+    if (at >= this.budgetAt) {
+      this.budget = t.budget;
       this.budgetAt = at;
     }
     if (this.firstAt === null || at < this.firstAt) this.firstAt = at;

@@ -6,7 +6,7 @@
  * stats opens it first, and so do flush() and close() when something was recorded.
  */
 import type { HookName } from '../config/types.js';
-import type { CallResult } from '../runtime/types.js';
+import type { CallResult, CallTally } from '../runtime/types.js';
 import type { QueueShedding, SnapshotOptions, StatsRecorder, StatsSnapshot } from './types.js';
 
 export interface DeferredStats extends StatsRecorder {
@@ -41,6 +41,7 @@ export function openStatsLater(open: () => StatsRecorder): DeferredStats {
     open: opened,
     // Every plugin call lands here: once open, no closure per call.
     record: (result: CallResult) => (real !== null ? real.record(result) : write((r) => r.record(result))),
+    recordTally: (tally: CallTally) => (real !== null ? real.recordTally(tally) : write((r) => r.recordTally(tally))),
     recordDropped: (plugin: string, hook: HookName, n?: number) => write((r) => r.recordDropped(plugin, hook, n)),
     recordShedding: (plugin: string, s: QueueShedding) => write((r) => r.recordShedding(plugin, s)),
     recordFetchRefused: (plugin: string, url: string, reason: string) => write((r) => r.recordFetchRefused(plugin, url, reason)),

@@ -6,7 +6,7 @@
  * snapshot or flush through the store's reset marks.
  */
 import type { HookName } from '../config/types.js';
-import type { CallResult } from '../runtime/types.js';
+import type { CallResult, CallTally } from '../runtime/types.js';
 import { logger } from '../log.js';
 import { HookAggregate, loadHistogramCode, PluginAggregate, reasonKey } from './aggregate.js';
 import { toSnapshot } from './snapshot.js';
@@ -86,6 +86,13 @@ class Recorder implements StatsRecorder {
     const at = this.now();
     this.plugin(result.plugin).hook(result.hook).record(result, at);
     this.pendingHook(result.plugin, result.hook, at).record(result, at);
+  }
+
+  recordTally(tally: CallTally): void {
+    if (this.closed || tally.count === 0) return;
+    const at = this.now();
+    this.plugin(tally.plugin).hook(tally.hook).recordTally(tally, at);
+    this.pendingHook(tally.plugin, tally.hook, at).recordTally(tally, at);
   }
 
   recordDropped(plugin: string, hook: HookName, n = 1): void {

@@ -4,7 +4,7 @@
  * JSON round trips unchanged. Fuel is in wasmtime fuel units, times in microseconds.
  */
 import type { HookName } from '../config/types.js';
-import type { CallResult, Outcome } from '../runtime/types.js';
+import type { CallResult, CallTally, Outcome } from '../runtime/types.js';
 import type { Shedding } from '../plugins/hook-queue.js';
 
 export const STATS_SNAPSHOT_VERSION = 1;
@@ -112,6 +112,8 @@ export interface OpenStatsOptions {
 export interface StatsRecorder {
   /** Counts one hook call. Skipped results (hook not exported) are ignored. */
   record(result: CallResult): void;
+  /** Counts calls that ended ok, reported together (the same figures as record() of each). */
+  recordTally(tally: CallTally): void;
   /** Counts events dropped from a plugin's bounded queue (oldest dropped on overflow). */
   recordDropped(plugin: string, hook: HookName, n?: number): void;
   /** A plugin's queue started dropping events, or caught up again (live only, not persisted). */
