@@ -28,6 +28,10 @@ const BIG = args.includes('--big');
 
 const mine = await import(pathToFileURL(path.join(root, 'dist/fuel/instrument.js')).href);
 const ref = await import(pathToFileURL(path.join(path.resolve(refDist), 'fuel/instrument.js')).href);
+// Offset maps as plain arrays: this build's are compact (offsetMapEntries), older builds' were plain.
+const mineMaps = await import(pathToFileURL(path.join(root, 'dist/fuel/offset-map.js')).href);
+const refMaps = await import(pathToFileURL(path.join(path.resolve(refDist), 'fuel/offset-map.js')).href);
+const plainMap = (m) => (m.out ? m : (m.blockOut && refMaps.offsetMapEntries ? refMaps : mineMaps).offsetMapEntries(m));
 
 const FORMS = [
   ['normal', {}],
@@ -164,6 +168,8 @@ for (const m of modules) {
     total++;
     const a = run(mine, m.bytes, opts);
     const b = run(ref, m.bytes, opts);
+    if (a.offsets) a.offsets = plainMap(a.offsets);
+    if (b.offsets) b.offsets = plainMap(b.offsets);
     if (a.error || b.error) {
       if (a.error === b.error) {
         same++;

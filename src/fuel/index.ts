@@ -14,7 +14,7 @@ export { INSTRUMENTER_VERSION, cacheFileName } from './cache.js';
 export { FUEL_GLOBAL, OUT_OF_FUEL_NAME, START_WRAPPER_NAME, PROFILE_TABLE, PROFILE_FLAG } from './contract.js';
 export { profileHookModule, attachProfileHooks, type ProfileHookFunctions } from './profile.js';
 export { ttyProgress } from './progress.js';
-export { inputOffset, type OffsetMap } from './offset-map.js';
+export { inputOffset, offsetMapEntries, type OffsetMap } from './offset-map.js';
 
 export interface CachedResult {
   bytes: Uint8Array;

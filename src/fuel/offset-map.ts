@@ -11,6 +11,12 @@
  * maps as a whole onto the input instruction it was placed before. So a frame inside
  * inserted code points at the guest instruction it guards. Code bext adds as functions of its
  * own (`bext_out_of_fuel`, `bext_start`) is not in the map.
+ *
+ * A big module's map has millions of stretches, so it is kept compact: in blocks of BLOCK
+ * stretches, each block's first stretch as plain numbers in an index (for the binary search) and
+ * the others as deltas from their predecessor in LEB128 bytes (about 3 bytes a stretch instead of
+ * 8). Bodies are encoded as they are placed, so only the body being written is ever held as plain
+ * numbers, and the byte stream grows by appending chunks, never by copying.
  */
 
 /** Flag on an input offset: the stretch maps as a whole onto that one offset. */
@@ -18,25 +24,73 @@ const EXACT = 0x80000000;
 /** Input value of an entry that ends the guest's code (what follows is bext's own). */
 const NOT_GUEST = 0xffffffff;
 
+/** Stretches per block: a lookup decodes at most this many. */
+const BLOCK = 64;
+/** Bytes per stream chunk while building; a block never spans two chunks. */
+const CHUNK = 1 << 20;
+/** Most bytes one block's deltas can take (two LEB128 numbers of up to 6 bytes each per stretch). */
+const MAX_BLOCK_BYTES = (BLOCK - 1) * 12;
+
 export interface OffsetMap {
-  /** Output offsets (module-relative), ascending; the start of each stretch. */
-  readonly out: Uint32Array;
-  /** Per stretch: input offset, `| EXACT` for an inserted stretch, or NOT_GUEST. */
-  readonly input: Uint32Array;
+  /** Number of stretches. */
+  readonly count: number;
+  /** Added to every output offset stored (where the code section landed in the module). */
+  readonly shift: number;
+  /** Per block: its first stretch's output offset (before `shift`), ascending. */
+  readonly blockOut: Uint32Array;
+  /** Per block: its first stretch's input value (offset, `| EXACT`, or NOT_GUEST). */
+  readonly blockInput: Uint32Array;
+  /** Per block: the chunk of `stream` holding its other stretches, and where in it they start. */
+  readonly blockChunk: Uint32Array;
+  readonly blockAt: Uint32Array;
+  /** The deltas (see appendStretch). */
+  readonly stream: readonly Uint8Array[];
 }
 
-/** Collects stretches in output order; grows by doubling (a rewrite records a few per edit). */
+/** A growable u32 list that never shrinks its backing store below what it held. */
+class U32List {
+  a = new Uint32Array(256);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Uint32Array(this.n * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  view(): Uint32Array {
+    return this.a.subarray(0, this.n);
+  }
+}
+
+/**
+ * Collects stretches in output order. The body being written is held as plain numbers (its
+ * offsets are body-relative until placed, and the last stretch may still be replaced); placing it
+ * encodes its stretches into the compact form.
+ */
 export class OffsetMapBuilder {
   private out = new Uint32Array(1024);
   private input = new Uint32Array(1024);
+  /** Stretches of the open body (or of none: then 0). */
   private n = 0;
-  /** First entry of the body being recorded (its offsets are body-relative until placed). */
-  private bodyFrom = 0;
+
+  private count = 0;
+  private readonly blockOut = new U32List();
+  private readonly blockInput = new U32List();
+  private readonly blockChunk = new U32List();
+  private readonly blockAt = new U32List();
+  private readonly chunks: Uint8Array[] = [];
+  private chunk = new Uint8Array(0);
+  private at = 0;
+  /** The last stretch encoded: its output offset and its input offset (flag removed). */
+  private lastOut = 0;
+  private lastOffset = 0;
 
   private push(out: number, input: number): void {
     const n = this.n;
     // A stretch that turned out empty is replaced by the one that starts where it did.
-    if (n > this.bodyFrom && this.out[n - 1] === out) {
+    if (n > 0 && this.out[n - 1] === out) {
       this.input[n - 1] = input;
       return;
     }
@@ -56,7 +110,7 @@ export class OffsetMapBuilder {
   /** Output from `out` on is a copy of the input from `input` on. */
   copied(out: number, input: number): void {
     const n = this.n;
-    if (n > this.bodyFrom) {
+    if (n > 0) {
       const prev = this.input[n - 1]!;
       // Continues the previous copied stretch: nothing to record.
       if ((prev & EXACT) === 0 && prev !== NOT_GUEST && out - this.out[n - 1]! === input - prev) return;
@@ -71,29 +125,114 @@ export class OffsetMapBuilder {
 
   /** Output from `out` on is not the guest's code. */
   end(out: number): void {
-    this.bodyFrom = this.n;
-    this.push(out, NOT_GUEST);
+    this.n = 0;
+    this.append(out, NOT_GUEST);
   }
 
   /** Starts a function body: what is recorded next has offsets relative to the body's start. */
   beginBody(): void {
-    this.bodyFrom = this.n;
+    this.n = 0;
   }
 
-  /** The body starts at `at` in the code section: moves its entries there. */
+  /** The body starts at `at` in the code section: its stretches are final, encoded now. */
   placeBody(at: number): void {
-    for (let i = this.bodyFrom; i < this.n; i++) this.out[i] += at;
-    this.bodyFrom = this.n;
+    for (let i = 0; i < this.n; i++) this.append(this.out[i]! + at, this.input[i]!);
+    this.n = 0;
   }
 
-  /**
-   * The finished map, every output offset moved by `shift` (where the code section landed). Views
-   * of the builder's arrays, not copies (a big module's map is megabytes); the builder is done.
-   */
+  /** Encodes one final stretch (output offsets ascend across calls). */
+  private append(out: number, input: number): void {
+    const k = this.count++;
+    const first = k % BLOCK === 0;
+    // A block starts from nothing: a lookup decodes it alone.
+    const offset = input !== NOT_GUEST ? (input & ~EXACT) >>> 0 : first ? 0 : this.lastOffset;
+    if (first) {
+      if (this.chunk.length - this.at < MAX_BLOCK_BYTES) {
+        this.chunk = new Uint8Array(CHUNK);
+        this.chunks.push(this.chunk);
+        this.at = 0;
+      }
+      this.blockOut.push(out);
+      this.blockInput.push(input);
+      this.blockChunk.push(this.chunks.length - 1);
+      this.blockAt.push(this.at);
+    } else {
+      // The output offset's step, then the input offset's step (zigzag, so it may go back) times
+      // four plus the stretch's kind (0 copied, 1 inserted, 2 not the guest's).
+      this.at = writeLeb(this.chunk, this.at, out - this.lastOut);
+      const step = offset - this.lastOffset;
+      const kind = input === NOT_GUEST ? 2 : input >= EXACT ? 1 : 0;
+      this.at = writeLeb(this.chunk, this.at, (step >= 0 ? step * 2 : -step * 2 - 1) * 4 + kind);
+    }
+    this.lastOut = out;
+    this.lastOffset = offset;
+  }
+
+  /** The finished map, every output offset moved by `shift` (where the code section landed). */
   finish(shift: number): OffsetMap {
-    const out = this.out.subarray(0, this.n);
-    for (let i = 0; i < out.length; i++) out[i] += shift;
-    return { out, input: this.input.subarray(0, this.n) };
+    const last = this.chunks.length - 1;
+    const stream = this.chunks.map((c, i) => (i === last ? c.subarray(0, this.at) : c));
+    return {
+      count: this.count,
+      shift,
+      blockOut: this.blockOut.view(),
+      blockInput: this.blockInput.view(),
+      blockChunk: this.blockChunk.view(),
+      blockAt: this.blockAt.view(),
+      stream,
+    };
+  }
+}
+
+/** Writes `v` (a non-negative integer below 2^53) as unsigned LEB128 at `at`; returns the end. */
+function writeLeb(buf: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/**
+ * Calls `each(out, input)` for the stretches of block `b` in order, while it returns true;
+ * `out` has the map's shift added.
+ */
+function walkBlock(map: OffsetMap, b: number, each: (out: number, input: number) => boolean): void {
+  let out = map.blockOut[b]!;
+  let input = map.blockInput[b]!;
+  let offset = input === NOT_GUEST ? 0 : (input & ~EXACT) >>> 0;
+  if (!each(out + map.shift, input)) return;
+  const bytes = map.stream[map.blockChunk[b]!]!;
+  let at = map.blockAt[b]!;
+  const n = Math.min(BLOCK, map.count - b * BLOCK);
+  for (let i = 1; i < n; i++) {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      // A damaged cache file ends the walk rather than reading past the stream.
+      if (at >= bytes.length) return;
+      const byte = bytes[at++]!;
+      v += (byte & 0x7f) * scale;
+      scale *= 0x80;
+      if (byte < 0x80) break;
+    }
+    out += v;
+    v = 0;
+    scale = 1;
+    for (;;) {
+      // A damaged cache file ends the walk rather than reading past the stream.
+      if (at >= bytes.length) return;
+      const byte = bytes[at++]!;
+      v += (byte & 0x7f) * scale;
+      scale *= 0x80;
+      if (byte < 0x80) break;
+    }
+    const kind = v % 4;
+    const z = Math.floor(v / 4);
+    offset += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    input = kind === 2 ? NOT_GUEST : kind === 1 ? (offset | EXACT) >>> 0 : offset;
+    if (!each(out + map.shift, input)) return;
   }
 }
 
@@ -102,68 +241,98 @@ export class OffsetMapBuilder {
  * when that offset is not in the guest's code (bext's own functions, or outside the code section).
  */
 export function inputOffset(map: OffsetMap, outOffset: number): number | undefined {
-  const { out, input } = map;
-  // Last stretch starting at or before outOffset.
+  const target = outOffset - map.shift;
+  const firsts = map.blockOut;
+  // Last block starting at or before the target, then its last stretch that does.
   let lo = 0;
-  let hi = out.length - 1;
-  if (hi < 0 || outOffset < out[0]!) return undefined;
+  let hi = firsts.length - 1;
+  if (hi < 0 || target < firsts[0]!) return undefined;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    if (out[mid]! <= outOffset) lo = mid;
+    if (firsts[mid]! <= target) lo = mid;
     else hi = mid - 1;
   }
-  const v = input[lo]!;
-  if (v === NOT_GUEST) return undefined;
-  if (v >= EXACT) return v - EXACT;
-  return v + (outOffset - out[lo]!);
+  let startOut = 0;
+  let value = 0;
+  walkBlock(map, lo, (out, input) => {
+    if (out > outOffset) return false;
+    startOut = out;
+    value = input;
+    return true;
+  });
+  if (value === NOT_GUEST) return undefined;
+  if (value >= EXACT) return value - EXACT;
+  return value + (outOffset - startOut);
 }
 
-const MAGIC = 0x6d78_6562; // "bexm" little-endian
-
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
-/**
- * Bytes for the on-disk cache: magic, count, then the two arrays (little-endian u32), as pieces
- * to write one after the other. On a little-endian machine the arrays are views of the map's
- * own, so saving a big module's map copies nothing.
- */
-export function encodeOffsetMap(map: OffsetMap): Uint8Array[] {
-  const n = map.out.length;
-  const header = new Uint8Array(8);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, MAGIC, true);
-  view.setUint32(4, n, true);
-  if (LITTLE_ENDIAN) {
-    const bytesOf = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    return [header, bytesOf(map.out), bytesOf(map.input)];
-  }
-  const arrays = new Uint8Array(n * 8);
-  const av = new DataView(arrays.buffer);
-  for (let i = 0; i < n; i++) {
-    av.setUint32(i * 4, map.out[i]!, true);
-    av.setUint32(n * 4 + i * 4, map.input[i]!, true);
-  }
-  return [header, arrays];
-}
-
-/**
- * The map encodeOffsetMap wrote, or undefined when the bytes are not one. The arrays are views
- * of `bytes` where alignment allows (a map of a big module is megabytes; a trap should not copy it).
- */
-export function decodeOffsetMap(bytes: Uint8Array): OffsetMap | undefined {
-  if (bytes.length < 8) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== MAGIC) return undefined;
-  const n = view.getUint32(4, true);
-  if (bytes.length !== 8 + n * 8) return undefined;
-  if (LITTLE_ENDIAN && (bytes.byteOffset + 8) % 4 === 0) {
-    return { out: new Uint32Array(bytes.buffer, bytes.byteOffset + 8, n), input: new Uint32Array(bytes.buffer, bytes.byteOffset + 8 + n * 4, n) };
-  }
-  const out = new Uint32Array(n);
-  const input = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = view.getUint32(8 + i * 4, true);
-    input[i] = view.getUint32(8 + n * 4 + i * 4, true);
+/** Every stretch as plain numbers: output offsets (shift added) and input values (for tools). */
+export function offsetMapEntries(map: OffsetMap): { out: Uint32Array; input: Uint32Array } {
+  const out = new Uint32Array(map.count);
+  const input = new Uint32Array(map.count);
+  let k = 0;
+  for (let b = 0; b < map.blockOut.length; b++) {
+    walkBlock(map, b, (o, i) => {
+      out[k] = o;
+      input[k++] = i;
+      return true;
+    });
   }
   return { out, input };
+}
+
+const MAGIC = 0x6e78_6562; // "bexn" little-endian
+
+/**
+ * Bytes for the on-disk cache, as pieces to write one after the other: a header (magic, count,
+ * shift, blocks, stream length), the four block arrays (little-endian u32; a block's place is
+ * rewritten as a position in the one stream the file holds), then the stream's chunks as they are.
+ */
+export function encodeOffsetMap(map: OffsetMap): Uint8Array[] {
+  const blocks = map.blockOut.length;
+  const chunkStart: number[] = [];
+  let total = 0;
+  for (const c of map.stream) {
+    chunkStart.push(total);
+    total += c.length;
+  }
+  const header = new Uint8Array(20);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, MAGIC, true);
+  view.setUint32(4, map.count, true);
+  view.setUint32(8, map.shift, true);
+  view.setUint32(12, blocks, true);
+  view.setUint32(16, total, true);
+  const arrays = new Uint8Array(blocks * 12);
+  const av = new DataView(arrays.buffer);
+  for (let b = 0; b < blocks; b++) {
+    av.setUint32(b * 4, map.blockOut[b]!, true);
+    av.setUint32(blocks * 4 + b * 4, map.blockInput[b]!, true);
+    av.setUint32(blocks * 8 + b * 4, chunkStart[map.blockChunk[b]!]! + map.blockAt[b]!, true);
+  }
+  return [header, arrays, ...map.stream];
+}
+
+/** The map encodeOffsetMap wrote, or undefined when the bytes are not one. */
+export function decodeOffsetMap(bytes: Uint8Array): OffsetMap | undefined {
+  if (bytes.length < 20) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== MAGIC) return undefined;
+  const count = view.getUint32(4, true);
+  const shift = view.getUint32(8, true);
+  const blocks = view.getUint32(12, true);
+  const total = view.getUint32(16, true);
+  if (blocks !== Math.ceil(count / BLOCK) || bytes.length !== 20 + blocks * 12 + total) return undefined;
+  const blockOut = new Uint32Array(blocks);
+  const blockInput = new Uint32Array(blocks);
+  const blockAt = new Uint32Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    blockOut[b] = view.getUint32(20 + b * 4, true);
+    blockInput[b] = view.getUint32(20 + blocks * 4 + b * 4, true);
+    const at = view.getUint32(20 + blocks * 8 + b * 4, true);
+    // A damaged file must not send a lookup outside the stream.
+    if (at > total) return undefined;
+    blockAt[b] = at;
+  }
+  const stream = new Uint8Array(bytes.buffer, bytes.byteOffset + 20 + blocks * 12, total);
+  return { count, shift, blockOut, blockInput, blockChunk: new Uint32Array(blocks), blockAt, stream: [stream] };
 }
