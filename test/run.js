@@ -39,13 +39,17 @@ const LONGER_TIMEOUT_S = {
 };
 // The slowest files start first, so that the short ones fill the gaps at the end: ordered by the
 // wall times of the last run on this machine (node_modules/.cache, which `npm ci` clears), or on a
-// fresh install by this list (the slowest files of a full run on 2 cores).
+// fresh install by this list (the slowest files of a full run on 2 cores, native toolchains hidden;
+// the example builds first, as they are the slowest with the toolchains).
 const TIMES_FILE = path.join(root, 'node_modules', '.cache', 'bext-test-times.json');
 const SLOW_FIRST = [
-  'test/examples/new-plugin.test.js', 'test/examples/build.test.js', 'test/examples/plugins.test.js', 'test/examples/c-as-sdk.test.js', 'test/runtime/cli.test.js',
-  'test/examples/rust-sdk.test.js', 'test/host/damaged-state.test.js', 'test/stats/cli.test.js', 'test/cli/profile.test.js',
-  'test/host/fetch-private.test.js', 'test/config/invalid.test.js', 'test/stats/server.test.js', 'test/config/check.test.js',
-  'test/fuel/placement.test.js', 'test/server/event-delivery.test.js', 'test/cli/everyday.test.js',
+  'test/examples/new-plugin.test.js', 'test/examples/plugins.test.js', 'test/examples/build.test.js', 'test/examples/c-as-sdk.test.js',
+  'test/examples/rust-sdk.test.js', 'test/stats/cli.test.js', 'test/host/damaged-state.test.js', 'test/runtime/cli.test.js',
+  'test/cli/new-plugin.test.js', 'test/config/invalid.test.js', 'test/cli/profile.test.js', 'test/server/event-delivery.test.js',
+  'test/server/plugin-output.test.js', 'test/stats/server.test.js', 'test/server/builds.test.js', 'test/server/shutdown.test.js',
+  'test/config/check.test.js', 'test/server/live-reload-browser.test.js', 'test/server/dashboard.test.js', 'test/stats/discovery.test.js',
+  'test/config/discovery.test.js', 'test/examples/dev.test.js', 'test/cli/everyday.test.js', 'test/cli/bundle.test.js',
+  'test/host/storage-cli.test.js', 'test/fuel/placement.test.js',
 ];
 
 function lastTimes() {
