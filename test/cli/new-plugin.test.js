@@ -3,16 +3,26 @@
 // language, in test/examples/new-plugin.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bext, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/cleanup.js';
 
-/** A fresh site made by `bext init`. */
+let initialised = null;
+
+/**
+ * A fresh site made by `bext init`: run once per file, then copied (init writes nothing that
+ * depends on the folder; test/config/init.test.js covers init itself).
+ */
 function site() {
+  if (!initialised) {
+    const template = tempDir('bext-new-init-');
+    const r = bext(['init'], { cwd: template });
+    assert.equal(r.code, 0, r.stderr);
+    initialised = template;
+  }
   const dir = tempDir('bext-new-');
-  const r = bext(['init'], { cwd: dir });
-  assert.equal(r.code, 0, r.stderr);
+  cpSync(initialised, dir, { recursive: true });
   return dir;
 }
 

@@ -11,6 +11,7 @@ import { skipWithout } from '../helpers/toolchains.js';
 import { bext, ROOT } from '../helpers/cli.js';
 import { runHook, show, storageValue } from './lib.js';
 import { tempDir } from '../helpers/cleanup.js';
+import { compileAssemblyScript } from '../helpers/asc.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'examples');
 const noC = skipWithout('c');
@@ -33,9 +34,13 @@ before(async () => {
       '-I', path.join(ROOT, 'sdk', 'c'), '-o', path.join(dir, 'c-sdk-check.wasm'), path.join(FIXTURES, 'c-sdk-check', 'check.c')]);
   }
   if (!noAs) {
-    build(process.execPath, [path.join(ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js'), 'assembly/index.ts', '--runtime', 'stub',
-      '--exportStart', '_initialize', '--use', 'abort=../../../../sdk/assemblyscript/assembly/index/bext_abort', '-O3',
-      '-o', path.join(dir, 'as-sdk-check.wasm')], path.join(FIXTURES, 'as-sdk-check'));
+    const r = compileAssemblyScript({
+      cwd: path.join(FIXTURES, 'as-sdk-check'),
+      args: ['assembly/index.ts', '--runtime', 'stub', '--exportStart', '_initialize', '--use', 'abort=../../../../sdk/assemblyscript/assembly/index/bext_abort', '-O3'],
+      sources: [path.join(FIXTURES, 'as-sdk-check'), path.join(ROOT, 'sdk', 'assemblyscript')],
+      out: path.join(dir, 'as-sdk-check.wasm'),
+    });
+    assert.equal(r.status, 0, `asc failed:\n${r.output}`);
   }
   echo = http.createServer((req, res) => {
     const chunks = [];
