@@ -11,8 +11,8 @@ import type { AbiSummary } from './abi-table.js';
  *
  * A guest built with exception handling can catch it: `catch_all` catches any JavaScript
  * exception an import throws, while a wasmtime trap cannot be caught. So every fault is also
- * kept (see takeFault): the hook call ends as this trap even when the guest caught it, and the
- * host imports refuse to run for the rest of the call (buildImportObject).
+ * recorded as it leaves an import (refusingAfterFault): the hook call ends as this trap even when
+ * the guest caught it, and the host imports refuse to run for the rest of the call.
  */
 export class GuestFault extends Error {
   constructor(
@@ -23,7 +23,6 @@ export class GuestFault extends Error {
   ) {
     super(message);
     this.name = 'GuestFault';
-    raised = this;
   }
 }
 
@@ -37,12 +36,8 @@ export function takeFault(): GuestFault | null {
   return f;
 }
 
-/** The fault raised since the last takeFault, without clearing it. */
-export function pendingFault(): GuestFault | null {
-  return raised;
-}
-
 type AnyFn = (...args: unknown[]) => unknown;
+
 /**
  * The import, made to throw again the fault the guest already caused in this call (GuestFault):
  * a guest that caught it with `catch_all` gets no further host service before the call ends as
@@ -50,22 +45,67 @@ type AnyFn = (...args: unknown[]) => unknown;
  */
 export function refusingAfterFault(fn: AnyFn, arity: number): AnyFn {
   const check = (): void => {
-    const f = pendingFault();
-    if (f) throw f;
+    if (raised) throw raised;
+  };
+  const leaving = (err: unknown): never => {
+    if (err instanceof GuestFault) raised = err;
+    throw err;
   };
   switch (arity) {
     case 0:
-      return () => (check(), fn());
+      return () => {
+        check();
+        try {
+          return fn();
+        } catch (err) {
+          return leaving(err);
+        }
+      };
     case 1:
-      return (a) => (check(), fn(a));
+      return (a) => {
+        check();
+        try {
+          return fn(a);
+        } catch (err) {
+          return leaving(err);
+        }
+      };
     case 2:
-      return (a, b) => (check(), fn(a, b));
+      return (a, b) => {
+        check();
+        try {
+          return fn(a, b);
+        } catch (err) {
+          return leaving(err);
+        }
+      };
     case 3:
-      return (a, b, c) => (check(), fn(a, b, c));
+      return (a, b, c) => {
+        check();
+        try {
+          return fn(a, b, c);
+        } catch (err) {
+          return leaving(err);
+        }
+      };
     case 4:
-      return (a, b, c, d) => (check(), fn(a, b, c, d));
+      return (a, b, c, d) => {
+        check();
+        try {
+          return fn(a, b, c, d);
+        } catch (err) {
+          return leaving(err);
+        }
+      };
     default:
-      return (...args) => (check(), fn(...args));
+      return (...args) => {
+        check();
+        try {
+          return fn(...args);
+        } catch (err) {
+          return leaving(err);
+        }
+      };
   }
 }
 
