@@ -84,7 +84,8 @@ export const PLUGINS = [
       const dir = path.join(HERE, this.dir);
       // asc resolves --use paths relative to the working directory, without the extension.
       const abort = path.relative(dir, SDK_AS).split(path.sep).join('/') + '/bext_abort';
-      run(process.execPath, [ascBin(), 'assembly/index.ts', '--runtime', 'stub', '--exportStart', '_initialize',
+      // --liftoff-only: see the AssemblyScript recipe in src/cli/scaffold/templates.ts.
+      run(process.execPath, ['--liftoff-only', '--enable-source-maps', ascBin(), 'assembly/index.ts', '--runtime', 'stub', '--exportStart', '_initialize',
         '--use', `abort=${abort}`, '-O3', '-o', out], { cwd: dir });
     },
   },
