@@ -229,8 +229,9 @@ async function measureOffsets(name) {
   }));
 }
 
-function childOffsets(name) {
-  const out = execFileSync(process.execPath, ['--no-liftoff', self, '--offsets', name], {
+/** Runs this file in a fresh TurboFan-only process in `mode` (--kernel, --offsets) for one kernel; its last line of JSON. */
+function child(mode, name) {
+  const out = execFileSync(process.execPath, ['--no-liftoff', self, mode, name], {
     encoding: 'utf8',
     env: { ...process.env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -243,7 +244,7 @@ function offsetSweep(k) {
   console.log(`  ${k.name} by stack offset (${OFFSET_PROCS} process${OFFSET_PROCS === 1 ? '' : 'es'}; in each, the first frame moved in 16-byte steps, +0 is wherever that process's stack began):`);
   const list = (xs) => xs.map((x) => x.toFixed(2)).join(' ');
   for (let i = 0; i < OFFSET_PROCS; i++) {
-    const s = childOffsets(k.name);
+    const s = child('--offsets', k.name);
     console.log(`    process ${i + 1}: metered ÷ plain ${list(s.metered)} | no fuel, 64-byte frame ÷ plain ${list(s.wideFrame)} | ${shallowDepth} frames deep (in L1): metered ÷ plain ${list(s.shallow)}`);
   }
   try {
@@ -254,14 +255,6 @@ function offsetSweep(k) {
   }
 }
 
-function childMeasure(name) {
-  const out = execFileSync(process.execPath, ['--no-liftoff', self, '--kernel', name], {
-    encoding: 'utf8',
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return JSON.parse(out.trim().split('\n').pop());
-}
 
 async function kernels() {
   console.log('fuel: kernels (CPU time; per process: TurboFan only, best of %d alternating rounds; median of %d processes)', ROUNDS, PROCS);
@@ -269,7 +262,7 @@ async function kernels() {
   const samples = new Map(KERNELS.map((k) => [k.name, []]));
   const chosen = KERNELS.filter((k) => !process.env.BENCH_KERNEL || process.env.BENCH_KERNEL.split(',').includes(k.name));
   for (let i = 0; i < Math.max(PROCS, DEEP_PROCS); i++) {
-    for (const k of chosen) if (i < (k.minDepth ? DEEP_PROCS : PROCS)) samples.get(k.name).push(childMeasure(k.name));
+    for (const k of chosen) if (i < (k.minDepth ? DEEP_PROCS : PROCS)) samples.get(k.name).push(child('--kernel', k.name));
   }
   const ratios = [];
   const rows = [];

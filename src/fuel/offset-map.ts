@@ -194,6 +194,27 @@ function writeLeb(buf: Uint8Array, at: number, v: number): number {
   return at;
 }
 
+/** Where the last readLeb ended (a module variable: lookups decode millions of numbers). */
+let lebEnd = 0;
+
+/**
+ * The unsigned LEB128 number at `at` (sets lebEnd), or -1 when it runs past the bytes: a damaged
+ * cache file ends the walk rather than reading past the stream.
+ */
+function readLeb(bytes: Uint8Array, at: number): number {
+  let v = 0;
+  let scale = 1;
+  for (;;) {
+    if (at >= bytes.length) return -1;
+    const byte = bytes[at++]!;
+    v += (byte & 0x7f) * scale;
+    scale *= 0x80;
+    if (byte < 0x80) break;
+  }
+  lebEnd = at;
+  return v;
+}
+
 /**
  * Calls `each(out, input)` for the stretches of block `b` in order, while it returns true;
  * `out` has the map's shift added.
@@ -207,27 +228,13 @@ function walkBlock(map: OffsetMap, b: number, each: (out: number, input: number)
   let at = map.blockAt[b]!;
   const n = Math.min(BLOCK, map.count - b * BLOCK);
   for (let i = 1; i < n; i++) {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      // A damaged cache file ends the walk rather than reading past the stream.
-      if (at >= bytes.length) return;
-      const byte = bytes[at++]!;
-      v += (byte & 0x7f) * scale;
-      scale *= 0x80;
-      if (byte < 0x80) break;
-    }
-    out += v;
-    v = 0;
-    scale = 1;
-    for (;;) {
-      // A damaged cache file ends the walk rather than reading past the stream.
-      if (at >= bytes.length) return;
-      const byte = bytes[at++]!;
-      v += (byte & 0x7f) * scale;
-      scale *= 0x80;
-      if (byte < 0x80) break;
-    }
+    const step = readLeb(bytes, at);
+    if (step < 0) return;
+    at = lebEnd;
+    out += step;
+    const v = readLeb(bytes, at);
+    if (v < 0) return;
+    at = lebEnd;
     const kind = v % 4;
     const z = Math.floor(v / 4);
     offset += z % 2 === 0 ? z / 2 : -(z + 1) / 2;

@@ -183,19 +183,25 @@ export class PluginHistory {
     if (r) r.stale = null;
   }
 
-  /** Counts one call made by `version`. */
+  /**
+   * The figures of `hook` for the version that made a call (created on first use), or undefined
+   * when that version's figures are gone. Figures belong to the version that made the call, even
+   * when a newer one was loaded meanwhile.
+   */
+  private hookFigures(r: PluginRecord, version: PluginVersion, hook: HookName): HookAggregate | undefined {
+    const figures = r.current?.version === version ? r.current : r.previous.find((p) => p.version === version);
+    if (!figures) return undefined;
+    let agg = figures.hooks.get(hook);
+    if (!agg) figures.hooks.set(hook, (agg = new HookAggregate()));
+    return agg;
+  }
+
   /** Counts a call against the version that made it; `args` (its input) is measured only for a failure. */
   call(result: CallResult, version: PluginVersion, args: HookArgs): void {
     if (result.skipped) return;
     const r = this.record(result.plugin);
     const at = this.now();
-    // Figures belong to the version that made the call, even when a newer one was loaded meanwhile.
-    const figures = r.current?.version === version ? r.current : r.previous.find((p) => p.version === version);
-    if (figures) {
-      let agg = figures.hooks.get(result.hook);
-      if (!agg) figures.hooks.set(result.hook, (agg = new HookAggregate()));
-      agg.record(result, at);
-    }
+    this.hookFigures(r, version, result.hook)?.record(result, at);
     this.countMinute(r, result.hook, at);
     this.listener.onCall?.(result, version);
     if (result.outcome === 'ok') return;
@@ -223,12 +229,7 @@ export class PluginHistory {
     if (t.count === 0) return;
     const r = this.record(t.plugin);
     const at = this.now();
-    const figures = r.current?.version === version ? r.current : r.previous.find((p) => p.version === version);
-    if (figures) {
-      let agg = figures.hooks.get(t.hook);
-      if (!agg) figures.hooks.set(t.hook, (agg = new HookAggregate()));
-      agg.recordTally(t, at);
-    }
+    this.hookFigures(r, version, t.hook)?.recordTally(t, at);
     this.countMinute(r, t.hook, at, t.count);
     this.listener.onTally?.(t, version);
   }

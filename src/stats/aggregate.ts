@@ -206,16 +206,7 @@ export class HookAggregate {
     this.outcomes[outcome] += 1;
     this.fuel.add(r.fuelUsed);
     this.time.add(r.wallUs);
-    if (r.budget > 0) {
-      const pct = (histValue(r.fuelUsed) / r.budget) * 100;
-      if (pct > this.maxPct) this.maxPct = pct;
-    }
-    if (at >= this.budgetAt) {
-      this.budget = r.budget;
-      this.budgetAt = at;
-    }
-    if (this.firstAt === null || at < this.firstAt) this.firstAt = at;
-    if (this.lastAt === null || at > this.lastAt) this.lastAt = at;
+    this.noteCalls(r.budget, histValue(r.fuelUsed), at);
   }
 
   /** Counts a tally's calls (all ended ok): the same figures as record() of each, at `at`. */
@@ -226,12 +217,17 @@ export class HookAggregate {
     this.outcomes.ok += t.count;
     this.fuel.addCounts(fuel);
     this.time.addCounts(t.wallUs);
-    if (t.budget > 0) {
-      const pct = (fuel.max / t.budget) * 100;
+    this.noteCalls(t.budget, fuel.max, at);
+  }
+
+  /** The budget share, the budget in force and the time span, for calls at `at` using at most `maxFuel`. */
+  private noteCalls(budget: number, maxFuel: number, at: number): void {
+    if (budget > 0) {
+      const pct = (maxFuel / budget) * 100;
       if (pct > this.maxPct) this.maxPct = pct;
     }
     if (at >= this.budgetAt) {
-      this.budget = t.budget;
+      this.budget = budget;
       this.budgetAt = at;
     }
     if (this.firstAt === null || at < this.firstAt) this.firstAt = at;

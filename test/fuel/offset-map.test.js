@@ -5,30 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import initWabt from 'wabt';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/cleanup.js';
+import { watWithOffsets } from '../helpers/wasm.js';
 import { inputOffset, instrumentCached, instrumentMapped, initialFuelFor, offsetMapEntries } from '../../dist/fuel/index.js';
 import { decodeOffsetMap, encodeOffsetMap, OffsetMapBuilder } from '../../dist/fuel/offset-map.js';
 import { rawFrames } from '../../dist/runtime/traps.js';
 
 const SOURCE = readFileSync(path.join(ROOT, 'test/fixtures/debug/offsets.wat'), 'utf8');
 
-/** The module and wabt's log of where each instruction was written. */
-async function build() {
-  const wabt = await initWabt();
-  const m = wabt.parseWat('offsets.wat', SOURCE, {});
-  try {
-    m.resolveNames();
-    m.validate();
-    const { buffer, log } = m.toBinary({ log: true, write_debug_names: true });
-    // Log lines look like `000002c: 28     ; i32.load`.
-    const at = (what) => log.split('\n').filter((l) => l.endsWith(`; ${what}`)).map((l) => parseInt(l, 16));
-    return { bytes: new Uint8Array(buffer), at };
-  } finally {
-    m.destroy();
-  }
-}
+/** The module and where wabt wrote each instruction. */
+const build = () => watWithOffsets(SOURCE);
 
 async function trapOf(bytes, fn, fuel = 1_000_000) {
   const { instance } = await WebAssembly.instantiate(bytes);
@@ -42,7 +29,7 @@ async function trapOf(bytes, fn, fuel = 1_000_000) {
 }
 
 test('an out-of-bounds load and the calls above it map to their offsets in the input', async () => {
-  const { bytes, at } = await build();
+  const { bytes, at } = build();
   const [load] = at('i32.load');
   const calls = at('call');
   assert.equal(calls.length, 2);
@@ -54,7 +41,7 @@ test('an out-of-bounds load and the calls above it map to their offsets in the i
 });
 
 test('a frame in code bext inserted maps onto the guest instruction it guards', async () => {
-  const { bytes, at } = await build();
+  const { bytes, at } = build();
   const [loop] = at('loop');
   const { bytes: metered, offsets } = await instrumentMapped(bytes);
   const frames = await trapOf(metered, 'spin', 1000);
@@ -73,7 +60,7 @@ test('a frame in code bext inserted maps onto the guest instruction it guards', 
 test('the map is cached beside the module and rebuilt when its file is gone', async () => {
   const dir = tempDir('bext-offsets-');
   try {
-    const { bytes, at } = await build();
+    const { bytes, at } = build();
     const [load] = at('i32.load');
     const first = await instrumentCached(bytes, dir);
     const frames = await trapOf(first.bytes, 'crash');

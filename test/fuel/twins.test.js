@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import initWabt from 'wabt';
-import { wat } from '../helpers/wasm.js';
+import { wat, watWithOffsets } from '../helpers/wasm.js';
 import { ROOT } from '../helpers/cli.js';
 import { initialFuelFor, instrument, instrumentMapped } from '../../dist/fuel/index.js';
 import { MAX_TWIN_BODY_BYTES } from '../../dist/fuel/twins.js';
@@ -125,21 +124,6 @@ test('the bench kernels with recursion meter the same fuel with twins as without
   assert.equal(parseModule(await instrument(ack)).functionTypes.length, before + 1 + 2, 'bext_out_of_fuel and twins of ack and ack_counted');
 });
 
-/** The module, and wabt's log of where each instruction was written (`000002c: 28 ; i32.load`). */
-async function logged(source) {
-  const wabt = await initWabt();
-  const m = wabt.parseWat('t.wat', source, {});
-  try {
-    m.resolveNames();
-    m.validate();
-    const { buffer, log } = m.toBinary({ log: true, write_debug_names: true });
-    const at = (what) => log.split('\n').filter((l) => l.endsWith(`; ${what}`)).map((l) => parseInt(l, 16));
-    return { bytes: new Uint8Array(buffer), at };
-  } finally {
-    m.destroy();
-  }
-}
-
 const TRAP_IN_TWIN = `(module
   (memory 1)
   (func $helper (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
@@ -164,7 +148,7 @@ async function trapFrames(bytes, n) {
 }
 
 test('a trap inside the twin, two levels deep, names the original function at the original offsets', async () => {
-  const { bytes, at } = await logged(TRAP_IN_TWIN);
+  const { bytes, at } = watWithOffsets(TRAP_IN_TWIN);
   const [load] = at('i32.load');
   const calls = at('call');
   // calls: $deep → $helper, $deep → $deep, crash → $deep

@@ -29,6 +29,23 @@ export function wat(source, { debugNames = true, features = {}, check = true } =
   }
 }
 
+/**
+ * WAT source → { bytes, at }: the module, and `at('i32.load')`, the offsets where wabt wrote each
+ * such instruction (from its binary log, whose lines look like `000002c: 28     ; i32.load`).
+ */
+export function watWithOffsets(source) {
+  const module = wabt.parseWat('m.wat', source, FEATURES);
+  try {
+    module.resolveNames();
+    module.validate(FEATURES);
+    const { buffer, log } = module.toBinary({ log: true, write_debug_names: true });
+    const at = (what) => log.split('\n').filter((l) => l.endsWith(`; ${what}`)).map((l) => parseInt(l, 16));
+    return { bytes: new Uint8Array(buffer), at };
+  } finally {
+    module.destroy();
+  }
+}
+
 /** Writes WAT-built wasm to a file in `dir` and returns its path. */
 export function watFile(dir, name, source, options) {
   const p = path.join(dir, name);
