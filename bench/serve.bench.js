@@ -5,9 +5,12 @@
 //   - 3 no-op plugins at saturation: share of events delivered goal >= 0.99,
 //                                    req/s / bext without plugins goal >= 0.90
 // Every server runs side by side and the measurements are interleaved round by round, so a noisy
-// neighbour slows all alike; each figure is the median of its rounds, with the spread.
+// neighbour slows all alike; each figure is the median of its rounds, with the spread. A ratio is
+// the median of per-round ratios, each pair measured back to back; every other round runs the
+// cases in reverse order, so that neither side of a pair is always the one measured later (on a
+// machine whose load drifts, that side would be favoured or handicapped every time).
 //
-//   node bench/serve.bench.js [--rounds 3] [--duration 5] [--connections 32] [--bext DIR] [--only WORDS]
+//   node bench/serve.bench.js [--rounds 7] [--duration 3] [--connections 32] [--bext DIR] [--only WORDS]
 // --bext points at another build (a checkout with dist/) to measure it the same way.
 // --only runs the cases whose names contain one of the comma-separated words, e.g.
 // `--only "cache on,plain memory"` for the cache-on goals alone.
@@ -17,7 +20,6 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wat } from '../test/helpers/wasm.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const arg = (name, def) => {
@@ -73,7 +75,12 @@ function cpuSeconds(pid, mainThread = false) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median; of an even count, the mean of the middle two (not the upper one, which would favour the numerator of a ratio). */
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** GET as JSON; retried, since a pooled connection the server closed while idle fails once. */
@@ -112,9 +119,14 @@ async function settle(url) {
 }
 
 async function main() {
-  const seconds = Number(arg('--duration', '5'));
+  // Many short rounds rather than a few long ones: a neighbour's burst of load then spoils a
+  // round or two, which the median leaves out, rather than a third of the figures.
+  const seconds = Number(arg('--duration', '3'));
   const connections = Number(arg('--connections', '32'));
-  const rounds = Number(arg('--rounds', '3'));
+  const rounds = Number(arg('--rounds', '7'));
+  // Only the bench itself compiles the plugin: the reference server (this file with --serve-plain)
+  // loads nothing it does not serve with.
+  const { wat } = await import('../test/helpers/wasm.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'bext-bench-serve-'));
   try {
     mkdirSync(path.join(dir, 'public'));
@@ -159,7 +171,7 @@ async function main() {
       for (const [, s, p] of cases) wrk(s.url + p, 1, connections); // warm-up: JIT, caches, workers
       if (results.has('bext 3 no-op plugins, small')) await settle(three.url);
       for (let r = 0; r < rounds; r++) {
-        for (const [name, s, p] of cases) {
+        for (const [name, s, p] of r % 2 === 0 ? cases : [...cases].reverse()) {
           const before = s === three ? await eventCounts(s.url) : null;
           const c0 = cpuSeconds(s.child.pid);
           const t0 = cpuSeconds(s.child.pid, true);
@@ -183,12 +195,13 @@ async function main() {
     const pad = (s, n) => String(s).padEnd(n);
     const fmt = (xs) => `${Math.round(median(xs))}`;
     const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+    const perRound = Math.max(26, rounds * 8 + 2);
     console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}\n`);
-    console.log(`${pad('server', 30)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', 26)}server CPU µs/request, all threads / main thread (median, min–max)`);
+    console.log(`${pad('server', 30)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', perRound)}server CPU µs/request, all threads / main thread (median, min–max)`);
     for (const [name, xs] of results) {
       const c = cpu.get(name);
       const mc = mainCpu.get(name);
-      console.log(`${pad(name, 30)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), 26)}${pad(`${fmt(c)} (${spread(c)})`, 16)} / ${fmt(mc)} (${spread(mc)})`);
+      console.log(`${pad(name, 30)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), perRound)}${pad(`${fmt(c)} (${spread(c)})`, 16)} / ${fmt(mc)} (${spread(mc)})`);
     }
     // Ratios per round (each pair measured back to back), then their median and spread.
     const ratio = (a, b) => results.get(a).map((x, i) => x / results.get(b)[i]);
