@@ -13,7 +13,9 @@
 //   node bench/serve.bench.js [--rounds 7] [--duration 3] [--connections 32] [--bext DIR] [--only WORDS]
 // --bext points at another build (a checkout with dist/) to measure it the same way.
 // --only runs the cases whose names contain one of the comma-separated words, e.g.
-// `--only "cache on,plain memory"` for the cache-on goals alone.
+// `--only "cache on,plain memory"` for the cache-on goals alone. --calibrate adds a second,
+// identical plain server measured against the first (small page from memory): its ratio, which
+// is 1.00 on a quiet machine, shows how far this run's ratios can be trusted.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, readFile } from 'node:fs';
 import http from 'node:http';
@@ -144,7 +146,9 @@ async function main() {
     const off = await start(bext('off.toml'), dir);
     const on = await start(bext('on.toml'), dir);
     const three = await start(bext('three.toml'), dir);
-    const servers = [plain, off, on, three];
+    const calibrate = process.argv.includes('--calibrate');
+    const twin = calibrate ? await start([HERE, '--serve-plain', path.join(dir, 'public')], dir) : null;
+    const servers = [plain, off, on, three, ...(twin ? [twin] : [])];
     const small = 'index.html';
     const big = 'big.html';
     // name → [server, url path]
@@ -156,6 +160,7 @@ async function main() {
       ['bext cache off, 50 KB', off, big],
       ['plain memory, small', plain, `memory/${small}`],
       ['bext cache on, small', on, small],
+      ...(twin ? [['plain memory again, small', twin, `memory/${small}`]] : []),
       ['plain memory, 50 KB', plain, `memory/${big}`],
       ['bext cache on, 50 KB', on, big],
       ['bext 3 no-op plugins, small', three, small],
@@ -213,6 +218,7 @@ async function main() {
       ['static small, cache off / plain readFile', 'bext cache off, small', 'plain readFile, small', 1.0],
       ['static 50 KB, cache off / plain readFile', 'bext cache off, 50 KB', 'plain readFile, 50 KB', 1.0],
       ['static small, cache on / plain memory', 'bext cache on, small', 'plain memory, small', 0.9],
+      ['noise gauge: plain memory / itself', 'plain memory again, small', 'plain memory, small', null],
       ['static 50 KB, cache on / plain memory', 'bext cache on, 50 KB', 'plain memory, 50 KB', 0.9],
       ['3 no-op plugins / no plugins (req/s)', 'bext 3 no-op plugins, small', 'bext cache on, small', 0.9],
     ]
@@ -226,7 +232,7 @@ async function main() {
       const cpuR = cpuRatio(a, b);
       const m = median(xs);
       console.log(
-        `${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}` +
+        `${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  ${goal === null ? pad('(1.00 when quiet)', 20) : `goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}`}` +
           `   best round / best round: ${(Math.max(...results.get(a)) / Math.max(...results.get(b))).toFixed(2)}x` +
           `   by CPU per request: ${cpuR.toFixed(2)}x, main thread ${cpuRatio(a, b, mainCpu).toFixed(2)}x`,
       );
