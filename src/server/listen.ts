@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { BextError } from '../errors.js';
 import type { ServerContext } from './context.js';
 import type { RequestHandler } from './request.js';
-import { ownAuthority, parseTarget } from './request-target.js';
+import { requestTarget } from './request-target.js';
 
 export interface HttpServer {
   server: http.Server;
@@ -25,7 +25,7 @@ export function createHttpServer(ctx: ServerContext, requests: RequestHandler): 
       socket.destroy();
       return;
     }
-    const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
+    const target = requestTarget(ctx, req);
     if (!target.ok) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       socket.destroy();

@@ -69,12 +69,15 @@ function isOwnAuthority(authority: string, own: OwnAuthority): boolean {
   return own.localAddress !== undefined && isIP(h) !== 0 && h === bareHost(own.localAddress).replace(/^::ffff:/, '');
 }
 
+/** An origin-form target (`/x?y`): kept as it is unless a path could not carry it. */
+function originForm(url: string): Target {
+  if (BAD_PATH_CHAR.test(url)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
+  return splitQuery(url);
+}
+
 /** `own` is asked for only when the target is in absolute form (a request path needs no authority). */
 export function parseTarget(url: string, own: () => OwnAuthority): Target {
-  if (url.startsWith('/')) {
-    if (BAD_PATH_CHAR.test(url)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
-    return splitQuery(url);
-  }
+  if (url.startsWith('/')) return originForm(url);
   const m = /^http:\/\/([^/?#]*)([/?][^#]*)?$/i.exec(url);
   if (!m) {
     return { ok: false, reason: 'the request target must be a path (bext is not a forward proxy)' };
@@ -87,4 +90,14 @@ export function parseTarget(url: string, own: () => OwnAuthority): Target {
   const pathAndQuery = rest.startsWith('?') ? `/${rest}` : rest;
   if (BAD_PATH_CHAR.test(pathAndQuery)) return { ok: false, reason: 'the request target contains characters a path cannot carry' };
   return splitQuery(pathAndQuery);
+}
+
+/**
+ * parseTarget for a request that arrived on `ctx`'s server. The function that finds the
+ * connection's own authority is made only for an absolute-form target, so the usual request
+ * (a path) allocates no closure.
+ */
+export function requestTarget(ctx: ServerContext, req: IncomingMessage): Target {
+  const url = req.url ?? '/';
+  return url.startsWith('/') ? originForm(url) : parseTarget(url, () => ownAuthority(ctx, req));
 }

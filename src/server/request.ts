@@ -12,7 +12,7 @@ import type { ServerContext } from './context.js';
 import { acceptsEncoding, joinedHeader, one, requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
 import { buildEvent, eventJson } from './request-event.js';
-import { ownAuthority, parseTarget } from './request-target.js';
+import { requestTarget } from './request-target.js';
 import { etagMatches } from './validators.js';
 import { sendableHead, withConnectionClose } from './entry-head.js';
 import type { Readable } from 'node:stream';
@@ -240,7 +240,7 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     // Timed from arrival when its event is wanted; otherwise from track(), if it gets there.
     if (plugins.wantsEvents()) st.startClock();
     try {
-      const target = parseTarget(req.url ?? '/', () => ownAuthority(ctx, req));
+      const target = requestTarget(ctx, req);
       // Site requests are tracked once the cache has been asked (handleSite), the others now.
       if (!target.ok) {
         track(req, res, st);
