@@ -90,14 +90,22 @@ const RATE_WINDOW_MS = 1_000;
 export class QueuedEvent<E extends object = object> {
   readonly hook = 'on_request_complete' as const;
   private json: string | null = null;
+  /** Let go once the JSON is made: an event waits in the queues for a while, and what survives a young-generation GC is copied. */
+  private event: E | null;
 
   constructor(
-    private readonly event: E,
+    event: E,
     private readonly toJson: (event: E) => string = JSON.stringify,
-  ) {}
+  ) {
+    this.event = event;
+  }
 
   get eventJson(): string {
-    return (this.json ??= this.toJson(this.event));
+    if (this.json === null) {
+      this.json = this.toJson(this.event!);
+      this.event = null;
+    }
+    return this.json;
   }
 }
 
