@@ -3,7 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { bext, BIN, ROOT } from '../helpers/cli.js';
+import { BIN, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/cleanup.js';
 
 export const EXAMPLES = path.join(ROOT, 'plugins-example');
@@ -98,24 +98,89 @@ export function runHook(config, plugin, hook, input, extra = []) {
   });
 }
 
+/**
+ * Calls one hook the way `bext plugin run NAME HOOK --json -c CONFIG` does, in this process: the
+ * CLI's own prepareHookCall (flags, config lookup, hook arguments) and a fresh plugin engine per
+ * call (a new instance and worker, state in the project's .bext/ as for the CLI), and the result
+ * in the shape of the command's JSON. For the many follow-up calls of a test, which check what the
+ * plugin does, not the command: each test still makes its first call (and every failing one whose
+ * exit code it checks) through runHook, and test/runtime/cli.test.js covers the command's output.
+ */
+export async function callHook(config, plugin, hook, input) {
+  const [{ prepareHookCall }, { createPluginEngine }] = await Promise.all([
+    import('../../dist/cli/commands/hook-call.js'),
+    import('../../dist/plugins/engine.js'),
+  ]);
+  const t = await prepareHookCall(plugin, hook, {
+    config,
+    ...(input === undefined ? {} : { input: typeof input === 'string' ? input : JSON.stringify(input) }),
+  });
+  const logs = [];
+  const metrics = [];
+  const engine = createPluginEngine({
+    stateDir: t.stateDir,
+    onMetric: (m) => metrics.push(m),
+    logging: { logOutcomes: false, logLevel: 'trace', onLog: (e) => logs.push(e) },
+  });
+  const handle = await engine.start(t.plugin);
+  let result;
+  try {
+    result = await handle.call(t.args);
+  } finally {
+    await handle.close();
+  }
+  return {
+    code: result.outcome === 'ok' ? 0 : 1,
+    result: {
+      ...result,
+      file: t.plugin.path,
+      fuelPercent: result.budget > 0 ? (result.fuelUsed / result.budget) * 100 : 0,
+      logs: logs.map(({ level, source, msg }) => ({ level, source, msg })),
+      metrics: metrics.map(({ name, value, tags }) => ({ name, value, tags })),
+    },
+    stdout: '',
+    stderr: '',
+  };
+}
+
 /** A readable description of a run for assertion messages. */
 export function show(r) {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}${r.stdout || !r.result ? '' : `\nresult: ${JSON.stringify(r.result)}`}`;
 }
 
-/** `bext plugin storage NAME --get KEY`: the stored value as text, or null when missing. */
-export function storageValue(config, plugin, key) {
-  const r = bext(['plugin', 'storage', plugin, '--get', key, '-c', config], { cwd: path.dirname(config) });
-  return r.code === 0 ? r.stdout.replace(/\n$/, '') : null;
+/**
+ * Reads a plugin's storage straight from the project's state.db with the functions `bext plugin
+ * storage` uses (test/host/storage-cli.test.js runs the command itself); `fn(db)` gets the open
+ * database, or null when there is none yet.
+ */
+async function withStateDb(config, fn) {
+  const [{ loadConfig }, { openStateDb, stateDbPath }] = await Promise.all([
+    import('../../dist/config/index.js'),
+    import('../../dist/host/state-db.js'),
+  ]);
+  const file = stateDbPath(loadConfig(config, { checkFiles: false }).stateDir);
+  if (!existsSync(file)) return fn(null);
+  const db = openStateDb(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
 }
 
-/** Keys of a plugin's storage, via `bext plugin storage NAME --json`. */
-export function storageKeys(config, plugin) {
-  const r = bext(['plugin', 'storage', plugin, '--json', '-c', config], { cwd: path.dirname(config) });
-  if (r.code !== 0) throw new Error(`plugin storage failed: ${show(r)}`);
-  const data = JSON.parse(r.stdout);
-  const keys = Array.isArray(data) ? data : (data.keys ?? data.entries ?? []);
-  return keys.map((k) => (typeof k === 'string' ? k : k.key)).sort();
+/** A stored value as text (what `bext plugin storage NAME --get KEY` prints), or null when missing. */
+export async function storageValue(config, plugin, key) {
+  const { getValue } = await import('../../dist/host/storage/inspect.js');
+  return withStateDb(config, (db) => {
+    const value = db && getValue(db, plugin, key);
+    return value ? value.toString('utf8') : null;
+  });
+}
+
+/** Keys of a plugin's storage, sorted (what `bext plugin storage NAME` lists). */
+export async function storageKeys(config, plugin) {
+  const { listKeys } = await import('../../dist/host/storage/inspect.js');
+  return withStateDb(config, (db) => (db ? listKeys(db, plugin).map((k) => k.key).sort() : []));
 }
 
 /**
