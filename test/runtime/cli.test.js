@@ -116,21 +116,36 @@ test('run: on_cache_write input from @file; a hook the module lacks is skipped w
   assert.match(s.stdout, /^outcome {2}ok \(skipped: the module does not export on_server_stop\)$/m);
 });
 
-test('run: usage errors exit 2 with a clear first line', () => {
+test('run: usage errors exit 2 with a clear first line', async () => {
   const cases = [
-    [['plugin', 'run', 'demo.wasm', 'on_request_complet'], /^bext: unknown hook "on_request_complet"; did you mean "on_request_complete"\?$/m],
-    [['plugin', 'run', 'demox', 'on_reload'], /^bext: no plugin named "demox" in .*bext\.config\.toml; did you mean "demo"\?$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_reload', '--fuel', 'lots'], /^bext: --fuel must be a positive whole number, got "lots"$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_request_complete', '--input', '{oops'], /^bext: --input is not valid JSON: /m],
-    [['plugin', 'run', 'demo.wasm', 'on_request_complete', '--input', '@nope.json'], /^bext: --input @nope\.json: no such file$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_reload', '--input', '{}'], /^bext: on_reload takes no input; drop --input$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_cache_write', '--input', '{"tags":[]}'], /^bext: on_cache_write --input must be \{"key"/m],
-    [['plugin', 'run', 'bad.wasm', 'on_reload'], /^bext: plugin "bad": bad\.wasm: 3 ABI problems:$/m],
+    [['demo.wasm', 'on_request_complet'], /^bext: unknown hook "on_request_complet"; did you mean "on_request_complete"\?$/m],
+    [['demox', 'on_reload'], /^bext: no plugin named "demox" in .*bext\.config\.toml; did you mean "demo"\?$/m],
+    [['demo.wasm', 'on_reload', '--fuel', 'lots'], /^bext: --fuel must be a positive whole number, got "lots"$/m],
+    [['demo.wasm', 'on_request_complete', '--input', '{oops'], /^bext: --input is not valid JSON: /m],
+    [['demo.wasm', 'on_request_complete', '--input', '@nope.json'], /^bext: --input @nope\.json: no such file$/m],
+    [['demo.wasm', 'on_reload', '--input', '{}'], /^bext: on_reload takes no input; drop --input$/m],
+    [['demo.wasm', 'on_cache_write', '--input', '{"tags":[]}'], /^bext: on_cache_write --input must be \{"key"/m],
   ];
-  for (const [args, re] of cases) {
-    const r = run(args);
+  // Through the CLI once (exit 2, `bext: ` and the message first), and for a module with ABI
+  // problems, which only the engine finds.
+  for (const args of [cases[0][0], ['bad.wasm', 'on_reload']]) {
+    const r = run(['plugin', 'run', ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, re);
+    assert.match(r.stderr, args[0] === 'bad.wasm' ? /^bext: plugin "bad": bad\.wasm: 3 ABI problems:$/m : cases[0][1]);
+  }
+  // Every flag and argument problem is found by prepareHookCall, before anything loads: the
+  // usage error (exit 2) whose message main prints after `bext: `, checked here in this process.
+  // The module and config are named from `dir`, where the CLI above runs (@nope.json is missing
+  // from either folder).
+  const { prepareHookCall } = await import('../../dist/cli/commands/hook-call.js');
+  for (const [[target, hook, ...flags], re] of cases) {
+    const opts = { config: path.join(dir, 'bext.config.toml') };
+    for (let i = 0; i < flags.length; i += 2) opts[flags[i].slice(2)] = flags[i + 1];
+    await assert.rejects(prepareHookCall(target.endsWith('.wasm') ? path.join(dir, target) : target, hook, opts), (err) => {
+      assert.equal(err.exitCode, 2, `${target} ${hook} ${flags.join(' ')}: ${err.message}`);
+      assert.match(`bext: ${err.message}`, re);
+      return true;
+    });
   }
 });
 
