@@ -58,18 +58,37 @@ export async function startDev(dir, { args = [], env = {}, timeoutMs = 20_000 } 
   // read the shutdown lines after stop().
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
 
-  const logs = () =>
-    err
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => {
+  // Parsed once per line as it arrives: waitFor polls logs() every 25 ms, and re-parsing all of
+  // stderr each time cost more CPU than the server under test on chatty runs.
+  const parsed = [];
+  let parsedUpTo = 0;
+  const logs = () => {
+    const end = err.lastIndexOf('\n') + 1;
+    if (end > parsedUpTo) {
+      for (const l of err.slice(parsedUpTo, end).split('\n')) {
+        if (!l.startsWith('{')) continue;
         try {
-          return JSON.parse(l);
+          parsed.push(JSON.parse(l));
         } catch {
-          return null;
+          // not a JSON line after all
         }
-      })
-      .filter(Boolean);
+      }
+      parsedUpTo = end;
+    }
+    // Whole lines only; a last line without its newline yet is read once it has one (or the
+    // server has exited, when nothing more will come).
+    if (exit && end < err.length) {
+      const rest = err.slice(end);
+      if (rest.startsWith('{')) {
+        try {
+          return [...parsed, JSON.parse(rest)];
+        } catch {
+          // cut short
+        }
+      }
+    }
+    return parsed.slice();
+  };
 
   const deadline = Date.now() + timeoutMs;
   let url = null;
