@@ -78,15 +78,16 @@ async function rebuildAndCheck(names) {
       assert.deepEqual(bextImports(fresh), bextImports(committed), `${name}: rebuilt imports differ from the committed plugin.wasm`);
       assert.ok(readFileSync(built).length > 1000);
     }
-    // Every rebuilt module loads and runs its start hook (outside any project, so config comes from --input).
+    // Every rebuilt module loads and runs its start hook (outside any project, so config comes from
+    // --input; run in `out`, so its .bext/ state goes there and not into the repository).
     for (const name of names) {
       const input = name === 'my-analytics' ? { endpoint: 'http://127.0.0.1:4000/ingest', batch_size: 2 } : {};
-      const run = bext(['plugin', 'run', path.join(out, `${name}.wasm`), 'on_server_start', '--input', JSON.stringify(input), '--json']);
+      const run = bext(['plugin', 'run', path.join(out, `${name}.wasm`), 'on_server_start', '--input', JSON.stringify(input), '--json'], { cwd: out });
       assert.equal(run.code, 0, `${name}: ${show(run)}`);
       assert.equal(JSON.parse(run.stdout).outcome, 'ok', name);
     }
     if (names.includes('greedy')) {
-      const greedy = bext(['plugin', 'run', path.join(out, 'greedy.wasm'), 'on_request_complete', '--input', '{"path":"/"}', '--json']);
+      const greedy = bext(['plugin', 'run', path.join(out, 'greedy.wasm'), 'on_request_complete', '--input', '{"path":"/"}', '--json'], { cwd: out });
       assert.equal(JSON.parse(greedy.stdout).outcome, 'ok', show(greedy));
     }
   } finally {

@@ -106,7 +106,7 @@ export function runHook(config, plugin, hook, input, extra = []) {
  * plugin does, not the command: each test still makes its first call (and every failing one whose
  * exit code it checks) through runHook, and test/runtime/cli.test.js covers the command's output.
  */
-export async function callHook(config, plugin, hook, input) {
+export async function callHook(config, plugin, hook, input, { cwd } = {}) {
   const [{ prepareHookCall }, { createPluginEngine }] = await Promise.all([
     import('../../dist/cli/commands/hook-call.js'),
     import('../../dist/plugins/engine.js'),
@@ -115,6 +115,12 @@ export async function callHook(config, plugin, hook, input) {
     config,
     ...(input === undefined ? {} : { input: typeof input === 'string' ? input : JSON.stringify(input) }),
   });
+  // A FILE target keeps its state in .bext/ of the working folder: `cwd`'s, as for a CLI run
+  // there, never this process's (the repository).
+  if (t.configFile === null) {
+    if (cwd === undefined) throw new Error('callHook: a .wasm target needs { cwd } for its .bext/ folder');
+    t.stateDir = path.join(cwd, '.bext');
+  }
   const logs = [];
   const metrics = [];
   const engine = createPluginEngine({
