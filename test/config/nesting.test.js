@@ -10,7 +10,7 @@ import path from 'node:path';
 import { bext } from '../helpers/cli.js';
 import { findTooDeep, MAX_NESTING } from '../../dist/config/nesting.js';
 import { parseConfig } from '../../dist/config/index.js';
-import { makeProject, writeConfig, startDev } from '../server/helpers.js';
+import { makeProject, writeConfig, startDev } from '../server/dev.js';
 
 const chain = (n, sep = '.') => Array(n).fill('a').join(sep);
 const HEAD = '[server]\nport = 3000\n\n[plugins.p]\npath = "p.wasm"\n';
