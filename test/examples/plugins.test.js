@@ -1,9 +1,10 @@
 // Each example plugin, run hook by hook on a private copy of plugins-example/: outcomes under the
 // default budgets, and what each plugin leaves behind (storage keys, batches at the collector,
-// metrics, logs). Each test's first call, and each failing call whose exit code it checks, goes
-// through the real CLI (`bext plugin run NAME HOOK --json`); the follow-up calls make the same
-// call in this process (callHook: the CLI's own hook-call preparation and a fresh plugin engine
-// each time), since one `bext` process per hook cost ~0.3 s of CPU and checked the CLI no further.
+// metrics, logs). Through the real CLI (`bext plugin run NAME HOOK --json`): the first call of each
+// plugin's main test, every failing call whose exit code a test checks, and the first call of the
+// tests that refuse a permission; the other calls make the same call in this process (callHook:
+// the CLI's own hook-call preparation and a fresh plugin engine each time), since one `bext`
+// process per hook cost ~0.3 s of CPU and checked the CLI no further.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCollector } from '../../plugins-example/collector.js';
@@ -99,7 +100,7 @@ describe('example plugins', { concurrency: 3 }, () => {
   test('my-analytics rejects a config without endpoint with a message naming the problem', async () => {
     const p = copyProject();
     try {
-      const r = await runHook(p.config, 'my-analytics', 'on_server_start', { batch_size: 3 });
+      const r = await callHook(p.config, 'my-analytics', 'on_server_start', { batch_size: 3 });
       assert.equal(r.result.outcome, 'error', show(r));
       assert.match(r.result.message, /missing field `endpoint`/);
       const bad = await callHook(p.config, 'my-analytics', 'on_server_start', { endpoint: 'ftp://x', batch_size: 3 });
@@ -191,7 +192,7 @@ describe('example plugins', { concurrency: 3 }, () => {
   test('greedy spends a large share of its budget, runs out of fuel on /expensive and traps on /crash', async () => {
     const p = copyProject();
     try {
-      ok(await runHook(p.config, 'greedy', 'on_server_start', {}), 'on_server_start');
+      ok(await callHook(p.config, 'greedy', 'on_server_start', {}), 'on_server_start');
       const normal = await callHook(p.config, 'greedy', 'on_request_complete', { path: '/', status: 200 });
       ok(normal, 'on_request_complete');
       assert.ok(normal.result.fuelUsed > 20_000_000, `greedy used only ${normal.result.fuelUsed} fuel`);
