@@ -8,11 +8,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCollector } from '../../plugins-example/collector.js';
-import { callHook, copyProject, runHook, show, storageKeys, storageValue, withCollectorPort } from './lib.js';
+import { callHook, copyProject, runHook, show, storageKeys, storageValue, warmFuelCache, withCollectorPort } from './lib.js';
 
 let collector;
 before(async () => {
   collector = await startCollector({ port: 0, quiet: true });
+  await warmFuelCache();
 });
 after(async () => {
   await collector?.close();
