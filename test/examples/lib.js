@@ -33,9 +33,7 @@ export function copyProject(edit = (t) => t) {
   const config = path.join(dir, 'bext.config.toml');
   writeFileSync(config, edit(readFileSync(config, 'utf8')));
   const cache = path.join(dir, '.bext', 'cache');
-  if (SHARED_FUEL_CACHE && existsSync(SHARED_FUEL_CACHE)) {
-    cpSync(SHARED_FUEL_CACHE, cache, { recursive: true, filter: (src) => !path.basename(src).startsWith('.') });
-  }
+  seedFuelCache(cache);
   return {
     dir,
     config,
@@ -53,6 +51,13 @@ export function copyProject(edit = (t) => t) {
  * The rewriter itself is exercised by the first copy that needs a module, and by test/fuel.
  */
 const SHARED_FUEL_CACHE = process.env.BEXT_TEST_SHARED ? path.join(process.env.BEXT_TEST_SHARED, 'fuel-cache') : null;
+
+/** Copies the instrumented modules shared so far into `cache` (a project's .bext/cache). */
+export function seedFuelCache(cache) {
+  if (SHARED_FUEL_CACHE && existsSync(SHARED_FUEL_CACHE)) {
+    cpSync(SHARED_FUEL_CACHE, cache, { recursive: true, filter: (src) => !path.basename(src).startsWith('.') });
+  }
+}
 
 function shareFuelCache(cache) {
   if (!SHARED_FUEL_CACHE || !existsSync(cache)) return;
