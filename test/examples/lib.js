@@ -131,8 +131,9 @@ export function runHook(config, plugin, hook, input, extra = []) {
  * CLI's own prepareHookCall (flags, config lookup, hook arguments) and a fresh plugin engine per
  * call (a new instance and worker, state in the project's .bext/ as for the CLI), and the result
  * in the shape of the command's JSON. For the many follow-up calls of a test, which check what the
- * plugin does, not the command: each test still makes its first call (and every failing one whose
- * exit code it checks) through runHook, and test/runtime/cli.test.js covers the command's output.
+ * plugin does, not the command: the files that use it keep runHook (the CLI) for each plugin's
+ * first calls and the failures whose exit code they check, and test/runtime/cli.test.js covers
+ * the command's output.
  */
 export async function callHook(config, plugin, hook, input, { cwd } = {}) {
   const [{ prepareHookCall }, { createPluginEngine }] = await Promise.all([
