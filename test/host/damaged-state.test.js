@@ -13,6 +13,7 @@ import { openStats, readPersisted } from '../../dist/stats/index.js';
 import { dbProblem } from '../../dist/host/damaged-db.js';
 import { openStateDb } from '../../dist/host/state-db.js';
 import { listKeys } from '../../dist/host/storage/inspect.js';
+import { recover } from '../../dist/cli/commands/recover.js';
 import { startDev } from '../server/helpers.js';
 import { tempDir, init, enc } from './harness.js';
 
@@ -46,9 +47,32 @@ function keeperKeys(dir) {
   }
 }
 
-// `bext plugin storage` is run on these; for the other kinds it is enough that the check it
-// makes first (dbProblem) finds the damage: what it then prints does not depend on the kind.
+// `bext plugin storage` and `--recover` are run on these; for the other kinds it is enough that
+// the check storage makes first (dbProblem) finds the damage, as what it then prints does not
+// depend on the kind, and --recover's salvage is its recover() in this process.
 const LISTED_BY_THE_CLI = new Set(['garbage header', 'a directory']);
+
+/**
+ * `bext plugin storage --recover [FILE] [--json]` in `dir`: through the CLI, or through the
+ * command's recover() in this process with its stdout caught (recover is synchronous, so nothing
+ * else in this process writes meanwhile). { code, stdout, stderr }.
+ */
+function recoverRun(dir, { cli, from, json = false }) {
+  if (cli) return bext(['plugin', 'storage', '--recover', ...(from ? [from] : []), ...(json ? ['--json'] : [])], { cwd: dir });
+  const write = process.stdout.write;
+  let stdout = '';
+  let code;
+  process.stdout.write = (chunk) => {
+    stdout += chunk;
+    return true;
+  };
+  try {
+    code = recover(stateDb(dir), from, json);
+  } finally {
+    process.stdout.write = write;
+  }
+  return { code, stdout, stderr: '' };
+}
 const PAGE = 4096;
 
 const DAMAGE = {
@@ -106,14 +130,15 @@ for (const [kind, damage] of Object.entries(DAMAGE)) {
     assert.ok(!fs.existsSync(stateDb(dir)) || fs.statSync(stateDb(dir)).isFile(), 'nothing damaged left at state.db');
     assert.equal((await dev.stop('SIGTERM')).code, 0);
 
-    const r = bext(['plugin', 'storage', '--recover', '--json'], { cwd: dir });
+    const cli = LISTED_BY_THE_CLI.has(kind);
+    const r = recoverRun(dir, { cli, json: true });
     const report = JSON.parse(r.stdout);
     assert.equal(report.from, aside);
     const keys = keeperKeys(dir);
     if (report.unreadable !== undefined) {
       assert.equal(r.code, 1);
       assert.equal(keys, 0);
-      const text = bext(['plugin', 'storage', '--recover', aside], { cwd: dir });
+      const text = recoverRun(dir, { cli, from: aside });
       assert.match(text.stdout, /^nothing could be read from .*state\.db\.damaged-/m);
     } else {
       assert.equal(r.code, 0, r.stderr);
