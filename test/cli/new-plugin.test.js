@@ -83,21 +83,33 @@ test('from a subfolder, the plugin goes beside the config that bext finds; --dir
   assert.equal(bext(['config', 'check'], { cwd: dir }).code, 0);
 });
 
-test('refuses a bad name, language or hook, an existing folder or plugin, and a missing config (exit 2, nothing written)', () => {
+test('refuses a bad name, language or hook, an existing folder or plugin, and a missing config (exit 2, nothing written)', async () => {
   const dir = site();
   const before = configOf(dir);
   const cases = [
     [['new', 'plugin', '9lives', '--lang', 'c'], /invalid plugin name "9lives"/],
-    [['new', 'plugin', 'a b', '--lang', 'c'], /invalid plugin name "a b"/],
-    [['new', 'plugin', 'ok', '--lang', 'cobol'], /unknown language "cobol"/],
-    [['new', 'plugin', 'ok', '--lang', 'c', '--hooks', 'on_request_done'], /unknown hook on_request_done/],
-    [['new', 'widget', 'ok', '--lang', 'c'], /bext new widget: unknown/],
     [['new', 'plugin', 'ok'], /required option '--lang <lang>'/],
   ];
   for (const [args, message] of cases) {
     const r = bext(args, { cwd: dir });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
+  }
+  // The other arguments are checked the same way, first thing in the command (before it looks
+  // for the config): the usage error (exit 2) main prints, from the command's run() in this process.
+  const { run } = await import('../../dist/cli/commands/new.js');
+  const refused = [
+    [['plugin', 'a b', { lang: 'c' }], /invalid plugin name "a b"/],
+    [['plugin', 'ok', { lang: 'cobol' }], /unknown language "cobol"/],
+    [['plugin', 'ok', { lang: 'c', hooks: 'on_request_done' }], /unknown hook on_request_done/],
+    [['widget', 'ok', { lang: 'c' }], /bext new widget: unknown/],
+  ];
+  for (const [[kind, name, opts], message] of refused) {
+    await assert.rejects(run(kind, name, { ...opts, config: path.join(dir, 'bext.config.toml') }), (err) => {
+      assert.equal(err.exitCode, 2, `${kind} ${name} ${JSON.stringify(opts)}: ${err.message}`);
+      assert.match(err.message, message);
+      return true;
+    });
   }
 
   mkdirSync(path.join(dir, 'plugins', 'taken'), { recursive: true });

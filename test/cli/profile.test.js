@@ -2,6 +2,9 @@
 // BEXT_PROFILE on a running `bext dev`: per-function fuel that adds up to what a normal
 // `bext plugin run --json` reports, flame graph files that parse, partial profiles on traps, a
 // prebuilt C example plugin, and usage errors. The figures are derived in test/runtime/profiler.test.js.
+// The normal runs the profiles are compared with are made in this process (callHook: the call
+// `bext plugin run --json` makes, with its hook-call preparation and a fresh plugin engine);
+// test/runtime/cli.test.js runs that command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +13,7 @@ import { bext, ROOT } from '../helpers/cli.js';
 import { wat } from '../helpers/wasm.js';
 import { tempDir } from '../helpers/cleanup.js';
 import { startDev } from '../server/helpers.js';
+import { callHook } from '../examples/lib.js';
 
 const dir = tempDir('bext-profile-cli-');
 const plugin = path.join(dir, 'prof.wasm');
@@ -31,8 +35,11 @@ const speedscopeWeight = (file) => {
 };
 const foldedWeight = (file) => readFileSync(file, 'utf8').trim().split('\n').reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 
-test('profile --json: hand-computed figures that add up to plugin run --json, and both files', () => {
-  const normal = json(run(['plugin', 'run', plugin, 'on_reload', '--json']));
+/** What `bext plugin run FILE|NAME HOOK --json` reports, from the same call made in this process. */
+const normalRun = async (target, hook, { config, input } = {}) => (await callHook(config, target, hook, input, { cwd: dir })).result;
+
+test('profile --json: hand-computed figures that add up to plugin run --json, and both files', async () => {
+  const normal = await normalRun(plugin, 'on_reload');
   assert.equal(normal.outcome, 'ok');
   const r = run(['plugin', 'profile', plugin, 'on_reload', '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -89,8 +96,8 @@ test('-o writes the one format its name asks for; --calls adds calls up', () => 
   assert.deepEqual(readdirSync(path.join(dir, 'out')).sort(), ['one.json', 'three.folded']);
 });
 
-test('a trapping call: exit 1, and the partial profile adds up to the fuel reported', () => {
-  const normal = json(run(['plugin', 'run', plugin, 'on_server_stop', '--json']));
+test('a trapping call: exit 1, and the partial profile adds up to the fuel reported', async () => {
+  const normal = await normalRun(plugin, 'on_server_stop');
   assert.equal(normal.outcome, 'trap');
   const r = run(['plugin', 'profile', plugin, 'on_server_stop', '--json']);
   assert.equal(r.code, 1);
@@ -117,7 +124,7 @@ test('plugin run --profile: the usual report, then the profile', () => {
   assert.equal(j.profile.files.length, 2);
 });
 
-test('the prebuilt C example (cache-auditor) profiled: adds up to a normal run', () => {
+test('the prebuilt C example (cache-auditor) profiled: adds up to a normal run', async () => {
   // Two fresh projects, so both calls start from the same (empty) KV state.
   const project = () => {
     const c = tempDir('bext-profile-c-');
@@ -129,7 +136,7 @@ test('the prebuilt C example (cache-auditor) profiled: adds up to a normal run',
     return c;
   };
   const input = JSON.stringify({ key: 'page:/blog/first', tags: ['blog', 'post:1'] });
-  const normal = json(bext(['plugin', 'run', 'auditor', 'on_cache_write', '--input', input, '--json'], { cwd: project() }));
+  const normal = await normalRun('auditor', 'on_cache_write', { config: path.join(project(), 'bext.config.toml'), input });
   assert.equal(normal.outcome, 'ok', normal.message);
   const r = bext(['plugin', 'profile', 'auditor', 'on_cache_write', '--input', input, '--json'], { cwd: project() });
   assert.equal(r.code, 0, r.stderr);
@@ -146,16 +153,23 @@ test('the prebuilt C example (cache-auditor) profiled: adds up to a normal run',
   assert.equal(speedscopeWeight(p.files[0]), normal.fuelUsed);
 });
 
-test('usage errors exit 2 with one clear line', () => {
+test('usage errors exit 2 with one clear line', async () => {
+  const r = run(['plugin', 'profile', plugin, 'cleanup']);
+  assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr.split('\n')[0], /does not export cleanup: nothing to profile/);
+  // The flags and the hook name are refused before anything loads: the command's run() in this
+  // process throws the usage error main prints first (exit 2).
+  const { run: profileCommand } = await import('../../dist/cli/commands/profile.js');
   const cases = [
-    [['plugin', 'profile', plugin, 'on_reload', '--calls', '0'], /--calls must be a positive whole number/],
-    [['plugin', 'profile', plugin, 'on_relaod'], /unknown hook "on_relaod"; did you mean "on_reload"\?/],
-    [['plugin', 'profile', plugin, 'cleanup'], /does not export cleanup: nothing to profile/],
+    [[plugin, 'on_reload', { calls: '0' }], /--calls must be a positive whole number/],
+    [[plugin, 'on_relaod', {}], /unknown hook "on_relaod"; did you mean "on_reload"\?/],
   ];
-  for (const [args, pattern] of cases) {
-    const r = run(args);
-    assert.equal(r.code, 2, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr.split('\n')[0], pattern);
+  for (const [[target, hook, opts], pattern] of cases) {
+    await assert.rejects(profileCommand(target, hook, opts), (err) => {
+      assert.equal(err.exitCode, 2, `${hook} ${JSON.stringify(opts)}: ${err.message}`);
+      assert.match(`bext: ${err.message}`, pattern);
+      return true;
+    });
   }
 });
 

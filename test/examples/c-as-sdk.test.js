@@ -1,6 +1,8 @@
 // The C header and the AssemblyScript library against the real host: fixture plugins built from
 // source (test/fixtures/examples/{c,as}-sdk-check) call every wrapper and check each result in the
-// guest, so an `ok` outcome means the whole API behaved as documented.
+// guest, so an `ok` outcome means the whole API behaved as documented. Each test's first call and
+// the failures whose traps and logs it checks go through `bext plugin run`; the follow-up calls
+// make the same call in this process (callHook in ./lib.js).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { skipWithout } from '../helpers/toolchains.js';
 import { bext, ROOT } from '../helpers/cli.js';
-import { runHook, show, storageValue } from './lib.js';
+import { callHook, runHook, show, storageValue } from './lib.js';
 import { tempDir } from '../helpers/cleanup.js';
 import { compileAssemblyScript } from '../helpers/asc.js';
 
@@ -101,18 +103,18 @@ test('C: every wrapper in bext.h behaves as documented', c, async () => {
 test('C: hook arguments arrive intact; bext_error / bext_errorf messages become error outcomes', c, async () => {
   const event = { path: '/wörld', status: 200 };
   assert.equal((await runHook(config, 'c-sdk-check', 'on_request_complete', event)).result.outcome, 'ok');
-  assert.deepEqual(JSON.parse(storageValue(config, 'c-sdk-check', 'last_event')), event);
-  assert.equal((await runHook(config, 'c-sdk-check', 'on_cache_write', { key: 'page:/x', tags: ['t1', 't"2'] })).result.outcome, 'ok');
-  assert.deepEqual(JSON.parse(storageValue(config, 'c-sdk-check', 'cache:page:/x')), ['t1', 't"2']);
-  assert.equal((await runHook(config, 'c-sdk-check', 'on_cache_invalidate', { pattern: 'page:/*', count: 9 })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'c-sdk-check', 'invalidated'), 'page:/*=9');
-  for (const hook of ['on_reload', 'on_server_stop']) assert.equal((await runHook(config, 'c-sdk-check', hook)).result.outcome, 'ok');
+  assert.deepEqual(JSON.parse(await storageValue(config, 'c-sdk-check', 'last_event')), event);
+  assert.equal((await callHook(config, 'c-sdk-check', 'on_cache_write', { key: 'page:/x', tags: ['t1', 't"2'] })).result.outcome, 'ok');
+  assert.deepEqual(JSON.parse(await storageValue(config, 'c-sdk-check', 'cache:page:/x')), ['t1', 't"2']);
+  assert.equal((await callHook(config, 'c-sdk-check', 'on_cache_invalidate', { pattern: 'page:/*', count: 9 })).result.outcome, 'ok');
+  assert.equal(await storageValue(config, 'c-sdk-check', 'invalidated'), 'page:/*=9');
+  for (const hook of ['on_reload', 'on_server_stop']) assert.equal((await callHook(config, 'c-sdk-check', hook)).result.outcome, 'ok');
 
   const fail = await runHook(config, 'c-sdk-check', 'on_request_complete', { path: '/fail' });
   assert.equal(fail.result.outcome, 'error');
   assert.equal(fail.result.message, 'c-sdk-check refused {"path":"/fail"}');
-  assert.equal((await runHook(config, 'c-sdk-check', 'on_request_complete', { path: '/empty' })).result.message, 'error (empty message)');
-  assert.equal((await runHook(config, 'c-sdk-check', 'cleanup')).result.message, 'cleanup fails with code 42');
+  assert.equal((await callHook(config, 'c-sdk-check', 'on_request_complete', { path: '/empty' })).result.message, 'error (empty message)');
+  assert.equal((await callHook(config, 'c-sdk-check', 'cleanup')).result.message, 'cleanup fails with code 42');
 });
 
 test('C: BEXT_PLUGIN_NAME / BEXT_PLUGIN_PRIORITY and the allocator are exported', c, () => {
@@ -133,20 +135,20 @@ test('AssemblyScript: every wrapper behaves as documented', as, async () => {
 
 test('AssemblyScript: arguments, http_fetch, err() messages and abort() reach the host', as, async () => {
   assert.equal((await runHook(config, 'as-sdk-check', 'on_request_complete', { path: '/ünïcode' })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'as-sdk-check', 'last_path'), '/ünïcode');
-  assert.equal((await runHook(config, 'as-sdk-check', 'on_cache_write', { key: 'page:/y', tags: ['a'] })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'as-sdk-check', 'cache:page:/y'), '["a"]');
-  assert.equal((await runHook(config, 'as-sdk-check', 'on_cache_invalidate', { pattern: 'page:/y', count: 1 })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'as-sdk-check', 'invalidated'), 'page:/y=1');
+  assert.equal(await storageValue(config, 'as-sdk-check', 'last_path'), '/ünïcode');
+  assert.equal((await callHook(config, 'as-sdk-check', 'on_cache_write', { key: 'page:/y', tags: ['a'] })).result.outcome, 'ok');
+  assert.equal(await storageValue(config, 'as-sdk-check', 'cache:page:/y'), '["a"]');
+  assert.equal((await callHook(config, 'as-sdk-check', 'on_cache_invalidate', { pattern: 'page:/y', count: 1 })).result.outcome, 'ok');
+  assert.equal(await storageValue(config, 'as-sdk-check', 'invalidated'), 'page:/y=1');
 
-  const fetched = await runHook(config, 'as-sdk-check', 'on_request_complete', { path: '/fetch' });
+  const fetched = await callHook(config, 'as-sdk-check', 'on_request_complete', { path: '/fetch' });
   assert.equal(fetched.result.outcome, 'ok', show(fetched));
-  assert.equal(storageValue(config, 'as-sdk-check', 'fetched'), '202 {"hello":"wörld"}');
+  assert.equal(await storageValue(config, 'as-sdk-check', 'fetched'), '202 {"hello":"wörld"}');
 
-  const fail = await runHook(config, 'as-sdk-check', 'on_request_complete', { path: '/fail' });
+  const fail = await callHook(config, 'as-sdk-check', 'on_request_complete', { path: '/fail' });
   assert.equal(fail.result.outcome, 'error');
   assert.equal(fail.result.message, 'as-sdk-check refused /fail');
-  assert.equal((await runHook(config, 'as-sdk-check', 'cleanup')).result.message, 'as cleanup fails');
+  assert.equal((await callHook(config, 'as-sdk-check', 'cleanup')).result.message, 'as cleanup fails');
 
   const abort = await runHook(config, 'as-sdk-check', 'on_request_complete', { path: '/abort' });
   assert.equal(abort.result.outcome, 'trap');

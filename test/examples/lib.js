@@ -3,7 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { bext, BIN, ROOT } from '../helpers/cli.js';
+import { BIN, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/cleanup.js';
 
 export const EXAMPLES = path.join(ROOT, 'plugins-example');
@@ -33,9 +33,7 @@ export function copyProject(edit = (t) => t) {
   const config = path.join(dir, 'bext.config.toml');
   writeFileSync(config, edit(readFileSync(config, 'utf8')));
   const cache = path.join(dir, '.bext', 'cache');
-  if (SHARED_FUEL_CACHE && existsSync(SHARED_FUEL_CACHE)) {
-    cpSync(SHARED_FUEL_CACHE, cache, { recursive: true, filter: (src) => !path.basename(src).startsWith('.') });
-  }
+  seedFuelCache(cache);
   return {
     dir,
     config,
@@ -54,6 +52,13 @@ export function copyProject(edit = (t) => t) {
  */
 const SHARED_FUEL_CACHE = process.env.BEXT_TEST_SHARED ? path.join(process.env.BEXT_TEST_SHARED, 'fuel-cache') : null;
 
+/** Copies the instrumented modules shared so far into `cache` (a project's .bext/cache). */
+export function seedFuelCache(cache) {
+  if (SHARED_FUEL_CACHE && existsSync(SHARED_FUEL_CACHE)) {
+    cpSync(SHARED_FUEL_CACHE, cache, { recursive: true, filter: (src) => !path.basename(src).startsWith('.') });
+  }
+}
+
 function shareFuelCache(cache) {
   if (!SHARED_FUEL_CACHE || !existsSync(cache)) return;
   mkdirSync(SHARED_FUEL_CACHE, { recursive: true });
@@ -64,6 +69,29 @@ function shareFuelCache(cache) {
     const partial = path.join(SHARED_FUEL_CACHE, `.${name}.${process.pid}`);
     cpSync(path.join(cache, name), partial);
     renameSync(partial, path.join(SHARED_FUEL_CACHE, name));
+  }
+}
+
+/**
+ * Instruments the example plugins once, into the run's shared fuel cache, by starting each in a
+ * plugin engine in this process: a file whose tests start side by side on fresh copies would
+ * otherwise instrument the same modules once per copy (my-analytics alone ~0.4 s of CPU each).
+ */
+export async function warmFuelCache() {
+  if (!SHARED_FUEL_CACHE) return;
+  const [{ prepareHookCall }, { createPluginEngine }] = await Promise.all([
+    import('../../dist/cli/commands/hook-call.js'),
+    import('../../dist/plugins/engine.js'),
+  ]);
+  const p = copyProject();
+  try {
+    for (const name of Object.keys(EXPECTED_HOOKS)) {
+      const t = await prepareHookCall(name, 'on_reload', { config: p.config });
+      const handle = await createPluginEngine({ stateDir: t.stateDir, logging: { logOutcomes: false, logLevel: 'error', onLog: () => {} } }).start(t.plugin);
+      await handle.close();
+    }
+  } finally {
+    p.cleanup();
   }
 }
 
@@ -98,24 +126,96 @@ export function runHook(config, plugin, hook, input, extra = []) {
   });
 }
 
+/**
+ * Calls one hook the way `bext plugin run NAME HOOK --json -c CONFIG` does, in this process: the
+ * CLI's own prepareHookCall (flags, config lookup, hook arguments) and a fresh plugin engine per
+ * call (a new instance and worker, state in the project's .bext/ as for the CLI), and the result
+ * in the shape of the command's JSON. For the many follow-up calls of a test, which check what the
+ * plugin does, not the command: the files that use it keep runHook (the CLI) for each plugin's
+ * first calls and the failures whose exit code they check, and test/runtime/cli.test.js covers
+ * the command's output.
+ */
+export async function callHook(config, plugin, hook, input, { cwd } = {}) {
+  const [{ prepareHookCall }, { createPluginEngine }] = await Promise.all([
+    import('../../dist/cli/commands/hook-call.js'),
+    import('../../dist/plugins/engine.js'),
+  ]);
+  const t = await prepareHookCall(plugin, hook, {
+    config,
+    ...(input === undefined ? {} : { input: typeof input === 'string' ? input : JSON.stringify(input) }),
+  });
+  // A FILE target keeps its state in .bext/ of the working folder: `cwd`'s, as for a CLI run
+  // there, never this process's (the repository).
+  if (t.configFile === null) {
+    if (cwd === undefined) throw new Error('callHook: a .wasm target needs { cwd } for its .bext/ folder');
+    t.stateDir = path.join(cwd, '.bext');
+  }
+  const logs = [];
+  const metrics = [];
+  const engine = createPluginEngine({
+    stateDir: t.stateDir,
+    onMetric: (m) => metrics.push(m),
+    logging: { logOutcomes: false, logLevel: 'trace', onLog: (e) => logs.push(e) },
+  });
+  const handle = await engine.start(t.plugin);
+  let result;
+  try {
+    result = await handle.call(t.args);
+  } finally {
+    await handle.close();
+  }
+  return {
+    code: result.outcome === 'ok' ? 0 : 1,
+    result: {
+      ...result,
+      file: t.plugin.path,
+      fuelPercent: result.budget > 0 ? (result.fuelUsed / result.budget) * 100 : 0,
+      logs: logs.map(({ level, source, msg }) => ({ level, source, msg })),
+      metrics: metrics.map(({ name, value, tags }) => ({ name, value, tags })),
+    },
+    stdout: '',
+    stderr: '',
+  };
+}
+
 /** A readable description of a run for assertion messages. */
 export function show(r) {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}${r.stdout || !r.result ? '' : `\nresult: ${JSON.stringify(r.result)}`}`;
 }
 
-/** `bext plugin storage NAME --get KEY`: the stored value as text, or null when missing. */
-export function storageValue(config, plugin, key) {
-  const r = bext(['plugin', 'storage', plugin, '--get', key, '-c', config], { cwd: path.dirname(config) });
-  return r.code === 0 ? r.stdout.replace(/\n$/, '') : null;
+/**
+ * Reads a plugin's storage straight from the project's state.db with the functions `bext plugin
+ * storage` uses (test/host/storage-cli.test.js runs the command itself); `fn(db)` gets the open
+ * database, or null when there is none yet.
+ */
+async function withStateDb(config, fn) {
+  const [{ loadConfig }, { openStateDb, stateDbPath }] = await Promise.all([
+    import('../../dist/config/index.js'),
+    import('../../dist/host/state-db.js'),
+  ]);
+  const file = stateDbPath(loadConfig(config, { checkFiles: false }).stateDir);
+  if (!existsSync(file)) return fn(null);
+  const db = openStateDb(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
 }
 
-/** Keys of a plugin's storage, via `bext plugin storage NAME --json`. */
-export function storageKeys(config, plugin) {
-  const r = bext(['plugin', 'storage', plugin, '--json', '-c', config], { cwd: path.dirname(config) });
-  if (r.code !== 0) throw new Error(`plugin storage failed: ${show(r)}`);
-  const data = JSON.parse(r.stdout);
-  const keys = Array.isArray(data) ? data : (data.keys ?? data.entries ?? []);
-  return keys.map((k) => (typeof k === 'string' ? k : k.key)).sort();
+/** A stored value as text (what `bext plugin storage NAME --get KEY` prints), or null when missing. */
+export async function storageValue(config, plugin, key) {
+  const { getValue } = await import('../../dist/host/storage/inspect.js');
+  return withStateDb(config, (db) => {
+    const value = db && getValue(db, plugin, key);
+    return value ? value.toString('utf8') : null;
+  });
+}
+
+/** Keys of a plugin's storage, sorted (what `bext plugin storage NAME` lists). */
+export async function storageKeys(config, plugin) {
+  const { listKeys } = await import('../../dist/host/storage/inspect.js');
+  return withStateDb(config, (db) => (db ? listKeys(db, plugin).map((k) => k.key).sort() : []));
 }
 
 /**

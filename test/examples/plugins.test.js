@@ -1,14 +1,19 @@
-// Each example plugin, run hook by hook through the real CLI (`bext plugin run NAME HOOK`) on a
-// private copy of plugins-example/: outcomes under the default budgets, and what each plugin
-// leaves behind (storage keys, batches at the collector, metrics, logs).
+// Each example plugin, run hook by hook on a private copy of plugins-example/: outcomes under the
+// default budgets, and what each plugin leaves behind (storage keys, batches at the collector,
+// metrics, logs). Through the real CLI (`bext plugin run NAME HOOK --json`): the first call of each
+// plugin's main test, every failing call whose exit code a test checks, and the first call of the
+// tests that refuse a permission; the other calls make the same call in this process (callHook:
+// the CLI's own hook-call preparation and a fresh plugin engine each time), since one `bext`
+// process per hook cost ~0.3 s of CPU and checked the CLI no further.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCollector } from '../../plugins-example/collector.js';
-import { copyProject, runHook, show, storageKeys, storageValue, withCollectorPort } from './lib.js';
+import { callHook, copyProject, runHook, show, storageKeys, storageValue, warmFuelCache, withCollectorPort } from './lib.js';
 
 let collector;
 before(async () => {
   collector = await startCollector({ port: 0, quiet: true });
+  await warmFuelCache();
 });
 after(async () => {
   await collector?.close();
@@ -44,32 +49,32 @@ describe('example plugins', { concurrency: 3 }, () => {
 
       const paths = ['/', '/about.html', '/blog/', '/blog/hello.html', '/blog/fuel.html', '/style.css'];
       for (const [i, path] of paths.slice(0, 4).entries()) {
-        const r = await runHook(p.config, 'my-analytics', 'on_request_complete', { path, method: 'GET', status: 200, cache_status: 'MISS', render_time_us: 100 + i, is_bot: false });
+        const r = await callHook(p.config, 'my-analytics', 'on_request_complete', { path, method: 'GET', status: 200, cache_status: 'MISS', render_time_us: 100 + i, is_bot: false });
         ok(r, 'on_request_complete');
       }
       assert.equal(collector.batches.length, 0, 'nothing is sent before batch_size events');
-      assert.deepEqual(storageKeys(p.config, 'my-analytics'), ['buffer']);
-      const buffered = jsonLines(storageValue(p.config, 'my-analytics', 'buffer'));
+      assert.deepEqual(await storageKeys(p.config, 'my-analytics'), ['buffer']);
+      const buffered = jsonLines(await storageValue(p.config, 'my-analytics', 'buffer'));
       assert.deepEqual(buffered.map((e) => e.path), paths.slice(0, 4));
 
-      const fifth = await runHook(p.config, 'my-analytics', 'on_request_complete', { path: paths[4], method: 'GET', status: 200 });
+      const fifth = await callHook(p.config, 'my-analytics', 'on_request_complete', { path: paths[4], method: 'GET', status: 200 });
       ok(fifth, 'on_request_complete');
       assert.equal(collector.batches.length, 1);
       assert.equal(collector.batches[0].source, 'my-analytics');
       assert.deepEqual(collector.batches[0].events.map((e) => e.path), paths.slice(0, 5));
       assert.deepEqual(fifth.result.metrics, [{ name: 'analytics_events', value: 5, tags: { trigger: 'batch' } }]);
-      assert.deepEqual(storageKeys(p.config, 'my-analytics'), ['totals'], 'the buffer is gone once delivered');
+      assert.deepEqual(await storageKeys(p.config, 'my-analytics'), ['totals'], 'the buffer is gone once delivered');
 
-      ok(await runHook(p.config, 'my-analytics', 'on_request_complete', { path: paths[5], method: 'GET', status: 304 }), 'on_request_complete');
-      const cleanup = await runHook(p.config, 'my-analytics', 'cleanup');
+      ok(await callHook(p.config, 'my-analytics', 'on_request_complete', { path: paths[5], method: 'GET', status: 304 }), 'on_request_complete');
+      const cleanup = await callHook(p.config, 'my-analytics', 'cleanup');
       ok(cleanup, 'cleanup');
       assert.equal(collector.batches.length, 2);
       assert.deepEqual(collector.batches[1].events, [{ path: '/style.css', method: 'GET', status: 304 }]);
       assert.deepEqual(cleanup.result.metrics, [{ name: 'analytics_events', value: 1, tags: { trigger: 'cleanup' } }]);
-      assert.deepEqual(JSON.parse(storageValue(p.config, 'my-analytics', 'totals')), { events_sent: 6, batches_sent: 2, failed_flushes: 0, dropped: 0 });
+      assert.deepEqual(JSON.parse(await storageValue(p.config, 'my-analytics', 'totals')), { events_sent: 6, batches_sent: 2, failed_flushes: 0, dropped: 0 });
 
       // Nothing left: cleanup again is a no-op that sends nothing.
-      ok(await runHook(p.config, 'my-analytics', 'cleanup'), 'cleanup');
+      ok(await callHook(p.config, 'my-analytics', 'cleanup'), 'cleanup');
       assert.equal(collector.batches.length, 2);
     } finally {
       p.cleanup();
@@ -85,9 +90,9 @@ describe('example plugins', { concurrency: 3 }, () => {
       assert.equal(r.result.outcome, 'error');
       assert.match(r.result.message, /^could not deliver 1 event to http:\/\/127\.0\.0\.1:9\/ingest: fetch failed: .+ \(kept for the next flush\)$/);
       assert.match(r.stdout + r.stderr, /could not deliver 1 event/);
-      const kept = jsonLines(storageValue(p.config, 'my-analytics', 'buffer'));
+      const kept = jsonLines(await storageValue(p.config, 'my-analytics', 'buffer'));
       assert.deepEqual(kept.map((e) => e.path), ['/lost']);
-      assert.equal(JSON.parse(storageValue(p.config, 'my-analytics', 'totals')).failed_flushes, 1);
+      assert.equal(JSON.parse(await storageValue(p.config, 'my-analytics', 'totals')).failed_flushes, 1);
     } finally {
       p.cleanup();
     }
@@ -96,10 +101,10 @@ describe('example plugins', { concurrency: 3 }, () => {
   test('my-analytics rejects a config without endpoint with a message naming the problem', async () => {
     const p = copyProject();
     try {
-      const r = await runHook(p.config, 'my-analytics', 'on_server_start', { batch_size: 3 });
+      const r = await callHook(p.config, 'my-analytics', 'on_server_start', { batch_size: 3 });
       assert.equal(r.result.outcome, 'error', show(r));
       assert.match(r.result.message, /missing field `endpoint`/);
-      const bad = await runHook(p.config, 'my-analytics', 'on_server_start', { endpoint: 'ftp://x', batch_size: 3 });
+      const bad = await callHook(p.config, 'my-analytics', 'on_server_start', { endpoint: 'ftp://x', batch_size: 3 });
       assert.match(bad.result.message, /endpoint "ftp:\/\/x" must be an http:\/\/ or https:\/\/ URL/);
     } finally {
       p.cleanup();
@@ -112,20 +117,20 @@ describe('example plugins', { concurrency: 3 }, () => {
       const w1 = await runHook(p.config, 'cache-auditor', 'on_cache_write', { key: 'page:/blog/', tags: ['blog', 'section:"news"'] });
       ok(w1, 'on_cache_write');
       assert.deepEqual(w1.result.metrics, [{ name: 'cache_writes', value: 1, tags: { tagged: 'yes' } }]);
-      const w2 = await runHook(p.config, 'cache-auditor', 'on_cache_write', { key: 'page:/about.html', tags: [] });
+      const w2 = await callHook(p.config, 'cache-auditor', 'on_cache_write', { key: 'page:/about.html', tags: [] });
       ok(w2, 'on_cache_write');
       assert.deepEqual(w2.result.metrics, [{ name: 'cache_writes', value: 1, tags: { tagged: 'no' } }]);
       assert.match(logText(w2), /page:\/about\.html was cached without tags \(1 untagged so far\)/);
 
-      const none = await runHook(p.config, 'cache-auditor', 'on_cache_invalidate', { pattern: 'page:/nope/*', count: 0 });
+      const none = await callHook(p.config, 'cache-auditor', 'on_cache_invalidate', { pattern: 'page:/nope/*', count: 0 });
       ok(none, 'on_cache_invalidate');
       assert.match(logText(none), /^warn invalidation pattern page:\/nope\/\* matched no cache entries/m);
-      const three = await runHook(p.config, 'cache-auditor', 'on_cache_invalidate', { pattern: 'page:/blog/*', count: 3 });
+      const three = await callHook(p.config, 'cache-auditor', 'on_cache_invalidate', { pattern: 'page:/blog/*', count: 3 });
       ok(three, 'on_cache_invalidate');
       assert.deepEqual(three.result.metrics, [{ name: 'cache_invalidated_entries', value: 3, tags: { pattern: 'page:/blog/*' } }]);
 
       // The audit is read back from KV on start.
-      const start = await runHook(p.config, 'cache-auditor', 'on_server_start', {});
+      const start = await callHook(p.config, 'cache-auditor', 'on_server_start', {});
       ok(start, 'on_server_start');
       assert.match(logText(start), /cache audit so far: 2 writes \(1 untagged\), 2 invalidations removing 3 entries/);
     } finally {
@@ -149,24 +154,24 @@ describe('example plugins', { concurrency: 3 }, () => {
     try {
       ok(await runHook(p.config, 'bot-counter', 'on_server_start', { queue: 'bot-hits' }), 'on_server_start');
       for (const path of ['/robots.txt', '/blog/']) {
-        const r = await runHook(p.config, 'bot-counter', 'on_request_complete', { path, status: 200, is_bot: true });
+        const r = await callHook(p.config, 'bot-counter', 'on_request_complete', { path, status: 200, is_bot: true });
         ok(r, 'on_request_complete');
         assert.deepEqual(r.result.metrics, [{ name: 'bot_requests', value: 1, tags: { path } }]);
       }
-      const human = await runHook(p.config, 'bot-counter', 'on_request_complete', { path: '/', status: 200, is_bot: false });
+      const human = await callHook(p.config, 'bot-counter', 'on_request_complete', { path: '/', status: 200, is_bot: false });
       ok(human, 'on_request_complete');
       assert.deepEqual(human.result.metrics, [{ name: 'human_requests', value: 1, tags: {} }]);
-      assert.equal(storageValue(p.config, 'bot-counter', 'bots'), '2');
-      assert.equal(storageValue(p.config, 'bot-counter', 'humans'), '1');
+      assert.equal(await storageValue(p.config, 'bot-counter', 'bots'), '2');
+      assert.equal(await storageValue(p.config, 'bot-counter', 'humans'), '1');
 
-      const reload = await runHook(p.config, 'bot-counter', 'on_reload');
+      const reload = await callHook(p.config, 'bot-counter', 'on_reload');
       ok(reload, 'on_reload');
       assert.match(logText(reload), /2 bot hits since the last reload: \/robots\.txt, \/blog\//);
       assert.deepEqual(reload.result.metrics, [{ name: 'bot_hits_drained', value: 2, tags: {} }]);
-      const again = await runHook(p.config, 'bot-counter', 'on_reload');
+      const again = await callHook(p.config, 'bot-counter', 'on_reload');
       assert.deepEqual(again.result.metrics, [{ name: 'bot_hits_drained', value: 0, tags: {} }], 'the queue was drained');
 
-      const stop = await runHook(p.config, 'bot-counter', 'on_server_stop');
+      const stop = await callHook(p.config, 'bot-counter', 'on_server_stop');
       ok(stop, 'on_server_stop');
       assert.match(logText(stop), /requests so far: 2 from bots, 1 from humans/);
     } finally {
@@ -188,8 +193,8 @@ describe('example plugins', { concurrency: 3 }, () => {
   test('greedy spends a large share of its budget, runs out of fuel on /expensive and traps on /crash', async () => {
     const p = copyProject();
     try {
-      ok(await runHook(p.config, 'greedy', 'on_server_start', {}), 'on_server_start');
-      const normal = await runHook(p.config, 'greedy', 'on_request_complete', { path: '/', status: 200 });
+      ok(await callHook(p.config, 'greedy', 'on_server_start', {}), 'on_server_start');
+      const normal = await callHook(p.config, 'greedy', 'on_request_complete', { path: '/', status: 200 });
       ok(normal, 'on_request_complete');
       assert.ok(normal.result.fuelUsed > 20_000_000, `greedy used only ${normal.result.fuelUsed} fuel`);
       assert.deepEqual(normal.result.metrics, [{ name: 'greedy_primes', value: 7837, tags: {} }], 'primes below 80000');
@@ -200,12 +205,12 @@ describe('example plugins', { concurrency: 3 }, () => {
       assert.equal(expensive.result.fuelUsed, expensive.result.budget);
       assert.equal(expensive.result.budget, 100_000_000);
 
-      const crash = await runHook(p.config, 'greedy', 'on_request_complete', { path: '/crash', status: 404 });
+      const crash = await callHook(p.config, 'greedy', 'on_request_complete', { path: '/crash', status: 404 });
       assert.equal(crash.result.outcome, 'trap', show(crash));
       assert.match(crash.result.trapKind ?? crash.result.message, /unreachable/);
 
       // A call after both failures gets a fresh budget and succeeds.
-      ok(await runHook(p.config, 'greedy', 'on_request_complete', { path: '/again', status: 200 }), 'on_request_complete');
+      ok(await callHook(p.config, 'greedy', 'on_request_complete', { path: '/again', status: 200 }), 'on_request_complete');
     } finally {
       p.cleanup();
     }

@@ -1,6 +1,8 @@
 // The Rust SDK against the real host: a fixture plugin (test/fixtures/examples/rust-sdk-check)
 // built from source calls every wrapper and checks each result in the guest; hooks return Err
-// with the differences, so an `ok` outcome means the whole API behaved as the ABI says.
+// with the differences, so an `ok` outcome means the whole API behaved as the ABI says. Each
+// test's first call goes through `bext plugin run`; the follow-up calls make the same call in
+// this process (callHook in ./lib.js).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +12,7 @@ import path from 'node:path';
 import { rustTarget, rustTools } from '../../plugins-example/build.js';
 import { skipWithout } from '../helpers/toolchains.js';
 import { bext, ROOT } from '../helpers/cli.js';
-import { CARGO_TARGET_DIR, runHook, show, storageValue } from './lib.js';
+import { CARGO_TARGET_DIR, callHook, runHook, show, storageValue } from './lib.js';
 import { tempDir } from '../helpers/cleanup.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'examples', 'rust-sdk-check');
@@ -85,23 +87,23 @@ test('every wrapper (config, storage, kv, queues, fetch refusal, metrics, log) b
 
 test('hook arguments arrive intact and Ok results are ok outcomes', opts, async () => {
   assert.equal((await runHook(config, 'sdk-check', 'on_request_complete', { path: '/wörld?q="x"', status: 200 })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'sdk-check', 'last_path'), '/wörld?q="x"');
-  assert.equal((await runHook(config, 'sdk-check', 'on_cache_write', { key: 'page:/blog/', tags: ['a', 'b c'] })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'sdk-check', 'cache:page:/blog/'), 'a,b c');
-  assert.equal((await runHook(config, 'sdk-check', 'on_cache_invalidate', { pattern: 'page:/blog/*', count: 4 })).result.outcome, 'ok');
-  assert.equal(storageValue(config, 'sdk-check', 'invalidated'), 'page:/blog/*=4');
+  assert.equal(await storageValue(config, 'sdk-check', 'last_path'), '/wörld?q="x"');
+  assert.equal((await callHook(config, 'sdk-check', 'on_cache_write', { key: 'page:/blog/', tags: ['a', 'b c'] })).result.outcome, 'ok');
+  assert.equal(await storageValue(config, 'sdk-check', 'cache:page:/blog/'), 'a,b c');
+  assert.equal((await callHook(config, 'sdk-check', 'on_cache_invalidate', { pattern: 'page:/blog/*', count: 4 })).result.outcome, 'ok');
+  assert.equal(await storageValue(config, 'sdk-check', 'invalidated'), 'page:/blog/*=4');
   for (const hook of ['on_reload', 'on_server_stop']) {
-    const r = await runHook(config, 'sdk-check', hook);
+    const r = await callHook(config, 'sdk-check', hook);
     assert.equal(r.result?.outcome, 'ok', show(r));
   }
-  assert.equal(storageValue(config, 'sdk-check', 'reloaded'), 'yes');
-  assert.equal(storageValue(config, 'sdk-check', 'stopped'), 'yes');
+  assert.equal(await storageValue(config, 'sdk-check', 'reloaded'), 'yes');
+  assert.equal(await storageValue(config, 'sdk-check', 'stopped'), 'yes');
 });
 
 test('http_fetch sends method, headers and JSON body and returns status, headers and body', opts, async () => {
   const r = await runHook(config, 'sdk-check', 'on_request_complete', { path: '/fetch' });
   assert.equal(r.result?.outcome, 'ok', show(r));
-  assert.equal(storageValue(config, 'sdk-check', 'fetched'), '201 1 {"hello":"wörld"}');
+  assert.equal(await storageValue(config, 'sdk-check', 'fetched'), '201 1 {"hello":"wörld"}');
 });
 
 test('Err("...") from a hook is an error outcome with exactly that message', opts, async () => {
@@ -109,10 +111,10 @@ test('Err("...") from a hook is an error outcome with exactly that message', opt
   assert.equal(fail.code, 1);
   assert.equal(fail.result.outcome, 'error');
   assert.equal(fail.result.message, 'sdk-check refused /fail');
-  const empty = await runHook(config, 'sdk-check', 'on_request_complete', { path: '/empty-error' });
+  const empty = await callHook(config, 'sdk-check', 'on_request_complete', { path: '/empty-error' });
   assert.equal(empty.result.outcome, 'error');
   assert.equal(empty.result.message, 'error (empty message)');
-  const cleanup = await runHook(config, 'sdk-check', 'cleanup');
+  const cleanup = await callHook(config, 'sdk-check', 'cleanup');
   assert.equal(cleanup.result.message, 'cleanup always fails in sdk-check');
 });
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT } from '../helpers/cli.js';
 import { ownChild, tempDir } from '../helpers/cleanup.js';
-import { EXAMPLES, until } from './lib.js';
+import { EXAMPLES, seedFuelCache, until } from './lib.js';
 
 /** The demo folder copied beside a link to this checkout's bin/, as start.js expects to sit. */
 function demoCopy() {
@@ -20,6 +20,7 @@ function demoCopy() {
     filter: (src) => !/[/\\](target|\.bext|node_modules|bext\.demo\.toml|demo\.json)$/.test(src),
   });
   symlinkSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'));
+  seedFuelCache(path.join(demo, '.bext', 'cache'));
   return demo;
 }
 

@@ -1,5 +1,7 @@
 // `bext plugin instrument`: writes a runnable metered module; every kind of bad input exits 2
-// with a message naming the kind.
+// with a message naming the kind. Two bad inputs (a missing file, a truncated module: the command's
+// own check and the binary reader's) go through the CLI; the other kinds through the command's
+// run() in this process, which throws the error main prints (exit 2, the message first).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
@@ -7,6 +9,8 @@ import path from 'node:path';
 import { bext } from '../helpers/cli.js';
 import { wat } from '../helpers/wasm.js';
 import { tempDir } from '../helpers/cleanup.js';
+import { run as instrumentCommand } from '../../dist/cli/commands/instrument.js';
+import { instrument } from '../../dist/fuel/index.js';
 
 const dir = tempDir('bext-instr-cli-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,19 +53,27 @@ const cases = [
     0x0a, 0x08, 0x01, 0x06, 0x00, 0x1f, 0x40, 0x00, 0x0b, 0x0b, // try_table (no catches) end end
   )), /unsupported feature: exception handling with exnref/],
   ['unsupported: memory64', () => watWith({ features: { memory64: true } }, 'm64', '(module (memory i64 1))'), /unsupported feature: memory64/],
-  ['already instrumented', () => file('twice.wasm', (() => {
-    const out = path.join(dir, 'first.wasm');
-    bext(['plugin', 'instrument', file('plain.wasm', wat('(module)')), '-o', out]);
-    return readFileSync(out);
-  })()), /already exports `bext_fuel`/],
+  // What `bext plugin instrument` wrote for `(module)` (the same instrument() call).
+  ['already instrumented', async () => file('twice.wasm', await instrument(wat('(module)'), { initialFuel: 0n })), /already exports `bext_fuel`/],
 ];
 
+const THROUGH_THE_CLI = new Set(['not a file (missing)', 'truncated']);
+
 for (const [label, make, pattern] of cases) {
-  test(`bad input exits 2: ${label}`, () => {
-    const input = make();
-    const r = bext(['plugin', 'instrument', input, '-o', path.join(dir, 'never.wasm')]);
-    assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-    assert.match(r.stderr.split('\n')[0], pattern);
+  test(`bad input exits 2: ${label}`, async () => {
+    const input = await make();
+    const output = path.join(dir, 'never.wasm');
+    if (THROUGH_THE_CLI.has(label)) {
+      const r = bext(['plugin', 'instrument', input, '-o', output]);
+      assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.match(r.stderr.split('\n')[0], pattern);
+      return;
+    }
+    await assert.rejects(instrumentCommand(input, { output }), (err) => {
+      assert.equal(err.exitCode, 2, err.stack);
+      assert.match(`bext: ${err.message}`.split('\n')[0], pattern);
+      return true;
+    });
   });
 }
 

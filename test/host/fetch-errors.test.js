@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { fetcherProject, runFetcher } from './fetch-guest.js';
-import { startDev } from '../server/helpers.js';
+import { startDev } from '../server/dev.js';
 
 let server;
 let base;

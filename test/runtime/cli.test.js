@@ -6,6 +6,8 @@ import path from 'node:path';
 import { bext, ROOT } from '../helpers/cli.js';
 import { wat } from '../helpers/wasm.js';
 import { tempDir } from './helpers.js';
+import { callHook } from '../examples/lib.js';
+import { inspectPluginFile } from '../../dist/plugins/engine.js';
 
 const dir = tempDir('bext-cli-rt-');
 const demo = path.join(dir, 'demo.wasm');
@@ -22,7 +24,7 @@ on_request_complete = 250_000
 );
 const run = (args, opts = {}) => bext(args, { cwd: dir, ...opts });
 
-test('inspect: imports with signatures, exports, hooks; exit 0', () => {
+test('inspect: imports with signatures, exports, hooks; exit 0', async () => {
   const r = run(['plugin', 'inspect', 'demo.wasm']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^file {8}demo\.wasm \([\d,]+ bytes\)$/m);
@@ -32,7 +34,8 @@ test('inspect: imports with signatures, exports, hooks; exit 0', () => {
   assert.match(r.stdout, /^ {2}bext_alloc +\(i32\) -> i32$/m);
   assert.match(r.stdout, /^allocator {3}bext_alloc$/m);
   assert.match(r.stdout, /^ABI v1: ok$/m);
-  const j = JSON.parse(run(['plugin', 'inspect', 'demo.wasm', '--json']).stdout);
+  // --json prints inspectPluginFile's report (the examples' tests run it through the CLI): here in-process.
+  const j = JSON.parse(JSON.stringify(await inspectPluginFile(demo)));
   assert.equal(j.problems.length, 0);
   assert.equal(j.hooks.length, 6);
   assert.deepEqual(j.imports.find((i) => i.name === 'emit_metric'), { module: 'bext', name: 'emit_metric', kind: 'function', signature: '(i32, i32, f64, i32, i32) -> ()' });
@@ -67,14 +70,15 @@ test('run FILE: outcome, fuel with separators and percent, time, logs, metrics; 
   assert.match(r.stdout, /^ {2}requests 1 \{route=home\}$/m);
 });
 
-test('run NAME: config, budgets and config JSON from bext.config.toml; --json is one object', () => {
+test('run NAME: config, budgets and config JSON from bext.config.toml; --json is one object', async () => {
   const r = run(['plugin', 'run', 'demo', 'on_server_start', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.outcome, 'ok');
   assert.equal(j.budget, 500_000_000);
   assert.deepEqual(j.logs.map((l) => l.msg), ['{"endpoint":"https://a.example/in"}', '"https://a.example/in"']);
-  const r2 = JSON.parse(run(['plugin', 'run', 'demo', 'on_request_complete', '--json']).stdout);
+  // The same call for another hook, in this process (callHook: the command's preparation and engine).
+  const r2 = (await callHook(path.join(dir, 'bext.config.toml'), 'demo', 'on_request_complete')).result;
   assert.equal(r2.budget, 250_000, 'per-plugin fuel override');
   assert.ok(r2.fuelUsed > 0 && r2.fuelUsed < 250_000, `fuel ${r2.fuelUsed}`);
   assert.ok(Math.abs(r2.fuelPercent - (r2.fuelUsed / 250_000) * 100) < 1e-9);
@@ -116,21 +120,36 @@ test('run: on_cache_write input from @file; a hook the module lacks is skipped w
   assert.match(s.stdout, /^outcome {2}ok \(skipped: the module does not export on_server_stop\)$/m);
 });
 
-test('run: usage errors exit 2 with a clear first line', () => {
+test('run: usage errors exit 2 with a clear first line', async () => {
   const cases = [
-    [['plugin', 'run', 'demo.wasm', 'on_request_complet'], /^bext: unknown hook "on_request_complet"; did you mean "on_request_complete"\?$/m],
-    [['plugin', 'run', 'demox', 'on_reload'], /^bext: no plugin named "demox" in .*bext\.config\.toml; did you mean "demo"\?$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_reload', '--fuel', 'lots'], /^bext: --fuel must be a positive whole number, got "lots"$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_request_complete', '--input', '{oops'], /^bext: --input is not valid JSON: /m],
-    [['plugin', 'run', 'demo.wasm', 'on_request_complete', '--input', '@nope.json'], /^bext: --input @nope\.json: no such file$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_reload', '--input', '{}'], /^bext: on_reload takes no input; drop --input$/m],
-    [['plugin', 'run', 'demo.wasm', 'on_cache_write', '--input', '{"tags":[]}'], /^bext: on_cache_write --input must be \{"key"/m],
-    [['plugin', 'run', 'bad.wasm', 'on_reload'], /^bext: plugin "bad": bad\.wasm: 3 ABI problems:$/m],
+    [['demo.wasm', 'on_request_complet'], /^bext: unknown hook "on_request_complet"; did you mean "on_request_complete"\?$/m],
+    [['demox', 'on_reload'], /^bext: no plugin named "demox" in .*bext\.config\.toml; did you mean "demo"\?$/m],
+    [['demo.wasm', 'on_reload', '--fuel', 'lots'], /^bext: --fuel must be a positive whole number, got "lots"$/m],
+    [['demo.wasm', 'on_request_complete', '--input', '{oops'], /^bext: --input is not valid JSON: /m],
+    [['demo.wasm', 'on_request_complete', '--input', '@nope.json'], /^bext: --input @nope\.json: no such file$/m],
+    [['demo.wasm', 'on_reload', '--input', '{}'], /^bext: on_reload takes no input; drop --input$/m],
+    [['demo.wasm', 'on_cache_write', '--input', '{"tags":[]}'], /^bext: on_cache_write --input must be \{"key"/m],
   ];
-  for (const [args, re] of cases) {
-    const r = run(args);
+  // Through the CLI once (exit 2, `bext: ` and the message first), and for a module with ABI
+  // problems, which only the engine finds.
+  for (const args of [cases[0][0], ['bad.wasm', 'on_reload']]) {
+    const r = run(['plugin', 'run', ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, re);
+    assert.match(r.stderr, args[0] === 'bad.wasm' ? /^bext: plugin "bad": bad\.wasm: 3 ABI problems:$/m : cases[0][1]);
+  }
+  // Every flag and argument problem is found by prepareHookCall, before anything loads: the
+  // usage error (exit 2) whose message main prints after `bext: `, checked here in this process.
+  // The module and config are named from `dir`, where the CLI above runs (@nope.json is missing
+  // from either folder).
+  const { prepareHookCall } = await import('../../dist/cli/commands/hook-call.js');
+  for (const [[target, hook, ...flags], re] of cases) {
+    const opts = { config: path.join(dir, 'bext.config.toml') };
+    for (let i = 0; i < flags.length; i += 2) opts[flags[i].slice(2)] = flags[i + 1];
+    await assert.rejects(prepareHookCall(target.endsWith('.wasm') ? path.join(dir, target) : target, hook, opts), (err) => {
+      assert.equal(err.exitCode, 2, `${target} ${hook} ${flags.join(' ')}: ${err.message}`);
+      assert.match(`bext: ${err.message}`, re);
+      return true;
+    });
   }
 });
 

@@ -214,60 +214,73 @@ test('http_fetch: goes to onMainCall; default answer; invalid JSON request = -5'
 });
 
 // Bounds: every pointer/length pair of every import, with a range past the end, a length near
-// 2^32 and a ptr+len that would wrap in 32 bits. Each traps that call only.
+// 2^32 and a ptr+len that would wrap in 32 bits. Each traps that call only. One module imports
+// them all and makes each (import, range, case) call from a function of its own, picked by
+// on_request_complete from the length of its event (one instance and worker, not one per range).
 const CASES = [
   { ptr: 65534, len: 10, range: '[65534, 65544)' },
   { ptr: 0, len: -1, range: '[0, 4294967295)' },
   { ptr: -16, len: 32, range: '[4294967280, 4294967312)' },
 ];
 
-function boundsModule(spec, argIndex) {
-  const rangeCount = spec.ranges.length;
-  const params = spec.params;
-  const resultType = spec.results.length ? `(result ${spec.results.join(' ')})` : '';
-  const hooks = ['on_reload', 'on_server_stop', 'cleanup'];
-  let funcs = '';
-  CASES.forEach((c, i) => {
-    const args = [];
-    let range = 0;
-    for (let p = 0; p < params.length; p++) {
-      if (params[p] === 'f64') {
-        args.push('(f64.const 1)');
-        continue;
-      }
-      const isLen = args.filter((a) => !a.startsWith('(f64')).length % 2 === 1;
-      if (range === argIndex) args.push(`(i32.const ${isLen ? c.len : c.ptr})`);
-      else args.push('(i32.const 0)');
-      if (isLen) range++;
+/** The call of `spec`'s import with its `argIndex`th range set to case `c`, every other range 0. */
+function boundsCall(spec, argIndex, c) {
+  const args = [];
+  let range = 0;
+  for (let p = 0; p < spec.params.length; p++) {
+    if (spec.params[p] === 'f64') {
+      args.push('(f64.const 1)');
+      continue;
     }
-    assert.equal(range, rangeCount);
-    funcs += `(func $${hooks[i]} (export "${hooks[i]}") (call $imp ${args.join(' ')}) ${spec.results.length ? 'drop' : ''})`;
-  });
-  funcs += `(func (export "on_request_complete") (param i32 i32))`;
-  return mod(funcs, { imports: `(import "bext" "${spec.name}" (func $imp (param ${params.join(' ')}) ${resultType}))` });
+    const isLen = args.filter((a) => !a.startsWith('(f64')).length % 2 === 1;
+    if (range === argIndex) args.push(`(i32.const ${isLen ? c.len : c.ptr})`);
+    else args.push('(i32.const 0)');
+    if (isLen) range++;
+  }
+  assert.equal(range, spec.ranges.length);
+  return `(call $imp_${spec.name} ${args.join(' ')}) ${spec.results.length ? 'drop' : ''}`;
+}
+
+function boundsModule() {
+  const cases = [];
+  let imports = '';
+  let funcs = '';
+  for (const spec of HOST_IMPORTS) {
+    const resultType = spec.results.length ? `(result ${spec.results.join(' ')})` : '';
+    imports += `(import "bext" "${spec.name}" (func $imp_${spec.name} (param ${spec.params.join(' ')}) ${resultType}))`;
+    for (let r = 0; r < spec.ranges.length; r++) {
+      for (const [i, c] of CASES.entries()) {
+        funcs += `(func $case${cases.length} ${boundsCall(spec, r, c)})`;
+        cases.push({ spec, r, i });
+      }
+    }
+  }
+  const table = `(type $case (func)) (table ${cases.length} funcref) (elem (i32.const 0) ${cases.map((_, k) => `$case${k}`).join(' ')})`;
+  // The event is a JSON string of k characters: its length, k + 2, picks case k.
+  const hook = `(func (export "on_request_complete") (param i32 i32) (call_indirect (type $case) (i32.sub (local.get 1) (i32.const 2))))
+    (func (export "on_reload"))`;
+  return { text: mod(`${table} ${funcs} ${hook}`, { imports }), cases };
 }
 
 test('every pointer-taking import traps on out-of-bounds ranges, and the instance survives', async () => {
+  const { text, cases } = boundsModule();
+  const { handle } = await load(text);
   let checked = 0;
-  for (const spec of HOST_IMPORTS) {
-    for (let r = 0; r < spec.ranges.length; r++) {
-      const { handle } = await load(boundsModule(spec, r));
-      try {
-        for (const [i, hook] of ['on_reload', 'on_server_stop', 'cleanup'].entries()) {
-          const res = await handle.call({ hook });
-          assert.equal(res.outcome, 'trap', `${spec.name} ${spec.ranges[r]} case ${i}`);
-          assert.equal(res.trapKind, 'bad pointer');
-          assert.equal(res.message, `bext.${spec.name}: ${spec.ranges[r]} range ${CASES[i].range} outside memory of 65536 bytes`);
-          assert.equal(res.stack[0], `bext.${spec.name} (host import)`);
-          assert.equal(res.stack.at(-1)?.split(' ')[0], hook, `the hook is the outermost frame: ${res.stack}`);
-          checked++;
-        }
-        const ok = await handle.call({ hook: 'on_request_complete', eventJson: '{}' });
-        assert.equal(ok.outcome, 'ok', 'the instance is kept after a trap');
-      } finally {
-        await handle.close();
-      }
+  try {
+    for (const [k, { spec, r, i }] of cases.entries()) {
+      const what = `${spec.name} ${spec.ranges[r]} case ${i}`;
+      const res = await handle.call({ hook: 'on_request_complete', eventJson: JSON.stringify('x'.repeat(k)) });
+      assert.equal(res.outcome, 'trap', what);
+      assert.equal(res.trapKind, 'bad pointer', what);
+      assert.equal(res.message, `bext.${spec.name}: ${spec.ranges[r]} range ${CASES[i].range} outside memory of 65536 bytes`);
+      assert.equal(res.stack[0], `bext.${spec.name} (host import)`);
+      assert.equal(res.stack.at(-1)?.split(' ')[0], 'on_request_complete', `the hook is the outermost frame: ${res.stack}`);
+      const ok = await handle.call({ hook: 'on_reload' });
+      assert.equal(ok.outcome, 'ok', `the instance is kept after a trap (${what})`);
+      checked++;
     }
+  } finally {
+    await handle.close();
   }
   assert.equal(checked, 3 * HOST_IMPORTS.reduce((n, s) => n + s.ranges.length, 0));
 });

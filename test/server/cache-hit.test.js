@@ -10,7 +10,7 @@ import net from 'node:net';
 import { ResponseCache, cacheKey } from '../../dist/server/cache.js';
 import { buildEntryHead, sendableHead, withConnectionClose } from '../../dist/server/entry-head.js';
 import { joinedHeader } from '../../dist/server/headers.js';
-import { makeProject, writeConfig, startDev, sleep } from './helpers.js';
+import { makeProject, writeConfig, startDev, sleep } from './dev.js';
 
 /** What a HIT used to send: a copy of the stored headers with Age and X-Bext-Cache set. */
 function copied(headers, age, status) {

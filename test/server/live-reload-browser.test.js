@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../helpers/cleanup.js';
 import { launchChromium, skipWithoutChromium } from '../helpers/toolchains.js';
-import { makeProject, startDev, writeConfig } from './helpers.js';
+import { makeProject, startDev, writeConfig } from './dev.js';
 
 const SKIP = skipWithoutChromium();
 /** Generous for a busy 2-core machine; the measured latency is printed. */

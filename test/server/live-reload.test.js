@@ -9,7 +9,7 @@ import http from 'node:http';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bext } from '../helpers/cli.js';
-import { makeProject, rawRequest, startDev, writeConfig } from './helpers.js';
+import { makeProject, rawRequest, startDev, writeConfig } from './dev.js';
 
 const TAG = '<script src="/__bext/live-reload.js" defer></script>';
 const PAGE = '<!doctype html>\n<html><head><link rel="stylesheet" href="/style.css"></head>\n<body><h1>v1</h1></body></html>\n';

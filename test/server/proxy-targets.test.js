@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { makeProject, writeConfig, startDev, rawRequest } from './helpers.js';
+import { makeProject, writeConfig, startDev, rawRequest } from './dev.js';
 
 let dev;
 let bextPort;

@@ -4,7 +4,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, symlinkSync, unlinkSync, renameSync, utimesSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { makeProject, writeConfig, startDev } from './helpers.js';
+import { makeProject, writeConfig, startDev } from './dev.js';
 import { createFileMemory } from '../../dist/server/file-memory.js';
 
 const secret = 'TOP-SECRET-OUTSIDE-ROOT';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { makeProject, writeConfig, startDev, rawRequest } from './helpers.js';
+import { makeProject, writeConfig, startDev, rawRequest } from './dev.js';
 import { bext } from '../helpers/cli.js';
 
 let dir;

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { makeProject, writeConfig, startDev, sleep } from './helpers.js';
+import { makeProject, writeConfig, startDev, sleep } from './dev.js';
 
 let dev;
 let upstream;

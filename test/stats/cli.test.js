@@ -1,5 +1,7 @@
 // `bext plugin stats` and `bext plugin list` through the real CLI: persisted store seeded with
-// openStats(), and a stand-in admin server for the live path.
+// openStats(), and a stand-in admin server for the live path. Where a test only needs to know what
+// the store holds after a command (not how the command shows it), it reads the store in this
+// process with readPersisted, which the command's persisted path prints as JSON.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -7,7 +9,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { bext, bextAsync, freePort } from '../helpers/cli.js';
 import { watFile } from '../helpers/wasm.js';
-import { openStats } from '../../dist/stats/index.js';
+import { openStats, parseSince, readPersisted } from '../../dist/stats/index.js';
+import { loadConfigView } from '../../dist/stats/config-view.js';
+import { rowFromConfig } from '../../dist/stats/plugin-list.js';
 import { tempDir } from '../helpers/cleanup.js';
 
 async function project(port) {
@@ -105,8 +109,7 @@ test('stats without NAME lists every plugin and hook', async () => {
   assert.match(r.stdout, /^alpha +on_server_start +1 +1 +0 +0 +4,321 +4,321 +4,321 +<0\.1% +40 µs$/m);
   assert.match(r.stdout, /^alpha +on_request_complete +1,003 +1,000 +3 +7 +1,235,361 +1,23[45],\d{3} +1,500,000 +100\.0% ⚠ +250 µs$/m);
   assert.match(r.stdout, /^configured, no calls recorded: beta, gamma$/m);
-  const j = JSON.parse(bext(['plugin', 'stats', '--json'], { cwd: dir }).stdout);
-  assert.deepEqual(Object.keys(j.plugins), ['alpha']);
+  assert.deepEqual(Object.keys(readPersisted(DB(dir)).plugins), ['alpha']);
 });
 
 test('an unknown plugin exits 2 and lists the known ones; a configured idle one says so', async () => {
@@ -131,19 +134,18 @@ test('--since scopes persisted data; bad values are usage errors', async () => {
   t.now = Date.now();
   for (let i = 0; i < 2; i++) r0.record({ plugin: 'alpha', hook: 'on_reload', outcome: 'error', fuelUsed: 900, budget: 1000, wallUs: 1 });
   r0.close();
-  const all = JSON.parse(bext(['plugin', 'stats', 'alpha', '--json'], { cwd: dir }).stdout);
-  assert.equal(all.plugins.alpha.calls, 7);
+  assert.equal(readPersisted(DB(dir), { plugin: 'alpha' }).plugins.alpha.calls, 7);
   const recent = JSON.parse(bext(['plugin', 'stats', 'alpha', '--json', '--since', '1h'], { cwd: dir }).stdout);
   assert.equal(recent.plugins.alpha.calls, 2);
   assert.equal(recent.plugins.alpha.outcomes.error, 2);
   assert.ok(Date.parse(recent.since) <= Date.now() - 3_590_000);
   const iso = new Date(Date.now() - 4 * 3_600_000).toISOString();
-  assert.equal(JSON.parse(bext(['plugin', 'stats', 'alpha', '--json', '--since', iso], { cwd: dir }).stdout).plugins.alpha.calls, 7);
+  assert.equal(readPersisted(DB(dir), { plugin: 'alpha', since: parseSince(iso) }).plugins.alpha.calls, 7, 'an ISO time reads as one');
   const text = bext(['plugin', 'stats', 'alpha', '--since', '10m'], { cwd: dir });
   assert.match(text.stdout, /calls since \d{4}-\d\d-\d\dT/);
-  const bad = bext(['plugin', 'stats', 'alpha', '--since', 'last tuesday'], { cwd: dir });
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /^bext: --since: cannot read "last tuesday"/);
+  // A value it cannot read is refused by parseSince, which the command calls first: the usage
+  // error main prints as `bext: ` and the message (exit 2).
+  assert.throws(() => parseSince('last tuesday'), (err) => err.exitCode === 2 && /^--since: cannot read "last tuesday"/.test(err.message));
 });
 
 test('--reset clears one plugin or all', async () => {
@@ -153,15 +155,17 @@ test('--reset clears one plugin or all', async () => {
   r2.record({ plugin: 'gamma', hook: 'on_reload', outcome: 'ok', fuelUsed: 1, budget: 10, wallUs: 1 });
   r2.close();
   assert.equal(bext(['plugin', 'stats', 'alpha', '--reset', '--since', '1h'], { cwd: dir }).code, 2);
-  assert.equal(bext(['plugin', 'stats', 'nope', '--reset'], { cwd: dir }).code, 2);
+  // An unknown name is refused before anything is cleared (the command's run(), in this process).
+  const { run: statsCommand } = await import('../../dist/cli/commands/stats.js');
+  await assert.rejects(statsCommand('nope', { config: path.join(dir, 'bext.config.toml'), reset: true }), (err) => err.exitCode === 2 && /unknown plugin "nope"/.test(err.message));
   const r = bext(['plugin', 'stats', 'alpha', '--reset'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^cleared stats of "alpha"/);
-  assert.match(bext(['plugin', 'stats', 'alpha'], { cwd: dir }).stdout, /^alpha: no calls recorded yet$/m);
-  assert.equal(JSON.parse(bext(['plugin', 'stats', '--json'], { cwd: dir }).stdout).plugins.gamma.calls, 1);
+  assert.equal(readPersisted(DB(dir)).plugins.alpha, undefined, 'alpha has no calls left');
+  assert.equal(readPersisted(DB(dir)).plugins.gamma.calls, 1);
   const all = JSON.parse(bext(['plugin', 'stats', '--reset', '--json'], { cwd: dir }).stdout);
   assert.deepEqual(all, { reset: null, removedBuckets: 1, db: DB(dir) });
-  assert.deepEqual(JSON.parse(bext(['plugin', 'stats', '--json'], { cwd: dir }).stdout).plugins, {});
+  assert.deepEqual(readPersisted(DB(dir)).plugins, {});
 });
 
 test('stats and list ask a running server first and say so', async () => {
@@ -250,8 +254,8 @@ test('a damaged stats.db is a clear runtime error, not a crash', async () => {
 test('plugin list marks a file that is not a wasm module as invalid', async () => {
   const dir = await project(await freePort());
   fs.writeFileSync(path.join(dir, 'plugins', 'missing.wasm'), '(module) ;; WAT text, not a binary');
-  const j = JSON.parse(bext(['plugin', 'list', '--json'], { cwd: dir }).stdout);
-  const beta = j.plugins.find((p) => p.name === 'beta');
+  // The rows `plugin list --json` prints from the config (the test above runs it), in-process.
+  const beta = loadConfigView(path.join(dir, 'bext.config.toml')).plugins.map(rowFromConfig).find((p) => p.name === 'beta');
   assert.equal(beta.state, 'invalid');
   assert.match(beta.error, /not a WebAssembly binary/);
   const r = bext(['plugin', 'list'], { cwd: dir });
@@ -269,7 +273,6 @@ test("the last failure's guest frames are kept (at most 8, innermost first) and 
   assert.match(out.stdout, /last failure .* trap \(unreachable\)|last failure .* trap: unreachable/);
   const shown = out.stdout.split('\n').filter((l) => /^ {4}at /.test(l)).map((l) => l.trim().slice(3));
   assert.deepEqual(shown, stack.slice(0, 8));
-  const json = JSON.parse(bext(['plugin', 'stats', 'alpha', '--json'], { cwd: dir }).stdout);
-  const hook = (json.plugins?.alpha ?? json).hooks.find((h) => h.hook === 'on_request_complete');
+  const hook = readPersisted(DB(dir), { plugin: 'alpha' }).plugins.alpha.hooks.find((h) => h.hook === 'on_request_complete');
   assert.deepEqual(hook.lastFailure.stack, stack.slice(0, 8));
 });
