@@ -21,6 +21,7 @@
 import { Reader, Writer, WasmFormatError, u32Size } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
+import { ByteList, IntList } from './int-list.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
@@ -158,50 +159,64 @@ function invalid(msg: string, at: number): WasmFormatError {
 
 /** Shared scratch state, reused across functions to avoid allocation churn on big modules. */
 export class BodyRewriter {
-  private editPos: number[] = [];
-  private editKind: number[] = [];
-  private editArg: number[] = [];
-  private segCost: number[] = [];
+  // Per-body scratch, reused from body to body (see int-list.ts): cleared by setting `n = 0`.
+  private readonly editPos = new IntList(1024);
+  private readonly editKind = new ByteList(1024);
+  private readonly editArg = new IntList(1024);
+  private readonly segCost = new IntList(256);
   /** Per segment: how many frames (besides the function's own) are open where it starts. */
-  private segDepth: number[] = [];
-  /** Per loop-header segment: the loop (inner loops included) makes no calls (see emit). */
-  private segLeafLoop: boolean[] = [];
-  private frameKind: number[] = [];
-  private frameTargeted: boolean[] = [];
+  private readonly segDepth = new IntList(256);
+  /** Per segment: 1 when it is a loop header and the loop (inner loops included) makes no calls (see emit). */
+  private readonly segLeafLoop = new ByteList(256);
+  private readonly frameKind = new ByteList();
+  private readonly frameTargeted = new ByteList();
   // Per open frame: the segment current at its opening op, the observation count then, whether a
   // branch has left it from inside, and (for `if`) the segments starting its two arms.
-  private frameSeg: number[] = [];
-  private frameObs: number[] = [];
-  private frameEscaped: boolean[] = [];
-  private frameThen: number[] = [];
-  private frameElse: number[] = [];
-  private frameThenLive: boolean[] = [];
+  private readonly frameSeg = new IntList();
+  private readonly frameObs = new IntList();
+  private readonly frameEscaped = new ByteList();
+  private readonly frameThen = new IntList();
+  private readonly frameElse = new IntList();
+  private readonly frameThenLive = new ByteList();
+  /** Per open frame: its serial id (for frameFallsOut); per open loop: its ordinal and frame index. */
+  private readonly frameId = new IntList();
+  private readonly frameLoopId = new IntList();
+  private readonly loopAt = new IntList();
   // Finished constructs, in order of their `end`: [opening segment, join segment (or -1),
   // then-arm segment (or -1), else-arm segment (or -1), 1 if observation-free].
-  private constructs: number[] = [];
-  private movedTo: number[] = [];
-  private evKind: number[] = [];
-  private evArg: number[] = [];
-  private evTable: number[] = [];
-  /** Per after-call segment of a threaded call: the global must be written when it returns. */
-  private saveAfter: boolean[] = [];
-  private loopGuess: boolean[] = [];
-  private rFrameLabel: boolean[] = [];
-  private rFrameEnd: boolean[] = [];
-  private rFrameElse: boolean[] = [];
-  private rFrameHasElse: boolean[] = [];
+  private readonly constructs = new IntList(256);
+  /** Per segment: where its charge moved (see hoistCharges), or -1. */
+  private readonly movedTo = new IntList(256);
+  private readonly evKind = new ByteList(1024);
+  private readonly evArg = new IntList(1024);
+  private readonly evTable = new IntList();
+  /** Per segment (read at the after-call segments of threaded calls): the global must be written when the call returns. */
+  private readonly saveAfter = new ByteList(256);
+  private readonly loopGuess = new ByteList();
+  private readonly rFrameLabel = new ByteList();
+  private readonly rFrameEnd = new ByteList();
+  private readonly rFrameElse = new ByteList();
+  private readonly rFrameHasElse = new ByteList();
   // Per forward br_if inside a loop: the segment it ends, the segment its fall-through starts,
   // its depth, the end of its immediate, and the fuel its taken edge gives back.
-  private brIfFrom: number[] = [];
-  private brIfNext: number[] = [];
-  private brIfDepth: number[] = [];
-  private brIfEnd: number[] = [];
-  private brIfRefund: number[] = [];
+  private readonly brIfFrom = new IntList();
+  private readonly brIfNext = new IntList();
+  private readonly brIfDepth = new IntList();
+  private readonly brIfEnd = new IntList();
+  private readonly brIfRefund = new IntList();
   /** Per br_if: it leaves its loop (see chargeFallThroughs); -1 - frame id while undecided. */
-  private brIfLeaves: number[] = [];
-  /** By frame id: the code right after the frame's end is the end of a loop. */
-  private frameFallsOut: boolean[] = [];
-  private frameVoid: boolean[] = [];
+  private readonly brIfLeaves = new IntList();
+  /** By frame id: 1 when the code right after the frame's end is the end of a loop. */
+  private readonly frameFallsOut = new ByteList();
+  private readonly frameVoid = new ByteList();
+  /** The lists above that walk() empties at the start of every body. */
+  private readonly bodyLists: ReadonlyArray<{ n: number }> = [
+    this.editPos, this.editKind, this.editArg, this.segCost, this.segDepth, this.segLeafLoop,
+    this.frameKind, this.frameTargeted, this.frameSeg, this.frameObs, this.frameEscaped, this.frameThen,
+    this.frameElse, this.frameThenLive, this.frameId, this.frameLoopId, this.loopAt, this.constructs,
+    this.evKind, this.evArg, this.evTable, this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd,
+    this.brIfRefund, this.brIfLeaves, this.frameFallsOut, this.frameVoid,
+  ];
   private versions: Versioned[] = [];
   private vOps: number[] = [];
   private vWrites: number[] = [];
@@ -241,14 +256,15 @@ export class BodyRewriter {
    * follows a segment whose charge has already moved.
    */
   private hoistCharges(): void {
-    const { constructs, segCost, movedTo } = this;
-    movedTo.length = 0;
-    const find = (s: number): number => {
-      while (movedTo[s] !== undefined) s = movedTo[s]!;
-      return s;
-    };
-    for (let i = 0; i < constructs.length; i += 5) {
-      const into = find(constructs[i]!);
+    const constructs = this.constructs.a;
+    const count = this.constructs.n;
+    if (count === 0) return;
+    const segCost = this.segCost.a;
+    this.movedTo.reset(this.segCost.n, -1);
+    const movedTo = this.movedTo.a;
+    for (let i = 0; i < count; i += 5) {
+      let into = constructs[i]!;
+      while (movedTo[into] !== -1) into = movedTo[into]!;
       const join = constructs[i + 1]!;
       const thenSeg = constructs[i + 2]!;
       const elseSeg = constructs[i + 3]!;
@@ -279,10 +295,11 @@ export class BodyRewriter {
    * part of an iteration) are left alone: they may well be the common path.
    */
   private chargeFallThroughs(): void {
-    const { brIfFrom, brIfNext, brIfRefund, brIfLeaves, frameFallsOut, segCost } = this;
-    for (let k = brIfFrom.length - 1; k >= 0; k--) {
+    const brIfFrom = this.brIfFrom.a, brIfNext = this.brIfNext.a, brIfRefund = this.brIfRefund.a;
+    const brIfLeaves = this.brIfLeaves.a, frameFallsOut = this.frameFallsOut.a, segCost = this.segCost.a;
+    for (let k = this.brIfFrom.n - 1; k >= 0; k--) {
       const leaves = brIfLeaves[k]!;
-      if (leaves === 0 || (leaves < 0 && !frameFallsOut[-1 - leaves])) continue;
+      if (leaves === 0 || (leaves < 0 && frameFallsOut[-1 - leaves] === 0)) continue;
       const next = brIfNext[k]!;
       const amount = segCost[next]!;
       brIfRefund[k] = amount;
@@ -303,33 +320,33 @@ export class BodyRewriter {
    * fixed point (their header's answer feeds their back edges).
    */
   private needsSaveAfterCalls(loops: number): boolean {
-    const { evKind, evArg, evTable, saveAfter, loopGuess, rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
-    loopGuess.length = 0;
-    for (let i = 0; i < loops; i++) loopGuess.push(false);
+    this.saveAfter.reset(this.segCost.n, 0);
+    this.loopGuess.reset(loops, 0);
+    const evKind = this.evKind.a, evArg = this.evArg.a, evTable = this.evTable.a, saveAfter = this.saveAfter.a;
+    const loopGuess = this.loopGuess.a;
+    const { rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
     for (;;) {
       let changed = false;
-      rFrameLabel.length = 0;
-      rFrameEnd.length = 0;
-      rFrameElse.length = 0;
-      rFrameHasElse.length = 0;
-      // Frames are entered at their `end` (this pass runs backwards) and left at their opening.
+      // Frames are entered at their `end` (this pass runs backwards) and left at their opening;
+      // the four lists always have the same length, `depth`.
+      let depth = 0;
       const enter = (label: boolean, atEnd: boolean): void => {
-        rFrameLabel.push(label);
-        rFrameEnd.push(atEnd);
-        rFrameElse.push(false);
-        rFrameHasElse.push(false);
+        rFrameLabel.push(label ? 1 : 0);
+        rFrameEnd.push(atEnd ? 1 : 0);
+        rFrameElse.push(0);
+        rFrameHasElse.push(0);
+        depth++;
       };
       const leave = (): void => {
-        rFrameLabel.pop();
-        rFrameEnd.pop();
-        rFrameElse.pop();
-        rFrameHasElse.pop();
+        depth--;
+        rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = depth;
       };
+      rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = 0;
       // The function's own label: its exit writes the global (or hands the fuel back).
       enter(false, false);
-      const label = (depth: number): boolean => rFrameLabel[rFrameLabel.length - 1 - depth] ?? false;
+      const label = (d: number): boolean => depth - 1 - d >= 0 && rFrameLabel.a[depth - 1 - d] === 1;
       let cur = false;
-      for (let i = evKind.length - 1; i >= 0; i--) {
+      for (let i = this.evKind.n - 1; i >= 0; i--) {
         const a = evArg[i]!;
         switch (evKind[i]) {
           case V_TRAP:
@@ -339,23 +356,23 @@ export class BodyRewriter {
             cur = false;
             break;
           case V_RETURNED:
-            saveAfter[a] = cur;
+            saveAfter[a] = cur ? 1 : 0;
             break;
           case V_END:
-            enter(a >= 0 ? loopGuess[a]! : cur, cur);
+            enter(a >= 0 ? loopGuess[a] === 1 : cur, cur);
             break;
           case V_CATCH:
             // A handler is entered only by an exception, and every throw writes the global
             // first; the code before the `catch` falls through to the end of the `try`.
-            cur = rFrameEnd[rFrameEnd.length - 1]!;
+            cur = rFrameEnd.a[depth - 1] === 1;
             break;
           case V_ELSE:
-            rFrameElse[rFrameElse.length - 1] = cur;
-            rFrameHasElse[rFrameHasElse.length - 1] = true;
-            cur = rFrameEnd[rFrameEnd.length - 1]!;
+            rFrameElse.a[depth - 1] = cur ? 1 : 0;
+            rFrameHasElse.a[depth - 1] = 1;
+            cur = rFrameEnd.a[depth - 1] === 1;
             break;
           case V_IF: {
-            const other = rFrameHasElse[rFrameHasElse.length - 1] ? rFrameElse[rFrameElse.length - 1]! : rFrameEnd[rFrameEnd.length - 1]!;
+            const other = rFrameHasElse.a[depth - 1] === 1 ? rFrameElse.a[depth - 1] === 1 : rFrameEnd.a[depth - 1] === 1;
             cur = cur || other;
             leave();
             break;
@@ -364,8 +381,8 @@ export class BodyRewriter {
             leave();
             break;
           case V_LOOP:
-            if (cur && !loopGuess[a]) {
-              loopGuess[a] = true;
+            if (cur && loopGuess[a] === 0) {
+              loopGuess[a] = 1;
               changed = true;
             }
             leave();
@@ -400,7 +417,7 @@ export class BodyRewriter {
     }
     if (w.threadedCalls > 0) {
       if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
-      else for (let i = 0; i < this.segCost.length; i++) this.saveAfter[i] = true;
+      else this.saveAfter.reset(this.segCost.n, 1);
     }
     return this.emit(buf, start, w, ctx);
   }
@@ -455,60 +472,40 @@ export class BodyRewriter {
     this.selfCalls = 0;
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
-    editPos.length = 0;
-    editKind.length = 0;
-    editArg.length = 0;
-    segCost.length = 0;
-    frameKind.length = 0;
-    frameTargeted.length = 0;
-    frameSeg.length = 0;
-    frameObs.length = 0;
-    frameEscaped.length = 0;
-    frameThen.length = 0;
-    frameElse.length = 0;
-    frameThenLive.length = 0;
-    constructs.length = 0;
+    const { segDepth, segLeafLoop, evKind, evArg, evTable, frameVoid, frameId, frameFallsOut } = this;
+    for (const list of this.bodyLists) list.n = 0;
     // Counts the points where the fuel local is observed (checks and write-backs).
     let observations = 0;
-
-    const { segDepth, segLeafLoop } = this;
-    segDepth.length = 0;
-    segLeafLoop.length = 0;
     // Counts calls, to tell loops whose body makes none.
     let calls = 0;
-    const { evKind, evArg, evTable, saveAfter } = this;
-    evKind.length = 0;
-    evArg.length = 0;
-    evTable.length = 0;
-    saveAfter.length = 0;
     let loopCount = 0;
     let threadedCalls = 0;
     const ev = (kind: number, arg: number): void => {
       // Runs of trapping operators say no more than the first of them.
-      if (kind === V_TRAP && evKind[evKind.length - 1] === V_TRAP) return;
+      if (kind === V_TRAP && evKind.n > 0 && evKind.top() === V_TRAP) return;
       evKind.push(kind);
       evArg.push(arg);
     };
     let seg = 0;
     segCost.push(0);
     segDepth.push(0);
+    segLeafLoop.push(0);
     editPos.push(r.pos);
     editKind.push(E_ENTRY);
     editArg.push(0);
     frameKind.push(Frame.Func);
-    frameTargeted.push(false);
+    frameTargeted.push(0);
     frameSeg.push(0);
     frameObs.push(0);
-    frameEscaped.push(false);
+    frameEscaped.push(0);
     frameThen.push(-1);
     frameElse.push(-1);
-    frameThenLive.push(true);
+    frameThenLive.push(1);
     // Per open frame: whether a branch to it carries no values, and a serial id (for
     // frameFallsOut). The function's own frame is id 0.
-    const { frameVoid } = this;
-    frameVoid.length = 0;
-    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40);
-    const frameId: number[] = [0];
+    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40 ? 1 : 0);
+    frameId.push(0);
+    frameFallsOut.push(0);
     let frames = 1;
     // False once the current code cannot run (after br, br_table, return, unreachable) until
     // the end of the innermost frame.
@@ -529,9 +526,10 @@ export class BodyRewriter {
     const buf8 = buf;
 
     const startSeg = (kind: number, pos: number): void => {
-      seg = segCost.length;
+      seg = segCost.n;
       segCost.push(0);
-      segDepth.push(frameKind.length - 1);
+      segDepth.push(frameKind.n - 1);
+      segLeafLoop.push(0);
       editPos.push(pos);
       editKind.push(kind);
       editArg.push(seg);
@@ -543,23 +541,24 @@ export class BodyRewriter {
       editArg.push(0);
     };
     const open = (kind: Frame, isVoid: boolean): void => {
-      frameVoid.push(isVoid);
+      frameVoid.push(isVoid ? 1 : 0);
       frameId.push(frames++);
+      frameFallsOut.push(0);
       frameKind.push(kind);
-      frameTargeted.push(false);
+      frameTargeted.push(0);
       frameSeg.push(seg);
       frameObs.push(observations);
-      frameEscaped.push(false);
+      frameEscaped.push(0);
       frameThen.push(-1);
       frameElse.push(-1);
-      frameThenLive.push(true);
+      frameThenLive.push(1);
     };
     const target = (depth: number, at: number): void => {
-      const i = frameKind.length - 1 - depth;
+      const i = frameKind.n - 1 - depth;
       if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
-      frameTargeted[i] = true;
+      frameTargeted.a[i] = 1;
       // Every frame the branch jumps out of is left without reaching its own `end`.
-      for (let j = frameKind.length - 1; j > i; j--) frameEscaped[j] = true;
+      for (let j = frameKind.n - 1; j > i; j--) frameEscaped.a[j] = 1;
     };
     /** Reads a block type; true when the block has no results (so a branch to it carries none). */
     const blockType = (): boolean => {
@@ -581,22 +580,14 @@ export class BodyRewriter {
     };
 
     // Per open loop: its ordinal (for the events) and its frame index.
-    const frameLoopId: number[] = [];
-    const loopAt: number[] = [];
-    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves, frameFallsOut } = this;
-    brIfLeaves.length = 0;
-    frameFallsOut.length = 0;
-    brIfFrom.length = 0;
-    brIfNext.length = 0;
-    brIfDepth.length = 0;
-    brIfEnd.length = 0;
-    brIfRefund.length = 0;
+    const { frameLoopId, loopAt } = this;
+    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves } = this;
     let finished = false;
     while (!finished) {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
-      if (FREE[op] === 0) segCost[seg]! += 1;
+      if (FREE[op] === 0) segCost.a[seg]! += 1;
       if (vFrame >= 0) {
         if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
         else vOps.push(at);
@@ -622,14 +613,14 @@ export class BodyRewriter {
           // loop
           const isVoid = blockType();
           open(Frame.Loop, isVoid);
-          loopAt.push(frameKind.length - 1);
+          loopAt.push(frameKind.n - 1);
           vFrame = -1;
           if (isVoid && this.hoist && !scanOnly) {
-            vFrame = frameKind.length - 1;
+            vFrame = frameKind.n - 1;
             vOps.length = 0;
             vWrites.length = 0;
             vBackEdge = false;
-            vEdit = editPos.length;
+            vEdit = editPos.n;
             editPos.push(at);
             editKind.push(E_VERSION);
             editArg.push(-1);
@@ -639,15 +630,15 @@ export class BodyRewriter {
           observations++;
           startSeg(E_LOOP, r.pos);
           vHeader = seg;
-          frameThen[frameThen.length - 1] = seg;
-          frameElse[frameElse.length - 1] = calls;
+          frameThen.a[frameThen.n - 1] = seg;
+          frameElse.a[frameElse.n - 1] = calls;
           break;
         }
         case 0x04: // if
           open(Frame.If, blockType());
           ev(V_IF, 0);
           startSeg(E_SEG, r.pos);
-          frameThen[frameThen.length - 1] = seg;
+          frameThen.a[frameThen.n - 1] = seg;
           break;
         case 0x06: // try: a block whose handlers follow its body (see costs.ts for its cost)
           open(Frame.Try, blockType());
@@ -658,10 +649,10 @@ export class BodyRewriter {
         case 0x07: // catch
         case 0x19: {
           // catch_all
-          const k = frameKind[frameKind.length - 1];
+          const k = frameKind.top();
           if (k !== Frame.Try && k !== Frame.Catch) throw invalid(`\`${op === 0x07 ? 'catch' : 'catch_all'}\` without \`try\``, at);
           if (op === 0x07) r.u32();
-          frameKind[frameKind.length - 1] = Frame.Catch;
+          frameKind.a[frameKind.n - 1] = Frame.Catch;
           ev(V_CATCH, 0);
           live = true;
           // The handler is entered by unwinding: what the thrower (this function or a callee)
@@ -680,28 +671,28 @@ export class BodyRewriter {
           live = false;
           break;
         case 0x05: // else
-          if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
-          frameKind[frameKind.length - 1] = Frame.Else;
+          if (frameKind.top() !== Frame.If) throw invalid('`else` without `if`', at);
+          frameKind.a[frameKind.n - 1] = Frame.Else;
           ev(V_ELSE, 0);
-          frameThenLive[frameThenLive.length - 1] = live;
+          frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
           startSeg(E_SEG, r.pos);
-          frameElse[frameElse.length - 1] = seg;
+          frameElse.a[frameElse.n - 1] = seg;
           break;
         case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
         case 0x0b: {
           // end
           if (op === 0x18) {
-            if (frameKind[frameKind.length - 1] !== Frame.Try) throw invalid('`delegate` without `try`', at);
+            if (frameKind.top() !== Frame.Try) throw invalid('`delegate` without `try`', at);
             r.u32();
           }
           if (vFrame >= 0) {
-            if (vBackEdge && vFrame === frameKind.length - 1) {
+            if (vBackEdge && vFrame === frameKind.n - 1) {
               vOps.pop();
               const m = matchCountedLoop(buf8, end, vOps, vWrites);
               if (m) {
-                editArg[vEdit] = versions.length;
-                versions.push({ ...m, loopAt: editPos[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: seg });
+                editArg.a[vEdit] = versions.length;
+                versions.push({ ...m, loopAt: editPos.a[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: seg });
                 editPos.push(r.pos);
                 editKind.push(E_VERSION_END);
                 editArg.push(versions.length - 1);
@@ -709,19 +700,19 @@ export class BodyRewriter {
             }
             vFrame = -1;
           }
-          const kind = frameKind.pop()!;
-          const targeted = frameTargeted.pop()!;
-          const openSeg = frameSeg.pop()!;
-          const escaped = frameEscaped.pop()!;
+          const kind = frameKind.pop();
+          const targeted = frameTargeted.pop() === 1;
+          const openSeg = frameSeg.pop();
+          const escaped = frameEscaped.pop() === 1;
           const clean = frameObs.pop() === observations && !escaped;
-          const thenSeg = frameThen.pop()!;
-          const elseSeg = frameElse.pop()!;
-          const thenLive = frameThenLive.pop()!;
-          if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop()! : -1);
+          const thenSeg = frameThen.pop();
+          const elseSeg = frameElse.pop();
+          const thenLive = frameThenLive.pop() === 1;
+          if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop() : -1);
           frameVoid.pop();
-          const id = frameId.pop()!;
+          const id = frameId.pop();
           if (kind === Frame.Loop) loopAt.pop();
-          else frameFallsOut[id] = buf8[r.pos] === 0x0b && frameKind[frameKind.length - 1] === Frame.Loop;
+          else frameFallsOut.a[id] = buf8[r.pos] === 0x0b && frameKind.n > 0 && frameKind.top() === Frame.Loop ? 1 : 0;
           // Whether the code right after this `end` can be reached by falling off the end of
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
@@ -730,7 +721,7 @@ export class BodyRewriter {
             : kind === Frame.Else ? bodyReachesEnd || thenLive
             : kind === Frame.Loop ? live
             : bodyReachesEnd;
-          if (kind === Frame.Loop) segLeafLoop[thenSeg] = elseSeg === calls;
+          if (kind === Frame.Loop) segLeafLoop.a[thenSeg] = elseSeg === calls ? 1 : 0;
           if (kind === Frame.Func) {
             editPos.push(at);
             editKind.push(E_FINAL);
@@ -751,7 +742,11 @@ export class BodyRewriter {
             // away, returns or traps): the code after the `end` is entered only by the false
             // edge, so it is the implicit else arm's first segment.
             const onlyFalseEdge = kind === Frame.If && !bodyReachesEnd;
-            constructs.push(openSeg, seg, thenSeg, onlyFalseEdge ? seg : elseSeg, clean && !onlyFalseEdge ? 1 : 0);
+            constructs.push(openSeg);
+            constructs.push(seg);
+            constructs.push(thenSeg);
+            constructs.push(onlyFalseEdge ? seg : elseSeg);
+            constructs.push(clean && !onlyFalseEdge ? 1 : 0);
           }
           break;
         }
@@ -770,20 +765,20 @@ export class BodyRewriter {
           target(d, at);
           ev(V_BR_IF, d);
           if (vFrame >= 0) {
-            if (d === 0 && vFrame === frameKind.length - 1) vBackEdge = true;
+            if (d === 0 && vFrame === frameKind.n - 1) vBackEdge = true;
             else vFrame = -1;
           }
-          const ti = frameKind.length - 1 - d;
-          if (loopAt.length > 0 && frameKind[ti] !== Frame.Loop && frameVoid[ti]) {
+          const ti = frameKind.n - 1 - d;
+          if (loopAt.n > 0 && frameKind.a[ti] !== Frame.Loop && frameVoid.a[ti] === 1) {
             editPos.push(at);
             editKind.push(E_BR_IF);
-            editArg.push(brIfFrom.length);
+            editArg.push(brIfFrom.n);
             brIfFrom.push(seg);
             brIfDepth.push(d);
             brIfEnd.push(r.pos);
             brIfRefund.push(0);
-            brIfNext.push(segCost.length);
-            brIfLeaves.push(ti < loopAt[loopAt.length - 1]! ? 1 : -1 - frameId[ti]!);
+            brIfNext.push(segCost.n);
+            brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
           }
           startSeg(E_SEG, r.pos);
           break;
@@ -791,7 +786,7 @@ export class BodyRewriter {
         case 0x0e: {
           // br_table
           const n = r.u32();
-          ev(V_BR_TABLE, evTable.length);
+          ev(V_BR_TABLE, evTable.n);
           evTable.push(n + 1);
           for (let i = 0; i <= n; i++) {
             const d = r.u32();
@@ -972,7 +967,7 @@ export class BodyRewriter {
           if (bulk) vFrame = -1;
           if (bulk) {
             if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
-              segCost[seg]! += prevConst;
+              segCost.a[seg]! += prevConst;
             } else {
               usesBulk = true;
               edit(E_BULK_TEE, at);
@@ -1086,8 +1081,9 @@ export class BodyRewriter {
       return immEnd;
     };
 
-    const { editPos, editKind, editArg, segCost, segDepth, segLeafLoop } = this;
-    const n = editPos.length;
+    const editPos = this.editPos.a, editKind = this.editKind.a, editArg = this.editArg.a;
+    const segCost = this.segCost.a, segDepth = this.segDepth.a, segLeafLoop = this.segLeafLoop.a;
+    const n = this.editPos.n;
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
     const wrapBody = editKind[n - 1] === E_FINAL && editArg[n - 1] === 1;
@@ -1097,7 +1093,7 @@ export class BodyRewriter {
     // one never taken, counts. Loops that call anything keep the in-place call, which measured
     // faster for them.
     let landing = false;
-    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === true;
+    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === 1;
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
@@ -1238,7 +1234,7 @@ export class BodyRewriter {
           w.u32(L);
           break;
         case E_LOOP:
-          if (segLeafLoop[editArg[i]!]) {
+          if (segLeafLoop[editArg[i]!] === 1) {
             // The metered copy of a counted loop sits in an `else`, one level deeper.
             checkToLanding(editArg[i]!, versions.some((v) => v.headerSeg === editArg[i]) ? 1 : 0);
             charge(c);
@@ -1295,7 +1291,7 @@ export class BodyRewriter {
         case E_AFTER_TCALL:
           // The callee's fuel is on the stack. Where something may trap before the global is next
           // written, write it now, as the callee's exit would have (see needsSaveAfterCalls).
-          if (this.saveAfter[editArg[i]!]) {
+          if (this.saveAfter.a[editArg[i]!] === 1) {
             w.byte(0x22);
             w.u32(L);
             w.byte(0x24);
@@ -1309,7 +1305,7 @@ export class BodyRewriter {
           break;
         case E_BR_IF: {
           const k = editArg[i]!;
-          const refund = this.brIfRefund[k]!;
+          const refund = this.brIfRefund.a[k]!;
           if (refund === 0) break;
           // br_if d  ->  if  L += refund  br d+1  end
           w.byte(0x04);
@@ -1322,9 +1318,9 @@ export class BodyRewriter {
           w.byte(0x21);
           w.u32(L);
           w.byte(0x0c);
-          w.u32(this.brIfDepth[k]! + 1);
+          w.u32(this.brIfDepth.a[k]! + 1);
           w.byte(0x0b);
-          copied = this.brIfEnd[k]!;
+          copied = this.brIfEnd.a[k]!;
           break;
         }
         case E_VERSION: {
