@@ -439,6 +439,83 @@ export class BodyRewriter {
     return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx, true).loopCount);
   }
 
+  // State of the walk in progress, shared with the helpers below (fields rather than locals
+  // captured by closures: a module of many small functions would allocate those for every body).
+  /** The current segment. */
+  private seg = 0;
+  /** Counts the points where the fuel local is observed (checks and write-backs). */
+  private observations = 0;
+  /** Frames opened so far (the next frame's serial id). */
+  private frames = 0;
+
+  private ev(kind: number, arg: number): void {
+    // Runs of trapping operators say no more than the first of them.
+    if (kind === V_TRAP && this.evKind.n > 0 && this.evKind.top() === V_TRAP) return;
+    this.evKind.push(kind);
+    this.evArg.push(arg);
+  }
+
+  private startSeg(kind: number, pos: number): void {
+    const seg = this.segCost.n;
+    this.seg = seg;
+    this.segCost.push(0);
+    this.segDepth.push(this.frameKind.n - 1);
+    this.segLeafLoop.push(0);
+    this.editPos.push(pos);
+    this.editKind.push(kind);
+    this.editArg.push(seg);
+  }
+
+  private edit(kind: number, pos: number): void {
+    if (kind === E_SAVE || kind === E_RETURN) this.observations++;
+    this.editPos.push(pos);
+    this.editKind.push(kind);
+    this.editArg.push(0);
+  }
+
+  private open(kind: Frame, isVoid: boolean): void {
+    this.frameVoid.push(isVoid ? 1 : 0);
+    this.frameId.push(this.frames++);
+    this.frameFallsOut.push(0);
+    this.frameKind.push(kind);
+    this.frameTargeted.push(0);
+    this.frameSeg.push(this.seg);
+    this.frameObs.push(this.observations);
+    this.frameEscaped.push(0);
+    this.frameThen.push(-1);
+    this.frameElse.push(-1);
+    this.frameThenLive.push(1);
+  }
+
+  /** A branch of depth `depth` at `at`. */
+  private target(depth: number, at: number): void {
+    const i = this.frameKind.n - 1 - depth;
+    if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
+    this.frameTargeted.a[i] = 1;
+    // Every frame the branch jumps out of is left without reaching its own `end`.
+    for (let j = this.frameKind.n - 1; j > i; j--) this.frameEscaped.a[j] = 1;
+  }
+
+  /** Reads a block type; true when the block has no results (so a branch to it carries none). */
+  private blockType(r: Reader, funcIndex: number): boolean {
+    const b = r.byte();
+    if (b < 0x40) return false; // a small type index (positive s33 in one byte)
+    if (b === 0x40) return true;
+    if ((b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return false;
+    if (b & 0x80) {
+      r.pos--;
+      r.skipLeb(5);
+      return false;
+    }
+    throw unsupported('typed references / GC', `block type 0x${b.toString(16)}`, r.pos - 1, funcIndex);
+  }
+
+  private memarg(r: Reader, funcIndex: number): void {
+    const align = r.u32();
+    if (align & 0x40) throw unsupported('multi-memory', 'memarg with memory index', r.pos, funcIndex);
+    r.skipLeb(5);
+  }
+
   /**
    * Reads a body: its segments, edits, control-flow events and tail calls. `scanOnly` (the
    * passes that need the events and tail calls alone) skips what only emit() uses: the
@@ -472,21 +549,14 @@ export class BodyRewriter {
     this.selfCalls = 0;
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
-    const { segDepth, segLeafLoop, evKind, evArg, evTable, frameVoid, frameId, frameFallsOut } = this;
+    const { segDepth, segLeafLoop, evTable, frameVoid, frameId, frameFallsOut } = this;
     for (const list of this.bodyLists) list.n = 0;
-    // Counts the points where the fuel local is observed (checks and write-backs).
-    let observations = 0;
+    this.observations = 0;
     // Counts calls, to tell loops whose body makes none.
     let calls = 0;
     let loopCount = 0;
     let threadedCalls = 0;
-    const ev = (kind: number, arg: number): void => {
-      // Runs of trapping operators say no more than the first of them.
-      if (kind === V_TRAP && evKind.n > 0 && evKind.top() === V_TRAP) return;
-      evKind.push(kind);
-      evArg.push(arg);
-    };
-    let seg = 0;
+    this.seg = 0;
     segCost.push(0);
     segDepth.push(0);
     segLeafLoop.push(0);
@@ -506,7 +576,7 @@ export class BodyRewriter {
     frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40 ? 1 : 0);
     frameId.push(0);
     frameFallsOut.push(0);
-    let frames = 1;
+    this.frames = 1;
     // False once the current code cannot run (after br, br_table, return, unreachable) until
     // the end of the innermost frame.
     let live = true;
@@ -525,59 +595,6 @@ export class BodyRewriter {
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
     const buf8 = buf;
 
-    const startSeg = (kind: number, pos: number): void => {
-      seg = segCost.n;
-      segCost.push(0);
-      segDepth.push(frameKind.n - 1);
-      segLeafLoop.push(0);
-      editPos.push(pos);
-      editKind.push(kind);
-      editArg.push(seg);
-    };
-    const edit = (kind: number, pos: number): void => {
-      if (kind === E_SAVE || kind === E_RETURN) observations++;
-      editPos.push(pos);
-      editKind.push(kind);
-      editArg.push(0);
-    };
-    const open = (kind: Frame, isVoid: boolean): void => {
-      frameVoid.push(isVoid ? 1 : 0);
-      frameId.push(frames++);
-      frameFallsOut.push(0);
-      frameKind.push(kind);
-      frameTargeted.push(0);
-      frameSeg.push(seg);
-      frameObs.push(observations);
-      frameEscaped.push(0);
-      frameThen.push(-1);
-      frameElse.push(-1);
-      frameThenLive.push(1);
-    };
-    const target = (depth: number, at: number): void => {
-      const i = frameKind.n - 1 - depth;
-      if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
-      frameTargeted.a[i] = 1;
-      // Every frame the branch jumps out of is left without reaching its own `end`.
-      for (let j = frameKind.n - 1; j > i; j--) frameEscaped.a[j] = 1;
-    };
-    /** Reads a block type; true when the block has no results (so a branch to it carries none). */
-    const blockType = (): boolean => {
-      const b = r.byte();
-      if (b < 0x40) return false; // a small type index (positive s33 in one byte)
-      if (b === 0x40) return true;
-      if ((b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return false;
-      if (b & 0x80) {
-        r.pos--;
-        r.skipLeb(5);
-        return false;
-      }
-      throw unsupported('typed references / GC', `block type 0x${b.toString(16)}`, r.pos - 1, ctx.funcIndex);
-    };
-    const memarg = (): void => {
-      const align = r.u32();
-      if (align & 0x40) throw unsupported('multi-memory', 'memarg with memory index', r.pos, ctx.funcIndex);
-      r.skipLeb(5);
-    };
 
     // Per open loop: its ordinal (for the events) and its frame index.
     const { frameLoopId, loopAt } = this;
@@ -587,7 +604,7 @@ export class BodyRewriter {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
-      if (FREE[op] === 0) segCost.a[seg]! += 1;
+      if (FREE[op] === 0) segCost.a[this.seg]! += 1;
       if (vFrame >= 0) {
         if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
         else vOps.push(at);
@@ -596,9 +613,9 @@ export class BodyRewriter {
       lastConst = -1;
       switch (op) {
         case 0x00: // unreachable
-          edit(E_SAVE, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+          this.edit(E_SAVE, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x01: // nop
@@ -606,13 +623,13 @@ export class BodyRewriter {
         case 0x1b: // select
           break;
         case 0x02: // block
-          open(Frame.Block, blockType());
-          ev(V_BLOCK, 0);
+          this.open(Frame.Block, this.blockType(r, ctx.funcIndex));
+          this.ev(V_BLOCK, 0);
           break;
         case 0x03: {
           // loop
-          const isVoid = blockType();
-          open(Frame.Loop, isVoid);
+          const isVoid = this.blockType(r, ctx.funcIndex);
+          this.open(Frame.Loop, isVoid);
           loopAt.push(frameKind.n - 1);
           vFrame = -1;
           if (isVoid && this.hoist && !scanOnly) {
@@ -625,26 +642,26 @@ export class BodyRewriter {
             editKind.push(E_VERSION);
             editArg.push(-1);
           }
-          ev(V_LOOP, loopCount);
+          this.ev(V_LOOP, loopCount);
           frameLoopId.push(loopCount++);
-          observations++;
-          startSeg(E_LOOP, r.pos);
-          vHeader = seg;
-          frameThen.a[frameThen.n - 1] = seg;
+          this.observations++;
+          this.startSeg(E_LOOP, r.pos);
+          vHeader = this.seg;
+          frameThen.a[frameThen.n - 1] = this.seg;
           frameElse.a[frameElse.n - 1] = calls;
           break;
         }
         case 0x04: // if
-          open(Frame.If, blockType());
-          ev(V_IF, 0);
-          startSeg(E_SEG, r.pos);
-          frameThen.a[frameThen.n - 1] = seg;
+          this.open(Frame.If, this.blockType(r, ctx.funcIndex));
+          this.ev(V_IF, 0);
+          this.startSeg(E_SEG, r.pos);
+          frameThen.a[frameThen.n - 1] = this.seg;
           break;
         case 0x06: // try: a block whose handlers follow its body (see costs.ts for its cost)
-          open(Frame.Try, blockType());
-          ev(V_BLOCK, 0);
+          this.open(Frame.Try, this.blockType(r, ctx.funcIndex));
+          this.ev(V_BLOCK, 0);
           // Handlers reload the fuel from the global: nothing may be charged across the `try`.
-          observations++;
+          this.observations++;
           break;
         case 0x07: // catch
         case 0x19: {
@@ -653,31 +670,31 @@ export class BodyRewriter {
           if (k !== Frame.Try && k !== Frame.Catch) throw invalid(`\`${op === 0x07 ? 'catch' : 'catch_all'}\` without \`try\``, at);
           if (op === 0x07) r.u32();
           frameKind.a[frameKind.n - 1] = Frame.Catch;
-          ev(V_CATCH, 0);
+          this.ev(V_CATCH, 0);
           live = true;
           // The handler is entered by unwinding: what the thrower (this function or a callee)
           // charged is in the global, which every throw writes first; reload it.
-          observations++;
-          startSeg(E_AFTER_CALL, r.pos);
+          this.observations++;
+          this.startSeg(E_AFTER_CALL, r.pos);
           break;
         }
         case 0x08: // throw
         case 0x09: // rethrow
           r.u32();
           // Like `unreachable`, but the exception may be caught: the handler reads the global.
-          edit(E_SAVE, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+          this.edit(E_SAVE, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x05: // else
           if (frameKind.top() !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind.a[frameKind.n - 1] = Frame.Else;
-          ev(V_ELSE, 0);
+          this.ev(V_ELSE, 0);
           frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
-          startSeg(E_SEG, r.pos);
-          frameElse.a[frameElse.n - 1] = seg;
+          this.startSeg(E_SEG, r.pos);
+          frameElse.a[frameElse.n - 1] = this.seg;
           break;
         case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
         case 0x0b: {
@@ -692,7 +709,7 @@ export class BodyRewriter {
               const m = matchCountedLoop(buf8, end, vOps, vWrites);
               if (m) {
                 editArg.a[vEdit] = versions.length;
-                versions.push({ ...m, loopAt: editPos.a[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: seg });
+                versions.push({ ...m, loopAt: editPos.a[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: this.seg });
                 editPos.push(r.pos);
                 editKind.push(E_VERSION_END);
                 editArg.push(versions.length - 1);
@@ -704,11 +721,11 @@ export class BodyRewriter {
           const targeted = frameTargeted.pop() === 1;
           const openSeg = frameSeg.pop();
           const escaped = frameEscaped.pop() === 1;
-          const clean = frameObs.pop() === observations && !escaped;
+          const clean = frameObs.pop() === this.observations && !escaped;
           const thenSeg = frameThen.pop();
           const elseSeg = frameElse.pop();
           const thenLive = frameThenLive.pop() === 1;
-          if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop() : -1);
+          if (kind !== Frame.Func) this.ev(V_END, kind === Frame.Loop ? frameLoopId.pop() : -1);
           frameVoid.pop();
           const id = frameId.pop();
           if (kind === Frame.Loop) loopAt.pop();
@@ -733,19 +750,19 @@ export class BodyRewriter {
           // simply continues, so the current segment does too.
           // The end of a `try` joins its body and its handlers (and nothing moves across it).
           if (kind === Frame.Try || kind === Frame.Catch) {
-            startSeg(E_SEG, r.pos);
+            this.startSeg(E_SEG, r.pos);
             break;
           }
           if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
-            startSeg(E_SEG, r.pos);
+            this.startSeg(E_SEG, r.pos);
             // An `if` without `else` whose then-arm never reaches its `end` (it always branches
             // away, returns or traps): the code after the `end` is entered only by the false
             // edge, so it is the implicit else arm's first segment.
             const onlyFalseEdge = kind === Frame.If && !bodyReachesEnd;
             constructs.push(openSeg);
-            constructs.push(seg);
+            constructs.push(this.seg);
             constructs.push(thenSeg);
-            constructs.push(onlyFalseEdge ? seg : elseSeg);
+            constructs.push(onlyFalseEdge ? this.seg : elseSeg);
             constructs.push(clean && !onlyFalseEdge ? 1 : 0);
           }
           break;
@@ -753,17 +770,17 @@ export class BodyRewriter {
         case 0x0c: {
           // br
           const d = r.u32();
-          target(d, at);
-          ev(V_BR, d);
-          startSeg(E_SEG, r.pos);
+          this.target(d, at);
+          this.ev(V_BR, d);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         }
         case 0x0d: {
           // br_if
           const d = r.u32();
-          target(d, at);
-          ev(V_BR_IF, d);
+          this.target(d, at);
+          this.ev(V_BR_IF, d);
           if (vFrame >= 0) {
             if (d === 0 && vFrame === frameKind.n - 1) vBackEdge = true;
             else vFrame = -1;
@@ -773,37 +790,37 @@ export class BodyRewriter {
             editPos.push(at);
             editKind.push(E_BR_IF);
             editArg.push(brIfFrom.n);
-            brIfFrom.push(seg);
+            brIfFrom.push(this.seg);
             brIfDepth.push(d);
             brIfEnd.push(r.pos);
             brIfRefund.push(0);
             brIfNext.push(segCost.n);
             brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
           }
-          startSeg(E_SEG, r.pos);
+          this.startSeg(E_SEG, r.pos);
           break;
         }
         case 0x0e: {
           // br_table
           const n = r.u32();
-          ev(V_BR_TABLE, evTable.n);
+          this.ev(V_BR_TABLE, evTable.n);
           evTable.push(n + 1);
           for (let i = 0; i <= n; i++) {
             const d = r.u32();
-            target(d, at);
+            this.target(d, at);
             evTable.push(d);
           }
-          startSeg(E_SEG, r.pos);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         }
         case 0x0f: // return
           if (threaded) {
-            observations++;
-            edit(E_PUSH_FUEL, at);
-          } else edit(E_RETURN, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+            this.observations++;
+            this.edit(E_PUSH_FUEL, at);
+          } else this.edit(E_RETURN, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x10: {
@@ -814,11 +831,11 @@ export class BodyRewriter {
           // write-back, the global must hold what wasmtime's would. A threaded callee that cannot
           // trap before writing it gets the fuel in a register only; the call still counts as a
           // write for needsSaveAfterCalls (see mayTrapBeforeWrite).
-          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) edit(E_SAVE, at);
-          else observations++;
-          ev(V_SAVE, 0);
+          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+          else this.observations++;
+          this.ev(V_SAVE, 0);
           if (threadedFuncs[callee] === 1) {
-            edit(E_PUSH_FUEL, at);
+            this.edit(E_PUSH_FUEL, at);
             if (callee === ctx.funcIndex) {
               this.selfCalls++;
               // Charged and checked as the call it is; only its target (and the twin's extra
@@ -829,19 +846,19 @@ export class BodyRewriter {
                 editArg.push(r.pos);
               }
             }
-            startSeg(E_AFTER_TCALL, r.pos);
-            ev(V_RETURNED, seg);
+            this.startSeg(E_AFTER_TCALL, r.pos);
+            this.ev(V_RETURNED, this.seg);
             threadedCalls++;
-          } else startSeg(E_AFTER_CALL, r.pos);
+          } else this.startSeg(E_AFTER_CALL, r.pos);
           break;
         }
         case 0x11: // call_indirect
           r.u32();
           r.u32();
           calls++;
-          edit(E_SAVE, at);
-          ev(V_SAVE, 0);
-          startSeg(E_AFTER_CALL, r.pos);
+          this.edit(E_SAVE, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_AFTER_CALL, r.pos);
           break;
         case 0x12: {
           // return_call: a call and a return in one (wasmtime: costs 1, writes the counter back
@@ -852,12 +869,12 @@ export class BodyRewriter {
           if (threaded) {
             // The callee is threaded too (module.ts sees to it): it takes the fuel as its extra
             // argument and hands it to this function's caller as its extra result.
-            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) edit(E_SAVE, at);
-            else observations++;
-            edit(E_PUSH_FUEL, at);
-          } else edit(E_RETURN, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+            else this.observations++;
+            this.edit(E_PUSH_FUEL, at);
+          } else this.edit(E_RETURN, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         }
@@ -866,9 +883,9 @@ export class BodyRewriter {
           r.u32();
           calls++;
           this.tailCallsIndirect = true;
-          edit(E_RETURN, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+          this.edit(E_RETURN, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x1c: {
@@ -898,7 +915,7 @@ export class BodyRewriter {
         case 0x24:
         case 0x25:
         case 0x26: // table.get / table.set
-          ev(V_TRAP, 0);
+          this.ev(V_TRAP, 0);
           r.u32();
           break;
         case 0xd2: // ref.func
@@ -963,16 +980,16 @@ export class BodyRewriter {
             default:
               throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
           }
-          if (bulk && sub !== 15) ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
+          if (bulk && sub !== 15) this.ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
           if (bulk) vFrame = -1;
           if (bulk) {
             if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
-              segCost.a[seg]! += prevConst;
+              segCost.a[this.seg]! += prevConst;
             } else {
               usesBulk = true;
-              edit(E_BULK_TEE, at);
-              observations++;
-              startSeg(E_AFTER_BULK, r.pos);
+              this.edit(E_BULK_TEE, at);
+              this.observations++;
+              this.startSeg(E_AFTER_BULK, r.pos);
             }
           }
           break;
@@ -980,15 +997,15 @@ export class BodyRewriter {
         case 0xfd: {
           const sub = r.u32();
           if (sub <= 11 || sub === 92 || sub === 93) {
-            memarg();
-            ev(V_TRAP, 0);
+            this.memarg(r, ctx.funcIndex);
+            this.ev(V_TRAP, 0);
           }
           else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
           else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
           else if (sub >= 84 && sub <= 91) {
-            memarg();
+            this.memarg(r, ctx.funcIndex);
             r.skip(1, 'lane index');
-            ev(V_TRAP, 0);
+            this.ev(V_TRAP, 0);
           } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
           break;
         }
@@ -1002,12 +1019,12 @@ export class BodyRewriter {
           throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
         default:
           if (op >= 0x28 && op <= 0x3e) {
-            memarg();
-            ev(V_TRAP, 0);
+            this.memarg(r, ctx.funcIndex);
+            this.ev(V_TRAP, 0);
           } else if (op >= 0x45 && op <= 0xc4) {
             // Numeric operators have no immediates; division, remainder and float-to-int
             // truncation can trap.
-            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) ev(V_TRAP, 0);
+            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) this.ev(V_TRAP, 0);
           } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
       }
     }
