@@ -18,9 +18,10 @@
  * its segment reloads the local from the global, like the segment after a call; no charge moves
  * across a `try`.
  */
-import { Reader, Writer, WasmFormatError, u32Size } from '../wasm/index.js';
+import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
+import { BodyWriter } from './body-writer.js';
 import { ByteList, IntList } from './int-list.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
@@ -120,10 +121,13 @@ const FREE = new Uint8Array(256);
 for (const op of FREE_OPCODES) FREE[op] = 1;
 
 /** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
-const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]);
+const CONTROL_OPS = new Uint8Array(256);
+for (const op of [0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]) CONTROL_OPS[op] = 1;
 
 /** What the walk over a body found, for the passes and the emitter. */
 interface Walked {
+  /** Start of the local declarations (after their count). */
+  declsStart: number;
   /** End of the locals declarations. */
   localsEnd: number;
   /** Number of local groups declared. */
@@ -218,9 +222,14 @@ export class BodyRewriter {
     this.brIfRefund, this.brIfLeaves, this.frameFallsOut, this.frameVoid,
   ];
   private versions: Versioned[] = [];
-  private vOps: number[] = [];
-  private vWrites: number[] = [];
+  private readonly vOps = new IntList(256);
+  private readonly vWrites = new IntList(64);
   private readonly scratch = new Writer(1 << 16);
+  private readonly writer = new BodyWriter(this.scratch);
+  /** What the last walk found (one object, refilled by every walk). */
+  private readonly walked: Walked = { declsStart: 0, localsEnd: 0, groups: 0, fuelLocal: 0, lenLocal: 0, usesBulk: false, loopCount: 0, threadedCalls: 0 };
+  /** A reader over the module being rewritten, moved from body to body. */
+  private reader: Reader | undefined;
   /**
    * Where emitted code comes from (see offset-map.ts), recorded as each body is written, with
    * offsets relative to the body (the caller places them); unset, nothing is recorded.
@@ -309,6 +318,25 @@ export class BodyRewriter {
     }
   }
 
+  // The frames of needsSaveAfterCalls' backward pass: four lists of the same length. A frame is
+  // entered at its `end` and left at its opening.
+  private enterBackwards(label: boolean, atEnd: boolean): void {
+    this.rFrameLabel.push(label ? 1 : 0);
+    this.rFrameEnd.push(atEnd ? 1 : 0);
+    this.rFrameElse.push(0);
+    this.rFrameHasElse.push(0);
+  }
+
+  private leaveBackwards(): void {
+    this.rFrameLabel.n = this.rFrameEnd.n = this.rFrameElse.n = this.rFrameHasElse.n = this.rFrameLabel.n - 1;
+  }
+
+  /** Whether the label `d` frames out is reached by a path that may trap before a write. */
+  private labelBackwards(d: number): boolean {
+    const i = this.rFrameLabel.n - 1 - d;
+    return i >= 0 && this.rFrameLabel.a[i] === 1;
+  }
+
   /**
    * Decides, for each threaded call, whether the global must be written right after it returns.
    *
@@ -327,24 +355,10 @@ export class BodyRewriter {
     const { rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
     for (;;) {
       let changed = false;
-      // Frames are entered at their `end` (this pass runs backwards) and left at their opening;
-      // the four lists always have the same length, `depth`.
-      let depth = 0;
-      const enter = (label: boolean, atEnd: boolean): void => {
-        rFrameLabel.push(label ? 1 : 0);
-        rFrameEnd.push(atEnd ? 1 : 0);
-        rFrameElse.push(0);
-        rFrameHasElse.push(0);
-        depth++;
-      };
-      const leave = (): void => {
-        depth--;
-        rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = depth;
-      };
+      // Frames are entered at their `end` (this pass runs backwards) and left at their opening.
       rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = 0;
       // The function's own label: its exit writes the global (or hands the fuel back).
-      enter(false, false);
-      const label = (d: number): boolean => depth - 1 - d >= 0 && rFrameLabel.a[depth - 1 - d] === 1;
+      this.enterBackwards(false, false);
       let cur = false;
       for (let i = this.evKind.n - 1; i >= 0; i--) {
         const a = evArg[i]!;
@@ -359,44 +373,44 @@ export class BodyRewriter {
             saveAfter[a] = cur ? 1 : 0;
             break;
           case V_END:
-            enter(a >= 0 ? loopGuess[a] === 1 : cur, cur);
+            this.enterBackwards(a >= 0 ? loopGuess[a] === 1 : cur, cur);
             break;
           case V_CATCH:
             // A handler is entered only by an exception, and every throw writes the global
             // first; the code before the `catch` falls through to the end of the `try`.
-            cur = rFrameEnd.a[depth - 1] === 1;
+            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
             break;
           case V_ELSE:
-            rFrameElse.a[depth - 1] = cur ? 1 : 0;
-            rFrameHasElse.a[depth - 1] = 1;
-            cur = rFrameEnd.a[depth - 1] === 1;
+            rFrameElse.a[rFrameEnd.n - 1] = cur ? 1 : 0;
+            rFrameHasElse.a[rFrameEnd.n - 1] = 1;
+            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
             break;
           case V_IF: {
-            const other = rFrameHasElse.a[depth - 1] === 1 ? rFrameElse.a[depth - 1] === 1 : rFrameEnd.a[depth - 1] === 1;
+            const other = rFrameHasElse.a[rFrameEnd.n - 1] === 1 ? rFrameElse.a[rFrameEnd.n - 1] === 1 : rFrameEnd.a[rFrameEnd.n - 1] === 1;
             cur = cur || other;
-            leave();
+            this.leaveBackwards();
             break;
           }
           case V_BLOCK:
-            leave();
+            this.leaveBackwards();
             break;
           case V_LOOP:
             if (cur && loopGuess[a] === 0) {
               loopGuess[a] = 1;
               changed = true;
             }
-            leave();
+            this.leaveBackwards();
             break;
           case V_BR:
-            cur = label(a);
+            cur = this.labelBackwards(a);
             break;
           case V_BR_IF:
-            cur = cur || label(a);
+            cur = cur || this.labelBackwards(a);
             break;
           case V_BR_TABLE: {
             const n = evTable[a]!;
             cur = false;
-            for (let j = 1; j <= n; j++) cur = cur || label(evTable[a + j]!);
+            for (let j = 1; j <= n; j++) cur = cur || this.labelBackwards(evTable[a + j]!);
             break;
           }
         }
@@ -419,7 +433,7 @@ export class BodyRewriter {
       if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
       else this.saveAfter.reset(this.segCost.n, 1);
     }
-    return this.emit(buf, start, w, ctx);
+    return this.emit(buf, w, ctx);
   }
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
@@ -437,6 +451,15 @@ export class BodyRewriter {
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
     return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx, true).loopCount);
+  }
+
+  /** The reader, over `buf[start, end)`. */
+  private readerOver(buf: Uint8Array, start: number, end: number): Reader {
+    let r = this.reader;
+    if (!r || r.buf !== buf) r = this.reader = new Reader(buf);
+    r.pos = start;
+    r.end = end;
+    return r;
   }
 
   // State of the walk in progress, shared with the helpers below (fields rather than locals
@@ -522,9 +545,10 @@ export class BodyRewriter {
    * renumbering of local accesses and the search for counted loops.
    */
   private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false): Walked {
-    const r = new Reader(buf, start, end);
+    const r = this.readerOver(buf, start, end);
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
+    const declsStart = r.pos;
     let locals = ctx.params;
     for (let i = 0; i < groups; i++) {
       const n = r.u32();
@@ -550,7 +574,8 @@ export class BodyRewriter {
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
     const { segDepth, segLeafLoop, evTable, frameVoid, frameId, frameFallsOut } = this;
-    for (const list of this.bodyLists) list.n = 0;
+    const lists = this.bodyLists;
+    for (let i = 0; i < lists.length; i++) lists[i]!.n = 0;
     this.observations = 0;
     // Counts calls, to tell loops whose body makes none.
     let calls = 0;
@@ -606,7 +631,7 @@ export class BodyRewriter {
       const op = buf8[r.pos++]!;
       if (FREE[op] === 0) segCost.a[this.seg]! += 1;
       if (vFrame >= 0) {
-        if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
+        if ((vBackEdge && op !== 0x0b) || CONTROL_OPS[op] === 1 || vOps.n > 4096) vFrame = -1;
         else vOps.push(at);
       }
       const prevConst = lastConst;
@@ -634,8 +659,8 @@ export class BodyRewriter {
           vFrame = -1;
           if (isVoid && this.hoist && !scanOnly) {
             vFrame = frameKind.n - 1;
-            vOps.length = 0;
-            vWrites.length = 0;
+            vOps.n = 0;
+            vWrites.n = 0;
             vBackEdge = false;
             vEdit = editPos.n;
             editPos.push(at);
@@ -903,7 +928,10 @@ export class BodyRewriter {
             l = b;
             r.pos++;
           } else l = r.u32();
-          if (vFrame >= 0 && op !== 0x20) vWrites.push(l, at);
+          if (vFrame >= 0 && op !== 0x20) {
+            vWrites.push(l);
+            vWrites.push(at);
+          }
           if (threaded && l >= ctx.params && !scanOnly) {
             editPos.push(at);
             editKind.push(E_LOCAL);
@@ -1029,21 +1057,38 @@ export class BodyRewriter {
       }
     }
     if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
-    return { localsEnd, groups, fuelLocal, lenLocal, usesBulk, loopCount, threadedCalls };
+    const walked = this.walked;
+    walked.declsStart = declsStart;
+    walked.localsEnd = localsEnd;
+    walked.groups = groups;
+    walked.fuelLocal = fuelLocal;
+    walked.lenLocal = lenLocal;
+    walked.usesBulk = usesBulk;
+    walked.loopCount = loopCount;
+    walked.threadedCalls = threadedCalls;
+    return walked;
   }
 
-  private emit(buf: Uint8Array, start: number, walked: Walked, ctx: BodyContext): Uint8Array {
+  /**
+   * Whether segment `seg` heads a counted loop's metered copy. (A loop here rather than a closure
+   * in emit: one capturing emit's loop variable would cost an allocation per edit.)
+   */
+  private isVersionedHeader(seg: number): boolean {
+    const versions = this.versions;
+    for (let k = 0; k < versions.length; k++) if (versions[k]!.headerSeg === seg) return true;
+    return false;
+  }
+
+  private emit(buf: Uint8Array, walked: Walked, ctx: BodyContext): Uint8Array {
     const { localsEnd, groups, fuelLocal, lenLocal, usesBulk } = walked;
     const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
     const w = this.scratch;
     w.len = 0;
     // Locals header: original groups + ours.
-    const r = new Reader(buf, start, localsEnd);
-    r.u32();
     const versions = this.versions;
     const versioned = versions.length > 0;
     w.u32(groups + (usesBulk ? 1 : 0) + (threaded ? 0 : 1) + (versioned ? 1 : 0));
-    w.bytes(buf.subarray(r.pos, localsEnd));
+    w.range(buf, walked.declsStart, localsEnd);
     if (!threaded) {
       w.u32(1);
       w.byte(0x7e);
@@ -1058,45 +1103,10 @@ export class BodyRewriter {
       w.u32(1);
       w.byte(0x7e);
     }
-    // Declared locals move past the fuel param, and in a twin past its extra param as well.
-    const localShift = ctx.selfCalls?.twin ? 2 : 1;
-    const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + localShift : l);
-    const map = this.offsets;
-    map?.beginBody();
-    // Input bytes [from, to) copied as they are.
-    const copy = (from: number, to: number): void => {
-      map?.copied(w.len, from);
-      w.range(buf, from, to);
-    };
-    // What is written next is bext's, standing before the input instruction at `at`.
-    const insertedBefore = (at: number): void => {
-      map?.inserted(w.len, at);
-    };
-    insertedBefore(localsEnd);
-    // Writes the local.get/set/tee at `at` with its index moved past the fuel param (and a twin's
-    // extra param); returns the end of its immediate. When the new index takes as many bytes as the
-    // old one (nearly always), the instruction maps onto the input byte for byte, like copied
-    // code: the map then needs no entries for it (threaded functions renumber most of their
-    // instructions).
-    const shiftedLocalOp = (at: number, immEnd: number): number => {
-      const b = buf[at + 1]!;
-      if (immEnd === at + 2 && b + localShift <= 0x7f) {
-        // The common case: a one-byte index that stays one byte.
-        map?.copied(w.len, at);
-        w.byte(buf[at]!);
-        w.byte(b + localShift);
-        return immEnd;
-      }
-      let index = 0;
-      let shift = 0;
-      for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;
-      const shifted = (index >>> 0) + localShift;
-      if (u32Size(shifted) === immEnd - at - 1) map?.copied(w.len, at);
-      else insertedBefore(at);
-      w.byte(buf[at]!);
-      w.u32(shifted);
-      return immEnd;
-    };
+    const e = this.writer;
+    e.begin(buf, this.offsets, ctx, fuelLocal);
+    this.offsets?.beginBody();
+    e.insertedBefore(localsEnd);
 
     const editPos = this.editPos.a, editKind = this.editKind.a, editArg = this.editArg.a;
     const segCost = this.segCost.a, segDepth = this.segDepth.a, segLeafLoop = this.segLeafLoop.a;
@@ -1114,94 +1124,7 @@ export class BodyRewriter {
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
-    const check = (offset: number, padded = false): void => {
-      // local.tee L was just emitted by the caller; trap when L + offset <= 0.
-      w.byte(0x42);
-      w.sNum(-offset);
-      w.byte(0x57); // i64.le_s
-      w.byte(0x04);
-      w.byte(0x40);
-      // Hand over the fuel left at the check itself (before this segment's charge), so the value
-      // stored does not depend on how charges were placed.
-      w.byte(0x20);
-      w.u32(L);
-      if (offset !== 0) {
-        w.byte(0x42);
-        w.sNum(offset);
-        w.byte(0x7c); // i64.add
-      }
-      if (padded) {
-        // A twin's extra param (always 0), added on the out-of-fuel path of its entry check and of
-        // the checks in its loops that call: that keeps it live from the entry through those
-        // loops, calls included, which is what gives the twin one more spill slot than the
-        // original. An unused param gets none, and one used at the entry alone can share its slot
-        // with a later value (fib's twin then had the original's 64 bytes). See twins.ts.
-        w.byte(0x20);
-        w.u32(L + 1);
-        w.byte(0x7c); // i64.add
-      }
-      w.byte(0x10);
-      w.u32(OOF);
-      // The out-of-fuel path never comes back; saying so keeps V8 from merging it into the
-      // hot path (which would force reloading the memory base and other state after the call).
-      w.byte(0x00);
-      w.byte(0x0b);
-    };
-    const save = (): void => {
-      w.byte(0x20);
-      w.u32(L);
-      w.byte(0x24);
-      w.u32(G);
-    };
-    // Profiling build: `if (flag) hooks[slot](function index, f64(bext_fuel))`, where the global
-    // holds the exact counter (functions are not threaded in this build, see profile.ts). None of
-    // these operators is charged: they are not the guest's.
-    const prof = ctx.profile;
-    const report = (slot: 0 | 1): void => {
-      if (!prof) return;
-      w.byte(0x23);
-      w.u32(prof.flagGlobal);
-      w.byte(0x04);
-      w.byte(0x40);
-      w.byte(0x41);
-      w.sNum(ctx.funcIndex);
-      w.byte(0x23);
-      w.u32(G);
-      w.byte(0xb9); // f64.convert_i64_s
-      w.byte(0x41);
-      w.sNum(slot);
-      w.byte(0x11);
-      w.u32(prof.typeIndex);
-      w.u32(prof.table);
-      w.byte(0x0b);
-    };
-    // Leaves for the landing when L <= 0 (L is the fuel left at the check point itself).
-    const checkToLanding = (seg: number, extraDepth: number): void => {
-      w.byte(0x20);
-      w.u32(L);
-      w.byte(0x42);
-      w.byte(0x00);
-      w.byte(0x57); // i64.le_s
-      w.byte(0x0d); // br_if
-      w.u32(segDepth[seg]! + (wrapBody ? 1 : 0) + extraDepth);
-    };
-    // Subtracts c from the i64 on the stack (nothing when c is 0).
-    const minus = (c: number): void => {
-      if (c === 0) return;
-      w.byte(0x42);
-      w.sNum(c);
-      w.byte(0x7d);
-    };
-    const charge = (c: number): void => {
-      if (c === 0) return;
-      w.byte(0x20);
-      w.u32(L);
-      w.byte(0x42);
-      w.sNum(c);
-      w.byte(0x7d);
-      w.byte(0x21);
-      w.u32(L);
-    };
+    e.setDepths(segDepth, wrapBody);
 
     if (landing) {
       w.byte(0x02);
@@ -1211,16 +1134,16 @@ export class BodyRewriter {
     for (let i = 0; i < n; i++) {
       const pos = editPos[i]!;
       if (pos > copied) {
-        copy(copied, pos);
+        e.copy(copied, pos);
         copied = pos;
       }
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
-      if (kind !== E_LOCAL) insertedBefore(pos);
+      if (kind !== E_LOCAL) e.insertedBefore(pos);
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END || kind === E_SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
-          report(0);
+          e.report(0);
           if (threaded) {
             w.byte(0x20);
             w.u32(L);
@@ -1233,7 +1156,7 @@ export class BodyRewriter {
           w.byte(0x7d); // i64.sub
           w.byte(0x22);
           w.u32(L);
-          check(c, ctx.selfCalls?.twin === true);
+          e.check(c, ctx.selfCalls?.twin === true);
           if (wrapBody) {
             w.byte(0x02);
             w.bytes(ctx.resultBlockType);
@@ -1241,20 +1164,20 @@ export class BodyRewriter {
           break;
         }
         case E_SEG:
-          charge(c);
+          e.charge(c);
           break;
         case E_AFTER_CALL:
           w.byte(0x23);
           w.u32(G);
-          minus(c);
+          e.minus(c);
           w.byte(0x21);
           w.u32(L);
           break;
         case E_LOOP:
           if (segLeafLoop[editArg[i]!] === 1) {
             // The metered copy of a counted loop sits in an `else`, one level deeper.
-            checkToLanding(editArg[i]!, versions.some((v) => v.headerSeg === editArg[i]) ? 1 : 0);
-            charge(c);
+            e.checkToLanding(editArg[i]!, this.isVersionedHeader(editArg[i]!) ? 1 : 0);
+            e.charge(c);
             break;
           }
           w.byte(0x20);
@@ -1266,14 +1189,14 @@ export class BodyRewriter {
             w.byte(0x22);
             w.u32(L);
           }
-          check(c, ctx.selfCalls?.twin === true);
+          e.check(c, ctx.selfCalls?.twin === true);
           break;
         case E_SAVE:
-          save();
+          e.save();
           break;
         case E_RETURN:
-          save();
-          report(1);
+          e.save();
+          e.report(1);
           break;
         case E_BULK_TEE:
           w.byte(0x22);
@@ -1286,10 +1209,10 @@ export class BodyRewriter {
           w.u32(lenLocal);
           w.byte(0xad); // i64.extend_i32_u
           w.byte(0x7d);
-          minus(c);
+          e.minus(c);
           w.byte(0x22);
           w.u32(L);
-          check(c);
+          e.check(c);
           break;
         case E_FINAL:
           if (editArg[i] === 1) w.byte(0x0b);
@@ -1297,8 +1220,8 @@ export class BodyRewriter {
             w.byte(0x20);
             w.u32(L);
           } else {
-            save();
-            report(1);
+            e.save();
+            e.report(1);
           }
           break;
         case E_PUSH_FUEL:
@@ -1313,9 +1236,9 @@ export class BodyRewriter {
             w.u32(L);
             w.byte(0x24);
             w.u32(G);
-            charge(c);
+            e.charge(c);
           } else {
-            minus(c);
+            e.minus(c);
             w.byte(0x21);
             w.u32(L);
           }
@@ -1346,17 +1269,17 @@ export class BodyRewriter {
           // if (trip count known and fuel covers every header) { unmetered loop; charge all }
           // else { the metered loop } -- the `else` arm is what follows in the edit stream.
           const cost = segCost[v.headerSeg]!;
-          emitTripCountGuard(w, v, guestLocal, L, tripLocal, cost);
+          emitTripCountGuard(w, v, e.guestLocalFn, L, tripLocal, cost);
           w.byte(0x04);
           w.byte(0x40);
           let from = v.loopAt;
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
             if (editKind[j] !== E_LOCAL) continue;
-            copy(from, editPos[j]!);
-            from = shiftedLocalOp(editPos[j]!, editArg[j]!);
+            e.copy(from, editPos[j]!);
+            from = e.shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
-          copy(from, v.endAt + 1);
-          insertedBefore(v.loopAt);
+          e.copy(from, v.endAt + 1);
+          e.insertedBefore(v.loopAt);
           w.byte(0x20);
           w.u32(L);
           w.byte(0x20);
@@ -1365,7 +1288,7 @@ export class BodyRewriter {
           w.sNum(cost);
           w.byte(0x7e); // i64.mul
           w.byte(0x7d);
-          minus(segCost[v.postSeg]!);
+          e.minus(segCost[v.postSeg]!);
           w.byte(0x21);
           w.u32(L);
           w.byte(0x05); // else
@@ -1375,7 +1298,7 @@ export class BodyRewriter {
           w.byte(0x0b);
           break;
         case E_LOCAL:
-          copied = shiftedLocalOp(pos, editArg[i]!);
+          copied = e.shiftedLocalOp(pos, editArg[i]!);
           break;
         case E_SELF_CALL: {
           // The fuel is on the stack already (E_PUSH_FUEL). The original passes the twin its

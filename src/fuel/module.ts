@@ -414,18 +414,26 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     if (codeSec) {
       const r = new Reader(buf, codeSec.start, codeSec.end);
       r.u32();
+      // One context, refilled for each body (a module may have hundreds of thousands).
+      const ctx: BodyContext = {
+        fuelGlobal,
+        outOfFuelFunc: oofFunc,
+        params: 0,
+        resultBlockType: new Uint8Array(0),
+        funcIndex: 0,
+        threadedFuncs,
+        writeBeforeCall,
+        profile: profileHooks,
+        selfCalls: undefined,
+      };
+      const toTwin = { target: 0, twin: false };
       const ctxFor = (i: number): BodyContext => {
         const ti = funcTypeIdx[i]!;
-        return {
-          fuelGlobal,
-          outOfFuelFunc: oofFunc,
-          params: types[ti]!.params,
-          resultBlockType: resultBlockType(ti),
-          funcIndex: imports.funcs + i,
-          threadedFuncs,
-          writeBeforeCall,
-          ...(profileHooks ? { profile: profileHooks } : {}),
-        };
+        ctx.params = types[ti]!.params;
+        ctx.resultBlockType = resultBlockType(ti);
+        ctx.funcIndex = imports.funcs + i;
+        ctx.selfCalls = undefined;
+        return ctx;
       };
       // Which threaded functions may trap before writing the global themselves: calls to the
       // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
@@ -451,7 +459,10 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         // (nothing in the body changes when it has none).
         const twinIndex = firstTwin + twins.length;
         const mayTwin = threadedFuncs[imports.funcs + i] === 1 && size <= MAX_TWIN_BODY_BYTES && twinIndex < V8_MAX_FUNCTIONS;
-        if (mayTwin) ctx.selfCalls = { target: twinIndex, twin: false };
+        if (mayTwin) {
+          toTwin.target = twinIndex;
+          ctx.selfCalls = toTwin;
+        }
         const body = rw.rewrite(buf, start, start + size, ctx);
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
         if (mayTwin && rw.selfCalls > 0) twins.push({ func: imports.funcs + i, defined: i, start, end: start + size, index: twinIndex });
