@@ -450,7 +450,8 @@ export class BodyRewriter {
    * overflow at different depths, so no count of it is engine-independent.
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
-    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx, true).loopCount);
+    const walked = this.walk(buf, start, end, ctx, true, true);
+    return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount);
   }
 
   /** The reader, over `buf[start, end)`. */
@@ -470,8 +471,22 @@ export class BodyRewriter {
   private observations = 0;
   /** Frames opened so far (the next frame's serial id). */
   private frames = 0;
+  /**
+   * While a stopAtTrap walk is on the straight line from the entry: every operator so far falls
+   * through to the next (blocks, loops and `if`s are entered, `br_if`s not taken, `end`s passed),
+   * and none of them writes the global (no call, `return` or throw). An operator that can trap
+   * there is reached by a path that writes nothing first, which is all mayTrapBeforeWrite asks;
+   * needsSaveAfterCalls, which looks at every path, would say yes too.
+   */
+  private straight = false;
+  /** Set when a stopAtTrap walk stopped at such an operator. */
+  private trapsFirst = false;
 
   private ev(kind: number, arg: number): void {
+    if (this.straight) {
+      if (kind === V_TRAP) this.trapsFirst = true;
+      else if (kind === V_SAVE || kind === V_BR || kind === V_BR_TABLE || kind === V_ELSE || kind === V_CATCH) this.straight = false;
+    }
     // Runs of trapping operators say no more than the first of them.
     if (kind === V_TRAP && this.evKind.n > 0 && this.evKind.top() === V_TRAP) return;
     this.evKind.push(kind);
@@ -542,10 +557,14 @@ export class BodyRewriter {
   /**
    * Reads a body: its segments, edits, control-flow events and tail calls. `scanOnly` (the
    * passes that need the events and tail calls alone) skips what only emit() uses: the
-   * renumbering of local accesses and the search for counted loops.
+   * renumbering of local accesses and the search for counted loops. `stopAtTrap` (for
+   * mayTrapBeforeWrite) stops at an operator that can trap when the straight line from the entry
+   * reaches it (see `straight`): the answer is then known, and most bodies give it early.
    */
-  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false): Walked {
+  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false, stopAtTrap = false): Walked {
     const r = this.readerOver(buf, start, end);
+    this.straight = stopAtTrap;
+    this.trapsFirst = false;
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
     const declsStart = r.pos;
@@ -568,7 +587,8 @@ export class BodyRewriter {
     const lenLocal = locals + 1 + (ctx.selfCalls?.twin ? 1 : 0);
     const threadedFuncs = ctx.threadedFuncs;
 
-    this.tailCallees.length = 0;
+    // (Emptied only when filled: setting an array's length is a call into the engine.)
+    if (this.tailCallees.length > 0) this.tailCallees.length = 0;
     this.tailCallsIndirect = false;
     this.selfCalls = 0;
     const { editPos, editKind, editArg, segCost, constructs } = this;
@@ -610,7 +630,7 @@ export class BodyRewriter {
     // frame index (-1 when none), its E_VERSION edit, its header segment, and whether its
     // closing `br_if 0` was just read. vOps/vWrites collect what matchCountedLoop needs.
     const { versions, vOps, vWrites } = this;
-    versions.length = 0;
+    if (versions.length > 0) versions.length = 0;
     let vFrame = -1;
     let vEdit = -1;
     let vHeader = -1;
@@ -625,7 +645,7 @@ export class BodyRewriter {
     const { frameLoopId, loopAt } = this;
     const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves } = this;
     let finished = false;
-    while (!finished) {
+    while (!finished && !this.trapsFirst) {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
@@ -1056,7 +1076,7 @@ export class BodyRewriter {
           } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
       }
     }
-    if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
+    if (r.pos !== end && !this.trapsFirst) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
     const walked = this.walked;
     walked.declsStart = declsStart;
     walked.localsEnd = localsEnd;

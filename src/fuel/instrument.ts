@@ -37,10 +37,6 @@ export function instrumentSync(wasm: Uint8Array, opts: InstrumentOptions = {}): 
 
 /** instrumentSync(), with the map from the output's code offsets back to the input's. */
 export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions = {}): Rewritten {
-  // The input is validated before the rewrite, though the answer is only used after it: V8's
-  // validation needs memory of its own for a while, and before the rewrite that memory comes on
-  // top of the input alone, not of the input, the output and the offset map together.
-  const valid = WebAssembly.validate(wasm);
   let out: Rewritten;
   try {
     out = rewriteModule(wasm, {
@@ -54,10 +50,10 @@ export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions 
     });
   } catch (err) {
     // V8's message explains a structurally invalid module best.
-    if (err instanceof WasmFormatError && err.kind === 'invalid' && !valid) throw invalidWasm(wasm);
+    if (err instanceof WasmFormatError && err.kind === 'invalid' && !WebAssembly.validate(wasm)) throw invalidWasm(wasm);
     throw err;
   }
-  if (!valid) throw invalidWasm(wasm);
+  if (!WebAssembly.validate(wasm)) throw invalidWasm(wasm);
   // The rewrite keeps valid modules valid; checking costs little and turns a bext bug into a
   // clear error instead of a confusing one at load time.
   if (!WebAssembly.validate(out.bytes)) {

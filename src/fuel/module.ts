@@ -278,7 +278,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   const profiling = opts.profile === true;
 
   // Defined functions' type indices.
-  const funcTypeIdx = info.functionTypes.slice(info.importedFunctions);
+  // Typed: a module may define a million functions.
+  const funcTypeIdx = new Uint32Array(info.functionTypes.length - info.importedFunctions);
+  for (let i = 0; i < funcTypeIdx.length; i++) funcTypeIdx[i] = info.functionTypes[info.importedFunctions + i]!;
   const definedCount = funcTypeIdx.length;
   const codeCount = vecCount(buf, codeSec);
   if (codeCount !== definedCount) throw invalid(`function section declares ${definedCount} functions but the code section has ${codeCount}`);
@@ -588,7 +590,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   replaced.set(SEC_TYPE, appendToVec(buf, typeSec, newTypes));
   const funcEntries = new Writer(definedCount * 2 + 16);
   funcEntries.u32(definedCount + newFuncEntries.length);
-  for (const t of definedTypes) funcEntries.u32(t);
+  for (let i = 0; i < definedTypes.length; i++) funcEntries.u32(definedTypes[i]!);
   for (const e of newFuncEntries) funcEntries.bytes(e);
   replaced.set(SEC_FUNCTION, funcEntries.result());
   const globalEntries = [globalEntry.result()];
