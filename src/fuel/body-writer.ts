@@ -10,6 +10,9 @@ import type { BodyContext, ProfileHooks } from './body.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
 export class BodyWriter {
+  /** Where the body goes, and where in it the body starts (the offset map's offsets are relative to that). */
+  w: Writer = new Writer(16);
+  private base = 0;
   /** The input module. */
   private buf: Uint8Array = new Uint8Array(0);
   private map: OffsetMapBuilder | undefined;
@@ -29,10 +32,10 @@ export class BodyWriter {
   /** guestLocal as a function value, made once (counted-loops.ts takes it as a callback). */
   readonly guestLocalFn = (l: number): number => this.guestLocal(l);
 
-  constructor(readonly w: Writer) {}
-
-  /** Starts a body of `ctx`'s function, whose fuel is in local `fuelLocal`. */
-  begin(buf: Uint8Array, map: OffsetMapBuilder | undefined, ctx: BodyContext, fuelLocal: number): void {
+  /** Starts a body of `ctx`'s function, whose fuel is in local `fuelLocal`, at `base` in `w`. */
+  begin(w: Writer, base: number, buf: Uint8Array, map: OffsetMapBuilder | undefined, ctx: BodyContext, fuelLocal: number): void {
+    this.w = w;
+    this.base = base;
     this.buf = buf;
     this.map = map;
     this.L = fuelLocal;
@@ -58,13 +61,13 @@ export class BodyWriter {
 
   /** Input bytes [from, to) copied as they are. */
   copy(from: number, to: number): void {
-    this.map?.copied(this.w.len, from);
+    this.map?.copied(this.w.len - this.base, from);
     this.w.range(this.buf, from, to);
   }
 
   /** What is written next is bext's, standing before the input instruction at `at`. */
   insertedBefore(at: number): void {
-    this.map?.inserted(this.w.len, at);
+    this.map?.inserted(this.w.len - this.base, at);
   }
 
   /**
@@ -79,7 +82,7 @@ export class BodyWriter {
     const b = buf[at + 1]!;
     if (immEnd === at + 2 && b + localShift <= 0x7f) {
       // The common case: a one-byte index that stays one byte.
-      this.map?.copied(w.len, at);
+      this.map?.copied(w.len - this.base, at);
       w.byte(buf[at]!);
       w.byte(b + localShift);
       return immEnd;
@@ -88,7 +91,7 @@ export class BodyWriter {
     let shift = 0;
     for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;
     const shifted = (index >>> 0) + localShift;
-    if (u32Size(shifted) === immEnd - at - 1) this.map?.copied(w.len, at);
+    if (u32Size(shifted) === immEnd - at - 1) this.map?.copied(w.len - this.base, at);
     else this.insertedBefore(at);
     w.byte(buf[at]!);
     w.u32(shifted);

@@ -224,8 +224,7 @@ export class BodyRewriter {
   private versions: Versioned[] = [];
   private readonly vOps = new IntList(256);
   private readonly vWrites = new IntList(64);
-  private readonly scratch = new Writer(1 << 16);
-  private readonly writer = new BodyWriter(this.scratch);
+  private readonly writer = new BodyWriter();
   /** What the last walk found (one object, refilled by every walk). */
   private readonly walked: Walked = { declsStart: 0, localsEnd: 0, groups: 0, fuelLocal: 0, lenLocal: 0, usesBulk: false, loopCount: 0, threadedCalls: 0 };
   /** A reader over the module being rewritten, moved from body to body. */
@@ -420,10 +419,11 @@ export class BodyRewriter {
   }
 
   /**
-   * Reads locals + expression from `buf[start, end)` and writes the rewritten body (without its
-   * size prefix) into the returned slice (valid until the next call).
+   * Reads locals + expression from `buf[start, end)` and appends the rewritten body (without its
+   * size prefix) to `out`; returns its length. Written straight into the caller's output, a body
+   * needs no buffer of its own (nor a view of one) on the way.
    */
-  rewrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Uint8Array {
+  rewrite(out: Writer, buf: Uint8Array, start: number, end: number, ctx: BodyContext): number {
     const w = this.walk(buf, start, end, ctx);
     if (this.hoist) {
       this.hoistCharges();
@@ -433,7 +433,7 @@ export class BodyRewriter {
       if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
       else this.saveAfter.reset(this.segCost.n, 1);
     }
-    return this.emit(buf, w, ctx);
+    return this.emit(out, buf, w, ctx);
   }
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
@@ -1099,11 +1099,11 @@ export class BodyRewriter {
     return false;
   }
 
-  private emit(buf: Uint8Array, walked: Walked, ctx: BodyContext): Uint8Array {
+  private emit(w: Writer, buf: Uint8Array, walked: Walked, ctx: BodyContext): number {
     const { localsEnd, groups, fuelLocal, lenLocal, usesBulk } = walked;
     const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
-    const w = this.scratch;
-    w.len = 0;
+    // Where the body starts in `w` (the offset map's offsets are relative to it).
+    const base = w.len;
     // Locals header: original groups + ours.
     const versions = this.versions;
     const versioned = versions.length > 0;
@@ -1124,7 +1124,7 @@ export class BodyRewriter {
       w.byte(0x7e);
     }
     const e = this.writer;
-    e.begin(buf, this.offsets, ctx, fuelLocal);
+    e.begin(w, base, buf, this.offsets, ctx, fuelLocal);
     this.offsets?.beginBody();
     e.insertedBefore(localsEnd);
 
@@ -1347,6 +1347,6 @@ export class BodyRewriter {
     }
     // Only the final `end` remains (the last edit sits right before it).
     w.byte(0x0b);
-    return w.result();
+    return w.len - base;
   }
 }

@@ -404,6 +404,26 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     out.reserve(Math.max(out.len + n, codeFrom + expected) + tailInput + 4096);
   }
 
+  /**
+   * Appends the body at `buf[start, end)`, rewritten, with its size before it, and places its
+   * offsets; `done` is how much of the input's code has been read (for roomFor). The body is
+   * written first and moved up by the size's length once that is known (a few bytes, in place).
+   */
+  function writeBody(rw: BodyRewriter, start: number, end: number, ctx: BodyContext, done: number): void {
+    // Room for the body before writing it; metering grows a body by well under this (a body that
+    // grows more still fits: the writer grows itself).
+    roomFor(2 * (end - start) + 64, done);
+    const at = out.len;
+    const len = rw.rewrite(out, buf, start, end, ctx);
+    const sizeLen = u32Size(len);
+    out.reserve(at + sizeLen + len);
+    out.buf.copyWithin(at + sizeLen, at, at + len);
+    out.len = at;
+    out.u32(len);
+    out.len = at + sizeLen + len;
+    rw.offsets!.placeBody(at + sizeLen - codeFrom);
+  }
+
   function rewriteCode(): OffsetMapBuilder | undefined {
     out.len = codeFrom;
     twins = [];
@@ -465,13 +485,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
           toTwin.target = twinIndex;
           ctx.selfCalls = toTwin;
         }
-        const body = rw.rewrite(buf, start, start + size, ctx);
+        writeBody(rw, start, start + size, ctx, start + size - codeSec.start);
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
         if (mayTwin && rw.selfCalls > 0) twins.push({ func: imports.funcs + i, defined: i, start, end: start + size, index: twinIndex });
-        roomFor(body.length + 5, start + size - codeSec.start);
-        out.u32(body.length);
-        offsets.placeBody(out.len - codeFrom);
-        out.bytes(body);
         r.pos = start + size;
         if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
       }
@@ -487,7 +503,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     // Each twin: the original's body rewritten again, its self-calls going back to the original.
     for (const t of twins) {
       const ti = funcTypeIdx[t.defined]!;
-      const body = rw.rewrite(buf, t.start, t.end, {
+      const ctx: BodyContext = {
         fuelGlobal,
         outOfFuelFunc: oofFunc,
         params: types[ti]!.params,
@@ -496,11 +512,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         threadedFuncs,
         writeBeforeCall,
         selfCalls: { target: t.func, twin: true },
-      });
-      roomFor(body.length + 5, codeInput);
-      out.u32(body.length);
-      offsets.placeBody(out.len - codeFrom);
-      out.bytes(body);
+      };
+      writeBody(rw, t.start, t.end, ctx, codeInput);
     }
     offsets.end(out.len - codeFrom);
     // The function count at the head of the code section now includes the twins; when its LEB128
