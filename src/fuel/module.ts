@@ -410,9 +410,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
    * written first and moved up by the size's length once that is known (a few bytes, in place).
    */
   function writeBody(rw: BodyRewriter, start: number, end: number, ctx: BodyContext, done: number): void {
-    // Room for the body before writing it; metering grows a body by well under this (a body that
-    // grows more still fits: the writer grows itself).
-    roomFor(2 * (end - start) + 64, done);
+    // Room for the body before writing it: metering grows a body made only of calls about 3.7×,
+    // typical code far less (one that grows more still fits: the writer then grows itself).
+    roomFor(4 * (end - start) + 64, done);
     const at = out.len;
     const len = rw.rewrite(out, buf, start, end, ctx);
     const sizeLen = u32Size(len);
