@@ -18,7 +18,7 @@
  * its segment reloads the local from the global, like the segment after a call; no charge moves
  * across a `try`.
  */
-import { Reader, Writer, WasmFormatError } from '../wasm/index.js';
+import { Reader, WasmFormatError, type Writer } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 import { BodyWriter } from './body-writer.js';
