@@ -18,9 +18,11 @@
  * its segment reloads the local from the global, like the segment after a call; no charge moves
  * across a `try`.
  */
-import { Reader, Writer, WasmFormatError, u32Size } from '../wasm/index.js';
+import { Reader, WasmFormatError, type Writer } from '../wasm/index.js';
 import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.js';
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
+import { BodyWriter } from './body-writer.js';
+import { ByteList, IntList } from './int-list.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
@@ -119,10 +121,13 @@ const FREE = new Uint8Array(256);
 for (const op of FREE_OPCODES) FREE[op] = 1;
 
 /** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
-const CONTROL_OPS = new Set([0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]);
+const CONTROL_OPS = new Uint8Array(256);
+for (const op of [0x00, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0c, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19]) CONTROL_OPS[op] = 1;
 
 /** What the walk over a body found, for the passes and the emitter. */
 interface Walked {
+  /** Start of the local declarations (after their count). */
+  declsStart: number;
   /** End of the locals declarations. */
   localsEnd: number;
   /** Number of local groups declared. */
@@ -158,54 +163,72 @@ function invalid(msg: string, at: number): WasmFormatError {
 
 /** Shared scratch state, reused across functions to avoid allocation churn on big modules. */
 export class BodyRewriter {
-  private editPos: number[] = [];
-  private editKind: number[] = [];
-  private editArg: number[] = [];
-  private segCost: number[] = [];
+  // Per-body scratch, reused from body to body (see int-list.ts): cleared by setting `n = 0`.
+  private readonly editPos = new IntList(1024);
+  private readonly editKind = new ByteList(1024);
+  private readonly editArg = new IntList(1024);
+  private readonly segCost = new IntList(256);
   /** Per segment: how many frames (besides the function's own) are open where it starts. */
-  private segDepth: number[] = [];
-  /** Per loop-header segment: the loop (inner loops included) makes no calls (see emit). */
-  private segLeafLoop: boolean[] = [];
-  private frameKind: number[] = [];
-  private frameTargeted: boolean[] = [];
+  private readonly segDepth = new IntList(256);
+  /** Per segment: 1 when it is a loop header and the loop (inner loops included) makes no calls (see emit). */
+  private readonly segLeafLoop = new ByteList(256);
+  private readonly frameKind = new ByteList();
+  private readonly frameTargeted = new ByteList();
   // Per open frame: the segment current at its opening op, the observation count then, whether a
   // branch has left it from inside, and (for `if`) the segments starting its two arms.
-  private frameSeg: number[] = [];
-  private frameObs: number[] = [];
-  private frameEscaped: boolean[] = [];
-  private frameThen: number[] = [];
-  private frameElse: number[] = [];
-  private frameThenLive: boolean[] = [];
+  private readonly frameSeg = new IntList();
+  private readonly frameObs = new IntList();
+  private readonly frameEscaped = new ByteList();
+  private readonly frameThen = new IntList();
+  private readonly frameElse = new IntList();
+  private readonly frameThenLive = new ByteList();
+  /** Per open frame: its serial id (for frameFallsOut); per open loop: its ordinal and frame index. */
+  private readonly frameId = new IntList();
+  private readonly frameLoopId = new IntList();
+  private readonly loopAt = new IntList();
   // Finished constructs, in order of their `end`: [opening segment, join segment (or -1),
   // then-arm segment (or -1), else-arm segment (or -1), 1 if observation-free].
-  private constructs: number[] = [];
-  private movedTo: number[] = [];
-  private evKind: number[] = [];
-  private evArg: number[] = [];
-  private evTable: number[] = [];
-  /** Per after-call segment of a threaded call: the global must be written when it returns. */
-  private saveAfter: boolean[] = [];
-  private loopGuess: boolean[] = [];
-  private rFrameLabel: boolean[] = [];
-  private rFrameEnd: boolean[] = [];
-  private rFrameElse: boolean[] = [];
-  private rFrameHasElse: boolean[] = [];
+  private readonly constructs = new IntList(256);
+  /** Per segment: where its charge moved (see hoistCharges), or -1. */
+  private readonly movedTo = new IntList(256);
+  private readonly evKind = new ByteList(1024);
+  private readonly evArg = new IntList(1024);
+  private readonly evTable = new IntList();
+  /** Per segment (read at the after-call segments of threaded calls): the global must be written when the call returns. */
+  private readonly saveAfter = new ByteList(256);
+  private readonly loopGuess = new ByteList();
+  private readonly rFrameLabel = new ByteList();
+  private readonly rFrameEnd = new ByteList();
+  private readonly rFrameElse = new ByteList();
+  private readonly rFrameHasElse = new ByteList();
   // Per forward br_if inside a loop: the segment it ends, the segment its fall-through starts,
   // its depth, the end of its immediate, and the fuel its taken edge gives back.
-  private brIfFrom: number[] = [];
-  private brIfNext: number[] = [];
-  private brIfDepth: number[] = [];
-  private brIfEnd: number[] = [];
-  private brIfRefund: number[] = [];
+  private readonly brIfFrom = new IntList();
+  private readonly brIfNext = new IntList();
+  private readonly brIfDepth = new IntList();
+  private readonly brIfEnd = new IntList();
+  private readonly brIfRefund = new IntList();
   /** Per br_if: it leaves its loop (see chargeFallThroughs); -1 - frame id while undecided. */
-  private brIfLeaves: number[] = [];
-  /** By frame id: the code right after the frame's end is the end of a loop. */
-  private frameFallsOut: boolean[] = [];
-  private frameVoid: boolean[] = [];
+  private readonly brIfLeaves = new IntList();
+  /** By frame id: 1 when the code right after the frame's end is the end of a loop. */
+  private readonly frameFallsOut = new ByteList();
+  private readonly frameVoid = new ByteList();
+  /** The lists above that walk() empties at the start of every body. */
+  private readonly bodyLists: ReadonlyArray<{ n: number }> = [
+    this.editPos, this.editKind, this.editArg, this.segCost, this.segDepth, this.segLeafLoop,
+    this.frameKind, this.frameTargeted, this.frameSeg, this.frameObs, this.frameEscaped, this.frameThen,
+    this.frameElse, this.frameThenLive, this.frameId, this.frameLoopId, this.loopAt, this.constructs,
+    this.evKind, this.evArg, this.evTable, this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd,
+    this.brIfRefund, this.brIfLeaves, this.frameFallsOut, this.frameVoid,
+  ];
   private versions: Versioned[] = [];
-  private vOps: number[] = [];
-  private vWrites: number[] = [];
-  private readonly scratch = new Writer(1 << 16);
+  private readonly vOps = new IntList(256);
+  private readonly vWrites = new IntList(64);
+  private readonly writer = new BodyWriter();
+  /** What the last walk found (one object, refilled by every walk). */
+  private readonly walked: Walked = { declsStart: 0, localsEnd: 0, groups: 0, fuelLocal: 0, lenLocal: 0, usesBulk: false, loopCount: 0, threadedCalls: 0 };
+  /** A reader over the module being rewritten, moved from body to body. */
+  private reader: Reader | undefined;
   /**
    * Where emitted code comes from (see offset-map.ts), recorded as each body is written, with
    * offsets relative to the body (the caller places them); unset, nothing is recorded.
@@ -241,14 +264,15 @@ export class BodyRewriter {
    * follows a segment whose charge has already moved.
    */
   private hoistCharges(): void {
-    const { constructs, segCost, movedTo } = this;
-    movedTo.length = 0;
-    const find = (s: number): number => {
-      while (movedTo[s] !== undefined) s = movedTo[s]!;
-      return s;
-    };
-    for (let i = 0; i < constructs.length; i += 5) {
-      const into = find(constructs[i]!);
+    const constructs = this.constructs.a;
+    const count = this.constructs.n;
+    if (count === 0) return;
+    const segCost = this.segCost.a;
+    this.movedTo.reset(this.segCost.n, -1);
+    const movedTo = this.movedTo.a;
+    for (let i = 0; i < count; i += 5) {
+      let into = constructs[i]!;
+      while (movedTo[into] !== -1) into = movedTo[into]!;
       const join = constructs[i + 1]!;
       const thenSeg = constructs[i + 2]!;
       const elseSeg = constructs[i + 3]!;
@@ -279,10 +303,11 @@ export class BodyRewriter {
    * part of an iteration) are left alone: they may well be the common path.
    */
   private chargeFallThroughs(): void {
-    const { brIfFrom, brIfNext, brIfRefund, brIfLeaves, frameFallsOut, segCost } = this;
-    for (let k = brIfFrom.length - 1; k >= 0; k--) {
+    const brIfFrom = this.brIfFrom.a, brIfNext = this.brIfNext.a, brIfRefund = this.brIfRefund.a;
+    const brIfLeaves = this.brIfLeaves.a, frameFallsOut = this.frameFallsOut.a, segCost = this.segCost.a;
+    for (let k = this.brIfFrom.n - 1; k >= 0; k--) {
       const leaves = brIfLeaves[k]!;
-      if (leaves === 0 || (leaves < 0 && !frameFallsOut[-1 - leaves])) continue;
+      if (leaves === 0 || (leaves < 0 && frameFallsOut[-1 - leaves] === 0)) continue;
       const next = brIfNext[k]!;
       const amount = segCost[next]!;
       brIfRefund[k] = amount;
@@ -290,6 +315,25 @@ export class BodyRewriter {
       segCost[brIfFrom[k]!]! += amount;
       segCost[next] = 0;
     }
+  }
+
+  // The frames of needsSaveAfterCalls' backward pass: four lists of the same length. A frame is
+  // entered at its `end` and left at its opening.
+  private enterBackwards(label: boolean, atEnd: boolean): void {
+    this.rFrameLabel.push(label ? 1 : 0);
+    this.rFrameEnd.push(atEnd ? 1 : 0);
+    this.rFrameElse.push(0);
+    this.rFrameHasElse.push(0);
+  }
+
+  private leaveBackwards(): void {
+    this.rFrameLabel.n = this.rFrameEnd.n = this.rFrameElse.n = this.rFrameHasElse.n = this.rFrameLabel.n - 1;
+  }
+
+  /** Whether the label `d` frames out is reached by a path that may trap before a write. */
+  private labelBackwards(d: number): boolean {
+    const i = this.rFrameLabel.n - 1 - d;
+    return i >= 0 && this.rFrameLabel.a[i] === 1;
   }
 
   /**
@@ -303,33 +347,19 @@ export class BodyRewriter {
    * fixed point (their header's answer feeds their back edges).
    */
   private needsSaveAfterCalls(loops: number): boolean {
-    const { evKind, evArg, evTable, saveAfter, loopGuess, rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
-    loopGuess.length = 0;
-    for (let i = 0; i < loops; i++) loopGuess.push(false);
+    this.saveAfter.reset(this.segCost.n, 0);
+    this.loopGuess.reset(loops, 0);
+    const evKind = this.evKind.a, evArg = this.evArg.a, evTable = this.evTable.a, saveAfter = this.saveAfter.a;
+    const loopGuess = this.loopGuess.a;
+    const { rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
     for (;;) {
       let changed = false;
-      rFrameLabel.length = 0;
-      rFrameEnd.length = 0;
-      rFrameElse.length = 0;
-      rFrameHasElse.length = 0;
       // Frames are entered at their `end` (this pass runs backwards) and left at their opening.
-      const enter = (label: boolean, atEnd: boolean): void => {
-        rFrameLabel.push(label);
-        rFrameEnd.push(atEnd);
-        rFrameElse.push(false);
-        rFrameHasElse.push(false);
-      };
-      const leave = (): void => {
-        rFrameLabel.pop();
-        rFrameEnd.pop();
-        rFrameElse.pop();
-        rFrameHasElse.pop();
-      };
+      rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = 0;
       // The function's own label: its exit writes the global (or hands the fuel back).
-      enter(false, false);
-      const label = (depth: number): boolean => rFrameLabel[rFrameLabel.length - 1 - depth] ?? false;
+      this.enterBackwards(false, false);
       let cur = false;
-      for (let i = evKind.length - 1; i >= 0; i--) {
+      for (let i = this.evKind.n - 1; i >= 0; i--) {
         const a = evArg[i]!;
         switch (evKind[i]) {
           case V_TRAP:
@@ -339,47 +369,47 @@ export class BodyRewriter {
             cur = false;
             break;
           case V_RETURNED:
-            saveAfter[a] = cur;
+            saveAfter[a] = cur ? 1 : 0;
             break;
           case V_END:
-            enter(a >= 0 ? loopGuess[a]! : cur, cur);
+            this.enterBackwards(a >= 0 ? loopGuess[a] === 1 : cur, cur);
             break;
           case V_CATCH:
             // A handler is entered only by an exception, and every throw writes the global
             // first; the code before the `catch` falls through to the end of the `try`.
-            cur = rFrameEnd[rFrameEnd.length - 1]!;
+            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
             break;
           case V_ELSE:
-            rFrameElse[rFrameElse.length - 1] = cur;
-            rFrameHasElse[rFrameHasElse.length - 1] = true;
-            cur = rFrameEnd[rFrameEnd.length - 1]!;
+            rFrameElse.a[rFrameEnd.n - 1] = cur ? 1 : 0;
+            rFrameHasElse.a[rFrameEnd.n - 1] = 1;
+            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
             break;
           case V_IF: {
-            const other = rFrameHasElse[rFrameHasElse.length - 1] ? rFrameElse[rFrameElse.length - 1]! : rFrameEnd[rFrameEnd.length - 1]!;
+            const other = rFrameHasElse.a[rFrameEnd.n - 1] === 1 ? rFrameElse.a[rFrameEnd.n - 1] === 1 : rFrameEnd.a[rFrameEnd.n - 1] === 1;
             cur = cur || other;
-            leave();
+            this.leaveBackwards();
             break;
           }
           case V_BLOCK:
-            leave();
+            this.leaveBackwards();
             break;
           case V_LOOP:
-            if (cur && !loopGuess[a]) {
-              loopGuess[a] = true;
+            if (cur && loopGuess[a] === 0) {
+              loopGuess[a] = 1;
               changed = true;
             }
-            leave();
+            this.leaveBackwards();
             break;
           case V_BR:
-            cur = label(a);
+            cur = this.labelBackwards(a);
             break;
           case V_BR_IF:
-            cur = cur || label(a);
+            cur = cur || this.labelBackwards(a);
             break;
           case V_BR_TABLE: {
             const n = evTable[a]!;
             cur = false;
-            for (let j = 1; j <= n; j++) cur = cur || label(evTable[a + j]!);
+            for (let j = 1; j <= n; j++) cur = cur || this.labelBackwards(evTable[a + j]!);
             break;
           }
         }
@@ -389,10 +419,11 @@ export class BodyRewriter {
   }
 
   /**
-   * Reads locals + expression from `buf[start, end)` and writes the rewritten body (without its
-   * size prefix) into the returned slice (valid until the next call).
+   * Reads locals + expression from `buf[start, end)` and appends the rewritten body (without its
+   * size prefix) to `out`; returns its length. Written straight into the caller's output, a body
+   * needs no buffer of its own (nor a view of one) on the way.
    */
-  rewrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): Uint8Array {
+  rewrite(out: Writer, buf: Uint8Array, start: number, end: number, ctx: BodyContext): number {
     const w = this.walk(buf, start, end, ctx);
     if (this.hoist) {
       this.hoistCharges();
@@ -400,9 +431,9 @@ export class BodyRewriter {
     }
     if (w.threadedCalls > 0) {
       if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
-      else for (let i = 0; i < this.segCost.length; i++) this.saveAfter[i] = true;
+      else this.saveAfter.reset(this.segCost.n, 1);
     }
-    return this.emit(buf, start, w, ctx);
+    return this.emit(out, buf, w, ctx);
   }
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
@@ -419,18 +450,124 @@ export class BodyRewriter {
    * overflow at different depths, so no count of it is engine-independent.
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
-    return this.needsSaveAfterCalls(this.walk(buf, start, end, ctx, true).loopCount);
+    const walked = this.walk(buf, start, end, ctx, true, true);
+    return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount);
+  }
+
+  /** The reader, over `buf[start, end)`. */
+  private readerOver(buf: Uint8Array, start: number, end: number): Reader {
+    let r = this.reader;
+    if (!r || r.buf !== buf) r = this.reader = new Reader(buf);
+    r.pos = start;
+    r.end = end;
+    return r;
+  }
+
+  // State of the walk in progress, shared with the helpers below (fields rather than locals
+  // captured by closures: a module of many small functions would allocate those for every body).
+  /** The current segment. */
+  private seg = 0;
+  /** Counts the points where the fuel local is observed (checks and write-backs). */
+  private observations = 0;
+  /** Frames opened so far (the next frame's serial id). */
+  private frames = 0;
+  /**
+   * While a stopAtTrap walk is on the straight line from the entry: every operator so far falls
+   * through to the next (blocks, loops and `if`s are entered, `br_if`s not taken, `end`s passed),
+   * and none of them writes the global (no call, `return` or throw). An operator that can trap
+   * there is reached by a path that writes nothing first, which is all mayTrapBeforeWrite asks;
+   * needsSaveAfterCalls, which looks at every path, would say yes too.
+   */
+  private straight = false;
+  /** Set when a stopAtTrap walk stopped at such an operator. */
+  private trapsFirst = false;
+
+  private ev(kind: number, arg: number): void {
+    if (this.straight) {
+      if (kind === V_TRAP) this.trapsFirst = true;
+      else if (kind === V_SAVE || kind === V_BR || kind === V_BR_TABLE || kind === V_ELSE || kind === V_CATCH) this.straight = false;
+    }
+    // Runs of trapping operators say no more than the first of them.
+    if (kind === V_TRAP && this.evKind.n > 0 && this.evKind.top() === V_TRAP) return;
+    this.evKind.push(kind);
+    this.evArg.push(arg);
+  }
+
+  private startSeg(kind: number, pos: number): void {
+    const seg = this.segCost.n;
+    this.seg = seg;
+    this.segCost.push(0);
+    this.segDepth.push(this.frameKind.n - 1);
+    this.segLeafLoop.push(0);
+    this.editPos.push(pos);
+    this.editKind.push(kind);
+    this.editArg.push(seg);
+  }
+
+  private edit(kind: number, pos: number): void {
+    if (kind === E_SAVE || kind === E_RETURN) this.observations++;
+    this.editPos.push(pos);
+    this.editKind.push(kind);
+    this.editArg.push(0);
+  }
+
+  private open(kind: Frame, isVoid: boolean): void {
+    this.frameVoid.push(isVoid ? 1 : 0);
+    this.frameId.push(this.frames++);
+    this.frameFallsOut.push(0);
+    this.frameKind.push(kind);
+    this.frameTargeted.push(0);
+    this.frameSeg.push(this.seg);
+    this.frameObs.push(this.observations);
+    this.frameEscaped.push(0);
+    this.frameThen.push(-1);
+    this.frameElse.push(-1);
+    this.frameThenLive.push(1);
+  }
+
+  /** A branch of depth `depth` at `at`. */
+  private target(depth: number, at: number): void {
+    const i = this.frameKind.n - 1 - depth;
+    if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
+    this.frameTargeted.a[i] = 1;
+    // Every frame the branch jumps out of is left without reaching its own `end`.
+    for (let j = this.frameKind.n - 1; j > i; j--) this.frameEscaped.a[j] = 1;
+  }
+
+  /** Reads a block type; true when the block has no results (so a branch to it carries none). */
+  private blockType(r: Reader, funcIndex: number): boolean {
+    const b = r.byte();
+    if (b < 0x40) return false; // a small type index (positive s33 in one byte)
+    if (b === 0x40) return true;
+    if ((b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return false;
+    if (b & 0x80) {
+      r.pos--;
+      r.skipLeb(5);
+      return false;
+    }
+    throw unsupported('typed references / GC', `block type 0x${b.toString(16)}`, r.pos - 1, funcIndex);
+  }
+
+  private memarg(r: Reader, funcIndex: number): void {
+    const align = r.u32();
+    if (align & 0x40) throw unsupported('multi-memory', 'memarg with memory index', r.pos, funcIndex);
+    r.skipLeb(5);
   }
 
   /**
    * Reads a body: its segments, edits, control-flow events and tail calls. `scanOnly` (the
    * passes that need the events and tail calls alone) skips what only emit() uses: the
-   * renumbering of local accesses and the search for counted loops.
+   * renumbering of local accesses and the search for counted loops. `stopAtTrap` (for
+   * mayTrapBeforeWrite) stops at an operator that can trap when the straight line from the entry
+   * reaches it (see `straight`): the answer is then known, and most bodies give it early.
    */
-  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false): Walked {
-    const r = new Reader(buf, start, end);
+  private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false, stopAtTrap = false): Walked {
+    const r = this.readerOver(buf, start, end);
+    this.straight = stopAtTrap;
+    this.trapsFirst = false;
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
+    const declsStart = r.pos;
     let locals = ctx.params;
     for (let i = 0; i < groups; i++) {
       const n = r.u32();
@@ -450,66 +587,41 @@ export class BodyRewriter {
     const lenLocal = locals + 1 + (ctx.selfCalls?.twin ? 1 : 0);
     const threadedFuncs = ctx.threadedFuncs;
 
-    this.tailCallees.length = 0;
+    // (Emptied only when filled: setting an array's length is a call into the engine.)
+    if (this.tailCallees.length > 0) this.tailCallees.length = 0;
     this.tailCallsIndirect = false;
     this.selfCalls = 0;
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
-    editPos.length = 0;
-    editKind.length = 0;
-    editArg.length = 0;
-    segCost.length = 0;
-    frameKind.length = 0;
-    frameTargeted.length = 0;
-    frameSeg.length = 0;
-    frameObs.length = 0;
-    frameEscaped.length = 0;
-    frameThen.length = 0;
-    frameElse.length = 0;
-    frameThenLive.length = 0;
-    constructs.length = 0;
-    // Counts the points where the fuel local is observed (checks and write-backs).
-    let observations = 0;
-
-    const { segDepth, segLeafLoop } = this;
-    segDepth.length = 0;
-    segLeafLoop.length = 0;
+    const { segDepth, segLeafLoop, evTable, frameVoid, frameId, frameFallsOut } = this;
+    const lists = this.bodyLists;
+    for (let i = 0; i < lists.length; i++) lists[i]!.n = 0;
+    this.observations = 0;
     // Counts calls, to tell loops whose body makes none.
     let calls = 0;
-    const { evKind, evArg, evTable, saveAfter } = this;
-    evKind.length = 0;
-    evArg.length = 0;
-    evTable.length = 0;
-    saveAfter.length = 0;
     let loopCount = 0;
     let threadedCalls = 0;
-    const ev = (kind: number, arg: number): void => {
-      // Runs of trapping operators say no more than the first of them.
-      if (kind === V_TRAP && evKind[evKind.length - 1] === V_TRAP) return;
-      evKind.push(kind);
-      evArg.push(arg);
-    };
-    let seg = 0;
+    this.seg = 0;
     segCost.push(0);
     segDepth.push(0);
+    segLeafLoop.push(0);
     editPos.push(r.pos);
     editKind.push(E_ENTRY);
     editArg.push(0);
     frameKind.push(Frame.Func);
-    frameTargeted.push(false);
+    frameTargeted.push(0);
     frameSeg.push(0);
     frameObs.push(0);
-    frameEscaped.push(false);
+    frameEscaped.push(0);
     frameThen.push(-1);
     frameElse.push(-1);
-    frameThenLive.push(true);
+    frameThenLive.push(1);
     // Per open frame: whether a branch to it carries no values, and a serial id (for
     // frameFallsOut). The function's own frame is id 0.
-    const { frameVoid } = this;
-    frameVoid.length = 0;
-    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40);
-    const frameId: number[] = [0];
-    let frames = 1;
+    frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40 ? 1 : 0);
+    frameId.push(0);
+    frameFallsOut.push(0);
+    this.frames = 1;
     // False once the current code cannot run (after br, br_table, return, unreachable) until
     // the end of the innermost frame.
     let live = true;
@@ -518,7 +630,7 @@ export class BodyRewriter {
     // frame index (-1 when none), its E_VERSION edit, its header segment, and whether its
     // closing `br_if 0` was just read. vOps/vWrites collect what matchCountedLoop needs.
     const { versions, vOps, vWrites } = this;
-    versions.length = 0;
+    if (versions.length > 0) versions.length = 0;
     let vFrame = -1;
     let vEdit = -1;
     let vHeader = -1;
@@ -528,86 +640,27 @@ export class BodyRewriter {
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
     const buf8 = buf;
 
-    const startSeg = (kind: number, pos: number): void => {
-      seg = segCost.length;
-      segCost.push(0);
-      segDepth.push(frameKind.length - 1);
-      editPos.push(pos);
-      editKind.push(kind);
-      editArg.push(seg);
-    };
-    const edit = (kind: number, pos: number): void => {
-      if (kind === E_SAVE || kind === E_RETURN) observations++;
-      editPos.push(pos);
-      editKind.push(kind);
-      editArg.push(0);
-    };
-    const open = (kind: Frame, isVoid: boolean): void => {
-      frameVoid.push(isVoid);
-      frameId.push(frames++);
-      frameKind.push(kind);
-      frameTargeted.push(false);
-      frameSeg.push(seg);
-      frameObs.push(observations);
-      frameEscaped.push(false);
-      frameThen.push(-1);
-      frameElse.push(-1);
-      frameThenLive.push(true);
-    };
-    const target = (depth: number, at: number): void => {
-      const i = frameKind.length - 1 - depth;
-      if (i < 0) throw invalid(`branch depth ${depth} out of range`, at);
-      frameTargeted[i] = true;
-      // Every frame the branch jumps out of is left without reaching its own `end`.
-      for (let j = frameKind.length - 1; j > i; j--) frameEscaped[j] = true;
-    };
-    /** Reads a block type; true when the block has no results (so a branch to it carries none). */
-    const blockType = (): boolean => {
-      const b = r.byte();
-      if (b < 0x40) return false; // a small type index (positive s33 in one byte)
-      if (b === 0x40) return true;
-      if ((b >= 0x7b && b <= 0x7f) || b === 0x70 || b === 0x6f) return false;
-      if (b & 0x80) {
-        r.pos--;
-        r.skipLeb(5);
-        return false;
-      }
-      throw unsupported('typed references / GC', `block type 0x${b.toString(16)}`, r.pos - 1, ctx.funcIndex);
-    };
-    const memarg = (): void => {
-      const align = r.u32();
-      if (align & 0x40) throw unsupported('multi-memory', 'memarg with memory index', r.pos, ctx.funcIndex);
-      r.skipLeb(5);
-    };
 
     // Per open loop: its ordinal (for the events) and its frame index.
-    const frameLoopId: number[] = [];
-    const loopAt: number[] = [];
-    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves, frameFallsOut } = this;
-    brIfLeaves.length = 0;
-    frameFallsOut.length = 0;
-    brIfFrom.length = 0;
-    brIfNext.length = 0;
-    brIfDepth.length = 0;
-    brIfEnd.length = 0;
-    brIfRefund.length = 0;
+    const { frameLoopId, loopAt } = this;
+    const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves } = this;
     let finished = false;
-    while (!finished) {
+    while (!finished && !this.trapsFirst) {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
-      if (FREE[op] === 0) segCost[seg]! += 1;
+      if (FREE[op] === 0) segCost.a[this.seg]! += 1;
       if (vFrame >= 0) {
-        if ((vBackEdge && op !== 0x0b) || CONTROL_OPS.has(op) || vOps.length > 4096) vFrame = -1;
+        if ((vBackEdge && op !== 0x0b) || CONTROL_OPS[op] === 1 || vOps.n > 4096) vFrame = -1;
         else vOps.push(at);
       }
       const prevConst = lastConst;
       lastConst = -1;
       switch (op) {
         case 0x00: // unreachable
-          edit(E_SAVE, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+          this.edit(E_SAVE, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x01: // nop
@@ -615,93 +668,93 @@ export class BodyRewriter {
         case 0x1b: // select
           break;
         case 0x02: // block
-          open(Frame.Block, blockType());
-          ev(V_BLOCK, 0);
+          this.open(Frame.Block, this.blockType(r, ctx.funcIndex));
+          this.ev(V_BLOCK, 0);
           break;
         case 0x03: {
           // loop
-          const isVoid = blockType();
-          open(Frame.Loop, isVoid);
-          loopAt.push(frameKind.length - 1);
+          const isVoid = this.blockType(r, ctx.funcIndex);
+          this.open(Frame.Loop, isVoid);
+          loopAt.push(frameKind.n - 1);
           vFrame = -1;
           if (isVoid && this.hoist && !scanOnly) {
-            vFrame = frameKind.length - 1;
-            vOps.length = 0;
-            vWrites.length = 0;
+            vFrame = frameKind.n - 1;
+            vOps.n = 0;
+            vWrites.n = 0;
             vBackEdge = false;
-            vEdit = editPos.length;
+            vEdit = editPos.n;
             editPos.push(at);
             editKind.push(E_VERSION);
             editArg.push(-1);
           }
-          ev(V_LOOP, loopCount);
+          this.ev(V_LOOP, loopCount);
           frameLoopId.push(loopCount++);
-          observations++;
-          startSeg(E_LOOP, r.pos);
-          vHeader = seg;
-          frameThen[frameThen.length - 1] = seg;
-          frameElse[frameElse.length - 1] = calls;
+          this.observations++;
+          this.startSeg(E_LOOP, r.pos);
+          vHeader = this.seg;
+          frameThen.a[frameThen.n - 1] = this.seg;
+          frameElse.a[frameElse.n - 1] = calls;
           break;
         }
         case 0x04: // if
-          open(Frame.If, blockType());
-          ev(V_IF, 0);
-          startSeg(E_SEG, r.pos);
-          frameThen[frameThen.length - 1] = seg;
+          this.open(Frame.If, this.blockType(r, ctx.funcIndex));
+          this.ev(V_IF, 0);
+          this.startSeg(E_SEG, r.pos);
+          frameThen.a[frameThen.n - 1] = this.seg;
           break;
         case 0x06: // try: a block whose handlers follow its body (see costs.ts for its cost)
-          open(Frame.Try, blockType());
-          ev(V_BLOCK, 0);
+          this.open(Frame.Try, this.blockType(r, ctx.funcIndex));
+          this.ev(V_BLOCK, 0);
           // Handlers reload the fuel from the global: nothing may be charged across the `try`.
-          observations++;
+          this.observations++;
           break;
         case 0x07: // catch
         case 0x19: {
           // catch_all
-          const k = frameKind[frameKind.length - 1];
+          const k = frameKind.top();
           if (k !== Frame.Try && k !== Frame.Catch) throw invalid(`\`${op === 0x07 ? 'catch' : 'catch_all'}\` without \`try\``, at);
           if (op === 0x07) r.u32();
-          frameKind[frameKind.length - 1] = Frame.Catch;
-          ev(V_CATCH, 0);
+          frameKind.a[frameKind.n - 1] = Frame.Catch;
+          this.ev(V_CATCH, 0);
           live = true;
           // The handler is entered by unwinding: what the thrower (this function or a callee)
           // charged is in the global, which every throw writes first; reload it.
-          observations++;
-          startSeg(E_AFTER_CALL, r.pos);
+          this.observations++;
+          this.startSeg(E_AFTER_CALL, r.pos);
           break;
         }
         case 0x08: // throw
         case 0x09: // rethrow
           r.u32();
           // Like `unreachable`, but the exception may be caught: the handler reads the global.
-          edit(E_SAVE, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+          this.edit(E_SAVE, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x05: // else
-          if (frameKind[frameKind.length - 1] !== Frame.If) throw invalid('`else` without `if`', at);
-          frameKind[frameKind.length - 1] = Frame.Else;
-          ev(V_ELSE, 0);
-          frameThenLive[frameThenLive.length - 1] = live;
+          if (frameKind.top() !== Frame.If) throw invalid('`else` without `if`', at);
+          frameKind.a[frameKind.n - 1] = Frame.Else;
+          this.ev(V_ELSE, 0);
+          frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
-          startSeg(E_SEG, r.pos);
-          frameElse[frameElse.length - 1] = seg;
+          this.startSeg(E_SEG, r.pos);
+          frameElse.a[frameElse.n - 1] = this.seg;
           break;
         case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
         case 0x0b: {
           // end
           if (op === 0x18) {
-            if (frameKind[frameKind.length - 1] !== Frame.Try) throw invalid('`delegate` without `try`', at);
+            if (frameKind.top() !== Frame.Try) throw invalid('`delegate` without `try`', at);
             r.u32();
           }
           if (vFrame >= 0) {
-            if (vBackEdge && vFrame === frameKind.length - 1) {
+            if (vBackEdge && vFrame === frameKind.n - 1) {
               vOps.pop();
               const m = matchCountedLoop(buf8, end, vOps, vWrites);
               if (m) {
-                editArg[vEdit] = versions.length;
-                versions.push({ ...m, loopAt: editPos[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: seg });
+                editArg.a[vEdit] = versions.length;
+                versions.push({ ...m, loopAt: editPos.a[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: this.seg });
                 editPos.push(r.pos);
                 editKind.push(E_VERSION_END);
                 editArg.push(versions.length - 1);
@@ -709,19 +762,19 @@ export class BodyRewriter {
             }
             vFrame = -1;
           }
-          const kind = frameKind.pop()!;
-          const targeted = frameTargeted.pop()!;
-          const openSeg = frameSeg.pop()!;
-          const escaped = frameEscaped.pop()!;
-          const clean = frameObs.pop() === observations && !escaped;
-          const thenSeg = frameThen.pop()!;
-          const elseSeg = frameElse.pop()!;
-          const thenLive = frameThenLive.pop()!;
-          if (kind !== Frame.Func) ev(V_END, kind === Frame.Loop ? frameLoopId.pop()! : -1);
+          const kind = frameKind.pop();
+          const targeted = frameTargeted.pop() === 1;
+          const openSeg = frameSeg.pop();
+          const escaped = frameEscaped.pop() === 1;
+          const clean = frameObs.pop() === this.observations && !escaped;
+          const thenSeg = frameThen.pop();
+          const elseSeg = frameElse.pop();
+          const thenLive = frameThenLive.pop() === 1;
+          if (kind !== Frame.Func) this.ev(V_END, kind === Frame.Loop ? frameLoopId.pop() : -1);
           frameVoid.pop();
-          const id = frameId.pop()!;
+          const id = frameId.pop();
           if (kind === Frame.Loop) loopAt.pop();
-          else frameFallsOut[id] = buf8[r.pos] === 0x0b && frameKind[frameKind.length - 1] === Frame.Loop;
+          else frameFallsOut.a[id] = buf8[r.pos] === 0x0b && frameKind.n > 0 && frameKind.top() === Frame.Loop ? 1 : 0;
           // Whether the code right after this `end` can be reached by falling off the end of
           // the construct's body or arms (over-approximated: "maybe" counts as yes).
           const bodyReachesEnd: boolean = live || targeted;
@@ -730,7 +783,7 @@ export class BodyRewriter {
             : kind === Frame.Else ? bodyReachesEnd || thenLive
             : kind === Frame.Loop ? live
             : bodyReachesEnd;
-          if (kind === Frame.Loop) segLeafLoop[thenSeg] = elseSeg === calls;
+          if (kind === Frame.Loop) segLeafLoop.a[thenSeg] = elseSeg === calls ? 1 : 0;
           if (kind === Frame.Func) {
             editPos.push(at);
             editKind.push(E_FINAL);
@@ -742,73 +795,77 @@ export class BodyRewriter {
           // simply continues, so the current segment does too.
           // The end of a `try` joins its body and its handlers (and nothing moves across it).
           if (kind === Frame.Try || kind === Frame.Catch) {
-            startSeg(E_SEG, r.pos);
+            this.startSeg(E_SEG, r.pos);
             break;
           }
           if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
-            startSeg(E_SEG, r.pos);
+            this.startSeg(E_SEG, r.pos);
             // An `if` without `else` whose then-arm never reaches its `end` (it always branches
             // away, returns or traps): the code after the `end` is entered only by the false
             // edge, so it is the implicit else arm's first segment.
             const onlyFalseEdge = kind === Frame.If && !bodyReachesEnd;
-            constructs.push(openSeg, seg, thenSeg, onlyFalseEdge ? seg : elseSeg, clean && !onlyFalseEdge ? 1 : 0);
+            constructs.push(openSeg);
+            constructs.push(this.seg);
+            constructs.push(thenSeg);
+            constructs.push(onlyFalseEdge ? this.seg : elseSeg);
+            constructs.push(clean && !onlyFalseEdge ? 1 : 0);
           }
           break;
         }
         case 0x0c: {
           // br
           const d = r.u32();
-          target(d, at);
-          ev(V_BR, d);
-          startSeg(E_SEG, r.pos);
+          this.target(d, at);
+          this.ev(V_BR, d);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         }
         case 0x0d: {
           // br_if
           const d = r.u32();
-          target(d, at);
-          ev(V_BR_IF, d);
+          this.target(d, at);
+          this.ev(V_BR_IF, d);
           if (vFrame >= 0) {
-            if (d === 0 && vFrame === frameKind.length - 1) vBackEdge = true;
+            if (d === 0 && vFrame === frameKind.n - 1) vBackEdge = true;
             else vFrame = -1;
           }
-          const ti = frameKind.length - 1 - d;
-          if (loopAt.length > 0 && frameKind[ti] !== Frame.Loop && frameVoid[ti]) {
+          const ti = frameKind.n - 1 - d;
+          if (loopAt.n > 0 && frameKind.a[ti] !== Frame.Loop && frameVoid.a[ti] === 1) {
             editPos.push(at);
             editKind.push(E_BR_IF);
-            editArg.push(brIfFrom.length);
-            brIfFrom.push(seg);
+            editArg.push(brIfFrom.n);
+            brIfFrom.push(this.seg);
             brIfDepth.push(d);
             brIfEnd.push(r.pos);
             brIfRefund.push(0);
-            brIfNext.push(segCost.length);
-            brIfLeaves.push(ti < loopAt[loopAt.length - 1]! ? 1 : -1 - frameId[ti]!);
+            brIfNext.push(segCost.n);
+            brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
           }
-          startSeg(E_SEG, r.pos);
+          this.startSeg(E_SEG, r.pos);
           break;
         }
         case 0x0e: {
           // br_table
           const n = r.u32();
-          ev(V_BR_TABLE, evTable.length);
+          this.ev(V_BR_TABLE, evTable.n);
           evTable.push(n + 1);
           for (let i = 0; i <= n; i++) {
             const d = r.u32();
-            target(d, at);
+            this.target(d, at);
             evTable.push(d);
           }
-          startSeg(E_SEG, r.pos);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         }
         case 0x0f: // return
           if (threaded) {
-            observations++;
-            edit(E_PUSH_FUEL, at);
-          } else edit(E_RETURN, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+            this.observations++;
+            this.edit(E_PUSH_FUEL, at);
+          } else this.edit(E_RETURN, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x10: {
@@ -819,11 +876,11 @@ export class BodyRewriter {
           // write-back, the global must hold what wasmtime's would. A threaded callee that cannot
           // trap before writing it gets the fuel in a register only; the call still counts as a
           // write for needsSaveAfterCalls (see mayTrapBeforeWrite).
-          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) edit(E_SAVE, at);
-          else observations++;
-          ev(V_SAVE, 0);
+          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+          else this.observations++;
+          this.ev(V_SAVE, 0);
           if (threadedFuncs[callee] === 1) {
-            edit(E_PUSH_FUEL, at);
+            this.edit(E_PUSH_FUEL, at);
             if (callee === ctx.funcIndex) {
               this.selfCalls++;
               // Charged and checked as the call it is; only its target (and the twin's extra
@@ -834,19 +891,19 @@ export class BodyRewriter {
                 editArg.push(r.pos);
               }
             }
-            startSeg(E_AFTER_TCALL, r.pos);
-            ev(V_RETURNED, seg);
+            this.startSeg(E_AFTER_TCALL, r.pos);
+            this.ev(V_RETURNED, this.seg);
             threadedCalls++;
-          } else startSeg(E_AFTER_CALL, r.pos);
+          } else this.startSeg(E_AFTER_CALL, r.pos);
           break;
         }
         case 0x11: // call_indirect
           r.u32();
           r.u32();
           calls++;
-          edit(E_SAVE, at);
-          ev(V_SAVE, 0);
-          startSeg(E_AFTER_CALL, r.pos);
+          this.edit(E_SAVE, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_AFTER_CALL, r.pos);
           break;
         case 0x12: {
           // return_call: a call and a return in one (wasmtime: costs 1, writes the counter back
@@ -857,12 +914,12 @@ export class BodyRewriter {
           if (threaded) {
             // The callee is threaded too (module.ts sees to it): it takes the fuel as its extra
             // argument and hands it to this function's caller as its extra result.
-            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) edit(E_SAVE, at);
-            else observations++;
-            edit(E_PUSH_FUEL, at);
-          } else edit(E_RETURN, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+            else this.observations++;
+            this.edit(E_PUSH_FUEL, at);
+          } else this.edit(E_RETURN, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         }
@@ -871,9 +928,9 @@ export class BodyRewriter {
           r.u32();
           calls++;
           this.tailCallsIndirect = true;
-          edit(E_RETURN, at);
-          ev(V_SAVE, 0);
-          startSeg(E_SEG, r.pos);
+          this.edit(E_RETURN, at);
+          this.ev(V_SAVE, 0);
+          this.startSeg(E_SEG, r.pos);
           live = false;
           break;
         case 0x1c: {
@@ -891,7 +948,10 @@ export class BodyRewriter {
             l = b;
             r.pos++;
           } else l = r.u32();
-          if (vFrame >= 0 && op !== 0x20) vWrites.push(l, at);
+          if (vFrame >= 0 && op !== 0x20) {
+            vWrites.push(l);
+            vWrites.push(at);
+          }
           if (threaded && l >= ctx.params && !scanOnly) {
             editPos.push(at);
             editKind.push(E_LOCAL);
@@ -903,7 +963,7 @@ export class BodyRewriter {
         case 0x24:
         case 0x25:
         case 0x26: // table.get / table.set
-          ev(V_TRAP, 0);
+          this.ev(V_TRAP, 0);
           r.u32();
           break;
         case 0xd2: // ref.func
@@ -968,16 +1028,16 @@ export class BodyRewriter {
             default:
               throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
           }
-          if (bulk && sub !== 15) ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
+          if (bulk && sub !== 15) this.ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
           if (bulk) vFrame = -1;
           if (bulk) {
             if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
-              segCost[seg]! += prevConst;
+              segCost.a[this.seg]! += prevConst;
             } else {
               usesBulk = true;
-              edit(E_BULK_TEE, at);
-              observations++;
-              startSeg(E_AFTER_BULK, r.pos);
+              this.edit(E_BULK_TEE, at);
+              this.observations++;
+              this.startSeg(E_AFTER_BULK, r.pos);
             }
           }
           break;
@@ -985,15 +1045,15 @@ export class BodyRewriter {
         case 0xfd: {
           const sub = r.u32();
           if (sub <= 11 || sub === 92 || sub === 93) {
-            memarg();
-            ev(V_TRAP, 0);
+            this.memarg(r, ctx.funcIndex);
+            this.ev(V_TRAP, 0);
           }
           else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
           else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
           else if (sub >= 84 && sub <= 91) {
-            memarg();
+            this.memarg(r, ctx.funcIndex);
             r.skip(1, 'lane index');
-            ev(V_TRAP, 0);
+            this.ev(V_TRAP, 0);
           } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
           break;
         }
@@ -1007,31 +1067,48 @@ export class BodyRewriter {
           throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
         default:
           if (op >= 0x28 && op <= 0x3e) {
-            memarg();
-            ev(V_TRAP, 0);
+            this.memarg(r, ctx.funcIndex);
+            this.ev(V_TRAP, 0);
           } else if (op >= 0x45 && op <= 0xc4) {
             // Numeric operators have no immediates; division, remainder and float-to-int
             // truncation can trap.
-            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) ev(V_TRAP, 0);
+            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) this.ev(V_TRAP, 0);
           } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
       }
     }
-    if (r.pos !== end) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
-    return { localsEnd, groups, fuelLocal, lenLocal, usesBulk, loopCount, threadedCalls };
+    if (r.pos !== end && !this.trapsFirst) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
+    const walked = this.walked;
+    walked.declsStart = declsStart;
+    walked.localsEnd = localsEnd;
+    walked.groups = groups;
+    walked.fuelLocal = fuelLocal;
+    walked.lenLocal = lenLocal;
+    walked.usesBulk = usesBulk;
+    walked.loopCount = loopCount;
+    walked.threadedCalls = threadedCalls;
+    return walked;
   }
 
-  private emit(buf: Uint8Array, start: number, walked: Walked, ctx: BodyContext): Uint8Array {
+  /**
+   * Whether segment `seg` heads a counted loop's metered copy. (A loop here rather than a closure
+   * in emit: one capturing emit's loop variable would cost an allocation per edit.)
+   */
+  private isVersionedHeader(seg: number): boolean {
+    const versions = this.versions;
+    for (let k = 0; k < versions.length; k++) if (versions[k]!.headerSeg === seg) return true;
+    return false;
+  }
+
+  private emit(w: Writer, buf: Uint8Array, walked: Walked, ctx: BodyContext): number {
     const { localsEnd, groups, fuelLocal, lenLocal, usesBulk } = walked;
     const threaded = ctx.threadedFuncs[ctx.funcIndex] === 1;
-    const w = this.scratch;
-    w.len = 0;
+    // Where the body starts in `w` (the offset map's offsets are relative to it).
+    const base = w.len;
     // Locals header: original groups + ours.
-    const r = new Reader(buf, start, localsEnd);
-    r.u32();
     const versions = this.versions;
     const versioned = versions.length > 0;
     w.u32(groups + (usesBulk ? 1 : 0) + (threaded ? 0 : 1) + (versioned ? 1 : 0));
-    w.bytes(buf.subarray(r.pos, localsEnd));
+    w.range(buf, walked.declsStart, localsEnd);
     if (!threaded) {
       w.u32(1);
       w.byte(0x7e);
@@ -1046,48 +1123,14 @@ export class BodyRewriter {
       w.u32(1);
       w.byte(0x7e);
     }
-    // Declared locals move past the fuel param, and in a twin past its extra param as well.
-    const localShift = ctx.selfCalls?.twin ? 2 : 1;
-    const guestLocal = (l: number): number => (threaded && l >= ctx.params ? l + localShift : l);
-    const map = this.offsets;
-    map?.beginBody();
-    // Input bytes [from, to) copied as they are.
-    const copy = (from: number, to: number): void => {
-      map?.copied(w.len, from);
-      w.range(buf, from, to);
-    };
-    // What is written next is bext's, standing before the input instruction at `at`.
-    const insertedBefore = (at: number): void => {
-      map?.inserted(w.len, at);
-    };
-    insertedBefore(localsEnd);
-    // Writes the local.get/set/tee at `at` with its index moved past the fuel param (and a twin's
-    // extra param); returns the end of its immediate. When the new index takes as many bytes as the
-    // old one (nearly always), the instruction maps onto the input byte for byte, like copied
-    // code: the map then needs no entries for it (threaded functions renumber most of their
-    // instructions).
-    const shiftedLocalOp = (at: number, immEnd: number): number => {
-      const b = buf[at + 1]!;
-      if (immEnd === at + 2 && b + localShift <= 0x7f) {
-        // The common case: a one-byte index that stays one byte.
-        map?.copied(w.len, at);
-        w.byte(buf[at]!);
-        w.byte(b + localShift);
-        return immEnd;
-      }
-      let index = 0;
-      let shift = 0;
-      for (let p = at + 1; p < immEnd; p++, shift += 7) index |= (buf[p]! & 0x7f) << shift;
-      const shifted = (index >>> 0) + localShift;
-      if (u32Size(shifted) === immEnd - at - 1) map?.copied(w.len, at);
-      else insertedBefore(at);
-      w.byte(buf[at]!);
-      w.u32(shifted);
-      return immEnd;
-    };
+    const e = this.writer;
+    e.begin(w, base, buf, this.offsets, ctx, fuelLocal);
+    this.offsets?.beginBody();
+    e.insertedBefore(localsEnd);
 
-    const { editPos, editKind, editArg, segCost, segDepth, segLeafLoop } = this;
-    const n = editPos.length;
+    const editPos = this.editPos.a, editKind = this.editKind.a, editArg = this.editArg.a;
+    const segCost = this.segCost.a, segDepth = this.segDepth.a, segLeafLoop = this.segLeafLoop.a;
+    const n = this.editPos.n;
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
     const wrapBody = editKind[n - 1] === E_FINAL && editArg[n - 1] === 1;
@@ -1097,98 +1140,11 @@ export class BodyRewriter {
     // one never taken, counts. Loops that call anything keep the in-place call, which measured
     // faster for them.
     let landing = false;
-    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === true;
+    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === 1;
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
-    const check = (offset: number, padded = false): void => {
-      // local.tee L was just emitted by the caller; trap when L + offset <= 0.
-      w.byte(0x42);
-      w.sNum(-offset);
-      w.byte(0x57); // i64.le_s
-      w.byte(0x04);
-      w.byte(0x40);
-      // Hand over the fuel left at the check itself (before this segment's charge), so the value
-      // stored does not depend on how charges were placed.
-      w.byte(0x20);
-      w.u32(L);
-      if (offset !== 0) {
-        w.byte(0x42);
-        w.sNum(offset);
-        w.byte(0x7c); // i64.add
-      }
-      if (padded) {
-        // A twin's extra param (always 0), added on the out-of-fuel path of its entry check and of
-        // the checks in its loops that call: that keeps it live from the entry through those
-        // loops, calls included, which is what gives the twin one more spill slot than the
-        // original. An unused param gets none, and one used at the entry alone can share its slot
-        // with a later value (fib's twin then had the original's 64 bytes). See twins.ts.
-        w.byte(0x20);
-        w.u32(L + 1);
-        w.byte(0x7c); // i64.add
-      }
-      w.byte(0x10);
-      w.u32(OOF);
-      // The out-of-fuel path never comes back; saying so keeps V8 from merging it into the
-      // hot path (which would force reloading the memory base and other state after the call).
-      w.byte(0x00);
-      w.byte(0x0b);
-    };
-    const save = (): void => {
-      w.byte(0x20);
-      w.u32(L);
-      w.byte(0x24);
-      w.u32(G);
-    };
-    // Profiling build: `if (flag) hooks[slot](function index, f64(bext_fuel))`, where the global
-    // holds the exact counter (functions are not threaded in this build, see profile.ts). None of
-    // these operators is charged: they are not the guest's.
-    const prof = ctx.profile;
-    const report = (slot: 0 | 1): void => {
-      if (!prof) return;
-      w.byte(0x23);
-      w.u32(prof.flagGlobal);
-      w.byte(0x04);
-      w.byte(0x40);
-      w.byte(0x41);
-      w.sNum(ctx.funcIndex);
-      w.byte(0x23);
-      w.u32(G);
-      w.byte(0xb9); // f64.convert_i64_s
-      w.byte(0x41);
-      w.sNum(slot);
-      w.byte(0x11);
-      w.u32(prof.typeIndex);
-      w.u32(prof.table);
-      w.byte(0x0b);
-    };
-    // Leaves for the landing when L <= 0 (L is the fuel left at the check point itself).
-    const checkToLanding = (seg: number, extraDepth: number): void => {
-      w.byte(0x20);
-      w.u32(L);
-      w.byte(0x42);
-      w.byte(0x00);
-      w.byte(0x57); // i64.le_s
-      w.byte(0x0d); // br_if
-      w.u32(segDepth[seg]! + (wrapBody ? 1 : 0) + extraDepth);
-    };
-    // Subtracts c from the i64 on the stack (nothing when c is 0).
-    const minus = (c: number): void => {
-      if (c === 0) return;
-      w.byte(0x42);
-      w.sNum(c);
-      w.byte(0x7d);
-    };
-    const charge = (c: number): void => {
-      if (c === 0) return;
-      w.byte(0x20);
-      w.u32(L);
-      w.byte(0x42);
-      w.sNum(c);
-      w.byte(0x7d);
-      w.byte(0x21);
-      w.u32(L);
-    };
+    e.setDepths(segDepth, wrapBody);
 
     if (landing) {
       w.byte(0x02);
@@ -1198,16 +1154,16 @@ export class BodyRewriter {
     for (let i = 0; i < n; i++) {
       const pos = editPos[i]!;
       if (pos > copied) {
-        copy(copied, pos);
+        e.copy(copied, pos);
         copied = pos;
       }
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
-      if (kind !== E_LOCAL) insertedBefore(pos);
+      if (kind !== E_LOCAL) e.insertedBefore(pos);
       const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END || kind === E_SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E_ENTRY: {
-          report(0);
+          e.report(0);
           if (threaded) {
             w.byte(0x20);
             w.u32(L);
@@ -1220,7 +1176,7 @@ export class BodyRewriter {
           w.byte(0x7d); // i64.sub
           w.byte(0x22);
           w.u32(L);
-          check(c, ctx.selfCalls?.twin === true);
+          e.check(c, ctx.selfCalls?.twin === true);
           if (wrapBody) {
             w.byte(0x02);
             w.bytes(ctx.resultBlockType);
@@ -1228,20 +1184,20 @@ export class BodyRewriter {
           break;
         }
         case E_SEG:
-          charge(c);
+          e.charge(c);
           break;
         case E_AFTER_CALL:
           w.byte(0x23);
           w.u32(G);
-          minus(c);
+          e.minus(c);
           w.byte(0x21);
           w.u32(L);
           break;
         case E_LOOP:
-          if (segLeafLoop[editArg[i]!]) {
+          if (segLeafLoop[editArg[i]!] === 1) {
             // The metered copy of a counted loop sits in an `else`, one level deeper.
-            checkToLanding(editArg[i]!, versions.some((v) => v.headerSeg === editArg[i]) ? 1 : 0);
-            charge(c);
+            e.checkToLanding(editArg[i]!, this.isVersionedHeader(editArg[i]!) ? 1 : 0);
+            e.charge(c);
             break;
           }
           w.byte(0x20);
@@ -1253,14 +1209,14 @@ export class BodyRewriter {
             w.byte(0x22);
             w.u32(L);
           }
-          check(c, ctx.selfCalls?.twin === true);
+          e.check(c, ctx.selfCalls?.twin === true);
           break;
         case E_SAVE:
-          save();
+          e.save();
           break;
         case E_RETURN:
-          save();
-          report(1);
+          e.save();
+          e.report(1);
           break;
         case E_BULK_TEE:
           w.byte(0x22);
@@ -1273,10 +1229,10 @@ export class BodyRewriter {
           w.u32(lenLocal);
           w.byte(0xad); // i64.extend_i32_u
           w.byte(0x7d);
-          minus(c);
+          e.minus(c);
           w.byte(0x22);
           w.u32(L);
-          check(c);
+          e.check(c);
           break;
         case E_FINAL:
           if (editArg[i] === 1) w.byte(0x0b);
@@ -1284,8 +1240,8 @@ export class BodyRewriter {
             w.byte(0x20);
             w.u32(L);
           } else {
-            save();
-            report(1);
+            e.save();
+            e.report(1);
           }
           break;
         case E_PUSH_FUEL:
@@ -1295,21 +1251,21 @@ export class BodyRewriter {
         case E_AFTER_TCALL:
           // The callee's fuel is on the stack. Where something may trap before the global is next
           // written, write it now, as the callee's exit would have (see needsSaveAfterCalls).
-          if (this.saveAfter[editArg[i]!]) {
+          if (this.saveAfter.a[editArg[i]!] === 1) {
             w.byte(0x22);
             w.u32(L);
             w.byte(0x24);
             w.u32(G);
-            charge(c);
+            e.charge(c);
           } else {
-            minus(c);
+            e.minus(c);
             w.byte(0x21);
             w.u32(L);
           }
           break;
         case E_BR_IF: {
           const k = editArg[i]!;
-          const refund = this.brIfRefund[k]!;
+          const refund = this.brIfRefund.a[k]!;
           if (refund === 0) break;
           // br_if d  ->  if  L += refund  br d+1  end
           w.byte(0x04);
@@ -1322,9 +1278,9 @@ export class BodyRewriter {
           w.byte(0x21);
           w.u32(L);
           w.byte(0x0c);
-          w.u32(this.brIfDepth[k]! + 1);
+          w.u32(this.brIfDepth.a[k]! + 1);
           w.byte(0x0b);
-          copied = this.brIfEnd[k]!;
+          copied = this.brIfEnd.a[k]!;
           break;
         }
         case E_VERSION: {
@@ -1333,17 +1289,17 @@ export class BodyRewriter {
           // if (trip count known and fuel covers every header) { unmetered loop; charge all }
           // else { the metered loop } -- the `else` arm is what follows in the edit stream.
           const cost = segCost[v.headerSeg]!;
-          emitTripCountGuard(w, v, guestLocal, L, tripLocal, cost);
+          emitTripCountGuard(w, v, e.guestLocalFn, L, tripLocal, cost);
           w.byte(0x04);
           w.byte(0x40);
           let from = v.loopAt;
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
             if (editKind[j] !== E_LOCAL) continue;
-            copy(from, editPos[j]!);
-            from = shiftedLocalOp(editPos[j]!, editArg[j]!);
+            e.copy(from, editPos[j]!);
+            from = e.shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
-          copy(from, v.endAt + 1);
-          insertedBefore(v.loopAt);
+          e.copy(from, v.endAt + 1);
+          e.insertedBefore(v.loopAt);
           w.byte(0x20);
           w.u32(L);
           w.byte(0x20);
@@ -1352,7 +1308,7 @@ export class BodyRewriter {
           w.sNum(cost);
           w.byte(0x7e); // i64.mul
           w.byte(0x7d);
-          minus(segCost[v.postSeg]!);
+          e.minus(segCost[v.postSeg]!);
           w.byte(0x21);
           w.u32(L);
           w.byte(0x05); // else
@@ -1362,7 +1318,7 @@ export class BodyRewriter {
           w.byte(0x0b);
           break;
         case E_LOCAL:
-          copied = shiftedLocalOp(pos, editArg[i]!);
+          copied = e.shiftedLocalOp(pos, editArg[i]!);
           break;
         case E_SELF_CALL: {
           // The fuel is on the stack already (E_PUSH_FUEL). The original passes the twin its
@@ -1391,6 +1347,6 @@ export class BodyRewriter {
     }
     // Only the final `end` remains (the last edit sits right before it).
     w.byte(0x0b);
-    return w.result();
+    return w.len - base;
   }
 }

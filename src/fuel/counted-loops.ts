@@ -20,6 +20,7 @@
  * a local the loop does not write); `gt_u`/`gt_s` with a negative constant STEP. BOUND is a
  * constant or a local the loop does not write; i32 and i64.
  */
+import type { IntList } from './int-list.js';
 import { Reader, type Writer } from '../wasm/index.js';
 
 export type Operand = { local: number; value?: undefined } | { local?: undefined; value: bigint };
@@ -76,8 +77,10 @@ function operand(buf: Uint8Array, at: number, end: number, wide: boolean): Opera
  * Matches the back edge of a straight-line loop. `ops` holds the start of every operator in the
  * body, the final `br_if 0` last; `writes` holds (local, position) for every local.set/tee.
  */
-export function matchCountedLoop(buf: Uint8Array, end: number, ops: readonly number[], writes: readonly number[]): CountedLoop | null {
-  const k = ops.length;
+export function matchCountedLoop(buf: Uint8Array, end: number, opList: IntList, writeList: IntList): CountedLoop | null {
+  const ops = opList.a;
+  const writes = writeList.a;
+  const k = opList.n;
   if (k < 7) return null;
   const cmp = CMP[buf[ops[k - 2]!]!];
   if (!cmp) return null;
@@ -92,7 +95,7 @@ export function matchCountedLoop(buf: Uint8Array, end: number, ops: readonly num
   const step = a.local === i ? b : b.local === i ? a : null;
   if (!step || step.local === i || bound.local === i) return null;
   // The induction local changes only at the back edge; the step and bound never change.
-  for (let w = 0; w < writes.length; w += 2) {
+  for (let w = 0; w < writeList.n; w += 2) {
     const local = writes[w]!;
     if (local === i && writes[w + 1] !== teeAt) return null;
     if (local === step.local || local === bound.local) return null;

@@ -278,7 +278,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   const profiling = opts.profile === true;
 
   // Defined functions' type indices.
-  const funcTypeIdx = info.functionTypes.slice(info.importedFunctions);
+  // Typed: a module may define a million functions.
+  const funcTypeIdx = new Uint32Array(info.functionTypes.length - info.importedFunctions);
+  for (let i = 0; i < funcTypeIdx.length; i++) funcTypeIdx[i] = info.functionTypes[info.importedFunctions + i]!;
   const definedCount = funcTypeIdx.length;
   const codeCount = vecCount(buf, codeSec);
   if (codeCount !== definedCount) throw invalid(`function section declares ${definedCount} functions but the code section has ${codeCount}`);
@@ -402,6 +404,26 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     out.reserve(Math.max(out.len + n, codeFrom + expected) + tailInput + 4096);
   }
 
+  /**
+   * Appends the body at `buf[start, end)`, rewritten, with its size before it, and places its
+   * offsets; `done` is how much of the input's code has been read (for roomFor). The body is
+   * written first and moved up by the size's length once that is known (a few bytes, in place).
+   */
+  function writeBody(rw: BodyRewriter, start: number, end: number, ctx: BodyContext, done: number): void {
+    // Room for the body before writing it: metering grows a body made only of calls about 3.7×,
+    // typical code far less (one that grows more still fits: the writer then grows itself).
+    roomFor(4 * (end - start) + 64, done);
+    const at = out.len;
+    const len = rw.rewrite(out, buf, start, end, ctx);
+    const sizeLen = u32Size(len);
+    out.reserve(at + sizeLen + len);
+    out.buf.copyWithin(at + sizeLen, at, at + len);
+    out.len = at;
+    out.u32(len);
+    out.len = at + sizeLen + len;
+    rw.offsets!.placeBody(at + sizeLen - codeFrom);
+  }
+
   function rewriteCode(): OffsetMapBuilder | undefined {
     out.len = codeFrom;
     twins = [];
@@ -414,18 +436,26 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     if (codeSec) {
       const r = new Reader(buf, codeSec.start, codeSec.end);
       r.u32();
+      // One context, refilled for each body (a module may have hundreds of thousands).
+      const ctx: BodyContext = {
+        fuelGlobal,
+        outOfFuelFunc: oofFunc,
+        params: 0,
+        resultBlockType: new Uint8Array(0),
+        funcIndex: 0,
+        threadedFuncs,
+        writeBeforeCall,
+        profile: profileHooks,
+        selfCalls: undefined,
+      };
+      const toTwin = { target: 0, twin: false };
       const ctxFor = (i: number): BodyContext => {
         const ti = funcTypeIdx[i]!;
-        return {
-          fuelGlobal,
-          outOfFuelFunc: oofFunc,
-          params: types[ti]!.params,
-          resultBlockType: resultBlockType(ti),
-          funcIndex: imports.funcs + i,
-          threadedFuncs,
-          writeBeforeCall,
-          ...(profileHooks ? { profile: profileHooks } : {}),
-        };
+        ctx.params = types[ti]!.params;
+        ctx.resultBlockType = resultBlockType(ti);
+        ctx.funcIndex = imports.funcs + i;
+        ctx.selfCalls = undefined;
+        return ctx;
       };
       // Which threaded functions may trap before writing the global themselves: calls to the
       // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
@@ -451,14 +481,13 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         // (nothing in the body changes when it has none).
         const twinIndex = firstTwin + twins.length;
         const mayTwin = threadedFuncs[imports.funcs + i] === 1 && size <= MAX_TWIN_BODY_BYTES && twinIndex < V8_MAX_FUNCTIONS;
-        if (mayTwin) ctx.selfCalls = { target: twinIndex, twin: false };
-        const body = rw.rewrite(buf, start, start + size, ctx);
+        if (mayTwin) {
+          toTwin.target = twinIndex;
+          ctx.selfCalls = toTwin;
+        }
+        writeBody(rw, start, start + size, ctx, start + size - codeSec.start);
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
         if (mayTwin && rw.selfCalls > 0) twins.push({ func: imports.funcs + i, defined: i, start, end: start + size, index: twinIndex });
-        roomFor(body.length + 5, start + size - codeSec.start);
-        out.u32(body.length);
-        offsets.placeBody(out.len - codeFrom);
-        out.bytes(body);
         r.pos = start + size;
         if (opts.onProgress && i % step === 0) opts.onProgress(i / definedCount);
       }
@@ -474,7 +503,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     // Each twin: the original's body rewritten again, its self-calls going back to the original.
     for (const t of twins) {
       const ti = funcTypeIdx[t.defined]!;
-      const body = rw.rewrite(buf, t.start, t.end, {
+      const ctx: BodyContext = {
         fuelGlobal,
         outOfFuelFunc: oofFunc,
         params: types[ti]!.params,
@@ -483,11 +512,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         threadedFuncs,
         writeBeforeCall,
         selfCalls: { target: t.func, twin: true },
-      });
-      roomFor(body.length + 5, codeInput);
-      out.u32(body.length);
-      offsets.placeBody(out.len - codeFrom);
-      out.bytes(body);
+      };
+      writeBody(rw, t.start, t.end, ctx, codeInput);
     }
     offsets.end(out.len - codeFrom);
     // The function count at the head of the code section now includes the twins; when its LEB128
@@ -577,7 +603,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   replaced.set(SEC_TYPE, appendToVec(buf, typeSec, newTypes));
   const funcEntries = new Writer(definedCount * 2 + 16);
   funcEntries.u32(definedCount + newFuncEntries.length);
-  for (const t of definedTypes) funcEntries.u32(t);
+  for (let i = 0; i < definedTypes.length; i++) funcEntries.u32(definedTypes[i]!);
   for (const e of newFuncEntries) funcEntries.bytes(e);
   replaced.set(SEC_FUNCTION, funcEntries.result());
   const globalEntries = [globalEntry.result()];

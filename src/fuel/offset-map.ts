@@ -186,6 +186,15 @@ export class OffsetMapBuilder {
 
 /** Writes `v` (a non-negative integer below 2^53) as unsigned LEB128 at `at`; returns the end. */
 function writeLeb(buf: Uint8Array, at: number, v: number): number {
+  if (v < 0x80000000) {
+    // Nearly every step fits in 31 bits: integer shifts instead of float division.
+    while (v >= 0x80) {
+      buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[at++] = v;
+    return at;
+  }
   while (v >= 0x80) {
     buf[at++] = (v % 0x80) | 0x80;
     v = Math.floor(v / 0x80);

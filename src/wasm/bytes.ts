@@ -165,7 +165,19 @@ export class Writer {
       this.byte(v & 0x7f);
       return;
     }
-    this.s64(BigInt(v));
+    if (v !== (v | 0)) {
+      this.s64(BigInt(v));
+      return;
+    }
+    // An int32 (every charge and check offset in practice): s64's encoding, without a BigInt per step.
+    this.ensure(5);
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      const done = (v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0);
+      this.buf[this.len++] = done ? b : b | 0x80;
+      if (done) return;
+    }
   }
 
   name(s: string): void {

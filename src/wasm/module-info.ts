@@ -280,7 +280,12 @@ export function parseModule(bytes: Uint8Array, opts: ParseOptions = {}): ParsedM
       }
       case SECTION.function: {
         const n = r.u32();
-        for (let i = 0; i < n; i++) m.functionTypes.push(funcTypeAt(r.u32(), `function ${m.functionTypes.length}`));
+        for (let i = 0; i < n; i++) {
+          const ti = r.u32();
+          // The message only when it is needed: a module may declare a million functions.
+          if (ti >= m.types.length) funcTypeAt(ti, `function ${m.functionTypes.length}`);
+          m.functionTypes.push(ti);
+        }
         break;
       }
       case SECTION.table: {
