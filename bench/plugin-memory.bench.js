@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
-import { copyExampleProject, freePort, getStatus } from './start-helpers.js';
+import { copyExampleProject, freePort, getStatus, interleavedRounds } from './start-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bext = path.join(here, '..', 'bin', 'bext');
@@ -84,19 +84,15 @@ async function settledRss(config) {
   }
 }
 
-const cases = { 'no plugins': 'no-plugins.toml', '4 example plugins': 'examples.toml', [`${NOOP_PLUGINS} no-op plugins`]: 'noops.toml' };
-const counts = { 'no plugins': 0, '4 example plugins': 4, [`${NOOP_PLUGINS} no-op plugins`]: NOOP_PLUGINS };
+/** Case name → its config and how many plugins it starts. */
+const cases = {
+  'no plugins': { config: 'no-plugins.toml', plugins: 0 },
+  '4 example plugins': { config: 'examples.toml', plugins: 4 },
+  [`${NOOP_PLUGINS} no-op plugins`]: { config: 'noops.toml', plugins: NOOP_PLUGINS },
+};
 const rss = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 try {
-  // Warm: instrumented modules in .bext/cache, state.db created, files in the OS cache.
-  for (const config of Object.values(cases)) await settledRss(config);
-  for (let r = 0; r < ROUNDS; r++) {
-    const names = Object.keys(cases);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(i + r) % names.length];
-      rss[name].push(await settledRss(cases[name]));
-    }
-  }
+  await interleavedRounds(Object.keys(cases), ROUNDS, (name) => settledRss(cases[name].config), (name, mb) => rss[name].push(mb));
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
@@ -106,7 +102,7 @@ const base = median(rss['no plugins']);
 console.log(`RSS of an idle bext dev, ${ROUNDS} interleaved rounds (median, range)`);
 let verdict = '';
 for (const [name, a] of Object.entries(rss)) {
-  const n = counts[name];
+  const n = cases[name].plugins;
   // Per round: that round's RSS less the median RSS without plugins.
   const per = n === 0 ? [] : a.map((x) => (x - base) / n);
   const perText = n === 0 ? '' : `  → ${median(per).toFixed(1)} MB per plugin (${Math.min(...per).toFixed(1)}–${Math.max(...per).toFixed(1)})`;

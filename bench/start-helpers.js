@@ -1,5 +1,6 @@
-// Shared by the start-up benches (startup.bench.js, cli-start.bench.js): a free loopback port,
-// one GET / as a status code, a process's CPU time from /proc, and a copy of the example project.
+// Shared by the start-up benches (startup.bench.js, cli-start.bench.js, plugin-memory.bench.js): a
+// free loopback port, one GET / as a status code, a process's CPU time from /proc, a copy of the
+// example project, and interleaved rounds.
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -56,4 +57,19 @@ export function copyExampleProject(prefix, configName) {
   fs.copyFileSync(path.join(example, 'bext.config.toml'), path.join(dir, configName));
   fs.writeFileSync(path.join(dir, 'no-plugins.toml'), '[server]\nroot = "./public"\n');
   return dir;
+}
+
+/**
+ * Runs `measure(name)` once per case to warm up (caches, state.db, the OS file cache), then
+ * `rounds` times per case, rounds interleaved and each round's order rotated so that no case
+ * always runs right after another; `record(name, result)` gets every measured result.
+ */
+export async function interleavedRounds(names, rounds, measure, record) {
+  for (const name of names) await measure(name);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + r) % names.length];
+      record(name, await measure(name));
+    }
+  }
 }

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { copyExampleProject, cpuMs, freePort, getStatus } from './start-helpers.js';
+import { copyExampleProject, cpuMs, freePort, getStatus, interleavedRounds } from './start-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bext = path.join(here, '..', 'bin', 'bext');
@@ -102,20 +102,12 @@ const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 const banners = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 const cpus = Object.fromEntries(Object.keys(cases).map((k) => [k, { first: [], banner: [] }]));
 try {
-  // Warm: the instrumented-module cache, the OS file cache, state.db created.
-  for (const args of Object.values(cases)) await startOnce(args);
-  for (let r = 0; r < ROUNDS; r++) {
-    // Rotate the order so no case always runs right after another.
-    const names = Object.keys(cases);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(i + r) % names.length];
-      const { ms, bannerMs, firstCpu, bannerCpu } = await startOnce(cases[name]);
-      samples[name].push(ms);
-      if (bannerMs !== null) banners[name].push(bannerMs);
-      if (firstCpu !== null) cpus[name].first.push(firstCpu);
-      if (bannerCpu !== null) cpus[name].banner.push(bannerCpu);
-    }
-  }
+  await interleavedRounds(Object.keys(cases), ROUNDS, (name) => startOnce(cases[name]), (name, { ms, bannerMs, firstCpu, bannerCpu }) => {
+    samples[name].push(ms);
+    if (bannerMs !== null) banners[name].push(bannerMs);
+    if (firstCpu !== null) cpus[name].first.push(firstCpu);
+    if (bannerCpu !== null) cpus[name].banner.push(bannerCpu);
+  });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
