@@ -5,6 +5,10 @@
  * length rather than a call into the engine (`array.length = 0` is one on plain arrays). A
  * multi-megabyte body needs millions of entries: four bytes each (one for flags and kinds) instead
  * of a plain array's eight, and no copy left behind for the collector when one grows.
+ *
+ * IntList and ByteList are written out twice on purpose: one class over either array type would
+ * make every `push` and index in the rewriter's loops see two element kinds, and V8 then compiles
+ * them polymorphic; two classes keep each site to one.
  */
 
 /** A list of int32 values. */
