@@ -4,7 +4,9 @@
 // settles; the RSS of the process (main thread and plugin workers together, from /proc) less that
 // of the server without plugins, divided by the number of plugins. Rounds interleave the cases;
 // medians and ranges. The goal is judged on the example plugins (real modules, with their linear
-// memories and hooks run at start); the no-op line shows what the runtime alone costs.
+// memories and hooks run at start); the no-op line shows what the runtime alone costs. Beside each
+// figure, the same for the process's anonymous (private) memory: RSS also counts file pages, such
+// as the node binary's code, again for every mapping of them.
 // Run: `npm run bench` (all benchmarks) or `node bench/plugin-memory.bench.js [--rounds 3]` (after a build).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,12 +45,14 @@ fs.writeFileSync(path.join(dir, 'noops.toml'), [
   ...Array.from({ length: NOOP_PLUGINS }, (_, i) => `[plugins.noop${i}]\npath = "./noop.wasm"\n`),
 ].join('\n'));
 
-function rssMb(pid) {
+/** VmRSS and RssAnon of the process, in MB. */
+function memoryMb(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)[1]) / 1024;
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)[1]);
+  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024 };
 }
 
-/** Starts `bext dev -c config`, waits for its banner and a 200, lets it idle until RSS settles; its RSS in MB. */
+/** Starts `bext dev -c config`, waits for its banner and a 200, lets it idle until RSS settles; its memoryMb then. */
 async function settledRss(config) {
   const port = await freePort();
   const child = spawn(process.execPath, [bext, 'dev', '-c', config, '-p', String(port), '--no-watch'], {
@@ -68,11 +72,11 @@ async function settledRss(config) {
       if (performance.now() - t0 > 30_000) throw new Error(`bext dev not ready in 30 s: ${out}`);
       await sleep(20);
     }
-    let last = rssMb(child.pid);
+    let last = memoryMb(child.pid);
     for (let i = 0; i < 10; i++) {
       await sleep(SETTLE_STEP_MS);
-      const now = rssMb(child.pid);
-      if (Math.abs(now - last) < 0.5) return now;
+      const now = memoryMb(child.pid);
+      if (Math.abs(now.rss - last.rss) < 0.5) return now;
       last = now;
     }
     return last;
@@ -91,21 +95,28 @@ const cases = {
   [`${NOOP_PLUGINS} no-op plugins`]: { config: 'noops.toml', plugins: NOOP_PLUGINS },
 };
 const rss = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+const anon = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 try {
-  await interleavedRounds(Object.keys(cases), ROUNDS, (name) => settledRss(cases[name].config), (name, mb) => rss[name].push(mb));
+  await interleavedRounds(Object.keys(cases), ROUNDS, (name) => settledRss(cases[name].config), (name, mb) => {
+    rss[name].push(mb.rss);
+    anon[name].push(mb.anon);
+  });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const base = median(rss['no plugins']);
-console.log(`RSS of an idle bext dev, ${ROUNDS} interleaved rounds (median, range)`);
+const anonBase = median(anon['no plugins']);
+console.log(`RSS of an idle bext dev, ${ROUNDS} interleaved rounds (median, range); [anonymous memory per plugin]`);
 let verdict = '';
 for (const [name, a] of Object.entries(rss)) {
   const n = cases[name].plugins;
   // Per round: that round's RSS less the median RSS without plugins.
   const per = n === 0 ? [] : a.map((x) => (x - base) / n);
-  const perText = n === 0 ? '' : `  → ${median(per).toFixed(1)} MB per plugin (${Math.min(...per).toFixed(1)}–${Math.max(...per).toFixed(1)})`;
+  const perAnon = n === 0 ? [] : anon[name].map((x) => (x - anonBase) / n);
+  const range = (xs) => `${median(xs).toFixed(1)} MB (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
+  const perText = n === 0 ? '' : `  → ${range(per)} per plugin [${range(perAnon)}]`;
   console.log(`${name.padEnd(20)} ${median(a).toFixed(1).padStart(6)} MB (${Math.min(...a).toFixed(1)}–${Math.max(...a).toFixed(1)})${perText}`);
   if (name === '4 example plugins') verdict = `GOAL RSS per idle plugin ≤ ${GOAL_MB} MB (the example plugins): ${median(per).toFixed(1)} MB ${median(per) <= GOAL_MB ? 'PASS' : 'MISS'}`;
 }

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STAMP = path.join(root, 'dist', '.build-inputs');
-const OUTPUTS = ['dist/cli/main.js', 'dist/bundle/main.cjs', 'dist/bundle/worker-entry.js', 'dist/plugins/worker-entry.js'];
+const OUTPUTS = ['dist/cli/main.js', 'dist/bundle/main.cjs', 'dist/bundle/worker-entry.cjs', 'dist/plugins/worker-entry.cjs'];
 
 function filesUnder(dir) {
   const out = [];

@@ -1,6 +1,6 @@
 // Bundles the CLI for start-up speed: `bin/bext` runs dist/bundle/main.cjs, one script with every
 // command in it, from V8's code cache (bin/bext keeps one per command in the user's cache folder),
-// and plugin workers start from dist/bundle/worker-entry.js. Node's module machinery (resolve,
+// and plugin workers start from dist/bundle/worker-entry.cjs. Node's module machinery (resolve,
 // fstat, load, link per file) was most of a short command's start-up CPU, and compiling the code
 // of the command that runs most of the rest. Part of `npm run build`, `prepare` and `test`; tsc
 // still type-checks and emits dist/ module by module (the library entry points and the tests use
@@ -16,7 +16,7 @@
 // __bextBundleUrl, the file's own URL, so paths resolve from dist/bundle/ as they did.
 //
 // Layout contract: the worker entry sits beside the module that starts workers (src/plugins/load.ts
-// resolves './worker-entry.js' from its own URL), in dist/plugins/ and in dist/bundle/ alike; both
+// resolves './worker-entry.cjs' from its own URL), in dist/plugins/ and in dist/bundle/ alike; both
 // are the one-file worker bundle below. Every other path into the package goes through
 // src/package.ts, which finds the package root from wherever it runs.
 //
@@ -97,18 +97,21 @@ const results = await Promise.all([
   }),
   // A worker starts from one file: each chunk is one more module to resolve and link, in every
   // worker (measured: a split worker entry made `bext plugin run` ~25% slower). The same file
-  // replaces tsc's dist/plugins/worker-entry.js, where the library (dist/plugins/load.js, the
+  // sits beside tsc's dist/plugins/worker-entry.js, where the library (dist/plugins/load.js, the
   // in-process servers of the tests) starts its workers: ~85 ms of CPU per worker instead of
-  // ~140 ms for its ~40 modules one by one.
+  // ~140 ms for its ~40 modules one by one. CommonJS, not an ES module: a worker whose entry is an
+  // ES module sets up Node's ES module loader in its own isolate, ~0.3 MB more per plugin
+  // (bench/plugin-memory.bench.js) for nothing the worker uses.
   ...[outdir, path.join(root, 'dist', 'plugins')].map((dir) => build({
     ...common,
     outdir: dir,
     entryPoints: { 'worker-entry': 'src/plugins/worker-entry.ts' },
-    format: 'esm',
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
     splitting: false,
-    // The CommonJS packages bundled in (commander, @iarna/toml, picomatch…) require Node's
-    // built-ins; an ES module has no `require` of its own.
-    banner: { js: "import { createRequire as __bextCreateRequire } from 'node:module'; const require = __bextCreateRequire(import.meta.url);" },
+    define: { 'import.meta.url': '__bextWorkerUrl' },
+    // The ES modules it is built from are strict code; the directive must open the file.
+    banner: { js: "'use strict'; const __bextWorkerUrl = require('node:url').pathToFileURL(__filename).href;" },
     external: ['better-sqlite3', 'undici', 'pino', 'prom-client', 'hdr-histogram-js', 'binaryen'],
     plugins: [lazyChildProcessForCommander],
   })),

@@ -14,8 +14,11 @@ import {
 } from '../runtime/index.js';
 import type { LoadOptions } from '../runtime/types.js';
 
-/** The worker thread's entry (runtime + host capabilities); a URL, as worker_threads wants. */
-export const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
+/**
+ * The worker thread's entry (runtime + host capabilities); a URL, as worker_threads wants. The
+ * one-file CommonJS bundle of ./worker-entry.ts that `npm run build` writes (scripts/bundle.js).
+ */
+export const WORKER_ENTRY = new URL('./worker-entry.cjs', import.meta.url);
 
 export type HostLoadOptions = Omit<LoadOptions, 'imports' | 'workerEntry'> & Partial<Pick<LoadOptions, 'workerEntry'>>;
 

@@ -13,6 +13,7 @@ import { CHANNEL_BYTES, createCallChannel, HOST_POLL_MS, type MainChannel } from
 import type { BatchMessage, CallMessage, CallReport, FromWorker, InitMessage, ReadyMessage, ToWorker } from './messages.js';
 import { createBridge, type Bridge, type MainOp } from './sync-bridge.js';
 import { tallyOf } from './tally.js';
+import { pluginWorkerOptions } from './worker-options.js';
 import { demangle } from './frames/demangle.js';
 import { shownStack, type Symbolizer } from './frames/symbolize.js';
 import type { CallResult, CallTally, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo, QueuedRun } from './types.js';
@@ -99,7 +100,7 @@ export interface BootingWorker {
 }
 
 export function bootWorker(entry: URL): BootingWorker {
-  const worker = new Worker(entry, { stdout: false, stderr: false });
+  const worker = new Worker(entry, pluginWorkerOptions());
   let early: string | null = null;
   // Without listeners a failing worker's 'error' would be thrown on the main thread.
   const onError = (err: Error): void => void (early ??= `worker failed: ${err.message}`);
@@ -178,7 +179,7 @@ export class PluginHost implements PluginHandle {
     const bridge = createBridge();
     const onMainCall = this.opts.onMainCall;
     bridge.serve((op: MainOp, payload: string) => (onMainCall ? onMainCall(this.plugin.name, op, payload) : Promise.resolve(NO_NETWORK)));
-    const { worker, early } = booting ? booting.take() : { worker: new Worker(this.opts.workerEntry, { stdout: false, stderr: false }), early: null };
+    const { worker, early } = booting ? booting.take() : { worker: new Worker(this.opts.workerEntry, pluginWorkerOptions()), early: null };
     const poll = this.opts.hookPoll !== false;
     const channel = channelKind(this.opts) === 'shared' ? createCallChannel(CHANNEL_BYTES, poll ? HOST_POLL_MS : 0) : null;
     const live: Live = { worker, bridge, progress: BatchProgress.create(), channel, onGone: null, gone: false };

@@ -41,8 +41,8 @@ test('paths into the package start at its root, wherever the code runs from', as
 });
 
 test('the plugin worker entry is bundled beside the CLI, as one file', () => {
-  const worker = readFileSync(path.join(BUNDLE, 'worker-entry.js'), 'utf8');
-  assert.doesNotMatch(worker, /^import .* from ["']\.\/chunk-/m, 'no chunks to load in each worker');
+  const worker = readFileSync(path.join(BUNDLE, 'worker-entry.cjs'), 'utf8');
+  assert.doesNotMatch(worker, /require\(["']\.\/chunk-/, 'no chunks to load in each worker');
 });
 
 test("an internal error's stack trace names the src/*.ts lines, not the bundle's", async () => {
