@@ -1,0 +1,85 @@
+// The request event log: the main thread writes an event's raw fields once, and every plugin
+// worker makes the event's JSON from them. That JSON must be what JSON.stringify writes for the
+// event object, byte for byte (docs/abi.md), for any string a request or a config can carry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventLog, EventLogReader, EVENT_SLOTS, slotOf } from '../../dist/runtime/event-log.js';
+import { buildEvent, eventFields, eventOf } from '../../dist/server/request-event.js';
+
+const timing = { ts: 1764541234567, renderUs: 12, durationUs: 345, bytes: 1300 };
+const noIds = { tenant_id: null, site_id: null };
+
+/** A request as node gives it: rawHeaders in order, and req.headers as node builds it from them. */
+function request(rawHeaders, method = 'GET') {
+  const headers = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    const value = rawHeaders[i + 1];
+    if (name === 'user-agent' || name === 'referer') headers[name] ??= value;
+    else headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { method, rawHeaders, headers };
+}
+
+const cases = [
+  [request(['User-Agent', 'Mozilla/5.0', 'Host', 'x']), '/index.html', '', 200, 'HIT', undefined, timing, noIds],
+  [request([], 'HEAD'), '/a b/"q"\\', '?x=1&y=\u00e9', 304, 'MISS', 'GZIP ', timing, { tenant_id: 't', site_id: 's' }],
+  [
+    request(['user-agent', 'Googlebot/2.1 \u2028\u2029 \u0001\u001f\u007f', 'Referer', 'https://e.example/\ud83d\ude00', 'X-Bext-Tenant', 'T\ud800', 'x-bext-site', '\tsite']),
+    '/\u0000\u007f\u2603\b\f\n\r\t',
+    '',
+    500,
+    'STALE',
+    'br',
+    { ts: 0, renderUs: -0, durationUs: NaN, bytes: Infinity },
+    { tenant_id: null, site_id: 'cfg' },
+  ],
+  // Repeated headers: the first User-Agent and Referer win, tenant and site repeats are joined.
+  [
+    request(['User-Agent', 'first', 'user-agent', 'second', 'Referer', '  ', 'X-Bext-Tenant', 'a', 'X-Bext-Tenant', 'b\udc00c', 'X-Bext-Site', ' ']),
+    '/\u00ff\u0080',
+    '?q=\u00e9\u00e8"',
+    404,
+    'BYPASS',
+    '',
+    { ts: 1.5, renderUs: -12, durationUs: 1e21, bytes: 2 ** 31 },
+    { tenant_id: '\ud83d', site_id: 'caf\u00e9 "\\"' },
+  ],
+  // No strings at all, lone surrogates of both halves in config ids.
+  [request([], 'DELETE'), '', '', 0, 'MISS', 'identity', { ts: -1, renderUs: 0.1, durationUs: 7, bytes: 0 }, { tenant_id: '\udfff', site_id: '\ud800\udbff' }],
+];
+
+test('an event read back from the log is the JSON.stringify of the event, byte for byte', () => {
+  const log = new EventLog();
+  const reader = new EventLogReader(log.buffer);
+  for (const c of cases) {
+    const fields = eventFields(...c);
+    const event = eventOf(fields);
+    // The fields from rawHeaders are the ones buildEvent reads from req.headers.
+    assert.deepEqual(event, buildEvent(...c));
+    const seq = log.append(fields);
+    assert.ok(seq >= 0);
+    const expected = Buffer.from(JSON.stringify(event));
+    assert.deepEqual(Buffer.from(reader.json(slotOf(seq))), expected, JSON.stringify(event));
+    assert.equal(log.jsonText(seq), JSON.stringify(event));
+  }
+});
+
+test('a slot still held is not written over, and an event too big for a slot is refused', () => {
+  const log = new EventLog();
+  const fields = eventFields(...cases[0]);
+  const first = log.append(fields);
+  log.retain(first, 2);
+  for (let i = 1; i < EVENT_SLOTS; i++) assert.ok(log.append(fields) >= 0);
+  // The ring came round to the slot two queues still hold.
+  assert.equal(log.append(fields), -1);
+  log.release(first);
+  assert.equal(log.append(fields), -1);
+  log.release(first);
+  assert.ok(log.append(fields) >= 0);
+  const big = eventFields(request(['User-Agent', 'x'.repeat(600)]), '/', '', 200, 'HIT', undefined, timing, noIds);
+  assert.equal(log.append(big), -1);
+  // Multi-byte characters are counted as their UTF-8 bytes.
+  const wide = eventFields(request(['User-Agent', '\u00e9'.repeat(250)]), '/', '', 200, 'HIT', undefined, timing, noIds);
+  assert.equal(log.append(wide), -1);
+});
