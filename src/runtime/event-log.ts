@@ -142,65 +142,75 @@ export class EventLogReader {
 
   /** Writes the JSON of the event in `slot` at the start of `out` (MAX_EVENT_JSON bytes at least); returns its length. */
   jsonInto(slot: number, out: Uint8Array): number {
-    const { bytes, f64, i32 } = this.v;
+    const { f64, i32 } = this.v;
     const base = slot * SLOT_BYTES;
     const nums = base >> 3;
     const codes = (base + CODES_AT) >> 2;
-    // Where each string's bytes start: after the ones before it.
-    let src = base + STR_AT;
-    let o = 0;
-    const str = (k: number): void => {
-      const code = i32[codes + k]!;
-      if (code < 0) {
-        out.set(NULL, o);
-        o += 4;
-        return;
-      }
-      const len = code >> 1;
-      if ((code & 1) === 1) {
-        // Stored as its JSON text.
-        out.set(bytes.subarray(src, src + len), o);
-        o += len;
-      } else o = quoted(bytes, src, len, out, o);
-      src += len;
-    };
-    const key = (k: Uint8Array): void => {
-      out.set(k, o);
-      o += k.length;
-    };
-    key(KEY.path);
-    str(F_PATH);
-    key(KEY.query);
-    str(F_QUERY);
-    key(KEY.method);
-    str(F_METHOD);
-    key(KEY.status);
+    // Byte loops throughout: the pieces are short, and a typed array's set() costs more per call
+    // than copying a few dozen bytes.
+    let at = base + STR_AT;
+    let o = copy(KEY.path, out, 0);
+    o = this.str(i32[codes + F_PATH]!, at, out, o);
+    at += strBytes(i32[codes + F_PATH]!);
+    o = copy(KEY.query, out, o);
+    o = this.str(i32[codes + F_QUERY]!, at, out, o);
+    at += strBytes(i32[codes + F_QUERY]!);
+    o = copy(KEY.method, out, o);
+    o = this.str(i32[codes + F_METHOD]!, at, out, o);
+    at += strBytes(i32[codes + F_METHOD]!);
+    o = copy(KEY.status, out, o);
     o = writeNumber(f64[nums]!, out, o);
-    key(KEY.cache);
-    str(F_CACHE);
-    key(KEY.render);
+    o = copy(KEY.cache, out, o);
+    o = this.str(i32[codes + F_CACHE]!, at, out, o);
+    at += strBytes(i32[codes + F_CACHE]!);
+    o = copy(KEY.render, out, o);
     o = writeNumber(f64[nums + 1]!, out, o);
-    key(KEY.duration);
+    o = copy(KEY.duration, out, o);
     o = writeNumber(f64[nums + 2]!, out, o);
-    key(KEY.bytes);
+    o = copy(KEY.bytes, out, o);
     o = writeNumber(f64[nums + 3]!, out, o);
-    key(KEY.tenant);
-    str(F_TENANT);
-    key(KEY.site);
-    str(F_SITE);
-    key(KEY.encoding);
-    str(F_ENCODING);
-    key(KEY.bot);
-    key(i32[(base + 40) >> 2] === 1 ? TRUE : FALSE);
-    key(KEY.ua);
-    str(F_UA);
-    key(KEY.referer);
-    str(F_REFERER);
-    key(KEY.ts);
+    o = copy(KEY.tenant, out, o);
+    o = this.str(i32[codes + F_TENANT]!, at, out, o);
+    at += strBytes(i32[codes + F_TENANT]!);
+    o = copy(KEY.site, out, o);
+    o = this.str(i32[codes + F_SITE]!, at, out, o);
+    at += strBytes(i32[codes + F_SITE]!);
+    o = copy(KEY.encoding, out, o);
+    o = this.str(i32[codes + F_ENCODING]!, at, out, o);
+    at += strBytes(i32[codes + F_ENCODING]!);
+    o = copy(KEY.bot, out, o);
+    o = copy(i32[(base + 40) >> 2] === 1 ? TRUE : FALSE, out, o);
+    o = copy(KEY.ua, out, o);
+    o = this.str(i32[codes + F_UA]!, at, out, o);
+    at += strBytes(i32[codes + F_UA]!);
+    o = copy(KEY.referer, out, o);
+    o = this.str(i32[codes + F_REFERER]!, at, out, o);
+    o = copy(KEY.ts, out, o);
     o = writeNumber(f64[nums + 4]!, out, o);
     out[o++] = 0x7d; // }
     return o;
   }
+
+  /** One string field (its code, its bytes at `at`) as JSON at `o`. */
+  private str(code: number, at: number, out: Uint8Array, o: number): number {
+    if (code < 0) return copy(NULL, out, o);
+    const bytes = this.v.bytes;
+    const len = code >> 1;
+    if ((code & 1) === 0) return quoted(bytes, at, len, out, o);
+    // Stored as its JSON text.
+    for (let i = 0; i < len; i++) out[o + i] = bytes[at + i]!;
+    return o + len;
+  }
+}
+
+/** Bytes a string field takes in the slot. */
+function strBytes(code: number): number {
+  return code < 0 ? 0 : code >> 1;
+}
+
+function copy(piece: Uint8Array, out: Uint8Array, o: number): number {
+  for (let i = 0; i < piece.length; i++) out[o + i] = piece[i]!;
+  return o + piece.length;
 }
 
 /** Raw UTF-8 bytes as a JSON string: quoted, with what JSON.stringify escapes escaped. */
@@ -330,12 +340,24 @@ export class EventLog extends EventLogReader {
     }
     // At least a byte per UTF-16 unit, at most three: only in between are the bytes counted.
     if (at + n > end) return -1;
-    if (at + 3 * n > end && at + Buffer.byteLength(s) > end) return -1;
     const bytes = this.w.bytes;
+    // ASCII (nearly every path and header): copied unit by unit, which costs less than a call
+    // into Buffer's encoder for strings this short.
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      bytes[at + i] = c;
+    }
+    if (i === n) {
+      i32[code] = n << 1;
+      return at + n;
+    }
+    if (at + 3 * n > end && at + Buffer.byteLength(s) > end) return -1;
     const written = bytes.utf8Write(s, at, end - at);
-    // Every unit one byte: ASCII, so no surrogate. Else a surrogate (a lone one has no UTF-8
-    // form) makes it stored as the JSON text JSON.stringify writes for it.
-    if (written === n || !SURROGATE.test(s)) {
+    // A surrogate (a lone one has no UTF-8 form) makes it stored as the JSON text JSON.stringify
+    // writes for it.
+    if (!SURROGATE.test(s)) {
       i32[code] = written << 1;
       return at + written;
     }
