@@ -8,10 +8,9 @@
  *
  * The JSON is exactly what JSON.stringify makes of the event object (docs/abi.md, "Request
  * events"): same keys in the same order, strings escaped as JSON.stringify escapes them, numbers
- * as String(n) (null when not finite). Strings are stored raw, escaped by the reader byte by byte
- * (a quote, a backslash, a control character: what JSON.stringify escapes in valid UTF-16, all
- * ASCII, so the same in UTF-8), except a string with a surrogate (a lone one is escaped as \udXXX
- * by JSON.stringify but has no UTF-8 form): it is stored as its JSON text.
+ * as String(n) (null when not finite). A string with nothing to escape (nearly all) is stored as
+ * its UTF-8 bytes and the reader only quotes it; one with a quote, a backslash, a control
+ * character or a surrogate (a lone one has no UTF-8 form) is stored as its JSON.stringify text.
  *
  * A slot is reused only once every plugin that was handed its event is done with it (ran it,
  * dropped it, or forgot it): the main thread counts references per slot. An event that does not
@@ -32,14 +31,12 @@ export const EVENT_SLOTS = 4096;
 export const SLOT_BYTES = 512;
 const STR_AT = 80;
 const CODES_AT = 44;
-const NUMS = 5;
-const STRINGS = 9;
 /** Sequence numbers wrap here (a multiple of EVENT_SLOTS), so they stay small integers. */
 const SEQ_MASK = 0x3fffffff;
 const SLOT_MASK = EVENT_SLOTS - 1;
 
-/** Most bytes one event's JSON can take: its keys, and each string byte escaped as \u00XX. */
-export const MAX_EVENT_JSON = 256 + 6 * (SLOT_BYTES - STR_AT) + NUMS * 32;
+/** More bytes than one event's JSON can take: its keys, numbers and literals, and its strings' bytes (escaped ones are stored escaped). */
+export const MAX_EVENT_JSON = 1024;
 
 /** The hook of a queued call. */
 export function hookOf(a: QueuedCall): HookArgs['hook'] {
@@ -55,30 +52,6 @@ export function slotOf(seq: number): number {
   return seq & SLOT_MASK;
 }
 
-// The JSON around the fields, in the order of the event's keys (status after method, ts last).
-const enc = new TextEncoder();
-const KEY = {
-  path: enc.encode('{"path":'),
-  query: enc.encode(',"query":'),
-  method: enc.encode(',"method":'),
-  status: enc.encode(',"status":'),
-  cache: enc.encode(',"cache_status":'),
-  render: enc.encode(',"render_time_us":'),
-  duration: enc.encode(',"duration_us":'),
-  bytes: enc.encode(',"bytes":'),
-  tenant: enc.encode(',"tenant_id":'),
-  site: enc.encode(',"site_id":'),
-  encoding: enc.encode(',"encoding":'),
-  bot: enc.encode(',"is_bot":'),
-  ua: enc.encode(',"user_agent":'),
-  referer: enc.encode(',"referer":'),
-  ts: enc.encode(',"ts":'),
-};
-const TRUE = enc.encode('true');
-const FALSE = enc.encode('false');
-const NULL = enc.encode('null');
-const HEX = enc.encode('0123456789abcdef');
-
 // String field indexes, in slot order.
 const F_PATH = 0;
 const F_QUERY = 1;
@@ -89,11 +62,16 @@ const F_SITE = 5;
 const F_ENCODING = 6;
 const F_UA = 7;
 const F_REFERER = 8;
+const STRING_FIELDS = 9;
 
-const SURROGATE = /[\ud800-\udfff]/;
+/** What JSON.stringify escapes in a string: quote, backslash, control characters, and surrogates (lone ones; a pair is left alone, and costs nothing but the stringify). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** Strings up to this long are written by a loop in JS; longer ones by Buffer's encoder. */
+const SHORT = 16;
 
 /** Buffer's own UTF-8 writer (what buf.write(s, at, max, 'utf8') calls after parsing its arguments). */
-type Bytes = Buffer & { utf8Write(s: string, at: number, max: number): number };
+type Bytes = Buffer & { utf8Write(s: string, at: number, max: number): number; utf8Slice(start: number, end: number): string };
 
 interface Views {
   bytes: Bytes;
@@ -124,82 +102,126 @@ export interface EventFields {
   ts: number;
 }
 
-/** Reads events out of the log as JSON bytes (any thread). */
+/** Reads events out of the log as JSON (any thread). */
 export class EventLogReader {
   private readonly v: Views;
-  private out = new Uint8Array(MAX_EVENT_JSON);
+  private readonly out = Buffer.allocUnsafeSlow(MAX_EVENT_JSON) as Bytes;
   readonly slots = EVENT_SLOTS;
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.v = views(buffer);
   }
 
-  /** The JSON of the event in `slot`; a view valid until the next call. */
+  /**
+   * The JSON of the event in `slot` as UTF-8; a view valid until the next call. Events mostly
+   * repeat the strings of the one before (one browser, one load generator): the JSON between the
+   * numbers is kept as bytes from the last event read, and reused when this one's strings are
+   * the same bytes, so such an event costs a comparison and the numbers' digits.
+   */
   json(slot: number): Uint8Array {
-    const n = this.jsonInto(slot, this.out);
-    return this.out.subarray(0, n);
+    const { bytes, i32, f64 } = this.v;
+    const base = slot * SLOT_BYTES;
+    const codes = (base + CODES_AT) >> 2;
+    const c = this.codes;
+    let same = this.pieces !== null && c[STRING_FIELDS] === i32[(base + 40) >> 2];
+    let len = 0;
+    for (let k = 0; k < STRING_FIELDS; k++) {
+      const code = i32[codes + k]!;
+      if (code !== c[k]) same = false;
+      len += strBytes(code);
+    }
+    const from = base + STR_AT;
+    if (same && bytes.compare(this.strings, 0, len, from, from + len) !== 0) same = false;
+    if (!same) this.remember(slot, len);
+    const [a, b, e] = this.pieces!;
+    const out = this.out;
+    const nums = base >> 3;
+    out.set(a, 0);
+    let o = writeNumber(f64[nums]!, out, a.length);
+    out.set(b, o);
+    o = writeNumber(f64[nums + 1]!, out, o + b.length);
+    out.set(DURATION, o);
+    o = writeNumber(f64[nums + 2]!, out, o + DURATION.length);
+    out.set(BYTES, o);
+    o = writeNumber(f64[nums + 3]!, out, o + BYTES.length);
+    out.set(e, o);
+    o = writeNumber(f64[nums + 4]!, out, o + e.length);
+    out[o++] = 0x7d; // }
+    return out.subarray(0, o);
   }
 
-  /** Writes the JSON of the event in `slot` at the start of `out` (MAX_EVENT_JSON bytes at least); returns its length. */
-  jsonInto(slot: number, out: Uint8Array): number {
-    const { f64, i32 } = this.v;
+  /** Codes of the string fields, then is_bot, of the event `pieces` were made from. */
+  private readonly codes = new Int32Array(STRING_FIELDS + 1);
+  /** Its string bytes. */
+  private strings = Buffer.alloc(SLOT_BYTES - STR_AT);
+  /** Its JSON up to status, from there to render_time_us, from tenant_id to ts (the rest is numbers and constant keys). */
+  private pieces: [Uint8Array, Uint8Array, Uint8Array] | null = null;
+
+  private remember(slot: number, len: number): void {
+    const { bytes, i32 } = this.v;
+    const base = slot * SLOT_BYTES;
+    const codes = (base + CODES_AT) >> 2;
+    for (let k = 0; k < STRING_FIELDS; k++) this.codes[k] = i32[codes + k]!;
+    this.codes[STRING_FIELDS] = i32[(base + 40) >> 2]!;
+    bytes.copy(this.strings, 0, base + STR_AT, base + STR_AT + len);
+    // The text with marks where the numbers go, cut there.
+    const parts = this.text(slot, MARK).split(MARK);
+    this.pieces = [Buffer.from(parts[0]!), Buffer.from(parts[1]!), Buffer.from(parts[4]!)];
+  }
+
+  /**
+   * The JSON of the event in `slot`, as eventJson() in server/request-event.ts writes it. Made as
+   * a string: each string field is one decode of its bytes and V8 joins the pieces without
+   * copying them; json() then writes the bytes in one go. (Byte loops in JS, or a typed array's
+   * set() per piece, cost several times as much.)
+   */
+  text(slot: number, mark?: string): string {
+    const i32 = this.v.i32;
+    const f64 = this.v.f64;
     const base = slot * SLOT_BYTES;
     const nums = base >> 3;
     const codes = (base + CODES_AT) >> 2;
-    // Byte loops throughout: the pieces are short, and a typed array's set() costs more per call
-    // than copying a few dozen bytes.
     let at = base + STR_AT;
-    let o = copy(KEY.path, out, 0);
-    o = this.str(i32[codes + F_PATH]!, at, out, o);
-    at += strBytes(i32[codes + F_PATH]!);
-    o = copy(KEY.query, out, o);
-    o = this.str(i32[codes + F_QUERY]!, at, out, o);
-    at += strBytes(i32[codes + F_QUERY]!);
-    o = copy(KEY.method, out, o);
-    o = this.str(i32[codes + F_METHOD]!, at, out, o);
-    at += strBytes(i32[codes + F_METHOD]!);
-    o = copy(KEY.status, out, o);
-    o = writeNumber(f64[nums]!, out, o);
-    o = copy(KEY.cache, out, o);
-    o = this.str(i32[codes + F_CACHE]!, at, out, o);
-    at += strBytes(i32[codes + F_CACHE]!);
-    o = copy(KEY.render, out, o);
-    o = writeNumber(f64[nums + 1]!, out, o);
-    o = copy(KEY.duration, out, o);
-    o = writeNumber(f64[nums + 2]!, out, o);
-    o = copy(KEY.bytes, out, o);
-    o = writeNumber(f64[nums + 3]!, out, o);
-    o = copy(KEY.tenant, out, o);
-    o = this.str(i32[codes + F_TENANT]!, at, out, o);
-    at += strBytes(i32[codes + F_TENANT]!);
-    o = copy(KEY.site, out, o);
-    o = this.str(i32[codes + F_SITE]!, at, out, o);
-    at += strBytes(i32[codes + F_SITE]!);
-    o = copy(KEY.encoding, out, o);
-    o = this.str(i32[codes + F_ENCODING]!, at, out, o);
-    at += strBytes(i32[codes + F_ENCODING]!);
-    o = copy(KEY.bot, out, o);
-    o = copy(i32[(base + 40) >> 2] === 1 ? TRUE : FALSE, out, o);
-    o = copy(KEY.ua, out, o);
-    o = this.str(i32[codes + F_UA]!, at, out, o);
-    at += strBytes(i32[codes + F_UA]!);
-    o = copy(KEY.referer, out, o);
-    o = this.str(i32[codes + F_REFERER]!, at, out, o);
-    o = copy(KEY.ts, out, o);
-    o = writeNumber(f64[nums + 4]!, out, o);
-    out[o++] = 0x7d; // }
-    return o;
+    let code = i32[codes + F_PATH]!;
+    const path = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_QUERY]!;
+    const query = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_METHOD]!;
+    const method = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_CACHE]!;
+    const cache = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_TENANT]!;
+    const tenant = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_SITE]!;
+    const site = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_ENCODING]!;
+    const encoding = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_UA]!;
+    const ua = this.str(code, at);
+    at += strBytes(code);
+    const referer = this.str(i32[codes + F_REFERER]!, at);
+    const n = (k: number): string => mark ?? num(f64[nums + k]!);
+    return (
+      `{"path":${path},"query":${query},"method":${method},"status":${n(0)},` +
+      `"cache_status":${cache},"render_time_us":${n(1)},"duration_us":${n(2)},` +
+      `"bytes":${n(3)},"tenant_id":${tenant},"site_id":${site},"encoding":${encoding},` +
+      `"is_bot":${i32[(base + 40) >> 2] === 1 ? 'true' : 'false'},"user_agent":${ua},"referer":${referer},"ts":${n(4)}}`
+    );
   }
 
-  /** One string field (its code, its bytes at `at`) as JSON at `o`. */
-  private str(code: number, at: number, out: Uint8Array, o: number): number {
-    if (code < 0) return copy(NULL, out, o);
-    const bytes = this.v.bytes;
+  /** One string field (its code, its bytes at `at`) as JSON: stored raw (nothing to escape, so only quoted), or as its JSON text. */
+  private str(code: number, at: number): string {
+    if (code < 0) return 'null';
     const len = code >> 1;
-    if ((code & 1) === 0) return quoted(bytes, at, len, out, o);
-    // Stored as its JSON text.
-    for (let i = 0; i < len; i++) out[o + i] = bytes[at + i]!;
-    return o + len;
+    const s = len === 0 ? '' : this.v.bytes.utf8Slice(at, at + len);
+    return (code & 1) === 1 ? s : `"${s}"`;
   }
 }
 
@@ -208,75 +230,35 @@ function strBytes(code: number): number {
   return code < 0 ? 0 : code >> 1;
 }
 
-function copy(piece: Uint8Array, out: Uint8Array, o: number): number {
-  for (let i = 0; i < piece.length; i++) out[o + i] = piece[i]!;
-  return o + piece.length;
-}
+/** A number as JSON.stringify writes it. */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
-/** Raw UTF-8 bytes as a JSON string: quoted, with what JSON.stringify escapes escaped. */
-function quoted(bytes: Uint8Array, at: number, len: number, out: Uint8Array, o: number): number {
-  out[o++] = 0x22;
-  const end = at + len;
-  for (let i = at; i < end; i++) {
-    const b = bytes[i]!;
-    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
-      out[o++] = b;
-      continue;
-    }
-    out[o++] = 0x5c;
-    switch (b) {
-      case 0x22:
-      case 0x5c:
-        out[o++] = b;
-        break;
-      case 0x08:
-        out[o++] = 0x62; // b
-        break;
-      case 0x09:
-        out[o++] = 0x74; // t
-        break;
-      case 0x0a:
-        out[o++] = 0x6e; // n
-        break;
-      case 0x0c:
-        out[o++] = 0x66; // f
-        break;
-      case 0x0d:
-        out[o++] = 0x72; // r
-        break;
-      default:
-        out[o++] = 0x75; // u00XX, lower-case hex as JSON.stringify writes it
-        out[o++] = 0x30;
-        out[o++] = 0x30;
-        out[o++] = HEX[b >> 4]!;
-        out[o++] = HEX[b & 15]!;
-    }
-  }
-  out[o++] = 0x22;
-  return o;
-}
+/** Stands for the numbers in a text cut into pieces (no JSON text has a NUL byte unescaped). */
+const MARK = '\u0000';
+const DURATION = Buffer.from(',"duration_us":');
+const BYTES = Buffer.from(',"bytes":');
 
-/** A number as String(n) writes it (null when not finite, as JSON.stringify). */
+/** A number as String(n) writes it (null when not finite), at `o`; where it ends. */
 function writeNumber(n: number, out: Uint8Array, o: number): number {
-  if (n >= 0 && n <= 0x7fffffff && Number.isInteger(n)) {
-    // Non-negative integers (nearly every field): digits without a string. -0 lands here as "0".
-    let v = n | 0;
-    if (v === 0) {
-      out[o++] = 0x30;
-      return o;
+  if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) {
+    // Whole numbers (every field but an odd timing): digits without a string. -0 is "0" too.
+    if (n < 10) {
+      out[o] = 0x30 + n;
+      return o + 1;
     }
     let digits = 0;
-    for (let t = v; t > 0; t = (t / 10) | 0) digits++;
-    o += digits;
-    for (let i = o - 1; v > 0; i--) {
-      out[i] = 0x30 + (v % 10);
-      v = (v / 10) | 0;
+    for (let t = n; t >= 1; t = Math.floor(t / 10)) digits++;
+    let v = n;
+    for (let i = o + digits - 1; i >= o; i--) {
+      const q = Math.floor(v / 10);
+      out[i] = 0x30 + (v - q * 10);
+      v = q;
     }
-    return o;
+    return o + digits;
   }
-  const s = Number.isFinite(n) ? String(n) : 'null';
-  for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
-  return o;
+  const s = num(n);
+  for (let i = 0; i < s.length; i++) out[o + i] = s.charCodeAt(i);
+  return o + s.length;
 }
 
 /** The main thread's end: writes events, counts who still needs each slot. */
@@ -341,31 +323,27 @@ export class EventLog extends EventLogReader {
     // At least a byte per UTF-16 unit, at most three: only in between are the bytes counted.
     if (at + n > end) return -1;
     const bytes = this.w.bytes;
-    // ASCII (nearly every path and header): copied unit by unit, which costs less than a call
-    // into Buffer's encoder for strings this short.
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      bytes[at + i] = c;
+    if (n <= SHORT) {
+      // Short ASCII strings (method, cache status, encoding, most paths) are copied unit by
+      // unit, which costs less than a call into Buffer's encoder.
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80 || c < 0x20 || c === 0x22 || c === 0x5c) break;
+        bytes[at + i] = c;
+      }
+      if (i === n) {
+        i32[code] = n << 1;
+        return at + n;
+      }
     }
-    if (i === n) {
-      i32[code] = n << 1;
-      return at + n;
-    }
-    if (at + 3 * n > end && at + Buffer.byteLength(s) > end) return -1;
-    const written = bytes.utf8Write(s, at, end - at);
-    // A surrogate (a lone one has no UTF-8 form) makes it stored as the JSON text JSON.stringify
-    // writes for it.
-    if (!SURROGATE.test(s)) {
-      i32[code] = written << 1;
-      return at + written;
-    }
-    const json = JSON.stringify(s);
-    if (at + 3 * json.length > end && at + Buffer.byteLength(json) > end) return -1;
-    const w = bytes.utf8Write(json, at, end - at);
-    i32[code] = (w << 1) | 1;
-    return at + w;
+    // A string JSON.stringify escapes something in is stored as that JSON text: escaping is
+    // rare, and the reader then only quotes.
+    const text = NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : s;
+    if (at + 3 * text.length > end && at + Buffer.byteLength(text) > end) return -1;
+    const written = bytes.utf8Write(text, at, end - at);
+    i32[code] = text === s ? written << 1 : (written << 1) | 1;
+    return at + written;
   }
 
   /** `n` more queues hold event `seq` (each lets go of it with release). */
@@ -380,8 +358,7 @@ export class EventLog extends EventLogReader {
 
   /** The event's JSON as a string (for the paths that need one: a call sent alone or by message, a failure's input size). */
   jsonText(seq: number): string {
-    const bytes = this.json(seq & SLOT_MASK);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+    return this.text(seq & SLOT_MASK);
   }
 }
 

@@ -65,6 +65,27 @@ test('an event read back from the log is the JSON.stringify of the event, byte f
   }
 });
 
+test('events that repeat the strings of the one before differ only in their numbers, as JSON.stringify writes them', () => {
+  const log = new EventLog();
+  const reader = new EventLogReader(log.buffer);
+  const numbers = [
+    { ts: 1764541234567, renderUs: 0, durationUs: 9, bytes: 1 },
+    { ts: 2 ** 53 - 1, renderUs: 123456789, durationUs: 2 ** 31, bytes: 10 },
+    { ts: 1e21, renderUs: -5, durationUs: 0.25, bytes: NaN },
+  ];
+  // Each case several times in a row (the reader reuses what it made of the strings), then the next.
+  for (const c of [...cases, cases[0], cases[2], cases[0]]) {
+    for (const timing of numbers) {
+      const args = [...c];
+      args[6] = timing;
+      args[3] = 200 + Math.round(timing.durationUs) % 300;
+      const fields = eventFields(...args);
+      const seq = log.append(fields);
+      assert.deepEqual(Buffer.from(reader.json(slotOf(seq))), Buffer.from(JSON.stringify(eventOf(fields))));
+    }
+  }
+});
+
 test('a slot still held is not written over, and an event too big for a slot is refused', () => {
   const log = new EventLog();
   const fields = eventFields(...cases[0]);
