@@ -3,8 +3,9 @@
 // event object, byte for byte (docs/abi.md), for any string a request or a config can carry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventLog, EventLogReader, EVENT_SLOTS, slotOf } from '../../dist/runtime/event-log.js';
+import { EventLog, EventLogReader, EVENT_SLOTS, eventLog, slotOf } from '../../dist/runtime/event-log.js';
 import { buildEvent, eventFields, eventOf } from '../../dist/server/request-event.js';
+import { data, load, LOG_IMPORT, mod } from './helpers.js';
 
 const timing = { ts: 1764541234567, renderUs: 12, durationUs: 345, bytes: 1300 };
 const noIds = { tenant_id: null, site_id: null };
@@ -103,4 +104,51 @@ test('a slot still held is not written over, and an event too big for a slot is 
   // Multi-byte characters are counted as their UTF-8 bytes.
   const wide = eventFields(request(['User-Agent', '\u00e9'.repeat(250)]), '/', '', 200, 'HIT', undefined, timing, noIds);
   assert.equal(log.append(wide), -1);
+});
+
+// Through a plugin's worker: queued events given by their place in the log reach the guest as the
+// same JSON bytes, with the same fuel and outcomes as events given as JSON text, in order.
+
+// on_request_complete logs the event it got, then fails with code 7 when it is longer than 300 bytes.
+const ECHO = mod(
+  `${data(16, 'info')}
+  (func (export "on_request_complete") (param $p i32) (param $n i32) (result i32)
+    (call $log (i32.const 16) (i32.const 4) (local.get $p) (local.get $n))
+    (if (i32.gt_u (local.get $n) (i32.const 300)) (then (return (i32.const 7))))
+    (i32.const 0))`,
+  { imports: LOG_IMPORT },
+);
+
+test('a plugin handed events by their place in the log gets their JSON, as one handed the JSON text', async () => {
+  const { handle, logs } = await load(ECHO, {}, { onTally: () => {} });
+  try {
+    const log = eventLog();
+    const list = [];
+    const events = [];
+    for (const [k, c] of [cases[0], cases[2], cases[0], cases[3], cases[1]].entries()) {
+      const fields = eventFields(...c);
+      const seq = log.append(fields);
+      assert.ok(seq >= 0);
+      log.retain(seq, 1);
+      list.push(seq);
+      events.push(JSON.stringify(eventOf(fields)));
+      // A call given as arguments in the middle of a run of logged events keeps its place.
+      if (k === 1) {
+        list.push({ hook: 'on_cache_write', key: 'k', tagsJson: '[]' });
+        events.push(null);
+      }
+    }
+    const logged = await handle.callQueued(list);
+    const seen = logs.filter((l) => l.source === 'guest').map((l) => l.msg);
+    assert.deepEqual(seen, events.filter((e) => e !== null));
+    const asText = await handle.callQueued(events.map((e) => (e === null ? { hook: 'on_cache_write', key: 'k', tagsJson: '[]' } : { hook: 'on_request_complete', eventJson: e })));
+    assert.equal(logged.ran, list.length);
+    // Long events fail with the guest's error code; the reports match call for call.
+    const outcome = (run) => run.results.map((r) => [r.index, r.result.outcome, r.result.fuelUsed]);
+    assert.ok(logged.results.some((r) => r.result.outcome === 'error'));
+    assert.deepEqual(outcome(logged), outcome(asText));
+    for (const seq of list) if (typeof seq === 'number') log.release(seq);
+  } finally {
+    await handle.close();
+  }
 });
