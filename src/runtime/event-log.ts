@@ -19,9 +19,10 @@
  *
  * Slot layout (bytes):
  *   0   f64 × 5   status, render_time_us, duration_us, bytes, ts
- *   40  i32       is_bot (0/1)
- *   44  i32 × 9   per string field: -1 null, else (byte length << 1) | 1 when stored as JSON text
- *   80  the strings' bytes, back to back
+ *   40  i32       bit 0: is_bot; bit 1: every string (and is_bot) is the same as the event before's
+ *   44  i32       the event's sequence number
+ *   48  i32 × 9   per string field: -1 null, else (byte length << 1) | 1 when stored as JSON text
+ *   84  the strings' bytes, back to back
  */
 import type { HookArgs, QueuedCall } from './types.js';
 
@@ -29,8 +30,12 @@ import type { HookArgs, QueuedCall } from './types.js';
 export const EVENT_SLOTS = 4096;
 /** Bytes per slot; the strings of an event get SLOT_BYTES − STR_AT. */
 export const SLOT_BYTES = 512;
-const STR_AT = 80;
-const CODES_AT = 44;
+const FLAGS_AT = 40;
+const SEQ_AT = 44;
+const CODES_AT = 48;
+const STR_AT = 84;
+const IS_BOT = 1;
+const SAME = 2;
 /** Sequence numbers wrap here (a multiple of EVENT_SLOTS), so they stay small integers. */
 const SEQ_MASK = 0x3fffffff;
 const SLOT_MASK = EVENT_SLOTS - 1;
@@ -105,7 +110,8 @@ export interface EventFields {
 /** Reads events out of the log as JSON (any thread). */
 export class EventLogReader {
   private readonly v: Views;
-  private readonly out = Buffer.allocUnsafeSlow(MAX_EVENT_JSON) as Bytes;
+  /** A plain Uint8Array: a Buffer's subarray, made for every event handed out, costs several times as much. */
+  private readonly out = new Uint8Array(MAX_EVENT_JSON);
   readonly slots = EVENT_SLOTS;
 
   constructor(readonly buffer: SharedArrayBuffer) {
@@ -119,54 +125,44 @@ export class EventLogReader {
    * the same bytes, so such an event costs a comparison and the numbers' digits.
    */
   json(slot: number): Uint8Array {
-    const { bytes, i32, f64 } = this.v;
+    const { i32, f64 } = this.v;
     const base = slot * SLOT_BYTES;
-    const codes = (base + CODES_AT) >> 2;
-    const c = this.codes;
-    let same = this.pieces !== null && c[STRING_FIELDS] === i32[(base + 40) >> 2];
-    let len = 0;
-    for (let k = 0; k < STRING_FIELDS; k++) {
-      const code = i32[codes + k]!;
-      if (code !== c[k]) same = false;
-      len += strBytes(code);
-    }
-    const from = base + STR_AT;
-    if (same && bytes.compare(this.strings, 0, len, from, from + len) !== 0) same = false;
-    if (!same) this.remember(slot, len);
-    const [a, b, e] = this.pieces!;
+    const seq = i32[(base + SEQ_AT) >> 2]!;
+    // The pieces hold: this event repeats the strings of the one before, whose JSON was read last.
+    if (!(this.last >= 0 && (i32[(base + FLAGS_AT) >> 2]! & SAME) !== 0 && nextInLog(this.last, seq))) this.remember(slot);
+    this.last = seq;
     const out = this.out;
     const nums = base >> 3;
-    out.set(a, 0);
-    let o = writeNumber(f64[nums]!, out, a.length);
-    out.set(b, o);
-    o = writeNumber(f64[nums + 1]!, out, o + b.length);
-    out.set(DURATION, o);
-    o = writeNumber(f64[nums + 2]!, out, o + DURATION.length);
-    out.set(BYTES, o);
-    o = writeNumber(f64[nums + 3]!, out, o + BYTES.length);
-    out.set(e, o);
-    o = writeNumber(f64[nums + 4]!, out, o + e.length);
+    let o = copy(this.a, out, 0);
+    o = writeNumber(f64[nums]!, out, o);
+    o = copy(this.b, out, o);
+    o = writeNumber(f64[nums + 1]!, out, o);
+    o = copy(DURATION, out, o);
+    o = writeNumber(f64[nums + 2]!, out, o);
+    o = copy(BYTES, out, o);
+    o = writeNumber(f64[nums + 3]!, out, o);
+    o = copy(this.e, out, o);
+    o = writeNumber(f64[nums + 4]!, out, o);
     out[o++] = 0x7d; // }
-    return out.subarray(0, o);
+    // One view per length, kept: a new view for every event costs more than the rest together.
+    return (this.views[o] ??= out.subarray(0, o));
   }
 
-  /** Codes of the string fields, then is_bot, of the event `pieces` were made from. */
-  private readonly codes = new Int32Array(STRING_FIELDS + 1);
-  /** Its string bytes. */
-  private strings = Buffer.alloc(SLOT_BYTES - STR_AT);
-  /** Its JSON up to status, from there to render_time_us, from tenant_id to ts (the rest is numbers and constant keys). */
-  private pieces: [Uint8Array, Uint8Array, Uint8Array] | null = null;
+  /** Views of `out` by length (see json). */
+  private readonly views: Uint8Array[] = [];
+  /** Sequence number of the event read last (-1: none yet). */
+  private last = -1;
+  /** Its JSON up to status (a), from there to render_time_us (b), from tenant_id to ts (e); the rest is numbers and constant keys. */
+  private a: Uint8Array = EMPTY;
+  private b: Uint8Array = EMPTY;
+  private e: Uint8Array = EMPTY;
 
-  private remember(slot: number, len: number): void {
-    const { bytes, i32 } = this.v;
-    const base = slot * SLOT_BYTES;
-    const codes = (base + CODES_AT) >> 2;
-    for (let k = 0; k < STRING_FIELDS; k++) this.codes[k] = i32[codes + k]!;
-    this.codes[STRING_FIELDS] = i32[(base + 40) >> 2]!;
-    bytes.copy(this.strings, 0, base + STR_AT, base + STR_AT + len);
+  private remember(slot: number): void {
     // The text with marks where the numbers go, cut there.
     const parts = this.text(slot, MARK).split(MARK);
-    this.pieces = [Buffer.from(parts[0]!), Buffer.from(parts[1]!), Buffer.from(parts[4]!)];
+    this.a = Buffer.from(parts[0]!);
+    this.b = Buffer.from(parts[1]!);
+    this.e = Buffer.from(parts[4]!);
   }
 
   /**
@@ -212,7 +208,7 @@ export class EventLogReader {
       `{"path":${path},"query":${query},"method":${method},"status":${n(0)},` +
       `"cache_status":${cache},"render_time_us":${n(1)},"duration_us":${n(2)},` +
       `"bytes":${n(3)},"tenant_id":${tenant},"site_id":${site},"encoding":${encoding},` +
-      `"is_bot":${i32[(base + 40) >> 2] === 1 ? 'true' : 'false'},"user_agent":${ua},"referer":${referer},"ts":${n(4)}}`
+      `"is_bot":${(i32[(base + FLAGS_AT) >> 2]! & IS_BOT) !== 0 ? 'true' : 'false'},"user_agent":${ua},"referer":${referer},"ts":${n(4)}}`
     );
   }
 
@@ -223,6 +219,17 @@ export class EventLogReader {
     const s = len === 0 ? '' : this.v.bytes.utf8Slice(at, at + len);
     return (code & 1) === 1 ? s : `"${s}"`;
   }
+}
+
+/** Copies a piece of JSON to `o`: a loop, since for pieces this short a typed array's set() costs more. */
+function copy(piece: Uint8Array, out: Uint8Array, o: number): number {
+  const n = piece.length;
+  if (n > 16) {
+    out.set(piece, o);
+    return o + n;
+  }
+  for (let i = 0; i < n; i++) out[o + i] = piece[i]!;
+  return o + n;
 }
 
 /** Bytes a string field takes in the slot. */
@@ -236,6 +243,7 @@ const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 /** Stands for the numbers in a text cut into pieces (no JSON text has a NUL byte unescaped). */
 const MARK = '\u0000';
 const DURATION = Buffer.from(',"duration_us":');
+const EMPTY = new Uint8Array(0);
 const BYTES = Buffer.from(',"bytes":');
 
 /** A number as String(n) writes it (null when not finite), at `o`; where it ends. */
@@ -283,29 +291,77 @@ export class EventLog extends EventLogReader {
     if (this.refs[slot] !== 0) return -1;
     const { f64, i32 } = this.w;
     const base = slot * SLOT_BYTES;
-    const codes = (base + CODES_AT) >> 2;
-    const end = base + SLOT_BYTES;
-    let at = base + STR_AT;
-    // Strings first: an event that does not fit leaves nothing behind.
-    at = this.put(e.path, at, end, codes + F_PATH);
-    if (at >= 0) at = this.put(e.query, at, end, codes + F_QUERY);
-    if (at >= 0) at = this.put(e.method, at, end, codes + F_METHOD);
-    if (at >= 0) at = this.put(e.cacheStatus, at, end, codes + F_CACHE);
-    if (at >= 0) at = this.put(e.tenantId, at, end, codes + F_TENANT);
-    if (at >= 0) at = this.put(e.siteId, at, end, codes + F_SITE);
-    if (at >= 0) at = this.put(e.encoding, at, end, codes + F_ENCODING);
-    if (at >= 0) at = this.put(e.userAgent, at, end, codes + F_UA);
-    if (at >= 0) at = this.put(e.referer, at, end, codes + F_REFERER);
-    if (at < 0) return -1;
+    const same = this.repeats(e);
+    if (same) {
+      // The strings of the event before, which is in the slot before: one copy of its bytes.
+      const from = ((seq - 1) & SLOT_MASK) * SLOT_BYTES;
+      this.w.bytes.copyWithin(base + CODES_AT, from + CODES_AT, from + this.prevEnd);
+    } else {
+      const codes = (base + CODES_AT) >> 2;
+      const end = base + SLOT_BYTES;
+      let at = base + STR_AT;
+      // Strings first: an event that does not fit leaves nothing behind.
+      at = this.put(e.path, at, end, codes + F_PATH);
+      if (at >= 0) at = this.put(e.query, at, end, codes + F_QUERY);
+      if (at >= 0) at = this.put(e.method, at, end, codes + F_METHOD);
+      if (at >= 0) at = this.put(e.cacheStatus, at, end, codes + F_CACHE);
+      if (at >= 0) at = this.put(e.tenantId, at, end, codes + F_TENANT);
+      if (at >= 0) at = this.put(e.siteId, at, end, codes + F_SITE);
+      if (at >= 0) at = this.put(e.encoding, at, end, codes + F_ENCODING);
+      if (at >= 0) at = this.put(e.userAgent, at, end, codes + F_UA);
+      if (at >= 0) at = this.put(e.referer, at, end, codes + F_REFERER);
+      if (at < 0) {
+        this.prev = null;
+        return -1;
+      }
+      this.prevEnd = at - base;
+    }
     const nums = base >> 3;
     f64[nums] = e.status;
     f64[nums + 1] = e.renderUs;
     f64[nums + 2] = e.durationUs;
     f64[nums + 3] = e.bytes;
     f64[nums + 4] = e.ts;
-    i32[(base + 40) >> 2] = e.isBot ? 1 : 0;
+    i32[(base + FLAGS_AT) >> 2] = (e.isBot ? IS_BOT : 0) | (same ? SAME : 0);
+    i32[(base + SEQ_AT) >> 2] = seq;
     this.next = (seq + 1) & SEQ_MASK;
     return seq;
+  }
+
+  /** The strings of the event appended last (null: none, or it did not fit), and where its strings end in its slot. */
+  private prev: EventFields | null = null;
+  private prevEnd = 0;
+
+  /** Whether `e` has the strings of the event appended before it (and notes them for the next). */
+  private repeats(e: EventFields): boolean {
+    let p = this.prev;
+    const same =
+      p !== null &&
+      p.path === e.path &&
+      p.query === e.query &&
+      p.method === e.method &&
+      p.cacheStatus === e.cacheStatus &&
+      p.tenantId === e.tenantId &&
+      p.siteId === e.siteId &&
+      p.encoding === e.encoding &&
+      p.isBot === e.isBot &&
+      p.userAgent === e.userAgent &&
+      p.referer === e.referer;
+    if (!same) {
+      // A copy: the caller may reuse its fields object.
+      p = this.prev ??= { ...e };
+      p.path = e.path;
+      p.query = e.query;
+      p.method = e.method;
+      p.cacheStatus = e.cacheStatus;
+      p.tenantId = e.tenantId;
+      p.siteId = e.siteId;
+      p.encoding = e.encoding;
+      p.isBot = e.isBot;
+      p.userAgent = e.userAgent;
+      p.referer = e.referer;
+    }
+    return same;
   }
 
   /** Writes one string field at `at`; where the next one goes, or -1 when it does not fit. */
