@@ -67,9 +67,11 @@ const F_SITE = 5;
 const F_ENCODING = 6;
 const F_UA = 7;
 const F_REFERER = 8;
-const STRING_FIELDS = 9;
 
-/** What JSON.stringify escapes in a string: quote, backslash, control characters, and surrogates (lone ones; a pair is left alone, and costs nothing but the stringify). */
+/**
+ * What JSON.stringify escapes in a string: quote, backslash, control characters, and surrogates
+ * (lone ones; a string with a pair is stored as its JSON text too, which is the same bytes).
+ */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** Strings up to this long are written by a loop in JS; longer ones by Buffer's encoder. */
