@@ -10,8 +10,10 @@
 // cases in reverse order, so that neither side of a pair is always the one measured later (on a
 // machine whose load drifts, that side would be favoured or handicapped every time).
 //
-//   node bench/serve.bench.js [--rounds 7] [--duration 3] [--connections 32] [--bext DIR] [--only WORDS]
-// --bext points at another build (a checkout with dist/) to measure it the same way.
+//   node bench/serve.bench.js [--rounds 7] [--duration 3] [--connections 32] [--bext DIR] [--base DIR] [--only WORDS]
+// --bext points at another build (a checkout with dist/) to measure it the same way. --base adds
+// another build's "cache on, small" and "3 no-op plugins" servers to the same rounds (cases named
+// "base: ..."), for a before/after comparison side by side.
 // --only runs the cases whose names contain one of the comma-separated words, e.g.
 // `--only "cache on,plain memory"` for the cache-on goals alone. --calibrate adds a second,
 // identical plain server measured against the first (small page from memory): its ratio, which
@@ -148,7 +150,11 @@ async function main() {
     const three = await start(bext('three.toml'), dir);
     const calibrate = process.argv.includes('--calibrate');
     const twin = calibrate ? await start([HERE, '--serve-plain', path.join(dir, 'public')], dir) : null;
-    const servers = [plain, off, on, three, ...(twin ? [twin] : [])];
+    const baseDir = arg('--base', null);
+    const baseBext = (cfg) => [path.join(path.resolve(baseDir ?? '.'), 'bin', 'bext'), 'dev', '-c', cfg, '-p', '0', '--no-watch'];
+    const onBase = baseDir ? await start(baseBext('on.toml'), dir) : null;
+    const threeBase = baseDir ? await start(baseBext('three.toml'), dir) : null;
+    const servers = [plain, off, on, three, ...(twin ? [twin] : []), ...(baseDir ? [onBase, threeBase] : [])];
     const small = 'index.html';
     const big = 'big.html';
     // name → [server, url path]
@@ -165,6 +171,7 @@ async function main() {
       ['plain memory, 50 KB', plain, `memory/${big}`],
       ['bext cache on, 50 KB', on, big],
       ['bext 3 no-op plugins, small', three, small],
+      ...(baseDir ? [['base: bext cache on, small', onBase, small], ['base: bext 3 no-op plugins, small', threeBase, small]] : []),
     ].filter(([name]) => only.length === 0 || only.some((w) => name.includes(w)));
     const results = new Map(cases.map(([name]) => [name, []]));
     // Server CPU per request: far less disturbed by other load on the machine than req/s.
@@ -176,6 +183,7 @@ async function main() {
     try {
       for (const [, s, p] of cases) wrk(s.url + p, 1, connections); // warm-up: JIT, caches, workers
       if (results.has('bext 3 no-op plugins, small')) await settle(three.url);
+      if (results.has('base: bext 3 no-op plugins, small')) await settle(threeBase.url);
       for (let r = 0; r < rounds; r++) {
         for (const [name, s, p] of r % 2 === 0 ? cases : [...cases].reverse()) {
           const before = s === three ? await eventCounts(s.url) : null;
@@ -192,6 +200,7 @@ async function main() {
             events.calls += after.calls - before.calls;
             events.dropped += after.dropped - before.dropped;
           }
+          if (s === threeBase) await settle(s.url);
         }
       }
     } finally {
@@ -203,11 +212,11 @@ async function main() {
     const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
     const perRound = Math.max(26, rounds * 8 + 2);
     console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}\n`);
-    console.log(`${pad('server', 30)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', perRound)}server CPU µs/request, all threads / main thread (median, min–max)`);
+    console.log(`${pad('server', 36)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', perRound)}server CPU µs/request, all threads / main thread (median, min–max)`);
     for (const [name, xs] of results) {
       const c = cpu.get(name);
       const mc = mainCpu.get(name);
-      console.log(`${pad(name, 30)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), perRound)}${pad(`${fmt(c)} (${spread(c)})`, 16)} / ${fmt(mc)} (${spread(mc)})`);
+      console.log(`${pad(name, 36)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), perRound)}${pad(`${fmt(c)} (${spread(c)})`, 16)} / ${fmt(mc)} (${spread(mc)})`);
     }
     // Ratios per round (each pair measured back to back), then their median and spread; the goal
     // is judged on that median. Beside it: the ratio of each side's best round (load from other
@@ -223,6 +232,8 @@ async function main() {
       ['noise gauge: plain memory / itself', 'plain memory again, small', 'plain memory, small', null],
       ['static 50 KB, cache on / plain memory', 'bext cache on, 50 KB', 'plain memory, 50 KB', 0.9],
       ['3 no-op plugins / no plugins (req/s)', 'bext 3 no-op plugins, small', 'bext cache on, small', 0.9],
+      ['base: 3 no-op plugins / no plugins', 'base: bext 3 no-op plugins, small', 'base: bext cache on, small', null],
+      ['3 no-op plugins / base: 3 no-op plugins', 'bext 3 no-op plugins, small', 'base: bext 3 no-op plugins, small', null],
     ]
       .filter(([, a, b]) => results.has(a) && results.has(b))
       .map(([name, a, b, goal]) => [name, ratio(a, b), goal, a, b]);
@@ -234,7 +245,7 @@ async function main() {
       const cpuR = cpuRatio(a, b);
       const m = median(xs);
       console.log(
-        `${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  ${goal === null ? pad('(1.00 when quiet)', 20) : `goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}`}` +
+        `${pad(name, 44)}${m.toFixed(2)}x  (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})  ${goal === null ? pad(name.startsWith('noise') ? '(1.00 when quiet)' : '', 20) : `goal >= ${goal.toFixed(2)}  ${m >= goal ? 'PASS' : 'MISS'}`}` +
           `   best round / best round: ${(Math.max(...results.get(a)) / Math.max(...results.get(b))).toFixed(2)}x` +
           `   by CPU per request: ${cpuR.toFixed(2)}x, main thread ${cpuRatio(a, b, mainCpu).toFixed(2)}x`,
       );

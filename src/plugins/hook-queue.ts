@@ -14,15 +14,20 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { HookName } from '../config/types.js';
+import { hookOf } from '../runtime/event-log.js';
 import type { HookArgs } from '../runtime/types.js';
 
 export type QueuedHookArgs = Extract<HookArgs, { hook: 'on_request_complete' | 'on_cache_write' | 'on_cache_invalidate' }>;
+/** A queued call: its arguments, or an on_request_complete event by its sequence number in the event log (runtime/event-log.ts). */
+export type QueuedItem = QueuedHookArgs | number;
 
 /**
  * Runs queued calls in order; resolves with how many ran. Fewer than given means the last one
  * that ran stopped the plugin (timeout, crash): the others go back to the front of the queue.
  */
-export type HookCaller = (items: QueuedHookArgs[]) => Promise<number>;
+export type HookCaller = (items: QueuedItem[]) => Promise<number>;
+
+const noRelease = (): void => {};
 
 /** Most calls handed to a plugin at once. */
 export const DEFAULT_MAX_BATCH = 64;
@@ -110,7 +115,7 @@ export class QueuedEvent<E extends object = object> {
 }
 
 export class HookQueue {
-  private readonly ring: (QueuedHookArgs | undefined)[];
+  private readonly ring: (QueuedItem | undefined)[];
   private head = 0;
   private count = 0;
   private running = false;
@@ -131,6 +136,8 @@ export class HookQueue {
     private readonly onError: (err: unknown) => void = () => {},
     private readonly maxBatch = DEFAULT_MAX_BATCH,
     private readonly onShedding: (s: Shedding) => void = () => {},
+    /** An event of the log is no longer held by this queue (it ran, was dropped or forgotten). */
+    private readonly release: (seq: number) => void = noRelease,
   ) {
     this.ring = new Array(Math.max(1, capacity));
   }
@@ -148,7 +155,7 @@ export class HookQueue {
     return this.running || this.count > 0;
   }
 
-  push(args: QueuedHookArgs): void {
+  push(args: QueuedItem): void {
     const cap = this.ring.length;
     this.arrived++;
     if (this.count === cap) {
@@ -156,8 +163,7 @@ export class HookQueue {
       this.ring[this.head] = undefined;
       this.head = (this.head + 1) % cap;
       this.count--;
-      this.dropped++;
-      this.onDrop(oldest.hook, 1);
+      this.dropItem(oldest);
       if (this.shedding === null) this.startShedding();
     }
     this.ring[(this.head + this.count) % cap] = args;
@@ -165,7 +171,18 @@ export class HookQueue {
     if (!this.running && !this.paused) void this.pump();
   }
 
-  private take(): QueuedHookArgs | undefined {
+  private dropItem(item: QueuedItem): void {
+    this.dropped++;
+    this.onDrop(hookOf(item), 1);
+    this.let(item);
+  }
+
+  /** Lets go of an event of the log (no-op for arguments). */
+  private let(item: QueuedItem): void {
+    if (typeof item === 'number') this.release(item);
+  }
+
+  private take(): QueuedItem | undefined {
     if (this.count === 0) return undefined;
     const item = this.ring[this.head];
     this.ring[this.head] = undefined;
@@ -175,15 +192,12 @@ export class HookQueue {
   }
 
   /** Puts calls that did not run back in front, oldest first; what no longer fits is dropped. */
-  private requeue(items: QueuedHookArgs[]): void {
+  private requeue(items: QueuedItem[]): void {
     const cap = this.ring.length;
     const fits = Math.min(items.length, cap - this.count);
     const lost = items.length - fits;
     // They are older than anything queued since, so the oldest of them are the ones to drop.
-    for (let i = 0; i < lost; i++) {
-      this.dropped++;
-      this.onDrop(items[i]!.hook, 1);
-    }
+    for (let i = 0; i < lost; i++) this.dropItem(items[i]!);
     for (let i = items.length - 1; i >= lost; i--) {
       this.head = (this.head - 1 + cap) % cap;
       this.ring[this.head] = items[i];
@@ -261,7 +275,7 @@ export class HookQueue {
         if (this.paused) break;
         const n = Math.min(this.count, saturated ? Math.max(this.maxBatch, BUSY_MAX_BATCH) : this.maxBatch);
         if (n === 0) break;
-        const items = new Array<QueuedHookArgs>(n);
+        const items = new Array<QueuedItem>(n);
         for (let i = 0; i < n; i++) items[i] = this.take()!;
         let ran = n;
         try {
@@ -271,7 +285,9 @@ export class HookQueue {
         }
         this.delivered += Math.min(ran, n);
         // At least one call is used up per batch, so a plugin that keeps failing cannot stall the queue.
-        if (ran < n) this.requeue(items.slice(Math.max(1, ran)));
+        const used = ran < n ? Math.max(1, ran) : n;
+        for (let i = 0; i < used; i++) this.let(items[i]!);
+        if (ran < n) this.requeue(items.slice(used));
         this.rates(performance.now());
         if (this.count === 0 && this.shedding !== null) this.endShedding();
       }
@@ -323,9 +339,8 @@ export class HookQueue {
   /** Drops everything queued, counting each as dropped (shutdown gave up waiting); returns how many. */
   dropAll(): number {
     let n = 0;
-    for (let item = this.take(); item; item = this.take()) {
-      this.dropped++;
-      this.onDrop(item.hook, 1);
+    for (let item = this.take(); item !== undefined; item = this.take()) {
+      this.dropItem(item);
       n++;
     }
     this.wakeIdle();
@@ -335,9 +350,7 @@ export class HookQueue {
   /** Forgets everything queued (the plugin went away); returns how many were discarded. */
   discard(): number {
     const n = this.count;
-    while (this.take()) {
-      /* empty */
-    }
+    for (let item = this.take(); item !== undefined; item = this.take()) this.let(item);
     if (this.shedding !== null) this.endShedding();
     this.wakeIdle();
     return n;

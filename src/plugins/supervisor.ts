@@ -8,10 +8,14 @@
 import type { HookName, PluginConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { CallResult, PluginHandle, PluginInfo } from '../runtime/index.js';
+import { callArgs, eventLog, hookOf } from '../runtime/event-log.js';
 import type { PluginEngine } from './engine.js';
-import { DEFAULT_MAX_BATCH, HookQueue, QueuedEvent, type QueuedHookArgs, type Shedding } from './hook-queue.js';
+import { DEFAULT_MAX_BATCH, HookQueue, QueuedEvent, type QueuedHookArgs, type QueuedItem, type Shedding } from './hook-queue.js';
 
 const DEFAULT_PRIORITY = 1000;
+
+/** A queue (or the held list) is done with an event of the log. */
+const releaseLogged = (seq: number): void => eventLog().release(seq);
 
 type LifecycleHook = 'on_reload' | 'on_server_stop' | 'cleanup';
 
@@ -101,7 +105,7 @@ export class PluginSupervisor {
    * go to the plugins' queues once every on_server_start has run, so a plugin sees every request
    * and on_server_start still comes first.
    */
-  private held: QueuedHookArgs[] | null = null;
+  private held: QueuedItem[] | null = null;
   private heldDropped = new Map<HookName, number>();
 
   constructor(private readonly deps: SupervisorDeps) {}
@@ -130,18 +134,19 @@ export class PluginSupervisor {
       (err) => this.deps.log.error({ err, plugin: cfg.name }, 'event hook call failed in the host'),
       DEFAULT_MAX_BATCH,
       (s) => this.shedding(entry, s),
+      releaseLogged,
     );
     return entry;
   }
 
   /** Runs queued calls on the entry's instance; returns how many ran (see HookCaller). */
-  private async callEntry(entry: Entry, items: QueuedHookArgs[]): Promise<number> {
+  private async callEntry(entry: Entry, items: QueuedItem[]): Promise<number> {
     const handle = entry.handle;
     // No instance (between a failed reload and the next): the calls are skipped, as call() would.
     if (!handle) return items.length;
     if (handle.callQueued) return (await handle.callQueued(items)).ran;
-    if (handle.callBatch) return (await handle.callBatch(items)).length;
-    for (const args of items) await handle.call(args);
+    if (handle.callBatch) return (await handle.callBatch(items.map(callArgs))).length;
+    for (const item of items) await handle.call(callArgs(item));
     return items.length;
   }
 
@@ -245,13 +250,17 @@ export class PluginSupervisor {
   }
 
   /** Holds an event while start() runs; false when nothing is starting. */
-  private hold(args: QueuedHookArgs): boolean {
+  private hold(args: QueuedItem): boolean {
     const held = this.held;
     if (held === null) return false;
     if (held.length >= MAX_HELD) {
       const dropped = held.shift()!;
-      this.heldDropped.set(dropped.hook, (this.heldDropped.get(dropped.hook) ?? 0) + 1);
+      const hook = hookOf(dropped);
+      this.heldDropped.set(hook, (this.heldDropped.get(hook) ?? 0) + 1);
+      if (typeof dropped === 'number') releaseLogged(dropped);
     }
+    // The held list holds a logged event like a queue (it lets go once the event is queued).
+    if (typeof args === 'number') eventLog().retain(args, 1);
     held.push(args);
     return true;
   }
@@ -267,7 +276,10 @@ export class PluginSupervisor {
     }
     this.heldDropped.clear();
     for (const args of held) {
-      if (args.hook === 'on_request_complete') this.pushTo(this.eventTargets, args);
+      if (typeof args === 'number') {
+        this.pushLogged(args);
+        releaseLogged(args);
+      } else if (args.hook === 'on_request_complete') this.pushTo(this.eventTargets, args);
       else this.broadcast(args);
     }
   }
@@ -349,7 +361,19 @@ export class PluginSupervisor {
     if (!this.hold(args)) this.pushTo(targets, args);
   }
 
-  private pushTo(targets: readonly Entry[], args: QueuedHookArgs): void {
+  /**
+   * Queues on_request_complete for every plugin that exports it, by the event's sequence number
+   * in the event log (runtime/event-log.ts): each plugin's worker reads it from there.
+   */
+  pushLogged(seq: number): void {
+    if (this.hold(seq)) return;
+    const targets = this.eventTargets;
+    if (targets.length === 0) return;
+    eventLog().retain(seq, targets.length);
+    this.pushTo(targets, seq);
+  }
+
+  private pushTo(targets: readonly Entry[], args: QueuedItem): void {
     for (let i = 0; i < targets.length; i++) targets[i]!.queue.push(args);
   }
 

@@ -44,7 +44,8 @@ import { performance } from 'node:perf_hooks';
 import { HOOK_NAMES } from '../config/types.js';
 import { encodeCalls, hookStrings, readCalls, type EncodedCall } from './call-codec.js';
 import type { BatchResultMessage, CallReport } from './messages.js';
-import { OUTCOMES, type HookArgs } from './types.js';
+import type { EventLogReader } from './event-log.js';
+import { OUTCOMES, type HookArgs, type QueuedCall } from './types.js';
 
 /** Total size of a channel's buffer; arguments must fit in it less the header. */
 export const CHANNEL_BYTES = 64 * 1024;
@@ -143,7 +144,7 @@ export interface MainChannel {
    * how many it wrote (0: not even the first fits, nothing was sent; send them by message). The
    * worker records each call's progress as a message batch does.
    */
-  postBatch(id: number, args: readonly HookArgs[], budgets: readonly number[]): number;
+  postBatch(id: number, args: readonly QueuedCall[], budgets: readonly number[]): number;
   /**
    * Resolves once the worker finished batch `id`: how many of its calls ran when every one ended
    * ok (their reports are in the batch progress buffer), null when the result travels as a
@@ -299,7 +300,14 @@ function inlineable(r: CallReport): boolean {
  * The worker's end: serves calls until stop(). Call it once the worker is ready; it returns at
  * once (the first wait is in the event loop).
  */
-export function serveCalls(buffer: SharedArrayBuffer, server: CallServer, hotWaitMs = HOT_WAIT_MS, pollMs = WORKER_POLL_MS): { stop(): void } {
+export function serveCalls(
+  buffer: SharedArrayBuffer,
+  server: CallServer,
+  hotWaitMs = HOT_WAIT_MS,
+  pollMs = WORKER_POLL_MS,
+  /** Where batches find the events they name by slot (call-codec.ts). */
+  events?: EventLogReader,
+): { stop(): void } {
   const { i32, f64, data } = views(buffer);
   // Ids start at 1: a call written before this runs (the host answers 'ready' at once) is still new.
   let last = 0;
@@ -347,7 +355,7 @@ export function serveCalls(buffer: SharedArrayBuffer, server: CallServer, hotWai
   };
 
   const handleBatch = (id: number, n: number): number => {
-    const outcome = server.runBatch(n, readCalls(data, n).next);
+    const outcome = server.runBatch(n, readCalls(data, n, events).next);
     // Reports of failed calls carry messages and stacks: they, like any result that must follow
     // what the worker posted, go by message. Every call ok: the progress buffer holds it all.
     if (outcome.failed.length === 0 && server.posted() === postedAt) {

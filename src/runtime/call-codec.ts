@@ -13,9 +13,17 @@
  *   +20  i32  trailing i32 (on_cache_invalidate's count, else 0)
  *   +24  the strings' UTF-8 bytes, back to back; the next record starts at the next multiple of 8
  * so a batch can stop at any call: the writer fills the area with as many calls as fit.
+ *
+ * A run of on_request_complete events that follow each other in the event log (event-log.ts) is
+ * one record of no bytes: string 0's length is LOGGED, string 1's the number of events, the
+ * trailing i32 the first one's slot; the reader makes each event's JSON from its slot.
  */
 import { HOOK_NAMES, type HookName } from '../config/types.js';
-import type { HookArgs } from './types.js';
+import { nextInLog, slotOf, type EventLogReader } from './event-log.js';
+import type { HookArgs, QueuedCall } from './types.js';
+
+const LOGGED = -1;
+const EVENT_HOOK = HOOK_NAMES.indexOf('on_request_complete');
 
 const HEAD_BYTES = 24;
 const NO_TAIL: number[] = [];
@@ -89,7 +97,7 @@ function nextRecord(at: number, bytes: number): number {
  * Writes as many of `args` (with their budgets), from the first, as fit into `area`; returns how
  * many it wrote (0 when not even the first fits: the caller sends it another way).
  */
-export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[], callArea: Uint8Array): number {
+export function encodeCalls(args: readonly QueuedCall[], budgets: readonly number[], callArea: Uint8Array): number {
   if (callArea.byteOffset % 8 !== 0) throw new Error('internal: a call area must be 8-byte aligned');
   const area = Buffer.from(callArea.buffer, callArea.byteOffset, callArea.length);
   const f64 = new Float64Array(area.buffer, area.byteOffset, area.length >> 3);
@@ -98,6 +106,20 @@ export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[
   for (let k = 0; k < args.length; k++) {
     if (at + HEAD_BYTES > area.length) return k;
     const a = args[k]!;
+    if (typeof a === 'number') {
+      // The run of events that follow it in the log (with the same budget) goes in this record.
+      let end = k + 1;
+      while (end < args.length && typeof args[end] === 'number' && nextInLog(args[end - 1] as number, args[end] as number) && budgets[end] === budgets[k]) end++;
+      f64[at >> 3] = budgets[k]!;
+      const h = (at >> 2) + 2;
+      i32[h] = EVENT_HOOK;
+      i32[h + 1] = LOGGED;
+      i32[h + 2] = end - k;
+      i32[h + 3] = slotOf(a);
+      at = nextRecord(at, 0);
+      k = end - 1;
+      continue;
+    }
     const s = at + HEAD_BYTES;
     let len0 = 0;
     let len1 = 0;
@@ -136,18 +158,39 @@ export function encodeCalls(args: readonly HookArgs[], budgets: readonly number[
  * Reads the first n calls encodeCalls wrote, in order; each call's views are valid until `area`
  * is written again. Throws, naming the call, on a hook index or length no encoder writes.
  */
-export function readCalls(area: Uint8Array, n: number): { next(): EncodedCall } {
+export function readCalls(area: Uint8Array, n: number, events?: EventLogReader): { next(): EncodedCall } {
   const f64 = new Float64Array(area.buffer, area.byteOffset, area.length >> 3);
   const i32 = new Int32Array(area.buffer, area.byteOffset, area.length >> 2);
   let k = 0;
   let at = 0;
+  // The run of logged events being read: next slot, how many are left, their budget.
+  let slot = 0;
+  let left = 0;
+  let budget = 0;
+  const logged = (): EncodedCall => {
+    const json = events!.json(slot);
+    slot = (slot + 1) % events!.slots;
+    left--;
+    k++;
+    return { hook: 'on_request_complete', budget, strings: [json], tail: NO_TAIL };
+  };
   return {
     next(): EncodedCall {
       if (k >= n) throw new Error(`internal: call ${k} read from a batch of ${n}`);
+      if (left > 0) return logged();
       if (at + HEAD_BYTES > area.length) throw new Error(`internal: call ${k} of a batch starts at ${at}, past the area of ${area.length}`);
       const h = (at >> 2) + 2;
       const hook = HOOK_NAMES[i32[h]!];
       if (hook === undefined) throw new Error(`internal: call ${k} of a batch has unknown hook index ${i32[h]}`);
+      if (i32[h + 1] === LOGGED && hook === 'on_request_complete') {
+        const runLength = i32[h + 2]!;
+        if (events === undefined || runLength < 1 || k + runLength > n) throw new Error(`internal: call ${k} of a batch names ${runLength} logged events`);
+        slot = i32[h + 3]!;
+        left = runLength;
+        budget = f64[at >> 3]!;
+        at = nextRecord(at, 0);
+        return logged();
+      }
       const count = stringCount(hook);
       const strings: Uint8Array[] = [];
       let s = at + HEAD_BYTES;

@@ -37,6 +37,8 @@ export interface InitMessage {
   bridge: BridgeWorkerEnd;
   /** Progress of batched calls (see BatchProgress in batch-progress.ts). */
   progress: SharedArrayBuffer;
+  /** The request event log (event-log.ts): batches name on_request_complete events by their slot in it. */
+  events?: SharedArrayBuffer;
   /** The shared call channel (call-channel.ts); absent when every call goes by message. */
   calls?: SharedArrayBuffer;
   /** The worker looks for the next call briefly before it sleeps (LoadOptions.hookPoll). */

@@ -16,7 +16,8 @@ import { tallyOf } from './tally.js';
 import { pluginWorkerOptions } from './worker-options.js';
 import { demangle } from './frames/demangle.js';
 import { shownStack, type Symbolizer } from './frames/symbolize.js';
-import type { CallResult, CallTally, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo, QueuedRun } from './types.js';
+import { callArgs, eventLog, hookOf } from './event-log.js';
+import type { CallResult, CallTally, HookArgs, HookChannel, LoadOptions, PluginHandle, PluginInfo, QueuedCall, QueuedRun } from './types.js';
 
 const NO_NETWORK = JSON.stringify({ status: 0, error: 'network not available' });
 /** Limit for spawning a worker and instantiating the module (before any guest code runs). */
@@ -37,7 +38,7 @@ interface Live {
 
 /** A chunk of a batch once it ended: how many of its calls were sent and ran, what they reported, and what stopped it. */
 interface RanChunk {
-  chunk: readonly HookArgs[];
+  chunk: readonly QueuedCall[];
   budgets: number[];
   sent: number;
   /** How many calls ran to their end (not counting `stopped`). */
@@ -262,6 +263,7 @@ export class PluginHost implements PluginHandle {
         logLevel: this.opts.logLevel ?? pluginLevel(),
         bridge: bridge.worker,
         progress: live.progress.buffer,
+        events: eventLog().buffer,
         ...(channel ? { calls: channel.buffer, pollCalls: poll } : {}),
         ...(this.opts.profile ? { profile: true } : {}),
       };
@@ -438,15 +440,16 @@ export class PluginHost implements PluginHandle {
     return run;
   }
 
-  callQueued(args: readonly HookArgs[]): Promise<QueuedRun> {
+  callQueued(args: readonly QueuedCall[]): Promise<QueuedRun> {
     const run = this.queue.then(() => this.callQueuedNow(args));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   /** Whether list[i] can go in a batch (else call() answers it: closed, not exported, to profile). */
-  private batchable(a: HookArgs): boolean {
-    return !this.closed && a.hook in this.summary.hooks && !this.wantsProfile(a.hook);
+  private batchable(a: QueuedCall): boolean {
+    const hook = hookOf(a);
+    return !this.closed && hook in this.summary.hooks && !this.wantsProfile(hook);
   }
 
   private async callBatchNow(list: readonly HookArgs[]): Promise<CallResult[]> {
@@ -465,7 +468,7 @@ export class PluginHost implements PluginHandle {
    * callBatch for events nobody awaits: a chunk whose calls all ended ok becomes one tally per run
    * of one hook (to onTally, no CallResult per call); any other chunk is reported as callBatch does.
    */
-  private async callQueuedNow(list: readonly HookArgs[]): Promise<QueuedRun> {
+  private async callQueuedNow(list: readonly QueuedCall[]): Promise<QueuedRun> {
     const out: QueuedRun = { ran: 0, tallies: [], results: [] };
     const onTally = this.opts.onTally;
     await this.runList(
@@ -493,9 +496,9 @@ export class PluginHost implements PluginHandle {
     const { chunk, budgets, slots, count } = ran;
     let k = 0;
     while (k < count) {
-      const hook = chunk[k]!.hook;
+      const hook = hookOf(chunk[k]!);
       let end = k + 1;
-      while (end < count && chunk[end]!.hook === hook) end++;
+      while (end < count && hookOf(chunk[end]!) === hook) end++;
       const tally = tallyOf(this.plugin.name, hook, budgets[k]!, slots, k, end);
       if (tally !== null) {
         try {
@@ -516,7 +519,7 @@ export class PluginHost implements PluginHandle {
    * it is handed over, unless it ended in a timeout or crash.
    */
   private async runList(
-    list: readonly HookArgs[],
+    list: readonly QueuedCall[],
     take: (ran: RanChunk, first: number) => void,
     single: (result: CallResult, index: number) => void,
   ): Promise<void> {
@@ -528,7 +531,7 @@ export class PluginHost implements PluginHandle {
         // What call() answers without the worker (closed plugin, hook not exported) is answered
         // the same way; so is a call to profile (its profile travels in a result message).
         if (!this.batchable(list[i]!)) {
-          single(await this.callNow(list[i]!), i);
+          single(await this.callNow(callArgs(list[i]!)), i);
           i++;
           continue;
         }
@@ -547,7 +550,7 @@ export class PluginHost implements PluginHandle {
   }
 
   /** The calls from list[i] that go in one chunk (at most MAX_BATCH, all batchable). */
-  private chunkAt(list: readonly HookArgs[], i: number): HookArgs[] {
+  private chunkAt(list: readonly QueuedCall[], i: number): QueuedCall[] {
     let end = i + 1;
     while (end < list.length && end - i < MAX_BATCH && this.batchable(list[end]!)) end++;
     return list.slice(i, end);
@@ -558,8 +561,8 @@ export class PluginHost implements PluginHandle {
    * many as the channel holds through it); resolves, once the batch ended, with how many it sent
    * and the reports of those that ran (read before anything else is sent to the worker).
    */
-  private async runChunk(chunk: readonly HookArgs[]): Promise<RanChunk> {
-    const first = chunk[0]!.hook;
+  private async runChunk(chunk: readonly QueuedCall[]): Promise<RanChunk> {
+    const first = hookOf(chunk[0]!);
     if (this.replacing) await this.replacing;
     if (!this.live) {
       try {
@@ -571,7 +574,8 @@ export class PluginHost implements PluginHandle {
       }
     }
     const live = this.live!;
-    const budgets = chunk.map((a) => this.plugin.fuel[a.hook]);
+    const fuel = this.plugin.fuel;
+    const budgets = chunk.map((a) => fuel[hookOf(a)]);
     let sent = chunk.length;
 
     const id = this.nextId++;
@@ -597,7 +601,7 @@ export class PluginHost implements PluginHandle {
           outcome: 'timeout',
           fuelUsed: 0,
           wallUs: elapsed * 1000,
-          message: `${chunk[at]!.hook} exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms wall time; the worker was terminated and will be replaced`,
+          message: `${hookOf(chunk[at]!)} exceeded timeout_ms of ${timeoutMs.toLocaleString('en-US')} ms wall time; the worker was terminated and will be replaced`,
         });
       };
       let timer = setTimeout(check, timeoutMs);
@@ -627,12 +631,12 @@ export class PluginHost implements PluginHandle {
           done(count, NO_FAILURES, null);
         });
       } else {
-        const batch: BatchMessage = { type: 'batch', id, args: chunk.map(plainArgs), budgets };
+        const batch: BatchMessage = { type: 'batch', id, args: chunk.map((a) => plainArgs(callArgs(a))), budgets };
         postTo(live, batch);
       }
       for (let k = 0; k < sent; k++) {
         const a = chunk[k]!;
-        if (a.hook === 'on_server_start') this.startedWith = a.configJson;
+        if (typeof a !== 'number' && a.hook === 'on_server_start') this.startedWith = a.configJson;
       }
     });
   }
@@ -641,11 +645,11 @@ export class PluginHost implements PluginHandle {
   private chunkResults(ran: RanChunk): CallResult[] {
     const { chunk, budgets, count, stopped, replace } = ran;
     const results: CallResult[] = [];
-    for (let k = 0; k < count; k++) results.push(this.finish(this.result(chunk[k]!.hook, budgets[k]!, reportAt(ran, k))));
+    for (let k = 0; k < count; k++) results.push(this.finish(this.result(hookOf(chunk[k]!), budgets[k]!, reportAt(ran, k))));
     if (stopped) {
       const at = count;
-      results.push(this.finish(this.result(chunk[at]!.hook, budgets[at]!, stopped)));
-      if (replace) this.replaceAfter(stopped, chunk[at]!.hook);
+      results.push(this.finish(this.result(hookOf(chunk[at]!), budgets[at]!, stopped)));
+      if (replace) this.replaceAfter(stopped, hookOf(chunk[at]!));
     }
     return results;
   }

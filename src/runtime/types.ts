@@ -21,6 +21,9 @@ export type HookArgs =
   | { hook: 'on_cache_invalidate'; pattern: string; count: number }
   | { hook: 'on_reload' | 'on_server_stop' | 'cleanup' };
 
+/** A call waiting in a queue: its arguments, or an on_request_complete event by its sequence number in the event log (event-log.ts). */
+export type QueuedCall = HookArgs | number;
+
 export interface CallResult {
   plugin: string;
   hook: HookName;
@@ -145,8 +148,9 @@ export interface PluginHandle {
    * Runs queued hooks (events nobody awaits) as callBatch does, but reports the calls of each
    * chunk that ended ok as tallies (CallTally), to onTally and in the result, instead of a
    * CallResult per call; every call of a chunk where one failed is reported as callBatch would.
+   * An event given by its place in the event log is read by the worker from there.
    */
-  callQueued?(args: readonly HookArgs[]): Promise<QueuedRun>;
+  callQueued?(args: readonly QueuedCall[]): Promise<QueuedRun>;
   /**
    * Asks the batch running now to stop after its current call (shutdown gave up waiting): the
    * calls after it do not run and callBatch resolves with fewer results, as after a timeout.

@@ -23,6 +23,7 @@ import { createLogBatcher } from './log-batch.js';
 import type { BatchMessage, BatchResultMessage, CallMessage, CallReport, FromWorker, InitMessage, LogEntry, MetricSampleData, ToWorker } from './messages.js';
 import { connectBridge } from './sync-bridge.js';
 import { HOT_WAIT_MS, serveCalls, WORKER_POLL_MS, type BatchOutcome } from './call-channel.js';
+import { EventLogReader } from './event-log.js';
 import type { HookArgs } from './types.js';
 import { classifyTrap, type TrapInfo } from './traps.js';
 import { panicMessage } from './frames/panic.js';
@@ -510,7 +511,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
           logs.flush();
           return postedCount;
         },
-      }, HOT_WAIT_MS, msg.pollCalls === false ? 0 : WORKER_POLL_MS);
+      }, HOT_WAIT_MS, msg.pollCalls === false ? 0 : WORKER_POLL_MS, msg.events ? new EventLogReader(msg.events) : undefined);
     }
   };
 

@@ -8,7 +8,8 @@
  * (src/stats) keep the all-time figures.
  */
 import type { HookName } from '../config/types.js';
-import type { CallResult, CallTally, HookArgs } from '../runtime/types.js';
+import { eventLog, slotOf } from '../runtime/event-log.js';
+import type { CallResult, CallTally, QueuedCall } from '../runtime/types.js';
 import { HookAggregate, hookOrder } from '../stats/aggregate.js';
 import type { HookStats } from '../stats/types.js';
 import type { LanguageGuess } from '../wasm/index.js';
@@ -113,7 +114,9 @@ function viewOf(f: VersionFigures): VersionFiguresView {
 }
 
 /** Bytes of a hook's input as the guest receives it. */
-export function inputBytes(args: HookArgs): number {
+export function inputBytes(args: QueuedCall): number {
+  // An event in the log: the JSON the worker made of it.
+  if (typeof args === 'number') return eventLog().json(slotOf(args)).length;
   switch (args.hook) {
     case 'on_request_complete':
       return Buffer.byteLength(args.eventJson);
@@ -197,7 +200,7 @@ export class PluginHistory {
   }
 
   /** Counts a call against the version that made it; `args` (its input) is measured only for a failure. */
-  call(result: CallResult, version: PluginVersion, args: HookArgs): void {
+  call(result: CallResult, version: PluginVersion, args: QueuedCall): void {
     if (result.skipped) return;
     const r = this.record(result.plugin);
     const at = this.now();

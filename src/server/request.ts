@@ -11,7 +11,8 @@ import { cacheKey, requestBypasses, storability, type CacheEntry } from './cache
 import type { ServerContext } from './context.js';
 import { acceptsEncoding, joinedHeader, one, requestMethod } from './headers.js';
 import { errorPage } from './pages.js';
-import { buildEvent, eventJson } from './request-event.js';
+import { eventLog } from '../runtime/event-log.js';
+import { eventFields, eventJson, eventOf } from './request-event.js';
 import { requestTarget } from './request-target.js';
 import { etagMatches } from './validators.js';
 import { sendableHead, withConnectionClose } from './entry-head.js';
@@ -105,28 +106,38 @@ export function createRequestHandler(ctx: ServerContext, admin: AdminContext): R
     active--;
     if (active === 0 && idleWaiter) idleWaiter();
     if (st.abort && !res.writableFinished) st.abort.abort();
-    if (!st.site || !plugins.wantsEvents()) return;
+    if (st.site && plugins.wantsEvents()) reportEvent(req, res, st);
+  }
+
+  /**
+   * Hands the response's event to the plugins: written once into the event log, where each
+   * plugin's worker reads it (an event the log cannot take goes to the queues as an object).
+   */
+  function reportEvent(req: IncomingMessage, res: ServerResponse, st: RequestState): void {
     const { server } = ctx.config;
-    const event = buildEvent(req, st.rawPath, st.search, res.statusCode, st.cacheStatus, st.encoding, {
+    const fields = eventFields(req, st.rawPath, st.search, res.statusCode, st.cacheStatus, st.encoding, {
       ts: st.ts,
       renderUs: Math.round(st.ttfb * 1000),
       durationUs: Math.round((performance.now() - st.t0) * 1000),
       bytes: st.bytes,
-    }, { tenant_id: server.tenant_id, site_id: server.site_id });
-    plugins.pushEvent(event, eventJson);
+    }, server);
+    const seq = eventLog().append(fields);
+    if (seq >= 0) plugins.pushLogged(seq);
+    else plugins.pushEvent(eventOf(fields), eventJson);
   }
 
   /**
-   * A fresh entry's answer. It is tracked (see track) only when there is something to wait for:
-   * a plugin that wants the event, or bytes the socket has not taken yet. Otherwise the response
-   * is already complete here, and a HIT costs no listener and no closure.
+   * A fresh entry's answer. It is tracked (see track) only when the socket has not taken every
+   * byte yet. Otherwise the response is complete here: its event (when a plugin wants it) is
+   * reported at once, and a HIT costs no listener and no closure.
    */
   function serveHit(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, st: RequestState): void {
     st.cacheStatus = 'HIT';
     st.encoding = entry.head.encoding;
     metrics.countResponse('HIT');
     st.bytes = serveEntry(req, res, entry, 'HIT', st);
-    if (plugins.wantsEvents() || !res.writableFinished) track(req, res, st);
+    if (!res.writableFinished) track(req, res, st);
+    else if (plugins.wantsEvents()) reportEvent(req, res, st);
   }
 
   /** Answers a site request from the cache or the origins; a promise only when something is awaited. */

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { PluginEngine } from '../plugins/engine.js';
-import type { CallResult, HookArgs, PluginHandle, QueuedRun } from '../runtime/types.js';
+import type { CallResult, HookArgs, PluginHandle, QueuedCall, QueuedRun } from '../runtime/types.js';
 import { guessLanguage, type LanguageGuess } from '../wasm/index.js';
 import type { PluginHistory, PluginVersion } from './plugin-history.js';
 export { inputBytes } from './plugin-history.js';
@@ -52,7 +52,7 @@ function counted(handle: PluginHandle, history: PluginHistory, version: PluginVe
       : {}),
     ...(queued
       ? {
-          async callQueued(list: readonly HookArgs[]): Promise<QueuedRun> {
+          async callQueued(list: readonly QueuedCall[]): Promise<QueuedRun> {
             const run = await queued(list);
             for (const t of run.tallies) history.tally(t, version);
             for (const { index, result } of run.results) history.call(result, version, list[index]!);

@@ -1,0 +1,433 @@
+/**
+ * The request event log: one ring of fixed-size slots in memory every plugin worker shares with
+ * the main thread. For each response the main thread writes the on_request_complete event once,
+ * as its raw fields (numbers as numbers, strings as their UTF-8 bytes); each worker that runs the
+ * hook makes the event's JSON from the slot itself, straight into its own scratch, and hands it to
+ * the guest. So an event costs the main thread no event object, no JSON and no copy per plugin:
+ * a plugin's queue holds the event's sequence number, and a batch names a run of slots.
+ *
+ * The JSON is exactly what JSON.stringify makes of the event object (docs/abi.md, "Request
+ * events"): same keys in the same order, strings escaped as JSON.stringify escapes them, numbers
+ * as String(n) (null when not finite). A string with nothing to escape (nearly all) is stored as
+ * its UTF-8 bytes and the reader only quotes it; one with a quote, a backslash, a control
+ * character or a surrogate (a lone one has no UTF-8 form) is stored as its JSON.stringify text.
+ *
+ * A slot is reused only once every plugin that was handed its event is done with it (ran it,
+ * dropped it, or forgot it): the main thread counts references per slot. An event that does not
+ * fit in a slot, or finds its slot still in use (a plugin holding events as long as the ring),
+ * takes the old road (an object with its JSON string), so nothing is lost to the ring itself.
+ *
+ * Slot layout (bytes):
+ *   0   f64 × 5   status, render_time_us, duration_us, bytes, ts
+ *   40  i32       bit 0: is_bot; bit 1: every string (and is_bot) is the same as the event before's
+ *   44  i32       the event's sequence number
+ *   48  i32 × 9   per string field: -1 null, else (byte length << 1) | 1 when stored as JSON text
+ *   84  the strings' bytes, back to back
+ */
+import type { HookArgs, QueuedCall } from './types.js';
+
+/** Slots in the ring (a power of two). */
+export const EVENT_SLOTS = 4096;
+/** Bytes per slot; the strings of an event get SLOT_BYTES − STR_AT. */
+export const SLOT_BYTES = 512;
+const FLAGS_AT = 40;
+const SEQ_AT = 44;
+const CODES_AT = 48;
+const STR_AT = 84;
+const IS_BOT = 1;
+const SAME = 2;
+/** Sequence numbers wrap here (a multiple of EVENT_SLOTS), so they stay small integers. */
+const SEQ_MASK = 0x3fffffff;
+const SLOT_MASK = EVENT_SLOTS - 1;
+
+/** More bytes than one event's JSON can take: its keys, numbers and literals, and its strings' bytes (escaped ones are stored escaped). */
+export const MAX_EVENT_JSON = 1024;
+
+/** The hook of a queued call. */
+export function hookOf(a: QueuedCall): HookArgs['hook'] {
+  return typeof a === 'number' ? 'on_request_complete' : a.hook;
+}
+
+/** Whether b is the event right after a in the log. */
+export function nextInLog(a: number, b: number): boolean {
+  return ((b - a) & SEQ_MASK) === 1;
+}
+
+export function slotOf(seq: number): number {
+  return seq & SLOT_MASK;
+}
+
+// String field indexes, in slot order.
+const F_PATH = 0;
+const F_QUERY = 1;
+const F_METHOD = 2;
+const F_CACHE = 3;
+const F_TENANT = 4;
+const F_SITE = 5;
+const F_ENCODING = 6;
+const F_UA = 7;
+const F_REFERER = 8;
+
+/**
+ * What JSON.stringify escapes in a string: quote, backslash, control characters, and surrogates
+ * (lone ones; a string with a pair is stored as its JSON text too, which is the same bytes).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** Strings up to this long are written by a loop in JS; longer ones by Buffer's encoder. */
+const SHORT = 16;
+
+/** Buffer's own UTF-8 writer (what buf.write(s, at, max, 'utf8') calls after parsing its arguments). */
+type Bytes = Buffer & { utf8Write(s: string, at: number, max: number): number; utf8Slice(start: number, end: number): string };
+
+interface Views {
+  bytes: Bytes;
+  f64: Float64Array;
+  i32: Int32Array;
+}
+
+function views(buffer: SharedArrayBuffer): Views {
+  return { bytes: Buffer.from(buffer) as Bytes, f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
+}
+
+/** The raw fields of one request event (the server decides what they are; see server/request-event.ts). */
+export interface EventFields {
+  path: string;
+  query: string;
+  method: string;
+  status: number;
+  cacheStatus: string;
+  renderUs: number;
+  durationUs: number;
+  bytes: number;
+  tenantId: string | null;
+  siteId: string | null;
+  encoding: string;
+  isBot: boolean;
+  userAgent: string;
+  referer: string | null;
+  ts: number;
+}
+
+/** Reads events out of the log as JSON (any thread). */
+export class EventLogReader {
+  private readonly v: Views;
+  /** A plain Uint8Array: a Buffer's subarray, made for every event handed out, costs several times as much. */
+  private readonly out = new Uint8Array(MAX_EVENT_JSON);
+  readonly slots = EVENT_SLOTS;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.v = views(buffer);
+  }
+
+  /**
+   * The JSON of the event in `slot` as UTF-8; a view valid until the next call. Events mostly
+   * repeat the strings of the one before (one browser, one load generator): the JSON between the
+   * numbers is kept as bytes from the last event read, and reused when this one's strings are
+   * the same bytes, so such an event costs a comparison and the numbers' digits.
+   */
+  json(slot: number): Uint8Array {
+    const { i32, f64 } = this.v;
+    const base = slot * SLOT_BYTES;
+    const seq = i32[(base + SEQ_AT) >> 2]!;
+    // The pieces hold: this event repeats the strings of the one before, whose JSON was read last.
+    if (!(this.last >= 0 && (i32[(base + FLAGS_AT) >> 2]! & SAME) !== 0 && nextInLog(this.last, seq))) this.remember(slot);
+    this.last = seq;
+    const out = this.out;
+    const nums = base >> 3;
+    let o = copy(this.a, out, 0);
+    o = writeNumber(f64[nums]!, out, o);
+    o = copy(this.b, out, o);
+    o = writeNumber(f64[nums + 1]!, out, o);
+    o = copy(DURATION, out, o);
+    o = writeNumber(f64[nums + 2]!, out, o);
+    o = copy(BYTES, out, o);
+    o = writeNumber(f64[nums + 3]!, out, o);
+    o = copy(this.e, out, o);
+    o = writeNumber(f64[nums + 4]!, out, o);
+    out[o++] = 0x7d; // }
+    // One view per length, kept: a new view for every event costs more than the rest together.
+    return (this.views[o] ??= out.subarray(0, o));
+  }
+
+  /** Views of `out` by length (see json). */
+  private readonly views: Uint8Array[] = [];
+  /** Sequence number of the event read last (-1: none yet). */
+  private last = -1;
+  /** Its JSON up to status (a), from there to render_time_us (b), from tenant_id to ts (e); the rest is numbers and constant keys. */
+  private a: Uint8Array = EMPTY;
+  private b: Uint8Array = EMPTY;
+  private e: Uint8Array = EMPTY;
+
+  private remember(slot: number): void {
+    // The text with marks where the numbers go, cut there.
+    const parts = this.text(slot, MARK).split(MARK);
+    this.a = Buffer.from(parts[0]!);
+    this.b = Buffer.from(parts[1]!);
+    this.e = Buffer.from(parts[4]!);
+  }
+
+  /**
+   * The JSON of the event in `slot`, as eventJson() in server/request-event.ts writes it. Made as
+   * a string: each string field is one decode of its bytes and V8 joins the pieces without
+   * copying them; json() then writes the bytes in one go. (Byte loops in JS, or a typed array's
+   * set() per piece, cost several times as much.)
+   */
+  text(slot: number, mark?: string): string {
+    const i32 = this.v.i32;
+    const f64 = this.v.f64;
+    const base = slot * SLOT_BYTES;
+    const nums = base >> 3;
+    const codes = (base + CODES_AT) >> 2;
+    let at = base + STR_AT;
+    let code = i32[codes + F_PATH]!;
+    const path = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_QUERY]!;
+    const query = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_METHOD]!;
+    const method = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_CACHE]!;
+    const cache = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_TENANT]!;
+    const tenant = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_SITE]!;
+    const site = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_ENCODING]!;
+    const encoding = this.str(code, at);
+    at += strBytes(code);
+    code = i32[codes + F_UA]!;
+    const ua = this.str(code, at);
+    at += strBytes(code);
+    const referer = this.str(i32[codes + F_REFERER]!, at);
+    const n = (k: number): string => mark ?? num(f64[nums + k]!);
+    return (
+      `{"path":${path},"query":${query},"method":${method},"status":${n(0)},` +
+      `"cache_status":${cache},"render_time_us":${n(1)},"duration_us":${n(2)},` +
+      `"bytes":${n(3)},"tenant_id":${tenant},"site_id":${site},"encoding":${encoding},` +
+      `"is_bot":${(i32[(base + FLAGS_AT) >> 2]! & IS_BOT) !== 0 ? 'true' : 'false'},"user_agent":${ua},"referer":${referer},"ts":${n(4)}}`
+    );
+  }
+
+  /** One string field (its code, its bytes at `at`) as JSON: stored raw (nothing to escape, so only quoted), or as its JSON text. */
+  private str(code: number, at: number): string {
+    if (code < 0) return 'null';
+    const len = code >> 1;
+    const s = len === 0 ? '' : this.v.bytes.utf8Slice(at, at + len);
+    return (code & 1) === 1 ? s : `"${s}"`;
+  }
+}
+
+/** Copies a piece of JSON to `o`: a loop, since for pieces this short a typed array's set() costs more. */
+function copy(piece: Uint8Array, out: Uint8Array, o: number): number {
+  const n = piece.length;
+  if (n > 16) {
+    out.set(piece, o);
+    return o + n;
+  }
+  for (let i = 0; i < n; i++) out[o + i] = piece[i]!;
+  return o + n;
+}
+
+/** Bytes a string field takes in the slot. */
+function strBytes(code: number): number {
+  return code < 0 ? 0 : code >> 1;
+}
+
+/** A number as JSON.stringify writes it. */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/** Stands for the numbers in a text cut into pieces (no JSON text has a NUL byte unescaped). */
+const MARK = '\u0000';
+const DURATION = Buffer.from(',"duration_us":');
+const EMPTY = new Uint8Array(0);
+const BYTES = Buffer.from(',"bytes":');
+
+/** A number as String(n) writes it (null when not finite), at `o`; where it ends. */
+function writeNumber(n: number, out: Uint8Array, o: number): number {
+  if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) {
+    // Whole numbers (every field but an odd timing): digits without a string. -0 is "0" too.
+    if (n < 10) {
+      out[o] = 0x30 + n;
+      return o + 1;
+    }
+    let digits = 0;
+    for (let t = n; t >= 1; t = Math.floor(t / 10)) digits++;
+    let v = n;
+    for (let i = o + digits - 1; i >= o; i--) {
+      const q = Math.floor(v / 10);
+      out[i] = 0x30 + (v - q * 10);
+      v = q;
+    }
+    return o + digits;
+  }
+  const s = num(n);
+  for (let i = 0; i < s.length; i++) out[o + i] = s.charCodeAt(i);
+  return o + s.length;
+}
+
+/** The main thread's end: writes events, counts who still needs each slot. */
+export class EventLog extends EventLogReader {
+  private readonly w: Views;
+  /** Per slot: how many queues (and held lists) still hold its event. */
+  private readonly refs = new Uint16Array(EVENT_SLOTS);
+  private next = 0;
+
+  constructor() {
+    super(new SharedArrayBuffer(EVENT_SLOTS * SLOT_BYTES));
+    this.w = views(this.buffer);
+  }
+
+  /**
+   * Writes an event into the next slot; its sequence number, or -1 when it takes the old road
+   * (the slot is still in use, or its strings do not fit). Nobody holds it yet (see retain).
+   */
+  append(e: EventFields): number {
+    const seq = this.next;
+    const slot = seq & SLOT_MASK;
+    if (this.refs[slot] !== 0) return -1;
+    const { f64, i32 } = this.w;
+    const base = slot * SLOT_BYTES;
+    const same = this.repeats(e);
+    if (same) {
+      // The strings of the event before, which is in the slot before: one copy of its bytes.
+      const from = ((seq - 1) & SLOT_MASK) * SLOT_BYTES;
+      this.w.bytes.copyWithin(base + CODES_AT, from + CODES_AT, from + this.prevEnd);
+    } else {
+      const codes = (base + CODES_AT) >> 2;
+      const end = base + SLOT_BYTES;
+      let at = base + STR_AT;
+      // Strings first: an event that does not fit leaves nothing behind.
+      at = this.put(e.path, at, end, codes + F_PATH);
+      if (at >= 0) at = this.put(e.query, at, end, codes + F_QUERY);
+      if (at >= 0) at = this.put(e.method, at, end, codes + F_METHOD);
+      if (at >= 0) at = this.put(e.cacheStatus, at, end, codes + F_CACHE);
+      if (at >= 0) at = this.put(e.tenantId, at, end, codes + F_TENANT);
+      if (at >= 0) at = this.put(e.siteId, at, end, codes + F_SITE);
+      if (at >= 0) at = this.put(e.encoding, at, end, codes + F_ENCODING);
+      if (at >= 0) at = this.put(e.userAgent, at, end, codes + F_UA);
+      if (at >= 0) at = this.put(e.referer, at, end, codes + F_REFERER);
+      if (at < 0) {
+        this.prev = null;
+        return -1;
+      }
+      this.prevEnd = at - base;
+    }
+    const nums = base >> 3;
+    f64[nums] = e.status;
+    f64[nums + 1] = e.renderUs;
+    f64[nums + 2] = e.durationUs;
+    f64[nums + 3] = e.bytes;
+    f64[nums + 4] = e.ts;
+    i32[(base + FLAGS_AT) >> 2] = (e.isBot ? IS_BOT : 0) | (same ? SAME : 0);
+    i32[(base + SEQ_AT) >> 2] = seq;
+    this.next = (seq + 1) & SEQ_MASK;
+    return seq;
+  }
+
+  /** The strings of the event appended last (null: none, or it did not fit), and where its strings end in its slot. */
+  private prev: EventFields | null = null;
+  private prevEnd = 0;
+
+  /** Whether `e` has the strings of the event appended before it (and notes them for the next). */
+  private repeats(e: EventFields): boolean {
+    let p = this.prev;
+    const same =
+      p !== null &&
+      p.path === e.path &&
+      p.query === e.query &&
+      p.method === e.method &&
+      p.cacheStatus === e.cacheStatus &&
+      p.tenantId === e.tenantId &&
+      p.siteId === e.siteId &&
+      p.encoding === e.encoding &&
+      p.isBot === e.isBot &&
+      p.userAgent === e.userAgent &&
+      p.referer === e.referer;
+    if (!same) {
+      // A copy: the caller may reuse its fields object.
+      p = this.prev ??= { ...e };
+      p.path = e.path;
+      p.query = e.query;
+      p.method = e.method;
+      p.cacheStatus = e.cacheStatus;
+      p.tenantId = e.tenantId;
+      p.siteId = e.siteId;
+      p.encoding = e.encoding;
+      p.isBot = e.isBot;
+      p.userAgent = e.userAgent;
+      p.referer = e.referer;
+    }
+    return same;
+  }
+
+  /** Writes one string field at `at`; where the next one goes, or -1 when it does not fit. */
+  private put(s: string | null, at: number, end: number, code: number): number {
+    const i32 = this.w.i32;
+    if (s === null) {
+      i32[code] = -1;
+      return at;
+    }
+    const n = s.length;
+    if (n === 0) {
+      i32[code] = 0;
+      return at;
+    }
+    // At least a byte per UTF-16 unit, at most three: only in between are the bytes counted.
+    if (at + n > end) return -1;
+    const bytes = this.w.bytes;
+    if (n <= SHORT) {
+      // Short ASCII strings (method, cache status, encoding, most paths) are copied unit by
+      // unit, which costs less than a call into Buffer's encoder.
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80 || c < 0x20 || c === 0x22 || c === 0x5c) break;
+        bytes[at + i] = c;
+      }
+      if (i === n) {
+        i32[code] = n << 1;
+        return at + n;
+      }
+    }
+    // A string JSON.stringify escapes something in is stored as that JSON text: escaping is
+    // rare, and the reader then only quotes.
+    const text = NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : s;
+    if (at + 3 * text.length > end && at + Buffer.byteLength(text) > end) return -1;
+    const written = bytes.utf8Write(text, at, end - at);
+    i32[code] = text === s ? written << 1 : (written << 1) | 1;
+    return at + written;
+  }
+
+  /** `n` more queues hold event `seq` (each lets go of it with release). */
+  retain(seq: number, n: number): void {
+    this.refs[seq & SLOT_MASK]! += n;
+  }
+
+  release(seq: number): void {
+    const slot = seq & SLOT_MASK;
+    if (this.refs[slot]! > 0) this.refs[slot]!--;
+  }
+
+  /** The event's JSON as a string (for the paths that need one: a call sent alone or by message, a failure's input size). */
+  jsonText(seq: number): string {
+    return this.text(seq & SLOT_MASK);
+  }
+}
+
+let shared: EventLog | null = null;
+
+/** The process's event log (made on first use: only a server with plugins writes one). */
+export function eventLog(): EventLog {
+  return (shared ??= new EventLog());
+}
+
+/** A queued call as hook arguments (an event in the log becomes its JSON text). */
+export function callArgs(a: QueuedCall): HookArgs {
+  return typeof a === 'number' ? { hook: 'on_request_complete', eventJson: eventLog().jsonText(a) } : a;
+}

@@ -1,0 +1,166 @@
+// The request event log: the main thread writes an event's raw fields once, and every plugin
+// worker makes the event's JSON from them. That JSON must be what JSON.stringify writes for the
+// event object, byte for byte (docs/abi.md), for any string a request or a config can carry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventLog, EventLogReader, EVENT_SLOTS, eventLog, slotOf } from '../../dist/runtime/event-log.js';
+import { buildEvent, eventFields, eventOf } from '../../dist/server/request-event.js';
+import { data, load, LOG_IMPORT, mod } from './helpers.js';
+
+const timing = { ts: 1764541234567, renderUs: 12, durationUs: 345, bytes: 1300 };
+const noIds = { tenant_id: null, site_id: null };
+
+/** A request as node gives it: rawHeaders in order, and req.headers as node builds it from them. */
+function request(rawHeaders, method = 'GET') {
+  const headers = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    const value = rawHeaders[i + 1];
+    if (name === 'user-agent' || name === 'referer') headers[name] ??= value;
+    else headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { method, rawHeaders, headers };
+}
+
+const cases = [
+  [request(['User-Agent', 'Mozilla/5.0', 'Host', 'x']), '/index.html', '', 200, 'HIT', undefined, timing, noIds],
+  [request([], 'HEAD'), '/a b/"q"\\', '?x=1&y=\u00e9', 304, 'MISS', 'GZIP ', timing, { tenant_id: 't', site_id: 's' }],
+  [
+    request(['user-agent', 'Googlebot/2.1 \u2028\u2029 \u0001\u001f\u007f', 'Referer', 'https://e.example/\ud83d\ude00', 'X-Bext-Tenant', 'T\ud800', 'x-bext-site', '\tsite']),
+    '/\u0000\u007f\u2603\b\f\n\r\t',
+    '',
+    500,
+    'STALE',
+    'br',
+    { ts: 0, renderUs: -0, durationUs: NaN, bytes: Infinity },
+    { tenant_id: null, site_id: 'cfg' },
+  ],
+  // Repeated headers: the first User-Agent and Referer win, tenant and site repeats are joined.
+  [
+    request(['User-Agent', 'first', 'user-agent', 'second', 'Referer', '  ', 'X-Bext-Tenant', 'a', 'X-Bext-Tenant', 'b\udc00c', 'X-Bext-Site', ' ']),
+    '/\u00ff\u0080',
+    '?q=\u00e9\u00e8"',
+    404,
+    'BYPASS',
+    '',
+    { ts: 1.5, renderUs: -12, durationUs: 1e21, bytes: 2 ** 31 },
+    { tenant_id: '\ud83d', site_id: 'caf\u00e9 "\\"' },
+  ],
+  // No strings at all, lone surrogates of both halves in config ids.
+  [request([], 'DELETE'), '', '', 0, 'MISS', 'identity', { ts: -1, renderUs: 0.1, durationUs: 7, bytes: 0 }, { tenant_id: '\udfff', site_id: '\ud800\udbff' }],
+];
+
+test('an event read back from the log is the JSON.stringify of the event, byte for byte', () => {
+  const log = new EventLog();
+  const reader = new EventLogReader(log.buffer);
+  for (const c of cases) {
+    const fields = eventFields(...c);
+    const event = eventOf(fields);
+    // The fields from rawHeaders are the ones buildEvent reads from req.headers.
+    assert.deepEqual(event, buildEvent(...c));
+    const seq = log.append(fields);
+    assert.ok(seq >= 0);
+    const expected = Buffer.from(JSON.stringify(event));
+    assert.deepEqual(Buffer.from(reader.json(slotOf(seq))), expected, JSON.stringify(event));
+    assert.equal(log.jsonText(seq), JSON.stringify(event));
+  }
+});
+
+test('events that repeat the strings of the one before differ only in their numbers, as JSON.stringify writes them', () => {
+  const log = new EventLog();
+  const reader = new EventLogReader(log.buffer);
+  const numbers = [
+    { ts: 1764541234567, renderUs: 0, durationUs: 9, bytes: 1 },
+    { ts: 2 ** 53 - 1, renderUs: 123456789, durationUs: 2 ** 31, bytes: 10 },
+    { ts: 1e21, renderUs: -5, durationUs: 0.25, bytes: NaN },
+  ];
+  // Each case several times in a row (the reader reuses what it made of the strings), then the next.
+  for (const c of [...cases, cases[0], cases[2], cases[0]]) {
+    for (const timing of numbers) {
+      const args = [...c];
+      args[6] = timing;
+      args[3] = 200 + Math.round(timing.durationUs) % 300;
+      const fields = eventFields(...args);
+      const seq = log.append(fields);
+      assert.deepEqual(Buffer.from(reader.json(slotOf(seq))), Buffer.from(JSON.stringify(eventOf(fields))));
+    }
+  }
+});
+
+test('a reader that skipped events, or reads them out of order, still gets each one right', () => {
+  const log = new EventLog();
+  const reader = new EventLogReader(log.buffer);
+  const made = [];
+  // Runs of repeated strings (each marked as repeating the one before), then a change.
+  for (const c of [cases[0], cases[0], cases[0], cases[2], cases[2], cases[0], cases[0]]) {
+    const fields = eventFields(...c);
+    made.push([log.append(fields), JSON.stringify(eventOf(fields))]);
+  }
+  for (const k of [2, 0, 1, 4, 6, 5, 3, 3]) assert.equal(Buffer.from(reader.json(slotOf(made[k][0]))).toString(), made[k][1], `event ${k}`);
+});
+
+test('a slot still held is not written over, and an event too big for a slot is refused', () => {
+  const log = new EventLog();
+  const fields = eventFields(...cases[0]);
+  const first = log.append(fields);
+  log.retain(first, 2);
+  for (let i = 1; i < EVENT_SLOTS; i++) assert.ok(log.append(fields) >= 0);
+  // The ring came round to the slot two queues still hold.
+  assert.equal(log.append(fields), -1);
+  log.release(first);
+  assert.equal(log.append(fields), -1);
+  log.release(first);
+  assert.ok(log.append(fields) >= 0);
+  const big = eventFields(request(['User-Agent', 'x'.repeat(600)]), '/', '', 200, 'HIT', undefined, timing, noIds);
+  assert.equal(log.append(big), -1);
+  // Multi-byte characters are counted as their UTF-8 bytes.
+  const wide = eventFields(request(['User-Agent', '\u00e9'.repeat(250)]), '/', '', 200, 'HIT', undefined, timing, noIds);
+  assert.equal(log.append(wide), -1);
+});
+
+// Through a plugin's worker: queued events given by their place in the log reach the guest as the
+// same JSON bytes, with the same fuel and outcomes as events given as JSON text, in order.
+
+// on_request_complete logs the event it got, then fails with code 7 when it is longer than 300 bytes.
+const ECHO = mod(
+  `${data(16, 'info')}
+  (func (export "on_request_complete") (param $p i32) (param $n i32) (result i32)
+    (call $log (i32.const 16) (i32.const 4) (local.get $p) (local.get $n))
+    (if (i32.gt_u (local.get $n) (i32.const 300)) (then (return (i32.const 7))))
+    (i32.const 0))`,
+  { imports: LOG_IMPORT },
+);
+
+test('a plugin handed events by their place in the log gets their JSON, as one handed the JSON text', async () => {
+  const { handle, logs } = await load(ECHO, {}, { onTally: () => {} });
+  try {
+    const log = eventLog();
+    const list = [];
+    const events = [];
+    for (const [k, c] of [cases[0], cases[2], cases[0], cases[3], cases[1]].entries()) {
+      const fields = eventFields(...c);
+      const seq = log.append(fields);
+      assert.ok(seq >= 0);
+      log.retain(seq, 1);
+      list.push(seq);
+      events.push(JSON.stringify(eventOf(fields)));
+      // A call given as arguments in the middle of a run of logged events keeps its place.
+      if (k === 1) {
+        list.push({ hook: 'on_cache_write', key: 'k', tagsJson: '[]' });
+        events.push(null);
+      }
+    }
+    const logged = await handle.callQueued(list);
+    const seen = logs.filter((l) => l.source === 'guest').map((l) => l.msg);
+    assert.deepEqual(seen, events.filter((e) => e !== null));
+    const asText = await handle.callQueued(events.map((e) => (e === null ? { hook: 'on_cache_write', key: 'k', tagsJson: '[]' } : { hook: 'on_request_complete', eventJson: e })));
+    assert.equal(logged.ran, list.length);
+    // Long events fail with the guest's error code; the reports match call for call.
+    const outcome = (run) => run.results.map((r) => [r.index, r.result.outcome, r.result.fuelUsed]);
+    assert.ok(logged.results.some((r) => r.result.outcome === 'error'));
+    assert.deepEqual(outcome(logged), outcome(asText));
+    for (const seq of list) if (typeof seq === 'number') log.release(seq);
+  } finally {
+    await handle.close();
+  }
+});
