@@ -23,6 +23,8 @@ import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.j
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 import { BodyWriter } from './body-writer.js';
 import { ByteList, IntList } from './int-list.js';
+import { FirstPass, TRAPS_FIRST, UNSURE, type EventLists } from './first-pass.js';
+import { V_BLOCK, V_BR, V_BR_IF, V_BR_TABLE, V_CATCH, V_ELSE, V_END, V_IF, V_LOOP, V_RETURNED, V_SAVE, V_TRAP } from './events.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
@@ -88,21 +90,6 @@ const E_VERSION = 12; // before a loop: the unmetered copy of a counted loop (ar
 const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg: index into versions)
 const E_RETURN = 14; // a `return` in a function that is not threaded: write the local back (as E_SAVE)
 const E_SELF_CALL = 15; // a `call` to itself that goes to the twin or back (arg: end of its immediate)
-
-// Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
-const V_BLOCK = 0;
-const V_LOOP = 1; // arg: loop ordinal
-const V_IF = 2;
-const V_ELSE = 3;
-const V_END = 4; // arg: loop ordinal when it closes a loop, else -1
-const V_BR = 5; // arg: depth
-const V_BR_IF = 6; // arg: depth
-const V_BR_TABLE = 7; // arg: index into evTable (count, then the depths)
-const V_TRAP = 8; // an operator that can trap
-const V_SAVE = 9; // the global is written (or the function returns)
-const V_RETURNED = 10; // a threaded call returned (arg: its after-call segment)
-const V_CATCH = 11; // a `catch`/`catch_all`: what precedes it falls through to its try's end
-
 
 const enum Frame {
   Func,
@@ -213,6 +200,9 @@ export class BodyRewriter {
   /** By frame id: 1 when the code right after the frame's end is the end of a loop. */
   private readonly frameFallsOut = new ByteList();
   private readonly frameVoid = new ByteList();
+  /** The event lists, as the first pass fills them. */
+  private readonly events: EventLists = { evKind: this.evKind, evArg: this.evArg, evTable: this.evTable };
+  private readonly firstPass = new FirstPass();
   /** The lists above that walk() empties at the start of every body. */
   private readonly bodyLists: ReadonlyArray<{ n: number }> = [
     this.editPos, this.editKind, this.editArg, this.segCost, this.segDepth, this.segLeafLoop,
@@ -346,8 +336,8 @@ export class BodyRewriter {
    * first. This is a backward pass over the recorded control-flow events; loops iterate to a
    * fixed point (their header's answer feeds their back edges).
    */
-  private needsSaveAfterCalls(loops: number): boolean {
-    this.saveAfter.reset(this.segCost.n, 0);
+  private needsSaveAfterCalls(loops: number, segments: number): boolean {
+    this.saveAfter.reset(segments, 0);
     this.loopGuess.reset(loops, 0);
     const evKind = this.evKind.a, evArg = this.evArg.a, evTable = this.evTable.a, saveAfter = this.saveAfter.a;
     const loopGuess = this.loopGuess.a;
@@ -430,7 +420,7 @@ export class BodyRewriter {
       this.chargeFallThroughs();
     }
     if (w.threadedCalls > 0) {
-      if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
+      if (this.hoist) this.needsSaveAfterCalls(w.loopCount, this.segCost.n);
       else this.saveAfter.reset(this.segCost.n, 1);
     }
     return this.emit(out, buf, w, ctx);
@@ -450,8 +440,18 @@ export class BodyRewriter {
    * overflow at different depths, so no count of it is engine-independent.
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
+    // The lean read of first-pass.ts answers for nearly every body; the walk for the rest.
+    const loops = this.firstPass.scan(buf, start, end, ctx.params, ctx.threadedFuncs, this.events);
+    if (loops !== UNSURE) {
+      // What the walk would have found of tail calls: none (the lean read leaves them to it).
+      if (this.tailCallees.length > 0) this.tailCallees.length = 0;
+      this.tailCallsIndirect = false;
+      this.selfCalls = 0;
+      // The events stand for no segments (their V_RETURNED arguments are all 0).
+      return loops === TRAPS_FIRST || this.needsSaveAfterCalls(loops, 1);
+    }
     const walked = this.walk(buf, start, end, ctx, true, true);
-    return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount);
+    return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount, this.segCost.n);
   }
 
   /** The reader, over `buf[start, end)`. */
