@@ -68,6 +68,12 @@ export interface InstrumentOptions {
   /** The input's module info when the caller parsed it already (saves parsing it again). */
   module?: ParsedModule;
   /**
+   * The caller has checked the input with `WebAssembly.validate` already (the loader does, on
+   * every load, cached or not): it is not validated a second time (V8 takes most of a second
+   * over 50 MB). The output is validated either way.
+   */
+  inputValidated?: boolean;
+  /**
    * Build the profiling variant (docs/fuel.md, "Profiling builds"): the same fuel, plus a report
    * to the host at every function entry and exit. Implies `threadFuel: false`. Default false; a
    * normal build is byte for byte what it is without this option.
