@@ -15,6 +15,9 @@ export class BodyWriter {
   private base = 0;
   /** The input module. */
   private buf: Uint8Array = new Uint8Array(0);
+  /** Where copy() reads: `src[i - srcFrom]` is the input's byte i (see copyFrom). */
+  private src: Uint8Array = new Uint8Array(0);
+  private srcFrom = 0;
   private map: OffsetMapBuilder | undefined;
   /** The fuel local, the `bext_fuel` global and `bext_out_of_fuel`. */
   private L = 0;
@@ -37,6 +40,8 @@ export class BodyWriter {
     this.w = w;
     this.base = base;
     this.buf = buf;
+    this.src = buf;
+    this.srcFrom = 0;
     this.map = map;
     this.L = fuelLocal;
     this.G = ctx.fuelGlobal;
@@ -59,10 +64,19 @@ export class BodyWriter {
     return this.threaded && l >= this.params ? l + this.localShift : l;
   }
 
-  /** Input bytes [from, to) copied as they are. */
+  /**
+   * Copies come from `src`, which holds the input's bytes from `from` on (the body with its
+   * local accesses already renumbered, see BodyRewriter.walk). Until then, from the input.
+   */
+  copyFrom(src: Uint8Array, from: number): void {
+    this.src = src;
+    this.srcFrom = from;
+  }
+
+  /** Input bytes [from, to) copied (as they are, or renumbered: see copyFrom). */
   copy(from: number, to: number): void {
     this.map?.copied(this.w.len - this.base, from);
-    this.w.range(this.buf, from, to);
+    this.w.range(this.src, from - this.srcFrom, to - this.srcFrom);
   }
 
   /** What is written next is bext's, standing before the input instruction at `at`. */

@@ -454,6 +454,19 @@ export class BodyRewriter {
     return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount, this.segCost.n);
   }
 
+  /** The body being rewritten, its local accesses renumbered (see walk), from shiftedFrom on. */
+  private shifted = new Uint8Array(4096);
+  private shiftedFrom = -1;
+
+  /** `buf[start, end)` copied into `shifted`. */
+  private shiftedCopy(buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (end - start > this.shifted.length) this.shifted = new Uint8Array(Math.max(end - start, this.shifted.length * 2));
+    const shifted = this.shifted;
+    if (end - start <= 64) for (let i = start; i < end; i++) shifted[i - start] = buf[i]!;
+    else shifted.set(buf.subarray(start, end));
+    return shifted;
+  }
+
   /** The reader, over `buf[start, end)`. */
   private readerOver(buf: Uint8Array, start: number, end: number): Reader {
     let r = this.reader;
@@ -586,6 +599,13 @@ export class BodyRewriter {
     // A twin's extra param sits right after the fuel param: one local more before bext's own.
     const lenLocal = locals + 1 + (ctx.selfCalls?.twin ? 1 : 0);
     const threadedFuncs = ctx.threadedFuncs;
+    // A threaded function renumbers its local accesses. One whose index stays one byte (nearly
+    // all) is renumbered in a copy of the body (`shifted`), which emit() copies from; only the
+    // others become edits.
+    const renumber = threaded && !scanOnly;
+    const localShift = ctx.selfCalls?.twin ? 2 : 1;
+    const shifted = renumber ? this.shiftedCopy(buf, start, end) : buf;
+    this.shiftedFrom = renumber ? start : -1;
 
     // (Emptied only when filled: setting an array's length is a call into the engine.)
     if (this.tailCallees.length > 0) this.tailCallees.length = 0;
@@ -952,10 +972,13 @@ export class BodyRewriter {
             vWrites.push(l);
             vWrites.push(at);
           }
-          if (threaded && l >= ctx.params && !scanOnly) {
-            editPos.push(at);
-            editKind.push(E_LOCAL);
-            editArg.push(r.pos);
+          if (renumber && l >= ctx.params) {
+            if (r.pos === at + 2 && l + localShift <= 0x7f) shifted[at + 1 - start] = l + localShift;
+            else {
+              editPos.push(at);
+              editKind.push(E_LOCAL);
+              editArg.push(r.pos);
+            }
           }
           break;
         }
@@ -1125,6 +1148,8 @@ export class BodyRewriter {
     }
     const e = this.writer;
     e.begin(w, base, buf, this.offsets, ctx, fuelLocal);
+    // Copied code comes from the body with its local accesses renumbered, when it was made.
+    if (this.shiftedFrom >= 0) e.copyFrom(this.shifted, this.shiftedFrom);
     this.offsets?.beginBody();
     e.insertedBefore(localsEnd);
 
