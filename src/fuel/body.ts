@@ -91,6 +91,9 @@ const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg
 const E_RETURN = 14; // a `return` in a function that is not threaded: write the local back (as E_SAVE)
 const E_SELF_CALL = 15; // a `call` to itself that goes to the twin or back (arg: end of its immediate)
 
+// Flags of a frame in needsSaveAfterCalls' backward pass.
+const R_LABEL = 1, R_END = 2, R_ELSE = 4, R_HAS_ELSE = 8;
+
 const enum Frame {
   Func,
   Block,
@@ -184,10 +187,8 @@ export class BodyRewriter {
   /** Per segment (read at the after-call segments of threaded calls): the global must be written when the call returns. */
   private readonly saveAfter = new ByteList(256);
   private readonly loopGuess = new ByteList();
-  private readonly rFrameLabel = new ByteList();
-  private readonly rFrameEnd = new ByteList();
-  private readonly rFrameElse = new ByteList();
-  private readonly rFrameHasElse = new ByteList();
+  /** The frames of needsSaveAfterCalls' backward pass (flags, see there). */
+  private readonly rFrames = new ByteList();
   // Per forward br_if inside a loop: the segment it ends, the segment its fall-through starts,
   // its depth, the end of its immediate, and the fuel its taken edge gives back.
   private readonly brIfFrom = new IntList();
@@ -307,25 +308,6 @@ export class BodyRewriter {
     }
   }
 
-  // The frames of needsSaveAfterCalls' backward pass: four lists of the same length. A frame is
-  // entered at its `end` and left at its opening.
-  private enterBackwards(label: boolean, atEnd: boolean): void {
-    this.rFrameLabel.push(label ? 1 : 0);
-    this.rFrameEnd.push(atEnd ? 1 : 0);
-    this.rFrameElse.push(0);
-    this.rFrameHasElse.push(0);
-  }
-
-  private leaveBackwards(): void {
-    this.rFrameLabel.n = this.rFrameEnd.n = this.rFrameElse.n = this.rFrameHasElse.n = this.rFrameLabel.n - 1;
-  }
-
-  /** Whether the label `d` frames out is reached by a path that may trap before a write. */
-  private labelBackwards(d: number): boolean {
-    const i = this.rFrameLabel.n - 1 - d;
-    return i >= 0 && this.rFrameLabel.a[i] === 1;
-  }
-
   /**
    * Decides, for each threaded call, whether the global must be written right after it returns.
    *
@@ -341,15 +323,20 @@ export class BodyRewriter {
     this.loopGuess.reset(loops, 0);
     const evKind = this.evKind.a, evArg = this.evArg.a, evTable = this.evTable.a, saveAfter = this.saveAfter.a;
     const loopGuess = this.loopGuess.a;
-    const { rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
+    const count = this.evKind.n;
+    // The frames, entered at their `end` (this pass runs backwards) and left at their opening: a
+    // stack of flags, R_LABEL (a branch to it is reached by a path that may trap before a
+    // write), R_END (so is its end), R_ELSE (so is its else arm's start) and R_HAS_ELSE. At most
+    // one frame per event, plus the function's own.
+    this.rFrames.reset(count + 1, 0);
+    const st = this.rFrames.a;
     for (;;) {
       let changed = false;
-      // Frames are entered at their `end` (this pass runs backwards) and left at their opening.
-      rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = 0;
       // The function's own label: its exit writes the global (or hands the fuel back).
-      this.enterBackwards(false, false);
+      st[0] = 0;
+      let sp = 1;
       let cur = false;
-      for (let i = this.evKind.n - 1; i >= 0; i--) {
+      for (let i = count - 1; i >= 0; i--) {
         const a = evArg[i]!;
         switch (evKind[i]) {
           case V_TRAP:
@@ -362,44 +349,48 @@ export class BodyRewriter {
             saveAfter[a] = cur ? 1 : 0;
             break;
           case V_END:
-            this.enterBackwards(a >= 0 ? loopGuess[a] === 1 : cur, cur);
+            st[sp++] = ((a >= 0 ? loopGuess[a] === 1 : cur) ? R_LABEL : 0) | (cur ? R_END : 0);
             break;
           case V_CATCH:
             // A handler is entered only by an exception, and every throw writes the global
             // first; the code before the `catch` falls through to the end of the `try`.
-            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
+            cur = (st[sp - 1]! & R_END) !== 0;
             break;
-          case V_ELSE:
-            rFrameElse.a[rFrameEnd.n - 1] = cur ? 1 : 0;
-            rFrameHasElse.a[rFrameEnd.n - 1] = 1;
-            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
+          case V_ELSE: {
+            const f = st[sp - 1]!;
+            st[sp - 1] = (f & (R_LABEL | R_END)) | (cur ? R_ELSE : 0) | R_HAS_ELSE;
+            cur = (f & R_END) !== 0;
             break;
+          }
           case V_IF: {
-            const other = rFrameHasElse.a[rFrameEnd.n - 1] === 1 ? rFrameElse.a[rFrameEnd.n - 1] === 1 : rFrameEnd.a[rFrameEnd.n - 1] === 1;
-            cur = cur || other;
-            this.leaveBackwards();
+            const f = st[sp - 1]!;
+            cur = cur || (f & R_HAS_ELSE ? (f & R_ELSE) !== 0 : (f & R_END) !== 0);
+            sp--;
             break;
           }
           case V_BLOCK:
-            this.leaveBackwards();
+            sp--;
             break;
           case V_LOOP:
             if (cur && loopGuess[a] === 0) {
               loopGuess[a] = 1;
               changed = true;
             }
-            this.leaveBackwards();
+            sp--;
             break;
           case V_BR:
-            cur = this.labelBackwards(a);
+            cur = sp - 1 - a >= 0 && (st[sp - 1 - a]! & R_LABEL) !== 0;
             break;
           case V_BR_IF:
-            cur = cur || this.labelBackwards(a);
+            cur = cur || (sp - 1 - a >= 0 && (st[sp - 1 - a]! & R_LABEL) !== 0);
             break;
           case V_BR_TABLE: {
             const n = evTable[a]!;
             cur = false;
-            for (let j = 1; j <= n; j++) cur = cur || this.labelBackwards(evTable[a + j]!);
+            for (let j = 1; j <= n && !cur; j++) {
+              const d = evTable[a + j]!;
+              cur = sp - 1 - d >= 0 && (st[sp - 1 - d]! & R_LABEL) !== 0;
+            }
             break;
           }
         }
