@@ -204,13 +204,15 @@ export class BodyRewriter {
   /** The event lists, as the first pass fills them. */
   private readonly events: EventLists = { evKind: this.evKind, evArg: this.evArg, evTable: this.evTable };
   private readonly firstPass = new FirstPass();
-  /** The lists above that walk() empties at the start of every body. */
-  private readonly bodyLists: ReadonlyArray<{ n: number }> = [
-    this.editPos, this.editKind, this.editArg, this.segCost, this.segDepth, this.segLeafLoop,
-    this.frameKind, this.frameTargeted, this.frameSeg, this.frameObs, this.frameEscaped, this.frameThen,
-    this.frameElse, this.frameThenLive, this.frameId, this.frameLoopId, this.loopAt, this.constructs,
-    this.evKind, this.evArg, this.evTable, this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd,
-    this.brIfRefund, this.brIfLeaves, this.frameFallsOut, this.frameVoid,
+  /** The lists above that walk() empties at the start of every body (by kind: each loop over them stays monomorphic). */
+  private readonly bodyIntLists: readonly IntList[] = [
+    this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
+    this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
+    this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
+  ];
+  private readonly bodyByteLists: readonly ByteList[] = [
+    this.editKind, this.segLeafLoop, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
+    this.evKind, this.frameFallsOut, this.frameVoid,
   ];
   private versions: Versioned[] = [];
   private readonly vOps = new IntList(256);
@@ -605,8 +607,10 @@ export class BodyRewriter {
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
     const { segDepth, segLeafLoop, evTable, frameVoid, frameId, frameFallsOut } = this;
-    const lists = this.bodyLists;
-    for (let i = 0; i < lists.length; i++) lists[i]!.n = 0;
+    const intLists = this.bodyIntLists;
+    for (let i = 0; i < intLists.length; i++) intLists[i]!.n = 0;
+    const byteLists = this.bodyByteLists;
+    for (let i = 0; i < byteLists.length; i++) byteLists[i]!.n = 0;
     this.observations = 0;
     // Counts calls, to tell loops whose body makes none.
     let calls = 0;
