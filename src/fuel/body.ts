@@ -46,9 +46,12 @@ export interface BodyContext {
   threadedFuncs: Uint8Array;
   /**
    * By function index: 0 when calls to this threaded function need not write `bext_fuel` first
-   * (see mayTrapBeforeWrite), 1 otherwise.
+   * (see mayTrapBeforeWrite), 1 otherwise, WRITE_UNKNOWN while not known yet (then
+   * resolveWriteBeforeCall finds it).
    */
   writeBeforeCall: Uint8Array;
+  /** Finds, records and returns writeBeforeCall for a threaded function (set when some are WRITE_UNKNOWN). */
+  resolveWriteBeforeCall?: (func: number) => number;
   /**
    * Set in a profiling build (see profile.ts): every function entry and exit reports the fuel
    * counter to the host through `call_indirect` on the profile table while the profile flag is on.
@@ -72,6 +75,9 @@ export interface ProfileHooks {
   /** Index of the mutable i32 global that turns the reports on (non-zero) and off. */
   flagGlobal: number;
 }
+
+/** writeBeforeCall of a function not looked at yet (see BodyContext). */
+export const WRITE_UNKNOWN = 2;
 
 // Edit kinds, applied in walk order at original byte positions.
 const E_ENTRY = 0; // entry charge + check (arg: segment)
@@ -412,12 +418,26 @@ export class BodyRewriter {
       this.hoistCharges();
       this.chargeFallThroughs();
     }
+    this.entryAnswer = -1;
     if (w.threadedCalls > 0) {
-      if (this.hoist) this.needsSaveAfterCalls(w.loopCount, this.segCost.n);
+      if (this.hoist) this.entryAnswer = this.needsSaveAfterCalls(w.loopCount, this.segCost.n) ? 1 : 0;
       else this.saveAfter.reset(this.segCost.n, 1);
     }
     return this.emit(out, buf, w, ctx);
   }
+
+  /**
+   * After rewrite(): mayTrapBeforeWrite's answer for the body just rewritten, from the events its
+   * walk recorded (the same events, so the same answer; the analysis has often run already).
+   */
+  lastMayTrapBeforeWrite(): boolean {
+    if (this.trapsFirst) return true;
+    if (this.entryAnswer >= 0) return this.entryAnswer === 1;
+    return this.needsSaveAfterCalls(this.walked.loopCount, this.segCost.n);
+  }
+
+  /** needsSaveAfterCalls' answer at the entry of the last body rewritten, when it ran (1 yes, 0 no), else -1. */
+  private entryAnswer = -1;
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
   scanTailCalls(buf: Uint8Array, start: number, end: number, ctx: BodyContext): void {
@@ -445,6 +465,16 @@ export class BodyRewriter {
     }
     const walked = this.walk(buf, start, end, ctx, true, true);
     return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount, this.segCost.n);
+  }
+
+  /**
+   * Whether a call to the threaded function `callee` writes the global first (see
+   * mayTrapBeforeWrite), found when not known yet. (The walks that only scan leave the question
+   * alone: they record no code, and a scan may be the one finding such an answer.)
+   */
+  private writesBeforeCall(callee: number, ctx: BodyContext): boolean {
+    const w = ctx.writeBeforeCall[callee];
+    return (w === WRITE_UNKNOWN ? ctx.resolveWriteBeforeCall!(callee) : w) === 1;
   }
 
   /** The body being rewritten, its local accesses renumbered (see walk), from shiftedFrom on. */
@@ -478,20 +508,26 @@ export class BodyRewriter {
   /** Frames opened so far (the next frame's serial id). */
   private frames = 0;
   /**
-   * While a stopAtTrap walk is on the straight line from the entry: every operator so far falls
-   * through to the next (blocks, loops and `if`s are entered, `br_if`s not taken, `end`s passed),
-   * and none of them writes the global (no call, `return` or throw). An operator that can trap
-   * there is reached by a path that writes nothing first, which is all mayTrapBeforeWrite asks;
+   * While the walk is on the straight line from the entry: every operator so far falls through
+   * to the next (blocks, loops and `if`s are entered, `br_if`s not taken, `end`s passed), and none
+   * of them writes the global (no call, `return` or throw). An operator that can trap there is
+   * reached by a path that writes nothing first, which is all mayTrapBeforeWrite asks;
    * needsSaveAfterCalls, which looks at every path, would say yes too.
    */
   private straight = false;
-  /** Set when a stopAtTrap walk stopped at such an operator. */
+  /** Set when the walk met such an operator. */
   private trapsFirst = false;
+  /** Whether the walk stops there (mayTrapBeforeWrite's), and whether it did. */
+  private stopAtTrap = false;
+  private stopped = false;
 
   private ev(kind: number, arg: number): void {
     if (this.straight) {
-      if (kind === V_TRAP) this.trapsFirst = true;
-      else if (kind === V_SAVE || kind === V_BR || kind === V_BR_TABLE || kind === V_ELSE || kind === V_CATCH) this.straight = false;
+      if (kind === V_TRAP) {
+        this.trapsFirst = true;
+        this.straight = false;
+        this.stopped = this.stopAtTrap;
+      } else if (kind === V_SAVE || kind === V_BR || kind === V_BR_TABLE || kind === V_ELSE || kind === V_CATCH) this.straight = false;
     }
     // Runs of trapping operators say no more than the first of them.
     if (kind === V_TRAP && this.evKind.n > 0 && this.evKind.top() === V_TRAP) return;
@@ -569,8 +605,10 @@ export class BodyRewriter {
    */
   private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false, stopAtTrap = false): Walked {
     const r = this.readerOver(buf, start, end);
-    this.straight = stopAtTrap;
+    this.straight = true;
     this.trapsFirst = false;
+    this.stopAtTrap = stopAtTrap;
+    this.stopped = false;
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
     const declsStart = r.pos;
@@ -660,7 +698,7 @@ export class BodyRewriter {
     const { frameLoopId, loopAt } = this;
     const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves } = this;
     let finished = false;
-    while (!finished && !this.trapsFirst) {
+    while (!finished && !this.stopped) {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
@@ -891,7 +929,7 @@ export class BodyRewriter {
           // write-back, the global must hold what wasmtime's would. A threaded callee that cannot
           // trap before writing it gets the fuel in a register only; the call still counts as a
           // write for needsSaveAfterCalls (see mayTrapBeforeWrite).
-          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+          if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E_SAVE, at);
           else this.observations++;
           this.ev(V_SAVE, 0);
           if (threadedFuncs[callee] === 1) {
@@ -929,7 +967,7 @@ export class BodyRewriter {
           if (threaded) {
             // The callee is threaded too (module.ts sees to it): it takes the fuel as its extra
             // argument and hands it to this function's caller as its extra result.
-            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+            if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E_SAVE, at);
             else this.observations++;
             this.edit(E_PUSH_FUEL, at);
           } else this.edit(E_RETURN, at);
@@ -1094,7 +1132,7 @@ export class BodyRewriter {
           } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
       }
     }
-    if (r.pos !== end && !this.trapsFirst) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
+    if (r.pos !== end && !this.stopped) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
     const walked = this.walked;
     walked.declsStart = declsStart;
     walked.localsEnd = localsEnd;

@@ -8,7 +8,7 @@
  * twins.ts).
  */
 import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, u32Size, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
-import { BodyRewriter, type BodyContext, type ProfileHooks } from './body.js';
+import { BodyRewriter, WRITE_UNKNOWN, type BodyContext, type ProfileHooks } from './body.js';
 import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, PROFILE_FLAG, PROFILE_TABLE, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
@@ -438,6 +438,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     out.u32(ownCount);
     const offsets = new OffsetMapBuilder();
     const rw = new BodyRewriter(opts.moveCharges ?? true);
+    let resolveWrite: BodyContext['resolveWriteBeforeCall'];
     rw.offsets = offsets;
     if (codeSec) {
       const r = new Reader(buf, codeSec.start, codeSec.end);
@@ -464,18 +465,40 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         return ctx;
       };
       // Which threaded functions may trap before writing the global themselves: calls to the
-      // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
-      if ((opts.moveCharges ?? true) && threadedFuncs.includes(1)) {
+      // others skip the write (BodyRewriter.mayTrapBeforeWrite). Found when first needed: the
+      // rewrite of a body answers it for its own function (from the events it recorded anyway),
+      // and a call to a function not rewritten yet has that function's body read for it there,
+      // by a rewriter of its own (this one is in the middle of the caller's body). So a module
+      // whose functions call only functions before them is read once, and a function nothing
+      // calls directly is never read for it.
+      const lazy = (opts.moveCharges ?? true) && threadedFuncs.includes(1);
+      writeBeforeCall.fill(lazy ? WRITE_UNKNOWN : 1);
+      if (lazy) {
+        const bodyStart = new Uint32Array(definedCount);
+        const bodyEnd = new Uint32Array(definedCount);
         for (let i = 0; i < definedCount; i++) {
           const size = r.u32();
           const start = r.pos;
           if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-          if (threadedFuncs[imports.funcs + i] === 1 && !rw.mayTrapBeforeWrite(buf, start, start + size, ctxFor(i))) writeBeforeCall[imports.funcs + i] = 0;
-          if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
+          bodyStart[i] = start;
+          bodyEnd[i] = start + size;
           r.pos = start + size;
         }
         r.pos = codeSec.start;
         r.u32();
+        const probe = new BodyRewriter(true);
+        const probeCtx: BodyContext = { ...ctx };
+        resolveWrite = (f: number): number => {
+          const i = f - imports.funcs;
+          const ti = funcTypeIdx[i]!;
+          probeCtx.params = types[ti]!.params;
+          probeCtx.resultBlockType = resultBlockType(ti);
+          probeCtx.funcIndex = f;
+          const v = probe.mayTrapBeforeWrite(buf, bodyStart[i]!, bodyEnd[i]!, probeCtx) ? 1 : 0;
+          writeBeforeCall[f] = v;
+          return v;
+        };
+        ctx.resolveWriteBeforeCall = resolveWrite;
       }
       const step = Math.max(1, Math.floor(definedCount / 100));
       for (let i = 0; i < definedCount; i++) {
@@ -492,6 +515,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
           ctx.selfCalls = toTwin;
         }
         writeBody(rw, start, start + size, ctx, start + size - codeSec.start);
+        if (lazy && threadedFuncs[imports.funcs + i] === 1 && writeBeforeCall[imports.funcs + i] === WRITE_UNKNOWN) {
+          writeBeforeCall[imports.funcs + i] = rw.lastMayTrapBeforeWrite() ? 1 : 0;
+        }
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
         if (mayTwin && rw.selfCalls > 0) twins.push({ func: imports.funcs + i, defined: i, start, end: start + size, index: twinIndex });
         r.pos = start + size;
@@ -517,6 +543,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         funcIndex: t.func,
         threadedFuncs,
         writeBeforeCall,
+        resolveWriteBeforeCall: resolveWrite,
         selfCalls: { target: t.func, twin: true },
       };
       writeBody(rw, t.start, t.end, ctx, codeInput);
