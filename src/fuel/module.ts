@@ -340,17 +340,18 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   const threadedFuncs = new Uint8Array(totalFuncs);
   const writeBeforeCall = new Uint8Array(totalFuncs).fill(1);
   const definedTypes = funcTypeIdx.slice();
-  const threadedTypeOf = new Map<number, number>();
+  // By type index, -1 until made (an array: asked once per function).
+  const threadedTypeOf = new Int32Array(types.length).fill(-1);
   // The profiling build reads the true counter at every entry and exit, so nothing is threaded.
   if ((opts.threadFuel ?? true) && !profiling) {
     for (let i = 0; i < definedCount; i++) {
       if (reached[imports.funcs + i] === 1) continue;
       threadedFuncs[imports.funcs + i] = 1;
       const ti = funcTypeIdx[i]!;
-      let nt = threadedTypeOf.get(ti);
-      if (nt === undefined) {
+      let nt = threadedTypeOf[ti]!;
+      if (nt < 0) {
         nt = typeIndexFor(threadedType(types[ti]!.raw));
-        threadedTypeOf.set(ti, nt);
+        threadedTypeOf[ti] = nt;
       }
       definedTypes[i] = nt;
     }
@@ -360,9 +361,10 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   let tailCallsSettled = !threadedFuncs.includes(1);
 
   // Result block types per type index (for the landing block of function-level branches).
-  const blockTypeCache = new Map<number, Uint8Array>();
+  // By type index (an array: asked once per function).
+  const blockTypeCache: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(types.length).fill(undefined);
   const resultBlockType = (ti: number): Uint8Array => {
-    let bt = blockTypeCache.get(ti);
+    let bt = blockTypeCache[ti];
     if (bt) return bt;
     const t = types[ti]!;
     const nres = t.results[0]!;
@@ -377,7 +379,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       w.u32(typeIndexFor(raw));
       bt = w.result().slice();
     }
-    blockTypeCache.set(ti, bt);
+    blockTypeCache[ti] = bt;
     return bt;
   };
 
