@@ -24,7 +24,7 @@ import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counte
 import { BodyWriter } from './body-writer.js';
 import { ByteList, IntList } from './int-list.js';
 import { FirstPass, TRAPS_FIRST, UNSURE, type EventLists } from './first-pass.js';
-import { V_BLOCK, V_BR, V_BR_IF, V_BR_TABLE, V_CATCH, V_ELSE, V_END, V_IF, V_LOOP, V_RETURNED, V_SAVE, V_TRAP } from './events.js';
+import { V } from './events.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
@@ -79,23 +79,26 @@ export interface ProfileHooks {
 /** writeBeforeCall of a function not looked at yet (see BodyContext). */
 export const WRITE_UNKNOWN = 2;
 
-// Edit kinds, applied in walk order at original byte positions.
-const E_ENTRY = 0; // entry charge + check (arg: segment)
-const E_SEG = 1; // plain segment charge (arg: segment)
-const E_AFTER_CALL = 2; // reload from the global + segment charge (arg: segment)
-const E_LOOP = 3; // segment charge + check (arg: segment)
-const E_SAVE = 4; // write the local back to the global
-const E_BULK_TEE = 5; // keep the bulk length in the scratch local
-const E_AFTER_BULK = 6; // charge the bulk length + segment, then check (arg: segment)
-const E_FINAL = 7; // before the function's final `end`
-const E_PUSH_FUEL = 8; // push the fuel local (the extra argument or result of a threaded call)
-const E_AFTER_TCALL = 9; // take the fuel a threaded call returned + segment charge (arg: segment)
-const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
-const E_BR_IF = 11; // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
-const E_VERSION = 12; // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
-const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg: index into versions)
-const E_RETURN = 14; // a `return` in a function that is not threaded: write the local back (as E_SAVE)
-const E_SELF_CALL = 15; // a `call` to itself that goes to the twin or back (arg: end of its immediate)
+// Edit kinds, applied in walk order at original byte positions. A const enum: its members are
+// number literals in the compiled code, and V8 makes a jump table only of a switch over literals.
+const enum E {
+  ENTRY = 0, // entry charge + check (arg: segment)
+  SEG = 1, // plain segment charge (arg: segment)
+  AFTER_CALL = 2, // reload from the global + segment charge (arg: segment)
+  LOOP = 3, // segment charge + check (arg: segment)
+  SAVE = 4, // write the local back to the global
+  BULK_TEE = 5, // keep the bulk length in the scratch local
+  AFTER_BULK = 6, // charge the bulk length + segment, then check (arg: segment)
+  FINAL = 7, // before the function's final `end`
+  PUSH_FUEL = 8, // push the fuel local (the extra argument or result of a threaded call)
+  AFTER_TCALL = 9, // take the fuel a threaded call returned + segment charge (arg: segment)
+  LOCAL = 10, // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
+  BR_IF = 11, // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
+  VERSION = 12, // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
+  VERSION_END = 13, // after that loop's end: closes the metered copy (arg: index into versions)
+  RETURN = 14, // a `return` in a function that is not threaded: write the local back (as E.SAVE)
+  SELF_CALL = 15, // a `call` to itself that goes to the twin or back (arg: end of its immediate)
+}
 
 // Flags of a frame in needsSaveAfterCalls' backward pass.
 const R_LABEL = 1, R_END = 2, R_ELSE = 4, R_HAS_ELSE = 8;
@@ -347,52 +350,52 @@ export class BodyRewriter {
       for (let i = count - 1; i >= 0; i--) {
         const a = evArg[i]!;
         switch (evKind[i]) {
-          case V_TRAP:
+          case V.TRAP:
             cur = true;
             break;
-          case V_SAVE:
+          case V.SAVE:
             cur = false;
             break;
-          case V_RETURNED:
+          case V.RETURNED:
             saveAfter[a] = cur ? 1 : 0;
             break;
-          case V_END:
+          case V.END:
             st[sp++] = ((a >= 0 ? loopGuess[a] === 1 : cur) ? R_LABEL : 0) | (cur ? R_END : 0);
             break;
-          case V_CATCH:
+          case V.CATCH:
             // A handler is entered only by an exception, and every throw writes the global
             // first; the code before the `catch` falls through to the end of the `try`.
             cur = (st[sp - 1]! & R_END) !== 0;
             break;
-          case V_ELSE: {
+          case V.ELSE: {
             const f = st[sp - 1]!;
             st[sp - 1] = (f & (R_LABEL | R_END)) | (cur ? R_ELSE : 0) | R_HAS_ELSE;
             cur = (f & R_END) !== 0;
             break;
           }
-          case V_IF: {
+          case V.IF: {
             const f = st[sp - 1]!;
             cur = cur || (f & R_HAS_ELSE ? (f & R_ELSE) !== 0 : (f & R_END) !== 0);
             sp--;
             break;
           }
-          case V_BLOCK:
+          case V.BLOCK:
             sp--;
             break;
-          case V_LOOP:
+          case V.LOOP:
             if (cur && loopGuess[a] === 0) {
               loopGuess[a] = 1;
               changed = true;
             }
             sp--;
             break;
-          case V_BR:
+          case V.BR:
             cur = sp - 1 - a >= 0 && (st[sp - 1 - a]! & R_LABEL) !== 0;
             break;
-          case V_BR_IF:
+          case V.BR_IF:
             cur = cur || (sp - 1 - a >= 0 && (st[sp - 1 - a]! & R_LABEL) !== 0);
             break;
-          case V_BR_TABLE: {
+          case V.BR_TABLE: {
             const n = evTable[a]!;
             cur = false;
             for (let j = 1; j <= n && !cur; j++) {
@@ -460,7 +463,7 @@ export class BodyRewriter {
       if (this.tailCallees.length > 0) this.tailCallees.length = 0;
       this.tailCallsIndirect = false;
       this.selfCalls = 0;
-      // The events stand for no segments (their V_RETURNED arguments are all 0).
+      // The events stand for no segments (their V.RETURNED arguments are all 0).
       return loops === TRAPS_FIRST || this.needsSaveAfterCalls(loops, 1);
     }
     const walked = this.walk(buf, start, end, ctx, true, true);
@@ -523,14 +526,14 @@ export class BodyRewriter {
 
   private ev(kind: number, arg: number): void {
     if (this.straight) {
-      if (kind === V_TRAP) {
+      if (kind === V.TRAP) {
         this.trapsFirst = true;
         this.straight = false;
         this.stopped = this.stopAtTrap;
-      } else if (kind === V_SAVE || kind === V_BR || kind === V_BR_TABLE || kind === V_ELSE || kind === V_CATCH) this.straight = false;
+      } else if (kind === V.SAVE || kind === V.BR || kind === V.BR_TABLE || kind === V.ELSE || kind === V.CATCH) this.straight = false;
     }
     // Runs of trapping operators say no more than the first of them.
-    if (kind === V_TRAP && this.evKind.n > 0 && this.evKind.top() === V_TRAP) return;
+    if (kind === V.TRAP && this.evKind.n > 0 && this.evKind.top() === V.TRAP) return;
     this.evKind.push(kind);
     this.evArg.push(arg);
   }
@@ -547,7 +550,7 @@ export class BodyRewriter {
   }
 
   private edit(kind: number, pos: number): void {
-    if (kind === E_SAVE || kind === E_RETURN) this.observations++;
+    if (kind === E.SAVE || kind === E.RETURN) this.observations++;
     this.editPos.push(pos);
     this.editKind.push(kind);
     this.editArg.push(0);
@@ -659,7 +662,7 @@ export class BodyRewriter {
     segDepth.push(0);
     segLeafLoop.push(0);
     editPos.push(r.pos);
-    editKind.push(E_ENTRY);
+    editKind.push(E.ENTRY);
     editArg.push(0);
     frameKind.push(Frame.Func);
     frameTargeted.push(0);
@@ -680,7 +683,7 @@ export class BodyRewriter {
     let live = true;
 
     // The innermost loop while its body is straight-line so far (a counted-loop candidate): its
-    // frame index (-1 when none), its E_VERSION edit, its header segment, and whether its
+    // frame index (-1 when none), its E.VERSION edit, its header segment, and whether its
     // closing `br_if 0` was just read. vOps/vWrites collect what matchCountedLoop needs.
     const { versions, vOps, vWrites } = this;
     if (versions.length > 0) versions.length = 0;
@@ -711,9 +714,9 @@ export class BodyRewriter {
       lastConst = -1;
       switch (op) {
         case 0x00: // unreachable
-          this.edit(E_SAVE, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.edit(E.SAVE, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x01: // nop
@@ -722,7 +725,7 @@ export class BodyRewriter {
           break;
         case 0x02: // block
           this.open(Frame.Block, this.blockType(r, ctx.funcIndex));
-          this.ev(V_BLOCK, 0);
+          this.ev(V.BLOCK, 0);
           break;
         case 0x03: {
           // loop
@@ -737,13 +740,13 @@ export class BodyRewriter {
             vBackEdge = false;
             vEdit = editPos.n;
             editPos.push(at);
-            editKind.push(E_VERSION);
+            editKind.push(E.VERSION);
             editArg.push(-1);
           }
-          this.ev(V_LOOP, loopCount);
+          this.ev(V.LOOP, loopCount);
           frameLoopId.push(loopCount++);
           this.observations++;
-          this.startSeg(E_LOOP, r.pos);
+          this.startSeg(E.LOOP, r.pos);
           vHeader = this.seg;
           frameThen.a[frameThen.n - 1] = this.seg;
           frameElse.a[frameElse.n - 1] = calls;
@@ -751,13 +754,13 @@ export class BodyRewriter {
         }
         case 0x04: // if
           this.open(Frame.If, this.blockType(r, ctx.funcIndex));
-          this.ev(V_IF, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.ev(V.IF, 0);
+          this.startSeg(E.SEG, r.pos);
           frameThen.a[frameThen.n - 1] = this.seg;
           break;
         case 0x06: // try: a block whose handlers follow its body (see costs.ts for its cost)
           this.open(Frame.Try, this.blockType(r, ctx.funcIndex));
-          this.ev(V_BLOCK, 0);
+          this.ev(V.BLOCK, 0);
           // Handlers reload the fuel from the global: nothing may be charged across the `try`.
           this.observations++;
           break;
@@ -768,30 +771,30 @@ export class BodyRewriter {
           if (k !== Frame.Try && k !== Frame.Catch) throw invalid(`\`${op === 0x07 ? 'catch' : 'catch_all'}\` without \`try\``, at);
           if (op === 0x07) r.u32();
           frameKind.a[frameKind.n - 1] = Frame.Catch;
-          this.ev(V_CATCH, 0);
+          this.ev(V.CATCH, 0);
           live = true;
           // The handler is entered by unwinding: what the thrower (this function or a callee)
           // charged is in the global, which every throw writes first; reload it.
           this.observations++;
-          this.startSeg(E_AFTER_CALL, r.pos);
+          this.startSeg(E.AFTER_CALL, r.pos);
           break;
         }
         case 0x08: // throw
         case 0x09: // rethrow
           r.u32();
           // Like `unreachable`, but the exception may be caught: the handler reads the global.
-          this.edit(E_SAVE, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.edit(E.SAVE, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x05: // else
           if (frameKind.top() !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind.a[frameKind.n - 1] = Frame.Else;
-          this.ev(V_ELSE, 0);
+          this.ev(V.ELSE, 0);
           frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
-          this.startSeg(E_SEG, r.pos);
+          this.startSeg(E.SEG, r.pos);
           frameElse.a[frameElse.n - 1] = this.seg;
           break;
         case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
@@ -809,7 +812,7 @@ export class BodyRewriter {
                 editArg.a[vEdit] = versions.length;
                 versions.push({ ...m, loopAt: editPos.a[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: this.seg });
                 editPos.push(r.pos);
-                editKind.push(E_VERSION_END);
+                editKind.push(E.VERSION_END);
                 editArg.push(versions.length - 1);
               }
             }
@@ -823,7 +826,7 @@ export class BodyRewriter {
           const thenSeg = frameThen.pop();
           const elseSeg = frameElse.pop();
           const thenLive = frameThenLive.pop() === 1;
-          if (kind !== Frame.Func) this.ev(V_END, kind === Frame.Loop ? frameLoopId.pop() : -1);
+          if (kind !== Frame.Func) this.ev(V.END, kind === Frame.Loop ? frameLoopId.pop() : -1);
           frameVoid.pop();
           const id = frameId.pop();
           if (kind === Frame.Loop) loopAt.pop();
@@ -839,7 +842,7 @@ export class BodyRewriter {
           if (kind === Frame.Loop) segLeafLoop.a[thenSeg] = elseSeg === calls ? 1 : 0;
           if (kind === Frame.Func) {
             editPos.push(at);
-            editKind.push(E_FINAL);
+            editKind.push(E.FINAL);
             editArg.push(targeted ? 1 : 0);
             finished = true;
             break;
@@ -848,11 +851,11 @@ export class BodyRewriter {
           // simply continues, so the current segment does too.
           // The end of a `try` joins its body and its handlers (and nothing moves across it).
           if (kind === Frame.Try || kind === Frame.Catch) {
-            this.startSeg(E_SEG, r.pos);
+            this.startSeg(E.SEG, r.pos);
             break;
           }
           if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
-            this.startSeg(E_SEG, r.pos);
+            this.startSeg(E.SEG, r.pos);
             // An `if` without `else` whose then-arm never reaches its `end` (it always branches
             // away, returns or traps): the code after the `end` is entered only by the false
             // edge, so it is the implicit else arm's first segment.
@@ -869,8 +872,8 @@ export class BodyRewriter {
           // br
           const d = r.u32();
           this.target(d, at);
-          this.ev(V_BR, d);
-          this.startSeg(E_SEG, r.pos);
+          this.ev(V.BR, d);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         }
@@ -878,7 +881,7 @@ export class BodyRewriter {
           // br_if
           const d = r.u32();
           this.target(d, at);
-          this.ev(V_BR_IF, d);
+          this.ev(V.BR_IF, d);
           if (vFrame >= 0) {
             if (d === 0 && vFrame === frameKind.n - 1) vBackEdge = true;
             else vFrame = -1;
@@ -886,7 +889,7 @@ export class BodyRewriter {
           const ti = frameKind.n - 1 - d;
           if (loopAt.n > 0 && frameKind.a[ti] !== Frame.Loop && frameVoid.a[ti] === 1) {
             editPos.push(at);
-            editKind.push(E_BR_IF);
+            editKind.push(E.BR_IF);
             editArg.push(brIfFrom.n);
             brIfFrom.push(this.seg);
             brIfDepth.push(d);
@@ -895,30 +898,30 @@ export class BodyRewriter {
             brIfNext.push(segCost.n);
             brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
           }
-          this.startSeg(E_SEG, r.pos);
+          this.startSeg(E.SEG, r.pos);
           break;
         }
         case 0x0e: {
           // br_table
           const n = r.u32();
-          this.ev(V_BR_TABLE, evTable.n);
+          this.ev(V.BR_TABLE, evTable.n);
           evTable.push(n + 1);
           for (let i = 0; i <= n; i++) {
             const d = r.u32();
             this.target(d, at);
             evTable.push(d);
           }
-          this.startSeg(E_SEG, r.pos);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         }
         case 0x0f: // return
           if (threaded) {
             this.observations++;
-            this.edit(E_PUSH_FUEL, at);
-          } else this.edit(E_RETURN, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+            this.edit(E.PUSH_FUEL, at);
+          } else this.edit(E.RETURN, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x10: {
@@ -929,34 +932,34 @@ export class BodyRewriter {
           // write-back, the global must hold what wasmtime's would. A threaded callee that cannot
           // trap before writing it gets the fuel in a register only; the call still counts as a
           // write for needsSaveAfterCalls (see mayTrapBeforeWrite).
-          if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E_SAVE, at);
+          if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E.SAVE, at);
           else this.observations++;
-          this.ev(V_SAVE, 0);
+          this.ev(V.SAVE, 0);
           if (threadedFuncs[callee] === 1) {
-            this.edit(E_PUSH_FUEL, at);
+            this.edit(E.PUSH_FUEL, at);
             if (callee === ctx.funcIndex) {
               this.selfCalls++;
               // Charged and checked as the call it is; only its target (and the twin's extra
               // argument, which costs nothing) differ.
               if (ctx.selfCalls && !scanOnly) {
                 editPos.push(at);
-                editKind.push(E_SELF_CALL);
+                editKind.push(E.SELF_CALL);
                 editArg.push(r.pos);
               }
             }
-            this.startSeg(E_AFTER_TCALL, r.pos);
-            this.ev(V_RETURNED, this.seg);
+            this.startSeg(E.AFTER_TCALL, r.pos);
+            this.ev(V.RETURNED, this.seg);
             threadedCalls++;
-          } else this.startSeg(E_AFTER_CALL, r.pos);
+          } else this.startSeg(E.AFTER_CALL, r.pos);
           break;
         }
         case 0x11: // call_indirect
           r.u32();
           r.u32();
           calls++;
-          this.edit(E_SAVE, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_AFTER_CALL, r.pos);
+          this.edit(E.SAVE, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.AFTER_CALL, r.pos);
           break;
         case 0x12: {
           // return_call: a call and a return in one (wasmtime: costs 1, writes the counter back
@@ -967,12 +970,12 @@ export class BodyRewriter {
           if (threaded) {
             // The callee is threaded too (module.ts sees to it): it takes the fuel as its extra
             // argument and hands it to this function's caller as its extra result.
-            if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E_SAVE, at);
+            if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E.SAVE, at);
             else this.observations++;
-            this.edit(E_PUSH_FUEL, at);
-          } else this.edit(E_RETURN, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+            this.edit(E.PUSH_FUEL, at);
+          } else this.edit(E.RETURN, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         }
@@ -981,9 +984,9 @@ export class BodyRewriter {
           r.u32();
           calls++;
           this.tailCallsIndirect = true;
-          this.edit(E_RETURN, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.edit(E.RETURN, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x1c: {
@@ -1009,7 +1012,7 @@ export class BodyRewriter {
             if (r.pos === at + 2 && l + localShift <= 0x7f) shifted[at + 1 - start] = l + localShift;
             else {
               editPos.push(at);
-              editKind.push(E_LOCAL);
+              editKind.push(E.LOCAL);
               editArg.push(r.pos);
             }
           }
@@ -1019,10 +1022,7 @@ export class BodyRewriter {
         case 0x24:
         case 0x25:
         case 0x26: // table.get / table.set
-          this.ev(V_TRAP, 0);
-          r.u32();
-          break;
-        case 0xd2: // ref.func
+          this.ev(V.TRAP, 0);
           r.u32();
           break;
         case 0x3f:
@@ -1044,92 +1044,109 @@ export class BodyRewriter {
         case 0x44:
           r.skip(8, 'f64.const');
           break;
-        case 0xd0: {
-          // ref.null
-          const t = r.byte();
-          if (t !== 0x70 && t !== 0x6f) throw unsupported('typed references / GC', 'ref.null of a typed heap type', at, ctx.funcIndex);
-          break;
-        }
-        case 0xd1: // ref.is_null
-          break;
-        case 0xfc: {
-          const sub = r.u32();
-          let bulk = false;
-          switch (sub) {
-            case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
-              break;
-            case 8: // memory.init
-              r.u32();
-              r.u32();
-              bulk = true;
-              break;
-            case 9: // data.drop
-            case 13: // elem.drop
-            case 16: // table.size
-              r.u32();
-              break;
-            case 10: // memory.copy
-            case 12: // table.init
-            case 14: // table.copy
-              r.u32();
-              r.u32();
-              bulk = true;
-              break;
-            case 11: // memory.fill
-            case 15: // table.grow
-            case 17: // table.fill
-              r.u32();
-              bulk = true;
-              break;
-            default:
-              throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
-          }
-          if (bulk && sub !== 15) this.ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
-          if (bulk) vFrame = -1;
-          if (bulk) {
-            if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
-              segCost.a[this.seg]! += prevConst;
-            } else {
-              usesBulk = true;
-              this.edit(E_BULK_TEE, at);
-              this.observations++;
-              this.startSeg(E_AFTER_BULK, r.pos);
-            }
-          }
-          break;
-        }
-        case 0xfd: {
-          const sub = r.u32();
-          if (sub <= 11 || sub === 92 || sub === 93) {
-            this.memarg(r, ctx.funcIndex);
-            this.ev(V_TRAP, 0);
-          }
-          else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
-          else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
-          else if (sub >= 84 && sub <= 91) {
-            this.memarg(r, ctx.funcIndex);
-            r.skip(1, 'lane index');
-            this.ev(V_TRAP, 0);
-          } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
-          break;
-        }
         case 0x0a: case 0x1f:
           throw unsupported('exception handling with exnref (Node 20 runs the legacy instructions only)', op === 0x0a ? 'throw_ref' : 'try_table', at, ctx.funcIndex);
-        case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+        case 0x14: case 0x15:
           throw unsupported('typed function references', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
-        case 0xfb:
-          throw unsupported('GC', 'opcode 0xfb', at, ctx.funcIndex);
-        case 0xfe:
-          throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
+        case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x2e: case 0x2f:
+        case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x36: case 0x37:
+        case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: case 0x3e:
+          // loads and stores
+          this.memarg(r, ctx.funcIndex);
+          this.ev(V.TRAP, 0);
+          break;
         default:
-          if (op >= 0x28 && op <= 0x3e) {
-            this.memarg(r, ctx.funcIndex);
-            this.ev(V_TRAP, 0);
-          } else if (op >= 0x45 && op <= 0xc4) {
+          if (op >= 0x45 && op <= 0xc4) {
             // Numeric operators have no immediates; division, remainder and float-to-int
             // truncation can trap.
-            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) this.ev(V_TRAP, 0);
-          } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
+            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) this.ev(V.TRAP, 0);
+            break;
+          }
+          // The operators above the numeric ones have a switch of their own: V8 compiles a switch
+          // to a jump table only when its cases are dense, and the one above is run for every
+          // operator (spread over 0x00-0xfe it was a chain of comparisons).
+          switch (op) {
+            case 0xd2: // ref.func
+              r.u32();
+              break;
+            case 0xd0: {
+              // ref.null
+              const t = r.byte();
+              if (t !== 0x70 && t !== 0x6f) throw unsupported('typed references / GC', 'ref.null of a typed heap type', at, ctx.funcIndex);
+              break;
+            }
+            case 0xd1: // ref.is_null
+              break;
+            case 0xfc: {
+              const sub = r.u32();
+              let bulk = false;
+              switch (sub) {
+                case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+                  break;
+                case 8: // memory.init
+                  r.u32();
+                  r.u32();
+                  bulk = true;
+                  break;
+                case 9: // data.drop
+                case 13: // elem.drop
+                case 16: // table.size
+                  r.u32();
+                  break;
+                case 10: // memory.copy
+                case 12: // table.init
+                case 14: // table.copy
+                  r.u32();
+                  r.u32();
+                  bulk = true;
+                  break;
+                case 11: // memory.fill
+                case 15: // table.grow
+                case 17: // table.fill
+                  r.u32();
+                  bulk = true;
+                  break;
+                default:
+                  throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
+              }
+              if (bulk && sub !== 15) this.ev(V.TRAP, 0); // table.grow returns -1 instead of trapping
+              if (bulk) vFrame = -1;
+              if (bulk) {
+                if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
+                  segCost.a[this.seg]! += prevConst;
+                } else {
+                  usesBulk = true;
+                  this.edit(E.BULK_TEE, at);
+                  this.observations++;
+                  this.startSeg(E.AFTER_BULK, r.pos);
+                }
+              }
+              break;
+            }
+            case 0xfd: {
+              const sub = r.u32();
+              if (sub <= 11 || sub === 92 || sub === 93) {
+                this.memarg(r, ctx.funcIndex);
+                this.ev(V.TRAP, 0);
+              }
+              else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
+              else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
+              else if (sub >= 84 && sub <= 91) {
+                this.memarg(r, ctx.funcIndex);
+                r.skip(1, 'lane index');
+                this.ev(V.TRAP, 0);
+              } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
+              break;
+            }
+            case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+              throw unsupported('typed function references', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
+            case 0xfb:
+              throw unsupported('GC', 'opcode 0xfb', at, ctx.funcIndex);
+            case 0xfe:
+              throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
+            default:
+              throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
+          }
       }
     }
     if (r.pos !== end && !this.stopped) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
@@ -1191,14 +1208,14 @@ export class BodyRewriter {
     const n = this.editPos.n;
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
-    const wrapBody = editKind[n - 1] === E_FINAL && editArg[n - 1] === 1;
+    const wrapBody = editKind[n - 1] === E.FINAL && editArg[n - 1] === 1;
     // The check at the header of a loop that makes no calls (inner loops included) branches out
     // to one shared out-of-fuel landing after the body instead of calling bext_out_of_fuel in
     // place: V8's TurboFan only unrolls and peels loops without calls, and an in-place call, even
     // one never taken, counts. Loops that call anything keep the in-place call, which measured
     // faster for them.
     let landing = false;
-    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === 1;
+    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E.LOOP && segLeafLoop[editArg[i]!] === 1;
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
@@ -1217,10 +1234,10 @@ export class BodyRewriter {
       }
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
-      if (kind !== E_LOCAL) e.insertedBefore(pos);
-      const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END || kind === E_SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
+      if (kind !== E.LOCAL) e.insertedBefore(pos);
+      const c = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
-        case E_ENTRY: {
+        case E.ENTRY: {
           e.report(0);
           if (threaded) {
             w.byte(0x20);
@@ -1241,17 +1258,17 @@ export class BodyRewriter {
           }
           break;
         }
-        case E_SEG:
+        case E.SEG:
           e.charge(c);
           break;
-        case E_AFTER_CALL:
+        case E.AFTER_CALL:
           w.byte(0x23);
           w.u32(G);
           e.minus(c);
           w.byte(0x21);
           w.u32(L);
           break;
-        case E_LOOP:
+        case E.LOOP:
           if (segLeafLoop[editArg[i]!] === 1) {
             // The metered copy of a counted loop sits in an `else`, one level deeper.
             e.checkToLanding(editArg[i]!, this.isVersionedHeader(editArg[i]!) ? 1 : 0);
@@ -1269,18 +1286,18 @@ export class BodyRewriter {
           }
           e.check(c, ctx.selfCalls?.twin === true);
           break;
-        case E_SAVE:
+        case E.SAVE:
           e.save();
           break;
-        case E_RETURN:
+        case E.RETURN:
           e.save();
           e.report(1);
           break;
-        case E_BULK_TEE:
+        case E.BULK_TEE:
           w.byte(0x22);
           w.u32(lenLocal);
           break;
-        case E_AFTER_BULK:
+        case E.AFTER_BULK:
           w.byte(0x20);
           w.u32(L);
           w.byte(0x20);
@@ -1292,7 +1309,7 @@ export class BodyRewriter {
           w.u32(L);
           e.check(c);
           break;
-        case E_FINAL:
+        case E.FINAL:
           if (editArg[i] === 1) w.byte(0x0b);
           if (threaded) {
             w.byte(0x20);
@@ -1302,11 +1319,11 @@ export class BodyRewriter {
             e.report(1);
           }
           break;
-        case E_PUSH_FUEL:
+        case E.PUSH_FUEL:
           w.byte(0x20);
           w.u32(L);
           break;
-        case E_AFTER_TCALL:
+        case E.AFTER_TCALL:
           // The callee's fuel is on the stack. Where something may trap before the global is next
           // written, write it now, as the callee's exit would have (see needsSaveAfterCalls).
           if (this.saveAfter.a[editArg[i]!] === 1) {
@@ -1321,7 +1338,7 @@ export class BodyRewriter {
             w.u32(L);
           }
           break;
-        case E_BR_IF: {
+        case E.BR_IF: {
           const k = editArg[i]!;
           const refund = this.brIfRefund.a[k]!;
           if (refund === 0) break;
@@ -1341,7 +1358,7 @@ export class BodyRewriter {
           copied = this.brIfEnd.a[k]!;
           break;
         }
-        case E_VERSION: {
+        case E.VERSION: {
           const v = versions[editArg[i]!];
           if (!v) break;
           // if (trip count known and fuel covers every header) { unmetered loop; charge all }
@@ -1352,7 +1369,7 @@ export class BodyRewriter {
           w.byte(0x40);
           let from = v.loopAt;
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
-            if (editKind[j] !== E_LOCAL) continue;
+            if (editKind[j] !== E.LOCAL) continue;
             e.copy(from, editPos[j]!);
             from = e.shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
@@ -1372,14 +1389,14 @@ export class BodyRewriter {
           w.byte(0x05); // else
           break;
         }
-        case E_VERSION_END:
+        case E.VERSION_END:
           w.byte(0x0b);
           break;
-        case E_LOCAL:
+        case E.LOCAL:
           copied = e.shiftedLocalOp(pos, editArg[i]!);
           break;
-        case E_SELF_CALL: {
-          // The fuel is on the stack already (E_PUSH_FUEL). The original passes the twin its
+        case E.SELF_CALL: {
+          // The fuel is on the stack already (E.PUSH_FUEL). The original passes the twin its
           // extra param; neither operator is the guest's, so neither is charged.
           const self = ctx.selfCalls!;
           if (!self.twin) {

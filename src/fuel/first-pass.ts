@@ -11,7 +11,7 @@
  * error it always threw for that body. A module of many small functions spends a good part of its
  * rewrite in this pass, once per function.
  */
-import { V_BLOCK, V_BR, V_BR_IF, V_BR_TABLE, V_ELSE, V_END, V_IF, V_LOOP, V_RETURNED, V_SAVE, V_TRAP } from './events.js';
+import { V } from './events.js';
 import { ByteList, IntList } from './int-list.js';
 
 /** scan(): the full walk must answer (something this pass does not read, or bad input). */
@@ -79,12 +79,11 @@ export class FirstPass {
       switch (op) {
         case 0x00: // unreachable
         case 0x0f: // return
-          kind = V_SAVE;
+          kind = V.SAVE;
           break;
         case 0x01: // nop
         case 0x1a: // drop
         case 0x1b: // select
-        case 0xd1: // ref.is_null
           break;
         case 0x02: // block
         case 0x03: // loop
@@ -99,28 +98,28 @@ export class FirstPass {
           } else return UNSURE;
           if (op === 0x02) {
             frames.push(F_BLOCK);
-            kind = V_BLOCK;
+            kind = V.BLOCK;
           } else if (op === 0x03) {
             frames.push(F_LOOP);
             loopIds.push(loopCount);
-            kind = V_LOOP;
+            kind = V.LOOP;
             arg = loopCount++;
           } else {
             frames.push(F_IF);
-            kind = V_IF;
+            kind = V.IF;
           }
           break;
         }
         case 0x05: // else
           if (frames.top() !== F_IF) return UNSURE;
           frames.a[frames.n - 1] = F_ELSE;
-          kind = V_ELSE;
+          kind = V.ELSE;
           break;
         case 0x0b: {
           // end
           const f = frames.pop();
           if (f === F_FUNC) return pos === end ? loopCount : UNSURE;
-          kind = V_END;
+          kind = V.END;
           arg = f === F_LOOP ? loopIds.pop() : -1;
           break;
         }
@@ -135,7 +134,7 @@ export class FirstPass {
             pos = this.lebEnd;
           }
           if (d > frames.n - 1) return UNSURE;
-          kind = op === 0x0c ? V_BR : V_BR_IF;
+          kind = op === 0x0c ? V.BR : V.BR_IF;
           arg = d;
           break;
         }
@@ -145,7 +144,7 @@ export class FirstPass {
           if (n < 0) return UNSURE;
           pos = this.lebEnd;
           this.straight = false;
-          evKind.push(V_BR_TABLE);
+          evKind.push(V.BR_TABLE);
           evArg.push(evTable.n);
           evTable.push(n + 1);
           for (let i = 0; i <= n; i++) {
@@ -166,11 +165,11 @@ export class FirstPass {
             pos = this.lebEnd;
           }
           this.straight = false;
-          evKind.push(V_SAVE);
+          evKind.push(V.SAVE);
           evArg.push(0);
           if (threadedFuncs[callee] === 1) {
             // The walk's argument is the after-call segment, which this pass does not number.
-            kind = V_RETURNED;
+            kind = V.RETURNED;
           }
           break;
         }
@@ -179,7 +178,7 @@ export class FirstPass {
           if (pos < 0) return UNSURE;
           pos = this.skipU32(buf, pos, end);
           if (pos < 0) return UNSURE;
-          kind = V_SAVE;
+          kind = V.SAVE;
           break;
         case 0x1c: {
           // select t*
@@ -193,7 +192,6 @@ export class FirstPass {
         case 0x20:
         case 0x21:
         case 0x22:
-        case 0xd2: // ref.func
           if (buf[pos]! < 0x80 && pos < end) pos++;
           else {
             pos = this.skipU32(buf, pos, end);
@@ -206,7 +204,7 @@ export class FirstPass {
         case 0x26:
           pos = this.skipU32(buf, pos, end);
           if (pos < 0) return UNSURE;
-          kind = V_TRAP;
+          kind = V.TRAP;
           break;
         case 0x3f:
         case 0x40: // memory.size / memory.grow: memory 0 only
@@ -229,55 +227,73 @@ export class FirstPass {
           if (pos + 8 > end) return UNSURE;
           pos += 8;
           break;
-        case 0xd0: {
-          // ref.null
-          if (pos >= end) return UNSURE;
-          const t = buf[pos++]!;
-          if (t !== 0x70 && t !== 0x6f) return UNSURE;
-          break;
-        }
-        case 0xfc: {
-          const sub = this.u32(buf, pos, end);
-          if (sub < 0) return UNSURE;
-          pos = this.lebEnd;
-          // Immediates: memory.init, memory.copy, table.init, table.copy take two; data.drop,
-          // elem.drop, table.size, memory.fill, table.grow, table.fill one; the saturating
-          // truncations none.
-          let imms = 0;
-          if (sub === 8 || sub === 10 || sub === 12 || sub === 14) imms = 2;
-          else if (sub === 9 || sub === 11 || sub === 13 || sub === 15 || sub === 16 || sub === 17) imms = 1;
-          else if (sub > 7) return UNSURE;
-          for (; imms > 0; imms--) {
-            pos = this.skipU32(buf, pos, end);
-            if (pos < 0) return UNSURE;
-          }
-          // Bulk operations can trap (table.grow returns -1 instead).
-          if (sub === 8 || sub === 10 || sub === 11 || sub === 12 || sub === 14 || sub === 17) kind = V_TRAP;
+        case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x2e: case 0x2f:
+        case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x36: case 0x37:
+        case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: case 0x3e: {
+          // loads and stores; memarg: alignment (no memory index), offset
+          const align = this.u32(buf, pos, end);
+          if (align < 0 || align & 0x40) return UNSURE;
+          pos = this.skipLeb(buf, this.lebEnd, end, 5);
+          if (pos < 0) return UNSURE;
+          kind = V.TRAP;
           break;
         }
         default:
-          if (op >= 0x28 && op <= 0x3e) {
-            // memarg: alignment (no memory index), offset
-            const align = this.u32(buf, pos, end);
-            if (align < 0 || align & 0x40) return UNSURE;
-            pos = this.skipLeb(buf, this.lebEnd, end, 5);
-            if (pos < 0) return UNSURE;
-            kind = V_TRAP;
-          } else if (op >= 0x45 && op <= 0xc4) {
+          if (op >= 0x45 && op <= 0xc4) {
             // Division, remainder and float-to-int truncation can trap.
-            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) kind = V_TRAP;
-          } else {
-            // Exception handling, tail calls, SIMD, typed references, atomics, unknown opcodes.
-            return UNSURE;
+            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) kind = V.TRAP;
+            break;
+          }
+          // A switch of its own above the numeric operators, so the one above stays dense (a
+          // jump table, see BodyRewriter.walk).
+          switch (op) {
+            case 0xd1: // ref.is_null
+              break;
+            case 0xd2: // ref.func
+              if (buf[pos]! < 0x80 && pos < end) pos++;
+              else {
+                pos = this.skipU32(buf, pos, end);
+                if (pos < 0) return UNSURE;
+              }
+              break;
+            case 0xd0: {
+              // ref.null
+              if (pos >= end) return UNSURE;
+              const t = buf[pos++]!;
+              if (t !== 0x70 && t !== 0x6f) return UNSURE;
+              break;
+            }
+            case 0xfc: {
+              const sub = this.u32(buf, pos, end);
+              if (sub < 0) return UNSURE;
+              pos = this.lebEnd;
+              // Immediates: memory.init, memory.copy, table.init, table.copy take two; data.drop,
+              // elem.drop, table.size, memory.fill, table.grow, table.fill one; the saturating
+              // truncations none.
+              let imms = 0;
+              if (sub === 8 || sub === 10 || sub === 12 || sub === 14) imms = 2;
+              else if (sub === 9 || sub === 11 || sub === 13 || sub === 15 || sub === 16 || sub === 17) imms = 1;
+              else if (sub > 7) return UNSURE;
+              for (; imms > 0; imms--) {
+                pos = this.skipU32(buf, pos, end);
+                if (pos < 0) return UNSURE;
+              }
+              // Bulk operations can trap (table.grow returns -1 instead).
+              if (sub === 8 || sub === 10 || sub === 11 || sub === 12 || sub === 14 || sub === 17) kind = V.TRAP;
+              break;
+            }
+            default:
+              // Exception handling, tail calls, SIMD, typed references, atomics, unknown opcodes.
+              return UNSURE;
           }
       }
       if (kind < 0) continue;
       if (this.straight) {
-        if (kind === V_TRAP) return TRAPS_FIRST;
-        if (kind === V_SAVE || kind === V_BR || kind === V_ELSE) this.straight = false;
+        if (kind === V.TRAP) return TRAPS_FIRST;
+        if (kind === V.SAVE || kind === V.BR || kind === V.ELSE) this.straight = false;
       }
       // Runs of trapping operators say no more than the first of them.
-      if (kind === V_TRAP && evKind.n > 0 && evKind.a[evKind.n - 1] === V_TRAP) continue;
+      if (kind === V.TRAP && evKind.n > 0 && evKind.a[evKind.n - 1] === V.TRAP) continue;
       evKind.push(kind);
       evArg.push(arg);
     }
