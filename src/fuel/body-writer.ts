@@ -15,9 +15,8 @@ export class BodyWriter {
   private base = 0;
   /** The input module. */
   private buf: Uint8Array = new Uint8Array(0);
-  /** Where copy() reads: `src[i - srcFrom]` is the input's byte i (see copyFrom). */
-  private src: Uint8Array = new Uint8Array(0);
-  private srcFrom = 0;
+  /** Where copy() reads: the input's byte i is the writer's own byte `i + copyDelta` (see copyFrom). */
+  private copyDelta = 0;
   private map: OffsetMapBuilder | undefined;
   /** The fuel local, the `bext_fuel` global and `bext_out_of_fuel`. */
   private L = 0;
@@ -40,8 +39,7 @@ export class BodyWriter {
     this.w = w;
     this.base = base;
     this.buf = buf;
-    this.src = buf;
-    this.srcFrom = 0;
+    this.copyDelta = 0;
     this.map = map;
     this.L = fuelLocal;
     this.G = ctx.fuelGlobal;
@@ -65,18 +63,17 @@ export class BodyWriter {
   }
 
   /**
-   * Copies come from `src`, which holds the input's bytes from `from` on (the body with its
-   * local accesses already renumbered, see BodyRewriter.walk). Until then, from the input.
+   * Copies come from the writer's own bytes: the input's byte i is at `i + copyDelta` in it (a
+   * copy of the body, its local accesses renumbered, see BodyRewriter.rewrite).
    */
-  copyFrom(src: Uint8Array, from: number): void {
-    this.src = src;
-    this.srcFrom = from;
+  copyFrom(copyDelta: number): void {
+    this.copyDelta = copyDelta;
   }
 
-  /** Input bytes [from, to) copied (as they are, or renumbered: see copyFrom). */
+  /** Input bytes [from, to) copied (renumbered: see copyFrom). */
   copy(from: number, to: number): void {
     this.map?.copied(this.w.len - this.base, from);
-    this.w.range(this.src, from - this.srcFrom, to - this.srcFrom);
+    this.w.again(from + this.copyDelta, to + this.copyDelta);
   }
 
   /** What is written next is bext's, standing before the input instruction at `at`. */

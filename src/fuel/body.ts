@@ -411,11 +411,23 @@ export class BodyRewriter {
   }
 
   /**
-   * Reads locals + expression from `buf[start, end)` and appends the rewritten body (without its
-   * size prefix) to `out`; returns its length. Written straight into the caller's output, a body
-   * needs no buffer of its own (nor a view of one) on the way.
+   * Reads locals + expression from `buf[start, end)` and appends to `out` a copy of those bytes,
+   * then the rewritten body (without its size prefix); returns the body's length (it ends at
+   * `out.len`; the caller moves it over the copy). Written straight into the caller's output, a
+   * body needs no buffer of its own (nor a view of one) on the way: the walk renumbers local
+   * accesses in the copy, and every stretch of the input emit() writes comes from the copy, so
+   * within one buffer (copyWithin, which is much cheaper than copying between two).
    */
   rewrite(out: Writer, buf: Uint8Array, start: number, end: number, ctx: BodyContext): number {
+    const size = end - start;
+    const copyAt = out.len;
+    out.reserve(copyAt + size);
+    const copy = out.buf;
+    if (size <= 64) for (let i = 0; i < size; i++) copy[copyAt + i] = buf[start + i]!;
+    else copy.set(buf.subarray(start, end), copyAt);
+    out.len = copyAt + size;
+    this.copyBuf = copy;
+    this.copyDelta = copyAt - start;
     const w = this.walk(buf, start, end, ctx);
     if (this.hoist) {
       this.hoistCharges();
@@ -480,18 +492,12 @@ export class BodyRewriter {
     return (w === WRITE_UNKNOWN ? ctx.resolveWriteBeforeCall!(callee) : w) === 1;
   }
 
-  /** The body being rewritten, its local accesses renumbered (see walk), from shiftedFrom on. */
-  private shifted = new Uint8Array(4096);
-  private shiftedFrom = -1;
-
-  /** `buf[start, end)` copied into `shifted`. */
-  private shiftedCopy(buf: Uint8Array, start: number, end: number): Uint8Array {
-    if (end - start > this.shifted.length) this.shifted = new Uint8Array(Math.max(end - start, this.shifted.length * 2));
-    const shifted = this.shifted;
-    if (end - start <= 64) for (let i = start; i < end; i++) shifted[i - start] = buf[i]!;
-    else shifted.set(buf.subarray(start, end));
-    return shifted;
-  }
+  /**
+   * The copy of the body being rewritten (see rewrite): the input's byte i is `copyBuf[i +
+   * copyDelta]`; the walk renumbers local accesses in it.
+   */
+  private copyBuf: Uint8Array = new Uint8Array(0);
+  private copyDelta = 0;
 
   /** The reader, over `buf[start, end)`. */
   private readerOver(buf: Uint8Array, start: number, end: number): Reader {
@@ -634,12 +640,12 @@ export class BodyRewriter {
     const lenLocal = locals + 1 + (ctx.selfCalls?.twin ? 1 : 0);
     const threadedFuncs = ctx.threadedFuncs;
     // A threaded function renumbers its local accesses. One whose index stays one byte (nearly
-    // all) is renumbered in a copy of the body (`shifted`), which emit() copies from; only the
-    // others become edits.
+    // all) is renumbered in the copy of the body emit() copies from (see rewrite); only the others
+    // become edits.
     const renumber = threaded && !scanOnly;
     const localShift = ctx.selfCalls?.twin ? 2 : 1;
-    const shifted = renumber ? this.shiftedCopy(buf, start, end) : buf;
-    this.shiftedFrom = renumber ? start : -1;
+    const copy = this.copyBuf;
+    const copyDelta = this.copyDelta;
 
     // (Emptied only when filled: setting an array's length is a call into the engine.)
     if (this.tailCallees.length > 0) this.tailCallees.length = 0;
@@ -1009,7 +1015,7 @@ export class BodyRewriter {
             vWrites.push(at);
           }
           if (renumber && l >= ctx.params) {
-            if (r.pos === at + 2 && l + localShift <= 0x7f) shifted[at + 1 - start] = l + localShift;
+            if (r.pos === at + 2 && l + localShift <= 0x7f) copy[at + 1 + copyDelta] = l + localShift;
             else {
               editPos.push(at);
               editKind.push(E.LOCAL);
@@ -1199,7 +1205,7 @@ export class BodyRewriter {
     const e = this.writer;
     e.begin(w, base, buf, this.offsets, ctx, fuelLocal);
     // Copied code comes from the body with its local accesses renumbered, when it was made.
-    if (this.shiftedFrom >= 0) e.copyFrom(this.shifted, this.shiftedFrom);
+    e.copyFrom(this.copyDelta);
     this.offsets?.beginBody();
     e.insertedBefore(localsEnd);
 

@@ -414,18 +414,20 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
 
   /**
    * Appends the body at `buf[start, end)`, rewritten, with its size before it, and places its
-   * offsets; `done` is how much of the input's code has been read (for roomFor). The body is
-   * written first and moved up by the size's length once that is known (a few bytes, in place).
+   * offsets; `done` is how much of the input's code has been read (for roomFor). The rewriter
+   * writes a copy of the input body and then the body (see BodyRewriter.rewrite); the body then
+   * moves down over the copy, to just after its size (in place).
    */
   function writeBody(rw: BodyRewriter, start: number, end: number, ctx: BodyContext, done: number): void {
-    // Room for the body before writing it: metering grows a body made only of calls about 3.7×,
-    // typical code far less (one that grows more still fits: the writer then grows itself).
-    roomFor(4 * (end - start) + 64, done);
+    // Room for the copy and the body before writing them: metering grows a body made only of
+    // calls about 3.7×, typical code far less (one that grows more still fits: the writer then
+    // grows itself).
+    roomFor(5 * (end - start) + 64, done);
     const at = out.len;
     const len = rw.rewrite(out, buf, start, end, ctx);
+    const bodyAt = out.len - len;
     const sizeLen = u32Size(len);
-    out.reserve(at + sizeLen + len);
-    out.buf.copyWithin(at + sizeLen, at, at + len);
+    out.buf.copyWithin(at + sizeLen, bodyAt, bodyAt + len);
     out.len = at;
     out.u32(len);
     out.len = at + sizeLen + len;

@@ -136,6 +136,14 @@ export class Writer {
     this.len += n;
   }
 
+  /** Appends its own bytes [from, to), which lie before `len` (within one buffer: no view object). */
+  again(from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    this.buf.copyWithin(this.len, from, to);
+    this.len += n;
+  }
+
   u32(v: number): void {
     this.ensure(5);
     v >>>= 0;
