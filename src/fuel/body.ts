@@ -331,6 +331,9 @@ export class BodyRewriter {
    */
   private needsSaveAfterCalls(loops: number, segments: number): boolean {
     this.saveAfter.reset(segments, 0);
+    // Without an operator that can trap, no path reaches one: the answer is no everywhere (what
+    // the pass below finds too, since nothing it reads ever becomes true).
+    if (!this.hasTrap()) return false;
     this.loopGuess.reset(loops, 0);
     const evKind = this.evKind.a, evArg = this.evArg.a, evTable = this.evTable.a, saveAfter = this.saveAfter.a;
     const loopGuess = this.loopGuess.a;
@@ -498,6 +501,13 @@ export class BodyRewriter {
    */
   private copyBuf: Uint8Array = new Uint8Array(0);
   private copyDelta = 0;
+
+  /** Whether the recorded events include an operator that can trap. */
+  private hasTrap(): boolean {
+    const evKind = this.evKind.a;
+    for (let i = 0, n = this.evKind.n; i < n; i++) if (evKind[i] === V.TRAP) return true;
+    return false;
+  }
 
   /** The reader, over `buf[start, end)`. */
   private readerOver(buf: Uint8Array, start: number, end: number): Reader {
