@@ -1214,7 +1214,7 @@ export class BodyRewriter {
     }
     const e = this.writer;
     e.begin(w, base, buf, this.offsets, ctx, fuelLocal);
-    // Copied code comes from the body with its local accesses renumbered, when it was made.
+    // Copied code comes from the copy of the body rewrite() made (local accesses renumbered).
     e.copyFrom(this.copyDelta);
     this.offsets?.beginBody();
     e.insertedBefore(localsEnd);
