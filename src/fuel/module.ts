@@ -478,27 +478,34 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       const lazy = (opts.moveCharges ?? true) && threadedFuncs.includes(1);
       writeBeforeCall.fill(lazy ? WRITE_UNKNOWN : 1);
       if (lazy) {
-        const bodyStart = new Uint32Array(definedCount);
-        const bodyEnd = new Uint32Array(definedCount);
-        for (let i = 0; i < definedCount; i++) {
-          const size = r.u32();
-          const start = r.pos;
-          if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-          bodyStart[i] = start;
-          bodyEnd[i] = start + size;
-          r.pos = start + size;
-        }
-        r.pos = codeSec.start;
-        r.u32();
+        // Where each body's size is, made at the first call to a function not rewritten yet (a
+        // module whose calls all go backwards never needs it).
+        let sizeAt: Uint32Array | undefined;
+        const indexBodies = (): Uint32Array => {
+          const at = new Uint32Array(definedCount);
+          const ir = new Reader(buf, codeSec.start, codeSec.end);
+          ir.u32();
+          for (let i = 0; i < definedCount; i++) {
+            at[i] = ir.pos;
+            const size = ir.u32();
+            if (ir.pos + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, ir.pos);
+            ir.pos += size;
+          }
+          return at;
+        };
         const probe = new BodyRewriter(true);
         const probeCtx: BodyContext = { ...ctx };
+        const pr = new Reader(buf, codeSec.start, codeSec.end);
         resolveWrite = (f: number): number => {
           const i = f - imports.funcs;
+          sizeAt ??= indexBodies();
+          pr.pos = sizeAt[i]!;
+          const size = pr.u32();
           const ti = funcTypeIdx[i]!;
           probeCtx.params = types[ti]!.params;
           probeCtx.resultBlockType = resultBlockType(ti);
           probeCtx.funcIndex = f;
-          const v = probe.mayTrapBeforeWrite(buf, bodyStart[i]!, bodyEnd[i]!, probeCtx) ? 1 : 0;
+          const v = probe.mayTrapBeforeWrite(buf, pr.pos, pr.pos + size, probeCtx) ? 1 : 0;
           writeBeforeCall[f] = v;
           return v;
         };
