@@ -427,6 +427,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     const len = rw.rewrite(out, buf, start, end, ctx);
     const bodyAt = out.len - len;
     const sizeLen = u32Size(len);
+    // (The copy is never shorter than the size's bytes in practice; should it be, the body moves up.)
+    out.reserve(at + sizeLen + len);
     out.buf.copyWithin(at + sizeLen, bodyAt, bodyAt + len);
     out.len = at;
     out.u32(len);
