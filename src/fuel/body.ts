@@ -426,7 +426,9 @@ export class BodyRewriter {
     const copyAt = out.len;
     out.reserve(copyAt + size);
     const copy = out.buf;
-    if (size <= 64) for (let i = 0; i < size; i++) copy[copyAt + i] = buf[start + i]!;
+    // Byte by byte up to a few kilobytes: a view per body (what set() needs) would have V8 grow
+    // its young generation by ten megabytes or so on a module of 300,000 functions.
+    if (size <= 4096) for (let i = 0; i < size; i++) copy[copyAt + i] = buf[start + i]!;
     else copy.set(buf.subarray(start, end), copyAt);
     out.len = copyAt + size;
     this.copyBuf = copy;
