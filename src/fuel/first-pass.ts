@@ -1,15 +1,15 @@
 /**
- * The first pass over the bodies of threaded functions (module.ts asks, for each, whether it may
- * trap before it writes `bext_fuel`: BodyRewriter.mayTrapBeforeWrite). The answer needs only the
- * body's control-flow events (events.ts), not the segments, edits and frames the full walk keeps
- * for the rewrite, so this reads a body for its events alone, in one tight loop with the position
- * in a local, and records exactly the events the walk records: the analysis over them then gives
- * exactly the walk's answer.
+ * A read of a function's body ahead of its rewrite, for one question: may it trap before it
+ * writes `bext_fuel` (BodyRewriter.mayTrapBeforeWrite)? module.ts asks when a call to a threaded
+ * function comes before that function's own rewrite (which would answer it). The answer needs only
+ * the body's control-flow events (events.ts), not the segments, edits and frames the full walk
+ * keeps for the rewrite, so this reads a body for its events alone, in one tight loop with the
+ * position in a local, and records exactly the events the walk records: the analysis over them
+ * then gives exactly the walk's answer.
  *
  * What it does not read itself (exception handling, tail calls, SIMD, and any byte the walk would
  * refuse) it leaves to the full walk by answering UNSURE; the walk then answers, or throws the
- * error it always threw for that body. A module of many small functions spends a good part of its
- * rewrite in this pass, once per function.
+ * error it always threw for that body.
  */
 import { V } from './events.js';
 import { ByteList, IntList } from './int-list.js';
