@@ -15,6 +15,8 @@ export class BodyWriter {
   private base = 0;
   /** The input module. */
   private buf: Uint8Array = new Uint8Array(0);
+  /** Where copy() reads: the input's byte i is the writer's own byte `i + copyDelta` (see copyFrom). */
+  private copyDelta = 0;
   private map: OffsetMapBuilder | undefined;
   /** The fuel local, the `bext_fuel` global and `bext_out_of_fuel`. */
   private L = 0;
@@ -37,6 +39,7 @@ export class BodyWriter {
     this.w = w;
     this.base = base;
     this.buf = buf;
+    this.copyDelta = 0;
     this.map = map;
     this.L = fuelLocal;
     this.G = ctx.fuelGlobal;
@@ -59,10 +62,18 @@ export class BodyWriter {
     return this.threaded && l >= this.params ? l + this.localShift : l;
   }
 
-  /** Input bytes [from, to) copied as they are. */
+  /**
+   * Copies come from the writer's own bytes: the input's byte i is at `i + copyDelta` in it (a
+   * copy of the body, its local accesses renumbered, see BodyRewriter.rewrite).
+   */
+  copyFrom(copyDelta: number): void {
+    this.copyDelta = copyDelta;
+  }
+
+  /** Input bytes [from, to) copied (renumbered: see copyFrom). */
   copy(from: number, to: number): void {
     this.map?.copied(this.w.len - this.base, from);
-    this.w.range(this.buf, from, to);
+    this.w.again(from + this.copyDelta, to + this.copyDelta);
   }
 
   /** What is written next is bext's, standing before the input instruction at `at`. */

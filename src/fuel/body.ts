@@ -23,6 +23,8 @@ import { FREE_OPCODES, FUNCTION_ENTRY_COST, SMALL_BULK_OP_COST } from './costs.j
 import { emitTripCountGuard, matchCountedLoop, type CountedLoop } from './counted-loops.js';
 import { BodyWriter } from './body-writer.js';
 import { ByteList, IntList } from './int-list.js';
+import { FirstPass, TRAPS_FIRST, UNSURE, type EventLists } from './first-pass.js';
+import { V } from './events.js';
 import type { OffsetMapBuilder } from './offset-map.js';
 
 export interface BodyContext {
@@ -44,9 +46,12 @@ export interface BodyContext {
   threadedFuncs: Uint8Array;
   /**
    * By function index: 0 when calls to this threaded function need not write `bext_fuel` first
-   * (see mayTrapBeforeWrite), 1 otherwise.
+   * (see mayTrapBeforeWrite), 1 otherwise, WRITE_UNKNOWN while not known yet (then
+   * resolveWriteBeforeCall finds it).
    */
   writeBeforeCall: Uint8Array;
+  /** Finds, records and returns writeBeforeCall for a threaded function (set when some are WRITE_UNKNOWN). */
+  resolveWriteBeforeCall?: (func: number) => number;
   /**
    * Set in a profiling build (see profile.ts): every function entry and exit reports the fuel
    * counter to the host through `call_indirect` on the profile table while the profile flag is on.
@@ -71,38 +76,32 @@ export interface ProfileHooks {
   flagGlobal: number;
 }
 
-// Edit kinds, applied in walk order at original byte positions.
-const E_ENTRY = 0; // entry charge + check (arg: segment)
-const E_SEG = 1; // plain segment charge (arg: segment)
-const E_AFTER_CALL = 2; // reload from the global + segment charge (arg: segment)
-const E_LOOP = 3; // segment charge + check (arg: segment)
-const E_SAVE = 4; // write the local back to the global
-const E_BULK_TEE = 5; // keep the bulk length in the scratch local
-const E_AFTER_BULK = 6; // charge the bulk length + segment, then check (arg: segment)
-const E_FINAL = 7; // before the function's final `end`
-const E_PUSH_FUEL = 8; // push the fuel local (the extra argument or result of a threaded call)
-const E_AFTER_TCALL = 9; // take the fuel a threaded call returned + segment charge (arg: segment)
-const E_LOCAL = 10; // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
-const E_BR_IF = 11; // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
-const E_VERSION = 12; // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
-const E_VERSION_END = 13; // after that loop's end: closes the metered copy (arg: index into versions)
-const E_RETURN = 14; // a `return` in a function that is not threaded: write the local back (as E_SAVE)
-const E_SELF_CALL = 15; // a `call` to itself that goes to the twin or back (arg: end of its immediate)
+/** writeBeforeCall of a function not looked at yet (see BodyContext). */
+export const WRITE_UNKNOWN = 2;
 
-// Control-flow events, recorded for the analysis of threaded calls (see needsSaveAfterCalls).
-const V_BLOCK = 0;
-const V_LOOP = 1; // arg: loop ordinal
-const V_IF = 2;
-const V_ELSE = 3;
-const V_END = 4; // arg: loop ordinal when it closes a loop, else -1
-const V_BR = 5; // arg: depth
-const V_BR_IF = 6; // arg: depth
-const V_BR_TABLE = 7; // arg: index into evTable (count, then the depths)
-const V_TRAP = 8; // an operator that can trap
-const V_SAVE = 9; // the global is written (or the function returns)
-const V_RETURNED = 10; // a threaded call returned (arg: its after-call segment)
-const V_CATCH = 11; // a `catch`/`catch_all`: what precedes it falls through to its try's end
+// Edit kinds, applied in walk order at original byte positions. A const enum: its members are
+// number literals in the compiled code, and V8 makes a jump table only of a switch over literals.
+const enum E {
+  ENTRY = 0, // entry charge + check (arg: segment)
+  SEG = 1, // plain segment charge (arg: segment)
+  AFTER_CALL = 2, // reload from the global + segment charge (arg: segment)
+  LOOP = 3, // segment charge + check (arg: segment)
+  SAVE = 4, // write the local back to the global
+  BULK_TEE = 5, // keep the bulk length in the scratch local
+  AFTER_BULK = 6, // charge the bulk length + segment, then check (arg: segment)
+  FINAL = 7, // before the function's final `end`
+  PUSH_FUEL = 8, // push the fuel local (the extra argument or result of a threaded call)
+  AFTER_TCALL = 9, // take the fuel a threaded call returned + segment charge (arg: segment)
+  LOCAL = 10, // renumber a local.get/set/tee past the fuel param (arg: end of its immediate)
+  BR_IF = 11, // a br_if that may refund on its taken edge (arg: index into the brIf arrays)
+  VERSION = 12, // before a loop: the unmetered copy of a counted loop (arg: index into versions, or -1)
+  VERSION_END = 13, // after that loop's end: closes the metered copy (arg: index into versions)
+  RETURN = 14, // a `return` in a function that is not threaded: write the local back (as E.SAVE)
+  SELF_CALL = 15, // a `call` to itself that goes to the twin or back (arg: end of its immediate)
+}
 
+// Flags of a frame in needsSaveAfterCalls' backward pass.
+const R_LABEL = 1, R_END = 2, R_ELSE = 4, R_HAS_ELSE = 8;
 
 const enum Frame {
   Func,
@@ -197,10 +196,8 @@ export class BodyRewriter {
   /** Per segment (read at the after-call segments of threaded calls): the global must be written when the call returns. */
   private readonly saveAfter = new ByteList(256);
   private readonly loopGuess = new ByteList();
-  private readonly rFrameLabel = new ByteList();
-  private readonly rFrameEnd = new ByteList();
-  private readonly rFrameElse = new ByteList();
-  private readonly rFrameHasElse = new ByteList();
+  /** The frames of needsSaveAfterCalls' backward pass (flags, see there). */
+  private readonly rFrames = new ByteList();
   // Per forward br_if inside a loop: the segment it ends, the segment its fall-through starts,
   // its depth, the end of its immediate, and the fuel its taken edge gives back.
   private readonly brIfFrom = new IntList();
@@ -213,13 +210,18 @@ export class BodyRewriter {
   /** By frame id: 1 when the code right after the frame's end is the end of a loop. */
   private readonly frameFallsOut = new ByteList();
   private readonly frameVoid = new ByteList();
-  /** The lists above that walk() empties at the start of every body. */
-  private readonly bodyLists: ReadonlyArray<{ n: number }> = [
-    this.editPos, this.editKind, this.editArg, this.segCost, this.segDepth, this.segLeafLoop,
-    this.frameKind, this.frameTargeted, this.frameSeg, this.frameObs, this.frameEscaped, this.frameThen,
-    this.frameElse, this.frameThenLive, this.frameId, this.frameLoopId, this.loopAt, this.constructs,
-    this.evKind, this.evArg, this.evTable, this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd,
-    this.brIfRefund, this.brIfLeaves, this.frameFallsOut, this.frameVoid,
+  /** The event lists, as the first pass fills them. */
+  private readonly events: EventLists = { evKind: this.evKind, evArg: this.evArg, evTable: this.evTable };
+  private readonly firstPass = new FirstPass();
+  /** The lists above that walk() empties at the start of every body (by kind: each loop over them stays monomorphic). */
+  private readonly bodyIntLists: readonly IntList[] = [
+    this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
+    this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
+    this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
+  ];
+  private readonly bodyByteLists: readonly ByteList[] = [
+    this.editKind, this.segLeafLoop, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
+    this.evKind, this.frameFallsOut, this.frameVoid,
   ];
   private versions: Versioned[] = [];
   private readonly vOps = new IntList(256);
@@ -317,25 +319,6 @@ export class BodyRewriter {
     }
   }
 
-  // The frames of needsSaveAfterCalls' backward pass: four lists of the same length. A frame is
-  // entered at its `end` and left at its opening.
-  private enterBackwards(label: boolean, atEnd: boolean): void {
-    this.rFrameLabel.push(label ? 1 : 0);
-    this.rFrameEnd.push(atEnd ? 1 : 0);
-    this.rFrameElse.push(0);
-    this.rFrameHasElse.push(0);
-  }
-
-  private leaveBackwards(): void {
-    this.rFrameLabel.n = this.rFrameEnd.n = this.rFrameElse.n = this.rFrameHasElse.n = this.rFrameLabel.n - 1;
-  }
-
-  /** Whether the label `d` frames out is reached by a path that may trap before a write. */
-  private labelBackwards(d: number): boolean {
-    const i = this.rFrameLabel.n - 1 - d;
-    return i >= 0 && this.rFrameLabel.a[i] === 1;
-  }
-
   /**
    * Decides, for each threaded call, whether the global must be written right after it returns.
    *
@@ -346,70 +329,82 @@ export class BodyRewriter {
    * first. This is a backward pass over the recorded control-flow events; loops iterate to a
    * fixed point (their header's answer feeds their back edges).
    */
-  private needsSaveAfterCalls(loops: number): boolean {
-    this.saveAfter.reset(this.segCost.n, 0);
+  private needsSaveAfterCalls(loops: number, segments: number): boolean {
+    this.saveAfter.reset(segments, 0);
+    // Without an operator that can trap, no path reaches one: the answer is no everywhere (what
+    // the pass below finds too, since nothing it reads ever becomes true).
+    if (!this.hasTrap()) return false;
     this.loopGuess.reset(loops, 0);
     const evKind = this.evKind.a, evArg = this.evArg.a, evTable = this.evTable.a, saveAfter = this.saveAfter.a;
     const loopGuess = this.loopGuess.a;
-    const { rFrameLabel, rFrameEnd, rFrameElse, rFrameHasElse } = this;
+    const count = this.evKind.n;
+    // The frames, entered at their `end` (this pass runs backwards) and left at their opening: a
+    // stack of flags, R_LABEL (a branch to it is reached by a path that may trap before a
+    // write), R_END (so is its end), R_ELSE (so is its else arm's start) and R_HAS_ELSE. At most
+    // one frame per event, plus the function's own.
+    this.rFrames.reset(count + 1, 0);
+    const st = this.rFrames.a;
     for (;;) {
       let changed = false;
-      // Frames are entered at their `end` (this pass runs backwards) and left at their opening.
-      rFrameLabel.n = rFrameEnd.n = rFrameElse.n = rFrameHasElse.n = 0;
       // The function's own label: its exit writes the global (or hands the fuel back).
-      this.enterBackwards(false, false);
+      st[0] = 0;
+      let sp = 1;
       let cur = false;
-      for (let i = this.evKind.n - 1; i >= 0; i--) {
+      for (let i = count - 1; i >= 0; i--) {
         const a = evArg[i]!;
         switch (evKind[i]) {
-          case V_TRAP:
+          case V.TRAP:
             cur = true;
             break;
-          case V_SAVE:
+          case V.SAVE:
             cur = false;
             break;
-          case V_RETURNED:
+          case V.RETURNED:
             saveAfter[a] = cur ? 1 : 0;
             break;
-          case V_END:
-            this.enterBackwards(a >= 0 ? loopGuess[a] === 1 : cur, cur);
+          case V.END:
+            st[sp++] = ((a >= 0 ? loopGuess[a] === 1 : cur) ? R_LABEL : 0) | (cur ? R_END : 0);
             break;
-          case V_CATCH:
+          case V.CATCH:
             // A handler is entered only by an exception, and every throw writes the global
             // first; the code before the `catch` falls through to the end of the `try`.
-            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
+            cur = (st[sp - 1]! & R_END) !== 0;
             break;
-          case V_ELSE:
-            rFrameElse.a[rFrameEnd.n - 1] = cur ? 1 : 0;
-            rFrameHasElse.a[rFrameEnd.n - 1] = 1;
-            cur = rFrameEnd.a[rFrameEnd.n - 1] === 1;
-            break;
-          case V_IF: {
-            const other = rFrameHasElse.a[rFrameEnd.n - 1] === 1 ? rFrameElse.a[rFrameEnd.n - 1] === 1 : rFrameEnd.a[rFrameEnd.n - 1] === 1;
-            cur = cur || other;
-            this.leaveBackwards();
+          case V.ELSE: {
+            const f = st[sp - 1]!;
+            st[sp - 1] = (f & (R_LABEL | R_END)) | (cur ? R_ELSE : 0) | R_HAS_ELSE;
+            cur = (f & R_END) !== 0;
             break;
           }
-          case V_BLOCK:
-            this.leaveBackwards();
+          case V.IF: {
+            const f = st[sp - 1]!;
+            cur = cur || (f & R_HAS_ELSE ? (f & R_ELSE) !== 0 : (f & R_END) !== 0);
+            sp--;
             break;
-          case V_LOOP:
+          }
+          case V.BLOCK:
+            sp--;
+            break;
+          case V.LOOP:
             if (cur && loopGuess[a] === 0) {
               loopGuess[a] = 1;
               changed = true;
             }
-            this.leaveBackwards();
+            sp--;
             break;
-          case V_BR:
-            cur = this.labelBackwards(a);
+          case V.BR:
+            cur = sp - 1 - a >= 0 && (st[sp - 1 - a]! & R_LABEL) !== 0;
             break;
-          case V_BR_IF:
-            cur = cur || this.labelBackwards(a);
+          case V.BR_IF:
+            cur = cur || (sp - 1 - a >= 0 && (st[sp - 1 - a]! & R_LABEL) !== 0);
             break;
-          case V_BR_TABLE: {
+          case V.BR_TABLE: {
             const n = evTable[a]!;
             cur = false;
-            for (let j = 1; j <= n; j++) cur = cur || this.labelBackwards(evTable[a + j]!);
+            for (let j = 1; j <= n && !cur; j++) {
+              const d = evTable[a + j]!;
+              cur = sp - 1 - d >= 0 && (st[sp - 1 - d]! & R_LABEL) !== 0;
+            }
             break;
           }
         }
@@ -419,22 +414,50 @@ export class BodyRewriter {
   }
 
   /**
-   * Reads locals + expression from `buf[start, end)` and appends the rewritten body (without its
-   * size prefix) to `out`; returns its length. Written straight into the caller's output, a body
-   * needs no buffer of its own (nor a view of one) on the way.
+   * Reads locals + expression from `buf[start, end)` and appends to `out` a copy of those bytes,
+   * then the rewritten body (without its size prefix); returns the body's length (it ends at
+   * `out.len`; the caller moves it over the copy). Written straight into the caller's output, a
+   * body needs no buffer of its own (nor a view of one) on the way: the walk renumbers local
+   * accesses in the copy, and every stretch of the input emit() writes comes from the copy, so
+   * within one buffer (copyWithin, which is much cheaper than copying between two).
    */
   rewrite(out: Writer, buf: Uint8Array, start: number, end: number, ctx: BodyContext): number {
+    const size = end - start;
+    const copyAt = out.len;
+    out.reserve(copyAt + size);
+    const copy = out.buf;
+    // Byte by byte up to a few kilobytes: a view per body (what set() needs) would have V8 grow
+    // its young generation by ten megabytes or so on a module of 300,000 functions.
+    if (size <= 4096) for (let i = 0; i < size; i++) copy[copyAt + i] = buf[start + i]!;
+    else copy.set(buf.subarray(start, end), copyAt);
+    out.len = copyAt + size;
+    this.copyBuf = copy;
+    this.copyDelta = copyAt - start;
     const w = this.walk(buf, start, end, ctx);
     if (this.hoist) {
       this.hoistCharges();
       this.chargeFallThroughs();
     }
+    this.entryAnswer = -1;
     if (w.threadedCalls > 0) {
-      if (this.hoist) this.needsSaveAfterCalls(w.loopCount);
+      if (this.hoist) this.entryAnswer = this.needsSaveAfterCalls(w.loopCount, this.segCost.n) ? 1 : 0;
       else this.saveAfter.reset(this.segCost.n, 1);
     }
     return this.emit(out, buf, w, ctx);
   }
+
+  /**
+   * After rewrite(): mayTrapBeforeWrite's answer for the body just rewritten, from the events its
+   * walk recorded (the same events, so the same answer; the analysis has often run already).
+   */
+  lastMayTrapBeforeWrite(): boolean {
+    if (this.trapsFirst) return true;
+    if (this.entryAnswer >= 0) return this.entryAnswer === 1;
+    return this.needsSaveAfterCalls(this.walked.loopCount, this.segCost.n);
+  }
+
+  /** needsSaveAfterCalls' answer at the entry of the last body rewritten, when it ran (1 yes, 0 no), else -1. */
+  private entryAnswer = -1;
 
   /** Reads the body for `tailCallees` and `tailCallsIndirect` only. */
   scanTailCalls(buf: Uint8Array, start: number, end: number, ctx: BodyContext): void {
@@ -450,8 +473,42 @@ export class BodyRewriter {
    * overflow at different depths, so no count of it is engine-independent.
    */
   mayTrapBeforeWrite(buf: Uint8Array, start: number, end: number, ctx: BodyContext): boolean {
+    // The lean read of first-pass.ts answers for nearly every body; the walk for the rest.
+    const loops = this.firstPass.scan(buf, start, end, ctx.params, ctx.threadedFuncs, this.events);
+    if (loops !== UNSURE) {
+      // What the walk would have found of tail calls: none (the lean read leaves them to it).
+      if (this.tailCallees.length > 0) this.tailCallees.length = 0;
+      this.tailCallsIndirect = false;
+      this.selfCalls = 0;
+      // The events stand for no segments (their V.RETURNED arguments are all 0).
+      return loops === TRAPS_FIRST || this.needsSaveAfterCalls(loops, 1);
+    }
     const walked = this.walk(buf, start, end, ctx, true, true);
-    return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount);
+    return this.trapsFirst || this.needsSaveAfterCalls(walked.loopCount, this.segCost.n);
+  }
+
+  /**
+   * Whether a call to the threaded function `callee` writes the global first (see
+   * mayTrapBeforeWrite), found when not known yet. (The walks that only scan leave the question
+   * alone: they record no code, and a scan may be the one finding such an answer.)
+   */
+  private writesBeforeCall(callee: number, ctx: BodyContext): boolean {
+    const w = ctx.writeBeforeCall[callee];
+    return (w === WRITE_UNKNOWN ? ctx.resolveWriteBeforeCall!(callee) : w) === 1;
+  }
+
+  /**
+   * The copy of the body being rewritten (see rewrite): the input's byte i is `copyBuf[i +
+   * copyDelta]`; the walk renumbers local accesses in it.
+   */
+  private copyBuf: Uint8Array = new Uint8Array(0);
+  private copyDelta = 0;
+
+  /** Whether the recorded events include an operator that can trap. */
+  private hasTrap(): boolean {
+    const evKind = this.evKind.a;
+    for (let i = 0, n = this.evKind.n; i < n; i++) if (evKind[i] === V.TRAP) return true;
+    return false;
   }
 
   /** The reader, over `buf[start, end)`. */
@@ -472,23 +529,29 @@ export class BodyRewriter {
   /** Frames opened so far (the next frame's serial id). */
   private frames = 0;
   /**
-   * While a stopAtTrap walk is on the straight line from the entry: every operator so far falls
-   * through to the next (blocks, loops and `if`s are entered, `br_if`s not taken, `end`s passed),
-   * and none of them writes the global (no call, `return` or throw). An operator that can trap
-   * there is reached by a path that writes nothing first, which is all mayTrapBeforeWrite asks;
+   * While the walk is on the straight line from the entry: every operator so far falls through
+   * to the next (blocks, loops and `if`s are entered, `br_if`s not taken, `end`s passed), and none
+   * of them writes the global (no call, `return` or throw). An operator that can trap there is
+   * reached by a path that writes nothing first, which is all mayTrapBeforeWrite asks;
    * needsSaveAfterCalls, which looks at every path, would say yes too.
    */
   private straight = false;
-  /** Set when a stopAtTrap walk stopped at such an operator. */
+  /** Set when the walk met such an operator. */
   private trapsFirst = false;
+  /** Whether the walk stops there (mayTrapBeforeWrite's), and whether it did. */
+  private stopAtTrap = false;
+  private stopped = false;
 
   private ev(kind: number, arg: number): void {
     if (this.straight) {
-      if (kind === V_TRAP) this.trapsFirst = true;
-      else if (kind === V_SAVE || kind === V_BR || kind === V_BR_TABLE || kind === V_ELSE || kind === V_CATCH) this.straight = false;
+      if (kind === V.TRAP) {
+        this.trapsFirst = true;
+        this.straight = false;
+        this.stopped = this.stopAtTrap;
+      } else if (kind === V.SAVE || kind === V.BR || kind === V.BR_TABLE || kind === V.ELSE || kind === V.CATCH) this.straight = false;
     }
     // Runs of trapping operators say no more than the first of them.
-    if (kind === V_TRAP && this.evKind.n > 0 && this.evKind.top() === V_TRAP) return;
+    if (kind === V.TRAP && this.evKind.n > 0 && this.evKind.top() === V.TRAP) return;
     this.evKind.push(kind);
     this.evArg.push(arg);
   }
@@ -505,7 +568,7 @@ export class BodyRewriter {
   }
 
   private edit(kind: number, pos: number): void {
-    if (kind === E_SAVE || kind === E_RETURN) this.observations++;
+    if (kind === E.SAVE || kind === E.RETURN) this.observations++;
     this.editPos.push(pos);
     this.editKind.push(kind);
     this.editArg.push(0);
@@ -563,8 +626,10 @@ export class BodyRewriter {
    */
   private walk(buf: Uint8Array, start: number, end: number, ctx: BodyContext, scanOnly = false, stopAtTrap = false): Walked {
     const r = this.readerOver(buf, start, end);
-    this.straight = stopAtTrap;
+    this.straight = true;
     this.trapsFirst = false;
+    this.stopAtTrap = stopAtTrap;
+    this.stopped = false;
     // Locals: keep the groups as they are, append the fuel local (and a scratch i32 if needed).
     const groups = r.u32();
     const declsStart = r.pos;
@@ -586,6 +651,13 @@ export class BodyRewriter {
     // A twin's extra param sits right after the fuel param: one local more before bext's own.
     const lenLocal = locals + 1 + (ctx.selfCalls?.twin ? 1 : 0);
     const threadedFuncs = ctx.threadedFuncs;
+    // A threaded function renumbers its local accesses. One whose index stays one byte (nearly
+    // all) is renumbered in the copy of the body emit() copies from (see rewrite); only the others
+    // become edits.
+    const renumber = threaded && !scanOnly;
+    const localShift = ctx.selfCalls?.twin ? 2 : 1;
+    const copy = this.copyBuf;
+    const copyDelta = this.copyDelta;
 
     // (Emptied only when filled: setting an array's length is a call into the engine.)
     if (this.tailCallees.length > 0) this.tailCallees.length = 0;
@@ -594,8 +666,10 @@ export class BodyRewriter {
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
     const { segDepth, segLeafLoop, evTable, frameVoid, frameId, frameFallsOut } = this;
-    const lists = this.bodyLists;
-    for (let i = 0; i < lists.length; i++) lists[i]!.n = 0;
+    const intLists = this.bodyIntLists;
+    for (let i = 0; i < intLists.length; i++) intLists[i]!.n = 0;
+    const byteLists = this.bodyByteLists;
+    for (let i = 0; i < byteLists.length; i++) byteLists[i]!.n = 0;
     this.observations = 0;
     // Counts calls, to tell loops whose body makes none.
     let calls = 0;
@@ -606,7 +680,7 @@ export class BodyRewriter {
     segDepth.push(0);
     segLeafLoop.push(0);
     editPos.push(r.pos);
-    editKind.push(E_ENTRY);
+    editKind.push(E.ENTRY);
     editArg.push(0);
     frameKind.push(Frame.Func);
     frameTargeted.push(0);
@@ -627,7 +701,7 @@ export class BodyRewriter {
     let live = true;
 
     // The innermost loop while its body is straight-line so far (a counted-loop candidate): its
-    // frame index (-1 when none), its E_VERSION edit, its header segment, and whether its
+    // frame index (-1 when none), its E.VERSION edit, its header segment, and whether its
     // closing `br_if 0` was just read. vOps/vWrites collect what matchCountedLoop needs.
     const { versions, vOps, vWrites } = this;
     if (versions.length > 0) versions.length = 0;
@@ -645,7 +719,7 @@ export class BodyRewriter {
     const { frameLoopId, loopAt } = this;
     const { brIfFrom, brIfNext, brIfDepth, brIfEnd, brIfRefund, brIfLeaves } = this;
     let finished = false;
-    while (!finished && !this.trapsFirst) {
+    while (!finished && !this.stopped) {
       if (r.pos >= end) throw new WasmFormatError('truncated', `truncated: function ${ctx.funcIndex} body ends before its final \`end\``);
       const at = r.pos;
       const op = buf8[r.pos++]!;
@@ -658,9 +732,9 @@ export class BodyRewriter {
       lastConst = -1;
       switch (op) {
         case 0x00: // unreachable
-          this.edit(E_SAVE, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.edit(E.SAVE, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x01: // nop
@@ -669,7 +743,7 @@ export class BodyRewriter {
           break;
         case 0x02: // block
           this.open(Frame.Block, this.blockType(r, ctx.funcIndex));
-          this.ev(V_BLOCK, 0);
+          this.ev(V.BLOCK, 0);
           break;
         case 0x03: {
           // loop
@@ -684,13 +758,13 @@ export class BodyRewriter {
             vBackEdge = false;
             vEdit = editPos.n;
             editPos.push(at);
-            editKind.push(E_VERSION);
+            editKind.push(E.VERSION);
             editArg.push(-1);
           }
-          this.ev(V_LOOP, loopCount);
+          this.ev(V.LOOP, loopCount);
           frameLoopId.push(loopCount++);
           this.observations++;
-          this.startSeg(E_LOOP, r.pos);
+          this.startSeg(E.LOOP, r.pos);
           vHeader = this.seg;
           frameThen.a[frameThen.n - 1] = this.seg;
           frameElse.a[frameElse.n - 1] = calls;
@@ -698,13 +772,13 @@ export class BodyRewriter {
         }
         case 0x04: // if
           this.open(Frame.If, this.blockType(r, ctx.funcIndex));
-          this.ev(V_IF, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.ev(V.IF, 0);
+          this.startSeg(E.SEG, r.pos);
           frameThen.a[frameThen.n - 1] = this.seg;
           break;
         case 0x06: // try: a block whose handlers follow its body (see costs.ts for its cost)
           this.open(Frame.Try, this.blockType(r, ctx.funcIndex));
-          this.ev(V_BLOCK, 0);
+          this.ev(V.BLOCK, 0);
           // Handlers reload the fuel from the global: nothing may be charged across the `try`.
           this.observations++;
           break;
@@ -715,30 +789,30 @@ export class BodyRewriter {
           if (k !== Frame.Try && k !== Frame.Catch) throw invalid(`\`${op === 0x07 ? 'catch' : 'catch_all'}\` without \`try\``, at);
           if (op === 0x07) r.u32();
           frameKind.a[frameKind.n - 1] = Frame.Catch;
-          this.ev(V_CATCH, 0);
+          this.ev(V.CATCH, 0);
           live = true;
           // The handler is entered by unwinding: what the thrower (this function or a callee)
           // charged is in the global, which every throw writes first; reload it.
           this.observations++;
-          this.startSeg(E_AFTER_CALL, r.pos);
+          this.startSeg(E.AFTER_CALL, r.pos);
           break;
         }
         case 0x08: // throw
         case 0x09: // rethrow
           r.u32();
           // Like `unreachable`, but the exception may be caught: the handler reads the global.
-          this.edit(E_SAVE, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.edit(E.SAVE, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x05: // else
           if (frameKind.top() !== Frame.If) throw invalid('`else` without `if`', at);
           frameKind.a[frameKind.n - 1] = Frame.Else;
-          this.ev(V_ELSE, 0);
+          this.ev(V.ELSE, 0);
           frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
-          this.startSeg(E_SEG, r.pos);
+          this.startSeg(E.SEG, r.pos);
           frameElse.a[frameElse.n - 1] = this.seg;
           break;
         case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
@@ -756,7 +830,7 @@ export class BodyRewriter {
                 editArg.a[vEdit] = versions.length;
                 versions.push({ ...m, loopAt: editPos.a[vEdit]!, endAt: at, headerSeg: vHeader, postSeg: this.seg });
                 editPos.push(r.pos);
-                editKind.push(E_VERSION_END);
+                editKind.push(E.VERSION_END);
                 editArg.push(versions.length - 1);
               }
             }
@@ -770,7 +844,7 @@ export class BodyRewriter {
           const thenSeg = frameThen.pop();
           const elseSeg = frameElse.pop();
           const thenLive = frameThenLive.pop() === 1;
-          if (kind !== Frame.Func) this.ev(V_END, kind === Frame.Loop ? frameLoopId.pop() : -1);
+          if (kind !== Frame.Func) this.ev(V.END, kind === Frame.Loop ? frameLoopId.pop() : -1);
           frameVoid.pop();
           const id = frameId.pop();
           if (kind === Frame.Loop) loopAt.pop();
@@ -786,7 +860,7 @@ export class BodyRewriter {
           if (kind === Frame.Loop) segLeafLoop.a[thenSeg] = elseSeg === calls ? 1 : 0;
           if (kind === Frame.Func) {
             editPos.push(at);
-            editKind.push(E_FINAL);
+            editKind.push(E.FINAL);
             editArg.push(targeted ? 1 : 0);
             finished = true;
             break;
@@ -795,11 +869,11 @@ export class BodyRewriter {
           // simply continues, so the current segment does too.
           // The end of a `try` joins its body and its handlers (and nothing moves across it).
           if (kind === Frame.Try || kind === Frame.Catch) {
-            this.startSeg(E_SEG, r.pos);
+            this.startSeg(E.SEG, r.pos);
             break;
           }
           if (kind === Frame.If || kind === Frame.Else || (kind === Frame.Block && targeted)) {
-            this.startSeg(E_SEG, r.pos);
+            this.startSeg(E.SEG, r.pos);
             // An `if` without `else` whose then-arm never reaches its `end` (it always branches
             // away, returns or traps): the code after the `end` is entered only by the false
             // edge, so it is the implicit else arm's first segment.
@@ -816,8 +890,8 @@ export class BodyRewriter {
           // br
           const d = r.u32();
           this.target(d, at);
-          this.ev(V_BR, d);
-          this.startSeg(E_SEG, r.pos);
+          this.ev(V.BR, d);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         }
@@ -825,7 +899,7 @@ export class BodyRewriter {
           // br_if
           const d = r.u32();
           this.target(d, at);
-          this.ev(V_BR_IF, d);
+          this.ev(V.BR_IF, d);
           if (vFrame >= 0) {
             if (d === 0 && vFrame === frameKind.n - 1) vBackEdge = true;
             else vFrame = -1;
@@ -833,7 +907,7 @@ export class BodyRewriter {
           const ti = frameKind.n - 1 - d;
           if (loopAt.n > 0 && frameKind.a[ti] !== Frame.Loop && frameVoid.a[ti] === 1) {
             editPos.push(at);
-            editKind.push(E_BR_IF);
+            editKind.push(E.BR_IF);
             editArg.push(brIfFrom.n);
             brIfFrom.push(this.seg);
             brIfDepth.push(d);
@@ -842,30 +916,30 @@ export class BodyRewriter {
             brIfNext.push(segCost.n);
             brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
           }
-          this.startSeg(E_SEG, r.pos);
+          this.startSeg(E.SEG, r.pos);
           break;
         }
         case 0x0e: {
           // br_table
           const n = r.u32();
-          this.ev(V_BR_TABLE, evTable.n);
+          this.ev(V.BR_TABLE, evTable.n);
           evTable.push(n + 1);
           for (let i = 0; i <= n; i++) {
             const d = r.u32();
             this.target(d, at);
             evTable.push(d);
           }
-          this.startSeg(E_SEG, r.pos);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         }
         case 0x0f: // return
           if (threaded) {
             this.observations++;
-            this.edit(E_PUSH_FUEL, at);
-          } else this.edit(E_RETURN, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+            this.edit(E.PUSH_FUEL, at);
+          } else this.edit(E.RETURN, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x10: {
@@ -876,34 +950,34 @@ export class BodyRewriter {
           // write-back, the global must hold what wasmtime's would. A threaded callee that cannot
           // trap before writing it gets the fuel in a register only; the call still counts as a
           // write for needsSaveAfterCalls (see mayTrapBeforeWrite).
-          if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+          if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E.SAVE, at);
           else this.observations++;
-          this.ev(V_SAVE, 0);
+          this.ev(V.SAVE, 0);
           if (threadedFuncs[callee] === 1) {
-            this.edit(E_PUSH_FUEL, at);
+            this.edit(E.PUSH_FUEL, at);
             if (callee === ctx.funcIndex) {
               this.selfCalls++;
               // Charged and checked as the call it is; only its target (and the twin's extra
               // argument, which costs nothing) differ.
               if (ctx.selfCalls && !scanOnly) {
                 editPos.push(at);
-                editKind.push(E_SELF_CALL);
+                editKind.push(E.SELF_CALL);
                 editArg.push(r.pos);
               }
             }
-            this.startSeg(E_AFTER_TCALL, r.pos);
-            this.ev(V_RETURNED, this.seg);
+            this.startSeg(E.AFTER_TCALL, r.pos);
+            this.ev(V.RETURNED, this.seg);
             threadedCalls++;
-          } else this.startSeg(E_AFTER_CALL, r.pos);
+          } else this.startSeg(E.AFTER_CALL, r.pos);
           break;
         }
         case 0x11: // call_indirect
           r.u32();
           r.u32();
           calls++;
-          this.edit(E_SAVE, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_AFTER_CALL, r.pos);
+          this.edit(E.SAVE, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.AFTER_CALL, r.pos);
           break;
         case 0x12: {
           // return_call: a call and a return in one (wasmtime: costs 1, writes the counter back
@@ -914,12 +988,12 @@ export class BodyRewriter {
           if (threaded) {
             // The callee is threaded too (module.ts sees to it): it takes the fuel as its extra
             // argument and hands it to this function's caller as its extra result.
-            if (threadedFuncs[callee] !== 1 || ctx.writeBeforeCall[callee] === 1) this.edit(E_SAVE, at);
+            if (scanOnly || threadedFuncs[callee] !== 1 || this.writesBeforeCall(callee, ctx)) this.edit(E.SAVE, at);
             else this.observations++;
-            this.edit(E_PUSH_FUEL, at);
-          } else this.edit(E_RETURN, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+            this.edit(E.PUSH_FUEL, at);
+          } else this.edit(E.RETURN, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         }
@@ -928,9 +1002,9 @@ export class BodyRewriter {
           r.u32();
           calls++;
           this.tailCallsIndirect = true;
-          this.edit(E_RETURN, at);
-          this.ev(V_SAVE, 0);
-          this.startSeg(E_SEG, r.pos);
+          this.edit(E.RETURN, at);
+          this.ev(V.SAVE, 0);
+          this.startSeg(E.SEG, r.pos);
           live = false;
           break;
         case 0x1c: {
@@ -952,10 +1026,13 @@ export class BodyRewriter {
             vWrites.push(l);
             vWrites.push(at);
           }
-          if (threaded && l >= ctx.params && !scanOnly) {
-            editPos.push(at);
-            editKind.push(E_LOCAL);
-            editArg.push(r.pos);
+          if (renumber && l >= ctx.params) {
+            if (r.pos === at + 2 && l + localShift <= 0x7f) copy[at + 1 + copyDelta] = l + localShift;
+            else {
+              editPos.push(at);
+              editKind.push(E.LOCAL);
+              editArg.push(r.pos);
+            }
           }
           break;
         }
@@ -963,10 +1040,7 @@ export class BodyRewriter {
         case 0x24:
         case 0x25:
         case 0x26: // table.get / table.set
-          this.ev(V_TRAP, 0);
-          r.u32();
-          break;
-        case 0xd2: // ref.func
+          this.ev(V.TRAP, 0);
           r.u32();
           break;
         case 0x3f:
@@ -988,95 +1062,112 @@ export class BodyRewriter {
         case 0x44:
           r.skip(8, 'f64.const');
           break;
-        case 0xd0: {
-          // ref.null
-          const t = r.byte();
-          if (t !== 0x70 && t !== 0x6f) throw unsupported('typed references / GC', 'ref.null of a typed heap type', at, ctx.funcIndex);
-          break;
-        }
-        case 0xd1: // ref.is_null
-          break;
-        case 0xfc: {
-          const sub = r.u32();
-          let bulk = false;
-          switch (sub) {
-            case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
-              break;
-            case 8: // memory.init
-              r.u32();
-              r.u32();
-              bulk = true;
-              break;
-            case 9: // data.drop
-            case 13: // elem.drop
-            case 16: // table.size
-              r.u32();
-              break;
-            case 10: // memory.copy
-            case 12: // table.init
-            case 14: // table.copy
-              r.u32();
-              r.u32();
-              bulk = true;
-              break;
-            case 11: // memory.fill
-            case 15: // table.grow
-            case 17: // table.fill
-              r.u32();
-              bulk = true;
-              break;
-            default:
-              throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
-          }
-          if (bulk && sub !== 15) this.ev(V_TRAP, 0); // table.grow returns -1 instead of trapping
-          if (bulk) vFrame = -1;
-          if (bulk) {
-            if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
-              segCost.a[this.seg]! += prevConst;
-            } else {
-              usesBulk = true;
-              this.edit(E_BULK_TEE, at);
-              this.observations++;
-              this.startSeg(E_AFTER_BULK, r.pos);
-            }
-          }
-          break;
-        }
-        case 0xfd: {
-          const sub = r.u32();
-          if (sub <= 11 || sub === 92 || sub === 93) {
-            this.memarg(r, ctx.funcIndex);
-            this.ev(V_TRAP, 0);
-          }
-          else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
-          else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
-          else if (sub >= 84 && sub <= 91) {
-            this.memarg(r, ctx.funcIndex);
-            r.skip(1, 'lane index');
-            this.ev(V_TRAP, 0);
-          } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
-          break;
-        }
         case 0x0a: case 0x1f:
           throw unsupported('exception handling with exnref (Node 20 runs the legacy instructions only)', op === 0x0a ? 'throw_ref' : 'try_table', at, ctx.funcIndex);
-        case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+        case 0x14: case 0x15:
           throw unsupported('typed function references', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
-        case 0xfb:
-          throw unsupported('GC', 'opcode 0xfb', at, ctx.funcIndex);
-        case 0xfe:
-          throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
+        case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x2e: case 0x2f:
+        case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x36: case 0x37:
+        case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: case 0x3e:
+          // loads and stores
+          this.memarg(r, ctx.funcIndex);
+          this.ev(V.TRAP, 0);
+          break;
         default:
-          if (op >= 0x28 && op <= 0x3e) {
-            this.memarg(r, ctx.funcIndex);
-            this.ev(V_TRAP, 0);
-          } else if (op >= 0x45 && op <= 0xc4) {
+          if (op >= 0x45 && op <= 0xc4) {
             // Numeric operators have no immediates; division, remainder and float-to-int
             // truncation can trap.
-            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) this.ev(V_TRAP, 0);
-          } else throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
+            if ((op >= 0x6d && op <= 0x70) || (op >= 0x7f && op <= 0x82) || (op >= 0xa8 && op <= 0xab) || (op >= 0xae && op <= 0xb1)) this.ev(V.TRAP, 0);
+            break;
+          }
+          // The operators above the numeric ones have a switch of their own: V8 compiles a switch
+          // to a jump table only when its cases are dense, and the one above is run for every
+          // operator (spread over 0x00-0xfe it was a chain of comparisons).
+          switch (op) {
+            case 0xd2: // ref.func
+              r.u32();
+              break;
+            case 0xd0: {
+              // ref.null
+              const t = r.byte();
+              if (t !== 0x70 && t !== 0x6f) throw unsupported('typed references / GC', 'ref.null of a typed heap type', at, ctx.funcIndex);
+              break;
+            }
+            case 0xd1: // ref.is_null
+              break;
+            case 0xfc: {
+              const sub = r.u32();
+              let bulk = false;
+              switch (sub) {
+                case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+                  break;
+                case 8: // memory.init
+                  r.u32();
+                  r.u32();
+                  bulk = true;
+                  break;
+                case 9: // data.drop
+                case 13: // elem.drop
+                case 16: // table.size
+                  r.u32();
+                  break;
+                case 10: // memory.copy
+                case 12: // table.init
+                case 14: // table.copy
+                  r.u32();
+                  r.u32();
+                  bulk = true;
+                  break;
+                case 11: // memory.fill
+                case 15: // table.grow
+                case 17: // table.fill
+                  r.u32();
+                  bulk = true;
+                  break;
+                default:
+                  throw unsupported('memory64 / later bulk proposals', `0xfc ${sub}`, at, ctx.funcIndex);
+              }
+              if (bulk && sub !== 15) this.ev(V.TRAP, 0); // table.grow returns -1 instead of trapping
+              if (bulk) vFrame = -1;
+              if (bulk) {
+                if (prevConst >= 0 && prevConst <= SMALL_BULK_OP_COST) {
+                  segCost.a[this.seg]! += prevConst;
+                } else {
+                  usesBulk = true;
+                  this.edit(E.BULK_TEE, at);
+                  this.observations++;
+                  this.startSeg(E.AFTER_BULK, r.pos);
+                }
+              }
+              break;
+            }
+            case 0xfd: {
+              const sub = r.u32();
+              if (sub <= 11 || sub === 92 || sub === 93) {
+                this.memarg(r, ctx.funcIndex);
+                this.ev(V.TRAP, 0);
+              }
+              else if (sub === 12 || sub === 13) r.skip(16, 'v128 immediate');
+              else if (sub >= 21 && sub <= 34) r.skip(1, 'lane index');
+              else if (sub >= 84 && sub <= 91) {
+                this.memarg(r, ctx.funcIndex);
+                r.skip(1, 'lane index');
+                this.ev(V.TRAP, 0);
+              } else if (sub > 0xff) throw unsupported('relaxed SIMD', `0xfd ${sub}`, at, ctx.funcIndex);
+              break;
+            }
+            case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+              throw unsupported('typed function references', `opcode 0x${op.toString(16)}`, at, ctx.funcIndex);
+            case 0xfb:
+              throw unsupported('GC', 'opcode 0xfb', at, ctx.funcIndex);
+            case 0xfe:
+              throw unsupported('threads / atomics', 'opcode 0xfe', at, ctx.funcIndex);
+            default:
+              throw invalid(`unknown opcode 0x${op.toString(16)}`, at);
+          }
       }
     }
-    if (r.pos !== end && !this.trapsFirst) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
+    if (r.pos !== end && !this.stopped) throw invalid(`function ${ctx.funcIndex} has bytes after its final \`end\``, r.pos);
     const walked = this.walked;
     walked.declsStart = declsStart;
     walked.localsEnd = localsEnd;
@@ -1125,6 +1216,8 @@ export class BodyRewriter {
     }
     const e = this.writer;
     e.begin(w, base, buf, this.offsets, ctx, fuelLocal);
+    // Copied code comes from the copy of the body rewrite() made (local accesses renumbered).
+    e.copyFrom(this.copyDelta);
     this.offsets?.beginBody();
     e.insertedBefore(localsEnd);
 
@@ -1133,14 +1226,14 @@ export class BodyRewriter {
     const n = this.editPos.n;
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
-    const wrapBody = editKind[n - 1] === E_FINAL && editArg[n - 1] === 1;
+    const wrapBody = editKind[n - 1] === E.FINAL && editArg[n - 1] === 1;
     // The check at the header of a loop that makes no calls (inner loops included) branches out
     // to one shared out-of-fuel landing after the body instead of calling bext_out_of_fuel in
     // place: V8's TurboFan only unrolls and peels loops without calls, and an in-place call, even
     // one never taken, counts. Loops that call anything keep the in-place call, which measured
     // faster for them.
     let landing = false;
-    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E_LOOP && segLeafLoop[editArg[i]!] === 1;
+    for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E.LOOP && segLeafLoop[editArg[i]!] === 1;
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
@@ -1159,10 +1252,10 @@ export class BodyRewriter {
       }
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
-      if (kind !== E_LOCAL) e.insertedBefore(pos);
-      const c = kind === E_LOCAL || kind === E_BR_IF || kind === E_VERSION || kind === E_VERSION_END || kind === E_SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
+      if (kind !== E.LOCAL) e.insertedBefore(pos);
+      const c = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
-        case E_ENTRY: {
+        case E.ENTRY: {
           e.report(0);
           if (threaded) {
             w.byte(0x20);
@@ -1183,17 +1276,17 @@ export class BodyRewriter {
           }
           break;
         }
-        case E_SEG:
+        case E.SEG:
           e.charge(c);
           break;
-        case E_AFTER_CALL:
+        case E.AFTER_CALL:
           w.byte(0x23);
           w.u32(G);
           e.minus(c);
           w.byte(0x21);
           w.u32(L);
           break;
-        case E_LOOP:
+        case E.LOOP:
           if (segLeafLoop[editArg[i]!] === 1) {
             // The metered copy of a counted loop sits in an `else`, one level deeper.
             e.checkToLanding(editArg[i]!, this.isVersionedHeader(editArg[i]!) ? 1 : 0);
@@ -1211,18 +1304,18 @@ export class BodyRewriter {
           }
           e.check(c, ctx.selfCalls?.twin === true);
           break;
-        case E_SAVE:
+        case E.SAVE:
           e.save();
           break;
-        case E_RETURN:
+        case E.RETURN:
           e.save();
           e.report(1);
           break;
-        case E_BULK_TEE:
+        case E.BULK_TEE:
           w.byte(0x22);
           w.u32(lenLocal);
           break;
-        case E_AFTER_BULK:
+        case E.AFTER_BULK:
           w.byte(0x20);
           w.u32(L);
           w.byte(0x20);
@@ -1234,7 +1327,7 @@ export class BodyRewriter {
           w.u32(L);
           e.check(c);
           break;
-        case E_FINAL:
+        case E.FINAL:
           if (editArg[i] === 1) w.byte(0x0b);
           if (threaded) {
             w.byte(0x20);
@@ -1244,11 +1337,11 @@ export class BodyRewriter {
             e.report(1);
           }
           break;
-        case E_PUSH_FUEL:
+        case E.PUSH_FUEL:
           w.byte(0x20);
           w.u32(L);
           break;
-        case E_AFTER_TCALL:
+        case E.AFTER_TCALL:
           // The callee's fuel is on the stack. Where something may trap before the global is next
           // written, write it now, as the callee's exit would have (see needsSaveAfterCalls).
           if (this.saveAfter.a[editArg[i]!] === 1) {
@@ -1263,7 +1356,7 @@ export class BodyRewriter {
             w.u32(L);
           }
           break;
-        case E_BR_IF: {
+        case E.BR_IF: {
           const k = editArg[i]!;
           const refund = this.brIfRefund.a[k]!;
           if (refund === 0) break;
@@ -1283,7 +1376,7 @@ export class BodyRewriter {
           copied = this.brIfEnd.a[k]!;
           break;
         }
-        case E_VERSION: {
+        case E.VERSION: {
           const v = versions[editArg[i]!];
           if (!v) break;
           // if (trip count known and fuel covers every header) { unmetered loop; charge all }
@@ -1294,7 +1387,7 @@ export class BodyRewriter {
           w.byte(0x40);
           let from = v.loopAt;
           for (let j = i + 1; j < n && editPos[j]! <= v.endAt; j++) {
-            if (editKind[j] !== E_LOCAL) continue;
+            if (editKind[j] !== E.LOCAL) continue;
             e.copy(from, editPos[j]!);
             from = e.shiftedLocalOp(editPos[j]!, editArg[j]!);
           }
@@ -1314,14 +1407,14 @@ export class BodyRewriter {
           w.byte(0x05); // else
           break;
         }
-        case E_VERSION_END:
+        case E.VERSION_END:
           w.byte(0x0b);
           break;
-        case E_LOCAL:
+        case E.LOCAL:
           copied = e.shiftedLocalOp(pos, editArg[i]!);
           break;
-        case E_SELF_CALL: {
-          // The fuel is on the stack already (E_PUSH_FUEL). The original passes the twin its
+        case E.SELF_CALL: {
+          // The fuel is on the stack already (E.PUSH_FUEL). The original passes the twin its
           // extra param; neither operator is the guest's, so neither is charged.
           const self = ctx.selfCalls!;
           if (!self.twin) {

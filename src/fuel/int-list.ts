@@ -37,7 +37,7 @@ export class IntList {
   /** Makes the list `n` entries long, every one `v`. */
   reset(n: number, v: number): void {
     if (n > this.a.length) this.a = new Int32Array(Math.max(n, this.a.length * 2));
-    this.a.fill(v, 0, n);
+    fill(this.a, v, n);
     this.n = n;
   }
 }
@@ -65,7 +65,7 @@ export class ByteList {
 
   reset(n: number, v: number): void {
     if (n > this.a.length) this.a = new Uint8Array(Math.max(n, this.a.length * 2));
-    this.a.fill(v, 0, n);
+    fillBytes(this.a, v, n);
     this.n = n;
   }
 }
@@ -73,4 +73,16 @@ export class ByteList {
 function grown<T extends Int32Array | Uint8Array>(from: T, to: T): T {
   to.set(from);
   return to;
+}
+
+// Most bodies are small: a short loop beats the call into TypedArray.prototype.fill, which costs
+// more than filling a few dozen entries (one function of each, each site monomorphic).
+function fill(a: Int32Array, v: number, n: number): void {
+  if (n > 64) a.fill(v, 0, n);
+  else for (let i = 0; i < n; i++) a[i] = v;
+}
+
+function fillBytes(a: Uint8Array, v: number, n: number): void {
+  if (n > 64) a.fill(v, 0, n);
+  else for (let i = 0; i < n; i++) a[i] = v;
 }

@@ -8,7 +8,7 @@
  * twins.ts).
  */
 import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, u32Size, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
-import { BodyRewriter, type BodyContext, type ProfileHooks } from './body.js';
+import { BodyRewriter, WRITE_UNKNOWN, type BodyContext, type ProfileHooks } from './body.js';
 import { FUEL_GLOBAL, OUT_OF_FUEL_NAME, PROFILE_FLAG, PROFILE_TABLE, START_WRAPPER_NAME } from './contract.js';
 import { FUNCTION_ENTRY_COST, START_CALL_OVERHEAD } from './costs.js';
 import { rewriteNameSection, type NewName } from './names.js';
@@ -67,6 +67,12 @@ export interface InstrumentOptions {
   maxMemoryPages?: number;
   /** The input's module info when the caller parsed it already (saves parsing it again). */
   module?: ParsedModule;
+  /**
+   * The caller has checked the input with `WebAssembly.validate` already (the loader does, on
+   * every load, cached or not): it is not validated a second time (V8 takes most of a second
+   * over 50 MB). The output is validated either way.
+   */
+  inputValidated?: boolean;
   /**
    * Build the profiling variant (docs/fuel.md, "Profiling builds"): the same fuel, plus a report
    * to the host at every function entry and exit. Implies `threadFuel: false`. Default false; a
@@ -334,17 +340,18 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   const threadedFuncs = new Uint8Array(totalFuncs);
   const writeBeforeCall = new Uint8Array(totalFuncs).fill(1);
   const definedTypes = funcTypeIdx.slice();
-  const threadedTypeOf = new Map<number, number>();
+  // By type index, -1 until made (an array: asked once per function).
+  const threadedTypeOf = new Int32Array(types.length).fill(-1);
   // The profiling build reads the true counter at every entry and exit, so nothing is threaded.
   if ((opts.threadFuel ?? true) && !profiling) {
     for (let i = 0; i < definedCount; i++) {
       if (reached[imports.funcs + i] === 1) continue;
       threadedFuncs[imports.funcs + i] = 1;
       const ti = funcTypeIdx[i]!;
-      let nt = threadedTypeOf.get(ti);
-      if (nt === undefined) {
+      let nt = threadedTypeOf[ti]!;
+      if (nt < 0) {
         nt = typeIndexFor(threadedType(types[ti]!.raw));
-        threadedTypeOf.set(ti, nt);
+        threadedTypeOf[ti] = nt;
       }
       definedTypes[i] = nt;
     }
@@ -354,9 +361,10 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
   let tailCallsSettled = !threadedFuncs.includes(1);
 
   // Result block types per type index (for the landing block of function-level branches).
-  const blockTypeCache = new Map<number, Uint8Array>();
+  // By type index (an array: asked once per function).
+  const blockTypeCache: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(types.length).fill(undefined);
   const resultBlockType = (ti: number): Uint8Array => {
-    let bt = blockTypeCache.get(ti);
+    let bt = blockTypeCache[ti];
     if (bt) return bt;
     const t = types[ti]!;
     const nres = t.results[0]!;
@@ -371,7 +379,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
       w.u32(typeIndexFor(raw));
       bt = w.result().slice();
     }
-    blockTypeCache.set(ti, bt);
+    blockTypeCache[ti] = bt;
     return bt;
   };
 
@@ -406,18 +414,22 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
 
   /**
    * Appends the body at `buf[start, end)`, rewritten, with its size before it, and places its
-   * offsets; `done` is how much of the input's code has been read (for roomFor). The body is
-   * written first and moved up by the size's length once that is known (a few bytes, in place).
+   * offsets; `done` is how much of the input's code has been read (for roomFor). The rewriter
+   * writes a copy of the input body and then the body (see BodyRewriter.rewrite); the body then
+   * moves down over the copy, to just after its size (in place).
    */
   function writeBody(rw: BodyRewriter, start: number, end: number, ctx: BodyContext, done: number): void {
-    // Room for the body before writing it: metering grows a body made only of calls about 3.7×,
-    // typical code far less (one that grows more still fits: the writer then grows itself).
-    roomFor(4 * (end - start) + 64, done);
+    // Room for the copy and the body before writing them: metering grows a body made only of
+    // calls about 3.7×, typical code far less (one that grows more still fits: the writer then
+    // grows itself).
+    roomFor(5 * (end - start) + 64, done);
     const at = out.len;
     const len = rw.rewrite(out, buf, start, end, ctx);
+    const bodyAt = out.len - len;
     const sizeLen = u32Size(len);
+    // (The copy is never shorter than the size's bytes in practice; should it be, the body moves up.)
     out.reserve(at + sizeLen + len);
-    out.buf.copyWithin(at + sizeLen, at, at + len);
+    out.buf.copyWithin(at + sizeLen, bodyAt, bodyAt + len);
     out.len = at;
     out.u32(len);
     out.len = at + sizeLen + len;
@@ -432,6 +444,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
     out.u32(ownCount);
     const offsets = new OffsetMapBuilder();
     const rw = new BodyRewriter(opts.moveCharges ?? true);
+    let resolveWrite: BodyContext['resolveWriteBeforeCall'];
     rw.offsets = offsets;
     if (codeSec) {
       const r = new Reader(buf, codeSec.start, codeSec.end);
@@ -458,18 +471,47 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         return ctx;
       };
       // Which threaded functions may trap before writing the global themselves: calls to the
-      // others skip the write (BodyRewriter.mayTrapBeforeWrite). A first pass over their bodies.
-      if ((opts.moveCharges ?? true) && threadedFuncs.includes(1)) {
-        for (let i = 0; i < definedCount; i++) {
-          const size = r.u32();
-          const start = r.pos;
-          if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
-          if (threadedFuncs[imports.funcs + i] === 1 && !rw.mayTrapBeforeWrite(buf, start, start + size, ctxFor(i))) writeBeforeCall[imports.funcs + i] = 0;
-          if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
-          r.pos = start + size;
-        }
-        r.pos = codeSec.start;
-        r.u32();
+      // others skip the write (BodyRewriter.mayTrapBeforeWrite). Found when first needed: the
+      // rewrite of a body answers it for its own function (from the events it recorded anyway),
+      // and a call to a function not rewritten yet has that function's body read for it there,
+      // by a rewriter of its own (this one is in the middle of the caller's body). So a module
+      // whose functions call only functions before them is read once, and a function nothing
+      // calls directly is never read for it.
+      const lazy = (opts.moveCharges ?? true) && threadedFuncs.includes(1);
+      writeBeforeCall.fill(lazy ? WRITE_UNKNOWN : 1);
+      if (lazy) {
+        // Where each body's size is, made at the first call to a function not rewritten yet (a
+        // module whose calls all go backwards never needs it).
+        let sizeAt: Uint32Array | undefined;
+        const indexBodies = (): Uint32Array => {
+          const at = new Uint32Array(definedCount);
+          const ir = new Reader(buf, codeSec.start, codeSec.end);
+          ir.u32();
+          for (let i = 0; i < definedCount; i++) {
+            at[i] = ir.pos;
+            const size = ir.u32();
+            if (ir.pos + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, ir.pos);
+            ir.pos += size;
+          }
+          return at;
+        };
+        const probe = new BodyRewriter(true);
+        const probeCtx: BodyContext = { ...ctx };
+        const pr = new Reader(buf, codeSec.start, codeSec.end);
+        resolveWrite = (f: number): number => {
+          const i = f - imports.funcs;
+          sizeAt ??= indexBodies();
+          pr.pos = sizeAt[i]!;
+          const size = pr.u32();
+          const ti = funcTypeIdx[i]!;
+          probeCtx.params = types[ti]!.params;
+          probeCtx.resultBlockType = resultBlockType(ti);
+          probeCtx.funcIndex = f;
+          const v = probe.mayTrapBeforeWrite(buf, pr.pos, pr.pos + size, probeCtx) ? 1 : 0;
+          writeBeforeCall[f] = v;
+          return v;
+        };
+        ctx.resolveWriteBeforeCall = resolveWrite;
       }
       const step = Math.max(1, Math.floor(definedCount / 100));
       for (let i = 0; i < definedCount; i++) {
@@ -486,6 +528,9 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
           ctx.selfCalls = toTwin;
         }
         writeBody(rw, start, start + size, ctx, start + size - codeSec.start);
+        if (lazy && threadedFuncs[imports.funcs + i] === 1 && writeBeforeCall[imports.funcs + i] === WRITE_UNKNOWN) {
+          writeBeforeCall[imports.funcs + i] = rw.lastMayTrapBeforeWrite() ? 1 : 0;
+        }
         if (!tailCallsSettled && (rw.tailCallees.length > 0 || rw.tailCallsIndirect)) return undefined;
         if (mayTwin && rw.selfCalls > 0) twins.push({ func: imports.funcs + i, defined: i, start, end: start + size, index: twinIndex });
         r.pos = start + size;
@@ -511,6 +556,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         funcIndex: t.func,
         threadedFuncs,
         writeBeforeCall,
+        resolveWriteBeforeCall: resolveWrite,
         selfCalls: { target: t.func, twin: true },
       };
       writeBody(rw, t.start, t.end, ctx, codeInput);

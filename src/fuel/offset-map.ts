@@ -136,7 +136,42 @@ export class OffsetMapBuilder {
 
   /** The body starts at `at` in the code section: its stretches are final, encoded now. */
   placeBody(at: number): void {
-    for (let i = 0; i < this.n; i++) this.append(this.out[i]! + at, this.input[i]!);
+    const n = this.n;
+    const outs = this.out;
+    const inputs = this.input;
+    let i = 0;
+    while (i < n) {
+      if (this.count % BLOCK === 0) {
+        this.append(outs[i]! + at, inputs[i]!);
+        i++;
+        continue;
+      }
+      // The rest of the current block, as append() encodes it, with its state in locals (a body
+      // has no NOT_GUEST stretches; the block's room in its chunk was made at its start).
+      const stop = Math.min(n, i + BLOCK - (this.count % BLOCK));
+      const chunk = this.chunk;
+      let p = this.at;
+      let lastOut = this.lastOut;
+      let lastOffset = this.lastOffset;
+      this.count += stop - i;
+      for (; i < stop; i++) {
+        const out = outs[i]! + at;
+        const input = inputs[i]!;
+        const offset = (input & ~EXACT) >>> 0;
+        const d = out - lastOut;
+        if (d < 0x80) chunk[p++] = d;
+        else p = writeLeb(chunk, p, d);
+        const step = offset - lastOffset;
+        const v = (step >= 0 ? step * 2 : -step * 2 - 1) * 4 + (input >= EXACT ? 1 : 0);
+        if (v < 0x80) chunk[p++] = v;
+        else p = writeLeb(chunk, p, v);
+        lastOut = out;
+        lastOffset = offset;
+      }
+      this.at = p;
+      this.lastOut = lastOut;
+      this.lastOffset = lastOffset;
+    }
     this.n = 0;
   }
 

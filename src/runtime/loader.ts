@@ -116,7 +116,7 @@ function loadError(who: string, file: string, message: string, details: string[]
 }
 
 export interface Prepared {
-  /** The module's bytes as read (the memory cap is applied while instrumenting). */
+  /** The module's bytes as read, valid (checkModule validated them; the memory cap is applied while instrumenting). */
   bytes: Uint8Array;
   /** What the one parse of `bytes` found; the instrumenter reuses it. */
   module: ParsedModule;
@@ -204,6 +204,8 @@ export async function instrumentForRun(
       initialFuel: startFuel,
       maxMemoryPages: prepared.maxMemoryPages,
       module: prepared.module,
+      // checkModule validated the bytes: the instrumenter need not again.
+      inputValidated: true,
       ...(profile ? { profile: true } : {}),
     });
     return { bytes: r.bytes, offsets: r.offsets };

@@ -136,6 +136,17 @@ export class Writer {
     this.len += n;
   }
 
+  /** Appends its own bytes [from, to), which lie before `len` (within one buffer: no view object). */
+  again(from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    const buf = this.buf;
+    // A few bytes go faster one by one than through the call into copyWithin.
+    if (n <= 16) for (let i = 0; i < n; i++) buf[this.len + i] = buf[from + i]!;
+    else buf.copyWithin(this.len, from, to);
+    this.len += n;
+  }
+
   u32(v: number): void {
     this.ensure(5);
     v >>>= 0;
