@@ -17,10 +17,8 @@ const SKIPPED = -1;
 
 /** Milliseconds on a clock both threads share (each thread has its own timeOrigin). */
 export function sharedNow(): number {
-  return TIME_ORIGIN + performance.now();
+  return performance.timeOrigin + performance.now();
 }
-/** This thread's timeOrigin, read once: the getter is a call into the runtime, and batches ask per call. */
-const TIME_ORIGIN = performance.timeOrigin;
 
 export class BatchProgress {
   /** Layout of copied slots (copySlots): SLOT numbers per call, fuel at +FUEL, wall time at +WALL. */
