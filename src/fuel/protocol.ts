@@ -12,11 +12,11 @@ export function initialFuelFor(budget: number): bigint {
 
 /** Fuel consumed by a top-level call (clamped to 0..budget, as wasmtime clamps remaining at 0). */
 export function fuelUsed(budget: number, remaining: bigint): number {
-  const b = BigInt(budget);
-  let used = b - remaining;
-  if (used > b) used = b;
-  if (used < 0n) used = 0n;
-  return Number(used);
+  // In doubles, not BigInts (every call pays this; BigInt arithmetic allocates): exact while
+  // |remaining| < 2^53, and beyond that the clamps below give the same answer either way.
+  const used = budget - Number(remaining);
+  if (used > budget) return budget;
+  return used > 0 ? used : 0;
 }
 
 // V8 prints `at NAME (wasm://wasm/…:wasm-function[i]:0x…)`, or `at wasm://…` for unnamed functions.

@@ -27,6 +27,7 @@ const EVENT_HOOK = HOOK_NAMES.indexOf('on_request_complete');
 
 const HEAD_BYTES = 24;
 const NO_TAIL: number[] = [];
+const EMPTY = new Uint8Array(0);
 
 /** One call as the worker reads it: argument strings stay UTF-8 bytes (views, valid until the area is rewritten). */
 export interface EncodedCall {
@@ -167,12 +168,17 @@ export function readCalls(area: Uint8Array, n: number, events?: EventLogReader):
   let slot = 0;
   let left = 0;
   let budget = 0;
+  // One call object for every logged event, refilled: its views are only valid until the next
+  // call is read anyway, and a batch reads hundreds of them (each new object is garbage at once).
+  const loggedStrings: Uint8Array[] = [EMPTY];
+  const loggedCall: EncodedCall = { hook: 'on_request_complete', budget: 0, strings: loggedStrings, tail: NO_TAIL };
   const logged = (): EncodedCall => {
-    const json = events!.json(slot);
+    loggedStrings[0] = events!.json(slot);
+    loggedCall.budget = budget;
     slot = (slot + 1) % events!.slots;
     left--;
     k++;
-    return { hook: 'on_request_complete', budget, strings: [json], tail: NO_TAIL };
+    return loggedCall;
   };
   return {
     next(): EncodedCall {

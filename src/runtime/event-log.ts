@@ -135,16 +135,25 @@ export class EventLogReader {
     this.last = seq;
     const out = this.out;
     const nums = base >> 3;
-    let o = copy(this.a, out, 0);
-    o = writeNumber(f64[nums]!, out, o);
-    o = copy(this.b, out, o);
-    o = writeNumber(f64[nums + 1]!, out, o);
-    o = copy(DURATION, out, o);
-    o = writeNumber(f64[nums + 2]!, out, o);
-    o = copy(BYTES, out, o);
-    o = writeNumber(f64[nums + 3]!, out, o);
-    o = copy(this.e, out, o);
-    o = writeNumber(f64[nums + 4]!, out, o);
+    // A piece already where the last JSON had it is left as it is: only the numbers are new, and
+    // most have as many digits as last time, so most pieces stay put (see placed).
+    const at = this.placed;
+    let o = 0;
+    if (at[0] !== o) o = place(this.a, out, o, at, 0);
+    else o += this.a.length;
+    o = this.number(0, f64[nums]!, o);
+    if (at[1] !== o) o = place(this.b, out, o, at, 1);
+    else o += this.b.length;
+    o = this.number(1, f64[nums + 1]!, o);
+    if (at[2] !== o) o = place(DURATION, out, o, at, 2);
+    else o += DURATION.length;
+    o = this.number(2, f64[nums + 2]!, o);
+    if (at[3] !== o) o = place(BYTES, out, o, at, 3);
+    else o += BYTES.length;
+    o = this.number(3, f64[nums + 3]!, o);
+    if (at[4] !== o) o = place(this.e, out, o, at, 4);
+    else o += this.e.length;
+    o = this.number(4, f64[nums + 4]!, o);
     out[o++] = 0x7d; // }
     // One view per length, kept: a new view for every event costs more than the rest together.
     return (this.views[o] ??= out.subarray(0, o));
@@ -159,7 +168,31 @@ export class EventLogReader {
   private b: Uint8Array = EMPTY;
   private e: Uint8Array = EMPTY;
 
+  /**
+   * Where in `out` each piece (a, b, DURATION, BYTES, e) was last written, -1 when not there (a
+   * number written over it since, or new pieces). Numbers are written between pieces, so a piece
+   * at the same offset as last time was not overwritten by them: each number ends where it did.
+   */
+  private readonly placed = new Int32Array(5).fill(-1);
+
+  /** Likewise for the five numbers: where each was last written, its value, and where it ended. */
+  private readonly numberAt = new Int32Array(5).fill(-1);
+  private readonly numberWas = new Float64Array(5);
+  private readonly numberEnd = new Int32Array(5);
+
+  /** Writes number k (status, render, duration, bytes, ts) at o unless it is there already (a status, a size, a ts in ms repeat). */
+  private number(k: number, n: number, o: number): number {
+    if (this.numberAt[k] === o && this.numberWas[k] === n) return this.numberEnd[k]!;
+    const end = writeNumber(n, this.out, o);
+    this.numberAt[k] = o;
+    this.numberWas[k] = n;
+    this.numberEnd[k] = end;
+    return end;
+  }
+
   private remember(slot: number): void {
+    this.placed.fill(-1);
+    this.numberAt.fill(-1);
     // The text with marks where the numbers go, cut there.
     const parts = this.text(slot, MARK).split(MARK);
     this.a = Buffer.from(parts[0]!);
@@ -232,6 +265,12 @@ function copy(piece: Uint8Array, out: Uint8Array, o: number): number {
   }
   for (let i = 0; i < n; i++) out[o + i] = piece[i]!;
   return o + n;
+}
+
+/** copy() of piece `p`, noting where it went (EventLogReader.placed). */
+function place(piece: Uint8Array, out: Uint8Array, o: number, at: Int32Array, p: number): number {
+  at[p] = o;
+  return copy(piece, out, o);
 }
 
 /** Bytes a string field takes in the slot. */

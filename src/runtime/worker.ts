@@ -92,6 +92,15 @@ function invoke(f: GuestFn, p: readonly number[]): unknown {
   }
 }
 
+/**
+ * The parameter array of a hook call, by length, reused: calls never overlap (State.busy), every
+ * element is written before the call, and nothing keeps the array after it.
+ */
+const paramArrays: number[][] = [];
+function paramsOf(n: number): number[] {
+  return (paramArrays[n] ??= new Array<number>(n).fill(0));
+}
+
 /** initialFuelFor of the budget seen last: a batch asks for the same few budgets again and again. */
 let lastBudget = -1;
 let lastInitial = 0n;
@@ -382,17 +391,19 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     const { strings, tail } = msg;
     const guest = s.guest;
     // (ptr, len) of each string copied in, then the trailing i32s: the hook's parameters.
-    const params: number[] = [];
+    const params = paramsOf(2 * strings.length + tail.length);
     let copied = 0;
     try {
       try {
-        for (const bytes of strings) {
+        for (let k = 0; k < strings.length; k++) {
+          const bytes = strings[k]!;
           guest.setFuel(ABI_ALLOWANCE);
           const ptr = guest.write(bytes);
           if (ptr === null) {
             return { outcome: 'error', fuelUsed: 0, wallUs: 0, message: `the guest allocator could not provide ${bytes.length} bytes for the ${hook} arguments` };
           }
-          params.push(ptr, bytes.length);
+          params[copied] = ptr;
+          params[copied + 1] = bytes.length;
           copied += 2;
         }
       } catch (err) {
@@ -401,7 +412,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
         if (f.outcome === 'trap') report.trapKind = f.kind;
         return report;
       }
-      for (const t of tail) params.push(t);
+      for (let k = 0; k < tail.length; k++) params[copied + k] = tail[k]!;
       const report = metered(guest, msg.budget, hook, fn, params, ret, msg.profile ? s.profiler : null);
       // Arguments belong to the host until the hook returns; then the host frees them.
       if (copied > 0 && guest.canFree) {
