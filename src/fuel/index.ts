@@ -1,6 +1,7 @@
 /**
  * Public API of the fuel instrumenter (see docs/fuel.md). The runtime uses only what is exported here.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { instrumentSync, instrumentWithOffsets, type InstrumentOptions } from './instrument.js';
@@ -26,6 +27,8 @@ export interface CachedResult {
    * first asked (only a trap needs them); a missing or corrupt side file is rebuilt.
    */
   offsets(): OffsetMap;
+  /** Removes the entry (and its offset map) from the cache: V8 refused the bytes. */
+  discard(): void;
 }
 
 /**
@@ -70,14 +73,19 @@ export async function instrumentCached(
       }
       return offsets;
     };
-    return { bytes: hit, fromCache: true, ms: performance.now() - t0, offsets: load };
+    return { bytes: hit, fromCache: true, ms: performance.now() - t0, offsets: load, discard: () => discardEntry(file, mapFile) };
   }
   const onProgress = opts.onProgress ?? (process.stderr.isTTY ? ttyProgress('instrumenting') : undefined);
   const { bytes, offsets } = instrumentWithOffsets(wasm, { ...opts, initialFuel, onProgress });
   // The map first: a module in the cache then always has its map beside it, bar a crash between.
   saveQuietly(mapFile, encodeOffsetMap(offsets), writeOffsets);
   saveQuietly(file, bytes, writeCached);
-  return { bytes, fromCache: false, ms: performance.now() - t0, offsets: () => offsets };
+  return { bytes, fromCache: false, ms: performance.now() - t0, offsets: () => offsets, discard: () => discardEntry(file, mapFile) };
+}
+
+function discardEntry(file: string, mapFile: string): void {
+  rmSync(file, { force: true });
+  rmSync(mapFile, { force: true });
 }
 
 function saveQuietly<T>(file: string, bytes: T, write: (file: string, bytes: T) => void): void {

@@ -54,9 +54,9 @@ export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions 
     throw err;
   }
   if (opts.inputValidated !== true && !WebAssembly.validate(wasm)) throw invalidWasm(wasm);
-  // The rewrite keeps valid modules valid; checking costs little and turns a bext bug into a
-  // clear error instead of a confusing one at load time.
-  if (!WebAssembly.validate(out.bytes)) {
+  // The rewrite keeps valid modules valid; checking turns a bext bug into a clear error instead of
+  // a confusing one at load time.
+  if (opts.checkOutput !== false && !WebAssembly.validate(out.bytes)) {
     const tooBig = oversizedFunction(wasm, out.bytes);
     if (tooBig) throw tooBig;
     throw new InstrumenterBug(`bext produced an invalid module from a valid one: ${v8Message(out.bytes)}`);

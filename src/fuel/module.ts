@@ -70,9 +70,15 @@ export interface InstrumentOptions {
   /**
    * The caller has checked the input with `WebAssembly.validate` already (the loader does, on
    * every load, cached or not): it is not validated a second time (V8 takes most of a second
-   * over 50 MB). The output is validated either way.
+   * over 50 MB).
    */
   inputValidated?: boolean;
+  /**
+   * Validate the output (default true): a module the rewrite broke then throws InstrumenterBug
+   * here. The loader passes false because it compiles the output at once, which validates it
+   * again; should V8 refuse it, the loader instruments anew with this on (runtime/index.ts).
+   */
+  checkOutput?: boolean;
   /**
    * Build the profiling variant (docs/fuel.md, "Profiling builds"): the same fuel, plus a report
    * to the host at every function entry and exit. Implies `threadFuel: false`. Default false; a

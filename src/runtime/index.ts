@@ -69,10 +69,21 @@ async function meterAndCompile(
 ): Promise<{ module: WebAssembly.Module; offsets: () => OffsetMap }> {
   // A start section runs at instantiation, under the on_server_start budget like `_initialize`.
   const startFuel = BigInt(p.fuel.on_server_start);
-  const metered = await instrumentForRun(prepared, path.join(stateDir, 'cache'), who, p.path, startFuel, profile);
+  const cacheDir = path.join(stateDir, 'cache');
   // The cap gave every memory a maximum; sharing it makes memory.grow cheap (see shared-memory.ts).
-  const bytes = prepared.maxMemoryPages === undefined ? metered.bytes : shareMemories(metered.bytes);
-  return { module: await compileModule(bytes, who, p.path), offsets: metered.offsets };
+  const compilable = (bytes: Uint8Array): Uint8Array => (prepared.maxMemoryPages === undefined ? bytes : shareMemories(bytes));
+  // The instrumented bytes are validated once, by this compile (over 50 MB a second validation
+  // took most of a second). Should V8 refuse them (a rewrite that broke the module, or a cache
+  // entry one wrote), the entry goes and the module is instrumented again with its output
+  // checked: a broken rewrite then fails with the instrumenter's own error, naming the fault.
+  const metered = await instrumentForRun(prepared, cacheDir, who, p.path, startFuel, profile);
+  try {
+    return { module: await compileModule(compilable(metered.bytes), who, p.path), offsets: metered.offsets };
+  } catch {
+    metered.discard();
+  }
+  const checked = await instrumentForRun(prepared, cacheDir, who, p.path, startFuel, profile, true);
+  return { module: await compileModule(compilable(checked.bytes), who, p.path), offsets: checked.offsets };
 }
 
 /** What checkPlugin found: problems stop the plugin loading; warnings do not. */

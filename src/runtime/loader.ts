@@ -186,7 +186,8 @@ export function prepareModule(bytes: Uint8Array, file: string, who: string, maxM
 }
 
 /**
- * Fuel-instruments through the on-disk cache, capping memory in the same rewrite. `startFuel`
+ * Fuel-instruments through the on-disk cache, capping memory in the same rewrite; `checkOutput`
+ * validates the result before it is cached. `startFuel`
  * meters a wasm start section, which runs during instantiation before the host can set a budget.
  * `profile` asks for the profiling build (a separate cache entry).
  */
@@ -197,18 +198,21 @@ export async function instrumentForRun(
   file: string,
   startFuel: bigint,
   profile = false,
-): Promise<{ bytes: Uint8Array; offsets: () => OffsetMap }> {
+  checkOutput = false,
+): Promise<{ bytes: Uint8Array; offsets: () => OffsetMap; discard: () => void }> {
   const fuel = await import('../fuel/index.js');
   try {
     const r = await fuel.instrumentCached(prepared.bytes, cacheDir, {
       initialFuel: startFuel,
       maxMemoryPages: prepared.maxMemoryPages,
       module: prepared.module,
-      // checkModule validated the bytes: the instrumenter need not again.
+      // checkModule validated the bytes: the instrumenter need not again. Nor the output, unless
+      // asked: the caller compiles it next, which validates it (see meterAndCompile).
       inputValidated: true,
+      checkOutput,
       ...(profile ? { profile: true } : {}),
     });
-    return { bytes: r.bytes, offsets: r.offsets };
+    return { bytes: r.bytes, offsets: r.offsets, discard: r.discard };
   } catch (err) {
     if (err instanceof WasmFormatError || err instanceof fuel.InstrumenterBug) throw loadError(who, file, `fuel instrumentation failed: ${err.message}`);
     throw err;

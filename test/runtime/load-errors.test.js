@@ -160,3 +160,27 @@ test('inspect reports a hook that takes a string without an allocator', async ()
     'no allocator export, but hook "on_request_complete" takes a string: export one of bext_alloc(i32), alloc(i32), malloc(i32), cabi_realloc(i32, i32, i32, i32)',
   ]);
 });
+
+test('a cached instrumented module that V8 refuses is replaced, and the plugin loads', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { writeCached } = await import('../../dist/fuel/cache.js');
+  const src = mod('(func (export "on_reload") (result i32) (i32.const 7))');
+  // A first load fills the cache in <stateDir>/cache.
+  const first = await load(src);
+  await first.handle.close();
+  const cacheDir = path.join(first.stateDir, 'cache');
+  const entry = readdirSync(cacheDir).find((f) => f.endsWith('.wasm'));
+  assert.ok(entry, 'the first load cached the instrumented module');
+  const good = readFileSync(path.join(cacheDir, entry));
+  // An entry with an intact checksum whose module does not validate: what a broken rewrite
+  // would have cached, now that the loader leaves validating the output to its compile.
+  writeCached(path.join(cacheDir, entry), wat('(module (func (result i32) (i64.const 1)))', { check: false }));
+  const handle = await loadPlugin({ plugin: first.plugin, stateDir: first.stateDir, logOutcomes: false });
+  try {
+    const r = await handle.call({ hook: 'on_reload' });
+    assert.equal(r.message, 'on_reload returned error code 7', 'the plugin runs from a fresh rewrite');
+  } finally {
+    await handle.close();
+  }
+  assert.deepEqual(readFileSync(path.join(cacheDir, entry)), good, 'the entry is rewritten with the good module');
+});
