@@ -1,4 +1,4 @@
-/** Builds the on_request_complete event for one finished response, and its JSON. */
+/** The on_request_complete event of one finished response: its fields for the event log, its object and its JSON. */
 import type { IncomingMessage } from 'node:http';
 import type { EventFields } from '../runtime/event-log.js';
 import type { CacheStatus, RequestEvent } from './types.js';
@@ -16,13 +16,6 @@ export function isBot(userAgent: string): boolean {
   lastUa = userAgent;
   lastIsBot = userAgent !== '' && BOT_RE.test(userAgent);
   return lastIsBot;
-}
-
-function header(req: IncomingMessage, name: string): string | null {
-  const v = req.headers[name];
-  if (v === undefined) return null;
-  const s = Array.isArray(v) ? v[0] ?? '' : v;
-  return s.trim() === '' ? null : s.trim();
 }
 
 export interface EventTiming {
@@ -55,8 +48,8 @@ export function eventJson(e: RequestEvent): string {
 }
 
 /**
- * The event's fields for the event log (runtime/event-log.ts), the values buildEvent gives, read
- * from `req.rawHeaders` in one pass (a HIT does not make node build `req.headers`). Returns one
+ * The event's fields for the event log (runtime/event-log.ts), read from `req.rawHeaders` in one
+ * pass, with the values `req.headers` would give (a HIT does not make node build `req.headers`). Returns one
  * object reused for every request: it is read at once.
  */
 export function eventFields(
@@ -102,6 +95,7 @@ export function eventFields(
   f.renderUs = timing.renderUs;
   f.durationUs = timing.durationUs;
   f.bytes = timing.bytes;
+  // Headers win over config so one local server can stand in for several tenants or sites.
   f.tenantId = present(tenant) ?? ids.tenant_id;
   f.siteId = present(site) ?? ids.site_id;
   f.encoding = encoding && encoding.trim() !== '' ? encoding.trim().toLowerCase() : 'identity';
@@ -155,36 +149,5 @@ export function eventOf(f: EventFields): RequestEvent {
     user_agent: f.userAgent,
     referer: f.referer,
     ts: f.ts,
-  };
-}
-
-export function buildEvent(
-  req: IncomingMessage,
-  rawPath: string,
-  search: string,
-  status: number,
-  cacheStatus: CacheStatus,
-  encoding: string | undefined,
-  timing: EventTiming,
-  ids: { tenant_id: string | null; site_id: string | null },
-): RequestEvent {
-  const ua = header(req, 'user-agent') ?? '';
-  return {
-    path: rawPath,
-    query: search.startsWith('?') ? search.slice(1) : search,
-    method: req.method ?? 'GET',
-    status,
-    cache_status: cacheStatus,
-    render_time_us: timing.renderUs,
-    duration_us: timing.durationUs,
-    bytes: timing.bytes,
-    // Headers win over config so one local server can stand in for several tenants or sites.
-    tenant_id: header(req, 'x-bext-tenant') ?? ids.tenant_id,
-    site_id: header(req, 'x-bext-site') ?? ids.site_id,
-    encoding: encoding && encoding.trim() !== '' ? encoding.trim().toLowerCase() : 'identity',
-    is_bot: isBot(ua),
-    user_agent: ua,
-    referer: header(req, 'referer'),
-    ts: timing.ts,
   };
 }

@@ -2,9 +2,12 @@
 // own for speed; it must be exactly what JSON.stringify writes for the same event.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildEvent, eventJson } from '../../dist/server/request-event.js';
+import { eventFields, eventJson, eventOf } from '../../dist/server/request-event.js';
 
-const req = (headers, method = 'GET') => ({ method, headers });
+// eventFields reads rawHeaders (name, value, name, value, …).
+const req = (headers, method = 'GET') => ({ method, rawHeaders: Object.entries(headers).flat() });
+/** An event as the server builds it (eventFields reuses one object: each is copied out at once). */
+const buildEvent = (...args) => eventOf(eventFields(...args));
 const timing = { ts: 1764541234567, renderUs: 12, durationUs: 345, bytes: 1300 };
 
 test('eventJson writes the same bytes as JSON.stringify', () => {
