@@ -12,17 +12,27 @@
  * its UTF-8 bytes and the reader only quotes it; one with a quote, a backslash, a control
  * character or a surrogate (a lone one has no UTF-8 form) is stored as its JSON.stringify text.
  *
- * A slot is reused only once every plugin that was handed its event is done with it (ran it,
- * dropped it, or forgot it): the main thread counts references per slot. An event that does not
- * fit in a slot, or finds its slot still in use (a plugin holding events as long as the ring),
- * takes the old road (an object with its JSON string), so nothing is lost to the ring itself.
+ * Most events repeat the strings of the one before (one browser, one load generator). Such an
+ * event is written as its numbers and the slot that holds its strings, all in the slot's first
+ * 64 bytes: one cache line per event for the main thread to write and for the workers to read,
+ * where copying the strings again touched four or five, and streamed the whole ring through the
+ * server thread's cache. The event whose strings are shared (the holder) is kept alive by every
+ * event that points at it (it counts their references too), and a new holder is written once
+ * the last one is half a ring old, so a holder is never what keeps the ring from moving on.
+ *
+ * A slot is reused only once every plugin that was handed its event, or an event pointing at its
+ * strings, is done with it (ran it, dropped it, or forgot it): the main thread counts references
+ * per slot. An event that does not fit in a slot, or finds its slot still in use (a plugin holding
+ * events as long as the ring), takes the old road (an object with its JSON string), so nothing
+ * is lost to the ring itself.
  *
  * Slot layout (bytes):
  *   0   f64 × 5   status, render_time_us, duration_us, bytes, ts
  *   40  i32       bit 0: is_bot; bit 1: every string (and is_bot) is the same as the event before's
  *   44  i32       the event's sequence number
- *   48  i32 × 9   per string field: -1 null, else (byte length << 1) | 1 when stored as JSON text
- *   84  the strings' bytes, back to back
+ *   48  i32       the slot holding the event's strings (its own, or the holder's when bit 1 is set)
+ *   52  i32 × 9   per string field: -1 null, else (byte length << 1) | 1 when stored as JSON text
+ *   88  the strings' bytes, back to back (in the holder's slot)
  */
 import type { HookArgs, QueuedCall } from './types.js';
 
@@ -32,8 +42,9 @@ export const EVENT_SLOTS = 4096;
 export const SLOT_BYTES = 512;
 const FLAGS_AT = 40;
 const SEQ_AT = 44;
-const CODES_AT = 48;
-const STR_AT = 84;
+const HOLDER_AT = 48;
+const CODES_AT = 52;
+const STR_AT = 88;
 const IS_BOT = 1;
 const SAME = 2;
 /** Sequence numbers wrap here (a multiple of EVENT_SLOTS), so they stay small integers. */
@@ -211,8 +222,9 @@ export class EventLogReader {
     const f64 = this.v.f64;
     const base = slot * SLOT_BYTES;
     const nums = base >> 3;
-    const codes = (base + CODES_AT) >> 2;
-    let at = base + STR_AT;
+    const strings = i32[(base + HOLDER_AT) >> 2]! * SLOT_BYTES;
+    const codes = (strings + CODES_AT) >> 2;
+    let at = strings + STR_AT;
     let code = i32[codes + F_PATH]!;
     const path = this.str(code, at);
     at += strBytes(code);
@@ -314,8 +326,12 @@ function writeNumber(n: number, out: Uint8Array, o: number): number {
 export class EventLog extends EventLogReader {
   private readonly w: Views;
   /** Per slot: how many queues (and held lists) still hold its event. */
-  private readonly refs = new Uint16Array(EVENT_SLOTS);
+  private readonly refs = new Int32Array(EVENT_SLOTS);
+  /** Per slot: the slot holding its event's strings (its own when it holds them). */
+  private readonly holderOf = new Int32Array(EVENT_SLOTS);
   private next = 0;
+  /** Sequence number of the last event that wrote its strings (-1: none usable). */
+  private holder = -1;
 
   constructor() {
     super(new SharedArrayBuffer(EVENT_SLOTS * SLOT_BYTES));
@@ -332,11 +348,11 @@ export class EventLog extends EventLogReader {
     if (this.refs[slot] !== 0) return -1;
     const { f64, i32 } = this.w;
     const base = slot * SLOT_BYTES;
-    const same = this.repeats(e);
+    // The holder is not reused while an event pointing at it is held, and it is at most half a
+    // ring old when pointed at: a plugin less than half a ring behind never holds it at wrap-around.
+    const same = this.repeats(e) && this.holder >= 0 && ((seq - this.holder) & SEQ_MASK) < EVENT_SLOTS / 2;
     if (same) {
-      // The strings of the event before, which is in the slot before: one copy of its bytes.
-      const from = ((seq - 1) & SLOT_MASK) * SLOT_BYTES;
-      this.w.bytes.copyWithin(base + CODES_AT, from + CODES_AT, from + this.prevEnd);
+      this.holderOf[slot] = this.holder & SLOT_MASK;
     } else {
       const codes = (base + CODES_AT) >> 2;
       const end = base + SLOT_BYTES;
@@ -353,9 +369,11 @@ export class EventLog extends EventLogReader {
       if (at >= 0) at = this.put(e.referer, at, end, codes + F_REFERER);
       if (at < 0) {
         this.prev = null;
+        this.holder = -1;
         return -1;
       }
-      this.prevEnd = at - base;
+      this.holder = seq;
+      this.holderOf[slot] = slot;
     }
     const nums = base >> 3;
     f64[nums] = e.status;
@@ -365,13 +383,13 @@ export class EventLog extends EventLogReader {
     f64[nums + 4] = e.ts;
     i32[(base + FLAGS_AT) >> 2] = (e.isBot ? IS_BOT : 0) | (same ? SAME : 0);
     i32[(base + SEQ_AT) >> 2] = seq;
+    i32[(base + HOLDER_AT) >> 2] = this.holderOf[slot]!;
     this.next = (seq + 1) & SEQ_MASK;
     return seq;
   }
 
   /** The strings of the event appended last (null: none, or it did not fit), and where its strings end in its slot. */
   private prev: EventFields | null = null;
-  private prevEnd = 0;
 
   /** Whether `e` has the strings of the event appended before it (and notes them for the next). */
   private repeats(e: EventFields): boolean {
@@ -445,12 +463,17 @@ export class EventLog extends EventLogReader {
 
   /** `n` more queues hold event `seq` (each lets go of it with release). */
   retain(seq: number, n: number): void {
-    this.refs[seq & SLOT_MASK]! += n;
+    const slot = seq & SLOT_MASK;
+    this.refs[slot]! += n;
+    const holder = this.holderOf[slot]!;
+    if (holder !== slot) this.refs[holder]! += n;
   }
 
   release(seq: number): void {
     const slot = seq & SLOT_MASK;
     if (this.refs[slot]! > 0) this.refs[slot]!--;
+    const holder = this.holderOf[slot]!;
+    if (holder !== slot && this.refs[holder]! > 0) this.refs[holder]!--;
   }
 
   /** The event's JSON as a string (for the paths that need one: a call sent alone or by message, a failure's input size). */

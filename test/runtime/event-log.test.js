@@ -165,6 +165,34 @@ test('a slot still held is not written over, and an event too big for a slot is 
   assert.equal(log.append(wide), -1);
 });
 
+test('an event that repeats the strings of the one before keeps the slot holding them, which is never over half a ring old', () => {
+  const log = new EventLog();
+  const fields = eventFields(...cases[0]);
+  const expected = (seq) => JSON.stringify({ ...eventOf(fields), ts: seq });
+  const appendAt = (seq) => log.append({ ...fields, ts: seq });
+  const holder = appendAt(0);
+  const repeat = appendAt(1);
+  log.retain(holder, 1);
+  log.retain(repeat, 1);
+  // The holder's own event is done with; the repeat still needs its strings.
+  log.release(holder);
+  for (let i = 2; i < EVENT_SLOTS; i++) assert.ok(appendAt(i) >= 0);
+  assert.equal(log.append(fields), -1, "the holder's slot is not written over while an event pointing at it is held");
+  // Read after the ring came round, and with no event read just before it.
+  assert.equal(Buffer.from(new EventLogReader(log.buffer).json(slotOf(repeat))).toString(), expected(1));
+  log.release(repeat);
+  assert.ok(log.append(fields) >= 0);
+
+  // Only the last event of a full ring is held: it points at a holder written after the first
+  // half of the ring, so the ring moves on past the first slots.
+  const fresh = new EventLog();
+  let last = -1;
+  for (let i = 0; i < EVENT_SLOTS; i++) last = fresh.append({ ...fields, ts: i });
+  fresh.retain(last, 1);
+  for (let i = 0; i < EVENT_SLOTS / 2; i++) assert.ok(fresh.append({ ...fields, ts: EVENT_SLOTS + i }) >= 0, `event ${EVENT_SLOTS + i}`);
+  assert.equal(Buffer.from(new EventLogReader(fresh.buffer).json(slotOf(last))).toString(), JSON.stringify({ ...eventOf(fields), ts: EVENT_SLOTS - 1 }));
+});
+
 // Through a plugin's worker: queued events given by their place in the log reach the guest as the
 // same JSON bytes, with the same fuel and outcomes as events given as JSON text, in order.
 
