@@ -88,17 +88,14 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** Strings up to this long are written by a loop in JS; longer ones by Buffer's encoder. */
 const SHORT = 16;
 
-/** Buffer's own UTF-8 writer (what buf.write(s, at, max, 'utf8') calls after parsing its arguments). */
-type Bytes = Buffer & { utf8Write(s: string, at: number, max: number): number; utf8Slice(start: number, end: number): string };
-
 interface Views {
-  bytes: Bytes;
+  bytes: Buffer;
   f64: Float64Array;
   i32: Int32Array;
 }
 
 function views(buffer: SharedArrayBuffer): Views {
-  return { bytes: Buffer.from(buffer) as Bytes, f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
+  return { bytes: Buffer.from(buffer), f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
 }
 
 /** The raw fields of one request event (the server decides what they are; see server/request-event.ts). */
@@ -263,7 +260,7 @@ export class EventLogReader {
   private str(code: number, at: number): string {
     if (code < 0) return 'null';
     const len = code >> 1;
-    const s = len === 0 ? '' : this.v.bytes.utf8Slice(at, at + len);
+    const s = len === 0 ? '' : this.v.bytes.toString('utf8', at, at + len);
     return (code & 1) === 1 ? s : `"${s}"`;
   }
 }
@@ -456,7 +453,7 @@ export class EventLog extends EventLogReader {
     // rare, and the reader then only quotes.
     const text = NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : s;
     if (at + 3 * text.length > end && at + Buffer.byteLength(text) > end) return -1;
-    const written = bytes.utf8Write(text, at, end - at);
+    const written = bytes.write(text, at, end - at, 'utf8');
     i32[code] = text === s ? written << 1 : (written << 1) | 1;
     return at + written;
   }
