@@ -90,12 +90,14 @@ const SHORT = 16;
 
 interface Views {
   bytes: Buffer;
+  /** The same bytes as a plain Uint8Array: its subarray() makes no Buffer. */
+  u8: Uint8Array;
   f64: Float64Array;
   i32: Int32Array;
 }
 
 function views(buffer: SharedArrayBuffer): Views {
-  return { bytes: Buffer.from(buffer), f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
+  return { bytes: Buffer.from(buffer), u8: new Uint8Array(buffer), f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
 }
 
 /** The raw fields of one request event (the server decides what they are; see server/request-event.ts). */
@@ -139,42 +141,55 @@ export class EventLogReader {
     const base = slot * SLOT_BYTES;
     const seq = i32[(base + SEQ_AT) >> 2]!;
     // The pieces hold: this event repeats the strings of the one before, whose JSON was read last.
-    if (!(this.last >= 0 && (i32[(base + FLAGS_AT) >> 2]! & SAME) !== 0 && nextInLog(this.last, seq))) this.remember(slot);
+    const repeat = this.last >= 0 && (i32[(base + FLAGS_AT) >> 2]! & SAME) !== 0 && nextInLog(this.last, seq);
     this.last = seq;
+    if (!repeat) return this.assemble(slot);
+    if (this.piecesInOut) this.keepPieces();
     const out = this.out;
     const nums = base >> 3;
     // A piece already where the last JSON had it is left as it is: only the numbers are new, and
     // most have as many digits as last time, so most pieces stay put (see placed).
     const at = this.placed;
     let o = 0;
-    if (at[0] !== o) o = place(this.a, out, o, at, 0);
-    else o += this.a.length;
+    const pieces = this.pieces;
+    if (at[0] !== o) o = place(pieces, A_AT, this.aLength, out, o, at, 0);
+    else o += this.aLength;
     o = this.number(0, f64[nums]!, o);
-    if (at[1] !== o) o = place(this.b, out, o, at, 1);
-    else o += this.b.length;
+    if (at[1] !== o) o = place(pieces, B_AT, this.bLength, out, o, at, 1);
+    else o += this.bLength;
     o = this.number(1, f64[nums + 1]!, o);
-    if (at[2] !== o) o = place(DURATION, out, o, at, 2);
+    if (at[2] !== o) o = place(DURATION, 0, DURATION.length, out, o, at, 2);
     else o += DURATION.length;
     o = this.number(2, f64[nums + 2]!, o);
-    if (at[3] !== o) o = place(BYTES, out, o, at, 3);
+    if (at[3] !== o) o = place(BYTES, 0, BYTES.length, out, o, at, 3);
     else o += BYTES.length;
     o = this.number(3, f64[nums + 3]!, o);
-    if (at[4] !== o) o = place(this.e, out, o, at, 4);
-    else o += this.e.length;
+    if (at[4] !== o) o = place(pieces, E_AT, this.eLength, out, o, at, 4);
+    else o += this.eLength;
     o = this.number(4, f64[nums + 4]!, o);
     out[o++] = 0x7d; // }
-    // One view per length, kept: a new view for every event costs more than the rest together.
-    return (this.views[o] ??= out.subarray(0, o));
+    return this.view(o);
   }
 
-  /** Views of `out` by length (see json). */
+  /** One view of `out` per length, kept: a new view for every event costs more than the rest together. */
+  private view(length: number): Uint8Array {
+    return (this.views[length] ??= this.out.subarray(0, length));
+  }
+
+  /** Views of `out` by length (see view). */
   private readonly views: Uint8Array[] = [];
   /** Sequence number of the event read last (-1: none yet). */
   private last = -1;
-  /** Its JSON up to status (a), from there to render_time_us (b), from tenant_id to ts (e); the rest is numbers and constant keys. */
-  private a: Uint8Array = EMPTY;
-  private b: Uint8Array = EMPTY;
-  private e: Uint8Array = EMPTY;
+  /**
+   * Its JSON up to status (a), from there to render_time_us (b), from tenant_id to ts (e), kept in
+   * `pieces` at A_AT, B_AT and E_AT with these lengths; the rest is numbers and constant keys.
+   * (Fixed places, not an array per piece: a typed array over 64 bytes costs about a microsecond
+   * to allocate.)
+   */
+  private aLength = 0;
+  private bLength = 0;
+  private eLength = 0;
+  private readonly pieces = new Uint8Array(3 * MAX_EVENT_JSON);
 
   /**
    * Where in `out` each piece (a, b, DURATION, BYTES, e) was last written, -1 when not there (a
@@ -198,14 +213,98 @@ export class EventLogReader {
     return end;
   }
 
-  private remember(slot: number): void {
-    this.placed.fill(-1);
+  /**
+   * The JSON of the event in `slot` written straight from its bytes into `out`, in one pass: a
+   * string stored raw is only quoted, one stored as JSON text is copied as it is. No string is
+   * decoded, so an event with strings of its own (every request for a different path, which is
+   * what a browser makes) costs byte copies. Where the pieces between the numbers ended up is
+   * noted (placed), so that an event repeating these strings next only rewrites numbers.
+   */
+  private assemble(slot: number): Uint8Array {
     this.numberAt.fill(-1);
-    // The text with marks where the numbers go, cut there.
-    const parts = this.text(slot, MARK).split(MARK);
-    this.a = Buffer.from(parts[0]!);
-    this.b = Buffer.from(parts[1]!);
-    this.e = Buffer.from(parts[4]!);
+    const { i32, f64 } = this.v;
+    const base = slot * SLOT_BYTES;
+    const nums = base >> 3;
+    const strings = i32[(base + HOLDER_AT) >> 2]! * SLOT_BYTES;
+    this.codes = (strings + CODES_AT) >> 2;
+    this.read = strings + STR_AT;
+    const out = this.out;
+    const at = this.placed;
+    at[0] = 0;
+    let o = copy(K_PATH, out, 0);
+    o = this.field(F_PATH, o);
+    o = copy(K_QUERY, out, o);
+    o = this.field(F_QUERY, o);
+    o = copy(K_METHOD, out, o);
+    o = this.field(F_METHOD, o);
+    o = copy(K_STATUS, out, o);
+    this.aLength = o;
+    o = this.number(0, f64[nums]!, o);
+    at[1] = o;
+    o = copy(K_CACHE, out, o);
+    o = this.field(F_CACHE, o);
+    o = copy(K_RENDER, out, o);
+    this.bLength = o - at[1];
+    o = this.number(1, f64[nums + 1]!, o);
+    at[2] = o;
+    o = copy(DURATION, out, o);
+    o = this.number(2, f64[nums + 2]!, o);
+    at[3] = o;
+    o = copy(BYTES, out, o);
+    o = this.number(3, f64[nums + 3]!, o);
+    at[4] = o;
+    o = copy(K_TENANT, out, o);
+    o = this.field(F_TENANT, o);
+    o = copy(K_SITE, out, o);
+    o = this.field(F_SITE, o);
+    o = copy(K_ENCODING, out, o);
+    o = this.field(F_ENCODING, o);
+    o = copy(K_IS_BOT, out, o);
+    o = copy((i32[(base + FLAGS_AT) >> 2]! & IS_BOT) !== 0 ? TRUE : FALSE, out, o);
+    o = copy(K_USER_AGENT, out, o);
+    o = this.field(F_UA, o);
+    o = copy(K_REFERER, out, o);
+    o = this.field(F_REFERER, o);
+    o = copy(K_TS, out, o);
+    this.eLength = o - at[4];
+    o = this.number(4, f64[nums + 4]!, o);
+    out[o++] = 0x7d; // }
+    this.piecesInOut = true;
+    return this.view(o);
+  }
+
+  /** Whether the pieces are only in `out`, where assemble() wrote them (not yet in `pieces`). */
+  private piecesInOut = false;
+
+  /** Copies the pieces from where assemble() left them in `out` to `pieces`, before `out` is written over. */
+  private keepPieces(): void {
+    const { out, pieces, placed } = this;
+    pieces.set(out.subarray(0, this.aLength), A_AT);
+    pieces.set(out.subarray(placed[1]!, placed[1]! + this.bLength), B_AT);
+    pieces.set(out.subarray(placed[4]!, placed[4]! + this.eLength), E_AT);
+    this.piecesInOut = false;
+  }
+
+  /** assemble()'s place in the slot being read: its string codes (an i32 index) and the next string's bytes. */
+  private codes = 0;
+  private read = 0;
+
+  /** String field k of the slot assemble() reads, as JSON, at o in `out`; where it ends. */
+  private field(k: number, o: number): number {
+    const code = this.v.i32[this.codes + k]!;
+    const p = this.out;
+    if (code < 0) return copy(NULL, p, o);
+    const n = code >> 1;
+    const raw = (code & 1) === 0;
+    if (raw) p[o++] = 0x22; // "
+    const bytes = this.v.u8;
+    const at = this.read;
+    // A loop: set() from shared memory into plain memory takes V8's slow path.
+    for (let i = 0; i < n; i++) p[o + i] = bytes[at + i]!;
+    o += n;
+    if (raw) p[o++] = 0x22;
+    this.read = at + n;
+    return o;
   }
 
   /**
@@ -214,7 +313,7 @@ export class EventLogReader {
    * copying them; json() then writes the bytes in one go. (Byte loops in JS, or a typed array's
    * set() per piece, cost several times as much.)
    */
-  text(slot: number, mark?: string): string {
+  text(slot: number): string {
     const i32 = this.v.i32;
     const f64 = this.v.f64;
     const base = slot * SLOT_BYTES;
@@ -247,7 +346,7 @@ export class EventLogReader {
     const ua = this.str(code, at);
     at += strBytes(code);
     const referer = this.str(i32[codes + F_REFERER]!, at);
-    const n = (k: number): string => mark ?? num(f64[nums + k]!);
+    const n = (k: number): string => num(f64[nums + k]!);
     return (
       `{"path":${path},"query":${query},"method":${method},"status":${n(0)},` +
       `"cache_status":${cache},"render_time_us":${n(1)},"duration_us":${n(2)},` +
@@ -276,10 +375,12 @@ function copy(piece: Uint8Array, out: Uint8Array, o: number): number {
   return o + n;
 }
 
-/** copy() of piece `p`, noting where it went (EventLogReader.placed). */
-function place(piece: Uint8Array, out: Uint8Array, o: number, at: Int32Array, p: number): number {
+/** Copies n bytes of `from` at `start` to `o`, noting where they went (EventLogReader.placed) as piece p. */
+function place(from: Uint8Array, start: number, n: number, out: Uint8Array, o: number, at: Int32Array, p: number): number {
   at[p] = o;
-  return copy(piece, out, o);
+  if (n > SHORT) out.set(from.subarray(start, start + n), o);
+  else for (let i = 0; i < n; i++) out[o + i] = from[start + i]!;
+  return o + n;
 }
 
 /** Bytes a string field takes in the slot. */
@@ -290,10 +391,27 @@ function strBytes(code: number): number {
 /** A number as JSON.stringify writes it. */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
-/** Stands for the numbers in a text cut into pieces (no JSON text has a NUL byte unescaped). */
-const MARK = '\u0000';
 const DURATION = Buffer.from(',"duration_us":');
-const EMPTY = new Uint8Array(0);
+const K_PATH = Buffer.from('{"path":');
+const K_QUERY = Buffer.from(',"query":');
+const K_METHOD = Buffer.from(',"method":');
+const K_STATUS = Buffer.from(',"status":');
+const K_CACHE = Buffer.from(',"cache_status":');
+const K_RENDER = Buffer.from(',"render_time_us":');
+const K_TENANT = Buffer.from(',"tenant_id":');
+const K_SITE = Buffer.from(',"site_id":');
+const K_ENCODING = Buffer.from(',"encoding":');
+const K_IS_BOT = Buffer.from(',"is_bot":');
+const K_USER_AGENT = Buffer.from(',"user_agent":');
+const K_REFERER = Buffer.from(',"referer":');
+const K_TS = Buffer.from(',"ts":');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+/** Where the pieces a, b and e are kept in EventLogReader.pieces. */
+const A_AT = 0;
+const B_AT = MAX_EVENT_JSON;
+const E_AT = 2 * MAX_EVENT_JSON;
 const BYTES = Buffer.from(',"bytes":');
 
 /** A number as String(n) writes it (null when not finite), at `o`; where it ends. */
