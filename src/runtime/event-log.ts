@@ -308,10 +308,9 @@ export class EventLogReader {
   }
 
   /**
-   * The JSON of the event in `slot`, as eventJson() in server/request-event.ts writes it. Made as
-   * a string: each string field is one decode of its bytes and V8 joins the pieces without
-   * copying them; json() then writes the bytes in one go. (Byte loops in JS, or a typed array's
-   * set() per piece, cost several times as much.)
+   * The JSON of the event in `slot` as a string, as eventJson() in server/request-event.ts writes
+   * it: for the roads that need text (a call sent alone or by message, a failure's input size).
+   * Queued calls take json(), which makes the same bytes without decoding any string.
    */
   text(slot: number): string {
     const i32 = this.v.i32;
