@@ -299,8 +299,10 @@ export class EventLogReader {
     if (raw) p[o++] = 0x22; // "
     const bytes = this.v.u8;
     const at = this.read;
-    // A loop: set() from shared memory into plain memory takes V8's slow path.
-    for (let i = 0; i < n; i++) p[o + i] = bytes[at + i]!;
+    // A loop for short strings; set() through a view for long ones (a user agent: ~110–160 ns
+    // against ~300 for the loop; for 20 bytes the loop takes ~65 ns, set() 75–155).
+    if (n > 32) p.set(bytes.subarray(at, at + n), o);
+    else for (let i = 0; i < n; i++) p[o + i] = bytes[at + i]!;
     o += n;
     if (raw) p[o++] = 0x22;
     this.read = at + n;
