@@ -310,58 +310,13 @@ export class EventLogReader {
   }
 
   /**
-   * The JSON of the event in `slot` as a string, as eventJson() in server/request-event.ts writes
-   * it: for the roads that need text (a call sent alone or by message, a failure's input size).
-   * Queued calls take json(), which makes the same bytes without decoding any string.
+   * The JSON of the event in `slot` as a string, for the roads that need text (a call sent alone
+   * or by message, a failure's input size): the bytes json() makes, decoded. The reader is then
+   * where json() would have left it, so a later repeat of these strings reuses what it made.
    */
   text(slot: number): string {
-    const i32 = this.v.i32;
-    const f64 = this.v.f64;
-    const base = slot * SLOT_BYTES;
-    const nums = base >> 3;
-    const strings = i32[(base + HOLDER_AT) >> 2]! * SLOT_BYTES;
-    const codes = (strings + CODES_AT) >> 2;
-    let at = strings + STR_AT;
-    let code = i32[codes + F_PATH]!;
-    const path = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_QUERY]!;
-    const query = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_METHOD]!;
-    const method = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_CACHE]!;
-    const cache = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_TENANT]!;
-    const tenant = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_SITE]!;
-    const site = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_ENCODING]!;
-    const encoding = this.str(code, at);
-    at += strBytes(code);
-    code = i32[codes + F_UA]!;
-    const ua = this.str(code, at);
-    at += strBytes(code);
-    const referer = this.str(i32[codes + F_REFERER]!, at);
-    const n = (k: number): string => num(f64[nums + k]!);
-    return (
-      `{"path":${path},"query":${query},"method":${method},"status":${n(0)},` +
-      `"cache_status":${cache},"render_time_us":${n(1)},"duration_us":${n(2)},` +
-      `"bytes":${n(3)},"tenant_id":${tenant},"site_id":${site},"encoding":${encoding},` +
-      `"is_bot":${(i32[(base + FLAGS_AT) >> 2]! & IS_BOT) !== 0 ? 'true' : 'false'},"user_agent":${ua},"referer":${referer},"ts":${n(4)}}`
-    );
-  }
-
-  /** One string field (its code, its bytes at `at`) as JSON: stored raw (nothing to escape, so only quoted), or as its JSON text. */
-  private str(code: number, at: number): string {
-    if (code < 0) return 'null';
-    const len = code >> 1;
-    const s = len === 0 ? '' : this.v.bytes.toString('utf8', at, at + len);
-    return (code & 1) === 1 ? s : `"${s}"`;
+    this.last = this.v.i32[(slot * SLOT_BYTES + SEQ_AT) >> 2]!;
+    return UTF8.decode(this.assemble(slot));
   }
 }
 
@@ -384,14 +339,10 @@ function place(from: Uint8Array, start: number, n: number, out: Uint8Array, o: n
   return o + n;
 }
 
-/** Bytes a string field takes in the slot. */
-function strBytes(code: number): number {
-  return code < 0 ? 0 : code >> 1;
-}
-
 /** A number as JSON.stringify writes it. */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
+const UTF8 = new TextDecoder();
 const DURATION = Buffer.from(',"duration_us":');
 const K_PATH = Buffer.from('{"path":');
 const K_QUERY = Buffer.from(',"query":');
