@@ -1101,16 +1101,12 @@ export class BodyRewriter {
               switch (sub) {
                 case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
                   break;
-                case 8: // memory.init
-                  r.u32();
-                  r.u32();
-                  bulk = true;
-                  break;
                 case 9: // data.drop
                 case 13: // elem.drop
                 case 16: // table.size
                   r.u32();
                   break;
+                case 8: // memory.init
                 case 10: // memory.copy
                 case 12: // table.init
                 case 14: // table.copy
