@@ -6,21 +6,7 @@ import assert from 'node:assert/strict';
 import { EventLog, EventLogReader, EVENT_SLOTS, eventLog, slotOf } from '../../dist/runtime/event-log.js';
 import { eventFields, eventOf, isBot } from '../../dist/server/request-event.js';
 import { data, load, LOG_IMPORT, mod } from './helpers.js';
-
-const timing = { ts: 1764541234567, renderUs: 12, durationUs: 345, bytes: 1300 };
-const noIds = { tenant_id: null, site_id: null };
-
-/** A request as node gives it: rawHeaders in order, and req.headers as node builds it from them. */
-function request(rawHeaders, method = 'GET') {
-  const headers = {};
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i].toLowerCase();
-    const value = rawHeaders[i + 1];
-    if (name === 'user-agent' || name === 'referer') headers[name] ??= value;
-    else headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-  }
-  return { method, rawHeaders, headers };
-}
+import { cases, noIds, request, timing } from '../helpers/request-events.js';
 
 /** A header as req.headers has it: trimmed, null when absent or blank. */
 function header(req, name) {
@@ -51,33 +37,6 @@ function eventFromHeaders(req, rawPath, search, status, cacheStatus, encoding, t
   };
 }
 
-const cases = [
-  [request(['User-Agent', 'Mozilla/5.0', 'Host', 'x']), '/index.html', '', 200, 'HIT', undefined, timing, noIds],
-  [request([], 'HEAD'), '/a b/"q"\\', '?x=1&y=\u00e9', 304, 'MISS', 'GZIP ', timing, { tenant_id: 't', site_id: 's' }],
-  [
-    request(['user-agent', 'Googlebot/2.1 \u2028\u2029 \u0001\u001f\u007f', 'Referer', 'https://e.example/\ud83d\ude00', 'X-Bext-Tenant', 'T\ud800', 'x-bext-site', '\tsite']),
-    '/\u0000\u007f\u2603\b\f\n\r\t',
-    '',
-    500,
-    'STALE',
-    'br',
-    { ts: 0, renderUs: -0, durationUs: NaN, bytes: Infinity },
-    { tenant_id: null, site_id: 'cfg' },
-  ],
-  // Repeated headers: the first User-Agent and Referer win, tenant and site repeats are joined.
-  [
-    request(['User-Agent', 'first', 'user-agent', 'second', 'Referer', '  ', 'X-Bext-Tenant', 'a', 'X-Bext-Tenant', 'b\udc00c', 'X-Bext-Site', ' ']),
-    '/\u00ff\u0080',
-    '?q=\u00e9\u00e8"',
-    404,
-    'BYPASS',
-    '',
-    { ts: 1.5, renderUs: -12, durationUs: 1e21, bytes: 2 ** 31 },
-    { tenant_id: '\ud83d', site_id: 'caf\u00e9 "\\"' },
-  ],
-  // No strings at all, lone surrogates of both halves in config ids.
-  [request([], 'DELETE'), '', '', 0, 'MISS', 'identity', { ts: -1, renderUs: 0.1, durationUs: 7, bytes: 0 }, { tenant_id: '\udfff', site_id: '\ud800\udbff' }],
-];
 
 test('an event read back from the log is the JSON.stringify of the event, byte for byte', () => {
   const log = new EventLog();
