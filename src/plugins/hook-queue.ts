@@ -157,6 +157,9 @@ export class HookQueue {
 
   push(args: QueuedItem): void {
     const cap = this.ring.length;
+    // Rates over a window that began before a quiet spell would be those of the quiet spell
+    // averaged with what follows: a burst after a quiet minute would be reported as a trickle.
+    if (this.count === 0 && !this.running) this.restartIdleWindow();
     this.arrived++;
     if (this.count === cap) {
       const oldest = this.ring[this.head]!;
@@ -203,6 +206,14 @@ export class HookQueue {
       this.ring[this.head] = items[i];
       this.count++;
     }
+  }
+
+  /** The queue is idle: a rate window at least RATE_WINDOW_MS old starts again now, forgetting the last one. */
+  private restartIdleWindow(): void {
+    const now = performance.now();
+    if (now - this.window.at < RATE_WINDOW_MS) return;
+    this.window = { at: now, arrived: this.arrived, delivered: this.delivered };
+    this.lastRates = null;
   }
 
   /** Events per second arriving and delivered, over the current window (or the last full one). */

@@ -64,6 +64,36 @@ describe('HookQueue', () => {
     assert.equal(q.droppedTotal, 0);
   });
 
+  test('a burst after a quiet spell is reported at its own rate when it overflows the queue', async () => {
+    let unblock;
+    const gate = new Promise((r) => (unblock = r));
+    let calls = 0;
+    const spells = [];
+    const q = new HookQueue(
+      4,
+      async (batch) => {
+        if (++calls > 1) await gate;
+        return batch.length;
+      },
+      () => {},
+      () => {},
+      64,
+      (s) => spells.push({ ...s }),
+    );
+    q.push({ hook: 'on_cache_write', key: 'first', tagsJson: '[]' });
+    assert.equal(await q.drain(1000), true);
+    // A quiet spell longer than the one-second rate window, then 40 events at once against a
+    // call that does not return: the queue of 4 overflows within a millisecond or so.
+    await new Promise((r) => setTimeout(r, 1300));
+    for (let i = 0; i < 40; i++) q.push({ hook: 'on_cache_write', key: String(i), tagsJson: '[]' });
+    assert.equal(spells.length, 1);
+    // Averaged over the quiet spell, these would be ~4 to ~30 events/s.
+    assert.ok(spells[0].arrivingPerSec >= 1000, `arriving ${spells[0].arrivingPerSec}/s`);
+    assert.equal(spells[0].deliveredPerSec, 0);
+    unblock();
+    assert.equal(await q.drain(1000), true);
+  });
+
   test('drain gives up after its timeout', async () => {
     const q = new HookQueue(4, () => new Promise(() => {}), () => {});
     q.push({ hook: 'on_cache_write', key: 'k', tagsJson: '[]' });
