@@ -4,7 +4,6 @@
 //   goals: bext (no plugins) / plain >= 0.85, bext (3 plugins) / bext (no plugins) >= 0.90.
 //
 //   node bench/http.bench.js [--duration 5] [--connections 32]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, statSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { wat } from '../test/helpers/wasm.js';
+import { startServer, stopServer } from './start-helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => {
@@ -37,30 +37,6 @@ const PLUGIN = `(module
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))
     (global.set $heap (i32.const 1024))))`;
-
-function start(args, cwd) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', BEXT_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /Local:\s+(http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => reject(new Error(`server exited ${code}\n${out}\n${err}`)));
-  });
-}
-
-async function stop(child) {
-  child.removeAllListeners('exit');
-  const done = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await done;
-  clearTimeout(t);
-}
 
 async function load(url, seconds, connections) {
   // Short warm-up so JIT and connection setup are not measured.
@@ -94,7 +70,7 @@ async function main() {
     // All three servers run side by side and are measured in interleaved rounds, so a noisy
     // neighbour slows every configuration alike; each figure is the median of its rounds.
     const servers = [];
-    for (const [name, args] of runs) servers.push({ name, ...(await start(args, dir)), rounds: [] });
+    for (const [name, args] of runs) servers.push({ name, ...(await startServer(args, { cwd: dir, env: { BEXT_LOG: 'warn' } })), rounds: [] });
     const rounds = Number(arg('--rounds', '3'));
     const rate = Number(arg('--rate', '1000'));
     const steady = Number(arg('--steady', '3'));
@@ -134,7 +110,7 @@ async function main() {
         };
       }
     } finally {
-      for (const s of servers) await stop(s.child);
+      for (const s of servers) await stopServer(s.child);
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const results = servers.map((s) => ({

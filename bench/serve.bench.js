@@ -10,7 +10,7 @@
 // cases in reverse order, so that neither side of a pair is always the one measured later (on a
 // machine whose load drifts, that side would be favoured or handicapped every time).
 //
-//   node bench/serve.bench.js [--rounds 7] [--duration 3] [--connections 32] [--bext DIR] [--base DIR] [--only WORDS]
+//   node bench/serve.bench.js [--rounds 9] [--duration 3] [--connections 32] [--bext DIR] [--base DIR] [--only WORDS]
 // --bext points at another build (a checkout with dist/) to measure it the same way. --base adds
 // another build's "cache on, small" and "3 no-op plugins" servers to the same rounds (cases named
 // "base: ..."), for a before/after comparison side by side.
@@ -18,12 +18,13 @@
 // `--only "cache on,plain memory"` for the cache-on goals alone. --calibrate adds a second,
 // identical plain server measured against the first (small page from memory): its ratio, which
 // is 1.00 on a quiet machine, shows how far this run's ratios can be trusted.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, readFile } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer, stopServer } from './start-helpers.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const arg = (name, def) => {
@@ -36,30 +37,6 @@ const NOOP_PLUGIN = `(module
   (memory (export "memory") 1)
   (func (export "bext_alloc") (param i32) (result i32) (i32.const 1024))
   (func (export "on_request_complete") (param i32 i32)))`;
-
-function start(args, cwd) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', BEXT_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /Local:\s+(http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1], stderr: () => err });
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => reject(new Error(`server exited ${code}\n${out}\n${err}`)));
-  });
-}
-
-async function stop(child) {
-  child.removeAllListeners('exit');
-  const done = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await done;
-  clearTimeout(t);
-}
 
 /** One wrk run; wrk blocks this process, which is fine: the servers are other processes. */
 function wrk(url, seconds, connections) {
@@ -127,7 +104,7 @@ async function main() {
   // round or two, which the median leaves out, rather than a third of the figures.
   const seconds = Number(arg('--duration', '3'));
   const connections = Number(arg('--connections', '32'));
-  const rounds = Number(arg('--rounds', '7'));
+  const rounds = Number(arg('--rounds', '9'));
   // Only the bench itself compiles the plugin: the reference server (this file with --serve-plain)
   // loads nothing it does not serve with.
   const { wat } = await import('../test/helpers/wasm.js');
@@ -144,16 +121,17 @@ async function main() {
     writeFileSync(path.join(dir, 'on.toml'), base);
     writeFileSync(path.join(dir, 'three.toml'), base + ['one', 'two', 'three'].map((n) => `[plugins.${n}]\npath = "./plugins/noop.wasm"\n`).join(''));
     const bext = (cfg) => [path.join(ROOT, 'bin', 'bext'), 'dev', '-c', cfg, '-p', '0', '--no-watch'];
-    const plain = await start([HERE, '--serve-plain', path.join(dir, 'public')], dir);
-    const off = await start(bext('off.toml'), dir);
-    const on = await start(bext('on.toml'), dir);
-    const three = await start(bext('three.toml'), dir);
+    const start = (args) => startServer(args, { cwd: dir, env: { BEXT_LOG: 'warn' } });
+    const plain = await start([HERE, '--serve-plain', path.join(dir, 'public')]);
+    const off = await start(bext('off.toml'));
+    const on = await start(bext('on.toml'));
+    const three = await start(bext('three.toml'));
     const calibrate = process.argv.includes('--calibrate');
-    const twin = calibrate ? await start([HERE, '--serve-plain', path.join(dir, 'public')], dir) : null;
+    const twin = calibrate ? await start([HERE, '--serve-plain', path.join(dir, 'public')]) : null;
     const baseDir = arg('--base', null);
     const baseBext = (cfg) => [path.join(path.resolve(baseDir ?? '.'), 'bin', 'bext'), 'dev', '-c', cfg, '-p', '0', '--no-watch'];
-    const onBase = baseDir ? await start(baseBext('on.toml'), dir) : null;
-    const threeBase = baseDir ? await start(baseBext('three.toml'), dir) : null;
+    const onBase = baseDir ? await start(baseBext('on.toml')) : null;
+    const threeBase = baseDir ? await start(baseBext('three.toml')) : null;
     const servers = [plain, off, on, three, ...(twin ? [twin] : []), ...(baseDir ? [onBase, threeBase] : [])];
     const small = 'index.html';
     const big = 'big.html';
@@ -168,9 +146,10 @@ async function main() {
       ...(twin ? [['plain memory again, small', twin, `memory/${small}`]] : []),
       ['plain memory, small', plain, `memory/${small}`],
       ['bext cache on, small', on, small],
+      // Beside its reference (bext cache on, small), like every other pair.
+      ['bext 3 no-op plugins, small', three, small],
       ['plain memory, 50 KB', plain, `memory/${big}`],
       ['bext cache on, 50 KB', on, big],
-      ['bext 3 no-op plugins, small', three, small],
       ...(baseDir ? [['base: bext cache on, small', onBase, small], ['base: bext 3 no-op plugins, small', threeBase, small]] : []),
     ].filter(([name]) => only.length === 0 || only.some((w) => name.includes(w)));
     const results = new Map(cases.map(([name]) => [name, []]));
@@ -204,7 +183,7 @@ async function main() {
         }
       }
     } finally {
-      for (const s of servers) await stop(s.child);
+      for (const s of servers) await stopServer(s.child);
     }
 
     const pad = (s, n) => String(s).padEnd(n);

@@ -1,12 +1,49 @@
-// Shared by the start-up benches (startup.bench.js, cli-start.bench.js, plugin-memory.bench.js): a
-// free loopback port, one GET / as a status code, a process's CPU time from /proc, a copy of the
-// example project, and interleaved rounds.
+// Shared by the benches: a server process started and stopped (serve, http, noisy), a free
+// loopback port, one GET / as a status code, a process's CPU time from /proc, a copy of the
+// example project, and interleaved rounds (startup, cli-start, plugin-memory).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * Starts `node ...args` in `cwd` and resolves, once it prints its `Local:` URL, to
+ * `{ child, url, stderr }`: stderr() is what it wrote there so far, unless `onStderr` takes each
+ * chunk instead (a server that logs much). Rejects with its output if it exits first.
+ */
+export function startServer(args, { cwd, env = {}, onStderr } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let url = null;
+    child.stdout.on('data', (d) => {
+      if (url !== null) return;
+      out += d;
+      const m = /Local:\s+(http:\/\/\S+)/.exec(out);
+      if (m) {
+        url = m[1];
+        resolve({ child, url, stderr: () => err });
+      }
+    });
+    child.stderr.on('data', onStderr ?? ((d) => (err += d)));
+    child.on('exit', (code) => reject(new Error(`server exited ${code}\n${out}\n${err}`)));
+  });
+}
+
+/** Stops a server from startServer: SIGTERM, then SIGKILL if it has not exited within 10 s. */
+export async function stopServer(child) {
+  child.removeAllListeners('exit');
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await done;
+  clearTimeout(t);
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
