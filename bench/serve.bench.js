@@ -142,6 +142,9 @@ async function main() {
       ['bext cache off, small', off, small],
       ['plain readFile, 50 KB', plain, `readfile/${big}`],
       ['bext cache off, 50 KB', off, big],
+      // Where the cache-on gap is: the plain server from memory with bext's response head (a
+      // diagnostic beside the goals, not a goal).
+      ['plain memory, bext head, small', plain, `bext-head/${small}`],
       // The twin next to the reference, so that each of the two pairs is measured back to back.
       ...(twin ? [['plain memory again, small', twin, `memory/${small}`]] : []),
       ['plain memory, small', plain, `memory/${small}`],
@@ -209,6 +212,7 @@ async function main() {
       ['static 50 KB, cache off / plain readFile', 'bext cache off, 50 KB', 'plain readFile, 50 KB', 1.0],
       ['static small, cache on / plain memory', 'bext cache on, small', 'plain memory, small', 0.9],
       ['noise gauge: plain memory / itself', 'plain memory again, small', 'plain memory, small', null],
+      ['bext cache on / plain with its head, small', 'bext cache on, small', 'plain memory, bext head, small', null],
       ['static 50 KB, cache on / plain memory', 'bext cache on, 50 KB', 'plain memory, 50 KB', 0.9],
       ['3 no-op plugins / no plugins (req/s)', 'bext 3 no-op plugins, small', 'bext cache on, small', 0.9],
       ['base: 3 no-op plugins / no plugins', 'base: bext 3 no-op plugins, small', 'base: bext cache on, small', null],
@@ -244,11 +248,22 @@ if (process.argv.includes('--serve-plain')) {
   const memory = new Map();
   for (const f of ['index.html', 'big.html']) memory.set(`/memory/${f}`, readFileSync(path.join(root, f)));
   const headers = (n) => ({ 'content-type': 'text/html; charset=utf-8', 'content-length': n });
+  // The head bext sends with a HIT (same names, values of the same length), as a flat list.
+  const bextHead = (n) => [
+    'content-type', 'text/html; charset=utf-8', 'etag', 'W/"509-1a23080fa53"', 'cache-control', 'no-cache',
+    'last-modified', 'Tue, 01 Dec 2026 07:28:08 GMT', 'content-length', String(n), 'age', '0', 'x-bext-cache', 'HIT',
+  ];
   const server = http.createServer((req, res) => {
     const mem = memory.get(req.url);
     if (mem) {
       res.writeHead(200, headers(mem.length));
       res.end(mem);
+      return;
+    }
+    if (req.url.startsWith('/bext-head/')) {
+      const body = memory.get(`/memory/${req.url.slice('/bext-head/'.length)}`);
+      res.writeHead(200, bextHead(body.length));
+      res.end(body);
       return;
     }
     if (!req.url.startsWith('/readfile/')) {
