@@ -146,6 +146,9 @@ describe('dashboard in a browser', () => {
       { timeout: UI_WAIT_MS },
       oldHash,
     );
+    // The table can show the new version (a stats refresh or the live stream) before the page
+    // has the answer to its own POST, which is what writes the result line.
+    await page.waitForFunction(() => /healthy reloaded|reload failed/.test(document.getElementById('action-result').textContent), { timeout: UI_WAIT_MS });
     assert.match(await text('#action-result'), /healthy reloaded/);
     const card = 'article[data-plugin="healthy"]';
     await page.waitForSelector(`${card} [data-role="previous-version"]`, { timeout: UI_WAIT_MS });
