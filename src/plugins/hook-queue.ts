@@ -52,14 +52,14 @@ export interface Shedding {
 /**
  * While the server thread is saturated, the pump waits up to this long between batches so each
  * batch carries many events: one round trip to the plugin for a few hundred events instead of one
- * for every few. Nothing is dropped for it: the pause ends before a quarter of the queue's bound
- * has arrived (BUSY_FILL), so most of it stays free for a worker that gets no CPU for a while.
+ * for every few. Nothing is dropped for it: the pause ends as soon as a quarter of the queue's
+ * bound is waiting (BUSY_FILL), whatever the rate, so most of the queue stays free for a worker
+ * that gets no CPU for a while.
  */
 const BUSY_BATCH_PAUSE_MS = 20;
 const BUSY_FILL = 0.25;
 /** Most calls handed over at once while saturated (the runtime sends them in messages of 64). */
 const BUSY_MAX_BATCH = 1024;
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Above this share of time busy, the server thread counts as saturated (see serverBusy). */
 const BUSY_UTILIZATION = 0.5;
@@ -128,6 +128,9 @@ export class HookQueue {
   private window = { at: performance.now(), arrived: 0, delivered: 0 };
   private lastRates: { arriving: number; delivered: number } | null = null;
   private shedding: (Shedding & { startedAt: number; droppedBefore: number; arrivedBefore: number; deliveredBefore: number }) | null = null;
+  /** Ends the pump's busy pause early (set while it waits); push calls it once BUSY_FILL of the queue is waiting. */
+  private endPause: (() => void) | null = null;
+  private readonly fillMark: number;
 
   constructor(
     readonly capacity: number,
@@ -140,6 +143,7 @@ export class HookQueue {
     private readonly release: (seq: number) => void = noRelease,
   ) {
     this.ring = new Array(Math.max(1, capacity));
+    this.fillMark = Math.max(1, Math.floor(this.ring.length * BUSY_FILL));
   }
 
   get pending(): number {
@@ -172,6 +176,7 @@ export class HookQueue {
     this.ring[(this.head + this.count) % cap] = args;
     this.count++;
     if (!this.running && !this.paused) void this.pump();
+    else if (this.endPause !== null && this.count >= this.fillMark) this.endPause();
   }
 
   private dropItem(item: QueuedItem): void {
@@ -231,11 +236,24 @@ export class HookQueue {
     return this.lastRates ?? { arriving: 0, delivered: 0 };
   }
 
-  /** How long to wait between batches while saturated: BUSY_BATCH_PAUSE_MS, shorter when events arrive fast. */
-  private busyPause(): number {
-    const perMs = (this.lastRates?.arriving ?? 0) / 1000;
-    if (!(perMs > 0)) return BUSY_BATCH_PAUSE_MS;
-    return Math.max(1, Math.min(BUSY_BATCH_PAUSE_MS, (this.ring.length * BUSY_FILL) / perMs));
+  /**
+   * Waits between batches while saturated: BUSY_BATCH_PAUSE_MS, or until BUSY_FILL of the queue
+   * is waiting. The fill ends it rather than a pause worked out from the arrival rate: at the start
+   * of a burst the last rate says nothing, and at 50k events/s a 20 ms pause alone fills the queue.
+   */
+  private busyPause(): Promise<void> {
+    if (this.count >= this.fillMark) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.endPause = null;
+        resolve();
+      }, BUSY_BATCH_PAUSE_MS);
+      this.endPause = () => {
+        this.endPause = null;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private startShedding(): void {
@@ -281,7 +299,7 @@ export class HookQueue {
         // events. Meanwhile more events queue up, and the next batch carries them all; while the
         // server is saturated, the pause is longer so batches are large (see BUSY_BATCH_PAUSE_MS).
         const saturated = serverBusy();
-        if (saturated) await pause(this.busyPause());
+        if (saturated) await this.busyPause();
         else await yieldToIO();
         if (this.paused) break;
         const n = Math.min(this.count, saturated ? Math.max(this.maxBatch, BUSY_MAX_BATCH) : this.maxBatch);

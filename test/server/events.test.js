@@ -94,6 +94,34 @@ describe('HookQueue', () => {
     assert.equal(await q.drain(1000), true);
   });
 
+  test('while the server thread is saturated, a batch goes once a quarter of the queue waits, so a fast plugin loses nothing', async () => {
+    const sizes = [];
+    const drops = [];
+    const q = new HookQueue(
+      400,
+      async (batch) => {
+        sizes.push(batch.length);
+        return batch.length;
+      },
+      (hook, n) => drops.push([hook, n]),
+    );
+    // 300 slices of 1 ms of busy main thread, 30 events each (30,000 events/s): the server
+    // counts as saturated, and a fixed 20 ms pause between batches would let 600 events pile up
+    // in a queue of 400.
+    let pushed = 0;
+    for (let slice = 0; slice < 300; slice++) {
+      await new Promise((r) => setImmediate(r));
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      for (let i = 0; i < 30; i++) q.push({ hook: 'on_cache_write', key: String(pushed++), tagsJson: '[]' });
+    }
+    assert.equal(await q.drain(1000), true);
+    assert.deepEqual(drops, []);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), pushed);
+    // Batches were held back while saturated (one call per hundred events or so, not per slice).
+    assert.ok(Math.max(...sizes) >= 100, `largest batch ${Math.max(...sizes)}`);
+  });
+
   test('drain gives up after its timeout', async () => {
     const q = new HookQueue(4, () => new Promise(() => {}), () => {});
     q.push({ hook: 'on_cache_write', key: 'k', tagsJson: '[]' });
