@@ -15,9 +15,12 @@ export const MAX_BATCH = 256;
 const SLOT = 3;
 const SKIPPED = -1;
 
-/** Milliseconds on a clock both threads share (each thread has its own timeOrigin). */
+/** This thread's timeOrigin (each thread has its own). */
+const ORIGIN = performance.timeOrigin;
+
+/** Milliseconds on a clock both threads share. */
 export function sharedNow(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
 
 export class BatchProgress {
@@ -58,9 +61,9 @@ export class BatchProgress {
     return Atomics.load(this.ctl, 1) === 1;
   }
 
-  /** Worker, as call `index` starts. The store after the time publishes both. */
-  begin(index: number): void {
-    this.f64[0] = sharedNow();
+  /** Worker, as call `index` starts, at `now` (this thread's performance.now()). The store after the time publishes both. */
+  begin(index: number, now: number): void {
+    this.f64[0] = ORIGIN + now;
     Atomics.store(this.ctl, 0, index);
   }
 

@@ -383,23 +383,44 @@ const BYTES = ascii(',"bytes":');
 function writeNumber(n: number, out: Uint8Array, o: number): number {
   if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) {
     // Whole numbers (every field but an odd timing): digits without a string. -0 is "0" too.
-    if (n < 10) {
-      out[o] = 0x30 + n;
-      return o + 1;
+    if (n < 1e9) return writeDigits(n | 0, out, o);
+    // A timestamp in ms has 13 digits: two runs of int32 arithmetic, where dividing a double by
+    // 10 for each digit took a sixth of a plugin worker's time per event.
+    let hi = Math.floor(n / 1e9);
+    let lo = n - hi * 1e9;
+    // The quotient of a double can round up across a whole number; the remainder says so.
+    if (lo < 0) {
+      hi--;
+      lo += 1e9;
     }
-    let digits = 0;
-    for (let t = n; t >= 1; t = Math.floor(t / 10)) digits++;
-    let v = n;
-    for (let i = o + digits - 1; i >= o; i--) {
-      const q = Math.floor(v / 10);
-      out[i] = 0x30 + (v - q * 10);
-      v = q;
-    }
-    return o + digits;
+    o = writeDigits(hi | 0, out, o);
+    return writeNine(lo | 0, out, o);
   }
   const s = num(n);
   for (let i = 0; i < s.length; i++) out[o + i] = s.charCodeAt(i);
   return o + s.length;
+}
+
+/** The decimal digits of 0 <= v < 1e9 at `o`; where they end. */
+function writeDigits(v: number, out: Uint8Array, o: number): number {
+  const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : 9;
+  for (let i = o + digits - 1; i > o; i--) {
+    const q = (v / 10) | 0;
+    out[i] = 0x30 + (v - q * 10);
+    v = q;
+  }
+  out[o] = 0x30 + v;
+  return o + digits;
+}
+
+/** 0 <= v < 1e9 as exactly nine digits (leading zeros) at `o`; where they end. */
+function writeNine(v: number, out: Uint8Array, o: number): number {
+  for (let i = o + 8; i >= o; i--) {
+    const q = (v / 10) | 0;
+    out[i] = 0x30 + (v - q * 10);
+    v = q;
+  }
+  return o + 9;
 }
 
 /** The main thread's end: writes events, counts who still needs each slot. */

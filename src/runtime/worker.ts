@@ -253,6 +253,9 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
 
   Error.stackTraceLimit = 64;
 
+  /** performance.now() when the last metered call ended. */
+  let callEnd = 0;
+
   /** Runs `f(...params)` under a fuel budget; returns a report (never throws). With `profiler`, its profile too. */
   const metered = (
     guest: Guest,
@@ -262,8 +265,9 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     params: readonly number[],
     ret: HookReturn,
     profiler?: Profiler | null,
+    start?: number,
   ): CallReport => {
-    const report = meteredCall(guest, budget, hook, f, params, ret, profiler);
+    const report = meteredCall(guest, budget, hook, f, params, ret, profiler, start);
     if (profiler) report.profile = profiler.collector.finish(Number(guest.getFuel()));
     return report;
   };
@@ -276,8 +280,8 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     params: readonly number[],
     ret: HookReturn,
     profiler?: Profiler | null,
+    start = performance.now(),
   ): CallReport => {
-    const start = performance.now();
     const initial = initialFuel(budget);
     // Setting an array's length is a runtime call even when it is already 0.
     if (callStderr.length > 0) callStderr.length = 0;
@@ -305,7 +309,8 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       failed = true;
     }
     const remaining = guest.getFuel();
-    const wallUs = (performance.now() - start) * 1000;
+    callEnd = performance.now();
+    const wallUs = (callEnd - start) * 1000;
     const used = fuelUsed(budget, remaining);
     if (failed) {
       if (isOutOfFuel(thrown, remaining)) {
@@ -381,7 +386,11 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     s.wasi.flush();
   };
 
-  const callHook = (s: State, msg: HookCall): CallReport => {
+  /**
+   * Runs a hook call: its arguments copied into the guest, then the call metered. Its wall time
+   * counts from `start` (a batch passes the end of the call before), the copy included.
+   */
+  const callHook = (s: State, msg: HookCall, start = performance.now()): CallReport => {
     const hook = msg.hook;
     const ret = s.init.summary.hooks[hook];
     const fn = s.guest.exports[hook] as GuestFn | undefined;
@@ -413,7 +422,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
         return report;
       }
       for (let k = 0; k < tail.length; k++) params[copied + k] = tail[k]!;
-      const report = metered(guest, msg.budget, hook, fn, params, ret, msg.profile ? s.profiler : null);
+      const report = metered(guest, msg.budget, hook, fn, params, ret, msg.profile ? s.profiler : null, start);
       // Arguments belong to the host until the hook returns; then the host frees them.
       if (copied > 0 && guest.canFree) {
         try {
@@ -537,11 +546,17 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
       for (let i = 0; i < n; i++) failed.push({ index: i, report });
       return { count: n, failed };
     }
+    // One clock read per call: a call starts where the one before ended (its wall time then
+    // counts the reading of its event and the copy of its arguments too).
+    let t = performance.now();
     for (let i = 0; i < n; i++) {
       // Shutdown stopped waiting: the calls not yet started are left out (count says how many ran).
       if (i > 0 && progress.cancelled()) return { count: i, failed };
-      progress.begin(i);
-      const report = callHook(state, next());
+      progress.begin(i, t);
+      callEnd = -1;
+      const report = callHook(state, next(), t);
+      // A call that never ran (hook not exported, arguments refused) read no clock.
+      t = callEnd >= 0 ? callEnd : performance.now();
       progress.finish(i, report);
       if (report.outcome !== 'ok') failed.push({ index: i, report });
     }

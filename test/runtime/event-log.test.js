@@ -61,6 +61,10 @@ test('events that repeat the strings of the one before differ only in their numb
     { ts: 1764541234567, renderUs: 0, durationUs: 9, bytes: 1 },
     { ts: 2 ** 53 - 1, renderUs: 123456789, durationUs: 2 ** 31, bytes: 10 },
     { ts: 1e21, renderUs: -5, durationUs: 0.25, bytes: NaN },
+    // Either side of each power of ten up to 1e15, and of 1e9 (where whole numbers split in two).
+    ...Array.from({ length: 15 }, (_, k) => ({ ts: 10 ** (k + 1), renderUs: 10 ** (k + 1) - 1, durationUs: 10 ** k + 1, bytes: 10 ** k })),
+    { ts: 1e9 * 9007199 - 1, renderUs: 999_999_999, durationUs: 1_000_000_001, bytes: 2 ** 53 - 2 },
+    { ts: 1e9 * 1764541 + 7, renderUs: 2 ** 32 + 5, durationUs: 1e9 * 5 + 999_999_999, bytes: -0 },
   ];
   // Each case several times in a row (the reader reuses what it made of the strings), then the next.
   for (const c of [...cases, cases[0], cases[2], cases[0]]) {
