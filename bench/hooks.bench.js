@@ -11,7 +11,7 @@
 //   - futex ping-pong: both threads block in Atomics.wait (the main thread too, which bext cannot
 //     do: it serves HTTP). No event loop on either side: what this machine's scheduler allows.
 // Then the batch path (callBatch: 64 calls at a time through the channel) in events per second per
-// plugin, and the CPU all threads use while the plugins sit idle after the calls.
+// plugin, the same for events read from the event log as the server sends them (callQueued), and the CPU all threads use while the plugins sit idle after the calls.
 // Goals (issue 20): shared p50 ≤ 10 µs, p99 ≤ 50 µs; batch ≥ 200k events/s per plugin.
 // Run: `npm run build && node bench/hooks.bench.js`; BENCH_QUICK=1 shortens it, BENCH_ROUNDS=N
 // sets the rounds (default 5; medians and min–max printed).
@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { wat } from '../test/helpers/wasm.js';
 import { defaultPluginConfig, loadPlugin } from '../dist/plugins/index.js';
+import { eventLog } from '../dist/runtime/event-log.js';
 import { CHANNEL_BYTES, createCallChannel } from '../dist/runtime/call-channel.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -218,6 +219,38 @@ try {
     return { perSec: (list.length / ms) * 1000, cpuUs };
   };
 
+  // The server's road: events written once into the event log, a plugin's queue handing their
+  // sequence numbers over in chunks of 256 (callQueued, one tally per chunk instead of a result
+  // per call), the worker making each event's JSON from the log. Events of one load generator:
+  // the strings repeat, the timings and timestamps change.
+  const logged = async (channel) => {
+    const h = plugins[channel][0];
+    const log = eventLog();
+    const fields = { path: '/index.html', query: '', method: 'GET', status: 200, cacheStatus: 'HIT', renderUs: 12, durationUs: 30, bytes: 1300, tenantId: null, siteId: null, encoding: 'identity', isBot: false, userAgent: 'wrk/4.2.0', referer: null, ts: Date.now() };
+    const run = async (n) => {
+      for (let done = 0; done < n; done += 256) {
+        const seqs = [];
+        for (let i = 0; i < 256; i++) {
+          fields.ts++;
+          fields.durationUs = 20 + (i & 15);
+          const seq = log.append(fields);
+          if (seq < 0) throw new Error('the event log is full');
+          log.retain(seq, 1);
+          seqs.push(seq);
+        }
+        const r = await h.callQueued(seqs);
+        if (r.ran !== seqs.length || r.results.some((x) => x.result.outcome !== 'ok')) throw new Error('logged batch failed');
+        for (const seq of seqs) log.release(seq);
+      }
+    };
+    await run(2_048);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await run(BATCH_EVENTS);
+    const ms = performance.now() - t0;
+    return { perSec: (BATCH_EVENTS / ms) * 1000, cpuUs: cpuPer(c0, BATCH_EVENTS) };
+  };
+
   // What the 12 plugins' workers (and this thread) burn once calls stop: polling must end, and
   // the workers park in their event loops. The median of five 200 ms windows from 300 ms after the
   // last call: V8 collects the calls' garbage in some window or other, in every isolate, whatever
@@ -248,6 +281,7 @@ try {
     ['shared, no polling: 4 plugins, conc.', () => four('shared-nopoll')],
     ['message: batch path, 1 plugin', () => batch('message')],
     ['shared: batch path, 1 plugin', () => batch('shared')],
+    ['shared: events from the log, 1 plugin', () => logged('shared')],
     ['idle: 12 plugins, no calls', idle],
   ];
   const load0 = loadavg()[0];
@@ -293,6 +327,8 @@ try {
   console.log(`goal hook round trip p99 ≤ ${GOAL.p99} µs: ${verdict(sharedP99 <= GOAL.p99)} (${sharedP99.toFixed(1)} µs)`);
   const batchCpu = med('shared: batch path, 1 plugin', 'cpuUs');
   console.log(`goal batch path ≥ ${GOAL.batchPerSec.toLocaleString('en-US')} events/s per plugin: ${verdict(batchRate >= GOAL.batchPerSec)} (${Math.round(batchRate).toLocaleString('en-US')} /s; CPU ${batchCpu.toFixed(1)} µs per event, i.e. ${Math.round(1e6 / batchCpu).toLocaleString('en-US')} events per CPU-second)`);
+  const loggedRate = med('shared: events from the log, 1 plugin', 'perSec');
+  console.log(`the server's road (events from the log, callQueued): ${Math.round(loggedRate).toLocaleString('en-US')} events/s per plugin, CPU ${med('shared: events from the log, 1 plugin', 'cpuUs').toFixed(2)} µs per event, both threads`);
 } finally {
   for (const h of handles) await h.close();
   rmSync(dir, { recursive: true, force: true });
