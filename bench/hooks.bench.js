@@ -11,7 +11,8 @@
 //   - futex ping-pong: both threads block in Atomics.wait (the main thread too, which bext cannot
 //     do: it serves HTTP). No event loop on either side: what this machine's scheduler allows.
 // Then the batch path (callBatch: 64 calls at a time through the channel) in events per second per
-// plugin, the same for events read from the event log as the server sends them (callQueued), and the CPU all threads use while the plugins sit idle after the calls.
+// plugin, the same for events read from the event log as the server sends them (callQueued), and
+// the CPU all threads use while the plugins sit idle after the calls.
 // Goals (issue 20): shared p50 ≤ 10 µs, p99 ≤ 50 µs; batch ≥ 200k events/s per plugin.
 // Run: `npm run build && node bench/hooks.bench.js`; BENCH_QUICK=1 shortens it, BENCH_ROUNDS=N
 // sets the rounds (default 5; medians and min–max printed).
