@@ -112,13 +112,17 @@ async function measureKernel(name) {
 // Why the deep kernel's ratio differs between processes (docs/fuel.md, "Deep recursion and the
 // stack's cache-line offset"). A fresh process starts its stack at a random 16-byte offset within
 // a 64-byte cache line (Linux's stack randomisation), and V8 gives the metered `ack` a 64-byte frame
-// (plain: 56); without its twin (72 bytes, src/fuel/twins.ts), every level of a metered recursion
-// would sit at that same offset, as every level of the control below does. The sweep moves the
+// (plain: 56), so every level of a metered recursion sits at that same offset, as every level of
+// the control below does; on some processors one offset is slow. The build with twins (the
+// `twins` option, src/fuel/twins.ts) alternates 64- and 72-byte frames, which removes that, but
+// alternating between two functions defeats the return prediction of others (Zen 5), so it is
+// timed beside the default to show which a machine prefers. The sweep moves the
 // recursion's first frame in 16-byte steps inside one process, by calling `run` through a
 // trampoline that recurses k times first (its frame is 48 bytes in Node 20's V8 on x64, so k = 0..3
-// visits all four offsets), and times three modules at each offset: plain, metered, and a control
-// with no fuel at all whose only change is one i64 param passed down unused, which also gives `ack`
-// a 64-byte frame. The shallow column repeats metered ÷ plain with the stack inside the L1 cache.
+// visits all four offsets), and times four modules at each offset: plain, metered, metered with
+// twins, and a control with no fuel at all whose only change is one i64 param passed down unused,
+// which also gives `ack` a 64-byte frame. The shallow column repeats metered ÷ plain with the
+// stack inside the L1 cache.
 const TRAMPOLINE_WAT = `(module
   (import "k" "run" (func $run (param i32) (result i32)))
   (func $t (export "t") (param $k i32) (param $n i32) (result i32)
@@ -192,6 +196,7 @@ async function measureOffsets(name) {
   const variants = {
     plain: await instantiate(plainBytes, false),
     metered: await instantiate(await instrument(plainBytes), true),
+    twins: await instantiate(await instrument(plainBytes, { twins: true }), true),
     wideFrame: await instantiate(await watBytes(WIDE_FRAME_ACK_WAT), false),
   };
   const entries = {};
@@ -214,9 +219,9 @@ async function measureOffsets(name) {
   }
   for (let r = 0; r < rounds; r++) {
     for (let o = 0; o < OFFSETS; o++) {
-      const order = r % 2 === 0 ? ['plain', 'metered', 'wideFrame'] : ['wideFrame', 'metered', 'plain'];
+      const order = r % 2 === 0 ? ['plain', 'metered', 'twins', 'wideFrame'] : ['wideFrame', 'twins', 'metered', 'plain'];
       for (const v of order) best.deep[v][o] = Math.min(best.deep[v][o], timeAt(v, o, k.arg, 2));
-      for (const v of order.filter((x) => x !== 'wideFrame')) {
+      for (const v of order.filter((x) => x !== 'wideFrame' && x !== 'twins')) {
         best.shallow[v][o] = Math.min(best.shallow[v][o], timeAt(v, o, SHALLOW_ARG, shallowReps));
       }
     }
@@ -224,6 +229,7 @@ async function measureOffsets(name) {
   const ratio = (a, b) => a.map((x, i) => x / b[i]);
   console.log(JSON.stringify({
     metered: ratio(best.deep.metered, best.deep.plain),
+    twins: ratio(best.deep.twins, best.deep.plain),
     wideFrame: ratio(best.deep.wideFrame, best.deep.plain),
     shallow: ratio(best.shallow.metered, best.shallow.plain),
   }));
@@ -245,11 +251,11 @@ function offsetSweep(k) {
   const list = (xs) => xs.map((x) => x.toFixed(2)).join(' ');
   for (let i = 0; i < OFFSET_PROCS; i++) {
     const s = child('--offsets', k.name);
-    console.log(`    process ${i + 1}: metered ÷ plain ${list(s.metered)} | no fuel, 64-byte frame ÷ plain ${list(s.wideFrame)} | ${shallowDepth} frames deep (in L1): metered ÷ plain ${list(s.shallow)}`);
+    console.log(`    process ${i + 1}: metered ÷ plain ${list(s.metered)} | with twins ${list(s.twins)} | no fuel, 64-byte frame ÷ plain ${list(s.wideFrame)} | ${shallowDepth} frames deep (in L1): metered ÷ plain ${list(s.shallow)}`);
   }
   try {
     const f = kernelFrames(k.name);
-    console.log(`  V8 frame bytes of ${k.name}'s functions (x64 TurboFan): plain ${formatFrames(f.plain)} | metered ${formatFrames(f.metered, f.twinsFrom)}`);
+    console.log(`  V8 frame bytes of ${k.name}'s functions (x64 TurboFan): plain ${formatFrames(f.plain)} | metered ${formatFrames(f.metered)} | with twins ${formatFrames(f.twins, f.twinsFrom)}`);
   } catch (err) {
     console.log(`  V8 frame sizes unavailable here (${err.message.split('\n')[0]})`);
   }

@@ -36,6 +36,7 @@ async function inChild(kernel) {
   const builds = [
     ['plain', plainBytes],
     ['metered', await instrument(plainBytes)],
+    ['twins', await instrument(plainBytes, { twins: true })],
   ];
   // Twins come after the metered module's own functions: the input's, bext_out_of_fuel (and bext_start).
   const info = parseModule(plainBytes);
@@ -67,7 +68,7 @@ async function inChild(kernel) {
   console.log(JSON.stringify(out));
 }
 
-/** Frame bytes per function index, for the plain and the metered build of `kernel`, and the first twin's index. */
+/** Frame bytes per function index, for the plain build of `kernel`, the metered one and the metered one with twins, and the first twin's index. */
 export function kernelFrames(kernel) {
   const out = execFileSync(process.execPath, ['--no-liftoff', '--perf-basic-prof', self, '--child', kernel], {
     encoding: 'utf8',
@@ -91,6 +92,6 @@ if (process.argv[1] === self) {
     const kernel = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'ackermann';
     const frames = kernelFrames(kernel);
     if (process.argv.includes('--json')) console.log(JSON.stringify(frames));
-    else console.log(`${kernel}: V8 frame bytes per function (x64 TurboFan): plain ${formatFrames(frames.plain)} | metered ${formatFrames(frames.metered, frames.twinsFrom)}`);
+    else console.log(`${kernel}: V8 frame bytes per function (x64 TurboFan): plain ${formatFrames(frames.plain)} | metered ${formatFrames(frames.metered)} | with twins ${formatFrames(frames.twins, frames.twinsFrom)}`);
   }
 }

@@ -47,6 +47,7 @@ export function instrumentWithOffsets(wasm: Uint8Array, opts: InstrumentOptions 
       maxMemoryPages: opts.maxMemoryPages,
       module: opts.module,
       ...(opts.profile ? { profile: true } : {}),
+      ...(opts.twins ? { twins: true } : {}),
     });
   } catch (err) {
     // V8's message explains a structurally invalid module best.

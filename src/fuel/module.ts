@@ -4,8 +4,8 @@
  * cap to the memory section, and keeps everything else byte for byte. New items are appended at the
  * end of their index spaces, so no function, global or type index moves and the name section stays
  * valid. Functions only the guest can call change type (fuel as an extra param and result); their
- * local names are renumbered. Such a function that calls itself gets a twin, appended last (see
- * twins.ts).
+ * local names are renumbered. With the `twins` option, such a function that calls itself gets a
+ * twin, appended last (see twins.ts).
  */
 import { Reader, Writer, WasmFormatError, hasWasmMagic, invalid, parseModule, truncated, u32Size, SECTION, type Limits, type ParsedModule } from '../wasm/index.js';
 import { BodyRewriter, WRITE_UNKNOWN, type BodyContext, type ProfileHooks } from './body.js';
@@ -85,6 +85,14 @@ export interface InstrumentOptions {
    * normal build is byte for byte what it is without this option.
    */
   profile?: boolean;
+  /**
+   * Give every self-recursive threaded function a twin (twins.ts). Default false: on processors
+   * whose return prediction relies on a recursion returning to one call site (AMD Zen 5), the
+   * alternation costs 1.3-2.3x on any recursion deeper than ~40 levels, while what it removes (a
+   * cache-line effect at one stack offset in four, seen on Zen 3) needs thousands of levels.
+   * docs/fuel.md, "Deep recursion", has the measurements.
+   */
+  twins?: boolean;
 }
 
 /** What rewriteModule needs: the options, with the start fuel decided. */
@@ -528,7 +536,7 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         // A threaded function may call itself: its self-calls then go to the twin it will get
         // (nothing in the body changes when it has none).
         const twinIndex = firstTwin + twins.length;
-        const mayTwin = threadedFuncs[imports.funcs + i] === 1 && size <= MAX_TWIN_BODY_BYTES && twinIndex < V8_MAX_FUNCTIONS;
+        const mayTwin = opts.twins === true && threadedFuncs[imports.funcs + i] === 1 && size <= MAX_TWIN_BODY_BYTES && twinIndex < V8_MAX_FUNCTIONS;
         if (mayTwin) {
           toTwin.target = twinIndex;
           ctx.selfCalls = toTwin;

@@ -1,6 +1,7 @@
 // Twins of self-recursive functions (src/fuel/twins.ts, docs/fuel.md "Deep recursion and the
 // stack's cache-line offset"): which functions get one, that fuel stays exactly what it was, and that
-// traps inside a twin read as traps in the original, at the original module's offsets.
+// traps inside a twin read as traps in the original, at the original module's offsets. Twins are
+// an option (off by default: docs/fuel.md, "Deep recursion"), so these tests ask for them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { MAX_TWIN_BODY_BYTES } from '../../dist/fuel/twins.js';
 import { parseModule, readFunctionNames } from '../../dist/wasm/index.js';
 import { rawFrames } from '../../dist/runtime/traps.js';
 import { createSymbolizer, shownStack } from '../../dist/runtime/frames/symbolize.js';
+
+const TWINS = { twins: true };
 
 // $rec: internal and calls itself (gets a twin). $even/$odd: mutual recursion only (no twin).
 // $leaf: no recursion. $exported: self-recursive but exported (keeps its signature: no twin).
@@ -59,10 +62,23 @@ function fuelOf(bytes, name, args, budget = 1n << 40n) {
   return { result, trap, remaining: instance.exports.bext_fuel?.value };
 }
 
-test('only an internal function that calls itself gets a twin, appended after every other function', async () => {
+test('by default no function gets a twin: a self-recursive function keeps calling itself', async () => {
   const input = kinds();
   const before = parseModule(input);
   const out = await instrument(input);
+  // + bext_out_of_fuel only
+  assert.equal(parseModule(out).functionTypes.length, before.functionTypes.length + 1);
+  const ack = new Uint8Array(readFileSync(path.join(ROOT, 'bench/kernels/ackermann.wasm')));
+  assert.equal(parseModule(await instrument(ack)).functionTypes.length, parseModule(ack).functionTypes.length + 1);
+  // The default build is the twinned one without its twins: the same results and the same fuel.
+  const twinned = await instrument(input, TWINS);
+  for (const n of [0, 3, 257]) assert.deepEqual(fuelOf(out, 'run', [n]), fuelOf(twinned, 'run', [n]), `n = ${n}`);
+});
+
+test('only an internal function that calls itself gets a twin, appended after every other function', async () => {
+  const input = kinds();
+  const before = parseModule(input);
+  const out = await instrument(input, TWINS);
   const after = parseModule(out);
   const defined = before.functionTypes.length;
   // + bext_out_of_fuel + one twin ($rec's)
@@ -83,7 +99,7 @@ test('only an internal function that calls itself gets a twin, appended after ev
 
 test('a self-recursive function meters exactly the fuel it did before it had a twin', async () => {
   const input = kinds();
-  const twinned = await instrument(input);
+  const twinned = await instrument(input, TWINS);
   // The same rewrite without threading (no twins) and without moved charges: the references the
   // exactness tests use.
   const refs = [await instrument(input, { threadFuel: false }), await instrument(input, { moveCharges: false, threadFuel: false })];
@@ -105,7 +121,7 @@ test('a self-recursive function meters exactly the fuel it did before it had a t
 test('the bench kernels with recursion meter the same fuel with twins as without', async () => {
   for (const [file, arg] of [['ackermann.wasm', 40], ['fib.wasm', 15], ['json.wasm', 1]]) {
     const bytes = new Uint8Array(readFileSync(path.join(ROOT, 'bench/kernels', file)));
-    const twinned = await instrument(bytes);
+    const twinned = await instrument(bytes, TWINS);
     const ref = await instrument(bytes, { threadFuel: false });
     assert.ok(parseModule(twinned).functionTypes.length >= parseModule(ref).functionTypes.length, file);
     const run = (b) => {
@@ -121,7 +137,7 @@ test('the bench kernels with recursion meter the same fuel with twins as without
   // ackermann's `ack` does get a twin (the point of the exercise).
   const ack = new Uint8Array(readFileSync(path.join(ROOT, 'bench/kernels/ackermann.wasm')));
   const before = parseModule(ack).functionTypes.length;
-  assert.equal(parseModule(await instrument(ack)).functionTypes.length, before + 1 + 2, 'bext_out_of_fuel and twins of ack and ack_counted');
+  assert.equal(parseModule(await instrument(ack, TWINS)).functionTypes.length, before + 1 + 2, 'bext_out_of_fuel and twins of ack and ack_counted');
 });
 
 const TRAP_IN_TWIN = `(module
@@ -154,7 +170,7 @@ test('a trap inside the twin, two levels deep, names the original function at th
   // calls: $deep → $helper, $deep → $deep, crash → $deep
   assert.equal(calls.length, 3);
   const module = parseModule(bytes);
-  const { bytes: metered, offsets } = await instrumentMapped(bytes);
+  const { bytes: metered, offsets } = await instrumentMapped(bytes, TWINS);
   const twin = parseModule(metered).functionTypes.length - 1;
   assert.equal(twin, module.functionTypes.length + 1, 'the twin comes after bext_out_of_fuel');
   const symbolize = createSymbolizer({ bytes, module, offsets: () => offsets });
@@ -178,13 +194,13 @@ test('a trap inside the twin, two levels deep, names the original function at th
 
   // Without a name section, the twin's frame still reads as the original's index.
   const stripped = wat(TRAP_IN_TWIN, { debugNames: false });
-  const s = await instrumentMapped(stripped);
+  const s = await instrumentMapped(stripped, TWINS);
   const strippedFrames = createSymbolizer({ bytes: stripped, module: parseModule(stripped), offsets: () => s.offsets })(await trapFrames(s.bytes, 1));
   assert.deepEqual(strippedFrames.map((f) => f.name), ['wasm-function[1]', 'wasm-function[1]', 'crash']);
 });
 
 test('the twin gets its original local names, moved past its extra param', async () => {
-  const out = await instrument(wat(TRAP_IN_TWIN));
+  const out = await instrument(wat(TRAP_IN_TWIN), TWINS);
   const { wasmText } = await import('../helpers/wasm.js');
   const text = wasmText(out);
   // The original: $n $p, then the fuel, then $x; the twin (which wasm2wat calls $deep.1, as two
@@ -201,7 +217,7 @@ test('big bodies get no twin; many self-recursive functions each get one', async
       ${adds}
       (if (result i32) (i32.lt_u (local.get $a) (i32.const 1)) (then (call $big (local.get $a))) (else (local.get $a))))
     (func (export "run") (param i32) (result i32) (call $big (local.get 0))))`);
-  assert.equal(parseModule(await instrument(big)).functionTypes.length, 3, 'no twin for a body over the cap');
+  assert.equal(parseModule(await instrument(big, TWINS)).functionTypes.length, 3, 'no twin for a body over the cap');
 
   // 100 self-recursive functions: with their twins the code section's function count needs a
   // second LEB128 byte, which moves every body (and every offset in the map).
@@ -219,7 +235,7 @@ test('big bodies get no twin; many self-recursive functions each get one', async
   const bytes = wat(src);
   const module = parseModule(bytes);
   assert.ok(module.functionTypes.length + 1 < 128 && module.functionTypes.length + 1 + n >= 128);
-  const { bytes: metered, offsets } = await instrumentMapped(bytes);
+  const { bytes: metered, offsets } = await instrumentMapped(bytes, TWINS);
   assert.equal(parseModule(metered).functionTypes.length, module.functionTypes.length + 1 + n);
   const plain = (await WebAssembly.instantiate(bytes)).instance;
   const { instance } = await WebAssembly.instantiate(metered);
