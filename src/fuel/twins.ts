@@ -3,10 +3,14 @@
  * offset"). V8 gives a threaded function one more spill slot than the plain one (its fuel param),
  * and when that makes its frame a multiple of 64 bytes, every level of a deep recursion sits at the
  * same offset in its cache line; at one of the four offsets a process's stack can start at, that is
- * about 1.5× slower on some processors. A directly self-recursive threaded function therefore gets
- * a twin: its body again, with one more i64 param that is always 0, appended after every other
+ * about 1.5× slower on some processors. A directly self-recursive threaded function can therefore
+ * get a twin: its body again, with one more i64 param that is always 0, appended after every other
  * function. The original's calls to itself go to the twin and the twin's go back to the original,
  * so consecutive levels alternate between two frames 8 bytes apart and cannot all share an offset.
+ *
+ * Only with the `twins` instrument option, off by default: on processors whose return prediction
+ * fails once a recursion alternating between two functions outgrows the return stack (AMD Zen 5),
+ * alternation costs ~2x on any recursion deeper than ~40 levels, far more than it saves.
  *
  * Nothing else refers to a twin: exports, tables, element segments, the start function and every
  * other caller keep the original, and no index moves. A call costs the same from either copy, and
