@@ -533,8 +533,8 @@ export function rewriteModule(buf: Uint8Array, opts: RewriteOptions): Rewritten 
         const start = r.pos;
         if (start + size > codeSec.end) throw truncated(`function ${imports.funcs + i} body`, start);
         const ctx = ctxFor(i);
-        // A threaded function may call itself: its self-calls then go to the twin it will get
-        // (nothing in the body changes when it has none).
+        // With the twins option, a threaded function's calls to itself go to the twin it will get
+        // (nothing in the body changes when it gets none).
         const twinIndex = firstTwin + twins.length;
         const mayTwin = opts.twins === true && threadedFuncs[imports.funcs + i] === 1 && size <= MAX_TWIN_BODY_BYTES && twinIndex < V8_MAX_FUNCTIONS;
         if (mayTwin) {
