@@ -266,7 +266,8 @@ async function kernels() {
   console.log('fuel: kernels (CPU time; per process: TurboFan only, best of %d alternating rounds; median of %d processes)', ROUNDS, PROCS);
   console.log(`${'kernel'.padEnd(8)} ${pad('plain ms', 10)} ${pad('metered ms', 11)} ${pad('ratio', 7)} ${pad('min–max', 13)} ${pad('fuel/run', 14)}`);
   const samples = new Map(KERNELS.map((k) => [k.name, []]));
-  const chosen = KERNELS.filter((k) => !process.env.BENCH_KERNEL || process.env.BENCH_KERNEL.split(',').includes(k.name));
+  // (BENCH_DEEP_PROCS=0 leaves the deep kernel out.)
+  const chosen = KERNELS.filter((k) => (!process.env.BENCH_KERNEL || process.env.BENCH_KERNEL.split(',').includes(k.name)) && (k.minDepth ? DEEP_PROCS : PROCS) > 0);
   for (let i = 0; i < Math.max(PROCS, DEEP_PROCS); i++) {
     for (const k of chosen) if (i < (k.minDepth ? DEEP_PROCS : PROCS)) samples.get(k.name).push(child('--kernel', k.name));
   }

@@ -28,8 +28,7 @@ export class BodyWriter {
   private params = 0;
   private funcIndex = 0;
   private profile: ProfileHooks | undefined;
-  /** Per segment: frames open where it starts; and 1 when the body sits in a landing block. */
-  private segDepth: Int32Array = new Int32Array(0);
+  /** 1 when the body sits in a block of its own inside the landing block (see BodyRewriter.emit). */
   private depthExtra = 0;
   /** guestLocal as a function value, made once (counted-loops.ts takes it as a callback). */
   readonly guestLocalFn = (l: number): number => this.guestLocal(l);
@@ -51,9 +50,8 @@ export class BodyWriter {
     this.profile = ctx.profile;
   }
 
-  /** Where checkToLanding() finds each segment's depth, and whether the body is wrapped in a block. */
-  setDepths(segDepth: Int32Array, wrapped: boolean): void {
-    this.segDepth = segDepth;
+  /** Whether the body is wrapped in a block (which checkToLanding's branches leave too). */
+  setWrapped(wrapped: boolean): void {
     this.depthExtra = wrapped ? 1 : 0;
   }
 
@@ -179,8 +177,11 @@ export class BodyWriter {
     w.byte(0x0b);
   }
 
-  /** Leaves for the landing when L <= 0 (L is the fuel left at the check point itself). */
-  checkToLanding(seg: number, extraDepth: number): void {
+  /**
+   * Leaves for the landing when L <= 0 (L is the fuel left at the check point itself), from where
+   * `frames` frames are open inside the body (the function's own not counted).
+   */
+  checkToLanding(frames: number): void {
     const w = this.w;
     w.byte(0x20);
     w.u32(this.L);
@@ -188,7 +189,7 @@ export class BodyWriter {
     w.byte(0x00);
     w.byte(0x57); // i64.le_s
     w.byte(0x0d); // br_if
-    w.u32(this.segDepth[seg]! + this.depthExtra + extraDepth);
+    w.u32(frames + this.depthExtra);
   }
 
   /** Subtracts c from the i64 on the stack (nothing when c is 0). */

@@ -10,7 +10,9 @@
  * may follow) and reloaded after calls to non-threaded functions. Threaded functions return
  * their fuel as an extra result. Checks happen at function entry, at loop headers and after variable-size bulk
  * operations; since the segment that follows the check point is already charged, each check
- * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0".
+ * compares against minus that segment's cost, which is exactly wasmtime's "remaining <= 0". A loop
+ * that makes no calls has its header's check made before the loop and on each edge back to it
+ * instead (E.LOOP_ENTRY, E.BACK_EDGE): the same check, where it costs less.
  *
  * Tail calls and exceptions: `return_call`, `return_call_indirect`, `throw` and `rethrow` end a
  * segment and write the local back first (a threaded tail call hands the fuel to its callee
@@ -98,6 +100,8 @@ const enum E {
   VERSION_END = 13, // after that loop's end: closes the metered copy (arg: index into versions)
   RETURN = 14, // a `return` in a function that is not threaded: write the local back (as E.SAVE)
   SELF_CALL = 15, // a `call` to itself that goes to the twin or back (arg: end of its immediate)
+  LOOP_ENTRY = 16, // before a `loop` opcode: a rotated loop's check on entry (arg: its header segment)
+  BACK_EDGE = 17, // a `br`/`br_if` to a loop: a rotated loop's check on that edge (arg: index into the back lists)
 }
 
 // Flags of a frame in needsSaveAfterCalls' backward pass.
@@ -171,6 +175,17 @@ export class BodyRewriter {
   private readonly segDepth = new IntList(256);
   /** Per segment: 1 when it is a loop header and the loop (inner loops included) makes no calls (see emit). */
   private readonly segLeafLoop = new ByteList(256);
+  /**
+   * Per segment: 1 when it is the header of a loop whose check may move from its header to its
+   * entry and its back edges (see rotatedLoop); it does when the loop is also a leaf loop.
+   */
+  private readonly segRotate = new ByteList(256);
+  // Per branch back to a loop that may be rotated: the loop's header segment, the frames open at
+  // the branch (the function's own not counted), its depth, and the end of its immediate (0 for `br`).
+  private readonly backSeg = new IntList();
+  private readonly backFrames = new IntList();
+  private readonly backDepth = new IntList();
+  private readonly backEnd = new IntList();
   private readonly frameKind = new ByteList();
   private readonly frameTargeted = new ByteList();
   // Per open frame: the segment current at its opening op, the observation count then, whether a
@@ -218,9 +233,10 @@ export class BodyRewriter {
     this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
     this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
     this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
+    this.backSeg, this.backFrames, this.backDepth, this.backEnd,
   ];
   private readonly bodyByteLists: readonly ByteList[] = [
-    this.editKind, this.segLeafLoop, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
+    this.editKind, this.segLeafLoop, this.segRotate, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
     this.evKind, this.frameFallsOut, this.frameVoid,
   ];
   private versions: Versioned[] = [];
@@ -562,6 +578,7 @@ export class BodyRewriter {
     this.segCost.push(0);
     this.segDepth.push(this.frameKind.n - 1);
     this.segLeafLoop.push(0);
+    this.segRotate.push(0);
     this.editPos.push(pos);
     this.editKind.push(kind);
     this.editArg.push(seg);
@@ -595,6 +612,24 @@ export class BodyRewriter {
     this.frameTargeted.a[i] = 1;
     // Every frame the branch jumps out of is left without reaching its own `end`.
     for (let j = this.frameKind.n - 1; j > i; j--) this.frameEscaped.a[j] = 1;
+  }
+
+  /**
+   * A `br` (immEnd 0) or `br_if` (immEnd: the end of its immediate) of depth `depth` at `at`:
+   * when it goes back to a loop that may be rotated, an edit that gives the edge the loop's check.
+   */
+  private backEdge(depth: number, at: number, immEnd: number): void {
+    const i = this.frameKind.n - 1 - depth;
+    if (this.frameKind.a[i] !== Frame.Loop) return;
+    const header = this.frameThen.a[i]!;
+    if (this.segRotate.a[header] !== 1) return;
+    this.editPos.push(at);
+    this.editKind.push(E.BACK_EDGE);
+    this.editArg.push(this.backSeg.n);
+    this.backSeg.push(header);
+    this.backFrames.push(this.frameKind.n - 1);
+    this.backDepth.push(depth);
+    this.backEnd.push(immEnd);
   }
 
   /** Reads a block type; true when the block has no results (so a branch to it carries none). */
@@ -665,7 +700,7 @@ export class BodyRewriter {
     this.selfCalls = 0;
     const { editPos, editKind, editArg, segCost, constructs } = this;
     const { frameKind, frameTargeted, frameSeg, frameObs, frameEscaped, frameThen, frameElse, frameThenLive } = this;
-    const { segDepth, segLeafLoop, evTable, frameVoid, frameId, frameFallsOut } = this;
+    const { segDepth, segLeafLoop, segRotate, evTable, frameVoid, frameId, frameFallsOut } = this;
     const intLists = this.bodyIntLists;
     for (let i = 0; i < intLists.length; i++) intLists[i]!.n = 0;
     const byteLists = this.bodyByteLists;
@@ -679,6 +714,7 @@ export class BodyRewriter {
     segCost.push(0);
     segDepth.push(0);
     segLeafLoop.push(0);
+    segRotate.push(0);
     editPos.push(r.pos);
     editKind.push(E.ENTRY);
     editArg.push(0);
@@ -747,6 +783,9 @@ export class BodyRewriter {
           break;
         case 0x03: {
           // loop
+          // A loop whose block type is not a type index has no params, so branches to it carry no values.
+          const bt = buf8[r.pos]!;
+          const rotate = this.hoist && !scanOnly && (bt === 0x40 || (bt >= 0x7b && bt <= 0x7f) || bt === 0x70 || bt === 0x6f);
           const isVoid = this.blockType(r, ctx.funcIndex);
           this.open(Frame.Loop, isVoid);
           loopAt.push(frameKind.n - 1);
@@ -764,7 +803,14 @@ export class BodyRewriter {
           this.ev(V.LOOP, loopCount);
           frameLoopId.push(loopCount++);
           this.observations++;
+          if (rotate) {
+            // After the counted-loop edit: a rotated metered copy checks inside its `else`.
+            editPos.push(at);
+            editKind.push(E.LOOP_ENTRY);
+            editArg.push(segCost.n);
+          }
           this.startSeg(E.LOOP, r.pos);
+          if (rotate) segRotate.a[this.seg] = 1;
           vHeader = this.seg;
           frameThen.a[frameThen.n - 1] = this.seg;
           frameElse.a[frameElse.n - 1] = calls;
@@ -890,6 +936,7 @@ export class BodyRewriter {
           // br
           const d = r.u32();
           this.target(d, at);
+          this.backEdge(d, at, 0);
           this.ev(V.BR, d);
           this.startSeg(E.SEG, r.pos);
           live = false;
@@ -899,6 +946,7 @@ export class BodyRewriter {
           // br_if
           const d = r.u32();
           this.target(d, at);
+          this.backEdge(d, at, r.pos);
           this.ev(V.BR_IF, d);
           if (vFrame >= 0) {
             if (d === 0 && vFrame === frameKind.n - 1) vBackEdge = true;
@@ -928,6 +976,9 @@ export class BodyRewriter {
             const d = r.u32();
             this.target(d, at);
             evTable.push(d);
+            // A br_table edge cannot carry a check of its own: its loop keeps the header check.
+            const ti = frameKind.n - 1 - d;
+            if (frameKind.a[ti] === Frame.Loop) segRotate.a[frameThen.a[ti]!] = 0;
           }
           this.startSeg(E.SEG, r.pos);
           live = false;
@@ -1218,7 +1269,7 @@ export class BodyRewriter {
     e.insertedBefore(localsEnd);
 
     const editPos = this.editPos.a, editKind = this.editKind.a, editArg = this.editArg.a;
-    const segCost = this.segCost.a, segDepth = this.segDepth.a, segLeafLoop = this.segLeafLoop.a;
+    const segCost = this.segCost.a, segDepth = this.segDepth.a, segLeafLoop = this.segLeafLoop.a, segRotate = this.segRotate.a;
     const n = this.editPos.n;
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
@@ -1233,7 +1284,7 @@ export class BodyRewriter {
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
-    e.setDepths(segDepth, wrapBody);
+    e.setWrapped(wrapBody);
 
     if (landing) {
       w.byte(0x02);
@@ -1249,7 +1300,8 @@ export class BodyRewriter {
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
       if (kind !== E.LOCAL) e.insertedBefore(pos);
-      const c = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL ? 0 : segCost[editArg[i]!] ?? 0;
+      const noSeg = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL || kind === E.BACK_EDGE;
+      const c = noSeg ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E.ENTRY: {
           e.report(0);
@@ -1282,10 +1334,12 @@ export class BodyRewriter {
           w.byte(0x21);
           w.u32(L);
           break;
-        case E.LOOP:
-          if (segLeafLoop[editArg[i]!] === 1) {
-            // The metered copy of a counted loop sits in an `else`, one level deeper.
-            e.checkToLanding(editArg[i]!, this.isVersionedHeader(editArg[i]!) ? 1 : 0);
+        case E.LOOP: {
+          const h = editArg[i]!;
+          if (segLeafLoop[h] === 1) {
+            // The metered copy of a counted loop sits in an `else`, one level deeper. A rotated
+            // loop was checked on the way in, and is checked again on each back edge.
+            if (segRotate[h] !== 1) e.checkToLanding(segDepth[h]! + (this.isVersionedHeader(h) ? 1 : 0));
             e.charge(c);
             break;
           }
@@ -1300,6 +1354,41 @@ export class BodyRewriter {
           }
           e.check(c, ctx.selfCalls?.twin === true);
           break;
+        }
+        case E.LOOP_ENTRY: {
+          // Control reaches a loop's header from before it and by its back edges. With nothing
+          // between, the header's check can be made at each of those places instead: here, and
+          // at each branch back (E.BACK_EDGE). Its fuel is the same there, so is the outcome;
+          // but a check at the bottom of an iteration costs a leaf loop far less on some
+          // processors than one at the top, ahead of the iteration's own branches.
+          const h = editArg[i]!;
+          // The loop's frame is not open yet here (segDepth counts it).
+          if (segLeafLoop[h] === 1 && segRotate[h] === 1) {
+            e.checkToLanding(segDepth[h]! - 1 + (this.isVersionedHeader(h) ? 1 : 0));
+          }
+          break;
+        }
+        case E.BACK_EDGE: {
+          const k = editArg[i]!;
+          const h = this.backSeg.a[k]!;
+          if (segLeafLoop[h] !== 1 || segRotate[h] !== 1) break;
+          const frames = this.backFrames.a[k]! + (this.isVersionedHeader(h) ? 1 : 0);
+          const immEnd = this.backEnd.a[k]!;
+          if (immEnd === 0) {
+            // br d  ->  check  br d
+            e.checkToLanding(frames);
+            break;
+          }
+          // br_if d  ->  if  check  br d+1  end
+          w.byte(0x04);
+          w.byte(0x40);
+          e.checkToLanding(frames + 1);
+          w.byte(0x0c);
+          w.u32(this.backDepth.a[k]! + 1);
+          w.byte(0x0b);
+          copied = immEnd;
+          break;
+        }
         case E.SAVE:
           e.save();
           break;

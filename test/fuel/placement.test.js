@@ -396,3 +396,117 @@ test('counted loops: the unmetered copy and the metered loop report the same fue
   }
   assert.ok(compared > 1000);
 });
+
+// A call-free loop's check moves from its header to its entry and its back edges (body.ts,
+// E.LOOP_ENTRY and E.BACK_EDGE): the fuel left there is the header's, so outcome and fuel left
+// must match the plain rewrite at every budget, whichever edge a call runs out on.
+const ROTATED = `(module
+  (memory 1)
+  (tag $e)
+  ;; the back edge is the loop's closing br_if
+  (func (export "bottom") (param $n i32) (result i32) (local $s i32)
+    loop $l
+      local.get $s local.get $n i32.add local.set $s
+      local.get $n i32.const 1 i32.sub local.tee $n br_if $l
+    end
+    local.get $s)
+  ;; two back edges from inside an if and a block (br and br_if), one exit from the middle
+  (func (export "edges") (param $n i32) (result i32) (local $i i32)
+    block $out
+      loop $l
+        local.get $i i32.const 1 i32.add local.set $i
+        local.get $i i32.const 3 i32.rem_u
+        if
+          local.get $i local.get $n i32.lt_u br_if $l
+          br $out
+        end
+        block $b
+          local.get $i i32.const 1 i32.and br_if $b
+          local.get $i local.get $n i32.ge_u br_if $out
+          br $l
+        end
+        local.get $i local.get $n i32.lt_u br_if $l
+      end
+    end
+    local.get $i)
+  ;; an inner loop whose br_if goes back to the outer loop (leaving the inner one)
+  (func (export "outer_from_inner") (param $n i32) (result i32) (local $i i32) (local $j i32)
+    loop $o
+      local.get $i i32.const 1 i32.add local.set $i
+      i32.const 0 local.set $j
+      loop $in
+        local.get $j i32.const 1 i32.add local.tee $j
+        i32.const 3 i32.ge_u
+        local.get $i local.get $n i32.lt_u
+        i32.and br_if $o
+        local.get $j i32.const 4 i32.lt_u br_if $in
+      end
+    end
+    local.get $i)
+  ;; a loop with a result, and values under the back edge's condition
+  (func (export "result") (param $n i32) (result i32)
+    i32.const 7
+    loop $l (result i32)
+      local.get $n i32.const 1 i32.sub local.tee $n
+      local.get $n br_if $l
+      drop
+      local.get $n i32.const 2 i32.add
+    end
+    i32.add)
+  ;; a br_table edge back to the loop: this loop keeps its header check
+  (func (export "table") (param $n i32) (result i32) (local $i i32)
+    block $out
+      loop $l
+        local.get $i i32.const 1 i32.add local.tee $i local.get $n i32.ge_u br_if $out
+        local.get $i i32.const 1 i32.and
+        br_table $l $l $out
+      end
+    end
+    local.get $i)
+  ;; a back edge from a catch_all handler: its segment reloads the fuel the throw wrote
+  (func (export "caught") (param $n i32) (result i32) (local $i i32)
+    loop $l
+      try
+        local.get $i i32.const 1 i32.add local.set $i
+        throw $e
+      catch_all
+        local.get $i local.get $n i32.lt_u br_if $l
+      end
+    end
+    local.get $i)
+  ;; stores that trap on the way round (from 64000; from 0 they stay in the one page)
+  (func (export "stores") (param $a i32) (result i32) (local $i i32)
+    loop $l
+      local.get $a i32.const 1 i32.store8
+      local.get $a i32.const 4096 i32.add local.set $a
+      local.get $i i32.const 1 i32.add local.tee $i i32.const 12 i32.lt_u br_if $l
+    end
+    local.get $i))`;
+
+test('rotated loop checks: entry and back edges run out exactly where the header check did', async () => {
+  const bytes = wat(ROTATED, { features: { exceptions: true } });
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
+  const out = await instrument(bytes, {});
+  const rotated = await WebAssembly.compile(out);
+  // Every loop but the br_table one is checked right before its `loop`, none but that one right after.
+  const text = wasmText(out, { features: { exceptions: true } });
+  const before = text.match(/i64\.le_s\s+br_if \d+ \(;@1;\)\s+loop\b/g) ?? [];
+  const after = text.match(/\bloop\b[^\n]*\n(\s*local\.get \d+\s+i64\.const \d+\s+i64\.sub\s+local\.set \d+\s+)?\s*local\.get \d+\s+i64\.const 0\s+i64\.le_s/g) ?? [];
+  assert.equal(before.length, 7, 'seven loops checked on entry');
+  assert.equal(after.length, 1, 'the br_table loop checked at its header');
+  const calls = [
+    ['bottom', 9], ['edges', 14], ['edges', 2], ['outer_from_inner', 5], ['result', 6], ['table', 9],
+    ['caught', 6], ['stores', 64000], ['stores', 0],
+  ];
+  const { compared, traps } = await compareAtEveryBudget(plain, rotated, calls);
+  assert.deepEqual([...traps], ['stores(64000)']);
+  // Endless: nothing ends these but the fuel, at a back edge, at many budgets.
+  for (const [name, arg] of [['bottom', 0], ['edges', 0xffffffff], ['caught', 0xffffffff]]) {
+    for (const budget of [5n, 77n, 1000n, 4321n]) {
+      const a = await callExport(plain, name, arg, budget);
+      assert.match(a, /^RuntimeError: unreachable/, `${name}(${arg}) runs out of fuel`);
+      assert.equal(await callExport(rotated, name, arg, budget), a, `${name}(${arg}) with budget ${budget}`);
+    }
+  }
+  assert.ok(compared > 500);
+});
