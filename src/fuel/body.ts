@@ -102,6 +102,8 @@ const enum E {
   SELF_CALL = 15, // a `call` to itself that goes to the twin or back (arg: end of its immediate)
   LOOP_ENTRY = 16, // before a `loop` opcode: a rotated loop's check on entry (arg: its header segment)
   BACK_EDGE = 17, // a `br`/`br_if` to a loop: a rotated loop's check on that edge (arg: index into the back lists)
+  ENTRY_ARM = 18, // at the start of an arm of the `if` the entry check sinks into: that check
+  ENTRY_ELSE = 19, // before the `end` of that `if` when it has no `else`: an `else` with that check
 }
 
 // Flags of a frame in needsSaveAfterCalls' backward pass.
@@ -122,6 +124,16 @@ const enum Frame {
 /** FREE_OPCODES as a table by opcode: the walk asks once per operator. */
 const FREE = new Uint8Array(256);
 for (const op of FREE_OPCODES) FREE[op] = 1;
+
+/**
+ * Operators that cannot trap and change nothing outside the function's own locals and stack: the
+ * entry check may move past them (see sinkEntryCheck).
+ */
+const PURE = new Uint8Array(256);
+for (const op of [0x01, 0x02, 0x1a, 0x1b, 0x20, 0x21, 0x22, 0x23, 0x41, 0x42, 0x43, 0x44]) PURE[op] = 1;
+for (let op = 0x45; op <= 0xc4; op++) PURE[op] = 1;
+// Integer division and remainder trap on 0, float-to-int truncations on NaN and overflow.
+for (const op of [0x6d, 0x6e, 0x6f, 0x70, 0x7f, 0x80, 0x81, 0x82, 0xa8, 0xa9, 0xaa, 0xab, 0xae, 0xaf, 0xb0, 0xb1]) PURE[op] = 0;
 
 /** Operators that end a counted-loop candidate (see counted-loops.ts): any control flow but its own back edge. */
 const CONTROL_OPS = new Uint8Array(256);
@@ -186,6 +198,24 @@ export class BodyRewriter {
   private readonly backFrames = new IntList();
   private readonly backDepth = new IntList();
   private readonly backEnd = new IntList();
+  // Per `if`, in the order they open: the segment that ends at it, and the segments its two
+  // edges start (the else edge's: -1 when other paths join it); see sinkCharges.
+  private readonly ifFrom = new IntList();
+  private readonly ifThen = new IntList();
+  private readonly ifElse = new IntList();
+  // Per `if`, what tells its cold arms (those that only leave the loop it is in): the header
+  // segment of that loop (-1: none), how many branches back to the loop were read when the `if`
+  // opened, at its `else` (-1: none) and at its `end`, and which arms fall off their end (1:
+  // then, 2: else).
+  private readonly ifLoop = new IntList();
+  private readonly ifBack0 = new IntList();
+  private readonly ifBack1 = new IntList();
+  private readonly ifBack2 = new IntList();
+  private readonly ifFalls = new IntList();
+  /** Per segment heading a loop: branches back to it read so far. */
+  private readonly segBackEdges = new IntList(256);
+  /** Per open frame: its index in the if lists (for an `if`), else -1. */
+  private readonly frameIf = new IntList();
   private readonly frameKind = new ByteList();
   private readonly frameTargeted = new ByteList();
   // Per open frame: the segment current at its opening op, the observation count then, whether a
@@ -233,7 +263,8 @@ export class BodyRewriter {
     this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
     this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
     this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
-    this.backSeg, this.backFrames, this.backDepth, this.backEnd,
+    this.backSeg, this.backFrames, this.backDepth, this.backEnd, this.ifFrom, this.ifThen, this.ifElse, this.frameIf,
+    this.ifLoop, this.ifBack0, this.ifBack1, this.ifBack2, this.ifFalls, this.segBackEdges,
   ];
   private readonly bodyByteLists: readonly ByteList[] = [
     this.editKind, this.segLeafLoop, this.segRotate, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
@@ -261,6 +292,13 @@ export class BodyRewriter {
   tailCallsIndirect = false;
   /** Filled by each walk: how many `call`s the body makes to itself. */
   selfCalls = 0;
+  /**
+   * Whether the entry check sinks into the arms of the body's first `if` (see the `if` case in
+   * walk): the code before that `if` only reads and computes, so the check can wait until the
+   * branch is taken, with the same fuel, and on some processors a check ahead of a function's
+   * first data-dependent branch costs far more than one after it.
+   */
+  private sinkEntry = false;
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -305,6 +343,47 @@ export class BodyRewriter {
         segCost[join] = 0;
         movedTo[join] = into;
       }
+    }
+  }
+
+  /**
+   * Moves the charge of a segment that ends at an `if` into the first segment of each of its two
+   * edges, when no other path joins either (the then-arm; the else-arm, or the code after an
+   * `if` whose then-arm never falls off its end). Nothing is observed between the `if` and the
+   * start of an arm, so each path pays the same at each check and write-back; but a path down
+   * nested `if`s then pays one charge where it paid one per level. In a hot loop the charges
+   * form a chain of dependent subtractions, one per level, and on some processors that chain is
+   * slower than the loop itself. Outer `if`s go first, so a charge moves down as far as the arms
+   * go on being entered by one edge only.
+   */
+  private sinkCharges(): void {
+    const ifFrom = this.ifFrom.a, ifThen = this.ifThen.a, ifElse = this.ifElse.a, segCost = this.segCost.a;
+    const ifLoop = this.ifLoop.a, back0 = this.ifBack0.a, back1 = this.ifBack1.a, back2 = this.ifBack2.a;
+    const falls = this.ifFalls.a, backEdges = this.segBackEdges.a;
+    for (let k = 0; k < this.ifFrom.n; k++) {
+      const from = ifFrom[k]!;
+      const then = ifThen[k]!;
+      const other = ifElse[k]!;
+      const c = segCost[from]!;
+      if (other < 0 || c === 0) continue;
+      // Only where it saves a charge on a path that may go round the loop again: moving the one
+      // charge of such a path from the top of the iteration to an arm made SHA-256's rounds 8%
+      // slower. An arm is cold when it leaves the loop on every path: it cannot fall off its end
+      // and no branch back to the loop was read in it (for the code after an `if` without `else`,
+      // between the `if`'s end and the loop's).
+      const loop = ifLoop[k]!;
+      let thenHot = true;
+      let otherHot = true;
+      if (loop >= 0) {
+        const hasElse = back1[k]! >= 0;
+        thenHot = (falls[k]! & 1) !== 0 || (hasElse ? back1[k]! : back2[k]!) !== back0[k]!;
+        otherHot = hasElse ? (falls[k]! & 2) !== 0 || back2[k]! !== back1[k]! : backEdges[loop]! !== back2[k]!;
+        if (!thenHot && !otherHot) thenHot = otherHot = true;
+      }
+      if (!((thenHot && segCost[then]! > 0) || (otherHot && segCost[other]! > 0))) continue;
+      segCost[then]! += c;
+      segCost[other]! += c;
+      segCost[from] = 0;
     }
   }
 
@@ -453,6 +532,7 @@ export class BodyRewriter {
     if (this.hoist) {
       this.hoistCharges();
       this.chargeFallThroughs();
+      this.sinkCharges();
     }
     this.entryAnswer = -1;
     if (w.threadedCalls > 0) {
@@ -579,6 +659,7 @@ export class BodyRewriter {
     this.segDepth.push(this.frameKind.n - 1);
     this.segLeafLoop.push(0);
     this.segRotate.push(0);
+    this.segBackEdges.push(0);
     this.editPos.push(pos);
     this.editKind.push(kind);
     this.editArg.push(seg);
@@ -592,6 +673,7 @@ export class BodyRewriter {
   }
 
   private open(kind: Frame, isVoid: boolean): void {
+    this.frameIf.push(-1);
     this.frameVoid.push(isVoid ? 1 : 0);
     this.frameId.push(this.frames++);
     this.frameFallsOut.push(0);
@@ -622,6 +704,7 @@ export class BodyRewriter {
     const i = this.frameKind.n - 1 - depth;
     if (this.frameKind.a[i] !== Frame.Loop) return;
     const header = this.frameThen.a[i]!;
+    this.segBackEdges.a[header]!++;
     if (this.segRotate.a[header] !== 1) return;
     this.editPos.push(at);
     this.editKind.push(E.BACK_EDGE);
@@ -715,6 +798,7 @@ export class BodyRewriter {
     segDepth.push(0);
     segLeafLoop.push(0);
     segRotate.push(0);
+    this.segBackEdges.push(0);
     editPos.push(r.pos);
     editKind.push(E.ENTRY);
     editArg.push(0);
@@ -726,6 +810,7 @@ export class BodyRewriter {
     frameThen.push(-1);
     frameElse.push(-1);
     frameThenLive.push(1);
+    this.frameIf.push(-1);
     // Per open frame: whether a branch to it carries no values, and a serial id (for
     // frameFallsOut). The function's own frame is id 0.
     frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40 ? 1 : 0);
@@ -748,6 +833,11 @@ export class BodyRewriter {
 
     let usesBulk = false;
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
+    // While the entry segment has been pure so far (see PURE), and then the frame of the `if`
+    // the entry check sinks into (-1: none).
+    let entryPure = this.hoist && !scanOnly;
+    let entryIf = -1;
+    this.sinkEntry = false;
     const buf8 = buf;
 
 
@@ -760,6 +850,7 @@ export class BodyRewriter {
       const at = r.pos;
       const op = buf8[r.pos++]!;
       if (FREE[op] === 0) segCost.a[this.seg]! += 1;
+      if (entryPure && PURE[op] === 0 && (op !== 0x04 || this.seg !== 0)) entryPure = false;
       if (vFrame >= 0) {
         if ((vBackEdge && op !== 0x0b) || CONTROL_OPS[op] === 1 || vOps.n > 4096) vFrame = -1;
         else vOps.push(at);
@@ -819,6 +910,28 @@ export class BodyRewriter {
         case 0x04: // if
           this.open(Frame.If, this.blockType(r, ctx.funcIndex));
           this.ev(V.IF, 0);
+          this.frameIf.a[this.frameIf.n - 1] = this.ifFrom.n;
+          this.ifFrom.push(this.seg);
+          this.ifThen.push(segCost.n);
+          this.ifElse.push(-1);
+          {
+            const loopSeg = loopAt.n > 0 ? frameThen.a[loopAt.top()]! : -1;
+            this.ifLoop.push(loopSeg);
+            this.ifBack0.push(loopSeg >= 0 ? this.segBackEdges.a[loopSeg]! : 0);
+            this.ifBack1.push(-1);
+            this.ifBack2.push(0);
+            this.ifFalls.push(0);
+          }
+          if (entryPure) {
+            // The body's first branch, with nothing before it that a trap or the host could
+            // tell apart: the entry check moves to the start of each arm, before its charge.
+            entryPure = false;
+            entryIf = frameKind.n - 1;
+            this.sinkEntry = true;
+            editPos.push(r.pos);
+            editKind.push(E.ENTRY_ARM);
+            editArg.push(0);
+          }
           this.startSeg(E.SEG, r.pos);
           frameThen.a[frameThen.n - 1] = this.seg;
           break;
@@ -858,8 +971,21 @@ export class BodyRewriter {
           this.ev(V.ELSE, 0);
           frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
+          if (entryIf === frameKind.n - 1) {
+            editPos.push(r.pos);
+            editKind.push(E.ENTRY_ARM);
+            editArg.push(0);
+            entryIf = -1;
+          }
+          {
+            const slot = this.frameIf.top();
+            const loopSeg = this.ifLoop.a[slot]!;
+            this.ifBack1.a[slot] = loopSeg >= 0 ? this.segBackEdges.a[loopSeg]! : 0;
+            if (frameThenLive.top() === 1 || frameTargeted.top() === 1) this.ifFalls.a[slot] = 1;
+          }
           this.startSeg(E.SEG, r.pos);
           frameElse.a[frameElse.n - 1] = this.seg;
+          this.ifElse.a[this.frameIf.top()] = this.seg;
           break;
         case 0x18: // delegate: ends a `try` that has no handlers, passing exceptions outward
         case 0x0b: {
@@ -867,6 +993,15 @@ export class BodyRewriter {
           if (op === 0x18) {
             if (frameKind.top() !== Frame.Try) throw invalid('`delegate` without `try`', at);
             r.u32();
+          }
+          if (entryIf === frameKind.n - 1) {
+            // No `else`: one is added for the check, which only an `if` without results allows.
+            entryIf = -1;
+            if (frameVoid.top() === 1) {
+              editPos.push(at);
+              editKind.push(E.ENTRY_ELSE);
+              editArg.push(0);
+            } else this.sinkEntry = false;
           }
           if (vFrame >= 0) {
             if (vBackEdge && vFrame === frameKind.n - 1) {
@@ -883,6 +1018,7 @@ export class BodyRewriter {
             vFrame = -1;
           }
           const kind = frameKind.pop();
+          const ifSlot = this.frameIf.pop();
           const targeted = frameTargeted.pop() === 1;
           const openSeg = frameSeg.pop();
           const escaped = frameEscaped.pop() === 1;
@@ -924,6 +1060,10 @@ export class BodyRewriter {
             // away, returns or traps): the code after the `end` is entered only by the false
             // edge, so it is the implicit else arm's first segment.
             const onlyFalseEdge = kind === Frame.If && !bodyReachesEnd;
+            if (onlyFalseEdge) this.ifElse.a[ifSlot] = this.seg;
+            const loopSeg = this.ifLoop.a[ifSlot]!;
+            this.ifBack2.a[ifSlot] = loopSeg >= 0 ? this.segBackEdges.a[loopSeg]! : 0;
+            if (bodyReachesEnd) this.ifFalls.a[ifSlot]! |= kind === Frame.If ? 1 : 2;
             constructs.push(openSeg);
             constructs.push(this.seg);
             constructs.push(thenSeg);
@@ -978,7 +1118,10 @@ export class BodyRewriter {
             evTable.push(d);
             // A br_table edge cannot carry a check of its own: its loop keeps the header check.
             const ti = frameKind.n - 1 - d;
-            if (frameKind.a[ti] === Frame.Loop) segRotate.a[frameThen.a[ti]!] = 0;
+            if (frameKind.a[ti] === Frame.Loop) {
+              segRotate.a[frameThen.a[ti]!] = 0;
+              this.segBackEdges.a[frameThen.a[ti]!]!++;
+            }
           }
           this.startSeg(E.SEG, r.pos);
           live = false;
@@ -1300,7 +1443,8 @@ export class BodyRewriter {
       const kind = editKind[i]!;
       // A renumbered local access maps itself (see shiftedLocalOp).
       if (kind !== E.LOCAL) e.insertedBefore(pos);
-      const noSeg = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL || kind === E.BACK_EDGE;
+      const noSeg = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL || kind === E.BACK_EDGE
+        || kind === E.ENTRY_ARM || kind === E.ENTRY_ELSE;
       const c = noSeg ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E.ENTRY: {
@@ -1315,9 +1459,14 @@ export class BodyRewriter {
           w.byte(0x42);
           w.sNum(FUNCTION_ENTRY_COST + c);
           w.byte(0x7d); // i64.sub
-          w.byte(0x22);
-          w.u32(L);
-          e.check(c, ctx.selfCalls?.twin === true);
+          if (this.sinkEntry) {
+            w.byte(0x21);
+            w.u32(L);
+          } else {
+            w.byte(0x22);
+            w.u32(L);
+            e.check(c, ctx.selfCalls?.twin === true);
+          }
           if (wrapBody) {
             w.byte(0x02);
             w.bytes(ctx.resultBlockType);
@@ -1355,6 +1504,20 @@ export class BodyRewriter {
           e.check(c, ctx.selfCalls?.twin === true);
           break;
         }
+        case E.ENTRY_ARM:
+          // The entry check, where the arm starts (before its charge: the fuel is the entry's).
+          if (!this.sinkEntry) break;
+          w.byte(0x20);
+          w.u32(L);
+          e.check(segCost[0]!, ctx.selfCalls?.twin === true);
+          break;
+        case E.ENTRY_ELSE:
+          if (!this.sinkEntry) break;
+          w.byte(0x05);
+          w.byte(0x20);
+          w.u32(L);
+          e.check(segCost[0]!, ctx.selfCalls?.twin === true);
+          break;
         case E.LOOP_ENTRY: {
           // Control reaches a loop's header from before it and by its back edges. With nothing
           // between, the header's check can be made at each of those places instead: here, and

@@ -510,3 +510,106 @@ test('rotated loop checks: entry and back edges run out exactly where the header
   }
   assert.ok(compared > 500);
 });
+
+// The entry check sinks into the arms of the body's first `if` when the code before it only reads
+// and computes (body.ts, E.ENTRY_ARM / E.ENTRY_ELSE); a charge moves from before an `if` into
+// both arms when one that goes round a loop has a charge of its own (sinkCharges). Neither may
+// change an outcome or a count.
+const SUNK = `(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 0))
+  (type $ii (func (param i32) (result i32)))
+  ;; if/else right after pure code: both arms get the entry check
+  (func $rec (param $n i32) (result i32)
+    local.get $n i32.const 2 i32.lt_u
+    if (result i32)
+      local.get $n
+    else
+      local.get $n i32.const 1 i32.sub call $rec
+      local.get $n i32.const 2 i32.sub call $rec i32.add
+    end)
+  (func (export "rec") (param i32) (result i32) local.get 0 call $rec)
+  ;; an if without else: one is added for the check
+  (func $no_else (export "no_else") (param $n i32) (result i32) (local $s i32)
+    local.get $n i32.const 7 i32.and local.tee $s i32.const 3 i32.gt_u
+    if
+      local.get $s i32.const 5 i32.mul local.set $s
+      global.get $g local.get $s i32.add global.set $g
+    end
+    local.get $s i32.const 1 i32.add)
+  ;; a load before the first if: it may trap, so the check stays at the entry
+  (func $load_first (export "load_first") (param $a i32) (result i32)
+    local.get $a i32.load
+    if (result i32) i32.const 1 else i32.const 2 end
+    i32.const 7 i32.add i32.const 3 i32.xor i32.const 1 i32.shl)
+  ;; a division before the first if: it may trap too
+  (func $div_first (export "div_first") (param $a i32) (result i32)
+    i32.const 100 local.get $a i32.div_u
+    if (result i32) i32.const 1 else i32.const 2 end
+    i32.const 7 i32.add i32.const 3 i32.xor i32.const 1 i32.shl)
+  ;; an if with a type index and no else: no else can be added, the check stays
+  (func $typed_if (export "typed_if") (param $a i32) (result i32)
+    local.get $a
+    local.get $a i32.const 1 i32.and
+    if (type $ii) i32.const 3 i32.mul end
+    i32.const 7 i32.add i32.const 3 i32.xor i32.const 1 i32.shl)
+  ;; a loop of nested ifs, like a scanner: a string of bytes ends at 0 or at a quote, a backslash
+  ;; skips one; the iteration's charges gather in the arms that go round again
+  (func $scan (export "scan") (param $p i32) (result i32) (local $c i32)
+    block $out
+      loop $l
+        local.get $p i32.load8_u local.tee $c i32.const 92 i32.ne
+        if
+          local.get $p i32.const 1 i32.add local.set $p
+          local.get $c
+          if
+            local.get $c i32.const 34 i32.ne br_if $l
+            local.get $p i32.const 1000 i32.add local.set $p
+            br $out
+          end
+          br $out
+        else
+          local.get $p i32.const 2 i32.add local.set $p
+          br $l
+        end
+      end
+    end
+    local.get $p)
+  ;; a round loop whose arm that goes round has no charge of its own: the charge stays on top
+  (func $rounds (export "rounds") (param $n i32) (result i32) (local $i i32) (local $s i32)
+    loop $l
+      local.get $s local.get $i i32.xor i32.const 5 i32.rotl local.set $s
+      local.get $i local.get $n i32.ne
+      if
+        local.get $i i32.const 1 i32.add local.set $i
+        br $l
+      end
+      local.get $s i32.const 3 i32.mul local.set $s
+    end
+    local.get $s)
+  (data (i32.const 16) "abc\\\\\\"de\\"tail")
+  (data (i32.const 64) "xy\\00"))`;
+
+test('sunk checks and charges: entry checks in the first if\'s arms and charges in the arms report the same at every budget', async () => {
+  const bytes = wat(SUNK);
+  const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
+  const out = await instrument(bytes, {});
+  const sunk = await WebAssembly.compile(out);
+  const text = wasmText(out);
+  // The functions that sink their entry check start with a plain charge, no check.
+  const bodies = text.split(/\n {2}\(func /).slice(1);
+  const entryChecked = (name) => {
+    const body = bodies.find((b) => b.startsWith(`$${name} `)) ?? assert.fail(`no function ${name}`);
+    return /^[^\n]*\n(\s*\(local[^\n]*\n)?\s*(local|global)\.get \d+\s+i64\.const \d+\s+i64\.sub\s+local\.tee/.test(body);
+  };
+  assert.equal(entryChecked('rec'), false, 'rec checks in its arms');
+  assert.equal(entryChecked('no_else'), false, 'no_else checks in its arms');
+  for (const name of ['load_first', 'div_first', 'typed_if']) assert.equal(entryChecked(name), true, `${name} checks at its entry`);
+  const calls = [
+    ['rec', 9], ['rec', 1], ['no_else', 5], ['no_else', 2], ['load_first', 8], ['load_first', 70000], ['div_first', 3], ['div_first', 0],
+    ['typed_if', 5], ['typed_if', 4], ['scan', 16], ['scan', 64], ['rounds', 12],
+  ];
+  const { compared, traps } = await compareAtEveryBudget(plain, sunk, calls);
+  assert.deepEqual([...traps].sort(), ['div_first(0)', 'load_first(70000)']);
+  assert.ok(compared > 300);
+});
