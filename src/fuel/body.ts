@@ -102,8 +102,8 @@ const enum E {
   SELF_CALL = 15, // a `call` to itself that goes to the twin or back (arg: end of its immediate)
   LOOP_ENTRY = 16, // before a `loop` opcode: a rotated loop's check on entry (arg: its header segment)
   BACK_EDGE = 17, // a `br`/`br_if` to a loop: a rotated loop's check on that edge (arg: index into the back lists)
-  ENTRY_ARM = 18, // at the start of an arm of the `if` the entry check sinks into: that check
-  ENTRY_ELSE = 19, // before the `end` of that `if` when it has no `else`: an `else` with that check
+  CHECK_ARM = 18, // at the start of an arm of an `if` a check sinks into: that check (arg: the check's segment)
+  CHECK_ELSE = 19, // before the `end` of that `if` when it has no `else`: an `else` with that check (arg: the same)
 }
 
 // Flags of a frame in needsSaveAfterCalls' backward pass.
@@ -127,7 +127,7 @@ for (const op of FREE_OPCODES) FREE[op] = 1;
 
 /**
  * Operators that cannot trap and change nothing outside the function's own locals and stack: the
- * entry check may move past them (see sinkEntryCheck).
+ * entry check, or a loop's, may move past them (see the `if` case in BodyRewriter.walk).
  */
 const PURE = new Uint8Array(256);
 for (const op of [0x01, 0x02, 0x1a, 0x1b, 0x20, 0x21, 0x22, 0x23, 0x41, 0x42, 0x43, 0x44]) PURE[op] = 1;
@@ -192,6 +192,11 @@ export class BodyRewriter {
    * entry and its back edges (see rotatedLoop); it does when the loop is also a leaf loop.
    */
   private readonly segRotate = new ByteList(256);
+  /**
+   * Per segment: 1 when the check at its start (the entry check of segment 0, a loop header's
+   * check) sinks into the arms of the `if` that ends it (see the `if` case in walk).
+   */
+  private readonly segSink = new ByteList(256);
   // Per branch back to a loop that may be rotated: the loop's header segment, the frames open at
   // the branch (the function's own not counted), its depth, and the end of its immediate (0 for `br`).
   private readonly backSeg = new IntList();
@@ -212,6 +217,8 @@ export class BodyRewriter {
   private readonly ifBack1 = new IntList();
   private readonly ifBack2 = new IntList();
   private readonly ifFalls = new IntList();
+  /** Per `if`: the segment whose check sinks into its arms, or -1. */
+  private readonly ifSinks = new IntList();
   /** Per segment heading a loop: branches back to it read so far. */
   private readonly segBackEdges = new IntList(256);
   /** Per open frame: its index in the if lists (for an `if`), else -1. */
@@ -264,10 +271,10 @@ export class BodyRewriter {
     this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
     this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
     this.backSeg, this.backFrames, this.backDepth, this.backEnd, this.ifFrom, this.ifThen, this.ifElse, this.frameIf,
-    this.ifLoop, this.ifBack0, this.ifBack1, this.ifBack2, this.ifFalls, this.segBackEdges,
+    this.ifLoop, this.ifBack0, this.ifBack1, this.ifBack2, this.ifFalls, this.ifSinks, this.segBackEdges,
   ];
   private readonly bodyByteLists: readonly ByteList[] = [
-    this.editKind, this.segLeafLoop, this.segRotate, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
+    this.editKind, this.segLeafLoop, this.segRotate, this.segSink, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
     this.evKind, this.frameFallsOut, this.frameVoid,
   ];
   private versions: Versioned[] = [];
@@ -292,13 +299,7 @@ export class BodyRewriter {
   tailCallsIndirect = false;
   /** Filled by each walk: how many `call`s the body makes to itself. */
   selfCalls = 0;
-  /**
-   * Whether the entry check sinks into the arms of the body's first `if` (see the `if` case in
-   * walk): the code before that `if` only reads and computes, so the check can wait until the
-   * branch is taken, with the same fuel, and on some processors a check ahead of a function's
-   * first data-dependent branch costs far more than one after it.
-   */
-  private sinkEntry = false;
+
 
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
@@ -660,6 +661,7 @@ export class BodyRewriter {
     this.segLeafLoop.push(0);
     this.segRotate.push(0);
     this.segBackEdges.push(0);
+    this.segSink.push(0);
     this.editPos.push(pos);
     this.editKind.push(kind);
     this.editArg.push(seg);
@@ -799,6 +801,7 @@ export class BodyRewriter {
     segLeafLoop.push(0);
     segRotate.push(0);
     this.segBackEdges.push(0);
+    this.segSink.push(0);
     editPos.push(r.pos);
     editKind.push(E.ENTRY);
     editArg.push(0);
@@ -833,11 +836,10 @@ export class BodyRewriter {
 
     let usesBulk = false;
     let lastConst = -1; // value of an immediately preceding i32.const in this segment, else -1
-    // While the entry segment has been pure so far (see PURE), and then the frame of the `if`
-    // the entry check sinks into (-1: none).
-    let entryPure = this.hoist && !scanOnly;
-    let entryIf = -1;
-    this.sinkEntry = false;
+    // The segment whose check may still sink (the entry's, then each loop header's) while its
+    // code has been pure so far (see PURE); -1 when none.
+    const sinkChecks = this.hoist && !scanOnly;
+    let checkSeg = sinkChecks ? 0 : -1;
     const buf8 = buf;
 
 
@@ -850,7 +852,7 @@ export class BodyRewriter {
       const at = r.pos;
       const op = buf8[r.pos++]!;
       if (FREE[op] === 0) segCost.a[this.seg]! += 1;
-      if (entryPure && PURE[op] === 0 && (op !== 0x04 || this.seg !== 0)) entryPure = false;
+      if (checkSeg >= 0 && PURE[op] === 0 && op !== 0x04) checkSeg = -1;
       if (vFrame >= 0) {
         if ((vBackEdge && op !== 0x0b) || CONTROL_OPS[op] === 1 || vOps.n > 4096) vFrame = -1;
         else vOps.push(at);
@@ -902,6 +904,7 @@ export class BodyRewriter {
           }
           this.startSeg(E.LOOP, r.pos);
           if (rotate) segRotate.a[this.seg] = 1;
+          if (sinkChecks) checkSeg = this.seg;
           vHeader = this.seg;
           frameThen.a[frameThen.n - 1] = this.seg;
           frameElse.a[frameElse.n - 1] = calls;
@@ -922,16 +925,19 @@ export class BodyRewriter {
             this.ifBack2.push(0);
             this.ifFalls.push(0);
           }
-          if (entryPure) {
-            // The body's first branch, with nothing before it that a trap or the host could
-            // tell apart: the entry check moves to the start of each arm, before its charge.
-            entryPure = false;
-            entryIf = frameKind.n - 1;
-            this.sinkEntry = true;
+          this.ifSinks.push(-1);
+          if (checkSeg >= 0 && checkSeg === this.seg) {
+            // The first branch after the entry or a loop header, with nothing between that a
+            // trap or the host could tell apart: the check moves to the start of each arm,
+            // before its charge, with the same fuel. On some processors a check ahead of the
+            // data-dependent branch costs far more than one after it (fib: 1.22 -> 1.04).
+            this.ifSinks.a[this.ifSinks.n - 1] = checkSeg;
+            this.segSink.a[checkSeg] = 1;
             editPos.push(r.pos);
-            editKind.push(E.ENTRY_ARM);
-            editArg.push(0);
+            editKind.push(E.CHECK_ARM);
+            editArg.push(checkSeg);
           }
+          checkSeg = -1;
           this.startSeg(E.SEG, r.pos);
           frameThen.a[frameThen.n - 1] = this.seg;
           break;
@@ -971,11 +977,10 @@ export class BodyRewriter {
           this.ev(V.ELSE, 0);
           frameThenLive.a[frameThenLive.n - 1] = live ? 1 : 0;
           live = true;
-          if (entryIf === frameKind.n - 1) {
+          if (this.ifSinks.a[this.frameIf.top()]! >= 0) {
             editPos.push(r.pos);
-            editKind.push(E.ENTRY_ARM);
-            editArg.push(0);
-            entryIf = -1;
+            editKind.push(E.CHECK_ARM);
+            editArg.push(this.ifSinks.a[this.frameIf.top()]!);
           }
           {
             const slot = this.frameIf.top();
@@ -994,14 +999,14 @@ export class BodyRewriter {
             if (frameKind.top() !== Frame.Try) throw invalid('`delegate` without `try`', at);
             r.u32();
           }
-          if (entryIf === frameKind.n - 1) {
+          if (frameKind.top() === Frame.If && this.ifSinks.a[this.frameIf.top()]! >= 0) {
             // No `else`: one is added for the check, which only an `if` without results allows.
-            entryIf = -1;
+            const sunk = this.ifSinks.a[this.frameIf.top()]!;
             if (frameVoid.top() === 1) {
               editPos.push(at);
-              editKind.push(E.ENTRY_ELSE);
-              editArg.push(0);
-            } else this.sinkEntry = false;
+              editKind.push(E.CHECK_ELSE);
+              editArg.push(sunk);
+            } else this.segSink.a[sunk] = 0;
           }
           if (vFrame >= 0) {
             if (vBackEdge && vFrame === frameKind.n - 1) {
@@ -1413,6 +1418,7 @@ export class BodyRewriter {
 
     const editPos = this.editPos.a, editKind = this.editKind.a, editArg = this.editArg.a;
     const segCost = this.segCost.a, segDepth = this.segDepth.a, segLeafLoop = this.segLeafLoop.a, segRotate = this.segRotate.a;
+    const segSink = this.segSink.a;
     const n = this.editPos.n;
     // Branches to the function's own label skip the final write-back; they get a block to land
     // in, right before it.
@@ -1444,7 +1450,7 @@ export class BodyRewriter {
       // A renumbered local access maps itself (see shiftedLocalOp).
       if (kind !== E.LOCAL) e.insertedBefore(pos);
       const noSeg = kind === E.LOCAL || kind === E.BR_IF || kind === E.VERSION || kind === E.VERSION_END || kind === E.SELF_CALL || kind === E.BACK_EDGE
-        || kind === E.ENTRY_ARM || kind === E.ENTRY_ELSE;
+        || kind === E.CHECK_ARM || kind === E.CHECK_ELSE;
       const c = noSeg ? 0 : segCost[editArg[i]!] ?? 0;
       switch (kind) {
         case E.ENTRY: {
@@ -1459,7 +1465,7 @@ export class BodyRewriter {
           w.byte(0x42);
           w.sNum(FUNCTION_ENTRY_COST + c);
           w.byte(0x7d); // i64.sub
-          if (this.sinkEntry) {
+          if (segSink[0] === 1) {
             w.byte(0x21);
             w.u32(L);
           } else {
@@ -1492,6 +1498,11 @@ export class BodyRewriter {
             e.charge(c);
             break;
           }
+          if (segSink[h] === 1) {
+            // Checked in the arms of the `if` that ends this segment (E.CHECK_ARM).
+            e.charge(c);
+            break;
+          }
           w.byte(0x20);
           w.u32(L);
           if (c !== 0) {
@@ -1504,20 +1515,19 @@ export class BodyRewriter {
           e.check(c, ctx.selfCalls?.twin === true);
           break;
         }
-        case E.ENTRY_ARM:
-          // The entry check, where the arm starts (before its charge: the fuel is the entry's).
-          if (!this.sinkEntry) break;
+        case E.CHECK_ARM:
+        case E.CHECK_ELSE: {
+          // The entry's or a loop header's check, where an arm starts (before the arm's charge:
+          // the fuel is what it was right after that segment's charge). A loop that makes no
+          // calls keeps its own form of check (rotated, or at its header).
+          const s = editArg[i]!;
+          if (segSink[s] !== 1 || (s !== 0 && segLeafLoop[s] === 1)) break;
+          if (kind === E.CHECK_ELSE) w.byte(0x05);
           w.byte(0x20);
           w.u32(L);
-          e.check(segCost[0]!, ctx.selfCalls?.twin === true);
+          e.check(segCost[s]!, ctx.selfCalls?.twin === true);
           break;
-        case E.ENTRY_ELSE:
-          if (!this.sinkEntry) break;
-          w.byte(0x05);
-          w.byte(0x20);
-          w.u32(L);
-          e.check(segCost[0]!, ctx.selfCalls?.twin === true);
-          break;
+        }
         case E.LOOP_ENTRY: {
           // Control reaches a loop's header from before it and by its back edges. With nothing
           // between, the header's check can be made at each of those places instead: here, and

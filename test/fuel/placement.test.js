@@ -511,8 +511,9 @@ test('rotated loop checks: entry and back edges run out exactly where the header
   assert.ok(compared > 500);
 });
 
-// The entry check sinks into the arms of the body's first `if` when the code before it only reads
-// and computes (body.ts, E.ENTRY_ARM / E.ENTRY_ELSE); a charge moves from before an `if` into
+// The entry check (and a calling loop's header check) sinks into the arms of the first `if` after
+// it when the code between only reads and computes (body.ts, E.CHECK_ARM / E.CHECK_ELSE); a
+// charge moves from before an `if` into
 // both arms when one that goes round a loop has a charge of its own (sinkCharges). Neither may
 // change an outcome or a count.
 const SUNK = `(module
@@ -587,6 +588,34 @@ const SUNK = `(module
       local.get $s i32.const 3 i32.mul local.set $s
     end
     local.get $s)
+  ;; a loop that calls, with an if right after its header: the header's check sinks too
+  (func $ack (param $m i32) (param $n i32) (result i32)
+    local.get $m
+    if
+      loop $l
+        local.get $n
+        if (result i32)
+          local.get $m local.get $n i32.const 1 i32.sub call $ack
+        else
+          i32.const 1
+        end
+        local.set $n
+        local.get $m i32.const 1 i32.sub local.tee $m
+        br_if $l
+      end
+    end
+    local.get $n i32.const 1 i32.add)
+  (func $ack2 (export "ack2") (param i32) (result i32) i32.const 2 local.get 0 call $ack)
+  ;; the same with an if without else in a loop that calls
+  (func $calls_some (export "calls_some") (param $n i32) (result i32) (local $s i32)
+    loop $l
+      local.get $n i32.const 1 i32.and
+      if
+        local.get $n i32.const 7 i32.and call $rec local.get $s i32.add local.set $s
+      end
+      local.get $n i32.const 1 i32.sub local.tee $n br_if $l
+    end
+    local.get $s)
   (data (i32.const 16) "abc\\\\\\"de\\"tail")
   (data (i32.const 64) "xy\\00"))`;
 
@@ -605,9 +634,13 @@ test('sunk checks and charges: entry checks in the first if\'s arms and charges 
   assert.equal(entryChecked('rec'), false, 'rec checks in its arms');
   assert.equal(entryChecked('no_else'), false, 'no_else checks in its arms');
   for (const name of ['load_first', 'div_first', 'typed_if']) assert.equal(entryChecked(name), true, `${name} checks at its entry`);
+  const headerChecked = (name) => /\bloop\b[^\n]*\n\s*local\.get \d+\s+i64\.const 0\s+i64\.le_s/.test(bodies.find((b) => b.startsWith(`$${name} `)));
+  assert.equal(headerChecked('ack'), false, 'ack checks its loop in the arms');
+  assert.equal(headerChecked('calls_some'), false, 'calls_some checks its loop in the arms');
   const calls = [
     ['rec', 9], ['rec', 1], ['no_else', 5], ['no_else', 2], ['load_first', 8], ['load_first', 70000], ['div_first', 3], ['div_first', 0],
     ['typed_if', 5], ['typed_if', 4], ['scan', 16], ['scan', 64], ['rounds', 12],
+    ['ack2', 3], ['calls_some', 9],
   ];
   const { compared, traps } = await compareAtEveryBudget(plain, sunk, calls);
   assert.deepEqual([...traps].sort(), ['div_first(0)', 'load_first(70000)']);
