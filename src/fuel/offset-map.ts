@@ -109,7 +109,7 @@ export class OffsetMapBuilder {
 
   /** Output from `out` on is a copy of the input from `input` on. */
   copied(out: number, input: number): void {
-    const n = this.n;
+    const n = this.dropEmpty(out);
     if (n > 0) {
       const prev = this.input[n - 1]!;
       // Continues the previous copied stretch: nothing to record.
@@ -120,7 +120,21 @@ export class OffsetMapBuilder {
 
   /** Output from `out` on is code bext inserted before the input instruction at `input`. */
   inserted(out: number, input: number): void {
-    this.push(out, (input | EXACT) >>> 0);
+    const v = (input | EXACT) >>> 0;
+    const n = this.dropEmpty(out);
+    // Several edits at one instruction make one stretch.
+    if (n > 0 && this.input[n - 1] === v) return;
+    this.push(out, v);
+  }
+
+  /**
+   * Drops the body's last stretch when it is empty (it starts at `out`: an edit that wrote
+   * nothing), so that what follows can continue the stretch before it; returns the count left.
+   */
+  private dropEmpty(out: number): number {
+    const n = this.n;
+    if (n > 0 && this.out[n - 1] === out) this.n = n - 1;
+    return this.n;
   }
 
   /** Output from `out` on is not the guest's code. */

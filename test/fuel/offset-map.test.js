@@ -100,10 +100,12 @@ test('the compact map answers every lookup as the plain stretch list does, and s
     for (let k = 0; k < stretches; k++) {
       const len = 1 + rand(40);
       if (rand(3) === 0) {
-        // Inserted before an input instruction (may point back a little, or far ahead).
-        const target = inputAt + rand(5000);
+        // Inserted before an input instruction (may point back a little, or far ahead), sometimes
+        // the same one as the stretch before (several edits at one instruction), which continues it.
+        const prev = local[local.length - 1];
+        const target = prev && prev[1] >= EXACT && prev[1] !== NOT_GUEST && rand(3) === 0 ? prev[1] - EXACT : inputAt + rand(5000);
         b.inserted(o, target);
-        local.push([o, (target | EXACT) >>> 0]);
+        if (!(prev && prev[1] === (target | EXACT) >>> 0)) local.push([o, (target | EXACT) >>> 0]);
       } else {
         b.copied(o, inputAt);
         // A copy continuing the previous one adds no stretch.
