@@ -303,7 +303,6 @@ export class BodyRewriter {
   /** Filled by each walk: how many `call`s the body makes to itself. */
   selfCalls = 0;
 
-
   /** Moves charges to earlier segments where that is exact (see hoistCharges). Off only in tests. */
   constructor(private readonly hoist = true) {}
 
@@ -383,8 +382,6 @@ export class BodyRewriter {
       segCost[from] = 0;
     }
   }
-
-
 
   /**
    * For a `br_if` that leaves its loop, charges the fall-through together with the code before
@@ -1583,13 +1580,8 @@ export class BodyRewriter {
           const h = editArg[i]!;
           if (segLeafLoop[h] !== 1 || segRotate[h] !== 1) break;
           // The branch's depth, read again; the frames open at it are the loop's and that many.
-          let d = 0;
-          let at = pos + 1;
-          for (let shift = 0; ; shift += 7) {
-            const b = buf[at++]!;
-            d |= (b & 0x7f) << shift;
-            if (b < 0x80) break;
-          }
+          const r = this.readerOver(buf, pos + 1, buf.length);
+          const d = r.u32();
           const frames = segDepth[h]! + d + (this.isVersionedHeader(h) ? 1 : 0);
           if (buf[pos] === 0x0c) {
             // br d  ->  check  br d
@@ -1603,7 +1595,7 @@ export class BodyRewriter {
           w.byte(0x0c);
           w.u32(d + 1);
           w.byte(0x0b);
-          copied = at;
+          copied = r.pos;
           break;
         }
         case E.SAVE:

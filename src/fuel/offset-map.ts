@@ -88,12 +88,8 @@ export class OffsetMapBuilder {
   private lastOffset = 0;
 
   private push(out: number, input: number): void {
+    // (Its callers drop a stretch that turned out empty first: see dropEmpty.)
     const n = this.n;
-    // A stretch that turned out empty is replaced by the one that starts where it did.
-    if (n > 0 && this.out[n - 1] === out) {
-      this.input[n - 1] = input;
-      return;
-    }
     if (n === this.out.length) {
       const o = new Uint32Array(n * 2);
       o.set(this.out);
