@@ -178,6 +178,23 @@ export class BodyWriter {
   }
 
   /**
+   * With an `if`'s i32 condition on the stack: `condition != 0 && !(fuel <= -offset)`, the
+   * negation of check(offset)'s test (see E.CHECK_FUSED).
+   */
+  fuseCheck(offset: number): void {
+    const { w, L } = this;
+    w.byte(0x41);
+    w.byte(0x00);
+    w.byte(0x47); // i32.ne
+    w.byte(0x20);
+    w.u32(L);
+    w.byte(0x42);
+    w.sNum(-offset);
+    w.byte(0x55); // i64.gt_s
+    w.byte(0x71); // i32.and
+  }
+
+  /**
    * Leaves for the landing when L <= 0 (L is the fuel left at the check point itself), from where
    * `frames` frames are open inside the body (the function's own not counted).
    */

@@ -512,10 +512,10 @@ test('rotated loop checks: entry and back edges run out exactly where the header
 });
 
 // The entry check (and a calling loop's header check) sinks into the arms of the first `if` after
-// it when the code between only reads and computes (body.ts, E.CHECK_ARM / E.CHECK_ELSE); a
-// charge moves from before an `if` into
-// both arms when one that goes round a loop has a charge of its own (sinkCharges). Neither may
-// change an outcome or a count.
+// it when the code between only reads and computes (body.ts, E.CHECK_ARM / E.CHECK_ELSE, and
+// E.CHECK_FUSED, which folds the then-arm's copy into the `if`'s condition); a charge moves from
+// before an `if` into both arms when one that goes round a loop has a charge of its own
+// (sinkCharges). Neither may change an outcome or a count.
 const SUNK = `(module
   (memory 1)
   (global $g (mut i32) (i32.const 0))
@@ -637,6 +637,12 @@ test('sunk checks and charges: entry checks in the first if\'s arms and charges 
   const headerChecked = (name) => /\bloop\b[^\n]*\n\s*local\.get \d+\s+i64\.const 0\s+i64\.le_s/.test(bodies.find((b) => b.startsWith(`$${name} `)));
   assert.equal(headerChecked('ack'), false, 'ack checks its loop in the arms');
   assert.equal(headerChecked('calls_some'), false, 'calls_some checks its loop in the arms');
+  // A loop's check that sank into an `if` is folded into its condition (the then-arm keeps none),
+  // and then so is the entry's; an entry check alone (rec, no loop) stays a check in each arm.
+  const fused = (name) => (bodies.find((b) => b.startsWith(`$${name} `)).match(/i64\.gt_s\s+i32\.and\s+if\b/g) ?? []).length;
+  assert.equal(fused('ack'), 2, 'ack folds its entry and loop checks into the conditions');
+  assert.equal(fused('calls_some'), 1, 'calls_some folds its loop check into the condition');
+  assert.equal(fused('rec'), 0, 'rec keeps a check in each arm');
   const calls = [
     ['rec', 9], ['rec', 1], ['no_else', 5], ['no_else', 2], ['load_first', 8], ['load_first', 70000], ['div_first', 3], ['div_first', 0],
     ['typed_if', 5], ['typed_if', 4], ['scan', 16], ['scan', 64], ['rounds', 12],
