@@ -17,7 +17,7 @@
  *
  * Waking is still the largest cost (a futex wake one way, an event-loop wake the other), so each
  * side first looks again for a few microseconds: the worker for the next call after one, when
- * the last gap between two calls was that short (WORKER_POLL_MS), and the main thread for the
+ * the caller answered its last result with this call that fast (WORKER_POLL_MS), and the main thread for the
  * result of a single call, while calls keep finishing that fast (HOST_POLL_MS) and it waits
  * for no other. Both stop by themselves when it does not pay (slow hooks, sparse calls, several
  * plugins busy at once, a machine with no core to spare), so an idle plugin still costs nothing;
@@ -103,6 +103,12 @@ const F64_AT = 64;
 const BUDGET = 0;
 const FUEL = 1;
 const WALL = 2;
+/**
+ * How long (ms) the caller took from learning of its last single call's result to writing this
+ * call; Infinity when it did not learn of one (the first call, or one after a batch). The worker
+ * polls after a call that came this quickly: see serveCalls.
+ */
+const TURNAROUND = 3;
 /** Argument bytes (main → worker) and then the result message (worker → main) share this area. */
 const DATA_AT = 128;
 
@@ -126,7 +132,7 @@ interface Views {
 }
 
 function views(buffer: SharedArrayBuffer): Views {
-  return { i32: new Int32Array(buffer, 0, F64_AT / 4), f64: new Float64Array(buffer, F64_AT, 3), data: new Uint8Array(buffer, DATA_AT) };
+  return { i32: new Int32Array(buffer, 0, F64_AT / 4), f64: new Float64Array(buffer, F64_AT, 4), data: new Uint8Array(buffer, DATA_AT) };
 }
 
 /** The main thread's end of one worker's channel (a new worker gets a new channel). */
@@ -163,8 +169,13 @@ export interface MainChannel {
  * alone (with more in flight, it has other results to take and must not stall its loop).
  */
 let waiting = 0;
-/** Calls a channel waits for without polling after a poll found nothing (a loaded machine). */
-const POLL_BACKOFF = 16;
+/**
+ * Most calls a channel waits for without polling after polls found nothing (a loaded machine).
+ * One poll that comes up empty (a pause in the worker, a worker that had fallen asleep) skips
+ * none: on a machine where a wake-up costs 70 µs, skipping 16 after every miss turned one slow
+ * call into runs of twenty. Misses in a row skip 1, 3, 7, then this many.
+ */
+const POLL_BACKOFF = 15;
 
 export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS): MainChannel {
   const buffer = new SharedArrayBuffer(bytes);
@@ -172,8 +183,11 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
   let released = false;
   /** Whether the last single call finished quickly enough that polling for the next one pays. */
   let quick = true;
-  /** Calls left before polling is tried again (see POLL_BACKOFF). */
+  /** Calls left before polling is tried again, and polls in a row that found nothing (see POLL_BACKOFF). */
   let backoff = 0;
+  let misses = 0;
+  /** When this thread learned of the last single call's result (see TURNAROUND). */
+  let resultAt = -Infinity;
   const ring = (): void => {
     Atomics.add(i32, BELL, 1);
     Atomics.notify(i32, BELL);
@@ -187,12 +201,15 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
         if (backoff > 0) backoff--;
         else if (coreToSpare(now)) {
           const until = now + pollMs;
+          let found = true;
           while (Atomics.load(i32, DONE) !== id) {
             if (performance.now() > until) {
-              backoff = POLL_BACKOFF;
+              found = false;
               break;
             }
           }
+          misses = found ? 0 : misses + 1;
+          backoff = Math.min(POLL_BACKOFF, 2 ** Math.max(0, misses - 1) - 1);
         }
       }
       for (;;) {
@@ -223,6 +240,7 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
       i32[COUNT] = count;
       i32[BATCH] = 0;
       f64[BUDGET] = budget;
+      f64[TURNAROUND] = performance.now() - resultAt;
       // The store of CALL publishes everything written before it.
       Atomics.store(i32, CALL, id);
       ring();
@@ -233,6 +251,7 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
         quick = false;
         return null;
       }
+      resultAt = performance.now();
       const report: CallReport = { outcome: OUTCOMES[i32[OUTCOME]!] ?? 'crashed', fuelUsed: f64[FUEL]!, wallUs: f64[WALL]! };
       quick = report.wallUs < pollMs * 1000;
       const len = i32[MSG_LEN]!;
@@ -244,6 +263,7 @@ export function createCallChannel(bytes = CHANNEL_BYTES, pollMs = HOST_POLL_MS):
       const n = encodeCalls(args, budgets, data);
       if (n === 0) return 0;
       i32[BATCH] = n;
+      resultAt = -Infinity;
       Atomics.store(i32, CALL, id);
       ring();
       return n;
@@ -384,10 +404,12 @@ export function serveCalls(
       const id = Atomics.load(i32, CALL);
       if (id !== last) {
         last = id;
-        // Looking for the next call pays while calls follow each other closely: it is what
-        // the last gap between two calls says.
+        // Looking for the next call pays while the caller answers a result with its next call
+        // within the poll: what it says it took this time (TURNAROUND). Not the gap this thread
+        // sees, which includes its own wake-up when it had fallen asleep: on a machine where that
+        // costs more than the poll, one late call would have stopped polling for good.
         const start = performance.now();
-        const poll = start - doneAt < pollMs && coreToSpare(start);
+        const poll = i32[BATCH] === 0 && f64[TURNAROUND]! < pollMs && coreToSpare(start);
         handle(id);
         doneAt = performance.now();
         if (doneAt > sliceEnd) {
