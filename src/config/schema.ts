@@ -69,7 +69,7 @@ export const DEFAULTS = Object.freeze({
     max_response_bytes: 5_242_880,
     allow_private_networks: false,
   }),
-  limits: Object.freeze({ max_memory_mb: 64, timeout_ms: 30_000, event_queue_size: 1024 }),
+  limits: Object.freeze({ max_memory_mb: 64, timeout_ms: 30_000, event_queue_size: 4096 }),
   sandbox: 'wasm' as const,
   stateDirName: '.bext',
 });

@@ -55,7 +55,7 @@ max_bytes = 67_108_864      # 64 MiB
 # [plugins.my-analytics.limits]
 # max_memory_mb = 64                            # linear memory cap
 # timeout_ms = 30_000                           # wall-clock backstop per hook call
-# event_queue_size = 1024                       # queued request events before the oldest is dropped
+# event_queue_size = 4096                       # queued request events before the oldest is dropped
 `;
 
 export const INDEX_HTML = `<!doctype html>

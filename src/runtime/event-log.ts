@@ -37,7 +37,7 @@
 import type { HookArgs, QueuedCall } from './types.js';
 
 /** Slots in the ring (a power of two). */
-export const EVENT_SLOTS = 4096;
+export const EVENT_SLOTS = 8192;
 /** Bytes per slot; the strings of an event get SLOT_BYTES − STR_AT. */
 export const SLOT_BYTES = 512;
 const FLAGS_AT = 40;

@@ -91,7 +91,7 @@ timeout_ms = 500
       max_response_bytes: 5242880,
       allow_private_networks: false,
     },
-    limits: { max_memory_mb: 64, timeout_ms: 500, event_queue_size: 1024 },
+    limits: { max_memory_mb: 64, timeout_ms: 500, event_queue_size: 4096 },
   });
 });
 

@@ -54,7 +54,7 @@ test('uncommenting the example plugin gives a valid config once its .wasm exists
   assert.equal(p.name, 'my-analytics');
   assert.deepEqual(p.permissions.allowed_urls, ['https://analytics.example.com/*']);
   assert.equal(p.config.endpoint, 'https://analytics.example.com/ingest');
-  assert.equal(p.limits.event_queue_size, 1024);
+  assert.equal(p.limits.event_queue_size, 4096);
 });
 
 test('init refuses to overwrite existing files, names them, and writes nothing (exit 2)', () => {

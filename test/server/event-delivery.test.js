@@ -53,12 +53,12 @@ async function pluginStats(dev, name) {
 test('a burst of requests reaches a no-op plugin whole: every event delivered, none dropped', async () => {
   const dir = makeProject({ 'index.html': '<h1>hi</h1>' });
   writeFileSync(path.join(dir, 'plugins', 'noop.wasm'), wat(NOOP));
-  // The default queue bound (1024 events), two plugins sharing each event.
+  // The default queue bound (4096 events), two plugins sharing each event.
   writeConfig(dir, '[server]\nroot = "./public"\n[plugins.a]\npath = "./plugins/noop.wasm"\n[plugins.b]\npath = "./plugins/noop.wasm"\n');
   const dev = await startDev(dir, { args: ['--no-watch'] });
   try {
     // Half again the queue bound: a plugin that fell behind would have to drop some of these.
-    const N = 1536;
+    const N = 6144;
     await burst(dev.url, N, 32);
     for (const name of ['a', 'b']) {
       const s = await dev.waitFor(async () => {
