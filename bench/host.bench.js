@@ -269,5 +269,14 @@ for (const [a, b, c, d] of rows) console.log(`${a.padEnd(46)} ${b} ${c}  ${d}`);
 const ratios = goal.ratio.map((r) => r.toFixed(2)).sort();
 const ratio = median(goal.ratio);
 console.log(`\nstorage_set from wasm, ${ROUNDS} interleaved rounds of ${ROUND_N} fresh keys: wasm median ${fmt(median(goal.wasmSet)).trim()}/s (${spread(goal.wasmSet)}), direct ${fmt(median(goal.directSet)).trim()}/s (${spread(goal.directSet)})`);
-console.log(`GOAL storage_set from wasm ≥ 0.80× direct better-sqlite3: ${ratio.toFixed(2)}× (per-round ${ratios[0]}–${ratios[ratios.length - 1]}) ${ratio >= 0.8 ? 'PASS' : 'MISS'}`);
+// The goal is judged on all rounds' keys over all rounds' time, for each side, not on the median
+// of per-round ratios: a round in which SQLite checkpoints its WAL takes several times as long as
+// one without, and the two sides checkpoint at different intervals (bext every 4000 pages,
+// better-sqlite3's default every 1000), so a round's ratio mostly says which side checkpointed in
+// it (per-round ratios spread 0.55-1.48 on a 2-core VM), and their median which side
+// checkpointed more often in the rounds. The totals count every checkpoint on both sides.
+const total = (rates) => rates.length / rates.reduce((a, r) => a + 1 / r, 0);
+const totalRatio = total(goal.wasmSet) / total(goal.directSet);
+console.log(`storage_set from wasm over all rounds: wasm ${fmt(total(goal.wasmSet)).trim()}/s, direct ${fmt(total(goal.directSet)).trim()}/s; median of per-round ratios ${ratio.toFixed(2)}× (${ratios[0]}–${ratios[ratios.length - 1]})`);
+console.log(`GOAL storage_set from wasm ≥ 0.80× direct better-sqlite3 (all rounds): ${totalRatio.toFixed(2)}× ${totalRatio >= 0.8 ? 'PASS' : 'MISS'}`);
 fs.rmSync(dir, { recursive: true, force: true });

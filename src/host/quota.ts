@@ -9,6 +9,13 @@
  * worker, `bext plugin storage --clear`) they are read again inside the transaction. A write
  * through this connection updates them itself: storage by the delta it reports, the shared part
  * by being read again.
+ *
+ * A storage write whose whole size fits in what is left needs no look at the row it replaces
+ * (which can only make the change smaller): it is allowed at once and the storage figure becomes
+ * an upper bound (fits, storageAtMost). That saves a statement per write well under the quota.
+ * Every refusal is still exact: a write the bound cannot allow makes the figure exact again (the
+ * rows summed once) and is checked with its exact change. Near the limit (less than an eighth of
+ * it left) writes go the exact way, so the sum is not taken over and over.
  */
 import type Database from 'better-sqlite3';
 import type { CapabilityContext } from '../runtime/capability.js';
@@ -23,8 +30,15 @@ export interface Quota {
    * usage is always allowed, so a plugin over a lowered quota can still shrink or delete.
    */
   allows(delta: number): boolean;
+  /**
+   * Whether a storage write of `size` bytes (key + value) may go ahead whatever row it replaces:
+   * usage + size fits, and the limit is not near. When false, check allows() with the exact change.
+   */
+  fits(size: number): boolean;
   /** This connection committed a change of `delta` bytes to the plugin's storage rows. */
   storageChanged(delta: number): void;
+  /** This connection committed a storage write of `size` bytes allowed by fits() (a change of at most that). */
+  storageAtMost(size: number): void;
   /**
    * This connection wrote shared KV or queues, or a write failed midway: forget what is cached
    * of that (`sharedOnly`) or of everything.
@@ -44,24 +58,47 @@ export function createQuota(db: StateDb, plugin: string, quotaKb: number): Quota
   // The data_version both figures below were read at (null: read them again).
   let version: number | null = null;
   let storage = 0;
+  /** Whether `storage` is the exact sum (false: an upper bound, see storageAtMost). */
+  let exact = true;
+  /** Less than an eighth of the limit was left when the sum was last taken: no upper bounds. */
+  let near = false;
   let shared: number | null = null;
 
-  const usage = (): number => {
+  const resum = (): void => {
+    storage = storageSum.get(plugin) ?? 0;
+    exact = true;
+  };
+  /** Usage, with storage as an upper bound when not `exact`. */
+  const bound = (): number => {
     const v = dataVersion.get()!;
     if (v !== version) {
-      storage = storageSum.get(plugin) ?? 0;
+      resum();
       shared = null;
       version = v;
     }
     shared ??= sharedBytes.get(plugin) ?? 0;
     return storage + shared;
   };
+  const usage = (): number => {
+    let u = bound();
+    if (!exact) {
+      resum();
+      u = storage + shared!;
+      near = limitBytes - u < limitBytes / 8;
+    }
+    return u;
+  };
   return {
     limitBytes,
     usage,
-    allows: (delta) => delta <= 0 || usage() + delta <= limitBytes,
+    allows: (delta) => delta <= 0 || bound() + delta <= limitBytes || (!exact && usage() + delta <= limitBytes),
+    fits: (size) => !near && bound() + size <= limitBytes,
     storageChanged(delta) {
       storage += delta;
+    },
+    storageAtMost(size) {
+      storage += size;
+      exact = false;
     },
     forget(sharedOnly) {
       shared = null;

@@ -71,6 +71,58 @@ test('many writes near the limit: every answer matches an exact model of usage',
   assert.deepEqual(rowsAndView(file, 'model'), { rows: used, view: used });
 });
 
+test('writes well under the quota skip the look at the row they replace, and no answer changes', () => {
+  // A write whose whole size fits is allowed without reading the old row's size; the count then
+  // only bounds usage from above. Overwriting one key again and again pushes that bound far past
+  // the limit while the rows hold little: neither storage nor KV may be refused for it.
+  const file = dbFile();
+  const limit = 64 * 1024;
+  const s = createWorkerServices(init('bound', file, { storage_quota_kb: 64, kv_namespaces: ['ns'] }));
+  for (let i = 0; i < 200; i++) assert.equal(s.storageSet(enc('same'), new Uint8Array(1020)), ABI.OK, `overwrite #${i}`); // 1024 held
+  // 1024 (storage) + 2 + 63,410 (KV): 100 bytes left, to the byte.
+  assert.equal(s.kvSet('ns', enc('kv'), new Uint8Array(limit - 1024 - 2 - 100)), ABI.OK);
+  assert.equal(s.storageSet(enc('x'), new Uint8Array(100)), ABI.QUOTA_EXCEEDED); // 101
+  assert.equal(s.storageSet(enc('x'), new Uint8Array(99)), ABI.OK); // 100: full
+  assert.equal(s.storageSet(enc('same'), new Uint8Array(1020)), ABI.OK); // same size: no change
+  assert.equal(s.storageSet(enc('same'), new Uint8Array(1021)), ABI.QUOTA_EXCEEDED);
+  assert.equal(s.storageSet(enc('same'), new Uint8Array(20)), ABI.OK); // frees 1000
+  assert.equal(s.kvSet('ns', enc('k2'), new Uint8Array(998)), ABI.OK); // 1000: full again
+  assert.equal(s.kvSet('ns', enc('k3'), new Uint8Array(0)), ABI.QUOTA_EXCEEDED);
+  s.close();
+  assert.deepEqual(rowsAndView(file, 'bound'), { rows: limit, view: limit });
+
+  // And against a model over many writes that cross from well under the quota to its limit and back.
+  const file2 = dbFile();
+  const t = createWorkerServices(init('bound2', file2, { storage_quota_kb: 64 }));
+  const rand = rng(7);
+  const model = new Map();
+  let used = 0;
+  let refused = 0;
+  let roomy = 0;
+  for (let i = 0; i < 4000; i++) {
+    const key = `k${Math.floor(rand() * 60)}`;
+    const old = model.get(key) ?? 0;
+    if (rand() < (i % 1000 < 500 ? 0.05 : 0.75)) {
+      assert.equal(t.storageDelete(enc(key)), old ? ABI.OK : ABI.NOT_FOUND, `delete #${i}`);
+      used -= old;
+      model.delete(key);
+      continue;
+    }
+    const size = key.length + Math.floor(rand() * 2048);
+    const delta = size - old;
+    const want = delta <= 0 || used + delta <= limit ? ABI.OK : ABI.QUOTA_EXCEEDED;
+    if (used + size <= limit / 2) roomy++;
+    assert.equal(t.storageSet(enc(key), new Uint8Array(size - key.length)), want, `set #${i} ${key} (${used} + ${delta})`);
+    if (want === ABI.OK) {
+      used += delta;
+      model.set(key, size);
+    } else refused++;
+  }
+  t.close();
+  assert.ok(refused > 10 && roomy > 300, `the run should reach the limit (${refused} refused) and spend time well under it (${roomy} writes)`);
+  assert.deepEqual(rowsAndView(file2, 'bound2'), { rows: used, view: used });
+});
+
 test('writes through another connection are seen by the next check, to the byte', () => {
   const file = dbFile();
   const a = createWorkerServices(init('shared', file, { storage_quota_kb: 1 }));

@@ -20,8 +20,13 @@ export function createStorage(db: StateDb, plugin: string, quota: Quota): Plugin
   );
   const remove = db.prepare<[string, string], number>('DELETE FROM host_storage WHERE plugin = ? AND key = ? RETURNING size').pluck();
 
-  // Reports the change in bytes (null: refused), so the quota's count moves only once committed.
-  const write = db.transaction((key: string, value: Buffer, size: number): number | null => {
+  // Reports the change in bytes (null: refused; 'at most size': allowed by Quota.fits, the row
+  // it replaced not looked at), so the quota's count moves only once committed.
+  const write = db.transaction((key: string, value: Buffer, size: number): number | null | 'at most size' => {
+    if (quota.fits(size)) {
+      upsert.run(plugin, key, value, size);
+      return 'at most size';
+    }
     const delta = size - (selectSize.get(plugin, key) ?? 0);
     if (!quota.allows(delta)) return null;
     upsert.run(plugin, key, value, size);
@@ -46,9 +51,11 @@ export function createStorage(db: StateDb, plugin: string, quota: Quota): Plugin
     set: guarded(plugin, 'storage_set', (keyBytes: Uint8Array, value: Uint8Array): number => {
       const key = decodeKey(keyBytes);
       if (key === null) return ABI.INVALID_ARGUMENT;
-      const delta = counted(() => write.immediate(key, asBuffer(value), keyBytes.length + value.length));
+      const size = keyBytes.length + value.length;
+      const delta = counted(() => write.immediate(key, asBuffer(value), size));
       if (delta === null) return ABI.QUOTA_EXCEEDED;
-      quota.storageChanged(delta);
+      if (delta === 'at most size') quota.storageAtMost(size);
+      else quota.storageChanged(delta);
       return ABI.OK;
     }),
     delete: guarded(plugin, 'storage_delete', (keyBytes: Uint8Array): number => {
