@@ -1471,15 +1471,17 @@ export class BodyRewriter {
     // faster for them.
     let landing = false;
     for (let i = 0; i < n && !landing; i++) landing = editKind[i] === E.LOOP && segLeafLoop[editArg[i]!] === 1;
-    // Whether a loop's sunk check is fused into its `if` (E.CHECK_FUSED). The entry's is fused
-    // only then: on AMD Zen 5, fusing both took ackermann from 1.30 to 1.20 metered / plain, either
-    // one alone gained nothing, and fusing the entry check of a function whose loop has none
-    // (recursive fib, whose data-dependent branch then waits for the fuel) cost 10%.
+    // Whether segment s's check (the entry's, or a calling loop header's) stands in the arms of
+    // an `if` (E.CHECK_ARM); a call-free loop keeps its own form of check (rotated, or at its header).
+    const armChecked = (s: number): boolean => segSink[s] === 1 && (s === 0 || segLeafLoop[s] !== 1);
+    // Whether that check's then-arm copy is fused into the `if`'s condition (E.CHECK_FUSED): a
+    // loop's always, the entry's only when a loop's is. On AMD Zen 5, fusing both took ackermann
+    // from 1.30 to 1.20 metered / plain, either one alone gained nothing, and fusing the entry
+    // check of a function whose loop has none (recursive fib, whose data-dependent branch then
+    // waits for the fuel) cost 10%.
     let loopFused = false;
-    for (let i = 0; i < n && !loopFused; i++) {
-      const s = editArg[i]!;
-      loopFused = editKind[i] === E.CHECK_FUSED && s !== 0 && segSink[s] === 1 && segLeafLoop[s] !== 1;
-    }
+    for (let i = 0; i < n && !loopFused; i++) loopFused = editKind[i] === E.CHECK_FUSED && editArg[i] !== 0 && armChecked(editArg[i]!);
+    const fused = (s: number): boolean => armChecked(s) && (s !== 0 || loopFused);
     const G = ctx.fuelGlobal;
     const OOF = ctx.outOfFuelFunc;
     const L = fuelLocal;
@@ -1581,11 +1583,9 @@ export class BodyRewriter {
         case E.CHECK_ARM:
         case E.CHECK_ELSE: {
           // The entry's or a loop header's check, where an arm starts (before the arm's charge:
-          // the fuel is what it was right after that segment's charge). A loop that makes no
-          // calls keeps its own form of check (rotated, or at its header).
+          // the fuel is what it was right after that segment's charge).
           const s = editArg[i]!;
-          if (segSink[s] !== 1 || (s !== 0 && segLeafLoop[s] === 1)) break;
-          if (kind === E.CHECK_THEN && (s !== 0 || loopFused)) break;
+          if (!armChecked(s) || (kind === E.CHECK_THEN && fused(s))) break;
           if (kind === E.CHECK_ELSE) w.byte(0x05);
           w.byte(0x20);
           w.u32(L);
@@ -1599,9 +1599,7 @@ export class BodyRewriter {
           // where it had two (ackermann 1.30 -> 1.20 metered / plain on AMD Zen 5, 1.20 -> 1.17 on
           // an Intel Xeon).
           const s = editArg[i]!;
-          if (segSink[s] !== 1 || (s !== 0 && segLeafLoop[s] === 1)) break;
-          if (s === 0 && !loopFused) break;
-          e.fuseCheck(segCost[s]!);
+          if (fused(s)) e.fuseCheck(segCost[s]!);
           break;
         }
         case E.BACK_EDGE: {
