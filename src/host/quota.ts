@@ -60,8 +60,6 @@ export function createQuota(db: StateDb, plugin: string, quotaKb: number): Quota
   let storage = 0;
   /** Whether `storage` is the exact sum (false: an upper bound, see storageAtMost). */
   let exact = true;
-  /** Less than an eighth of the limit was left when the sum was last taken: no upper bounds. */
-  let near = false;
   let shared: number | null = null;
 
   const resum = (): void => {
@@ -80,19 +78,21 @@ export function createQuota(db: StateDb, plugin: string, quotaKb: number): Quota
     return storage + shared;
   };
   const usage = (): number => {
-    let u = bound();
-    if (!exact) {
-      resum();
-      u = storage + shared!;
-      near = limitBytes - u < limitBytes / 8;
-    }
-    return u;
+    const u = bound();
+    if (exact) return u;
+    resum();
+    return storage + shared!;
   };
   return {
     limitBytes,
     usage,
     allows: (delta) => delta <= 0 || bound() + delta <= limitBytes || (!exact && usage() + delta <= limitBytes),
-    fits: (size) => !near && bound() + size <= limitBytes,
+    // An upper bound only comes from here, and only while an exact figure left an eighth of the
+    // limit free: near the limit a bound would soon need the rows summed again, write after write.
+    fits: (size) => {
+      const u = bound();
+      return u + size <= limitBytes && (!exact || limitBytes - u >= limitBytes / 8);
+    },
     storageChanged(delta) {
       storage += delta;
     },
