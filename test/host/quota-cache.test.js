@@ -33,32 +33,46 @@ function rng(seed) {
   return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
-test('many writes near the limit: every answer matches an exact model of usage', () => {
-  const file = dbFile();
-  const limit = 2 * 1024;
-  const s = createWorkerServices(init('model', file, { storage_quota_kb: 2 }));
-  const rand = rng(20);
+/**
+ * `count` random sets and deletes of `keys` keys (values below `maxValue` bytes; call i deletes
+ * with probability deleteRate(i)), each answer checked against an exact model of usage. Returns
+ * the modelled usage, how many sets were refused, and how many came with usage + size within half
+ * the limit.
+ */
+function modelRun(s, { limit, seed, count, keys, maxValue, deleteRate }) {
+  const rand = rng(seed);
   const model = new Map(); // key -> key+value bytes
   let used = 0;
   let refused = 0;
-  for (let i = 0; i < 3000; i++) {
-    const key = `k${Math.floor(rand() * 40)}`;
+  let roomy = 0;
+  for (let i = 0; i < count; i++) {
+    const key = `k${Math.floor(rand() * keys)}`;
     const old = model.get(key) ?? 0;
-    if (rand() < 0.15) {
+    if (rand() < deleteRate(i)) {
       assert.equal(s.storageDelete(enc(key)), old ? ABI.OK : ABI.NOT_FOUND, `delete #${i}`);
       used -= old;
       model.delete(key);
       continue;
     }
-    const size = key.length + Math.floor(rand() * 160);
+    const size = key.length + Math.floor(rand() * maxValue);
     const delta = size - old;
     const want = delta <= 0 || used + delta <= limit ? ABI.OK : ABI.QUOTA_EXCEEDED;
+    if (used + size <= limit / 2) roomy++;
     assert.equal(s.storageSet(enc(key), new Uint8Array(size - key.length)), want, `set #${i} ${key} (${used} + ${delta})`);
     if (want === ABI.OK) {
       used += delta;
       model.set(key, size);
     } else refused++;
   }
+  return { used, refused, roomy };
+}
+
+test('many writes near the limit: every answer matches an exact model of usage', () => {
+  const file = dbFile();
+  const limit = 2 * 1024;
+  const s = createWorkerServices(init('model', file, { storage_quota_kb: 2 }));
+  const run = modelRun(s, { limit, seed: 20, count: 3000, keys: 40, maxValue: 160, deleteRate: () => 0.15 });
+  let used = run.used;
   // Exactly at the limit fits, one byte more does not.
   const room = limit - used;
   if (room >= 2) {
@@ -67,7 +81,7 @@ test('many writes near the limit: every answer matches an exact model of usage',
     used = limit;
   }
   s.close();
-  assert.ok(refused > 100, `the run should spend time at the boundary (${refused} refused)`);
+  assert.ok(run.refused > 100, `the run should spend time at the boundary (${run.refused} refused)`);
   assert.deepEqual(rowsAndView(file, 'model'), { rows: used, view: used });
 });
 
@@ -94,30 +108,7 @@ test('writes well under the quota skip the look at the row they replace, and no 
   // And against a model over many writes that cross from well under the quota to its limit and back.
   const file2 = dbFile();
   const t = createWorkerServices(init('bound2', file2, { storage_quota_kb: 64 }));
-  const rand = rng(7);
-  const model = new Map();
-  let used = 0;
-  let refused = 0;
-  let roomy = 0;
-  for (let i = 0; i < 4000; i++) {
-    const key = `k${Math.floor(rand() * 60)}`;
-    const old = model.get(key) ?? 0;
-    if (rand() < (i % 1000 < 500 ? 0.05 : 0.75)) {
-      assert.equal(t.storageDelete(enc(key)), old ? ABI.OK : ABI.NOT_FOUND, `delete #${i}`);
-      used -= old;
-      model.delete(key);
-      continue;
-    }
-    const size = key.length + Math.floor(rand() * 2048);
-    const delta = size - old;
-    const want = delta <= 0 || used + delta <= limit ? ABI.OK : ABI.QUOTA_EXCEEDED;
-    if (used + size <= limit / 2) roomy++;
-    assert.equal(t.storageSet(enc(key), new Uint8Array(size - key.length)), want, `set #${i} ${key} (${used} + ${delta})`);
-    if (want === ABI.OK) {
-      used += delta;
-      model.set(key, size);
-    } else refused++;
-  }
+  const { used, refused, roomy } = modelRun(t, { limit, seed: 7, count: 4000, keys: 60, maxValue: 2048, deleteRate: (i) => (i % 1000 < 500 ? 0.05 : 0.75) });
   t.close();
   assert.ok(refused > 10 && roomy > 300, `the run should reach the limit (${refused} refused) and spend time well under it (${roomy} writes)`);
   assert.deepEqual(rowsAndView(file2, 'bound2'), { rows: used, view: used });
