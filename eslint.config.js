@@ -22,6 +22,9 @@ export default tseslint.config(
       // The import graph must be followable: no import() through a variable (docs/architecture.md).
       'no-restricted-syntax': ['error', { selector: "ImportExpression[source.type!='Literal']", message: 'name the module literally in import()' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      // Node 20's global `performance` is a lazy accessor on globalThis: every read from a hot path
+      // goes through the global IC's slow path. The module's export is a plain binding.
+      'no-restricted-globals': ['error', { name: 'performance', message: "import { performance } from 'node:perf_hooks'" }],
     },
   },
   {

@@ -11,6 +11,7 @@
  * Writing is buffered and asynchronous on the main thread (src/log/sink.ts), flushed on exit.
  */
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import type { Logger, Level } from 'pino';
 import { BextError } from './errors.js';
 import { thousands } from './format.js';

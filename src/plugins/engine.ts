@@ -7,6 +7,7 @@
  * that plugin (see fetchBucket), so a reload never refills it. `bext dev` (through the supervisor) and `bext plugin run` start plugins here;
  * `bext plugin inspect` and `bext config check` read modules here without starting them.
  */
+import { performance } from 'node:perf_hooks';
 import type { PluginConfig } from '../config/types.js';
 import { createFetchHandler, type FetchHandler } from '../host/fetch/index.js';
 import { createTokenBucket, type TokenBucket } from '../host/fetch/rate-limit.js';

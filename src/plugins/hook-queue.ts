@@ -51,14 +51,15 @@ export interface Shedding {
 
 /**
  * While the server thread is saturated, the pump waits up to this long between batches so each
- * batch carries many events: one round trip to the plugin for a few hundred events instead of one
- * for every few. Nothing is dropped for it: the pause ends as soon as a quarter of the queue's
+ * batch carries many events: one round trip to the plugin for about a thousand events instead of
+ * one for every few (each round trip wakes the worker, which on a VM costs the server thread tens
+ * of µs in Atomics.notify). Nothing is dropped for it: the pause ends as soon as a quarter of the queue's
  * bound is waiting (BUSY_FILL), whatever the rate, so most of the queue stays free for a worker
  * that gets no CPU for a while.
  */
-const BUSY_BATCH_PAUSE_MS = 20;
+const BUSY_BATCH_PAUSE_MS = 50;
 const BUSY_FILL = 0.25;
-/** Most calls handed over at once while saturated (the runtime sends them in messages of 64). */
+/** Most calls handed over at once while saturated (the runtime sends up to MAX_BATCH, 1,024, per wake-up of the worker). */
 const BUSY_MAX_BATCH = 1024;
 
 /** Above this share of time busy, the server thread counts as saturated (see serverBusy). */

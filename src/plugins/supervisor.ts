@@ -5,6 +5,7 @@
  * reload, config apply, stop) are serialized; event hooks are not affected by them except for the
  * short pause while a plugin's instance is swapped.
  */
+import { performance } from 'node:perf_hooks';
 import type { HookName, PluginConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { CallResult, PluginHandle, PluginInfo } from '../runtime/index.js';

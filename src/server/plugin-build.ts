@@ -6,6 +6,7 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import picomatch from 'picomatch';
 import type { BuildConfig, PluginConfig } from '../config/types.js';
 

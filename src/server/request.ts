@@ -17,6 +17,7 @@ import { requestTarget } from './request-target.js';
 import { etagMatches } from './validators.js';
 import { sendableHead, withConnectionClose } from './entry-head.js';
 import type { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import type { CacheStatus, HeaderMap, OriginResponse } from './types.js';
 
 export interface RequestHandler {

@@ -8,6 +8,7 @@
  * root and/or the upstream (request.ts); hooks run afterwards on per-plugin queues, never on the
  * request path.
  */
+import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/types.js';
 import type { ParseResult } from '../config/index.js';
 import { createMetrics } from '../host/metrics/prometheus.js';

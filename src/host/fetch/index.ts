@@ -11,6 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import type { request as undiciRequest } from 'undici';
 import type { PluginConfig } from '../../config/types.js';
 import { BextError } from '../../errors.js';
