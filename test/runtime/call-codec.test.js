@@ -103,6 +103,16 @@ test('a full batch (MAX_BATCH) of typical request events round-trips, each with 
   assert.ok(fit > 100 && fit <= list.length, `${fit} calls of about 250 bytes fit`);
 });
 
+test('a full batch (MAX_BATCH) of logged events crosses the channel in one post, in runs or one by one', () => {
+  // A saturated server's pump hands a plugin up to MAX_BATCH events at once; each post wakes the
+  // worker, so the whole batch must fit the channel's area, even with no two events in a row.
+  const channelArea = () => area(CHANNEL_BYTES - 128);
+  const consecutive = Array.from({ length: MAX_BATCH }, (_, i) => 5000 + i);
+  assert.equal(encodeCalls(consecutive, consecutive.map(() => 7), channelArea()), MAX_BATCH);
+  const scattered = Array.from({ length: MAX_BATCH }, (_, i) => 2 * i);
+  assert.equal(encodeCalls(scattered, scattered.map(() => 7), channelArea()), MAX_BATCH);
+});
+
 test('a damaged area is refused with the call that is wrong, not read past its end', () => {
   const a = area(256);
   assert.equal(encodeCalls([{ hook: 'on_request_complete', eventJson: 'hello' }], [1], a), 1);
