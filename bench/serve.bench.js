@@ -10,18 +10,19 @@
 // cases in reverse order, so that neither side of a pair is always the one measured later (on a
 // machine whose load drifts, that side would be favoured or handicapped every time).
 //
-//   node bench/serve.bench.js [--rounds 9] [--duration 3] [--connections 32] [--bext DIR] [--base DIR] [--only WORDS]
+//   node bench/serve.bench.js [--rounds 9] [--duration 3] [--connections 32] [--bext DIR] [--base DIR] [--only WORDS] [--pin]
 // --bext points at another build (a checkout with dist/) to measure it the same way. --base adds
 // another build's "cache on, small" and "3 no-op plugins" servers to the same rounds (cases named
 // "base: ..."), for a before/after comparison side by side.
 // --only runs the cases whose names contain one of the comma-separated words, e.g.
 // `--only "cache on,plain memory"` for the cache-on goals alone. --calibrate adds a second,
 // identical plain server measured against the first (small page from memory): its ratio, which
-// is 1.00 on a quiet machine, shows how far this run's ratios can be trusted.
+// is 1.00 on a quiet machine, shows how far this run's ratios can be trusted. --pin puts each
+// server's main thread on a core of its own (see PIN).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, readFile } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync, readFile } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, stopServer } from './start-helpers.js';
@@ -38,9 +39,29 @@ const NOOP_PLUGIN = `(module
   (func (export "bext_alloc") (param i32) (result i32) (i32.const 1024))
   (func (export "on_request_complete") (param i32 i32)))`;
 
+/**
+ * --pin: each server's main thread runs alone on CPU 0; its other threads (plugin workers, the
+ * fs thread pool, V8's helpers) and wrk share the other CPUs (taskset, Linux). Unpinned, the
+ * kernel places the main thread, wrk's threads and the plugins' workers as it likes, and on a
+ * 2-vCPU VM that placement moves from round to round. Pinned, a server's main-thread cost is
+ * measured apart from what its other threads take from the load generator. A diagnostic beside the
+ * goals, which stay judged unpinned.
+ */
+const PIN = process.argv.includes('--pin') && availableParallelism() >= 2;
+const OTHER_CPUS = `1-${availableParallelism() - 1}`;
+
+/** Pins a server's threads as --pin says; threads started since the last call are pinned too. */
+function pinThreads(pid) {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const r = spawnSync('taskset', ['-p', '-c', tid === String(pid) ? '0' : OTHER_CPUS, tid], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr || r.error}`);
+  }
+}
+
 /** One wrk run; wrk blocks this process, which is fine: the servers are other processes. */
 function wrk(url, seconds, connections) {
-  const r = spawnSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  const args = ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url];
+  const r = PIN ? spawnSync('taskset', ['-c', OTHER_CPUS, 'wrk', ...args], { encoding: 'utf8' }) : spawnSync('wrk', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
@@ -168,6 +189,7 @@ async function main() {
       if (results.has('base: bext 3 no-op plugins, small')) await settle(threeBase.url);
       for (let r = 0; r < rounds; r++) {
         for (const [name, s, p] of r % 2 === 0 ? cases : [...cases].reverse()) {
+          if (PIN) pinThreads(s.child.pid);
           const before = s === three ? await eventCounts(s.url) : null;
           const c0 = cpuSeconds(s.child.pid);
           const t0 = cpuSeconds(s.child.pid, true);
@@ -193,7 +215,8 @@ async function main() {
     const fmt = (xs) => `${Math.round(median(xs))}`;
     const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
     const perRound = Math.max(26, rounds * 8 + 2);
-    console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}\n`);
+    const pinned = PIN ? `; pinned: servers' main threads on CPU 0, their other threads and wrk on CPUs ${OTHER_CPUS}` : '';
+    console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}${pinned}\n`);
     console.log(`${pad('server', 36)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', perRound)}server CPU µs/request, all threads / main thread (median, min–max)`);
     for (const [name, xs] of results) {
       const c = cpu.get(name);
