@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { CAPABILITIES } from '../host/registry.js';
+import { lowerThreadPriority, WORKER_NICENESS } from '../runtime/thread-priority.js';
 import { runWorker } from '../runtime/worker.js';
 
 // node:wasi warns "experimental" when loaded; the warning is emitted on the next tick, so this
@@ -15,4 +16,6 @@ process.on('warning', (w) => {
 });
 
 if (!parentPort) throw new Error('worker-entry must run in a worker thread');
+// First of all, so that a worker starting up while the server is busy already yields to it.
+lowerThreadPriority(WORKER_NICENESS);
 runWorker(parentPort, CAPABILITIES);
