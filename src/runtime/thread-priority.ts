@@ -18,20 +18,15 @@ export const WORKER_NICENESS = 10;
 
 /**
  * Lowers the calling thread's priority to `niceness` (never raises it: a server started with
- * `nice` keeps its workers at least as nice). Returns the niceness in effect, or null where
- * threads have no priority of their own.
+ * `nice` keeps its workers at least as nice). Does nothing where threads have no priority of
+ * their own.
  */
-export function lowerThreadPriority(niceness: number): number | null {
-  if (process.platform !== 'linux') return null;
+export function lowerThreadPriority(niceness: number): void {
+  if (process.platform !== 'linux') return;
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return null;
-    const now = getPriority(tid);
-    if (now >= niceness) return now;
-    setPriority(tid, niceness);
-    return getPriority(tid);
+    if (Number.isInteger(tid) && tid > 0 && getPriority(tid) < niceness) setPriority(tid, niceness);
   } catch {
     // No /proc (a container without it) or a sandbox that forbids setpriority: run as is.
-    return null;
   }
 }

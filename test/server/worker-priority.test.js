@@ -10,9 +10,9 @@ import { BIN } from '../helpers/cli.js';
 import { ownChild } from '../helpers/cleanup.js';
 import { wat } from '../helpers/wasm.js';
 import { makeProject, writeConfig, startDev, sleep } from './helpers.js';
+import { WORKER_NICENESS } from '../../dist/runtime/thread-priority.js';
 
 const linux = process.platform === 'linux';
-const WORKER_NICENESS = 10;
 
 const NOOP = `(module
   (memory (export "memory") 1)
@@ -35,6 +35,17 @@ function projectWith(plugins) {
   writeFileSync(path.join(dir, 'plugins', 'noop.wasm'), wat(NOOP));
   writeConfig(dir, '[server]\nroot = "./public"\n' + plugins.map((n) => `[plugins.${n}]\npath = "./plugins/noop.wasm"\n`).join(''));
   return dir;
+}
+
+/** Waits until stats at `url` count an on_request_complete call in each of `plugins` (their workers ran). */
+async function eventsReached(url, plugins) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await (await fetch(`${url}__bext/stats`)).json();
+    if (plugins.every((p) => s.plugins[p]?.hooks.find((h) => h.hook === 'on_request_complete')?.calls >= 1)) return;
+    assert.ok(Date.now() < deadline, `no on_request_complete call in every plugin: ${JSON.stringify(s.plugins)}`);
+    await sleep(25);
+  }
 }
 
 /** Waits until `count` threads of `pid` run at `nice`, then a little longer to see that no more appear. */
@@ -64,14 +75,12 @@ test('each plugin worker thread runs at niceness 10, the server thread and the r
   assert.equal(all[String(pid)], 0, 'the server (main) thread keeps its priority');
   for (const [tid, n] of Object.entries(all)) assert.ok(n === 0 || n === WORKER_NICENESS, `thread ${tid} at niceness ${n}`);
   // The plugins answer at that priority: stats count the request's event for each of them.
-  await dev.waitFor(async () => {
-    const s = await (await fetch(`${dev.url}__bext/stats`)).json();
-    return plugins.every((p) => s.plugins[p]?.hooks.find((h) => h.hook === 'on_request_complete')?.calls >= 1);
-  }, 10_000, 'an on_request_complete call in every plugin');
+  await eventsReached(dev.url, plugins);
 });
 
 test('a server started nicer than that keeps its workers at its own niceness, never raised', { skip: !linux && 'thread niceness is Linux-only' }, async (t) => {
-  const dir = projectWith(['one', 'two']);
+  const plugins = ['one', 'two'];
+  const dir = projectWith(plugins);
   const child = ownChild(
     spawn('nice', ['-n', '15', process.execPath, BIN, 'dev', '-c', path.join(dir, 'bext.config.toml'), '-p', '0', '--no-watch'], {
       cwd: dir,
@@ -87,6 +96,12 @@ test('a server started nicer than that keeps its workers at its own niceness, ne
     assert.ok(Date.now() < deadline, `bext dev not ready:\n${out}`);
     await sleep(25);
   }
+  // Every worker has run its entry (and so had its say on its priority) once its plugin got an event.
+  const url = /Local:\s+(http:\/\/\S+)/.exec(out)[1];
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  await res.text();
+  await eventsReached(url, plugins);
   // `nice` execs node, so the child's pid is the server's.
   const all = threadNiceness(child.pid);
   assert.ok(Object.keys(all).length > 4, JSON.stringify(all));
