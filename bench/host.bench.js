@@ -4,6 +4,8 @@
 //     and from a real wasm plugin (WAT loop calling the imports through the runtime).
 //   http_fetch: the fetch handler (policy checks, pinned agent, size cap, JSON) vs undici.request.
 //   and http_fetch from a real wasm plugin (sync bridge: the worker blocks while the main thread fetches).
+//   http_fetch by host name, through a DNS server on loopback: answers with a TTL (kept) and
+//   with TTL 0 (asked on every fetch), against undici to the IP.
 // Run: npx tsc -p . && node bench/host.bench.js [--n 20000] [--rounds 9] [--round-n 2000] [--seconds 2] [--fetches 1000]
 import fs from 'node:fs';
 import http from 'node:http';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Agent, request } from 'undici';
 import { wat } from '../test/helpers/wasm.js';
+import { startDns } from '../test/host/dns-server.js';
 import { createWorkerServices } from '../dist/host/worker-services.js';
 import { createFetchHandler } from '../dist/host/fetch/index.js';
 import { defaultPluginConfig, loadPlugin } from '../dist/plugins/index.js';
@@ -236,7 +239,30 @@ async function fetchRoundTrips(port) {
   const h = await loop(SECONDS, viaHandler);
   await agent.close();
   await handler.close();
-  return { direct: d, handler: h };
+  return { direct: d, handler: h, byName: { kept: await byName(port, 60), asked: await byName(port, 0) } };
+}
+
+/** Fetches per second by host name, the name answered by a DNS server on loopback with `ttl`. */
+async function byName(port, ttl) {
+  const dns = await startDns({ answers: { 'svc.bench.test': ['127.0.0.1'] }, ttl });
+  process.env.BEXT_DNS_SERVERS = dns.server;
+  const handler = createFetchHandler({
+    name: 'bench',
+    permissions: { ...permissions, allowed_urls: [`http://svc.bench.test:${port}/*`], allow_private_networks: true },
+  });
+  const req = JSON.stringify({ url: `http://svc.bench.test:${port}/ping`, method: 'GET' });
+  const once = async () => {
+    const r = JSON.parse(await handler(req));
+    if (r.status !== 200) throw new Error(r.error);
+  };
+  try {
+    await loop(0.3, once);
+    return await loop(SECONDS, once);
+  } finally {
+    delete process.env.BEXT_DNS_SERVERS;
+    await handler.close();
+    await dns.close();
+  }
 }
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(10);
@@ -262,10 +288,12 @@ const fp = await fetchFromPlugin(server.address().port);
 server.close();
 row('http_fetch round trips /s (handler vs undici)', f.handler, f.direct);
 row('http_fetch round trips /s (wasm plugin vs undici)', fp, f.direct);
+row('http_fetch by name, TTL 60 /s (handler vs undici)', f.byName.kept, f.direct);
+row('http_fetch by name, TTL 0 /s (handler vs undici)', f.byName.asked, f.direct);
 
 console.log(`host services, N=${N} keys (100-byte values), fetch ${SECONDS}s each, ${os.cpus().length} cpus, node ${process.version}`);
-console.log(`${'operation'.padEnd(46)} ${'bext'.padStart(10)} ${'direct'.padStart(10)}  ratio`);
-for (const [a, b, c, d] of rows) console.log(`${a.padEnd(46)} ${b} ${c}  ${d}`);
+console.log(`${'operation'.padEnd(52)} ${'bext'.padStart(10)} ${'direct'.padStart(10)}  ratio`);
+for (const [a, b, c, d] of rows) console.log(`${a.padEnd(52)} ${b} ${c}  ${d}`);
 const ratios = goal.ratio.map((r) => r.toFixed(2)).sort();
 const ratio = median(goal.ratio);
 console.log(`\nstorage_set from wasm, ${ROUNDS} interleaved rounds of ${ROUND_N} fresh keys: wasm median ${fmt(median(goal.wasmSet)).trim()}/s (${spread(goal.wasmSet)}), direct ${fmt(median(goal.directSet)).trim()}/s (${spread(goal.directSet)})`);

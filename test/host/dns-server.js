@@ -27,9 +27,10 @@ function rdata(type, address) {
 
 /**
  * answers: { name: ['1.2.3.4', '::1', ...] } or (name, count) => [...] | undefined.
- * `silent: true` never replies. Returns { server: 'ip:port', queries: [names], close() }.
+ * `silent: true` never replies. `ttl` (seconds, default 0: not to be kept) goes on every record.
+ * Returns { server: 'ip:port', queries: [names], close() }.
  */
-export async function startDns({ answers = {}, silent = false } = {}) {
+export async function startDns({ answers = {}, silent = false, ttl = 0 } = {}) {
   const sock = dgram.createSocket('udp4');
   const queries = [];
   sock.on('message', (msg, rinfo) => {
@@ -51,7 +52,7 @@ export async function startDns({ answers = {}, silent = false } = {}) {
       rr.writeUInt16BE(0xc00c, 0);
       rr.writeUInt16BE(type, 2);
       rr.writeUInt16BE(1, 4);
-      rr.writeUInt32BE(0, 6);
+      rr.writeUInt32BE(ttl, 6);
       const data = rdata(type, a);
       rr.writeUInt16BE(data.length, 10);
       parts.push(rr, data);

@@ -12,10 +12,18 @@
  *                                   cancelled at the deadline, so nothing is left running
  *
  * Names are looked up as written (no resolv.conf search domains). IPv4 answers come first.
+ *
+ * Answers are kept for their TTL, at most MAX_TTL_MS: c-ares keeps nothing, so a plugin that
+ * fetches one API on every request event would otherwise send two queries per fetch (and wait
+ * for them). The hosts file is read again when it changes (checked at most once a second).
+ * Caching cannot widen what a plugin reaches: every fetch still checks the addresses it gets
+ * and connects to exactly those (index.ts), whether they came from the cache or the wire.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import type { RecordWithTtl } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export interface LookupOptions {
   /** Aborted at the fetch deadline: the lookup must stop and leave nothing pending. */
@@ -36,21 +44,89 @@ function hostsFile(): string {
   return '/etc/hosts';
 }
 
-/** The addresses the hosts file gives `host` (lower-case), in file order; [] when it has none. */
-export async function fromHostsFile(host: string, file = hostsFile()): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
+/** Name (lower-case) → its addresses in file order. */
+function parseHosts(text: string): Map<string, string[]> {
+  const names = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     const fields = line.replace(/#.*/, '').trim().split(/\s+/);
     if (fields.length < 2) continue;
-    if (fields.slice(1).some((name) => name.toLowerCase() === host)) out.push(fields[0]!);
+    for (const name of fields.slice(1)) {
+      const key = name.toLowerCase();
+      const list = names.get(key);
+      if (list) list.push(fields[0]!);
+      else names.set(key, [fields[0]!]);
+    }
   }
-  return out;
+  return names;
+}
+
+/** How often a lookup may stat the hosts file to see whether it changed. */
+const HOSTS_RECHECK_MS = 1000;
+
+interface HostsCopy {
+  names: Map<string, string[]>;
+  /** mtime and size when read (NaN: the file could not be read). */
+  mtimeMs: number;
+  size: number;
+  checkedAt: number;
+}
+const hostsCopies = new Map<string, HostsCopy>();
+
+/** The hosts file's names, read once and again only after it changed (or vanished, or appeared). */
+async function hostsNames(file: string): Promise<Map<string, string[]>> {
+  const now = performance.now();
+  const copy = hostsCopies.get(file);
+  if (copy && now - copy.checkedAt < HOSTS_RECHECK_MS) return copy.names;
+  const st = await stat(file).catch(() => null);
+  const mtimeMs = st?.mtimeMs ?? NaN;
+  const size = st?.size ?? NaN;
+  if (copy && (mtimeMs === copy.mtimeMs || (Number.isNaN(mtimeMs) && Number.isNaN(copy.mtimeMs))) && size === copy.size) {
+    copy.checkedAt = now;
+    return copy.names;
+  }
+  const names = st ? parseHosts(await readFile(file, 'utf8').catch(() => '')) : new Map<string, string[]>();
+  hostsCopies.set(file, { names, mtimeMs, size, checkedAt: now });
+  return names;
+}
+
+/** The addresses the hosts file gives `host` (lower-case), in file order; [] when it has none. */
+export async function fromHostsFile(host: string, file = hostsFile()): Promise<string[]> {
+  return [...((await hostsNames(file)).get(host) ?? [])];
+}
+
+/** Longest time a DNS answer is reused, whatever its TTL says (as browsers do: a minute). */
+export const MAX_TTL_MS = 60_000;
+/** Most names whose answers are kept (the oldest goes first). */
+const MAX_NAMES = 256;
+
+interface Answer {
+  addresses: string[];
+  expires: number;
+}
+/** Keyed by the servers asked and the name (BEXT_DNS_SERVERS may differ between tests in one process). */
+const answers = new Map<string, Answer>();
+
+/** DNS errors that are an answer (the name has no such records), not a failure to get one. */
+const DEFINITE: ReadonlySet<string> = new Set(['ENODATA', 'ENOTFOUND']);
+
+function keep(key: string, v4: PromiseSettledResult<RecordWithTtl[]>, v6: PromiseSettledResult<RecordWithTtl[]>, addresses: string[]): void {
+  let ttl = Infinity;
+  for (const r of [v4, v6]) {
+    // A family that failed for a passing reason (a timeout, a refused query) is asked again next time.
+    if (r.status === 'rejected') {
+      if (!DEFINITE.has((r.reason as NodeJS.ErrnoException)?.code ?? '')) return;
+    } else for (const rec of r.value) ttl = Math.min(ttl, rec.ttl);
+  }
+  const ms = Math.min(ttl * 1000, MAX_TTL_MS);
+  if (!(ms > 0)) return;
+  if (answers.size >= MAX_NAMES) answers.delete(answers.keys().next().value!);
+  answers.set(key, { addresses, expires: performance.now() + ms });
+}
+
+/** Forgets every DNS answer and the hosts file copy (tests). */
+export function forgetAnswers(): void {
+  answers.clear();
+  hostsCopies.clear();
 }
 
 /** `BEXT_DNS_SERVERS`: comma-separated `ip` or `ip:port` / `[v6]:port`; unset = the system's servers. */
@@ -68,18 +144,27 @@ export const systemLookup: Lookup = async (host, { signal, timeoutMs }) => {
   if (listed.length > 0) return listed;
   if (signal.aborted) throw abortError();
 
+  const servers = dnsServersFromEnv();
+  const key = `${servers?.join(',') ?? ''} ${name}`;
+  const known = answers.get(key);
+  if (known) {
+    if (performance.now() < known.expires) return [...known.addresses];
+    answers.delete(key);
+  }
   // Two tries (c-ares doubles the wait for the second) outlast the deadline, so a resolver that
   // never answers ends as the fetch's `timeout`, and the abort below cancels what is left.
   const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
-  const servers = dnsServersFromEnv();
   if (servers) resolver.setServers(servers);
   const cancel = (): void => resolver.cancel();
   signal.addEventListener('abort', cancel, { once: true });
   try {
-    const [v4, v6] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
+    const [v4, v6] = await Promise.allSettled([resolver.resolve4(name, { ttl: true }), resolver.resolve6(name, { ttl: true })]);
     if (signal.aborted) throw abortError();
-    const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
-    if (addresses.length > 0) return addresses;
+    const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])].map((r) => r.address);
+    if (addresses.length > 0) {
+      keep(key, v4, v6, addresses);
+      return addresses;
+    }
     // No address in either family: report the IPv4 reason (ENOTFOUND, ETIMEOUT, ...).
     throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
   } finally {
