@@ -266,6 +266,17 @@ export class BodyRewriter {
   private readonly brIfLeaves = new IntList();
   /** By frame id: 1 when the code right after the frame's end is the end of a loop. */
   private readonly frameFallsOut = new ByteList();
+  /** By frame id: 1 when a `br_table` branches to the frame (see chargeJoinsEarly). */
+  private readonly frameTabled = new ByteList();
+  // Per `br`/`br_if` to a block: the segment it ends, the segment a br_if's fall-through starts
+  // (-1 for a br), and the branch read before it to the same block (-1: none); by frame id, the
+  // last such branch. Finished targeted blocks, in order of their `end`: frame id, the segment
+  // after the end (the join), the segment that falls off the end (-1 when none reaches it).
+  private readonly jbFrom = new IntList();
+  private readonly jbNext = new IntList();
+  private readonly jbPrev = new IntList();
+  private readonly jbHead = new IntList();
+  private readonly joins = new IntList();
   private readonly frameVoid = new ByteList();
   /** The event lists, as the first pass fills them. */
   private readonly events: EventLists = { evKind: this.evKind, evArg: this.evArg, evTable: this.evTable };
@@ -275,12 +286,13 @@ export class BodyRewriter {
     this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
     this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
     this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
+    this.jbFrom, this.jbNext, this.jbPrev, this.jbHead, this.joins,
     this.loopHeader, this.loopBack,
     this.ifFrom, this.ifElse, this.ifState, this.openIf, this.openIfSink, this.openIfBack, this.pendingIfs, this.loopPending,
   ];
   private readonly bodyByteLists: readonly ByteList[] = [
     this.editKind, this.segLeafLoop, this.loopRotate, this.loopSink, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
-    this.evKind, this.frameFallsOut, this.frameVoid,
+    this.evKind, this.frameFallsOut, this.frameTabled, this.frameVoid,
   ];
   private versions: Versioned[] = [];
   private readonly vOps = new IntList(256);
@@ -382,6 +394,50 @@ export class BodyRewriter {
       segCost[then]! += c;
       segCost[other]! += c;
       segCost[from] = 0;
+    }
+  }
+
+  /**
+   * Charges the code after a branched-to block (its join) in the segments that lead to it: each
+   * branch to the block pays it together with the code before the branch, a `br_if`'s
+   * fall-through gives it back in its own charge, and the code that falls off the block's end
+   * pays it there. A branch that skips the rest of the block (`if (composite[i]) continue;` in a
+   * sieve) then costs one charge where it cost two, and on every path the sum between two
+   * observations is unchanged: nothing is observed between a segment's charge and its end, and
+   * each path pays the join once, on the edge it takes into it.
+   *
+   * Only where no path gets a charge more: every fall-through that gives back must have a charge
+   * of its own to fold into (a path through one then pays at most one more charge, where it
+   * enters the join, for the join's own that goes), and some branch must have one to fold into
+   * too (else nothing is saved). Blocks a `br_table` reaches are left alone (a table's edge has
+   * no segment of its own), and so are blocks whose end is the end of a loop (chargeFallThroughs)
+   * and those hoistCharges already charged before the block.
+   */
+  private chargeJoinsEarly(): void {
+    const joins = this.joins.a, segCost = this.segCost.a, frameTabled = this.frameTabled.a;
+    const jbFrom = this.jbFrom.a, jbNext = this.jbNext.a, jbPrev = this.jbPrev.a, jbHead = this.jbHead.a;
+    for (let i = 0; i < this.joins.n; i += 3) {
+      const id = joins[i]!, join = joins[i + 1]!, fall = joins[i + 2]!;
+      const j = segCost[join]!;
+      if (j === 0 || frameTabled[id] === 1) continue;
+      let saves = false;
+      let ok = true;
+      for (let b = jbHead[id]!; b >= 0; b = jbPrev[b]!) {
+        const next = jbNext[b]!;
+        if (next >= 0 && segCost[next] === 0) {
+          ok = false;
+          break;
+        }
+        if (segCost[jbFrom[b]!] !== 0) saves = true;
+      }
+      if (!ok || !saves) continue;
+      for (let b = jbHead[id]!; b >= 0; b = jbPrev[b]!) {
+        segCost[jbFrom[b]!]! += j;
+        const next = jbNext[b]!;
+        if (next >= 0) segCost[next]! -= j;
+      }
+      if (fall >= 0) segCost[fall]! += j;
+      segCost[join] = 0;
     }
   }
 
@@ -529,6 +585,7 @@ export class BodyRewriter {
     const w = this.walk(buf, start, end, ctx);
     if (this.hoist) {
       this.hoistCharges();
+      this.chargeJoinsEarly();
       this.chargeFallThroughs();
       this.sinkCharges();
     }
@@ -672,6 +729,8 @@ export class BodyRewriter {
     this.frameVoid.push(isVoid ? 1 : 0);
     this.frameId.push(this.frames++);
     this.frameFallsOut.push(0);
+    this.frameTabled.push(0);
+    this.jbHead.push(-1);
     this.frameKind.push(kind);
     this.frameTargeted.push(0);
     this.frameSeg.push(this.seg);
@@ -680,6 +739,17 @@ export class BodyRewriter {
     this.frameThen.push(-1);
     this.frameElse.push(-1);
     this.frameThenLive.push(1);
+  }
+
+  /** Records a `br` (next -1) or `br_if` (next: its fall-through's segment) to a block (see chargeJoinsEarly). */
+  private branchToBlock(depth: number, next: number): void {
+    const ti = this.frameKind.n - 1 - depth;
+    if (this.frameKind.a[ti] !== Frame.Block) return;
+    const id = this.frameId.a[ti]!;
+    this.jbFrom.push(this.seg);
+    this.jbNext.push(next);
+    this.jbPrev.push(this.jbHead.a[id]!);
+    this.jbHead.a[id] = this.jbFrom.n - 1;
   }
 
   /** A branch of depth `depth` at `at`. */
@@ -813,6 +883,8 @@ export class BodyRewriter {
     frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40 ? 1 : 0);
     frameId.push(0);
     frameFallsOut.push(0);
+    this.frameTabled.push(0);
+    this.jbHead.push(-1);
     this.frames = 1;
     // False once the current code cannot run (after br, br_table, return, unreachable) until
     // the end of the innermost frame.
@@ -1030,6 +1102,7 @@ export class BodyRewriter {
             }
             vFrame = -1;
           }
+          const fallSeg = live ? this.seg : -1;
           const kind = frameKind.pop();
           const targeted = frameTargeted.pop() === 1;
           const openSeg = frameSeg.pop();
@@ -1102,6 +1175,13 @@ export class BodyRewriter {
             constructs.push(thenSeg);
             constructs.push(onlyFalseEdge ? this.seg : elseSeg);
             constructs.push(clean && !onlyFalseEdge ? 1 : 0);
+            // A clean block's join is charged before it (hoistCharges); one right before a loop's
+            // end is left to chargeFallThroughs.
+            if (kind === Frame.Block && !clean && frameFallsOut.a[id] === 0) {
+              this.joins.push(id);
+              this.joins.push(this.seg);
+              this.joins.push(fallSeg);
+            }
           }
           break;
         }
@@ -1111,6 +1191,7 @@ export class BodyRewriter {
           this.target(d, at);
           if (sinkChecks) this.backEdge(d, at);
           this.ev(V.BR, d);
+          this.branchToBlock(d, -1);
           this.startSeg(E.SEG, r.pos);
           live = false;
           break;
@@ -1137,6 +1218,7 @@ export class BodyRewriter {
             brIfNext.push(segCost.n);
             brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
           }
+          this.branchToBlock(d, segCost.n);
           this.startSeg(E.SEG, r.pos);
           break;
         }
@@ -1151,6 +1233,7 @@ export class BodyRewriter {
             evTable.push(d);
             // A br_table edge cannot carry a check of its own: its loop keeps the header check.
             const ti = frameKind.n - 1 - d;
+            this.frameTabled.a[frameId.a[ti]!] = 1;
             if (sinkChecks && frameKind.a[ti] === Frame.Loop) {
               const loop = this.loopOrdinal(ti);
               if (loopRotate.a[loop] === 1) loopRotate.a[loop] = 2;

@@ -147,7 +147,27 @@ const SHAPES = `(module
         end
       end
     end
-    local.get $s i32.const 1 i32.add))`;
+    local.get $s i32.const 1 i32.add)
+  ;; a loop whose block is skipped by one br_if and left early by another, with a loop inside
+  ;; (the join after the block is charged in the segments leading to it; sieve-shaped), and a
+  ;; trap inside the block once j reaches 16 (past the one page of memory).
+  (func (export "skip") (param i32) (result i32)
+    (local $i i32) (local $j i32) (local $n i32)
+    loop $outer
+      block $next
+        local.get $i i32.const 3 i32.rem_u br_if $next
+        local.get $n i32.const 1 i32.add local.set $n
+        local.get $i local.get $i i32.mul local.tee $j local.get 0 i32.ge_u br_if $next
+        loop $inner
+          local.get $j i32.const 4096 i32.mul i32.load8_u drop
+          local.get $j local.get $i i32.add i32.const 1 i32.add local.tee $j local.get 0 i32.lt_u br_if $inner
+        end
+        local.get $n i32.const 2 i32.add local.set $n
+      end
+      local.get $n i32.const 3 i32.xor local.set $n
+      local.get $i i32.const 1 i32.add local.tee $i local.get 0 i32.lt_u br_if $outer
+    end
+    local.get $n))`;
 
 /** Calls export `name` with one argument on a fresh instance; returns "outcome fuel-left". */
 async function callExport(module, name, arg, budget) {
@@ -190,7 +210,7 @@ test('charge placement: hand-written shapes give the same outcome and fuel left 
   const bytes = wat(SHAPES);
   const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
   const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
-  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4]];
+  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4], ['skip', 1], ['skip', 7], ['skip', 12], ['skip', 40]];
   const { compared } = await compareAtEveryBudget(plain, merged, calls);
   assert.ok(compared > 100);
 });
