@@ -269,11 +269,13 @@ export class BodyRewriter {
   /** By frame id: 1 when a `br_table` branches to the frame (see chargeJoinsEarly). */
   private readonly frameTabled = new ByteList();
   // Per `br`/`br_if` to a block: the segment it ends, the segment a br_if's fall-through starts
-  // (-1 for a br), and the branch read before it to the same block (-1: none); by frame id, the
-  // last such branch. Finished targeted blocks, in order of their `end`: frame id, the segment
-  // after the end (the join), the segment that falls off the end (-1 when none reaches it).
+  // (-1 for a br), its index in the brIf arrays (-1: none), and the branch read before it to the
+  // same block (-1: none); by frame id, the last such branch. Finished targeted blocks, in order
+  // of their `end`: frame id, the segment after the end (the join), the segment that falls off
+  // the end (-1 when none reaches it), and 1 when the end is right before a loop's end.
   private readonly jbFrom = new IntList();
   private readonly jbNext = new IntList();
+  private readonly jbBrIf = new IntList();
   private readonly jbPrev = new IntList();
   private readonly jbHead = new IntList();
   private readonly joins = new IntList();
@@ -286,7 +288,7 @@ export class BodyRewriter {
     this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
     this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
     this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
-    this.jbFrom, this.jbNext, this.jbPrev, this.jbHead, this.joins,
+    this.jbFrom, this.jbNext, this.jbBrIf, this.jbPrev, this.jbHead, this.joins,
     this.loopHeader, this.loopBack,
     this.ifFrom, this.ifElse, this.ifState, this.openIf, this.openIfSink, this.openIfBack, this.pendingIfs, this.loopPending,
   ];
@@ -398,31 +400,44 @@ export class BodyRewriter {
   }
 
   /**
-   * Charges the code after a branched-to block (its join) in the segments that lead to it: each
-   * branch to the block pays it together with the code before the branch, a `br_if`'s
-   * fall-through gives it back in its own charge, and the code that falls off the block's end
-   * pays it there. A branch that skips the rest of the block (`if (composite[i]) continue;` in a
-   * sieve) then costs one charge where it cost two, and on every path the sum between two
-   * observations is unchanged: nothing is observed between a segment's charge and its end, and
-   * each path pays the join once, on the edge it takes into it.
+   * Charges the code after a branched-to block (its join) on the ways into it, so a path pays it
+   * together with a charge it pays anyway:
+   * - a `br` pays it with the code before the branch;
+   * - a `br_if` with a refund on its taken edge (chargeFallThroughs) pays it on that edge;
+   * - any other `br_if` pays it with the code before the branch, and its fall-through gives it
+   *   back in its own charge;
+   * - the code that falls off the block's end pays it there.
+   * A branch that skips the rest of the block (`if (composite[i]) continue;` in a sieve) then
+   * costs one charge where it cost two, and so does leaving a scanning loop through a refunded
+   * edge (whitespace skipping in a parser, which mostly leaves at once). On every path the sum
+   * between two observations is unchanged: nothing is observed between a segment's charge and its
+   * end, or between a taken edge and the join, and each path pays the join once, on the way it
+   * takes into it.
    *
    * Only where no path gets a charge more: every fall-through that gives back must have a charge
    * of its own to fold into (a path through one then pays at most one more charge, where it
-   * enters the join, for the join's own that goes), and some branch must have one to fold into
+   * enters the join, for the join's own that goes), and some way in must have one to fold into
    * too (else nothing is saved). Blocks a `br_table` reaches are left alone (a table's edge has
-   * no segment of its own), and so are blocks whose end is the end of a loop (chargeFallThroughs)
-   * and those hoistCharges already charged before the block.
+   * no segment of its own), and so are those hoistCharges already charged before the block.
+   * Blocks whose end is right before a loop's end go after chargeFallThroughs (`fallsOut` 1),
+   * which gives their branches' edges the refunds; the others before it (`fallsOut` 0).
    */
-  private chargeJoinsEarly(): void {
-    const joins = this.joins.a, segCost = this.segCost.a, frameTabled = this.frameTabled.a;
-    const jbFrom = this.jbFrom.a, jbNext = this.jbNext.a, jbPrev = this.jbPrev.a, jbHead = this.jbHead.a;
-    for (let i = 0; i < this.joins.n; i += 3) {
+  private chargeJoinsEarly(fallsOut: number): void {
+    const joins = this.joins.a, segCost = this.segCost.a, frameTabled = this.frameTabled.a, brIfRefund = this.brIfRefund.a;
+    const jbFrom = this.jbFrom.a, jbNext = this.jbNext.a, jbBrIf = this.jbBrIf.a, jbPrev = this.jbPrev.a, jbHead = this.jbHead.a;
+    for (let i = 0; i < this.joins.n; i += 4) {
+      if (joins[i + 3] !== fallsOut) continue;
       const id = joins[i]!, join = joins[i + 1]!, fall = joins[i + 2]!;
       const j = segCost[join]!;
       if (j === 0 || frameTabled[id] === 1) continue;
-      let saves = false;
+      let saves = fall >= 0 && segCost[fall] !== 0;
       let ok = true;
       for (let b = jbHead[id]!; b >= 0; b = jbPrev[b]!) {
+        const k = fallsOut === 1 ? jbBrIf[b]! : -1;
+        if (k >= 0) {
+          if (brIfRefund[k] !== 0) saves = true;
+          continue;
+        }
         const next = jbNext[b]!;
         if (next >= 0 && segCost[next] === 0) {
           ok = false;
@@ -432,6 +447,11 @@ export class BodyRewriter {
       }
       if (!ok || !saves) continue;
       for (let b = jbHead[id]!; b >= 0; b = jbPrev[b]!) {
+        const k = fallsOut === 1 ? jbBrIf[b]! : -1;
+        if (k >= 0) {
+          brIfRefund[k]! -= j;
+          continue;
+        }
         segCost[jbFrom[b]!]! += j;
         const next = jbNext[b]!;
         if (next >= 0) segCost[next]! -= j;
@@ -585,8 +605,9 @@ export class BodyRewriter {
     const w = this.walk(buf, start, end, ctx);
     if (this.hoist) {
       this.hoistCharges();
-      this.chargeJoinsEarly();
+      this.chargeJoinsEarly(0);
       this.chargeFallThroughs();
+      this.chargeJoinsEarly(1);
       this.sinkCharges();
     }
     this.entryAnswer = -1;
@@ -741,13 +762,17 @@ export class BodyRewriter {
     this.frameThenLive.push(1);
   }
 
-  /** Records a `br` (next -1) or `br_if` (next: its fall-through's segment) to a block (see chargeJoinsEarly). */
-  private branchToBlock(depth: number, next: number): void {
+  /**
+   * Records a `br` (next -1) or `br_if` (next: its fall-through's segment; brIf: its index in the
+   * brIf arrays, or -1) to a block (see chargeJoinsEarly).
+   */
+  private branchToBlock(depth: number, next: number, brIf: number): void {
     const ti = this.frameKind.n - 1 - depth;
     if (this.frameKind.a[ti] !== Frame.Block) return;
     const id = this.frameId.a[ti]!;
     this.jbFrom.push(this.seg);
     this.jbNext.push(next);
+    this.jbBrIf.push(brIf);
     this.jbPrev.push(this.jbHead.a[id]!);
     this.jbHead.a[id] = this.jbFrom.n - 1;
   }
@@ -1175,12 +1200,12 @@ export class BodyRewriter {
             constructs.push(thenSeg);
             constructs.push(onlyFalseEdge ? this.seg : elseSeg);
             constructs.push(clean && !onlyFalseEdge ? 1 : 0);
-            // A clean block's join is charged before it (hoistCharges); one right before a loop's
-            // end is left to chargeFallThroughs.
-            if (kind === Frame.Block && !clean && frameFallsOut.a[id] === 0) {
+            // (A clean block's join is charged before it: hoistCharges.)
+            if (kind === Frame.Block && !clean) {
               this.joins.push(id);
               this.joins.push(this.seg);
               this.joins.push(fallSeg);
+              this.joins.push(frameFallsOut.a[id]!);
             }
           }
           break;
@@ -1191,7 +1216,7 @@ export class BodyRewriter {
           this.target(d, at);
           if (sinkChecks) this.backEdge(d, at);
           this.ev(V.BR, d);
-          this.branchToBlock(d, -1);
+          this.branchToBlock(d, -1, -1);
           this.startSeg(E.SEG, r.pos);
           live = false;
           break;
@@ -1217,8 +1242,8 @@ export class BodyRewriter {
             brIfRefund.push(0);
             brIfNext.push(segCost.n);
             brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
-          }
-          this.branchToBlock(d, segCost.n);
+            this.branchToBlock(d, segCost.n, brIfFrom.n - 1);
+          } else this.branchToBlock(d, segCost.n, -1);
           this.startSeg(E.SEG, r.pos);
           break;
         }

@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write
 import path from 'node:path';
 
 /** Bumped whenever instrumentation output changes, so stale cache files are never used. */
-export const INSTRUMENTER_VERSION = 'fuel12';
+export const INSTRUMENTER_VERSION = 'fuel13';
 
 const TRAILER_NAME = 'bext.cache';
 // id (1) + size (1) + name length (1) + name (10) + sha256 (32)

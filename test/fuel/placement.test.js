@@ -167,7 +167,24 @@ const SHAPES = `(module
       local.get $n i32.const 3 i32.xor local.set $n
       local.get $i i32.const 1 i32.add local.tee $i local.get 0 i32.lt_u br_if $outer
     end
-    local.get $n))`;
+    local.get $n)
+  ;; a scanning loop left by two br_ifs to a block that ends right before the loop's end: the
+  ;; code after the loop is charged on the refunded exit edges (whitespace skipping in a parser).
+  ;; Memory at 0 holds " \t \t  x"; past the page the first load traps.
+  (func (export "scan") (param i32) (result i32)
+    (local $p i32) (local $c i32)
+    local.get 0 local.set $p
+    loop $l
+      block $stop
+        local.get $p i32.load8_u offset=100 local.tee $c
+        i32.const 32 i32.gt_u br_if $stop
+        local.get $c i32.const 9 i32.lt_u br_if $stop
+        local.get $p i32.const 1 i32.add local.set $p
+        br $l
+      end
+    end
+    local.get $p i32.const 3 i32.mul local.get $c i32.add)
+  (data (i32.const 100) " \t \t  x"))`;
 
 /** Calls export `name` with one argument on a fresh instance; returns "outcome fuel-left". */
 async function callExport(module, name, arg, budget) {
@@ -210,7 +227,7 @@ test('charge placement: hand-written shapes give the same outcome and fuel left 
   const bytes = wat(SHAPES);
   const plain = await WebAssembly.compile(await instrument(bytes, { moveCharges: false, threadFuel: false }));
   const merged = await WebAssembly.compile(await instrument(bytes, { moveCharges: true }));
-  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4], ['skip', 1], ['skip', 7], ['skip', 12], ['skip', 40]];
+  const calls = [['arms', 6], ['arms', 1], ['cont', 5], ['cont', 0], ['blocks', 0], ['blocks', 1], ['blocks', 2], ['blocks', 4], ['blocks', 7], ['nested', 4], ['skip', 1], ['skip', 7], ['skip', 12], ['skip', 40], ['scan', 0], ['scan', 3], ['scan', 6], ['scan', 70000]];
   const { compared } = await compareAtEveryBudget(plain, merged, calls);
   assert.ok(compared > 100);
 });
