@@ -84,6 +84,10 @@ export interface ProfileHooks {
 // read at the `if`'s `end` sits above these bits.
 const IF_THEN_HOT = 1, IF_OTHER_HOT = 2, IF_BITS = 2;
 
+// Kinds of a branch to a block (see BodyRewriter.branchToBlock; a br_if with an entry in the brIf
+// arrays is recorded as that index instead), and a block's jbHead once a br_table reaches it.
+const JB_BR = -1, JB_BR_IF = -2, JB_TABLED = -2;
+
 /** writeBeforeCall of a function not looked at yet (see BodyContext). */
 export const WRITE_UNKNOWN = 2;
 
@@ -266,16 +270,15 @@ export class BodyRewriter {
   private readonly brIfLeaves = new IntList();
   /** By frame id: 1 when the code right after the frame's end is the end of a loop. */
   private readonly frameFallsOut = new ByteList();
-  /** By frame id: 1 when a `br_table` branches to the frame (see chargeJoinsEarly). */
-  private readonly frameTabled = new ByteList();
-  // Per `br`/`br_if` to a block: the segment it ends, the segment a br_if's fall-through starts
-  // (-1 for a br), its index in the brIf arrays (-1: none), and the branch read before it to the
-  // same block (-1: none); by frame id, the last such branch. Finished targeted blocks, in order
-  // of their `end`: frame id, the segment after the end (the join), the segment that falls off
-  // the end (-1 when none reaches it), and 1 when the end is right before a loop's end.
+  // Per `br`/`br_if` to a block: the segment it ends (a br_if's fall-through starts the next
+  // one), what it is (JB_BR, JB_BR_IF, or a br_if's index in the brIf arrays), and the branch read
+  // before it to the same block (-1: none); by frame id, the last such branch, or JB_TABLED once a
+  // `br_table` branches to the frame. Finished targeted blocks, in order of their `end`: frame id,
+  // the segment after the end (the join), the segment that falls off the end (-1 when none
+  // reaches it), and 1 when the end is right before a loop's end. (As few lists as will do: the
+  // walk pushes to them for every branch and frame, and instrumenting huge modules is timed.)
   private readonly jbFrom = new IntList();
-  private readonly jbNext = new IntList();
-  private readonly jbBrIf = new IntList();
+  private readonly jbKind = new IntList();
   private readonly jbPrev = new IntList();
   private readonly jbHead = new IntList();
   private readonly joins = new IntList();
@@ -288,13 +291,13 @@ export class BodyRewriter {
     this.editPos, this.editArg, this.segCost, this.segDepth, this.frameSeg, this.frameObs, this.frameThen,
     this.frameElse, this.frameId, this.frameLoopId, this.loopAt, this.constructs, this.evArg, this.evTable,
     this.brIfFrom, this.brIfNext, this.brIfDepth, this.brIfEnd, this.brIfRefund, this.brIfLeaves,
-    this.jbFrom, this.jbNext, this.jbBrIf, this.jbPrev, this.jbHead, this.joins,
+    this.jbFrom, this.jbKind, this.jbPrev, this.jbHead, this.joins,
     this.loopHeader, this.loopBack,
     this.ifFrom, this.ifElse, this.ifState, this.openIf, this.openIfSink, this.openIfBack, this.pendingIfs, this.loopPending,
   ];
   private readonly bodyByteLists: readonly ByteList[] = [
     this.editKind, this.segLeafLoop, this.loopRotate, this.loopSink, this.frameKind, this.frameTargeted, this.frameEscaped, this.frameThenLive,
-    this.evKind, this.frameFallsOut, this.frameTabled, this.frameVoid,
+    this.evKind, this.frameFallsOut, this.frameVoid,
   ];
   private versions: Versioned[] = [];
   private readonly vOps = new IntList(256);
@@ -423,23 +426,22 @@ export class BodyRewriter {
    * which gives their branches' edges the refunds; the others before it (`fallsOut` 0).
    */
   private chargeJoinsEarly(fallsOut: number): void {
-    const joins = this.joins.a, segCost = this.segCost.a, frameTabled = this.frameTabled.a, brIfRefund = this.brIfRefund.a;
-    const jbFrom = this.jbFrom.a, jbNext = this.jbNext.a, jbBrIf = this.jbBrIf.a, jbPrev = this.jbPrev.a, jbHead = this.jbHead.a;
+    const joins = this.joins.a, segCost = this.segCost.a, brIfRefund = this.brIfRefund.a;
+    const jbFrom = this.jbFrom.a, jbKind = this.jbKind.a, jbPrev = this.jbPrev.a, jbHead = this.jbHead.a;
     for (let i = 0; i < this.joins.n; i += 4) {
       if (joins[i + 3] !== fallsOut) continue;
       const id = joins[i]!, join = joins[i + 1]!, fall = joins[i + 2]!;
       const j = segCost[join]!;
-      if (j === 0 || frameTabled[id] === 1) continue;
+      if (j === 0 || jbHead[id] === JB_TABLED) continue;
       let saves = fall >= 0 && segCost[fall] !== 0;
       let ok = true;
       for (let b = jbHead[id]!; b >= 0; b = jbPrev[b]!) {
-        const k = fallsOut === 1 ? jbBrIf[b]! : -1;
-        if (k >= 0) {
+        const k = jbKind[b]!;
+        if (fallsOut === 1 && k >= 0) {
           if (brIfRefund[k] !== 0) saves = true;
           continue;
         }
-        const next = jbNext[b]!;
-        if (next >= 0 && segCost[next] === 0) {
+        if (k !== JB_BR && segCost[jbFrom[b]! + 1] === 0) {
           ok = false;
           break;
         }
@@ -447,14 +449,15 @@ export class BodyRewriter {
       }
       if (!ok || !saves) continue;
       for (let b = jbHead[id]!; b >= 0; b = jbPrev[b]!) {
-        const k = fallsOut === 1 ? jbBrIf[b]! : -1;
-        if (k >= 0) {
+        const k = jbKind[b]!;
+        if (fallsOut === 1 && k >= 0) {
           brIfRefund[k]! -= j;
           continue;
         }
-        segCost[jbFrom[b]!]! += j;
-        const next = jbNext[b]!;
-        if (next >= 0) segCost[next]! -= j;
+        const from = jbFrom[b]!;
+        segCost[from]! += j;
+        // A br_if's fall-through is the segment after the one it ends (startSeg follows it).
+        if (k !== JB_BR) segCost[from + 1]! -= j;
       }
       if (fall >= 0) segCost[fall]! += j;
       segCost[join] = 0;
@@ -750,7 +753,6 @@ export class BodyRewriter {
     this.frameVoid.push(isVoid ? 1 : 0);
     this.frameId.push(this.frames++);
     this.frameFallsOut.push(0);
-    this.frameTabled.push(0);
     this.jbHead.push(-1);
     this.frameKind.push(kind);
     this.frameTargeted.push(0);
@@ -762,18 +764,16 @@ export class BodyRewriter {
     this.frameThenLive.push(1);
   }
 
-  /**
-   * Records a `br` (next -1) or `br_if` (next: its fall-through's segment; brIf: its index in the
-   * brIf arrays, or -1) to a block (see chargeJoinsEarly).
-   */
-  private branchToBlock(depth: number, next: number, brIf: number): void {
+  /** Records a branch of `kind` (JB_BR, JB_BR_IF or a br_if's index in the brIf arrays) to a block (see chargeJoinsEarly). */
+  private branchToBlock(depth: number, kind: number): void {
     const ti = this.frameKind.n - 1 - depth;
     if (this.frameKind.a[ti] !== Frame.Block) return;
     const id = this.frameId.a[ti]!;
+    const head = this.jbHead.a[id]!;
+    if (head === JB_TABLED) return;
     this.jbFrom.push(this.seg);
-    this.jbNext.push(next);
-    this.jbBrIf.push(brIf);
-    this.jbPrev.push(this.jbHead.a[id]!);
+    this.jbKind.push(kind);
+    this.jbPrev.push(head);
     this.jbHead.a[id] = this.jbFrom.n - 1;
   }
 
@@ -908,7 +908,6 @@ export class BodyRewriter {
     frameVoid.push(ctx.resultBlockType.length === 1 && ctx.resultBlockType[0] === 0x40 ? 1 : 0);
     frameId.push(0);
     frameFallsOut.push(0);
-    this.frameTabled.push(0);
     this.jbHead.push(-1);
     this.frames = 1;
     // False once the current code cannot run (after br, br_table, return, unreachable) until
@@ -1216,7 +1215,7 @@ export class BodyRewriter {
           this.target(d, at);
           if (sinkChecks) this.backEdge(d, at);
           this.ev(V.BR, d);
-          this.branchToBlock(d, -1, -1);
+          this.branchToBlock(d, JB_BR);
           this.startSeg(E.SEG, r.pos);
           live = false;
           break;
@@ -1242,8 +1241,8 @@ export class BodyRewriter {
             brIfRefund.push(0);
             brIfNext.push(segCost.n);
             brIfLeaves.push(ti < loopAt.top() ? 1 : -1 - frameId.a[ti]!);
-            this.branchToBlock(d, segCost.n, brIfFrom.n - 1);
-          } else this.branchToBlock(d, segCost.n, -1);
+            this.branchToBlock(d, brIfFrom.n - 1);
+          } else this.branchToBlock(d, JB_BR_IF);
           this.startSeg(E.SEG, r.pos);
           break;
         }
@@ -1258,7 +1257,7 @@ export class BodyRewriter {
             evTable.push(d);
             // A br_table edge cannot carry a check of its own: its loop keeps the header check.
             const ti = frameKind.n - 1 - d;
-            this.frameTabled.a[frameId.a[ti]!] = 1;
+            this.jbHead.a[frameId.a[ti]!] = JB_TABLED;
             if (sinkChecks && frameKind.a[ti] === Frame.Loop) {
               const loop = this.loopOrdinal(ti);
               if (loopRotate.a[loop] === 1) loopRotate.a[loop] = 2;
