@@ -86,7 +86,7 @@ const IF_THEN_HOT = 1, IF_OTHER_HOT = 2, IF_BITS = 2;
 
 // Kinds of a branch to a block (see BodyRewriter.branchToBlock; a br_if with an entry in the brIf
 // arrays is recorded as that index instead), and a block's jbHead once a br_table reaches it.
-const JB_BR = -1, JB_BR_IF = -2, JB_TABLED = -2;
+const JB_BR = -1, JB_BR_IF = -2, JB_TABLED = -3;
 
 /** writeBeforeCall of a function not looked at yet (see BodyContext). */
 export const WRITE_UNKNOWN = 2;

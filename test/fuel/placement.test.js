@@ -170,7 +170,7 @@ const SHAPES = `(module
     local.get $n)
   ;; a scanning loop left by two br_ifs to a block that ends right before the loop's end: the
   ;; code after the loop is charged on the refunded exit edges (whitespace skipping in a parser).
-  ;; Memory at 0 holds " \t \t  x"; past the page the first load traps.
+  ;; Memory at 100 holds " \t \t  x"; past the page the first load traps.
   (func (export "scan") (param i32) (result i32)
     (local $p i32) (local $c i32)
     local.get 0 local.set $p

@@ -65,9 +65,8 @@ const HOSTS_RECHECK_MS = 1000;
 
 interface HostsCopy {
   names: Map<string, string[]>;
-  /** mtime and size when read (NaN: the file could not be read). */
-  mtimeMs: number;
-  size: number;
+  /** The file's mtime and size when read ('' when there was no file). */
+  stamp: string;
   checkedAt: number;
 }
 const hostsCopies = new Map<string, HostsCopy>();
@@ -78,14 +77,13 @@ async function hostsNames(file: string): Promise<Map<string, string[]>> {
   const copy = hostsCopies.get(file);
   if (copy && now - copy.checkedAt < HOSTS_RECHECK_MS) return copy.names;
   const st = await stat(file).catch(() => null);
-  const mtimeMs = st?.mtimeMs ?? NaN;
-  const size = st?.size ?? NaN;
-  if (copy && (mtimeMs === copy.mtimeMs || (Number.isNaN(mtimeMs) && Number.isNaN(copy.mtimeMs))) && size === copy.size) {
+  const stamp = st ? `${st.mtimeMs}/${st.size}` : '';
+  if (copy && stamp === copy.stamp) {
     copy.checkedAt = now;
     return copy.names;
   }
   const names = st ? parseHosts(await readFile(file, 'utf8').catch(() => '')) : new Map<string, string[]>();
-  hostsCopies.set(file, { names, mtimeMs, size, checkedAt: now });
+  hostsCopies.set(file, { names, stamp, checkedAt: now });
   return names;
 }
 
