@@ -18,15 +18,19 @@ import { BextError } from '../../errors.js';
 import { logger, logPerCause } from '../../log.js';
 import { AllowedUrlError, checkUrl, parseAllowedUrls, type AllowedUrl } from '../../config/url-patterns.js';
 import { refusalFor, type HostPolicy } from './address-policy.js';
+import { abortable, startDeadline, type FetchSignal } from './deadline.js';
 import { createAgentPool, type ResolvedAddress } from './pinned-agents.js';
 import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 import { parseRequest, type FetchRequest } from './request.js';
 import { systemLookup, type Lookup, type LookupResult } from './resolve.js';
 import { errorJson, headerPairs, responseJson } from './response.js';
 
-// undici loads with the first fetch: bext starts without it (most plugins never fetch).
+// undici loads with the first fetch: bext starts without it (most plugins never fetch). Kept once
+// loaded: require() resolves the name again on every call (a package.json lookup and stat).
 const load = createRequire(import.meta.url);
-const request: typeof undiciRequest = (...args) => (load('undici') as { request: typeof undiciRequest }).request(...args);
+let undiciRequestFn: typeof undiciRequest | null = null;
+const request: typeof undiciRequest = (...args) =>
+  (undiciRequestFn ??= (load('undici') as { request: typeof undiciRequest }).request)(...args);
 
 export const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -151,7 +155,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   }
 
   /** DNS, then the address rules: the addresses we may connect to, in resolver order. */
-  async function pickAddresses(url: URL, namedLiterally: boolean, signal: AbortSignal): Promise<ResolvedAddress[]> {
+  async function pickAddresses(url: URL, namedLiterally: boolean, signal: FetchSignal): Promise<ResolvedAddress[]> {
     const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     let addresses: ResolvedAddress[];
     const literalFamily = isIP(host);
@@ -189,7 +193,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
     return Buffer.concat(chunks, total);
   }
 
-  async function perform(req: FetchRequest, signal: AbortSignal): Promise<string> {
+  async function perform(req: FetchRequest, signal: FetchSignal): Promise<string> {
     let url = req.url;
     let method = req.method;
     let headers = req.headers;
@@ -260,9 +264,8 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
   }
 
   const handler = async (requestJson: string): Promise<string> => {
-    const controller = new AbortController();
+    const deadline = startDeadline(timeoutMs);
     let currentUrl = '';
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
       const req = parseRequest(requestJson);
       if (typeof req === 'string') {
@@ -282,13 +285,13 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
           currentUrl,
         );
       }
-      return await perform(req, controller.signal);
+      return await perform(req, deadline.signal);
     } catch (err) {
       if (err instanceof Refusal) {
         report(err);
         return errorJson(err.message);
       }
-      if (controller.signal.aborted) {
+      if (deadline.signal.aborted) {
         const refusal = new Refusal('timeout', `timeout after ${timeoutMs} ms (fetch_timeout_ms)`, currentUrl);
         report(refusal);
         return errorJson(refusal.message);
@@ -297,7 +300,7 @@ export function createFetchHandler(plugin: PluginConfig, opts: FetchHandlerOptio
       logger().warn({ plugin: name, url: clip(currentUrl), reason: clip(message) }, 'http_fetch failed');
       return errorJson(message);
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   };
 
@@ -325,25 +328,6 @@ async function requestFirstReachable<T>(targets: ResolvedAddress[], send: (t: Re
     }
   }
   throw last;
-}
-
-/** Settles with the promise, or rejects as soon as the signal aborts (DNS cannot be cancelled). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error('aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function describeNetworkError(err: unknown): string {

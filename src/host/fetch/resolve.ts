@@ -24,10 +24,11 @@ import type { RecordWithTtl } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { FetchSignal } from './deadline.js';
 
 export interface LookupOptions {
   /** Aborted at the fetch deadline: the lookup must stop and leave nothing pending. */
-  signal: AbortSignal;
+  signal: FetchSignal;
   /** The fetch deadline in ms (DNS retries are spread within it). */
   timeoutMs: number;
 }
@@ -154,7 +155,7 @@ export const systemLookup: Lookup = async (host, { signal, timeoutMs }) => {
   const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
   if (servers) resolver.setServers(servers);
   const cancel = (): void => resolver.cancel();
-  signal.addEventListener('abort', cancel, { once: true });
+  signal.once('abort', cancel);
   try {
     const [v4, v6] = await Promise.allSettled([resolver.resolve4(name, { ttl: true }), resolver.resolve6(name, { ttl: true })]);
     if (signal.aborted) throw abortError();
@@ -166,7 +167,7 @@ export const systemLookup: Lookup = async (host, { signal, timeoutMs }) => {
     // No address in either family: report the IPv4 reason (ENOTFOUND, ETIMEOUT, ...).
     throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
   } finally {
-    signal.removeEventListener('abort', cancel);
+    signal.removeListener('abort', cancel);
   }
 };
 
