@@ -28,16 +28,21 @@ function rdata(type, address) {
 /**
  * answers: { name: ['1.2.3.4', '::1', ...] } or (name, count) => [...] | undefined.
  * `silent: true` never replies. `ttl` (seconds, default 0: not to be kept) goes on every record.
+ * * `delayMs` holds every reply back that long (queries that overlap). `drop(name, n)` true leaves
+ * the n-th query for that name (1-based) unanswered (rinfo: where it came from).
  * Returns { server: 'ip:port', queries: [names], close() }.
  */
-export async function startDns({ answers = {}, silent = false, ttl = 0 } = {}) {
+export async function startDns({ answers = {}, silent = false, ttl = 0, delayMs = 0, drop = null } = {}) {
   const sock = dgram.createSocket('udp4');
   const queries = [];
+  /** Replies held back (delayMs), dropped on close. */
+  const held = new Set();
   sock.on('message', (msg, rinfo) => {
     const { name, end } = readName(msg, 12);
     const type = msg.readUInt16BE(end);
     queries.push(name);
     if (silent) return;
+    if (drop?.(name, queries.filter((q) => q === name).length, rinfo)) return;
     const all = typeof answers === 'function' ? answers(name, queries.filter((q) => q === name).length) : answers[name];
     const family = type === 1 ? 4 : type === 28 ? 6 : 0;
     const records = (all ?? []).filter((a) => net.isIP(a) === family);
@@ -57,12 +62,23 @@ export async function startDns({ answers = {}, silent = false, ttl = 0 } = {}) {
       rr.writeUInt16BE(data.length, 10);
       parts.push(rr, data);
     }
-    sock.send(Buffer.concat(parts), rinfo.port, rinfo.address);
+    const reply = Buffer.concat(parts);
+    if (delayMs > 0) {
+      const t = setTimeout(() => {
+        held.delete(t);
+        sock.send(reply, rinfo.port, rinfo.address);
+      }, delayMs);
+      held.add(t);
+    }
+    else sock.send(reply, rinfo.port, rinfo.address);
   });
   await new Promise((r) => sock.bind(0, '127.0.0.1', r));
   return {
     server: `127.0.0.1:${sock.address().port}`,
     queries,
-    close: () => new Promise((r) => sock.close(r)),
+    close: () => {
+      for (const t of held) clearTimeout(t);
+      return new Promise((r) => sock.close(r));
+    },
   };
 }

@@ -3,13 +3,14 @@
 // per fetch. Every fetch still checks the addresses it gets, cached or not.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFetchHandler } from '../../dist/host/fetch/index.js';
-import { forgetAnswers, fromHostsFile } from '../../dist/host/fetch/resolve.js';
+import { forgetAnswers, fromHostsFile, systemLookup } from '../../dist/host/fetch/resolve.js';
 import { permissions } from './harness.js';
 import { startDns } from './dns-server.js';
 
@@ -108,6 +109,84 @@ test('names are kept apart, and a name the server does not know is asked again e
     assert.match(await fetchBody(handler, 'c.example.test'), /cannot resolve c\.example\.test/);
     assert.deepEqual([asked(dns, 'a.example.test'), asked(dns, 'b.example.test'), asked(dns, 'c.example.test')], [2, 2, 4]);
   });
+});
+
+test('fetches of one name at the same moment share one query, also across plugins', async () => {
+  // TTL 0: nothing is kept, so only sharing the query in flight saves the others theirs.
+  await withDns({ answers: { 'api.example.test': ['127.0.0.1'] }, ttl: 0, delayMs: 200 }, async (handler, dns) => {
+    const others = [handlerFor(), handlerFor()];
+    try {
+      const bodies = await Promise.all([handler, ...others].flatMap((h) => [fetchBody(h, 'api.example.test'), fetchBody(h, 'api.example.test')]));
+      assert.deepEqual(bodies, Array(6).fill('one'));
+      assert.equal(asked(dns, 'api.example.test'), 2, 'one A and one AAAA query for six fetches');
+      assert.equal(await fetchBody(handler, 'api.example.test'), 'one');
+      assert.equal(asked(dns, 'api.example.test'), 4, 'a fetch after the shared query ended asks again');
+    } finally {
+      await Promise.all(others.map((h) => h.close()));
+    }
+  });
+});
+
+/** A fetch deadline's signal, aborted by hand. */
+function signal() {
+  const s = new EventEmitter();
+  s.aborted = false;
+  s.abort = () => {
+    s.aborted = true;
+    s.emit('abort');
+  };
+  return s;
+}
+
+test('a caller that stops waiting leaves a shared query to the others; the last to leave cancels it', async () => {
+  const dns = await startDns({ answers: { 'api.example.test': ['127.0.0.1'] }, ttl: 0, delayMs: 300 });
+  process.env.BEXT_DNS_SERVERS = dns.server;
+  try {
+    const first = signal();
+    const second = signal();
+    const a = systemLookup('api.example.test', { signal: first, timeoutMs: 5_000 });
+    const b = systemLookup('api.example.test', { signal: second, timeoutMs: 5_000 });
+    await sleep(50);
+    first.abort();
+    await assert.rejects(a, /aborted/);
+    assert.deepEqual(await b, ['127.0.0.1'], 'the one still waiting gets the answer');
+    assert.equal(asked(dns, 'api.example.test'), 2);
+
+    // Alone, a caller that stops waiting cancels the query: the next caller asks anew.
+    const alone = signal();
+    const c = systemLookup('api.example.test', { signal: alone, timeoutMs: 5_000 });
+    await sleep(50);
+    alone.abort();
+    const next = systemLookup('api.example.test', { signal: signal(), timeoutMs: 5_000 });
+    await assert.rejects(c, /aborted/);
+    assert.deepEqual(await next, ['127.0.0.1']);
+    assert.equal(asked(dns, 'api.example.test'), 6, 'the cancelled query was not joined');
+  } finally {
+    delete process.env.BEXT_DNS_SERVERS;
+    await dns.close();
+  }
+});
+
+test('a caller whose shared query timed out before its own deadline asks again', async () => {
+  // Queries go unanswered until the first caller has given up.
+  let answering = false;
+  const dns = await startDns({ answers: { 'api.example.test': ['127.0.0.1'] }, ttl: 0, drop: () => !answering });
+  process.env.BEXT_DNS_SERVERS = dns.server;
+  try {
+    // The first asks with a short deadline, so its query gives up; the second joins it.
+    const hasty = systemLookup('api.example.test', { signal: signal(), timeoutMs: 100 });
+    // Its query is on the wire before the second caller comes.
+    while (asked(dns, 'api.example.test') === 0) await sleep(5);
+    const patient = systemLookup('api.example.test', { signal: signal(), timeoutMs: 10_000 });
+    await assert.rejects(hasty, (err) => err.code === 'ETIMEOUT');
+    const unanswered = asked(dns, 'api.example.test');
+    answering = true;
+    assert.deepEqual(await patient, ['127.0.0.1']);
+    assert.ok(asked(dns, 'api.example.test') > unanswered, 'the patient caller sent queries of its own');
+  } finally {
+    delete process.env.BEXT_DNS_SERVERS;
+    await dns.close();
+  }
 });
 
 test('the hosts file is read once and again after it changes', async () => {

@@ -125,6 +125,7 @@ function keep(key: string, v4: PromiseSettledResult<RecordWithTtl[]>, v6: Promis
 /** Forgets every DNS answer and the hosts file copy (tests). */
 export function forgetAnswers(): void {
   answers.clear();
+  asking.clear();
   hostsCopies.clear();
 }
 
@@ -150,26 +151,101 @@ export const systemLookup: Lookup = async (host, { signal, timeoutMs }) => {
     if (performance.now() < known.expires) return [...known.addresses];
     answers.delete(key);
   }
+  // Fetches of one name at the same moment (several plugins calling one API) share one query.
+  const deadline = performance.now() + timeoutMs;
+  const joined = asking.get(key);
+  if (joined !== undefined) {
+    try {
+      return await waitFor(joined, signal);
+    } catch (err) {
+      // The query joined was asked with another caller's deadline and may have given up sooner
+      // (a timeout, not an answer): with time left, this caller asks again on its own.
+      const left = deadline - performance.now();
+      if (signal.aborted || DEFINITE.has((err as NodeJS.ErrnoException)?.code ?? '') || left < MIN_RETRY_MS) throw err;
+      return await waitFor(ask(key, name, servers, left), signal);
+    }
+  }
+  return await waitFor(ask(key, name, servers, timeoutMs), signal);
+};
+
+/** Least time left for which a caller asks again after a shared query gave up. */
+const MIN_RETRY_MS = 100;
+
+/** The query's addresses, as one of its callers: leaving at the deadline, and cancelling it if the last to leave. */
+async function waitFor(query: Query, signal: FetchSignal): Promise<string[]> {
+  if (signal.aborted) throw abortError();
+  query.waiting++;
+  let left = false;
+  const leave = (): void => {
+    if (left) return;
+    left = true;
+    // The last caller to stop waiting cancels the query, so nothing is left running.
+    if (--query.waiting === 0) query.cancel();
+  };
+  signal.once('abort', leave);
+  try {
+    let addresses: string[];
+    try {
+      addresses = await query.addresses;
+    } catch (err) {
+      // A caller that left (and may have cancelled the query) was aborted, whatever the query says.
+      throw signal.aborted ? abortError() : err;
+    }
+    if (signal.aborted) throw abortError();
+    return [...addresses];
+  } finally {
+    signal.removeListener('abort', leave);
+    if (!left) {
+      left = true;
+      query.waiting--;
+    }
+  }
+}
+
+/** A DNS query in flight, shared by every caller that waits for it. */
+interface Query {
+  addresses: Promise<string[]>;
+  /** Callers still waiting for it. */
+  waiting: number;
+  cancel(): void;
+}
+/** Keyed like `answers`. */
+const asking = new Map<string, Query>();
+
+/** A new query for `name`, the one later callers for `key` join until it settles. */
+function ask(key: string, name: string, servers: string[] | null, timeoutMs: number): Query {
   // Two tries (c-ares doubles the wait for the second) outlast the deadline, so a resolver that
-  // never answers ends as the fetch's `timeout`, and the abort below cancels what is left.
+  // never answers ends as the fetch's `timeout`, and the cancel at the deadline stops what is left.
   const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
   if (servers) resolver.setServers(servers);
-  const cancel = (): void => resolver.cancel();
-  signal.once('abort', cancel);
-  try {
-    const [v4, v6] = await Promise.allSettled([resolver.resolve4(name, { ttl: true }), resolver.resolve6(name, { ttl: true })]);
-    if (signal.aborted) throw abortError();
-    const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])].map((r) => r.address);
-    if (addresses.length > 0) {
-      keep(key, v4, v6, addresses);
-      return addresses;
+  const query: Query = {
+    addresses: Promise.resolve([]),
+    waiting: 0,
+    cancel: () => {
+      // Cancelled is final: a caller arriving before the cancellation settles asks anew.
+      if (asking.get(key) === query) asking.delete(key);
+      resolver.cancel();
+    },
+  };
+  query.addresses = (async () => {
+    try {
+      const [v4, v6] = await Promise.allSettled([resolver.resolve4(name, { ttl: true }), resolver.resolve6(name, { ttl: true })]);
+      const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])].map((r) => r.address);
+      if (addresses.length > 0) {
+        keep(key, v4, v6, addresses);
+        return addresses;
+      }
+      // No address in either family: report the IPv4 reason (ENOTFOUND, ETIMEOUT, ...).
+      throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
+    } finally {
+      if (asking.get(key) === query) asking.delete(key);
     }
-    // No address in either family: report the IPv4 reason (ENOTFOUND, ETIMEOUT, ...).
-    throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
-  } finally {
-    signal.removeListener('abort', cancel);
-  }
-};
+  })();
+  // A query every caller left (all aborted) settles with nobody awaiting it.
+  query.addresses.catch(() => {});
+  asking.set(key, query);
+  return query;
+}
 
 function abortError(): Error {
   return Object.assign(new Error('aborted'), { code: 'ABORT_ERR' });
