@@ -11,7 +11,7 @@ export function initialFuelFor(budget: number): bigint {
 }
 
 /** Fuel consumed by a top-level call (clamped to 0..budget, as wasmtime clamps remaining at 0). */
-export function fuelUsed(budget: number, remaining: bigint): number {
+export function fuelUsed(budget: number, remaining: bigint | number): number {
   // In doubles, not BigInts (every call pays this; BigInt arithmetic allocates): exact while
   // |remaining| < 2^53, and beyond that the clamps below give the same answer either way.
   const used = budget - Number(remaining);
@@ -39,7 +39,7 @@ export function innermostWasmFrame(err: unknown): string | undefined {
  * `bext_fuel` and traps inside `bext_out_of_fuel`, a function only the instrumenter creates.
  * A guest `unreachable` never has that frame innermost, whatever the fuel left.
  */
-export function isOutOfFuel(err: unknown, remaining: bigint): boolean {
-  if (remaining > 0n) return false;
+export function isOutOfFuel(err: unknown, remaining: bigint | number): boolean {
+  if (remaining > 0) return false;
   return innermostWasmFrame(err) === OUT_OF_FUEL_NAME;
 }

@@ -4,6 +4,7 @@
  * a guest hands the host passes through `read` (or `view`), so one function owns the bounds rule.
  */
 import type { AbiSummary } from './abi-table.js';
+import { fuelAccess, type FuelAccess } from './fuel-access.js';
 
 /**
  * A guest mistake found by the host (bad pointer, proc_exit). Thrown out of a host import, it
@@ -110,13 +111,13 @@ export function refusingAfterFault(fn: AnyFn, arity: number): AnyFn {
 }
 
 /** Fuel given to host-initiated allocator/deallocator calls and bext_name/bext_priority. */
-export const ABI_ALLOWANCE = 10_000_000n;
+export const ABI_ALLOWANCE = 10_000_000;
 
 type Fn = (...args: unknown[]) => unknown;
 
 export class Guest {
   readonly memory: WebAssembly.Memory;
-  private readonly fuel: WebAssembly.Global;
+  private readonly fuel: FuelAccess;
   private readonly allocFn: ((size: number) => number) | null;
   private readonly freeFn: ((ptr: number, len: number) => void) | null;
   /** All of memory, for write(); renewed when memory grew. */
@@ -132,7 +133,7 @@ export class Guest {
     const g = exports[fuelGlobal];
     // Every module reaching a worker went through the instrumenter, which always adds the global.
     if (!(g instanceof WebAssembly.Global)) throw new Error(`internal: instrumented module lacks the ${fuelGlobal} export`);
-    this.fuel = g;
+    this.fuel = fuelAccess(g);
     const a = summary.allocator ? (exports[summary.allocator] as Fn) : null;
     this.allocFn = !a
       ? null
@@ -143,13 +144,13 @@ export class Guest {
     this.freeFn = !d ? null : summary.deallocator === 'free' ? (ptr) => void d(ptr) : (ptr, len) => void d(ptr, len);
   }
 
-  setFuel(v: bigint): void {
-    this.fuel.value = v;
+  setFuel(v: number): void {
+    this.fuel.set(v);
   }
 
   /** Fuel remaining (negative or zero after running out). */
-  getFuel(): bigint {
-    return this.fuel.value as bigint;
+  getFuel(): number {
+    return this.fuel.get();
   }
 
   get size(): number {

@@ -103,10 +103,10 @@ function paramsOf(n: number): number[] {
 
 /** initialFuelFor of the budget seen last: a batch asks for the same few budgets again and again. */
 let lastBudget = -1;
-let lastInitial = 0n;
-function initialFuel(budget: number): bigint {
+let lastInitial = 0;
+function initialFuel(budget: number): number {
   if (budget !== lastBudget) {
-    lastInitial = initialFuelFor(budget);
+    lastInitial = Number(initialFuelFor(budget));
     lastBudget = budget;
   }
   return lastInitial;
@@ -268,7 +268,7 @@ export function runWorker(port: MessagePort, capabilities: readonly Capability[]
     start?: number,
   ): CallReport => {
     const report = meteredCall(guest, budget, hook, f, params, ret, profiler, start);
-    if (profiler) report.profile = profiler.collector.finish(Number(guest.getFuel()));
+    if (profiler) report.profile = profiler.collector.finish(guest.getFuel());
     return report;
   };
 
