@@ -3,7 +3,7 @@
  * docs/fuel.md "Host protocol") around every hook call: the budget before it, what is left after
  * it, and the allowance of each allocator call in between. Through `WebAssembly.Global.value`
  * each access is a call into V8's C++ API and a BigInt (an i64 global): 54-75 ns for a write and
- * a read on Node 20, a fifth of a no-op hook call's cost in its worker. A two-function wasm
+ * a read on Node 20, a tenth or more of a no-op hook call's cost in its worker. A two-function wasm
  * module that imports the global does both in 8 ns: JS calls into wasm with a double, which
  * TurboFan makes a direct call.
  *
@@ -21,12 +21,10 @@
  *
  * (test/runtime/fuel-access.test.js assembles this text and compares.)
  */
-export const FUEL_ACCESS_WASM = Uint8Array.from(
-  Buffer.from(
-    '0061736d0100000001090260017c006000017c020e010462657874046675656c037e010303020001070d02037365740000036765740001' +
-      '0a100208002000fc0624000b05002300b90b',
-    'hex',
-  ),
+export const FUEL_ACCESS_WASM: Uint8Array = Buffer.from(
+  '0061736d0100000001090260017c006000017c020e010462657874046675656c037e010303020001070d02037365740000036765740001' +
+    '0a100208002000fc0624000b05002300b90b',
+  'hex',
 );
 
 export interface FuelAccess {

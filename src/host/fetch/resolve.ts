@@ -214,16 +214,20 @@ const asking = new Map<string, Query>();
 
 /** A new query for `name`, the one later callers for `key` join until it settles. */
 function ask(key: string, name: string, servers: string[] | null, timeoutMs: number): Query {
-  // Two tries (c-ares doubles the wait for the second) outlast the deadline, so a resolver that
-  // never answers ends as the fetch's `timeout`, and the cancel at the deadline stops what is left.
+  // Two tries (c-ares doubles the wait for the second, and stretches waits shorter than a few
+  // hundred ms) outlast the asker's deadline, so a resolver that never answers ends as the fetch's
+  // `timeout`; the last caller to stop waiting cancels what is left (waitFor).
   const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
   if (servers) resolver.setServers(servers);
+  const forget = (): void => {
+    if (asking.get(key) === query) asking.delete(key);
+  };
   const query: Query = {
     addresses: Promise.resolve([]),
     waiting: 0,
     cancel: () => {
       // Cancelled is final: a caller arriving before the cancellation settles asks anew.
-      if (asking.get(key) === query) asking.delete(key);
+      forget();
       resolver.cancel();
     },
   };
@@ -238,7 +242,7 @@ function ask(key: string, name: string, servers: string[] | null, timeoutMs: num
       // No address in either family: report the IPv4 reason (ENOTFOUND, ETIMEOUT, ...).
       throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
     } finally {
-      if (asking.get(key) === query) asking.delete(key);
+      forget();
     }
   })();
   // A query every caller left (all aborted) settles with nobody awaiting it.
