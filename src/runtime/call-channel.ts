@@ -39,13 +39,13 @@
  *          'batch_result' message).
  *   RAN    how many calls of a batch ran (worker, INLINE batches).
  */
-import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { HOOK_NAMES } from '../config/types.js';
 import { encodeCalls, hookStrings, readCalls, type EncodedCall } from './call-codec.js';
 import type { BatchResultMessage, CallReport } from './messages.js';
 import type { EventLogReader } from './event-log.js';
 import { OUTCOMES, type HookArgs, type QueuedCall } from './types.js';
+import { createSpareCore } from './spare-core.js';
 
 /** Total size of a channel's buffer; arguments must fit in it less the header. */
 export const CHANNEL_BYTES = 64 * 1024;
@@ -63,21 +63,8 @@ export const WORKER_POLL_MS = 0.02;
  * channel keep finishing within it, so a plugin with slow hooks never makes the main thread poll.
  */
 export const HOST_POLL_MS = 0.03;
-/**
- * Whether polling can pay on this machine now: only while a core is to spare (the 1-minute load
- * average below the cores, plus one for the polling itself). On an oversubscribed machine a thread
- * that polls holds a core the thread it waits for needs, and every round trip gets slower.
- * Measured at most once a second.
- */
-let spareAt = -Infinity;
-let spare = true;
-function coreToSpare(now: number): boolean {
-  if (now - spareAt > 1000) {
-    spareAt = now;
-    spare = loadavg()[0]! < availableParallelism() + 1;
-  }
-  return spare;
-}
+/** Whether polling can pay on this machine now (spare-core.ts); one tracker per thread. */
+const coreToSpare = createSpareCore();
 
 /** Longest a worker serves calls without letting its event loop turn once. */
 const SLICE_MS = 20;
