@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { createSpareCore, othersBusyCores, sampleCpu, spareGiven, SPARE_WINDOW_MS } from '../../dist/runtime/spare-core.js';
+import { createSpareCore, othersBusyCores, procStatBusyMs, sampleCpu, spareGiven, SPARE_WINDOW_MS } from '../../dist/runtime/spare-core.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,8 +16,9 @@ test('other processes\' cores are what every core spent busy less what this proc
   assert.equal(othersBusyCores(a, { at: 2_000, allBusyMs: 51_800, ownMs: 3_800 }), 0);
   // Ticks counted apart can put own time a little ahead of all: never below 0.
   assert.equal(othersBusyCores(a, { at: 2_000, allBusyMs: 50_000, ownMs: 2_010 }), 0);
-  // No time passed: nothing can be said.
-  assert.equal(othersBusyCores(a, a), 0);
+  // No time passed, or a sample that failed: nothing can be said.
+  assert.ok(Number.isNaN(othersBusyCores(a, a)));
+  assert.ok(Number.isNaN(othersBusyCores(a, { at: 2_000, allBusyMs: NaN, ownMs: 2_500 })));
   assert.equal(spareGiven(0.9, 2), true);
   assert.equal(spareGiven(1, 2), false);
   assert.equal(spareGiven(6.5, 8), true);
@@ -64,6 +65,44 @@ test('the verdict follows the last window: it turns within a window either way, 
   now += SPARE_WINDOW_MS;
   allBusy += 50;
   assert.equal(spare(now), true, 'the fresh window decides');
+});
+
+test('busy time is read from the cpu line of /proc/stat: user, nice, system, irq, softirq and steal, in ticks of 10 ms', () => {
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  assert.equal(procStatBusyMs(() => 'cpu  100 20 30 4000 5 6 7 8 0 0\ncpu0 50 10 15 2000 2 3 3 4 0 0\n'), 1710);
+  // Kernels before 2.6.11 have no steal column.
+  assert.equal(procStatBusyMs(() => 'cpu  100 20 30 4000 5 6 7\n'), 1630);
+  assert.equal(procStatBusyMs(() => 'intr 1 2 3\n'), null);
+  assert.equal(procStatBusyMs(() => {
+    throw new Error('ENOENT');
+  }), null);
+  if (process.platform === 'linux') {
+    const real = procStatBusyMs();
+    assert.ok(Number.isFinite(real) && real > 0, `this machine's /proc/stat: ${real}`);
+  }
+});
+
+test('a window whose sample failed keeps the verdict', () => {
+  let now = 0;
+  let allBusy = 0;
+  const spare = createSpareCore((at) => ({ at, allBusyMs: allBusy, ownMs: 0 }), 2);
+  spare(now);
+  now += SPARE_WINDOW_MS;
+  allBusy += 1_500;
+  assert.equal(spare(now), false);
+  now += SPARE_WINDOW_MS;
+  allBusy += 100;
+  assert.equal(spare(now), true);
+  // (NaN compares false: judged, it would read as no core to spare.)
+  now += SPARE_WINDOW_MS;
+  allBusy = NaN;
+  assert.equal(spare(now), true);
+  now += SPARE_WINDOW_MS;
+  allBusy = 10_000;
+  assert.equal(spare(now), true, 'a window that starts with a failed sample says nothing either');
+  now += SPARE_WINDOW_MS;
+  allBusy += 1_800;
+  assert.equal(spare(now), false, 'the next whole window decides');
 });
 
 test('one core has none to spare', () => {
