@@ -89,8 +89,8 @@ export function spareGiven(othersCores: number, cores: number): boolean {
 }
 
 /**
- * A per-thread tracker (each thread that polls keeps its own; samples cost ~50 µs, taken at most
- * once a window). `sample` is for tests.
+ * A per-thread tracker: each thread that polls keeps its own. A sample costs ~14 µs on Linux
+ * (~50 µs through os.cpus()) and is taken at most once a window. `sample` is for tests.
  */
 export function createSpareCore(sample: (now: number) => CpuSample = sampleCpu, cores = availableParallelism()): (now: number) => boolean {
   let last: CpuSample | null = null;
