@@ -64,10 +64,23 @@ function cpusBusyMs(): number {
   return busy;
 }
 
-// One source for the life of the thread: the two count different things (os.cpus() leaves out
-// softirq and steal), so a window must not start with one and end with the other. A failed read
-// is NaN, and a window with one says nothing.
-const busyMs: () => number = process.platform === 'linux' && procStatBusyMs() !== null ? () => procStatBusyMs() ?? NaN : cpusBusyMs;
+/**
+ * The source, chosen at the thread's first sample (not at import: most threads never poll) and
+ * kept for its life: the two count different things (os.cpus() leaves out softirq and steal), so
+ * a window must not start with one and end with the other. A failed read is NaN, and a window
+ * with one says nothing.
+ */
+let source: (() => number) | null = null;
+function busyMs(): number {
+  if (source !== null) return source();
+  const first = process.platform === 'linux' ? procStatBusyMs() : null;
+  if (first === null) {
+    source = cpusBusyMs;
+    return cpusBusyMs();
+  }
+  source = () => procStatBusyMs() ?? NaN;
+  return first;
+}
 
 /** Busy ms of every core together, and this process's CPU ms, now. */
 export function sampleCpu(now: number): CpuSample {
