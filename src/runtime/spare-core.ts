@@ -4,7 +4,8 @@
  * the thread it waits for needs, and every round trip gets slower.
  *
  * Measured from CPU time over the last second or so: what all cores spent busy (the `cpu` line of
- * /proc/stat on Linux, os.cpus() elsewhere) less what this process spent (process.cpuUsage, every
+ * /proc/stat on Linux, or the lines of the CPUs this process may run on when that is fewer than
+ * the host's; os.cpus() elsewhere) less what this process spent (process.cpuUsage, every
  * thread), i.e. how many cores other processes kept busy (or the hypervisor took: steal). A core
  * is to spare while that is below the cores less one (the polling thread and the one it waits for
  * need two between them). The 1-minute load average, used before, answered the same question a
@@ -13,7 +14,7 @@
  * process's own threads, so a bench that ran four plugins at once turned polling off for the
  * single calls measured after it.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 
 /** CPU time as sampled: busy ms over every core, this process's ms, when (performance.now()). */
@@ -29,6 +30,14 @@ export const SPARE_WINDOW_MS = 1_000;
 /** Clock ticks per second in /proc/stat (USER_HZ: 100 on every Linux port node runs on). */
 const USER_HZ = 100;
 const head = Buffer.alloc(256);
+/** A `cpu` or `cpuN` line of /proc/stat: user nice system idle iowait irq softirq [steal]. */
+const CPU_LINE = /^cpu(\d*)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s+(\d+)(?:\s+(\d+))?/gm;
+
+/** Busy ms of a matched CPU_LINE: user, nice, system, irq, softirq, steal. */
+function lineBusyMs(m: RegExpExecArray): number {
+  const ticks = Number(m[2]) + Number(m[3]) + Number(m[4]) + Number(m[5]) + Number(m[6]) + Number(m[7] ?? 0);
+  return (ticks * 1000) / USER_HZ;
+}
 
 /**
  * Busy ms of every core together from the first line of /proc/stat (user, nice, system, irq,
@@ -37,16 +46,71 @@ const head = Buffer.alloc(256);
  * replaced must not leave a descriptor behind.
  */
 export function procStatBusyMs(read: () => string = readProcStatHead): number | null {
-  let line: string;
+  let text: string;
   try {
-    line = read();
+    text = read();
   } catch {
     return null;
   }
-  const m = /^cpu\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s+(\d+)(?:\s+(\d+))?/.exec(line);
+  CPU_LINE.lastIndex = 0;
+  const m = CPU_LINE.exec(text);
+  return m !== null && m.index === 0 && m[1] === '' ? lineBusyMs(m) : null;
+}
+
+/**
+ * Busy ms of the listed CPUs together, from their `cpuN` lines of /proc/stat; null when the text
+ * lacks one of them (a CPU taken offline since) or cannot be read.
+ */
+export function procStatBusyMsOf(cpus: readonly number[], read: () => string = readProcStat): number | null {
+  let text: string;
+  try {
+    text = read();
+  } catch {
+    return null;
+  }
+  const wanted = new Set(cpus);
+  let busy = 0;
+  let found = 0;
+  CPU_LINE.lastIndex = 0;
+  for (let m = CPU_LINE.exec(text); m !== null; m = CPU_LINE.exec(text)) {
+    if (m[1] === '' || !wanted.has(Number(m[1]))) continue;
+    busy += lineBusyMs(m);
+    found++;
+  }
+  return found === wanted.size && found > 0 ? busy : null;
+}
+
+/** How many `cpuN` lines /proc/stat has: the host's online CPUs. */
+export function procStatCpuCount(text: string): number {
+  let n = 0;
+  CPU_LINE.lastIndex = 0;
+  for (let m = CPU_LINE.exec(text); m !== null; m = CPU_LINE.exec(text)) if (m[1] !== '') n++;
+  return n;
+}
+
+/**
+ * The CPUs this thread may run on (its affinity: `taskset`, a container's cpuset), from the
+ * Cpus_allowed_list line of /proc/thread-self/status ("0-3,8,10-11"); null when it cannot be read.
+ */
+export function allowedCpus(read: () => string = () => readFileSync('/proc/thread-self/status', 'latin1')): number[] | null {
+  let text: string;
+  try {
+    text = read();
+  } catch {
+    return null;
+  }
+  const m = /^Cpus_allowed_list:\s*([\d,-]+)\s*$/m.exec(text);
   if (m === null) return null;
-  const ticks = Number(m[1]) + Number(m[2]) + Number(m[3]) + Number(m[4]) + Number(m[5]) + Number(m[6] ?? 0);
-  return (ticks * 1000) / USER_HZ;
+  const out: number[] = [];
+  for (const part of m[1]!.split(',')) {
+    const r = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (r === null) return null;
+    const from = Number(r[1]);
+    const to = r[2] === undefined ? from : Number(r[2]);
+    if (to < from || to - from > 65_536) return null;
+    for (let c = from; c <= to; c++) out.push(c);
+  }
+  return out.length > 0 ? out : null;
 }
 
 function readProcStatHead(): string {
@@ -56,6 +120,10 @@ function readProcStatHead(): string {
   } finally {
     closeSync(fd);
   }
+}
+
+function readProcStat(): string {
+  return readFileSync('/proc/stat', 'latin1');
 }
 
 function cpusBusyMs(): number {
@@ -69,17 +137,38 @@ function cpusBusyMs(): number {
  * kept for its life: the two count different things (os.cpus() leaves out softirq and steal), so
  * a window must not start with one and end with the other. A failed read is NaN, and a window
  * with one says nothing.
+ *
+ * A thread allowed fewer CPUs than the host has (`taskset`, a container given a cpuset) counts
+ * only those CPUs' lines: what other processes do on the rest of the host takes nothing from it,
+ * and availableParallelism(), which the rule compares with, counts the allowed CPUs too. The
+ * allowed set is read once, with the source.
  */
 let source: (() => number) | null = null;
 function busyMs(): number {
   if (source !== null) return source();
-  const first = process.platform === 'linux' ? procStatBusyMs() : null;
-  if (first === null) {
-    source = cpusBusyMs;
-    return cpusBusyMs();
+  if (process.platform === 'linux') {
+    const allowed = allowedCpus();
+    let all: string | null = null;
+    try {
+      all = readProcStat();
+    } catch {
+      all = null;
+    }
+    if (allowed !== null && all !== null && allowed.length < procStatCpuCount(all)) {
+      const first = procStatBusyMsOf(allowed, () => all!);
+      if (first !== null) {
+        source = () => procStatBusyMsOf(allowed) ?? NaN;
+        return first;
+      }
+    }
+    const first = procStatBusyMs();
+    if (first !== null) {
+      source = () => procStatBusyMs() ?? NaN;
+      return first;
+    }
   }
-  source = () => procStatBusyMs() ?? NaN;
-  return first;
+  source = cpusBusyMs;
+  return cpusBusyMs();
 }
 
 /** Busy ms of every core together, and this process's CPU ms, now. */

@@ -2,9 +2,9 @@
 // 1-minute load average (src/runtime/spare-core.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { createSpareCore, othersBusyCores, procStatBusyMs, sampleCpu, spareGiven, SPARE_WINDOW_MS } from '../../dist/runtime/spare-core.js';
+import { allowedCpus, createSpareCore, othersBusyCores, procStatBusyMs, procStatBusyMsOf, procStatCpuCount, sampleCpu, spareGiven, SPARE_WINDOW_MS } from '../../dist/runtime/spare-core.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,6 +73,8 @@ test('busy time is read from the cpu line of /proc/stat: user, nice, system, irq
   // Kernels before 2.6.11 have no steal column.
   assert.equal(procStatBusyMs(() => 'cpu  100 20 30 4000 5 6 7\n'), 1630);
   assert.equal(procStatBusyMs(() => 'intr 1 2 3\n'), null);
+  // A per-CPU line is not the total.
+  assert.equal(procStatBusyMs(() => 'cpu0 50 10 15 2000 2 3 3 4 0 0\n'), null);
   assert.equal(procStatBusyMs(() => {
     throw new Error('ENOENT');
   }), null);
@@ -125,4 +127,56 @@ test('on this machine: with every core kept busy by other processes, there is no
   const others = othersBusyCores(before, sampleCpu(performance.now()));
   assert.ok(others >= cores - 1, `other processes kept ${others.toFixed(2)} cores busy (${cores} spinning)`);
   assert.equal(verdict, false);
+});
+
+const STAT4 = [
+  'cpu  400 0 40 9000 0 0 4 0 0 0',
+  'cpu0 100 0 10 2000 0 0 1 0 0 0',
+  'cpu1 100 0 10 2000 0 0 1 0 0 0',
+  'cpu2 150 0 15 2500 0 0 1 0 0 0',
+  'cpu3 50 0 5 2500 0 0 1 0 0 0',
+  'intr 1 2 3',
+].join('\n');
+
+test('a thread allowed some of the host\'s CPUs counts only their lines of /proc/stat', () => {
+  assert.equal(procStatCpuCount(STAT4), 4);
+  // cpu2 + cpu3: (166 + 56) ticks of 10 ms.
+  assert.equal(procStatBusyMsOf([2, 3], () => STAT4), 2220);
+  assert.equal(procStatBusyMsOf([0], () => STAT4), 1110);
+  // A CPU with no line (taken offline since): nothing can be said.
+  assert.equal(procStatBusyMsOf([3, 4], () => STAT4), null);
+  assert.equal(procStatBusyMsOf([0], () => {
+    throw new Error('ENOENT');
+  }), null);
+  const status = (list) => () => `Name:\tnode\nCpus_allowed:\tf\nCpus_allowed_list:\t${list}\nMems_allowed:\t1\n`;
+  assert.deepEqual(allowedCpus(status('0-3,8,10-11')), [0, 1, 2, 3, 8, 10, 11]);
+  assert.deepEqual(allowedCpus(status('5')), [5]);
+  assert.equal(allowedCpus(status('3-1')), null);
+  assert.equal(allowedCpus(status('x')), null);
+  assert.equal(allowedCpus(() => 'Name:\tnode\n'), null);
+  if (process.platform === 'linux') {
+    const mine = allowedCpus();
+    assert.ok(mine !== null && mine.length === availableParallelism(), `this thread's CPUs: ${mine}`);
+  }
+});
+
+const hasTaskset = process.platform === 'linux' && availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+test('on this machine: a process pinned to one CPU does not count a process spinning on another', { skip: hasTaskset ? false : 'needs Linux, taskset and two CPUs' }, async (t) => {
+  const spinner = spawn('taskset', ['-c', '1', process.execPath, '-e', 'for (;;);'], { stdio: 'ignore' });
+  t.after(() => spinner.kill('SIGKILL'));
+  await sleep(300);
+  const url = new URL('../../dist/runtime/spare-core.js', import.meta.url).href;
+  const script = `const { sampleCpu, othersBusyCores } = await import(${JSON.stringify(url)});
+const a = sampleCpu(performance.now());
+await new Promise((r) => setTimeout(r, 1200));
+console.log(JSON.stringify({ others: othersBusyCores(a, sampleCpu(performance.now())) }));`;
+  const before = sampleCpu(performance.now());
+  const child = spawnSync('taskset', ['-c', '0', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const hostWide = othersBusyCores(before, sampleCpu(performance.now()));
+  assert.equal(child.status, 0, child.stderr);
+  const { others } = JSON.parse(child.stdout);
+  // Host-wide, CPU 1 (the spinner, and whatever else the machine runs) is busy and counted; on
+  // CPU 0 it is not. Other work on CPU 0 (tests running beside this one) counts in both.
+  assert.ok(hostWide - others >= 0.7, `other processes kept ${hostWide.toFixed(2)} cores busy host-wide, ${others.toFixed(2)} seen from CPU 0`);
 });
