@@ -18,7 +18,9 @@
 // `--only "cache on,plain memory"` for the cache-on goals alone. --calibrate adds a second,
 // identical plain server measured against the first (small page from memory): its ratio, which
 // is 1.00 on a quiet machine, shows how far this run's ratios can be trusted. --pin puts each
-// server's main thread on a core of its own (see PIN).
+// server's main thread on a core of its own (see PIN). --breakdown adds, beside the 3-plugin
+// goal, a server with one no-op plugin and one with three plugins that take no events: what
+// loaded plugins cost by themselves, and what the first plugin's deliveries cost.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync, readFile } from 'node:fs';
 import http from 'node:http';
@@ -38,6 +40,11 @@ const NOOP_PLUGIN = `(module
   (memory (export "memory") 1)
   (func (export "bext_alloc") (param i32) (result i32) (i32.const 1024))
   (func (export "on_request_complete") (param i32 i32)))`;
+/** A plugin with no on_request_complete: loaded and idle while requests are served (--breakdown). */
+const IDLE_PLUGIN = `(module
+  (memory (export "memory") 1)
+  (func (export "bext_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "on_reload")))`;
 
 /**
  * --pin: each server's main thread runs alone on CPU 0; its other threads (plugin workers, the
@@ -141,6 +148,9 @@ async function main() {
     writeFileSync(path.join(dir, 'off.toml'), `${base}[cache]\nenabled = false\n`);
     writeFileSync(path.join(dir, 'on.toml'), base);
     writeFileSync(path.join(dir, 'three.toml'), base + ['one', 'two', 'three'].map((n) => `[plugins.${n}]\npath = "./plugins/noop.wasm"\n`).join(''));
+    writeFileSync(path.join(dir, 'plugins', 'idle.wasm'), wat(IDLE_PLUGIN));
+    writeFileSync(path.join(dir, 'one.toml'), `${base}[plugins.one]\npath = "./plugins/noop.wasm"\n`);
+    writeFileSync(path.join(dir, 'idle.toml'), base + ['one', 'two', 'three'].map((n) => `[plugins.${n}]\npath = "./plugins/idle.wasm"\n`).join(''));
     const bext = (cfg) => [path.join(ROOT, 'bin', 'bext'), 'dev', '-c', cfg, '-p', '0', '--no-watch'];
     const start = (args) => startServer(args, { cwd: dir, env: { BEXT_LOG: 'warn' } });
     const plain = await start([HERE, '--serve-plain', path.join(dir, 'public')]);
@@ -153,7 +163,10 @@ async function main() {
     const baseBext = (cfg) => [path.join(path.resolve(baseDir ?? '.'), 'bin', 'bext'), 'dev', '-c', cfg, '-p', '0', '--no-watch'];
     const onBase = baseDir ? await start(baseBext('on.toml')) : null;
     const threeBase = baseDir ? await start(baseBext('three.toml')) : null;
-    const servers = [plain, off, on, three, ...(twin ? [twin] : []), ...(baseDir ? [onBase, threeBase] : [])];
+    const breakdown = process.argv.includes('--breakdown');
+    const one = breakdown ? await start(bext('one.toml')) : null;
+    const idle = breakdown ? await start(bext('idle.toml')) : null;
+    const servers = [plain, off, on, three, ...(twin ? [twin] : []), ...(baseDir ? [onBase, threeBase] : []), ...(breakdown ? [one, idle] : [])];
     const small = 'index.html';
     const big = 'big.html';
     // name → [server, url path]
@@ -172,6 +185,7 @@ async function main() {
       ['bext cache on, small', on, small],
       // Beside its reference (bext cache on, small), like every other pair.
       ['bext 3 no-op plugins, small', three, small],
+      ...(breakdown ? [['bext 1 no-op plugin, small', one, small], ['bext 3 plugins taking no events, small', idle, small]] : []),
       ['plain memory, 50 KB', plain, `memory/${big}`],
       ['bext cache on, 50 KB', on, big],
       ...(baseDir ? [['base: bext cache on, small', onBase, small], ['base: bext 3 no-op plugins, small', threeBase, small]] : []),
@@ -217,11 +231,11 @@ async function main() {
     const perRound = Math.max(26, rounds * 8 + 2);
     const pinned = PIN ? `; pinned: servers' main threads on CPU 0, their other threads and wrk on CPUs ${OTHER_CPUS}` : '';
     console.log(`\nwrk -t2 -c${connections}, ${rounds} interleaved rounds of ${seconds} s; bext from ${ROOT}${pinned}\n`);
-    console.log(`${pad('server', 36)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', perRound)}server CPU µs/request, all threads / main thread (median, min–max)`);
+    console.log(`${pad('server', 40)}${pad('req/s', 9)}${pad('min–max', 15)}${pad('per round', perRound)}server CPU µs/request, all threads / main thread (median, min–max)`);
     for (const [name, xs] of results) {
       const c = cpu.get(name);
       const mc = mainCpu.get(name);
-      console.log(`${pad(name, 36)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), perRound)}${pad(`${fmt(c)} (${spread(c)})`, 16)} / ${fmt(mc)} (${spread(mc)})`);
+      console.log(`${pad(name, 40)}${pad(fmt(xs), 9)}${pad(spread(xs), 15)}${pad(xs.map(Math.round).join(' / '), perRound)}${pad(`${fmt(c)} (${spread(c)})`, 16)} / ${fmt(mc)} (${spread(mc)})`);
     }
     // Ratios per round (each pair measured back to back), then their median and spread; the goal
     // is judged on that median. Beside it: the ratio of each side's best round (load from other
@@ -238,6 +252,8 @@ async function main() {
       ['bext cache on / plain with its head, small', 'bext cache on, small', 'plain memory, bext head, small', null],
       ['static 50 KB, cache on / plain memory', 'bext cache on, 50 KB', 'plain memory, 50 KB', 0.9],
       ['3 no-op plugins / no plugins (req/s)', 'bext 3 no-op plugins, small', 'bext cache on, small', 0.9],
+      ['1 no-op plugin / no plugins', 'bext 1 no-op plugin, small', 'bext cache on, small', null],
+      ['3 plugins taking no events / no plugins', 'bext 3 plugins taking no events, small', 'bext cache on, small', null],
       ['base: 3 no-op plugins / no plugins', 'base: bext 3 no-op plugins, small', 'base: bext cache on, small', null],
       ['3 no-op plugins / base: 3 no-op plugins', 'bext 3 no-op plugins, small', 'base: bext 3 no-op plugins, small', null],
     ]
