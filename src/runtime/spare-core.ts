@@ -61,14 +61,14 @@ export function procStatBusyMs(read: () => string = readProcStatHead): number | 
  * Busy ms of the listed CPUs together, from their `cpuN` lines of /proc/stat; null when the text
  * lacks one of them (a CPU taken offline since) or cannot be read.
  */
-export function procStatBusyMsOf(cpus: readonly number[], read: () => string = readProcStat): number | null {
+export function procStatBusyMsOf(ids: readonly number[], read: () => string = readProcStat): number | null {
   let text: string;
   try {
     text = read();
   } catch {
     return null;
   }
-  const wanted = new Set(cpus);
+  const wanted = new Set(ids);
   let busy = 0;
   let found = 0;
   CPU_LINE.lastIndex = 0;
