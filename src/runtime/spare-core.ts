@@ -34,9 +34,25 @@ const head = Buffer.alloc(256);
 const CPU_LINE = /^cpu(\d*)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s+(\d+)(?:\s+(\d+))?/gm;
 
 /** Busy ms of a matched CPU_LINE: user, nice, system, irq, softirq, steal. */
-function lineBusyMs(m: RegExpExecArray): number {
+function lineBusyMs(m: RegExpMatchArray): number {
   const ticks = Number(m[2]) + Number(m[3]) + Number(m[4]) + Number(m[5]) + Number(m[6]) + Number(m[7] ?? 0);
   return (ticks * 1000) / USER_HZ;
+}
+
+/** What `read` returns, or null when it throws (no such file, no permission). */
+function readOrNull(read: () => string): string | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
+/** Busy ms of each CPU with a `cpuN` line in /proc/stat text, by N. */
+function perCpuBusyMs(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(CPU_LINE)) if (m[1] !== '') out.set(Number(m[1]), lineBusyMs(m));
+  return out;
 }
 
 /**
@@ -46,15 +62,10 @@ function lineBusyMs(m: RegExpExecArray): number {
  * replaced must not leave a descriptor behind.
  */
 export function procStatBusyMs(read: () => string = readProcStatHead): number | null {
-  let text: string;
-  try {
-    text = read();
-  } catch {
-    return null;
-  }
-  CPU_LINE.lastIndex = 0;
-  const m = CPU_LINE.exec(text);
-  return m !== null && m.index === 0 && m[1] === '' ? lineBusyMs(m) : null;
+  const text = readOrNull(read);
+  if (text === null) return null;
+  const first = text.matchAll(CPU_LINE).next();
+  return !first.done && first.value.index === 0 && first.value[1] === '' ? lineBusyMs(first.value) : null;
 }
 
 /**
@@ -62,30 +73,21 @@ export function procStatBusyMs(read: () => string = readProcStatHead): number | 
  * lacks one of them (a CPU taken offline since) or cannot be read.
  */
 export function procStatBusyMsOf(ids: readonly number[], read: () => string = readProcStat): number | null {
-  let text: string;
-  try {
-    text = read();
-  } catch {
-    return null;
-  }
-  const wanted = new Set(ids);
+  const text = readOrNull(read);
+  if (text === null || ids.length === 0) return null;
+  const lines = perCpuBusyMs(text);
   let busy = 0;
-  let found = 0;
-  CPU_LINE.lastIndex = 0;
-  for (let m = CPU_LINE.exec(text); m !== null; m = CPU_LINE.exec(text)) {
-    if (m[1] === '' || !wanted.has(Number(m[1]))) continue;
-    busy += lineBusyMs(m);
-    found++;
+  for (const id of new Set(ids)) {
+    const ms = lines.get(id);
+    if (ms === undefined) return null;
+    busy += ms;
   }
-  return found === wanted.size && found > 0 ? busy : null;
+  return busy;
 }
 
 /** How many `cpuN` lines /proc/stat has: the host's online CPUs. */
 export function procStatCpuCount(text: string): number {
-  let n = 0;
-  CPU_LINE.lastIndex = 0;
-  for (let m = CPU_LINE.exec(text); m !== null; m = CPU_LINE.exec(text)) if (m[1] !== '') n++;
-  return n;
+  return perCpuBusyMs(text).size;
 }
 
 /**
@@ -93,12 +95,8 @@ export function procStatCpuCount(text: string): number {
  * Cpus_allowed_list line of /proc/thread-self/status ("0-3,8,10-11"); null when it cannot be read.
  */
 export function allowedCpus(read: () => string = () => readFileSync('/proc/thread-self/status', 'latin1')): number[] | null {
-  let text: string;
-  try {
-    text = read();
-  } catch {
-    return null;
-  }
+  const text = readOrNull(read);
+  if (text === null) return null;
   const m = /^Cpus_allowed_list:\s*([\d,-]+)\s*$/m.exec(text);
   if (m === null) return null;
   const out: number[] = [];
@@ -146,22 +144,18 @@ function cpusBusyMs(): number {
 let source: (() => number) | null = null;
 function busyMs(): number {
   if (source !== null) return source();
-  if (process.platform === 'linux') {
+  // The whole file once: it answers both which source to use and the first sample.
+  const all = process.platform === 'linux' ? readOrNull(readProcStat) : null;
+  if (all !== null) {
     const allowed = allowedCpus();
-    let all: string | null = null;
-    try {
-      all = readProcStat();
-    } catch {
-      all = null;
-    }
-    if (allowed !== null && all !== null && allowed.length < procStatCpuCount(all)) {
-      const first = procStatBusyMsOf(allowed, () => all!);
+    if (allowed !== null && allowed.length < procStatCpuCount(all)) {
+      const first = procStatBusyMsOf(allowed, () => all);
       if (first !== null) {
         source = () => procStatBusyMsOf(allowed) ?? NaN;
         return first;
       }
     }
-    const first = procStatBusyMs();
+    const first = procStatBusyMs(() => all);
     if (first !== null) {
       source = () => procStatBusyMs() ?? NaN;
       return first;
