@@ -74,8 +74,12 @@ export function procStatBusyMs(read: () => string = readProcStatHead): number | 
  */
 export function procStatBusyMsOf(ids: readonly number[], read: () => string = readProcStat): number | null {
   const text = readOrNull(read);
-  if (text === null || ids.length === 0) return null;
-  const lines = perCpuBusyMs(text);
+  return text === null ? null : busyOf(perCpuBusyMs(text), ids);
+}
+
+/** Busy ms of the listed CPUs together, from per-CPU lines already parsed; null when one is missing. */
+function busyOf(lines: ReadonlyMap<number, number>, ids: readonly number[]): number | null {
+  if (ids.length === 0) return null;
   let busy = 0;
   for (const id of new Set(ids)) {
     const ms = lines.get(id);
@@ -144,12 +148,13 @@ function cpusBusyMs(): number {
 let source: (() => number) | null = null;
 function busyMs(): number {
   if (source !== null) return source();
-  // The whole file once: it answers both which source to use and the first sample.
+  // The whole file once, its per-CPU lines parsed once: they answer both which source to use and the first sample.
   const all = process.platform === 'linux' ? readOrNull(readProcStat) : null;
   if (all !== null) {
     const allowed = allowedCpus();
-    if (allowed !== null && allowed.length < procStatCpuCount(all)) {
-      const first = procStatBusyMsOf(allowed, () => all);
+    const lines = perCpuBusyMs(all);
+    if (allowed !== null && allowed.length < lines.size) {
+      const first = busyOf(lines, allowed);
       if (first !== null) {
         source = () => procStatBusyMsOf(allowed) ?? NaN;
         return first;
